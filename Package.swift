@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "ZeroTask",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "zerotask", targets: ["zerotask"]),
+        .library(name: "ZeroTaskProtocol", targets: ["ZeroTaskProtocol"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "ZeroTaskBroker", targets: ["ZeroTaskBroker"]),
+        .library(name: "ZeroTaskPlugins", targets: ["ZeroTaskPlugins"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian (libzmq3-dev, libffi-dev), linked through module maps.
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+
+        // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
+        .target(name: "ZeroTaskProtocol"),
+        // A small Swift wrapper over libzmq.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Queueing rules (a state machine) and the ROUTER/PUB service around them.
+        .target(
+            name: "ZeroTaskBroker",
+            dependencies: [
+                "ZeroTaskProtocol", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Plugins: manifests, dlopen, typed calls through libffi.
+        .target(
+            name: "ZeroTaskPlugins",
+            dependencies: [
+                "ZeroTaskProtocol", "CFFI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The one executable: wires the layers up.
+        .executableTarget(
+            name: "zerotask",
+            dependencies: [
+                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "ZeroTaskProtocolTests", dependencies: ["ZeroTaskProtocol"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ZeroTaskPluginsTests", dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol"]),
+        .testTarget(
+            name: "ZeroTaskBrokerTests",
+            dependencies: ["ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against,
+# a C compiler for the plugins, and pyzmq for the language-neutral wire test.
+# Safe to run again: it only installs what is absent.
+set -euo pipefail
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in libzmq3-dev libffi-dev pkg-config gcc python3-pip; do
+  have_pkg "$pkg" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "${ZEROTASK_SKIP_PYTHON:-0}" != 1 ] && ! python3 -c 'import zmq' 2>/dev/null; then
+  echo "install-deps: installing pyzmq from PyPI"
+  python3 -m pip install -q pyzmq 2>/dev/null || python3 -m pip install -q --break-system-packages pyzmq
+fi
