@@ -1,1 +1,10 @@
-print("zerotask")
+import ArgumentParser
+
+@main
+struct ZeroTask: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zerotask",
+        abstract: "Run native code as remotely callable tasks (JSON-RPC 2.0 over ZeroMQ).",
+        subcommands: [BrokerCommand.self]
+    )
+}

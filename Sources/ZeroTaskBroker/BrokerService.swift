@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Synchronization
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// The broker's I/O: a ROUTER socket for requests and a PUB socket for notifications, served by
+/// one thread of its own that owns the `BrokerState`. Every request is handled to completion on
+/// that thread, so there are no locks on the hot path and no hops between threads.
+public final class BrokerService: @unchecked Sendable {
+    public let config: BrokerConfig
+    public let logger: Logger
+    private let context: ZMQContext
+    private let requestEndpoint: String
+    private let publishEndpoint: String
+    private let stopping = StopFlag()
+    private let finished = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+    /// The endpoints actually bound (wildcard ports resolved), known after `start()`.
+    public private(set) var boundRequestEndpoint = ""
+    public private(set) var boundPublishEndpoint = ""
+
+    public init(
+        config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
+        context: ZMQContext = ZMQContext(), logger: Logger = Logger(label: "zerotask.broker")
+    ) {
+        self.config = config
+        self.requestEndpoint = request
+        self.publishEndpoint = publish
+        self.context = context
+        self.logger = logger
+    }
+
+    /// Binds both sockets (so a taken port fails here, at once) and starts serving on a new thread.
+    public func start() throws {
+        let router = try ZMQSocket(context, .router)
+        let pub = try ZMQSocket(context, .pub)
+        // libzmq drops a peer that sends more than this; below it, oversize bodies get -32600.
+        try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
+        try router.setHighWaterMarks(send: 100_000, receive: 100_000)
+        try pub.setHighWaterMarks(send: 100_000, receive: 1000)
+        try router.bind(requestEndpoint)
+        try pub.bind(publishEndpoint)
+        boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
+        boundPublishEndpoint = pub.lastEndpoint ?? publishEndpoint
+        logger.info("broker listening", metadata: ["request": "\(boundRequestEndpoint)", "publish": "\(boundPublishEndpoint)"])
+        let loop = BrokerLoop(
+            state: BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix()),
+            router: router, pub: pub, logger: logger)
+        let t = Thread { [stopping, finished] in
+            loop.run(stopping: stopping)
+            finished.signal()
+        }
+        t.name = "zerotask-broker"
+        thread = t
+        t.start()
+    }
+
+    /// Stops serving and closes the sockets; returns once the broker thread has ended.
+    public func stop() {
+        stopping.set()
+        guard thread != nil else { return }
+        finished.wait()
+        thread = nil
+    }
+
+    /// Starts, serves until the surrounding task is cancelled, then stops.
+    public func run() async throws {
+        try start()
+        await withTaskCancellationHandler {
+            while !Task.isCancelled && !stopping.isSet {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        } onCancel: {
+            _ = self.stopping.set()
+        }
+        stop()
+    }
+
+    deinit { stop() }
+
+    /// Four random base-36 characters, so generated ids differ across broker restarts.
+    static func randomPrefix() -> String {
+        String(UInt32.random(in: 0..<1_679_616), radix: 36).leftPadded(to: 4) + "."
+    }
+}
+
+/// A flag one thread raises and another watches.
+public final class StopFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    public init() {}
+    public var isSet: Bool { raised.load(ordering: .acquiring) }
+    /// Raises the flag; returns whether it was already raised.
+    @discardableResult
+    public func set() -> Bool { raised.exchange(true, ordering: .acquiringAndReleasing) }
+}
+
+extension String {
+    func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+/// Monotonic seconds, for timeouts.
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,317 @@
+import ZeroTaskProtocol
+
+/// Routes a JSON-RPC request to the broker's rules, reading params in both forms PROTOCOL.md
+/// lists (the seed spec's and the original prototype's).
+extension BrokerState {
+    public static let namespace = "zerotask.broker."
+
+    /// Handles one request.
+    /// - Parameter canDefer: whether a long poll may be parked (not inside a batch).
+    public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool) -> BrokerAnswer {
+        counters.requests += 1
+        guard request.method.hasPrefix(Self.namespace) else {
+            return .error(.methodNotFound(request.method))
+        }
+        let name = request.method.dropFirst(Self.namespace.count)
+        do {
+            return try dispatch(String(name), request.params, route: route, now: now, canDefer: canDefer)
+        } catch {
+            return .error(error)
+        }
+    }
+
+    private mutating func dispatch(_ name: String, _ params: Params, route: ReplyRoute, now: Double, canDefer: Bool)
+        throws(RPCError) -> BrokerAnswer
+    {
+        let peer = route.peer
+        func bind(_ names: [String], _ required: Int) throws(RPCError) -> ParamBinder {
+            try ParamBinder(params, method: name, names: names, required: required)
+        }
+        switch name {
+        // MARK: clients
+        case "client_connect":
+            let p = try bind(["client_id"], 0)
+            return .result(.string(try connectClient(try p.optionalString("client_id"), peer: peer, now: now)))
+        case "client_disconnect":
+            let p = try bind(["client_id"], 1)
+            try disconnectClient(try p.string("client_id"), peer: peer, now: now)
+            return .result(true)
+        case "client_new_task":
+            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries"], 3)
+            let client = try p.string("client_id")
+            try touchClient(client, peer: peer, now: now)
+            return .result(.string(try submit(try Self.submission(p), clientID: client, now: now)))
+        case "client_new_tasks":
+            let p = try bind(["client_id", "tasks"], 2)
+            let client = try p.string("client_id")
+            try touchClient(client, peer: peer, now: now)
+            var ids: [JSONValue] = []
+            for (i, t) in try p.array("tasks").enumerated() {
+                do throws(RPCError) {
+                    guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
+                    let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
+                        names: ["method", "params", "task_id", "timeout", "priority", "max_retries"], required: 2)
+                    ids.append(.string(try submit(try Self.submission(b), clientID: client, now: now)))
+                } catch {
+                    ids.append(error.json)
+                }
+            }
+            return .result(.array(ids))
+        case "client_task_status":
+            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
+            return .result(.int(try task(taskID, of: client).status.rawValue))
+        case "client_task_result":
+            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
+            switch Self.resultOutcome(try task(taskID, of: client)) {
+            case .success(let r): return .result(r)
+            case .failure(let e): return .error(e)
+            }
+        case "client_task_info":
+            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
+            return .result(try task(taskID, of: client).info)
+        case "client_cancel_task":
+            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
+            return .result(.bool(try cancel(taskID, clientID: client, now: now)))
+        case "client_wait_results":
+            let p = try bind(["client_id", "task_ids", "wait"], 2)
+            let client = try p.string("client_id")
+            try touchClient(client, peer: peer, now: now)
+            var ids: [String] = []
+            for (i, v) in try p.array("task_ids").enumerated() {
+                guard case .string(let s) = v else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
+                _ = try task(s, of: client)
+                ids.append(s)
+            }
+            let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
+            let done = ids.compactMap { tasks[$0] }.filter(\.status.isComplete)
+            if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
+                return .result(.array(done.map(Self.resultEntry)))
+            }
+            resultWaiters.append(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))
+            return .deferred
+
+        // MARK: nodes
+        case "node_connect":
+            let p = try bind(["node_id", "methods", "workers"], 0)
+            let methods = p.has("methods") ? try p.array("methods") : nil
+            let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
+            return .result(.string(try connectNode(try p.optionalString("node_id"), methods: methods,
+                workers: workers, peer: peer, now: now)))
+        case "node_heartbeat":
+            _ = try nodeOf(params, name, peer: peer, now: now)
+            return .result(true)
+        case "node_disconnect":
+            let id = try nodeOf(params, name, peer: peer, now: now)
+            dropNode(id, now: now, reason: "disconnected")
+            return .result(true)
+        case "node_advertise":
+            let p = try bind(["node_id", "methods", "workers"], 2)
+            let id = try p.string("node_id")
+            try touchNode(id, now: now)
+            nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
+            if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
+            return .result(true)
+        case "node_task_request":
+            let (node, taskID) = try nodeTask(params, name, idKey: "task_id", peer: peer, now: now)
+            return .result(try claim(taskID, nodeID: node) ?? .object([:]))
+        case "task_status", "node_task_status":
+            return try taskStatus(params, name, peer: peer, now: now)
+        case "node_task_finished", "node_task_failed":
+            return try taskReport(params, name, peer: peer, now: now)
+        case "node_status":
+            let (node, fields) = try nodeFields(params, name, peer: peer, now: now, fixed: ["node_id"])
+            nodes[node]!.status = fields
+            if let w = fields["workers"]?.int64Value, w >= 0 { nodes[node]!.workers = Int(w) }
+            return .result(true)
+        case "node_task_pull":
+            let p = try bind(["node_id", "max", "wait", "done"], 1)
+            let node = try p.string("node_id")
+            try touchNode(node, now: now)
+            if p.has("done") { try reportBatch(try p.array("done"), nodeID: node, now: now) }
+            let max = Int(try p.optionalInt("max", in: 0...100_000) ?? 1)
+            let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
+            let got = pullQueued(for: node, max: max)
+            if !got.isEmpty || wait == 0 || !canDefer || max == 0 || nodes[node]!.freeSlots == 0 {
+                return .result(.array(got))
+            }
+            nodeWaiters.removeAll { $0.nodeID == node }
+            nodeWaiters.append(NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait))
+            return .deferred
+        case "node_tasks_done":
+            let p = try bind(["node_id", "results"], 2)
+            let node = try p.string("node_id")
+            try touchNode(node, now: now)
+            return .result(.array(try reportBatch(try p.array("results"), nodeID: node, now: now)))
+        case "node_check_tasks":
+            let p = try bind(["node_id", "task_ids"], 2)
+            let node = try p.string("node_id")
+            try touchNode(node, now: now)
+            let gone = try p.array("task_ids").compactMap { v -> JSONValue? in
+                guard case .string(let id) = v else { return nil }
+                return tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false ? nil : v
+            }
+            return .result(.array(gone))
+
+        // MARK: discovery
+        case "methods":
+            _ = try bind([], 0)
+            return .result(methodsSummary())
+        case "nodes":
+            _ = try bind([], 0)
+            return .result(nodesSummary(now: now))
+        case "stats":
+            _ = try bind([], 0)
+            return .result(statsSummary())
+        default:
+            throw .methodNotFound(Self.namespace + name)
+        }
+    }
+
+    private func nodeID(given: String?, peer: [UInt8]) throws(RPCError) -> String {
+        if let given { return given }
+        return try nodeID(forPeer: peer)
+    }
+
+    static func submission(_ p: ParamBinder) throws(RPCError) -> Submission {
+        let params = p.value("params") ?? .array([])
+        guard Params(json: params) != nil else {
+            throw .invalidParams("\(p.method): param \"params\" must be an array or an object, not \(params.typeName)")
+        }
+        return Submission(
+            method: try p.string("method"), params: params, taskID: try p.optionalString("task_id"),
+            timeout: try p.optionalSeconds("timeout"), priority: try p.optionalInt("priority") ?? 0,
+            maxRetries: try p.optionalInt("max_retries", in: 0...1000).map { Int($0) })
+    }
+
+    /// `(client_id, task_id)`, with the client checked.
+    private mutating func clientTask(_ params: Params, _ name: String, peer: [UInt8], now: Double)
+        throws(RPCError) -> (String, String)
+    {
+        let p = try ParamBinder(params, method: name, names: ["client_id", "task_id"], required: 2)
+        let client = try p.string("client_id")
+        try touchClient(client, peer: peer, now: now)
+        return (client, try p.string("task_id"))
+    }
+
+    /// The node id given as the only param, or implied by the connection.
+    private mutating func nodeOf(_ params: Params, _ name: String, peer: [UInt8], now: Double) throws(RPCError) -> String {
+        let p = try ParamBinder(params, method: name, names: ["node_id"], required: 0)
+        let id = try nodeID(given: p.optionalString("node_id"), peer: peer)
+        try touchNode(id, now: now)
+        return id
+    }
+
+    /// `(task_id)` (seed: the node is the one on this connection) or `(node_id, task_id)`.
+    private mutating func nodeTask(_ params: Params, _ name: String, idKey: String, peer: [UInt8], now: Double)
+        throws(RPCError) -> (String, String)
+    {
+        let names: [String]
+        if case .positional(let a) = params, a.count <= 1 { names = [idKey] } else { names = ["node_id", idKey] }
+        let p = try ParamBinder(params, method: name, names: names, required: names.count == 1 ? 1 : 2)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
+        try touchNode(node, now: now)
+        return (node, try p.string(idKey))
+    }
+
+    /// Named fixed params plus any further named fields (`task_status`, `node_status`).
+    private mutating func nodeFields(_ params: Params, _ name: String, peer: [UInt8], now: Double, fixed: [String])
+        throws(RPCError) -> (String, JSONObject)
+    {
+        var fields = JSONObject()
+        var fixedParams: Params
+        switch params {
+        case .positional(let a):
+            guard a.count <= fixed.count else {
+                throw .invalidParams("\(name): takes (\(fixed.joined(separator: ", "))) by position; pass further fields by name")
+            }
+            fixedParams = params
+        case .named(let o):
+            var f = JSONObject()
+            for m in o.members {
+                if fixed.contains(m.key) { f.append(m.key, m.value) } else { fields.append(m.key, m.value) }
+            }
+            fixedParams = .named(f)
+        }
+        let p = try ParamBinder(fixedParams, method: name, names: fixed, required: 0)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
+        try touchNode(node, now: now)
+        for key in fixed where key != "node_id" { if let v = p.value(key) { fields[key] = v } }
+        return (node, fields)
+    }
+
+    private mutating func taskStatus(_ params: Params, _ name: String, peer: [UInt8], now: Double)
+        throws(RPCError) -> BrokerAnswer
+    {
+        var (node, fields) = try nodeFields(params, name, peer: peer, now: now, fixed: ["node_id", "task_id", "status"])
+        guard case .string(let taskID)? = fields["task_id"] else { throw .invalidParams("\(name): missing param \"task_id\"") }
+        fields["task_id"] = nil
+        var status: TaskStatus?
+        if let s = fields["status"] {
+            switch s {
+            case .int(let code): status = TaskStatus(rawValue: code)
+            case .string(let n): status = TaskStatus(name: n)
+            default: break
+            }
+            guard status != nil else { throw .invalidParams("\(name): param \"status\" is not a status code or name: \(s)") }
+            fields["status"] = nil
+        }
+        try updateStatus(taskID, nodeID: node, status: status, fields: fields)
+        _ = node
+        return .result(true)
+    }
+
+    private mutating func taskReport(_ params: Params, _ name: String, peer: [UInt8], now: Double)
+        throws(RPCError) -> BrokerAnswer
+    {
+        let failed = name == "node_task_failed"
+        let seedKey = failed ? "error" : "task_result"
+        let origKey = failed ? "error" : "result"
+        let names: [String]
+        switch params {
+        case .positional(let a): names = a.count <= 2 ? ["task_id", seedKey] : ["node_id", "task_id", origKey]
+        case .named(let o): names = o["node_id"] != nil || o[origKey] != nil ? ["node_id", "task_id", origKey] : ["task_id", seedKey]
+        }
+        let p = try ParamBinder(params, method: name, names: names, required: names.count)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
+        try touchNode(node, now: now)
+        let taskID = try p.string("task_id")
+        let value = p.value(names.last!) ?? .null
+        let outcome: Result<JSONValue, RPCError>
+        if failed {
+            guard let e = RPCError(json: value) else {
+                throw .invalidParams("\(name): param \"error\" must be {\"code\": integer, \"message\": string}")
+            }
+            outcome = .failure(e)
+        } else {
+            outcome = .success(value)
+        }
+        try report(taskID, nodeID: node, outcome: outcome, now: now)
+        return .result(true)
+    }
+
+    /// Reports several outcomes: each `{"id", "result"}` or `{"id", "error"}`. Returns one
+    /// `true` or error object per entry.
+    @discardableResult
+    mutating func reportBatch(_ list: [JSONValue], nodeID: String, now: Double) throws(RPCError) -> [JSONValue] {
+        var out: [JSONValue] = []
+        for (i, entry) in list.enumerated() {
+            guard case .object(let o) = entry, case .string(let id)? = o["id"] else {
+                throw .invalidParams("results[\(i)] must be an object with a string \"id\"")
+            }
+            let outcome: Result<JSONValue, RPCError>
+            if let e = o["error"] {
+                guard let err = RPCError(json: e) else { throw .invalidParams("results[\(i)].error must be {code, message}") }
+                outcome = .failure(err)
+            } else {
+                outcome = .success(o["result"] ?? .null)
+            }
+            do throws(RPCError) {
+                try report(id, nodeID: nodeID, outcome: outcome, now: now)
+                out.append(true)
+            } catch {
+                out.append(error.json)
+            }
+        }
+        return out
+    }
+}

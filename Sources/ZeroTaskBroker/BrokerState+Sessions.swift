@@ -1,0 +1,183 @@
+import ZeroTaskProtocol
+
+/// Clients and nodes: connecting, liveness, disconnecting.
+extension BrokerState {
+    static func invalidClient(_ id: String, _ why: String) -> RPCError {
+        RPCError(.invalidClientID, "client \"\(id)\": \(why)")
+    }
+
+    static func invalidNode(_ id: String, _ why: String) -> RPCError {
+        RPCError(.invalidNodeID, "node \"\(id)\": \(why)")
+    }
+
+    mutating func connectClient(_ requested: String?, peer: [UInt8], now: Double) throws(RPCError) -> String {
+        let id: String
+        if let requested {
+            guard Identifier.isValidID(requested) else { throw Self.invalidClient(requested, "not a valid id") }
+            id = requested
+        } else {
+            id = "c\(idPrefix)\(String(nextSequence, radix: 36))"
+            nextSequence += 1
+        }
+        if let existing = clients[id], existing.connected, existing.peer != peer,
+            now - existing.lastSeen < config.clientTimeout
+        {
+            throw Self.invalidClient(id, "taken by another connection active \(Int(now - existing.lastSeen)) s ago")
+        }
+        if clients[id] == nil {
+            clients[id] = ClientRecord(id: id, peer: peer, lastSeen: now)
+        } else {
+            clients[id]!.peer = peer
+            clients[id]!.lastSeen = now
+            clients[id]!.connected = true
+        }
+        return id
+    }
+
+    /// Checks a client id and records its activity.
+    mutating func touchClient(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
+        guard Identifier.isValidID(id) else { throw Self.invalidClient(id, "not a valid id") }
+        guard clients[id]?.connected == true else {
+            throw Self.invalidClient(id, clients[id] == nil ? "unknown (call client_connect first)" : "disconnected")
+        }
+        clients[id]!.lastSeen = now
+        clients[id]!.peer = peer
+    }
+
+    mutating func disconnectClient(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
+        try touchClient(id, peer: peer, now: now)
+        clients[id]!.connected = false
+        resultWaiters.removeAll { waiter in
+            guard waiter.clientID == id else { return false }
+            outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array([]))))
+            return true
+        }
+    }
+
+    mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, peer: [UInt8], now: Double)
+        throws(RPCError) -> String
+    {
+        let id: String
+        if let requested {
+            guard Identifier.isValidID(requested) else { throw Self.invalidNode(requested, "not a valid id") }
+            id = requested
+        } else {
+            id = "n\(idPrefix)\(String(nextSequence, radix: 36))"
+            nextSequence += 1
+        }
+        let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
+        if let existing = nodes[id] {
+            guard existing.peer == peer else {
+                throw Self.invalidNode(id, "taken by a live node (last heard \(Int(now - existing.lastSeen)) s ago)")
+            }
+            // The same connection registering again: keep its assignments, refresh what it serves.
+            nodes[id]!.lastSeen = now
+            if let described { nodes[id]!.methods = described }
+            if let workers { nodes[id]!.workers = workers }
+        } else {
+            if let oldID = nodeByPeer[peer], oldID != id { dropNode(oldID, now: now, reason: "replaced by \(id)") }
+            var record = NodeRecord(id: id, peer: peer, lastSeen: now, connectedAt: wallClock())
+            record.methods = described ?? [:]
+            record.workers = workers ?? 0
+            nodes[id] = record
+            nodeByPeer[peer] = id
+        }
+        return id
+    }
+
+    /// Turns a `methods` param (names or description objects) into descriptions keyed by name.
+    static func methodDescriptions(_ list: [JSONValue]) throws(RPCError) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for (i, m) in list.enumerated() {
+            let name: String
+            var desc: JSONValue
+            switch m {
+            case .string(let s):
+                name = s
+                desc = ["name": .string(s)]
+            case .object(let o):
+                guard let s = o["name"]?.stringValue else {
+                    throw .invalidParams("methods[\(i)]: a method description needs a string \"name\"")
+                }
+                name = s
+                desc = m
+            default:
+                throw .invalidParams("methods[\(i)]: must be a method name or a description object, not \(m.typeName)")
+            }
+            guard Identifier.isValidMethodName(name), !Identifier.isReservedMethodName(name) else {
+                throw .invalidParams("methods[\(i)]: \"\(name)\" is not a valid method name")
+            }
+            out[name] = desc
+        }
+        return out
+    }
+
+    /// Checks a node id and records its activity.
+    mutating func touchNode(_ id: String, now: Double) throws(RPCError) {
+        guard nodes[id] != nil else {
+            throw Self.invalidNode(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
+        }
+        nodes[id]!.lastSeen = now
+    }
+
+    /// The node registered on this peer (the seed spec's implicit node id).
+    func nodeID(forPeer peer: [UInt8]) throws(RPCError) -> String {
+        guard let id = nodeByPeer[peer], nodes[id] != nil else {
+            throw RPCError(.invalidNodeID, "no node is connected on this connection (call node_connect first)")
+        }
+        return id
+    }
+
+    /// Forgets a node; its unfinished tasks go back to the queue (or fail once out of retries).
+    mutating func dropNode(_ id: String, now: Double, reason: String) {
+        guard let node = nodes.removeValue(forKey: id) else { return }
+        if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
+        nodeWaiters.removeAll { $0.nodeID == id }
+        for taskID in node.assigned.sorted() {
+            requeueOrFail(taskID, now: now, cause: "node \(id) \(reason)")
+        }
+    }
+
+    mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) {
+        guard var task = tasks[taskID], !task.status.isComplete else { return }
+        task.nodeID = nil
+        if task.attempts > task.maxRetries {
+            tasks[taskID] = task
+            complete(taskID, now: now, outcome: .failure(RPCError(
+                .retriesExhausted, "task lost: \(cause); \(task.attempts) attempts, retries exhausted",
+                data: ["attempts": .int(Int64(task.attempts))])))
+            return
+        }
+        task.status = .queued
+        task.progress = nil
+        tasks[taskID] = task
+        counters.requeued += 1
+        enqueue(task)
+    }
+
+    /// Expires silent nodes, idle clients, old results and long polls past their deadline.
+    public mutating func tick(now: Double) {
+        for (id, node) in nodes where now - node.lastSeen > config.nodeTimeout {
+            dropNode(id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s")
+        }
+        expireWaiters(now: now)
+        guard now - lastSweep >= 1 else { return }
+        lastSweep = now
+        expireResults(now: now)
+        for (id, client) in clients where now - client.lastSeen > config.clientTTL {
+            clients[id] = nil
+        }
+    }
+
+    mutating func expireResults(now: Double) {
+        while completionLogHead < completionLog.count, now - completionLog[completionLogHead].at > config.resultTTL {
+            let id = completionLog[completionLogHead].taskID
+            if let t = tasks[id], t.status.isComplete { tasks[id] = nil }
+            completionLogHead += 1
+        }
+        if completionLogHead > 4096, completionLogHead * 2 > completionLog.count {
+            completionLog.removeFirst(completionLogHead)
+            completionLogHead = 0
+        }
+    }
+}

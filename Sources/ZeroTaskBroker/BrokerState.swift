@@ -1,0 +1,121 @@
+import ZeroTaskProtocol
+
+/// Where a reply goes: the ROUTER envelope it came with and the request id.
+public struct ReplyRoute: Sendable {
+    /// Every frame before the body (routing identity, and the empty delimiter for REQ peers).
+    public var envelope: [[UInt8]]
+    public var id: JSONValue
+
+    public init(envelope: [[UInt8]], id: JSONValue) {
+        self.envelope = envelope
+        self.id = id
+    }
+
+    /// The peer: the routing identity the ROUTER assigned to the connection.
+    public var peer: [UInt8] { envelope.first ?? [] }
+}
+
+/// Something the broker's I/O owner must do after an event.
+public enum BrokerOutput: Sendable {
+    /// Send a reply that was held back (a long poll that was answered later).
+    case reply(ReplyRoute, Response)
+    /// Publish a notification on the PUB socket.
+    case publish([UInt8])
+}
+
+/// The answer to one request.
+public enum BrokerAnswer: Sendable, Equatable {
+    case result(JSONValue)
+    case error(RPCError)
+    /// A long poll was parked; its reply will come out of `outputs` later.
+    case deferred
+}
+
+/// The broker's rules as a state machine: clients, nodes, queues, assignment, liveness.
+/// It does no I/O and reads no clock: callers pass `now` (monotonic seconds) and the outputs
+/// it queues (notifications, late replies) are sent by its owner.
+public struct BrokerState: Sendable {
+    public let config: BrokerConfig
+    /// Wall-clock time for the timestamps users see; injected so tests are repeatable.
+    let wallClock: @Sendable () -> Double
+
+    var clients: [String: ClientRecord] = [:]
+    var nodes: [String: NodeRecord] = [:]
+    /// Which node registered on which peer (the seed `node_task_request(task_id)` form).
+    var nodeByPeer: [[UInt8]: String] = [:]
+    var tasks: [String: TaskRecord] = [:]
+    var queues: [String: TaskQueue] = [:]
+    var queuedCount = 0
+    var nextSequence: UInt64 = 0
+    /// Long polls waiting for work or results.
+    var nodeWaiters: [NodeWaiter] = []
+    var resultWaiters: [ResultWaiter] = []
+    var lastSweep: Double = -.infinity
+    /// Completed tasks in completion order, for result expiry.
+    var completionLog: [(at: Double, taskID: String)] = []
+    var completionLogHead = 0
+    var counters = Counters()
+    /// A prefix that makes generated task ids unique across broker restarts.
+    let idPrefix: String
+
+    public internal(set) var outputs: [BrokerOutput] = []
+
+    struct Counters: Sendable {
+        var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0
+    }
+
+    public init(config: BrokerConfig = BrokerConfig(), wallClock: @escaping @Sendable () -> Double, idPrefix: String) {
+        self.config = config
+        self.wallClock = wallClock
+        self.idPrefix = idPrefix
+    }
+
+    /// Hands the queued outputs to the caller and clears them.
+    public mutating func takeOutputs() -> [BrokerOutput] {
+        defer { outputs.removeAll(keepingCapacity: true) }
+        return outputs
+    }
+
+    mutating func publish(_ bytes: [UInt8]) { outputs.append(.publish(bytes)) }
+
+    public var taskCount: Int { tasks.count }
+    public var queuedTaskCount: Int { queuedCount }
+}
+
+struct ClientRecord: Sendable {
+    let id: String
+    var peer: [UInt8]
+    var lastSeen: Double
+    var connected = true
+}
+
+struct NodeRecord: Sendable {
+    let id: String
+    var peer: [UInt8]
+    var lastSeen: Double
+    /// Method name → description as the node advertised it (an object with at least "name").
+    var methods: [String: JSONValue] = [:]
+    /// Declared worker count; 0 means unknown (no capacity limit enforced).
+    var workers = 0
+    var assigned: Set<String> = []
+    var status = JSONObject()
+    let connectedAt: Double
+
+    var freeSlots: Int { workers > 0 ? max(0, workers - assigned.count) : Int.max }
+}
+
+/// A node's long poll for work (`node_task_pull` with `wait`).
+struct NodeWaiter: Sendable {
+    var route: ReplyRoute
+    var nodeID: String
+    var max: Int
+    var deadline: Double
+}
+
+/// A client's long poll for results (`client_wait_results` with `wait`).
+struct ResultWaiter: Sendable {
+    var route: ReplyRoute
+    var clientID: String
+    var taskIDs: [String]
+    var deadline: Double
+}

@@ -1,0 +1,42 @@
+import ZeroTaskProtocol
+
+/// The notifications the broker publishes, written compactly with keys in exactly the order
+/// PROTOCOL.md gives, so that subscribers can filter by ZeroMQ prefix.
+public enum Notifications {
+    public static let newTaskMethod = "zerotask.node.broker_new_task"
+    public static let nodeStatusMethod = "zerotask.node.broker_node_status"
+    public static let resultReadyMethod = "zerotask.client.task_result_ready"
+    public static let cancelTaskMethod = "zerotask.node.task_cancel"
+
+    /// The subscription prefix for new tasks of one method.
+    public static func newTaskPrefix(method: String) -> String {
+        "{\"method\":\"\(newTaskMethod)\",\"params\":{\"method\":\(JSONValue.string(method).jsonString),"
+    }
+
+    /// The subscription prefix for results of one client's tasks.
+    public static func resultReadyPrefix(clientID: String) -> String {
+        "{\"method\":\"\(resultReadyMethod)\",\"params\":{\"task_id\":\"\(clientID)-"
+    }
+
+    static func notification(_ method: String, _ params: JSONObject) -> [UInt8] {
+        var o = JSONObject()
+        o.append("method", .string(method))
+        o.append("params", .object(params))
+        o.append("jsonrpc", "2.0")
+        return JSONValue.object(o).jsonBytes
+    }
+
+    public static func newTask(method: String, taskID: String) -> [UInt8] {
+        notification(newTaskMethod, ["method": .string(method), "task_id": .string(taskID)])
+    }
+
+    public static func resultReady(taskID: String) -> [UInt8] {
+        notification(resultReadyMethod, ["task_id": .string(taskID)])
+    }
+
+    public static func nodeStatusRequest() -> [UInt8] { notification(nodeStatusMethod, [:]) }
+
+    public static func cancelTask(nodeID: String, taskID: String) -> [UInt8] {
+        notification(cancelTaskMethod, ["node_id": .string(nodeID), "task_id": .string(taskID)])
+    }
+}

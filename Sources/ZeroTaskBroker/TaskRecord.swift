@@ -1,0 +1,124 @@
+import ZeroTaskProtocol
+
+/// Everything the broker knows about one task.
+struct TaskRecord: Sendable {
+    let id: String
+    let clientID: String
+    let method: String
+    let params: JSONValue
+    var status: TaskStatus = .queued
+    let priority: Int64
+    /// Submission order; FIFO within a priority.
+    let sequence: UInt64
+    let timeout: Double?
+    let maxRetries: Int
+    /// How many times the task was handed to a node.
+    var attempts = 0
+    var nodeID: String?
+    /// The latest progress a node reported (`task_status` named fields).
+    var progress: JSONObject?
+    var result: JSONValue?
+    var error: RPCError?
+    /// Wall-clock times (seconds since 1970), for inspection.
+    let created: Double
+    var started: Double?
+    var finished: Double?
+    /// Monotonic time of completion, for result expiry.
+    var completedAt: Double?
+
+    /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
+    var assignment: JSONValue {
+        var o = JSONObject()
+        o.append("method", .string(method))
+        o.append("params", params)
+        o.append("id", .string(id))
+        if let timeout { o.append("timeout", .double(timeout)) }
+        return .object(o)
+    }
+
+    /// What `client_task_info` shows.
+    var info: JSONValue {
+        var o = JSONObject()
+        o.append("task_id", .string(id))
+        o.append("method", .string(method))
+        o.append("status", .int(status.rawValue))
+        o.append("state", .string(status.description))
+        o.append("priority", .int(priority))
+        o.append("attempts", .int(Int64(attempts)))
+        o.append("node_id", nodeID.map { .string($0) } ?? .null)
+        if let progress { o.append("progress", .object(progress)) }
+        o.append("created", .double(created))
+        if let started { o.append("started", .double(started)) }
+        if let finished { o.append("finished", .double(finished)) }
+        if let timeout { o.append("timeout", .double(timeout)) }
+        if let error { o.append("error", error.json) }
+        return .object(o)
+    }
+}
+
+/// The queued tasks of one method: a binary heap, highest priority first, FIFO within a priority.
+///
+/// Removal is lazy: a task cancelled or claimed by id stays in the heap and is skipped when it
+/// reaches the top, so every operation is O(log n) however long the queue grows.
+struct TaskQueue: Sendable {
+    struct Entry: Sendable {
+        var priority: Int64
+        var sequence: UInt64
+        var taskID: String
+
+        /// True when `self` should run before `other`.
+        @inline(__always) func precedes(_ other: Entry) -> Bool {
+            priority != other.priority ? priority > other.priority : sequence < other.sequence
+        }
+    }
+
+    private(set) var heap: [Entry] = []
+    /// Tasks really waiting (the heap may also hold stale entries).
+    var liveCount = 0
+
+    var isEmpty: Bool { liveCount == 0 }
+
+    mutating func push(_ e: Entry) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard heap[i].precedes(heap[parent]) else { break }
+            heap.swapAt(i, parent)
+            i = parent
+        }
+        liveCount += 1
+    }
+
+    /// The best entry, without removing it (it may be stale: the caller checks).
+    var top: Entry? { heap.first }
+
+    mutating func popTop() {
+        guard !heap.isEmpty else { return }
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var i = 0
+        let n = heap.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var best = i
+            if l < n && heap[l].precedes(heap[best]) { best = l }
+            if r < n && heap[r].precedes(heap[best]) { best = r }
+            if best == i { break }
+            heap.swapAt(i, best)
+            i = best
+        }
+    }
+
+    /// Drops stale entries once they outnumber live ones, so memory follows the live count.
+    mutating func compactIfNeeded(isLive: (String) -> Bool) {
+        guard heap.count > 1024, heap.count > 2 * liveCount else { return }
+        let live = heap.filter { isLive($0.taskID) }
+        heap = []
+        heap.reserveCapacity(live.count)
+        let saved = liveCount
+        for e in live { push(e) }
+        liveCount = saved
+    }
+}

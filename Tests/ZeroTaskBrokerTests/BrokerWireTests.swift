@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskBroker
+import ZeroTaskProtocol
+
+/// REQ and DEALER peers, notifications, batches and every kind of bad input.
+@Suite struct BrokerWireTests {
+    @Test func reqPeerGetsNullForANotification() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer(.req)
+        try peer.sendRaw(#"{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":["x"]}"#)
+        #expect(try peer.receiveJSON() == .null)
+        // The notification took effect.
+        #expect(try peer.error("client_task_status", ["x", "x-1"])?.code == -32020)
+    }
+
+    @Test func falsyIDsAreStillRequests() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        for id: JSONValue in [0, "", .null, .double(0)] {
+            let r = try peer.call("stats", [], id: id)
+            #expect(r.id == id)
+            #expect((try? r.outcome.get()) != nil)
+        }
+    }
+
+    @Test func dealerPeerWithManyInFlightGetsRepliesMatchedByID() throws {
+        let broker = try TestBroker()
+        let dealer = try broker.peer(.dealer)
+        try dealer.sendRaw(Request(method: "zerotask.broker.client_connect", params: .positional(["d"]), id: "c").json.jsonBytes)
+        #expect(Response(json: try dealer.receiveJSON())?.id == "c")
+        let n = 200
+        for i in 0..<n {
+            let req = Request(method: "zerotask.broker.client_new_task", params: .positional(["d", "m", [.int(Int64(i))], .string("t\(i)")]), id: .int(Int64(i)))
+            try dealer.sendRaw(req.json.jsonBytes)
+        }
+        // A notification in the middle gets no reply on a DEALER without delimiter.
+        try dealer.sendRaw(#"{"jsonrpc":"2.0","method":"zerotask.broker.stats"}"#)
+        var ids = Set<Int64>()
+        for _ in 0..<n {
+            let r = Response(json: try dealer.receiveJSON())!
+            guard case .int(let i) = r.id else { Issue.record("id \(r.id)"); continue }
+            #expect(r.outcome == .success(.string("d-t\(i)")))
+            ids.insert(i)
+        }
+        #expect(ids.count == n)
+        #expect(try dealer.expectSilence())
+    }
+
+    @Test func batchGetsAnArrayOfResponses() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        try peer.sendRaw("""
+            [{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":["b"],"id":1},
+             {"jsonrpc":"2.0","method":"zerotask.broker.client_new_task","params":["b","m",[]]},
+             {"jsonrpc":"2.0","method":"zerotask.broker.nope","id":2},
+             {"foo":1},
+             {"jsonrpc":"2.0","method":"zerotask.broker.stats","id":3}]
+            """)
+        let reply = try peer.receiveJSON()
+        let items = reply.arrayValue ?? []
+        #expect(items.count == 4)
+        #expect(items[0]["result"] == "b" && items[0]["id"] == 1)
+        #expect(items[1]["error"]?["code"] == -32601 && items[1]["id"] == 2)
+        #expect(items[2]["error"]?["code"] == -32600 && items[2]["id"] == .null)
+        #expect(items[3]["result"]?["queued"] == 1)
+        // A batch of notifications only: one null for a REQ peer.
+        try peer.sendRaw(#"[{"jsonrpc":"2.0","method":"zerotask.broker.stats"}]"#)
+        #expect(try peer.receiveJSON() == .null)
+        try peer.sendRaw("[]")
+        #expect(try peer.receiveJSON()["error"]?["code"] == -32600)
+    }
+
+    @Test(arguments: [
+        ("{not json", Int64(-32700)),
+        ("\"just a string\"", -32600),
+        ("42", -32600),
+        (#"{"jsonrpc":"1.0","method":"zerotask.broker.stats","id":1}"#, -32600),
+        (#"{"jsonrpc":"2.0","method":7,"id":1}"#, -32600),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.stats","params":5,"id":1}"#, -32600),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.stats","id":{"a":1}}"#, -32600),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.nothing","id":1}"#, -32601),
+        (#"{"jsonrpc":"2.0","method":"other.method","id":1}"#, -32601),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":[1],"id":1}"#, -32602),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":{"who":"x"},"id":1}"#, -32602),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.client_new_task","params":["a"],"id":1}"#, -32602),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":["a","b"],"id":1}"#, -32602),
+        (#"{"jsonrpc":"2.0","method":"zerotask.broker.node_connect","params":{"node_id":"n","workers":"many"},"id":1}"#, -32602),
+        ("{\"jsonrpc\":\"2.0\",\"method\":\"zerotask.broker.stats\",\"id\":\"\u{FF}\"", -32700),
+    ])
+    func badInputGetsTheRightError(body: String, code: Int64) throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        try peer.sendRaw(body)
+        let reply = try peer.receiveJSON()
+        #expect(reply["error"]?["code"] == .int(code), "\(body) → \(reply)")
+        #expect(reply["error"]?["message"]?.stringValue?.isEmpty == false)
+        // The broker still serves.
+        #expect(try peer.result("stats")["tasks"] == 0)
+    }
+
+    @Test func invalidUTF8IsAParseError() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        try peer.sendRaw(Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.stats","id":""#.utf8) + [0xC3, 0x28] + Array("\"}".utf8))
+        #expect(try peer.receiveJSON()["error"]?["code"] == -32700)
+    }
+
+    @Test func oversizeBodyIsRefusedAndTheBrokerGoesOn() throws {
+        let broker = try TestBroker { $0.maxMessageBytes = 1000 }
+        let peer = try broker.peer()
+        let big = "{\"jsonrpc\":\"2.0\",\"method\":\"zerotask.broker.stats\",\"params\":[\"" + String(repeating: "x", count: 5000) + "\"],\"id\":1}"
+        try peer.sendRaw(big)
+        let reply = try peer.receiveJSON()
+        #expect(reply["error"]?["code"] == -32600)
+        #expect(reply["error"]?["message"]?.stringValue?.contains("max_message_bytes") == true)
+        #expect(try peer.result("stats")["tasks"] == 0)
+    }
+
+    @Test func tooManyFramesAreDroppedAndOthersAreServed() throws {
+        let broker = try TestBroker()
+        let dealer = try broker.peer(.dealer)
+        try dealer.socket.send(frames: Array(repeating: Array("x".utf8), count: 20))
+        let other = try broker.peer()
+        #expect(try other.result("stats")["tasks"] == 0)
+        #expect(try dealer.expectSilence())
+    }
+
+    @Test func deepNestingIsRefusedWithoutCrashing() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        try peer.sendRaw(String(repeating: "[", count: 100_000))
+        #expect(try peer.receiveJSON()["error"]?["code"] == -32700)
+    }
+
+    @Test func vanishedPeerDoesNotStallOthers() throws {
+        let broker = try TestBroker()
+        do {
+            let gone = try broker.peer(.dealer)
+            for i in 0..<1000 {
+                try gone.sendRaw(Request(method: "zerotask.broker.stats", params: .none, id: .int(Int64(i))).json.jsonBytes)
+            }
+            gone.socket.close(lingerMilliseconds: 0)
+        }
+        let peer = try broker.peer()
+        #expect(try peer.result("stats")["requests_total"] != nil)
+    }
+}

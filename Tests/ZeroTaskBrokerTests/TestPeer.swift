@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskBroker
+import ZeroTaskProtocol
+
+/// A broker on loopback with ephemeral ports, for one test.
+final class TestBroker: @unchecked Sendable {
+    let service: BrokerService
+    let context = ZMQContext()
+    var request: String { service.boundRequestEndpoint }
+    var publish: String { service.boundPublishEndpoint }
+
+    init(_ configure: (inout BrokerConfig) -> Void = { _ in }) throws {
+        var config = BrokerConfig()
+        configure(&config)
+        service = BrokerService(config: config, request: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", context: context)
+        try service.start()
+    }
+
+    func peer(_ type: ZMQSocketType = .req) throws -> TestPeer { try TestPeer(self, type) }
+
+    deinit { service.stop() }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// A REQ or DEALER peer speaking raw JSON-RPC to the broker.
+final class TestPeer: @unchecked Sendable {
+    let socket: ZMQSocket
+    let type: ZMQSocketType
+    private var nextID: Int64 = 1
+
+    init(_ broker: TestBroker, _ type: ZMQSocketType) throws {
+        socket = try ZMQSocket(broker.context, type)
+        self.type = type
+        try socket.setLinger(milliseconds: 0)
+        try socket.connect(broker.request)
+    }
+
+    /// Sends a raw body (for a DEALER, with or without the REQ-style empty delimiter).
+    func sendRaw(_ body: [UInt8], delimiter: Bool = false) throws {
+        if type == .dealer && delimiter { try socket.send([], more: true) }
+        try socket.send(body)
+    }
+
+    func sendRaw(_ text: String, delimiter: Bool = false) throws { try sendRaw(Array(text.utf8), delimiter: delimiter) }
+
+    /// Receives one body, waiting at most `seconds`.
+    func receiveRaw(seconds: Double = 10) throws -> [UInt8] {
+        var poller = ZMQPoller()
+        poller.add(socket)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let ready = try poller.poll(timeoutMilliseconds: 50)
+            if ready[0].contains(.readable), let frames = try socket.receiveFrames(dontWait: true) {
+                var f = frames
+                if type == .dealer, f.first?.isEmpty == true { f.removeFirst() }
+                return f.last ?? []
+            }
+        }
+        throw TimedOut(what: "a reply")
+    }
+
+    func receiveJSON(seconds: Double = 10) throws -> JSONValue { try JSONValue.parse(try receiveRaw(seconds: seconds)) }
+
+    /// Nothing arrives within `seconds`.
+    func expectSilence(seconds: Double = 0.3) throws -> Bool {
+        var poller = ZMQPoller()
+        poller.add(socket)
+        return try !poller.poll(timeoutMilliseconds: Int(seconds * 1000))[0].contains(.readable)
+    }
+
+    /// Sends a request and returns the response (REQ, or DEALER with a delimiter).
+    func call(_ method: String, _ params: JSONValue = .array([]), id: JSONValue? = nil) throws -> Response {
+        let rid = id ?? .int(nextID)
+        nextID += 1
+        let name = method.hasPrefix("zerotask.") ? method : "zerotask.broker." + method
+        let req = Request(method: name, params: Params(json: params)!, id: rid)
+        try sendRaw(req.json.jsonBytes, delimiter: true)
+        let json = try receiveJSON()
+        guard let r = Response(json: json) else { throw TimedOut(what: "a response, got \(json)") }
+        #expect(r.id == rid)
+        return r
+    }
+
+    /// The result of a call that must succeed.
+    func result(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+        let r = try call(method, params)
+        switch r.outcome {
+        case .success(let v): return v
+        case .failure(let e):
+            Issue.record("\(method) failed: \(e)", sourceLocation: sourceLocation)
+            return .null
+        }
+    }
+
+    /// The error of a call that must fail.
+    func error(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> RPCError? {
+        let r = try call(method, params)
+        switch r.outcome {
+        case .success(let v):
+            Issue.record("\(method) succeeded with \(v), expected an error", sourceLocation: sourceLocation)
+            return nil
+        case .failure(let e): return e
+        }
+    }
+}
+
+/// A subscriber to the broker's notifications.
+final class TestSubscriber: @unchecked Sendable {
+    let socket: ZMQSocket
+
+    init(_ broker: TestBroker, prefixes: [String]) throws {
+        socket = try ZMQSocket(broker.context, .sub)
+        try socket.setLinger(milliseconds: 0)
+        for p in prefixes { try socket.subscribe(p) }
+        try socket.connect(broker.publish)
+    }
+
+    func receive(seconds: Double = 5) throws -> String? {
+        var poller = ZMQPoller()
+        poller.add(socket)
+        guard try poller.poll(timeoutMilliseconds: Int(seconds * 1000))[0].contains(.readable),
+            let frames = try socket.receiveFrames(dontWait: true)
+        else { return nil }
+        return String(decoding: frames.last ?? [], as: UTF8.self)
+    }
+}
+
+/// Polls `condition` until it holds or `seconds` pass.
+func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return try condition()
+}
