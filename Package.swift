@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "ZeroTaskBroker", targets: ["ZeroTaskBroker"]),
         .library(name: "ZeroTaskPlugins", targets: ["ZeroTaskPlugins"]),
+        .library(name: "ZeroTaskNode", targets: ["ZeroTaskNode"]),
+        .library(name: "ZeroTaskClient", targets: ["ZeroTaskClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,11 +42,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The node: plugin host, worker pool and broker session.
+        .target(
+            name: "ZeroTaskNode",
+            dependencies: [
+                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Swift client library (async/await).
+        .target(name: "ZeroTaskClient", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
+        // Raw broker and libzmq request rates, side by side (not a test).
+        .executableTarget(name: "zerotask-wirebench", dependencies: ["ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker"]),
         // The one executable: wires the layers up.
         .executableTarget(
             name: "zerotask",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
+                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -56,6 +70,14 @@ let package = Package(
         .testTarget(
             name: "ZeroTaskBrokerTests",
             dependencies: ["ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"]
+        ),
+        .testTarget(
+            name: "ZeroTaskNodeTests",
+            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ"]
+        ),
+        .testTarget(
+            name: "ZeroTaskClientTests",
+            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"]
         ),
     ],
     swiftLanguageModes: [.v6]
