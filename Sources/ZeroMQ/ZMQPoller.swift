@@ -23,6 +23,19 @@ public struct ZMQPoller {
         return items.count - 1
     }
 
+    /// Adds a plain file descriptor (a pipe, a socketpair); returns its index for `poll`'s result.
+    @discardableResult
+    public mutating func add(fd: Int32, _ events: Events = .readable) -> Int {
+        items.append(zmq_pollitem_t(socket: nil, fd: fd, events: events.rawValue, revents: 0))
+        return items.count - 1
+    }
+
+    /// Removes every socket and descriptor.
+    public mutating func removeAll() {
+        sockets.removeAll()
+        items.removeAll()
+    }
+
     /// Waits up to `timeoutMilliseconds` (-1: forever) and returns the ready events per socket.
     public mutating func poll(timeoutMilliseconds: Int) throws(ZMQError) -> [Events] {
         while true {

@@ -42,6 +42,8 @@ public final class BrokerService: @unchecked Sendable {
         try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
         try router.setHighWaterMarks(send: 100_000, receive: 100_000)
         try pub.setHighWaterMarks(send: 100_000, receive: 1000)
+        // A peer that reconnects with the same routing id (a node's is its node id) takes it over.
+        try router.setRouterHandover(true)
         try router.bind(requestEndpoint)
         try pub.bind(publishEndpoint)
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint

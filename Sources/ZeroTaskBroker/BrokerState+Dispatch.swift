@@ -134,7 +134,12 @@ extension BrokerState {
             if !got.isEmpty || wait == 0 || !canDefer || max == 0 || nodes[node]!.freeSlots == 0 {
                 return .result(.array(got))
             }
-            nodeWaiters.removeAll { $0.nodeID == node }
+            // One parked pull per node: an older one is answered empty so the node never waits on it.
+            nodeWaiters.removeAll { w in
+                guard w.nodeID == node else { return false }
+                outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+                return true
+            }
             nodeWaiters.append(NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait))
             return .deferred
         case "node_tasks_done":
