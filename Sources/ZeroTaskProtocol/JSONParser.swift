@@ -277,6 +277,8 @@ struct JSONParser {
         // Fractions, exponents and integers beyond 64 bits become doubles.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let d = Double(text) else { throw JSONParseError(reason: "invalid number", offset: start) }
+        // Beyond Double's range strtod gives infinity, which the writer would turn into a string.
+        guard d.isFinite else { throw JSONParseError(reason: "number out of range", offset: start) }
         return .double(d)
     }
 
