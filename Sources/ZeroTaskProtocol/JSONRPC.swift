@@ -131,7 +131,9 @@ public enum IncomingBody: Sendable, Equatable {
         }
         if let id {
             switch id {
-            case .array, .object: return bad("id must be a string, number or null")
+            case .array, .object, .bool:
+                // JSON-RPC 2.0: an id that cannot be used is answered with a null id.
+                return .invalid(Response(id: .null, error: RPCError(.invalidRequest, "id must be a string, number or null, not \(id.typeName)")))
             default: break
             }
         }
