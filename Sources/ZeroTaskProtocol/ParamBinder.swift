@@ -64,6 +64,10 @@ public struct ParamBinder: Sendable {
 
     public func optionalInt(_ name: String, in range: ClosedRange<Int64> = Int64.min...Int64.max) throws(RPCError) -> Int64? {
         guard let v = value(name) else { return nil }
+        if case .uint(let u) = v {
+            // An integer above Int64.max is out of range, not of the wrong type.
+            throw .invalidParams("\(method): param \"\(name)\" must be in \(range.lowerBound)...\(range.upperBound), not \(u)")
+        }
         guard case .int(let i) = v else { throw wrongType(name, "an integer", v) }
         guard range.contains(i) else {
             throw .invalidParams("\(method): param \"\(name)\" must be in \(range.lowerBound)...\(range.upperBound), not \(i)")
