@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import ZeroMQ
+
+struct NothingArrived: Error, CustomStringConvertible {
+    var description: String { "no message arrived within the guard time" }
+}
+
+extension ZMQSocket {
+    /// Receives one message, failing instead of hanging when nothing comes (a guard, not a timing check).
+    func receiveWithin(seconds: Double = 10, maxFrames: Int = 64) throws -> ZMQReceived {
+        var poller = ZMQPoller()
+        poller.add(self)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable),
+                let got = try receive(dontWait: true, maxFrames: maxFrames)
+            {
+                return got
+            }
+        }
+        throw NothingArrived()
+    }
+
+    func framesWithin(seconds: Double = 10) throws -> [[UInt8]] {
+        switch try receiveWithin(seconds: seconds) {
+        case .frames(let f): return f
+        case .tooManyFrames(let n): throw ZMQError("test: unexpected \(n) frames", errno: 0)
+        }
+    }
+}
+
+/// Runs `body` on a thread of its own and reports whether it returned within `seconds`.
+/// Used only to turn a would-be hang into a failure.
+func returns(within seconds: Double, _ body: @escaping @Sendable () -> Void) -> Bool {
+    let done = DispatchSemaphore(value: 0)
+    let t = Thread {
+        body()
+        done.signal()
+    }
+    t.start()
+    return done.wait(timeout: .now() + seconds) == .success
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
