@@ -1,6 +1,8 @@
 #ifndef ZEROTASK_CFFI_SHIM_H
 #define ZEROTASK_CFFI_SHIM_H
 #include <ffi.h>
+/* The plugin SDK header is the single definition of zt_context, shared with plugin authors. */
+#include "../../Plugins/include/zerotask_plugin.h"
 
 /* libffi's type descriptors are mutable C globals, which Swift 6 refuses to take the address of
    from concurrent code. These accessors hand out the pointers instead. */
