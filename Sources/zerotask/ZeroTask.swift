@@ -5,6 +5,6 @@ struct ZeroTask: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zerotask",
         abstract: "Run native code as remotely callable tasks (JSON-RPC 2.0 over ZeroMQ).",
-        subcommands: [BrokerCommand.self]
+        subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self]
     )
 }

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ZeroTaskProtocol
+
+/// Length-prefixed JSON frames over a stream file descriptor: the control channel between a
+/// node and its workers. It never touches a worker's stdout or stderr, which belong to plugins.
+///
+/// A frame is a 4-byte little-endian length followed by that many bytes of compact JSON.
+final class FrameChannel: @unchecked Sendable {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var consumed = 0
+    /// Frames larger than this are a protocol violation (the peer is broken).
+    static let maxFrame = 512 << 20
+
+    init(fd: Int32) { self.fd = fd }
+
+    enum ChannelError: Error { case closed, tooLarge(Int), badJSON(String) }
+
+    /// Writes one frame, blocking until it is all written.
+    func send(_ value: JSONValue) throws(ChannelError) {
+        var w = JSONWriter()
+        w.writeRaw([0, 0, 0, 0])
+        w.write(value)
+        var bytes = w.bytes
+        let n = UInt32(bytes.count - 4)
+        bytes[0] = UInt8(n & 0xFF)
+        bytes[1] = UInt8((n >> 8) & 0xFF)
+        bytes[2] = UInt8((n >> 16) & 0xFF)
+        bytes[3] = UInt8(n >> 24)
+        var off = 0
+        while off < bytes.count {
+            let r = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if r < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw .closed
+            }
+            off += r
+        }
+    }
+
+    /// Reads what is available now (the fd may be blocking: call only when poll said readable).
+    /// - Returns: the complete frames received; throws `.closed` at end of file.
+    func receiveAvailable() throws(ChannelError) -> [JSONValue] {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if r < 0 {
+            if errno == EINTR || errno == EAGAIN { return [] }
+            throw .closed
+        }
+        if r == 0 { throw .closed }
+        buffer.append(contentsOf: chunk[0..<r])
+        return try drainFrames()
+    }
+
+    /// Blocks until one whole frame has arrived.
+    func receive() throws(ChannelError) -> JSONValue {
+        while true {
+            if let frame = try nextFrame() { return frame }
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw .closed
+            }
+            if r == 0 { throw .closed }
+            buffer.append(contentsOf: chunk[0..<r])
+        }
+    }
+
+    private func drainFrames() throws(ChannelError) -> [JSONValue] {
+        var frames: [JSONValue] = []
+        while let f = try nextFrame() { frames.append(f) }
+        return frames
+    }
+
+    private func nextFrame() throws(ChannelError) -> JSONValue? {
+        let available = buffer.count - consumed
+        guard available >= 4 else { compact(); return nil }
+        let n = Int(buffer[consumed]) | Int(buffer[consumed + 1]) << 8 | Int(buffer[consumed + 2]) << 16
+            | Int(buffer[consumed + 3]) << 24
+        guard n <= Self.maxFrame else { throw .tooLarge(n) }
+        guard available >= 4 + n else { compact(); return nil }
+        let start = consumed + 4
+        consumed = start + n
+        let value: JSONValue
+        do {
+            value = try buffer.withUnsafeBytes { try JSONValue.parse(UnsafeRawBufferPointer(rebasing: $0[start..<start + n])) }
+        } catch {
+            throw .badJSON("\(error)")
+        }
+        return value
+    }
+
+    private func compact() {
+        if consumed > 0 {
+            buffer.removeFirst(consumed)
+            consumed = 0
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+}

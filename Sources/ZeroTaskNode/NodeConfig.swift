@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ZeroTaskProtocol
+
+/// A node's settings. Durations in seconds, sizes in bytes; 0 means "no limit" where noted.
+public struct NodeConfig: Sendable {
+    /// The broker's request endpoint (DEALER connects here).
+    public var broker = "tcp://127.0.0.1:5555"
+    /// The broker's publish endpoint; nil: the request endpoint's port plus one.
+    public var publish: String?
+    /// This node's id; nil: `HOSTNAME-PID`.
+    public var nodeID: String?
+    /// The plugin drop folder.
+    public var pluginsDir = "Plugins"
+    /// Per-plugin configuration, keyed by plugin name, overriding each manifest's `config`.
+    public var pluginConfig: [String: JSONValue] = [:]
+    /// Worker processes.
+    public var workers = 2
+    /// Deadline for a task whose client and manifest give none.
+    public var defaultTimeout = 300.0
+    /// No task runs longer than this, whatever it asks for.
+    public var maxTimeout = 3600.0
+    /// A worker is replaced after this many tasks (0: never).
+    public var maxTasksPerWorker = 0
+    /// A worker above this resident size is replaced between tasks (0: no limit).
+    public var maxWorkerMemory = 0
+    /// A result larger than this fails the task instead (the broker refuses large bodies).
+    public var maxResultBytes = 1 << 20 - 4096
+    /// How often the node tells the broker it lives.
+    public var heartbeatInterval = 2.0
+    /// How long a long poll for work waits at the broker.
+    public var pullWait = 5.0
+    /// Requests unanswered this long are given up (the broker restarted or is gone).
+    public var requestTimeout = 10.0
+    /// On SIGTERM, running tasks get this long to finish.
+    public var drainGrace = 30.0
+    /// A cancelled task's worker is killed if still busy after this long.
+    public var cancelGrace = 2.0
+    /// How often the plugins folder is checked for changes (0: never).
+    public var reloadInterval = 1.0
+    /// The executable to start workers from (this program, with the hidden `worker` subcommand).
+    public var workerExecutable = NodeConfig.currentExecutable()
+    /// Arguments before the worker's own (`["worker"]` for the zerotask executable).
+    public var workerArguments = ["worker"]
+
+    public init() {}
+
+    /// The running program's path (what `/proc/self/exe` points to), so `ps` shows workers by name.
+    public static func currentExecutable() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/proc/self/exe"
+    }
+
+    /// The publish endpoint to use: explicit, or the request endpoint with the port plus one.
+    public var publishEndpoint: String { publish ?? Self.publishEndpoint(forRequest: broker) }
+
+    public static func publishEndpoint(forRequest endpoint: String) -> String {
+        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            return endpoint
+        }
+        return String(endpoint[..<colon]) + ":\(port + 1)"
+    }
+
+    /// The deadline for a task: the client's timeout, else the manifest's, else the default; capped.
+    public func deadline(client: Double?, manifest: Double?) -> Double {
+        let t = client ?? manifest ?? defaultTimeout
+        return Swift.min(Swift.max(t, 0.001), maxTimeout)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// The broker session: requests over a DEALER (replies matched by id), notifications over SUB.
+extension NodeLoop {
+    func send(_ method: String, _ params: Params, _ kind: RequestKind, now: Double, timeout: Double? = nil) {
+        let id = nextRequestID
+        nextRequestID += 1
+        let request = Request(method: "zerotask.broker." + method, params: params, id: .int(id))
+        pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout))
+        do {
+            try dealer.send(request.json.jsonBytes, dontWait: true)
+        } catch {
+            logger.warning("cannot send \(method) to the broker: \(error)")
+        }
+    }
+
+    /// A one-way message: no id, so the broker sends no reply (the node is a DEALER).
+    func notify(_ method: String, _ params: Params) {
+        let request = Request(method: "zerotask.broker." + method, params: params, id: nil)
+        _ = try? dealer.send(request.json.jsonBytes, dontWait: true)
+    }
+
+    func receiveFromBroker() {
+        while let frames = try? dealer.receiveFrames(dontWait: true) {
+            guard let body = frames.last, let json = try? JSONValue.parse(body) else {
+                logger.warning("unreadable message from the broker")
+                continue
+            }
+            let responses = json.arrayValue ?? [json]
+            for r in responses {
+                guard let response = Response(json: r), case .int(let id) = response.id, let p = pending.removeValue(forKey: id) else {
+                    continue
+                }
+                handle(response.outcome, for: p.kind)
+            }
+        }
+    }
+
+    private func handle(_ outcome: Result<JSONValue, RPCError>, for kind: RequestKind) {
+        let now = Self.now()
+        if brokerSilentSince != nil {
+            logger.info("broker answering again")
+            brokerSilentSince = nil
+        }
+        if case .failure(let e) = outcome, e.code == ErrorCode.invalidNodeID.rawValue {
+            // The broker restarted or dropped us: register again, keep results for later.
+            if registered { logger.warning("broker does not know this node (\(e.message)): registering again") }
+            registered = false
+            registering = false
+            advertisedGeneration = methodsGeneration
+            if case .pull(let done) = kind { pullInFlight = false; doneBuffer = done + doneBuffer }
+            if case .done(let done) = kind { doneBuffer = done + doneBuffer }
+            if case .connect = kind { nextRegisterAt = now + 1 }
+            return
+        }
+        switch kind {
+        case .connect:
+            registering = false
+            switch outcome {
+            case .success:
+                registered = true
+                advertisedGeneration = methodsGeneration
+                lastHeartbeat = now
+                logger.info("registered with the broker at \(config.broker)")
+            case .failure(let e):
+                logger.error("broker refused node_connect: \(e.message)")
+                nextRegisterAt = now + 1
+            }
+        case .pull(let done):
+            pullInFlight = false
+            switch outcome {
+            case .success(let list):
+                for item in list.arrayValue ?? [] {
+                    if let a = Assignment(item) { waiting.append(a) } else { logger.warning("unreadable assignment: \(item)") }
+                }
+            case .failure(let e):
+                logger.error("node_task_pull failed: \(e.message)")
+                doneBuffer = done + doneBuffer
+            }
+        case .done(let done):
+            if case .failure(let e) = outcome {
+                logger.error("node_tasks_done failed: \(e.message)")
+                doneBuffer = done + doneBuffer
+            }
+        case .checkTasks:
+            for id in (try? outcome.get())?.arrayValue ?? [] {
+                if let s = id.stringValue { cancelTask(s, now: now) }
+            }
+        case .heartbeat, .advertise, .status:
+            if case .failure(let e) = outcome { logger.warning("broker: \(e.message)") }
+        case .disconnect:
+            registered = false
+        }
+    }
+
+    /// A request got no answer in time: the broker is gone or restarted.
+    func requestLost(_ kind: RequestKind, now: Double) {
+        if brokerSilentSince == nil {
+            brokerSilentSince = now
+            logger.warning("broker at \(config.broker) is not answering; will keep trying")
+        }
+        switch kind {
+        case .pull(let done):
+            pullInFlight = false
+            doneBuffer = done + doneBuffer
+        case .done(let done):
+            doneBuffer = done + doneBuffer
+        case .connect:
+            registering = false
+            nextRegisterAt = now + 1
+        case .heartbeat:
+            // Probe again by registering: a restarted broker answers node_connect.
+            registered = false
+            registering = false
+        default:
+            break
+        }
+    }
+
+    func receiveNotifications() {
+        while let frames = try? sub.receiveFrames(dontWait: true) {
+            guard let body = frames.last, let json = try? JSONValue.parse(body), let method = json["method"]?.stringValue else { continue }
+            switch method {
+            case "zerotask.node.task_cancel":
+                if json["params"]?["node_id"]?.stringValue == nodeID, let t = json["params"]?["task_id"]?.stringValue {
+                    cancelTask(t, now: Self.now())
+                }
+            case "zerotask.node.broker_node_status":
+                guard registered else { continue }
+                send("node_status", .named(["node_id": .string(nodeID), "workers": .int(Int64(config.workers)),
+                    "running": .int(Int64(busyCount)), "pid": .int(Int64(getpid()))]), .status, now: Self.now())
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import ZeroTaskProtocol
+
+/// Supervising workers: start, replace, time out, recycle, reload.
+extension NodeLoop {
+    func ensureWorkers(now: Double) {
+        guard case .running = phase, now >= nextSpawnAt else { return }
+        var current = workers.filter { $0.generation == snapshot.generation }.filter {
+            if case .exiting = $0.state { false } else { true }
+        }.count
+        while current < config.workers {
+            guard spawnWorker(now: now) else { return }
+            current += 1
+        }
+    }
+
+    @discardableResult
+    func spawnWorker(now: Double) -> Bool {
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        let id = nextWorkerID
+        nextWorkerID += 1
+        let args = config.workerArguments + [
+            "--plugins", generationDir, "--worker-id", "\(id)", "--max-result-bytes", "\(config.maxResultBytes)",
+            "--plugin-config", JSONValue.object(JSONObject(config.pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })).jsonString,
+        ]
+        do {
+            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
+            workers.append(Worker(id: id, process: process, generation: snapshot.generation, startedAt: now))
+            logger.debug("worker \(id) started (pid \(process.pid))")
+            return true
+        } catch {
+            logger.error("cannot start a worker: \(error)")
+            nextSpawnAt = now + 1
+            return false
+        }
+    }
+
+    func receiveFromWorker(_ w: Worker) {
+        let frames: [JSONValue]
+        do {
+            frames = try w.process.channel.receiveAvailable()
+        } catch {
+            workerEnded(w, now: Self.now())
+            return
+        }
+        let now = Self.now()
+        for frame in frames {
+            switch frame["type"]?.stringValue {
+            case "ready": workerReady(w, frame, now: now)
+            case "done": workerDone(w, frame, now: now)
+            case "progress":
+                guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { continue }
+                var fields: JSONObject = ["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
+                    "status": .int(TaskStatus.running.rawValue), "progress": frame["progress"] ?? .null]
+                if let m = frame["message"] { fields["message"] = m }
+                notify("task_status", .named(fields))
+            case "log":
+                var meta: Logger.Metadata = ["worker": "\(w.id)"]
+                if let id = frame["id"]?.stringValue { meta["task"] = "\(id)" }
+                let level = frame["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
+                logger.log(level: level, "plugin: \(frame["message"]?.stringValue ?? "")", metadata: meta)
+            default:
+                logger.warning("worker \(w.id) sent an unknown frame: \(frame)")
+            }
+        }
+    }
+
+    private func workerReady(_ w: Worker, _ frame: JSONValue, now: Double) {
+        startupFailures = 0
+        if w.generation < snapshot.generation || phase.isStopping {
+            stopWorker(w)
+            return
+        }
+        w.state = .idle
+        if methodsGeneration < w.generation {
+            methodsGeneration = w.generation
+            methods = frame["methods"]?.arrayValue ?? []
+            methodTimeouts = [:]
+            for m in methods {
+                if let name = m["name"]?.stringValue, let t = m["timeout"]?.doubleValue { methodTimeouts[name] = t }
+            }
+            let names = methods.compactMap { $0["name"]?.stringValue }
+            logger.info("serving \(names.count) methods: \(names.joined(separator: ", "))")
+            for p in frame["problems"]?.arrayValue ?? [] { logger.warning("plugin skipped: \(p.stringValue ?? "\(p)")") }
+        }
+    }
+
+    private func workerDone(_ w: Worker, _ frame: JSONValue, now: Double) {
+        guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { return }
+        let outcome: Result<JSONValue, RPCError>
+        if let e = frame["error"].flatMap(RPCError.init(json:)) {
+            outcome = .failure(e)
+        } else {
+            outcome = .success(frame["result"] ?? .null)
+        }
+        // A cancelled task stays cancelled, whatever the plugin returned.
+        report(t.assignment.id, t.killAt != nil ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
+        w.tasksRun += 1
+        w.residentBytes = Int(frame["rss"]?.int64Value ?? 0)
+        w.state = .idle
+        if config.maxTasksPerWorker > 0 && w.tasksRun >= config.maxTasksPerWorker {
+            logger.info("worker \(w.id) recycled after \(w.tasksRun) tasks")
+            stopWorker(w)
+        } else if config.maxWorkerMemory > 0 && w.residentBytes > config.maxWorkerMemory {
+            logger.info("worker \(w.id) recycled at \(w.residentBytes / 1_048_576) MiB resident (limit \(config.maxWorkerMemory / 1_048_576) MiB)")
+            stopWorker(w)
+        } else if w.generation < snapshot.generation {
+            stopWorker(w)
+        }
+    }
+
+    /// Asks a worker to exit after its current task (it is idle here).
+    func stopWorker(_ w: Worker) {
+        w.state = .exiting
+        try? w.process.channel.send(["type": "exit"])
+    }
+
+    /// Fails the worker's task with `error`, kills the worker and lets a fresh one replace it.
+    func fail(_ w: Worker, _ error: RPCError, now: Double) {
+        if let t = w.task {
+            logger.warning("\(error.message); killing worker \(w.id)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
+            report(t.assignment.id, .failure(error))
+        }
+        let exit = w.process.killAndReap()
+        logger.debug("worker \(w.id) ended: \(exit)")
+        remove(w)
+    }
+
+    /// The worker's control channel closed: it exited or crashed.
+    func workerEnded(_ w: Worker, now: Double) {
+        var exit = w.process.reap()
+        if exit == nil {
+            // Give a process that closed its channel a moment to finish exiting, then make sure.
+            for _ in 0..<50 where exit == nil {
+                usleep(2000)
+                exit = w.process.reap()
+            }
+        }
+        let how = exit ?? w.process.killAndReap()
+        // Drain what it printed last (a crash message, a backtrace).
+        for _ in 0..<8 where w.stdoutOpen || w.stderrOpen {
+            if w.stdoutOpen { logOutput(w, stderr: false) }
+            if w.stderrOpen { logOutput(w, stderr: true) }
+        }
+        if let t = w.task {
+            var data: JSONObject = ["worker": .int(Int64(w.id))]
+            switch how {
+            case .signaled(let s):
+                data["signal"] = .string(ProcessExit.signalName(s))
+                data["signal_number"] = .int(Int64(s))
+            case .exited(let c):
+                data["exit_status"] = .int(Int64(c))
+            }
+            let e = t.killAt != nil
+                ? RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")
+                : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
+            logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
+            report(t.assignment.id, .failure(e))
+        } else if case .starting = w.state {
+            startupFailures += 1
+            let delay = min(5.0, 0.1 * pow(2.0, Double(min(startupFailures, 10))))
+            logger.error("worker \(w.id) died while loading plugins (\(how)); next start in \(String(format: "%.1f", delay)) s")
+            nextSpawnAt = now + delay
+        } else if case .exiting = w.state {
+            logger.debug("worker \(w.id) exited (\(how))")
+        } else {
+            logger.warning("worker \(w.id) ended unexpectedly (\(how))")
+        }
+        remove(w)
+    }
+
+    func remove(_ w: Worker) {
+        w.process.closeDescriptors()
+        workers.removeAll { $0 === w }
+        let oldGenerations = Set(workers.map(\.generation))
+        for g in 1..<max(1, snapshot.generation) where !oldGenerations.contains(g) { snapshot.removeGeneration(g) }
+    }
+
+    /// Cancels a running task: the plugin sees `ctx->cancelled`; after the grace the worker is killed.
+    func cancelTask(_ taskID: String, now: Double) {
+        waiting.removeAll { $0.id == taskID }
+        guard let w = workers.first(where: { $0.task?.assignment.id == taskID }), var t = w.task, t.killAt == nil else { return }
+        logger.info("cancelling task \(taskID) on worker \(w.id)")
+        try? w.process.channel.send(["type": "cancel", "id": .string(taskID)])
+        t.killAt = now + config.cancelGrace
+        w.state = .busy(t)
+    }
+
+    /// The plugins folder changed: start a new generation of workers on a fresh copy; the old
+    /// ones finish what they run and exit.
+    func reload(now: Double) {
+        generationDir = snapshot.takeSnapshot()
+        logger.info("plugins changed: starting worker generation \(snapshot.generation)")
+        for w in workers where w.isIdle || { if case .starting = w.state { true } else { false } }() {
+            stopWorker(w)
+        }
+        ensureWorkers(now: now)
+    }
+
+    /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.
+    func shutdownWorkers() {
+        for w in workers { try? w.process.channel.send(["type": "exit"]) }
+        let deadline = Self.now() + 1
+        while !workers.isEmpty && Self.now() < deadline {
+            for w in workers {
+                if w.process.reap() != nil {
+                    w.process.closeDescriptors()
+                    workers.removeAll { $0 === w }
+                }
+            }
+            usleep(5000)
+        }
+        for w in workers {
+            _ = w.process.killAndReap()
+            w.process.closeDescriptors()
+        }
+        workers.removeAll()
+    }
+}
+
+extension NodeLoop.Phase {
+    var isStopping: Bool {
+        if case .running = self { false } else { true }
+    }
+}

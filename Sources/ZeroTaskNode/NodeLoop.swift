@@ -1,0 +1,293 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// The node thread's work. Owned by that thread alone.
+final class NodeLoop: @unchecked Sendable {
+    let config: NodeConfig
+    var logger: Logger
+    let nodeID: String
+    let context = ZMQContext()
+    let dealer: ZMQSocket
+    let sub: ZMQSocket
+    let wakeFD: Int32
+
+    var snapshot: PluginSnapshot
+    var generationDir = ""
+    var workers: [Worker] = []
+    var nextWorkerID = 1
+    var startupFailures = 0
+    var nextSpawnAt = 0.0
+
+    /// What the current generation of workers serves (from the first one ready).
+    var methods: [JSONValue] = []
+    var methodTimeouts: [String: Double] = [:]
+    var methodsGeneration = 0
+    var advertisedGeneration = 0
+
+    enum Phase { case running, draining(until: Double), disconnecting(until: Double), done }
+    var phase = Phase.running
+
+    // Broker session.
+    enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status }
+    struct Pending { var kind: RequestKind; var deadline: Double }
+    var pending: [Int64: Pending] = [:]
+    var nextRequestID: Int64 = 1
+    var registered = false
+    var registering = false
+    var nextRegisterAt = 0.0
+    var pullInFlight = false
+    var waiting: [Assignment] = []
+    var doneBuffer: [JSONValue] = []
+    var lastHeartbeat = 0.0
+    var lastReloadCheck = 0.0
+    var brokerSilentSince: Double?
+
+    init(config: NodeConfig, logger: Logger, wakeFD: Int32) throws {
+        self.config = config
+        self.logger = logger
+        self.wakeFD = wakeFD
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let hostname = String(cString: host).filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
+        nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
+        self.logger[metadataKey: "node"] = "\(nodeID)"
+        snapshot = PluginSnapshot(source: config.pluginsDir)
+
+        dealer = try ZMQSocket(context, .dealer)
+        // A stable routing id lets the node take its place back after a reconnect.
+        try dealer.setRoutingID(Array("node:\(nodeID)".utf8))
+        try dealer.setReconnectInterval(100, max: 2000)
+        try dealer.setLinger(milliseconds: 1000)
+        try dealer.connect(config.broker)
+        sub = try ZMQSocket(context, .sub)
+        try sub.subscribe("{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),")
+        try sub.subscribe("{\"method\":\"zerotask.node.broker_node_status\"")
+        try sub.setLinger(milliseconds: 0)
+        try sub.connect(config.publishEndpoint)
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    func run() {
+        generationDir = snapshot.takeSnapshot()
+        logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
+        ensureWorkers(now: Self.now())
+        while true {
+            if case .done = phase { break }
+            pollOnce()
+            let now = Self.now()
+            timers(now: now)
+            schedule(now: now)
+        }
+        shutdownWorkers()
+        snapshot.removeAll()
+        dealer.close(lingerMilliseconds: 500)
+        sub.close(lingerMilliseconds: 0)
+        logger.info("node stopped")
+    }
+
+    // MARK: Polling
+
+    private func pollOnce() {
+        var poller = ZMQPoller()
+        poller.add(dealer)
+        poller.add(sub)
+        poller.add(fd: wakeFD)
+        var handlers: [(Worker, Int)] = []  // (worker, which: 0 control, 1 stdout, 2 stderr)
+        for w in workers {
+            poller.add(fd: w.process.channel.fd)
+            handlers.append((w, 0))
+            if w.stdoutOpen { poller.add(fd: w.process.stdoutFD); handlers.append((w, 1)) }
+            if w.stderrOpen { poller.add(fd: w.process.stderrFD); handlers.append((w, 2)) }
+        }
+        let ready: [ZMQPoller.Events]
+        do {
+            ready = try poller.poll(timeoutMilliseconds: pollTimeout())
+        } catch {
+            logger.error("poll failed: \(error)")
+            return
+        }
+        if ready[0].contains(.readable) { receiveFromBroker() }
+        if ready[1].contains(.readable) { receiveNotifications() }
+        if ready[2].contains(.readable) { wakeUp() }
+        for (i, (w, which)) in handlers.enumerated() where ready[3 + i].contains(.readable) {
+            guard workers.contains(where: { $0 === w }) else { continue }
+            switch which {
+            case 0: receiveFromWorker(w)
+            case 1: logOutput(w, stderr: false)
+            default: logOutput(w, stderr: true)
+            }
+        }
+    }
+
+    private func pollTimeout() -> Int {
+        var next = 0.1
+        let now = Self.now()
+        for w in workers {
+            if let t = w.task { next = min(next, t.deadline - now, (t.killAt ?? .infinity) - now) }
+        }
+        return max(0, Int((next * 1000).rounded(.up)))
+    }
+
+    private func wakeUp() {
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(wakeFD, &buf, buf.count) > 0 {}
+        if case .running = phase {
+            logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
+            phase = .draining(until: Self.now() + config.drainGrace)
+        }
+    }
+
+    func logOutput(_ w: Worker, stderr: Bool) {
+        var buffer = stderr ? w.stderrLines : w.stdoutLines
+        let (lines, eof) = buffer.read(stderr ? w.process.stderrFD : w.process.stdoutFD)
+        if stderr { w.stderrLines = buffer } else { w.stdoutLines = buffer }
+        for line in lines {
+            var meta: Logger.Metadata = ["worker": "\(w.id)", "stream": stderr ? "stderr" : "stdout"]
+            if let t = w.task { meta["task"] = "\(t.assignment.id)" }
+            logger.info("worker \(w.id): \(line)", metadata: meta)
+        }
+        if eof { if stderr { w.stderrOpen = false } else { w.stdoutOpen = false } }
+    }
+
+    var busyCount: Int { workers.filter { $0.task != nil }.count }
+
+    // MARK: Timers
+
+    private func timers(now: Double) {
+        for w in workers {
+            guard let t = w.task else { continue }
+            if now >= t.deadline {
+                fail(w, RPCError(.taskTimedOut, "task \(t.assignment.id) (\(t.assignment.method)) timed out after \(Self.seconds(t.timeoutSeconds))",
+                    data: ["timeout": .double(t.timeoutSeconds), "worker": .int(Int64(w.id))]), now: now)
+            } else if let k = t.killAt, now >= k {
+                fail(w, RPCError(.taskCancelled, "task \(t.assignment.id) cancelled"), now: now)
+            }
+        }
+        for (id, p) in pending where now >= p.deadline {
+            pending[id] = nil
+            requestLost(p.kind, now: now)
+        }
+        if registered, now - lastHeartbeat >= config.heartbeatInterval {
+            lastHeartbeat = now
+            send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
+            let running = workers.compactMap { $0.task?.assignment.id }
+            if !running.isEmpty {
+                send("node_check_tasks", .positional([.string(nodeID), .array(running.map { .string($0) })]), .checkTasks, now: now)
+            }
+        }
+        if config.reloadInterval > 0, now - lastReloadCheck >= config.reloadInterval, case .running = phase {
+            lastReloadCheck = now
+            if snapshot.changedAndSettled() { reload(now: now) }
+        }
+        switch phase {
+        case .draining(let until):
+            if busyCount == 0 || now >= until { beginDisconnect(now: now) }
+        case .disconnecting(let until):
+            let reporting = pending.values.contains {
+                switch $0.kind {
+                case .done, .disconnect: true
+                default: false
+                }
+            }
+            if !reporting || now >= until { phase = .done }
+        default:
+            break
+        }
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
+
+    private func beginDisconnect(now: Double) {
+        for w in workers where w.task != nil {
+            // Past the grace: the task goes back to the queue with the disconnect.
+            logger.warning("task \(w.task!.assignment.id) still running at the end of the drain grace: handing it back")
+            let exit = w.process.killAndReap()
+            logger.info("worker \(w.id) stopped (\(exit))")
+            remove(w)
+        }
+        if !doneBuffer.isEmpty {
+            send("node_tasks_done", .positional([.string(nodeID), .array(doneBuffer)]), .done(doneBuffer), now: now)
+            doneBuffer = []
+        }
+        if registered {
+            send("node_disconnect", .positional([.string(nodeID)]), .disconnect, now: now)
+        }
+        phase = .disconnecting(until: now + 3)
+    }
+
+    // MARK: Scheduling
+
+    /// Keeps the pool full, hands waiting tasks to idle workers, asks for work when there is room.
+    private func schedule(now: Double) {
+        ensureWorkers(now: now)
+        if case .running = phase {
+            while !waiting.isEmpty, let w = workers.first(where: { $0.isIdle && $0.generation == snapshot.generation }) {
+                dispatch(waiting.removeFirst(), to: w, now: now)
+            }
+        }
+        if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
+            registering = true
+            send("node_connect", .named(["node_id": .string(nodeID), "methods": .array(methods),
+                "workers": .int(Int64(config.workers))]), .connect, now: now)
+        }
+        if registered && advertisedGeneration < methodsGeneration {
+            advertisedGeneration = methodsGeneration
+            send("node_advertise", .positional([.string(nodeID), .array(methods), .int(Int64(config.workers))]), .advertise, now: now)
+        }
+        guard registered else { return }
+        var free = 0
+        if case .running = phase {
+            free = workers.filter { $0.isIdle && $0.generation == snapshot.generation }.count - waiting.count
+        }
+        if free > 0 && !pullInFlight {
+            var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
+            let done = doneBuffer
+            if !done.isEmpty { params["done"] = .array(done) }
+            doneBuffer = []
+            pullInFlight = true
+            send("node_task_pull", .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
+        } else if !doneBuffer.isEmpty {
+            send("node_tasks_done", .positional([.string(nodeID), .array(doneBuffer)]), .done(doneBuffer), now: now)
+            doneBuffer = []
+        }
+    }
+
+    private func dispatch(_ a: Assignment, to w: Worker, now: Double) {
+        let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
+        var frame: JSONObject = ["type": "task", "id": .string(a.id), "method": .string(a.method)]
+        frame["params"] = a.params
+        do {
+            try w.process.channel.send(.object(frame))
+        } catch {
+            // The worker is dying; its end of file will be handled. The task waits for another.
+            waiting.insert(a, at: 0)
+            w.state = .exiting
+            return
+        }
+        w.state = .busy(.init(assignment: a, deadline: now + timeout, timeoutSeconds: timeout, startedAt: now))
+        notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(a.id), "status": .int(TaskStatus.running.rawValue),
+            "worker": .int(Int64(w.id))]))
+    }
+
+    /// Records a task's outcome for the broker.
+    func report(_ taskID: String, _ outcome: Result<JSONValue, RPCError>) {
+        var o: JSONObject = ["id": .string(taskID)]
+        switch outcome {
+        case .success(let r): o["result"] = r
+        case .failure(let e): o["error"] = e.json
+        }
+        doneBuffer.append(.object(o))
+    }
+}

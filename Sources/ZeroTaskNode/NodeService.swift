@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// A node: a pool of worker processes serving the plugins folder, and a session with a broker.
+///
+/// Everything runs on one thread of its own: a poll loop over the broker socket, the
+/// notification socket, every worker's control channel and output pipes, and a wake-up pipe
+/// (stop requests, signals). No locks, no hops between threads on the way of a task.
+public final class NodeService: @unchecked Sendable {
+    public let config: NodeConfig
+    public let logger: Logger
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+    private var loop: NodeLoop?
+
+    public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node")) {
+        self.config = config
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    /// The node's id, once started.
+    public var nodeID: String { loop?.nodeID ?? config.nodeID ?? "" }
+
+    /// The descriptor whose write asks the node to drain and stop (safe from a signal handler).
+    public var stopDescriptor: Int32 { wakeWrite }
+
+    /// Starts the workers and the broker session on a thread of its own.
+    public func start() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let loop = try NodeLoop(config: config, logger: logger, wakeFD: wakeRead)
+        self.loop = loop
+        let t = Thread { [finished] in
+            loop.run()
+            finished.signal()
+        }
+        t.name = "zerotask-node"
+        thread = t
+        t.start()
+    }
+
+    /// Asks the node to stop: no new tasks, running ones finish within the drain grace, then it
+    /// disconnects. Returns at once; `wait()` for the end.
+    public func requestStop() {
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+    }
+
+    /// Blocks until the node has stopped.
+    public func wait() {
+        guard thread != nil else { return }
+        finished.wait()
+        thread = nil
+    }
+
+    /// Runs until stopped (by `requestStop`, a signal written to `stopDescriptor`, or
+    /// cancellation of the surrounding task).
+    public func run() async throws {
+        try start()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Thread {
+                    self.wait()
+                    c.resume()
+                }.start()
+            }
+        } onCancel: {
+            self.requestStop()
+        }
+    }
+
+    deinit {
+        if thread != nil {
+            requestStop()
+            wait()
+        }
+        close(wakeRead)
+        close(wakeWrite)
+    }
+}

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import Foundation
+import Logging
+import Synchronization
+import ZeroTaskPlugins
+import ZeroTaskProtocol
+
+/// The worker process: loads the plugins, then runs one task at a time for its node.
+///
+/// It talks to the node only over the control channel on fd 3 (stdout and stderr belong to the
+/// plugins). A reader thread watches that channel while a task runs, so a cancel arrives during
+/// a native call, and the end of file that means "the node is gone" ends the worker at once,
+/// even a worker stuck in a plugin.
+public enum WorkerMain {
+    /// The control channel's descriptor in the worker.
+    public static let controlFD: Int32 = 3
+
+    public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int, logger: Logger) -> Never {
+        // Plugins' printf output should reach the node's log line by line, not at exit.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let channel = FrameChannel(fd: controlFD)
+        let writer = ChannelWriter(channel)
+        let (plugins, problems) = PluginSet.load(directory: pluginsDir, config: pluginConfig, logger: logger)
+        writer.send([
+            "type": "ready",
+            "pid": .int(Int64(getpid())),
+            "methods": .array(plugins.methods.map(\.json)),
+            "problems": .array(problems.map { .string($0.description) }),
+        ])
+
+        let inbox = Inbox()
+        let host = WorkerTaskHost(writer: writer)
+        let reader = Thread {
+            while true {
+                let frame: JSONValue
+                do {
+                    frame = try channel.receive()
+                } catch {
+                    // The node is gone (or broke the channel): take the whole group down now.
+                    Glibc.kill(0, SIGKILL)
+                    _exit(0)
+                }
+                switch frame["type"]?.stringValue {
+                case "task": inbox.put(frame)
+                case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
+                case "exit": inbox.put(frame)
+                default: break
+                }
+            }
+        }
+        reader.name = "zerotask-worker-reader"
+        reader.start()
+
+        while true {
+            let frame = inbox.take()
+            if frame["type"]?.stringValue == "exit" {
+                plugins.shutdown()
+                exit(0)
+            }
+            guard case .string(let id)? = frame["id"], case .string(let name)? = frame["method"] else { continue }
+            let params = frame["params"].flatMap(Params.init(json:)) ?? .none
+            host.begin(id)
+            let outcome: Result<JSONValue, RPCError>
+            if let method = plugins.method(named: name) {
+                outcome = method.invoke(params, host: host)
+            } else {
+                outcome = .failure(.methodNotFound(name))
+            }
+            host.end()
+            var reply: JSONObject = ["type": "done", "id": .string(id)]
+            switch outcome {
+            case .success(let result):
+                let size = result.jsonBytes.count
+                if size > maxResultBytes {
+                    reply["error"] = RPCError(.internalError,
+                        "\(name): result of \(size) bytes exceeds max_result_bytes (\(maxResultBytes))").json
+                } else {
+                    reply["result"] = result
+                }
+            case .failure(let e):
+                reply["error"] = e.json
+            }
+            reply["rss"] = .int(Int64(residentBytes()))
+            writer.send(.object(reply))
+        }
+    }
+
+    /// This process's resident set size in bytes.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+/// Serialises writes to the control channel (a plugin may report progress from any thread).
+final class ChannelWriter: Sendable {
+    private let lock = Mutex<FrameChannel?>(nil)
+
+    init(_ channel: FrameChannel) { lock.withLock { $0 = channel } }
+
+    func send(_ value: JSONValue) {
+        lock.withLock { channel in
+            do {
+                try channel?.send(value)
+            } catch {
+                Glibc.kill(0, SIGKILL)
+                _exit(0)
+            }
+        }
+    }
+}
+
+/// Frames waiting for the worker's main thread.
+final class Inbox: Sendable {
+    private let queue = Mutex<[JSONValue]>([])
+    private let ready = DispatchSemaphore(value: 0)
+
+    func put(_ frame: JSONValue) {
+        queue.withLock { $0.append(frame) }
+        ready.signal()
+    }
+
+    func take() -> JSONValue {
+        ready.wait()
+        return queue.withLock { $0.removeFirst() }
+    }
+}
+
+/// The `zt_context` host for the task the worker is running.
+final class WorkerTaskHost: PluginTaskHost {
+    private let writer: ChannelWriter
+    private let state = Mutex<(task: String?, cancelled: Bool, lastProgress: Double)>((nil, false, 0))
+
+    init(writer: ChannelWriter) { self.writer = writer }
+
+    func begin(_ id: String) { state.withLock { $0 = (id, false, 0) } }
+    func end() { state.withLock { $0.task = nil } }
+
+    func cancel(_ id: String) {
+        state.withLock { if $0.task == id { $0.cancelled = true } }
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    func progress(_ fraction: Double, _ message: String?) {
+        // At most ~20 reports a second reach the node; the last word before the end always does.
+        let now = Date().timeIntervalSinceReferenceDate
+        let id: String? = state.withLock { s in
+            guard let t = s.task, now - s.lastProgress >= 0.05 || fraction >= 1 else { return nil }
+            s.lastProgress = now
+            return t
+        }
+        guard let id else { return }
+        var o: JSONObject = ["type": "progress", "id": .string(id), "progress": .double(fraction)]
+        if let message { o["message"] = .string(message) }
+        writer.send(.object(o))
+    }
+
+    func log(level: Logger.Level, _ message: String) {
+        let id = state.withLock { $0.task }
+        writer.send(["type": "log", "id": id.map { .string($0) } ?? .null, "level": .string(level.rawValue), "message": .string(message)])
+    }
+}

@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ZeroTaskProtocol
+
+/// One worker child process: its pid, its control channel and its output pipes.
+///
+/// The worker runs in a process group of its own, so that a timeout kills whatever the plugin
+/// started too. The control channel is a socketpair on the worker's fd 3; stdout and stderr are
+/// pipes the node reads and logs. Every descriptor the node keeps is close-on-exec, so no
+/// worker inherits another's channel (which would hide the end of file that tells a worker its
+/// node is gone).
+final class WorkerProcess: @unchecked Sendable {
+    let pid: pid_t
+    let channel: FrameChannel
+    let stdoutFD: Int32
+    let stderrFD: Int32
+
+    private init(pid: pid_t, channel: FrameChannel, stdoutFD: Int32, stderrFD: Int32) {
+        self.pid = pid
+        self.channel = channel
+        self.stdoutFD = stdoutFD
+        self.stderrFD = stderrFD
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        var call: String
+        var code: Int32
+        var description: String { "\(call): \(String(cString: strerror(code)))" }
+    }
+
+    /// Starts `executable arguments…` as a worker.
+    static func spawn(executable: String, arguments: [String], environment: [String: String]) throws(SpawnError) -> WorkerProcess {
+        var sv: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
+            throw SpawnError(call: "socketpair", code: errno)
+        }
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe(&out) == 0, pipe(&err) == 0 else { throw SpawnError(call: "pipe", code: errno) }
+        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, sv[1], 3)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // A group of its own (killed as one), default signal handling (the node ignores SIGPIPE,
+        // and an ignored signal would survive exec), nothing blocked.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
+        close(sv[1])
+        close(out[1])
+        close(err[1])
+        guard rc == 0 else {
+            close(sv[0]); close(out[0]); close(err[0])
+            throw SpawnError(call: "posix_spawn \(executable)", code: rc)
+        }
+        return WorkerProcess(pid: pid, channel: FrameChannel(fd: sv[0]), stdoutFD: out[0], stderrFD: err[0])
+    }
+
+    /// Kills the worker's whole process group.
+    func kill(_ signal: Int32 = SIGKILL) {
+        _ = Glibc.kill(-pid, signal)
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// Reaps the worker if it has ended; nil while it still runs.
+    func reap() -> ProcessExit? {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { return ProcessExit(waitStatus: status) }
+        if r < 0 && errno == ECHILD { return .exited(-1) }
+        return nil
+    }
+
+    /// Kills and reaps, blocking briefly (a killed process is reaped within milliseconds).
+    func killAndReap() -> ProcessExit {
+        kill()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return .exited(-1) }
+        }
+        return ProcessExit(waitStatus: status)
+    }
+
+    func closeDescriptors() {
+        channel.close()
+        close(stdoutFD)
+        close(stderrFD)
+    }
+}
