@@ -1,0 +1,344 @@
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskBroker
+
+/// The broker's rules with no sockets and no sleeping: requests go straight to `BrokerState`,
+/// time is a number the test moves forward, and outputs are read back from the state.
+@Suite struct BrokerStateTests {
+    /// A broker state machine with a made-up clock and helpers to call it as a peer would.
+    struct Harness {
+        var state: BrokerState
+        var now = 0.0
+        private var nextID: Int64 = 1
+
+        init(_ configure: (inout BrokerConfig) -> Void = { _ in }) {
+            var config = BrokerConfig()
+            configure(&config)
+            state = BrokerState(config: config, wallClock: { 1_800_000_000 }, idPrefix: "x.")
+        }
+
+        static func route(_ peer: String, id: JSONValue) -> ReplyRoute {
+            ReplyRoute(envelope: [Array(peer.utf8), []], id: id)
+        }
+
+        mutating func call(_ method: String, _ params: JSONValue = [], peer: String, id: JSONValue? = nil,
+            canDefer: Bool = true) -> BrokerAnswer
+        {
+            let rid = id ?? .int(nextID)
+            nextID += 1
+            let request = Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: rid)
+            return state.handle(request, route: Self.route(peer, id: rid), now: now, canDefer: canDefer)
+        }
+
+        @discardableResult
+        mutating func result(_ method: String, _ params: JSONValue = [], peer: String,
+            sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue
+        {
+            switch call(method, params, peer: peer) {
+            case .result(let v): return v
+            case let other:
+                Issue.record("\(method) \(params) answered \(other)", sourceLocation: sourceLocation)
+                return .null
+            }
+        }
+
+        mutating func error(_ method: String, _ params: JSONValue = [], peer: String,
+            sourceLocation: SourceLocation = #_sourceLocation) -> RPCError?
+        {
+            switch call(method, params, peer: peer) {
+            case .error(let e): return e
+            case let other:
+                Issue.record("\(method) \(params) answered \(other), not an error", sourceLocation: sourceLocation)
+                return nil
+            }
+        }
+
+        /// The notifications published since the last call, as text.
+        mutating func published() -> [String] {
+            state.takeOutputs().compactMap {
+                if case .publish(let b) = $0 { String(decoding: b, as: UTF8.self) } else { nil }
+            }
+        }
+
+        /// The late replies queued since the last call.
+        mutating func replies() -> [(ReplyRoute, Response)] {
+            state.takeOutputs().compactMap { if case .reply(let r, let response) = $0 { (r, response) } else { nil } }
+        }
+
+        /// Connects client "alice" on peer "C" and node "n1" serving `methods` on peer "N".
+        mutating func setUp(methods: [JSONValue] = ["work"], workers: Int64 = 0) {
+            result("client_connect", ["alice"], peer: "C")
+            result("node_connect", ["node_id": "n1", "methods": .array(methods), "workers": .int(workers)], peer: "N")
+            _ = state.takeOutputs()
+        }
+
+        mutating func submit(_ taskID: String, method: String = "work", priority: Int64 = 0, maxRetries: Int64? = nil) {
+            var p: JSONObject = ["client_id": "alice", "method": .string(method), "params": [], "task_id": .string(taskID),
+                "priority": .int(priority)]
+            if let maxRetries { p.append("max_retries", .int(maxRetries)) }
+            result("client_new_task", .object(p), peer: "C")
+        }
+
+        mutating func status(_ taskID: String) -> JSONValue {
+            result("client_task_status", ["alice", .string(taskID)], peer: "C")
+        }
+
+        /// Task ids of a `node_task_pull` answer.
+        static func ids(_ pulled: JSONValue) -> [String] {
+            (pulled.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+        }
+    }
+
+    // MARK: ordering
+
+    @Test func higherPriorityFirstAndFIFOWithinAPriority() {
+        var h = Harness()
+        h.setUp()
+        for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1), ("f", 10), ("g", 0)] {
+            h.submit(name, priority: Int64(priority))
+        }
+        let pulled = h.result("node_task_pull", ["node_id": "n1", "max": 100], peer: "N")
+        #expect(Harness.ids(pulled) == ["f", "b", "d", "a", "c", "g", "e"].map { "alice-\($0)" })
+    }
+
+    @Test func oneAtATimeGivesTheSameOrderAcrossMethods() {
+        var h = Harness()
+        h.setUp(methods: ["work", "other"])
+        h.submit("w1", method: "work", priority: 1)
+        h.submit("o1", method: "other", priority: 1)
+        h.submit("o2", method: "other", priority: 3)
+        h.submit("w2", method: "work", priority: 1)
+        var order: [String] = []
+        for _ in 0..<5 { order += Harness.ids(h.result("node_task_pull", ["n1", 1], peer: "N")) }
+        #expect(order == ["alice-o2", "alice-w1", "alice-o1", "alice-w2"])
+    }
+
+    @Test func aTaskClaimedByIDIsSkippedByLaterPulls() {
+        var h = Harness()
+        h.setUp()
+        for name in ["a", "b", "c"] { h.submit(name) }
+        let claimed = h.result("node_task_request", ["alice-b"], peer: "N")
+        #expect(claimed == ["method": "work", "params": [], "id": "alice-b"])
+        // Claimed already: the seed answer for "no longer available" is {}.
+        #expect(h.result("node_task_request", ["alice-b"], peer: "N") == .object([:]))
+        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-a", "alice-c"])
+        #expect(h.state.queuedTaskCount == 0)
+    }
+
+    @Test func pullsRespectFreeWorkers() {
+        var h = Harness()
+        h.setUp(workers: 2)
+        for name in ["a", "b", "c"] { h.submit(name) }
+        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-a", "alice-b"])
+        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == [])
+        h.result("node_task_finished", ["alice-a", 1], peer: "N")
+        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-c"])
+    }
+
+    // MARK: liveness
+
+    @Test func aSilentNodeExpiresAfterNodeTimeoutAndItsTasksAreRequeued() {
+        var h = Harness { $0.nodeTimeout = 10 }
+        h.setUp()
+        h.submit("a")
+        h.submit("b")
+        _ = h.result("node_task_pull", ["n1", 2], peer: "N")
+        _ = h.published()
+        h.now = 8
+        h.result("node_heartbeat", ["n1"], peer: "N")
+        h.now = 18
+        h.state.tick(now: h.now)  // 10 s after the heartbeat: not yet
+        #expect(h.status("alice-a") == .int(TaskStatus.assigned.rawValue))
+        #expect(h.published().isEmpty)
+        h.now = 18.001
+        h.state.tick(now: h.now)
+        #expect(h.status("alice-a") == .int(TaskStatus.queued.rawValue))
+        #expect(h.status("alice-b") == .int(TaskStatus.queued.rawValue))
+        #expect(h.error("node_heartbeat", ["n1"], peer: "N")?.code == ErrorCode.invalidNodeID.rawValue)
+        // Requeued tasks are announced again, and go to the next node in their old order.
+        #expect(h.published() == [
+            #"{"method":"zerotask.node.broker_new_task","params":{"method":"work","task_id":"alice-a"},"jsonrpc":"2.0"}"#,
+            #"{"method":"zerotask.node.broker_new_task","params":{"method":"work","task_id":"alice-b"},"jsonrpc":"2.0"}"#,
+        ])
+        h.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "N2")
+        #expect(Harness.ids(h.result("node_task_pull", ["n2", 5], peer: "N2")) == ["alice-a", "alice-b"])
+        let info = h.result("client_task_info", ["alice", "alice-a"], peer: "C")
+        #expect(info["attempts"] == 2)
+        #expect(info["node_id"] == "n2")
+    }
+
+    @Test func retriesExhaustedFailsTheTaskWith32063() {
+        var h = Harness { $0.nodeTimeout = 10 }
+        h.setUp()
+        h.submit("a", maxRetries: 1)
+        for (attempt, node) in ["n1", "n2"].enumerated() {
+            if attempt > 0 { h.result("node_connect", ["node_id": .string(node), "methods": ["work"]], peer: node) }
+            #expect(Harness.ids(h.result("node_task_pull", [.string(node), 1], peer: attempt == 0 ? "N" : node)) == ["alice-a"])
+            h.now += 11
+            h.state.tick(now: h.now)
+        }
+        #expect(h.status("alice-a") == .int(TaskStatus.failed.rawValue))
+        let e = h.error("client_task_result", ["alice", "alice-a"], peer: "C")
+        #expect(e?.code == ErrorCode.retriesExhausted.rawValue)
+        #expect(e?.data == ["attempts": 2])
+        #expect(h.published().last == #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-a"},"jsonrpc":"2.0"}"#)
+    }
+
+    @Test func theDefaultRetryLimitComesFromTheConfig() {
+        var h = Harness { $0.nodeTimeout = 1; $0.maxRetries = 0 }
+        h.setUp()
+        h.submit("a")
+        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.now = 2
+        h.state.tick(now: h.now)
+        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == -32063)
+    }
+
+    @Test func aClientIDIsTakenOnlyWhileActiveWithinClientTimeout() {
+        var h = Harness { $0.clientTimeout = 30 }
+        h.result("client_connect", ["alice"], peer: "C1")
+        h.now = 29
+        #expect(h.error("client_connect", ["alice"], peer: "C2")?.code == ErrorCode.invalidClientID.rawValue)
+        h.now = 59.5
+        #expect(h.result("client_connect", ["alice"], peer: "C2") == "alice")
+    }
+
+    // MARK: result expiry
+
+    @Test func resultsExpireAfterResultTTL() {
+        var h = Harness { $0.resultTTL = 50 }
+        h.setUp()
+        h.submit("a")
+        h.now = 100
+        _ = h.result("node_task_request", ["alice-a"], peer: "N")
+        h.result("node_task_finished", ["alice-a", 5], peer: "N")
+        h.now = 150
+        h.state.tick(now: h.now)
+        #expect(h.result("client_task_result", ["alice", "alice-a"], peer: "C") == 5)
+        // Expiry sweeps run at most once a second, so the result goes at the next sweep.
+        h.now = 151
+        h.state.tick(now: h.now)
+        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
+        #expect(h.state.taskCount == 0)
+    }
+
+    @Test func unfinishedTasksDoNotExpire() {
+        var h = Harness { $0.resultTTL = 1; $0.nodeTimeout = 1e9 }
+        h.setUp()
+        h.submit("queued")
+        h.submit("running")
+        _ = h.result("node_task_request", ["alice-running"], peer: "N")
+        h.now = 1000
+        h.state.tick(now: h.now)
+        #expect(h.status("alice-queued") == .int(1000))
+        #expect(h.status("alice-running") == .int(3000))
+    }
+
+    // MARK: long polls
+
+    @Test func aNodeLongPollIsAnsweredEmptyByTickAtItsDeadline() {
+        var h = Harness()
+        h.setUp()
+        h.now = 100
+        #expect(h.call("node_task_pull", ["node_id": "n1", "max": 4, "wait": 5], peer: "N", id: "pull-1") == .deferred)
+        #expect(h.state.nextDeadline == 105)
+        h.state.tick(now: 104.999)
+        #expect(h.replies().isEmpty)
+        h.state.tick(now: 105)
+        let replies = h.replies()
+        #expect(replies.count == 1)
+        #expect(replies.first?.0.envelope == [Array("N".utf8), []])
+        #expect(replies.first?.1 == Response(id: "pull-1", result: []))
+        #expect(h.state.nextDeadline == nil)
+    }
+
+    @Test func aParkedNodeGetsANewTaskDirectlyWithoutANotification() {
+        var h = Harness()
+        h.setUp()
+        #expect(h.call("node_task_pull", ["node_id": "n1", "max": 4, "wait": 30], peer: "N", id: 9) == .deferred)
+        h.submit("a")
+        let outputs = h.state.takeOutputs()
+        #expect(outputs.count == 1)
+        guard case .reply(let route, let response)? = outputs.first else { Issue.record("no reply: \(outputs)"); return }
+        #expect(route.id == 9)
+        #expect(response == Response(id: 9, result: [["method": "work", "params": [], "id": "alice-a"]]))
+        #expect(h.status("alice-a") == .int(3000))
+    }
+
+    @Test func longPollsAreClampedToMaxWaitAndNeverParkedInABatch() {
+        var h = Harness { $0.maxWait = 60 }
+        h.setUp()
+        #expect(h.call("node_task_pull", ["node_id": "n1", "wait": 1000], peer: "N", canDefer: false) == .result([]))
+        #expect(h.call("node_task_pull", ["node_id": "n1", "wait": 1000], peer: "N") == .deferred)
+        #expect(h.state.nextDeadline == 60)
+    }
+
+    @Test func aClientResultLongPollIsAnsweredByCompletionOrByTick() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        h.submit("b")
+        #expect(h.call("client_wait_results", ["alice", ["alice-a"], 2], peer: "C", id: "w1") == .deferred)
+        #expect(h.call("client_wait_results", ["alice", ["alice-b"], 3], peer: "C", id: "w2") == .deferred)
+        _ = h.result("node_task_request", ["alice-a"], peer: "N")
+        h.result("node_task_finished", ["alice-a", 5], peer: "N")
+        let done = h.replies()
+        #expect(done.count == 1)
+        #expect(done.first?.1 == Response(id: "w1", result: [["task_id": "alice-a", "status": 7000, "result": 5]]))
+        h.state.tick(now: 2.9)
+        #expect(h.replies().isEmpty)
+        h.state.tick(now: 3)
+        #expect(h.replies().map(\.1) == [Response(id: "w2", result: [])])
+    }
+
+    // MARK: outputs
+
+    @Test func publishedNotificationsAreExactBytesMatchingTheirPrefixes() {
+        var h = Harness()
+        h.setUp(methods: ["add"])
+        h.result("client_new_task", ["alice", "add", [2, 3], "t1"], peer: "C")
+        let newTask = h.state.takeOutputs()
+        #expect(newTask.count == 1)
+        guard case .publish(let bytes)? = newTask.first else { Issue.record("no publish"); return }
+        let expected = #"{"method":"zerotask.node.broker_new_task","params":{"method":"add","task_id":"alice-t1"},"jsonrpc":"2.0"}"#
+        #expect(bytes == Array(expected.utf8))
+        #expect(expected.hasPrefix(Notifications.newTaskPrefix(method: "add")))
+        // takeOutputs hands them over once.
+        #expect(h.state.takeOutputs().isEmpty)
+
+        _ = h.result("node_task_request", ["alice-t1"], peer: "N")
+        #expect(h.published().isEmpty)
+        h.result("node_task_finished", ["alice-t1", 5], peer: "N")
+        let ready = #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-t1"},"jsonrpc":"2.0"}"#
+        #expect(h.published() == [ready])
+        #expect(ready.hasPrefix(Notifications.resultReadyPrefix(clientID: "alice")))
+        #expect(String(decoding: Notifications.nodeStatusRequest(), as: UTF8.self)
+            == #"{"method":"zerotask.node.broker_node_status","params":{},"jsonrpc":"2.0"}"#)
+    }
+
+    @Test func cancellingARunningTaskTellsItsNodeThenTheClient() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        _ = h.result("node_task_request", ["alice-a"], peer: "N")
+        _ = h.published()
+        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        #expect(h.published() == [
+            #"{"method":"zerotask.node.task_cancel","params":{"node_id":"n1","task_id":"alice-a"},"jsonrpc":"2.0"}"#,
+            #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-a"},"jsonrpc":"2.0"}"#,
+        ])
+        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == -32062)
+        // The node's late report of a cancelled task is accepted quietly.
+        #expect(h.result("node_task_finished", ["alice-a", 1], peer: "N") == true)
+        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == false)
+    }
+
+    @Test func requestsOutsideTheBrokerNamespaceAreNotFound() {
+        var h = Harness()
+        let answer = h.state.handle(Request(method: "add", params: .positional([1, 2]), id: 1), route: Harness.route("P", id: 1),
+            now: 0, canDefer: true)
+        #expect(answer == .error(RPCError(.methodNotFound, "method not found: add")))
+        #expect(h.error("nothing", peer: "P")?.code == -32601)
+    }
+}
