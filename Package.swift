@@ -64,16 +64,34 @@ let package = Package(
             ]
         ),
 
+        // Timing loops for plugin calls (not a test): `swift run -c release zerotask-microbench`.
+        .executableTarget(
+            name: "zerotask-microbench",
+            dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // Helpers the test suites share: a broker on loopback, raw peers, processes, fixtures.
+        .target(
+            name: "ZeroTaskTestSupport",
+            dependencies: ["ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"],
+            path: "Tests/ZeroTaskTestSupport"
+        ),
         .testTarget(name: "ZeroTaskProtocolTests", dependencies: ["ZeroTaskProtocol"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "ZeroTaskPluginsTests", dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol"]),
+        .testTarget(
+            name: "ZeroTaskPluginsTests",
+            dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol"],
+            // C plugin sources the tests compile themselves; not sources of this target.
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "ZeroTaskBrokerTests",
-            dependencies: ["ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"]
+            dependencies: ["ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"]
         ),
         .testTarget(
             name: "ZeroTaskNodeTests",
-            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ"]
+            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ZeroTaskClientTests",

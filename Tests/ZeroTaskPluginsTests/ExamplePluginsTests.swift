@@ -1,0 +1,67 @@
+import Testing
+import ZeroTaskPlugins
+import ZeroTaskProtocol
+
+/// The example plugins in Plugins/, built by Plugins/build.sh into a temporary folder.
+@Suite struct ExamplePluginsTests {
+    /// Built once per test process (the Swift plugin takes a few seconds).
+    static let built: Result<String, PluginFixtures.CompileError> = {
+        let dir = PluginFixtures.makeTemporaryDirectory("zt-examples")
+        do {
+            try PluginFixtures.run("/bin/bash", [PluginFixtures.repositoryRoot + "/Plugins/build.sh", dir])
+            return .success(dir)
+        } catch let e as PluginFixtures.CompileError {
+            return .failure(e)
+        } catch {
+            return .failure(PluginFixtures.CompileError(description: "\(error)"))
+        }
+    }()
+
+    let set: PluginSet
+
+    init() throws {
+        let dir = try Self.built.get()
+        let (set, problems) = PluginSet.load(directory: dir, logger: quietLogger)
+        #expect(problems.isEmpty, "\(problems)")
+        self.set = set
+    }
+
+    @Test func everyExampleLoads() {
+        #expect(set.plugins.map(\.name) == ["hello", "math", "stats", "text"])
+    }
+
+    @Test func math() {
+        #expect(call(set, "math.add", [2, 3]) == .success(5))
+        #expect(call(set, "math.sub", [2, 3]) == .success(-1))
+        #expect(call(set, "math.mul", [.int(1 << 31), 4]) == .success(.int(1 << 33)))
+        #expect(call(set, "math.addf", [0.5, 0.25]) == .success(0.75))
+        #expect(call(set, "math.div", [1, 4]) == .success(0.25))
+        #expect(call(set, "math.div", [1, 0]) == .failure(RPCError(code: -32602, message: "math.div: division by zero")))
+        #expect(call(set, "math.sleep", [20]) == .success(20))
+        #expect(call(set, "math.sleep", [10_000], host: RecordingHost(cancelled: true)) == .success(0))
+    }
+
+    @Test func text() {
+        #expect(call(set, "text.upper", ["héllo, world"]) == .success("HéLLO, WORLD"))
+        #expect(call(set, "text.length", ["日本語🚀"]) == .success(4))
+        #expect(call(set, "text.reverse", ["ab日🚀"]) == .success("🚀日ba"))
+        #expect(call(set, "text.reverse", [""]) == .success(""))
+    }
+
+    @Test func stats() throws {
+        let host = RecordingHost()
+        let m = try #require(set.method(named: "stats.summary"))
+        #expect(m.invoke(.named(["values": [1, 2, 3, 4.5]]), host: host) == .success(["count": 4, "mean": 2.625, "min": 1, "max": 4.5]))
+        #expect(host.log.withLock { $0.progress.last?.0 } == 1.0)
+        #expect(m.invoke(.positional([[-1e300, 7]])) == .success(["count": 2, "mean": -5e299, "min": -1e300, "max": 7]))
+        #expect(m.invoke(.named(["values": []])).error?.message == "stats.summary: param \"values\" must not be empty")
+        #expect(m.invoke(.named(["values": ["x"]])).error?.code == -32602)
+    }
+
+    @Test func swiftPlugin() {
+        #expect(call(set, "hello.greet", ["Ada"]) == .success("Hello, Ada!"))
+        #expect(call(set, "hello.greet", [""]) == .success("Hello, world!"))
+        #expect(call(set, "hello.fib", [93]) == .success(.uint(12_200_160_415_121_876_738)))
+        #expect(call(set, "hello.fib", [0]) == .success(0))
+    }
+}
