@@ -59,3 +59,12 @@ extension ValueType {
         MemoryLayout<Int>.size == 8 ? zt_ffi_type_uint64() : zt_ffi_type_uint32()
     }
 }
+
+extension PluginMethod {
+    /// Calls the prepared interface with ready-made argument slots, skipping every check:
+    /// for the micro-benchmark only, to time libffi's share of a call.
+    @_spi(Benchmarks)
+    public func rawCall(avalues: UnsafeMutablePointer<UnsafeMutableRawPointer?>, rvalue: UnsafeMutableRawPointer) {
+        callInterface.call(rvalue: rvalue, avalues: avalues)
+    }
+}
