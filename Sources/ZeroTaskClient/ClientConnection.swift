@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// One DEALER connection to a broker, owned by a thread of its own.
+///
+/// Callers on any thread (or Swift task) hand requests over through a lock-protected command
+/// list and wake the I/O thread through an inproc PAIR socket; the I/O thread sends them,
+/// matches replies to requests by JSON-RPC id, and fails every request whose deadline passes.
+/// The blocking `zmq_poll` thus never runs on Swift's cooperative pool, and many requests
+/// share one socket.
+final class ClientConnection: Sendable {
+    /// The broker's request endpoint.
+    let endpoint: String
+    private let commands: CommandQueue
+
+    /// Creates the sockets and starts the I/O thread. Nothing is sent yet: libzmq connects in
+    /// the background and requests wait (until their deadline) for the connection to complete.
+    init(endpoint: String, context: ZMQContext) throws(ZMQError) {
+        self.endpoint = endpoint
+        let wakeAddress = "inproc://zerotask-client-\(UUID().uuidString)"
+        let wakeReceiver = try ZMQSocket(context, .pair)
+        try wakeReceiver.bind(wakeAddress)
+        let wakeSender = try ZMQSocket(context, .pair)
+        try wakeSender.setLinger(milliseconds: 0)
+        try wakeSender.connect(wakeAddress)
+
+        let dealer = try ZMQSocket(context, .dealer)
+        // Queue only to a completed connection: requests that never found a broker stay in our
+        // own list and expire there, instead of reaching a broker that starts much later.
+        try dealer.setImmediate(true)
+        try dealer.setReconnectInterval(100, max: 2000)
+        try dealer.setHeartbeat(interval: 2000, timeout: 10_000)
+        try dealer.setHighWaterMarks(send: 100_000, receive: 100_000)
+        try dealer.setLinger(milliseconds: 200)
+        try dealer.connect(endpoint)
+
+        commands = CommandQueue(wakeSender: wakeSender)
+        let loop = ClientIOLoop(dealer: dealer, wake: wakeReceiver, commands: commands)
+        let thread = Thread { loop.run() }
+        thread.name = "zerotask-client-io"
+        thread.start()
+    }
+
+    deinit { commands.push(.stop) }
+
+    /// A fresh JSON-RPC id.
+    func nextID() -> Int64 { commands.nextID() }
+
+    /// Hands a request to the I/O thread; its completion runs there, exactly once.
+    func send(_ request: OutgoingRequest) { commands.push(.send(request)) }
+
+    /// The caller gave up on a request: it completes with `.cancelled` unless already done.
+    func cancel(_ id: Int64) { commands.push(.cancel(id)) }
+
+    /// Stops the I/O thread; every pending request completes with `.closed`.
+    func stop() { commands.push(.stop) }
+}
+
+/// The commands callers hand to the I/O thread, and the wake-up that goes with them.
+final class CommandQueue: Sendable {
+    enum Command: Sendable {
+        case send(OutgoingRequest)
+        case cancel(Int64)
+        case stop
+    }
+
+    private struct State: ~Copyable {
+        var commands: [Command] = []
+        /// A wake-up byte is on its way and not yet drained: no need for another.
+        var wakePending = false
+        var stopped = false
+        var nextID: Int64 = 1
+        /// Used only under the lock: libzmq sockets are not thread-safe.
+        let wakeSender: ZMQSocket
+    }
+
+    private let state: Mutex<State>
+
+    init(wakeSender: ZMQSocket) {
+        state = Mutex(State(wakeSender: wakeSender))
+    }
+
+    func nextID() -> Int64 {
+        state.withLock { s in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+    }
+
+    func push(_ command: Command) {
+        let rejected: OutgoingRequest? = state.withLock { s in
+            if s.stopped {
+                if case .send(let r) = command { return r }
+                return nil
+            }
+            if case .stop = command { s.stopped = true }
+            s.commands.append(command)
+            if !s.wakePending {
+                s.wakePending = true
+                _ = try? s.wakeSender.send([1], dontWait: true)
+            }
+            return nil
+        }
+        rejected?.completion(.closed)
+    }
+
+    /// Everything pushed since the last call; the next push sends a new wake-up.
+    func take() -> [Command] {
+        state.withLock { s in
+            s.wakePending = false
+            defer { s.commands.removeAll(keepingCapacity: true) }
+            return s.commands
+        }
+    }
+}
+
+/// The I/O thread's work. Everything here runs on that one thread.
+final class ClientIOLoop: @unchecked Sendable {
+    private let dealer: ZMQSocket
+    private let wake: ZMQSocket
+    private let commands: CommandQueue
+    private var pending = PendingRequests()
+    private var stopping = false
+
+    init(dealer: ZMQSocket, wake: ZMQSocket, commands: CommandQueue) {
+        self.dealer = dealer
+        self.wake = wake
+        self.commands = commands
+    }
+
+    func run() {
+        var idle = ZMQPoller()
+        idle.add(wake)
+        idle.add(dealer, .readable)
+        var sending = ZMQPoller()
+        sending.add(wake)
+        sending.add(dealer, [.readable, .writable])
+        var nextSweep = 0.0
+        while !stopping {
+            // Deadlines are checked every 50 ms: precise enough, and O(1) per message.
+            let timeout = pending.isEmpty ? 1000 : 50
+            do throws(ZMQError) {
+                _ = pending.hasUnsent
+                    ? try sending.poll(timeoutMilliseconds: timeout) : try idle.poll(timeoutMilliseconds: timeout)
+                drainWake()
+                for command in commands.take() { apply(command) }
+                try sendWaiting()
+                try receiveReplies()
+            } catch where error.isTerminated {
+                break
+            } catch {
+                // A socket error other than would-block is not expected; keep the loop alive.
+            }
+            let now = monotonicSeconds()
+            if now >= nextSweep {
+                nextSweep = now + 0.05
+                for r in pending.expire(now: now) { r.completion(.noAnswer) }
+            }
+        }
+        for r in pending.removeAll() { r.completion(.closed) }
+        dealer.close(lingerMilliseconds: 200)
+        wake.close(lingerMilliseconds: 0)
+    }
+
+    private func drainWake() {
+        while (try? wake.receive(dontWait: true)) != nil {}
+    }
+
+    private func apply(_ command: CommandQueue.Command) {
+        switch command {
+        case .send(let r):
+            if !pending.add(r) { r.completion(.cancelled) }
+        case .cancel(let id):
+            pending.cancel(id)?.completion(.cancelled)
+        case .stop:
+            stopping = true
+        }
+    }
+
+    /// Sends queued requests until libzmq would block (no connection yet, or a full pipe).
+    private func sendWaiting() throws(ZMQError) {
+        while let r = pending.nextUnsent {
+            guard try dealer.send(r.body, dontWait: true) else { return }
+            pending.markNextSent()
+        }
+    }
+
+    private func receiveReplies() throws(ZMQError) {
+        for _ in 0..<4096 {
+            guard let frames = try dealer.receiveFrames(dontWait: true) else { return }
+            guard let body = frames.last, let value = try? JSONValue.parse(body) else { continue }
+            if case .array(let items) = value {
+                for item in items { deliver(item) }
+            } else {
+                deliver(value)
+            }
+        }
+    }
+
+    private func deliver(_ value: JSONValue) {
+        // A reply we cannot match (late, after its deadline; or id null) is dropped.
+        guard let response = Response(json: value), case .int(let id) = response.id,
+            let r = pending.takeReplied(id)
+        else { return }
+        r.completion(.response(response.outcome))
+    }
+}
+
+/// Monotonic seconds, for deadlines.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

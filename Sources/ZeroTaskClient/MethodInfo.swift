@@ -1,0 +1,86 @@
+import ZeroTaskProtocol
+
+/// One method the broker knows (`zerotask.broker.methods`): its advertised description, the
+/// nodes serving it and its queue.
+public struct MethodInfo: Sendable, Equatable {
+    /// One parameter of an advertised signature.
+    public struct Param: Sendable, Equatable {
+        public var name: String
+        public var type: String
+    }
+
+    public var name: String
+    /// The advertised params, in positional order; nil when the node did not describe them.
+    public var params: [Param]?
+    /// The advertised result type (`int64`, `string`, `json`, …); nil when not described.
+    public var returns: String?
+    public var doc: String?
+    /// The plugin ABI, `c` or `json`, when advertised.
+    public var abi: String?
+    /// Nodes advertising the method; empty when tasks are queued for it but no node serves it.
+    public var nodes: [String]
+    public var queued: Int
+    public var running: Int
+    /// The whole object as the broker sent it.
+    public var json: JSONValue
+
+    public init?(json: JSONValue) {
+        guard let name = json["name"]?.stringValue else { return nil }
+        self.name = name
+        if let list = json["params"]?.arrayValue {
+            params = list.map { p in
+                if let s = p.stringValue { return Param(name: s, type: "any") }
+                return Param(name: p["name"]?.stringValue ?? "_", type: p["type"]?.stringValue ?? "any")
+            }
+        }
+        // A returns field is a type name, or {"type": …, "free": …} as in manifests.
+        returns = json["returns"]?.stringValue ?? json["returns"]?["type"]?.stringValue
+        doc = json["doc"]?.stringValue
+        abi = json["abi"]?.stringValue
+        nodes = (json["nodes"]?.arrayValue ?? []).compactMap(\.stringValue)
+        queued = Int(json["queued"]?.int64Value ?? 0)
+        running = Int(json["running"]?.int64Value ?? 0)
+        self.json = json
+    }
+
+    /// `(a: int64, b: int64) -> int64`; `(…) -> json` for a JSON method without described
+    /// params; `?` when the node advertised only the name.
+    public var signature: String {
+        guard params != nil || returns != nil || abi != nil else { return "?" }
+        let args: String
+        if let params {
+            args = params.map { "\($0.name): \($0.type)" }.joined(separator: ", ")
+        } else {
+            args = "…"
+        }
+        let shownArgs = abi == "json" && (params?.isEmpty ?? true) ? "…" : args
+        return "(\(shownArgs)) -> \(returns ?? "?")"
+    }
+}
+
+/// One node connected to the broker (`zerotask.broker.nodes`).
+public struct NodeInfo: Sendable, Equatable {
+    public var nodeID: String
+    public var methods: [String]
+    /// Declared worker processes; 0 when the node did not say.
+    public var workers: Int
+    /// Tasks assigned to it right now.
+    public var assigned: Int
+    /// Seconds since the broker last heard from it.
+    public var lastSeen: Double
+    /// The last `node_status` fields it reported.
+    public var status: JSONObject?
+    /// The whole object as the broker sent it.
+    public var json: JSONValue
+
+    public init?(json: JSONValue) {
+        guard let id = json["node_id"]?.stringValue else { return nil }
+        nodeID = id
+        methods = (json["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
+        workers = Int(json["workers"]?.int64Value ?? 0)
+        assigned = Int(json["assigned"]?.int64Value ?? 0)
+        lastSeen = json["last_seen"]?.doubleValue ?? 0
+        status = json["status"]?.objectValue
+        self.json = json
+    }
+}

@@ -1,0 +1,177 @@
+import Synchronization
+import ZeroTaskProtocol
+
+/// Everyone waiting for task results on one client, served by few long polls.
+///
+/// Each task id with waiters is either *uncovered* or *covered* by exactly one
+/// `client_wait_results` request in flight. Whoever finds uncovered ids with nobody gathering
+/// them starts a poll round for all of them at once; when a poll returns (as soon as one of its
+/// tasks completes), its finished tasks are resolved and the rest are polled again together
+/// with any newcomers. So K concurrent waits cost about one request per completion burst, not K.
+final class ResultWaiters: Sendable {
+    /// A finished task's result, or a failed task's own error.
+    typealias Outcome = Result<JSONValue, RPCError>
+
+    private struct Waiter: Sendable {
+        let token: UInt64
+        let deadline: Double?
+        let continuation: CheckedContinuation<Outcome, Error>
+        var timer: Task<Void, Never>?
+    }
+
+    private struct State: Sendable {
+        var waiters: [String: [Waiter]] = [:]
+        var uncovered: Set<String> = []
+        var covered: Set<String> = []
+        var gathering = false
+        var nextToken: UInt64 = 0
+        var closed = false
+    }
+
+    /// The longest one poll may be held by the broker (its own cap is `max_wait`, 60 s).
+    static let longestPoll = 25.0
+
+    private let state = Mutex(State())
+
+    /// Waits for a task to complete.
+    /// - Returns: the task's result, or its error when it failed.
+    /// - Throws: `.timedOut` after `timeout` seconds, the broker's errors, `CancellationError`.
+    func wait(for taskID: String, timeout: Double?, client: ZeroTaskClient) async throws -> Outcome {
+        let token = state.withLock { s in
+            s.nextToken += 1
+            return s.nextToken
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let deadline = timeout.map { monotonicSeconds() + $0 }
+                let (startPoll, refused) = state.withLock { s -> (Bool, Bool) in
+                    if s.closed { return (false, true) }
+                    s.waiters[taskID, default: []].append(Waiter(token: token, deadline: deadline, continuation: continuation))
+                    if !s.covered.contains(taskID) { s.uncovered.insert(taskID) }
+                    guard !s.gathering else { return (false, false) }
+                    s.gathering = true
+                    return (true, false)
+                }
+                if refused {
+                    continuation.resume(throwing: ZeroTaskClientError.closed)
+                    return
+                }
+                if let timeout { startTimer(taskID, token: token, seconds: timeout) }
+                if startPoll { Task { await self.pollRounds(client) } }
+                // Cancelled before the waiter existed: the handler below found nothing to cancel.
+                if Task.isCancelled { finish(taskID, token: token, with: .failure(CancellationError())) }
+            }
+        } onCancel: {
+            finish(taskID, token: token, with: .failure(CancellationError()))
+        }
+    }
+
+    /// Fails every waiter with `.closed` and refuses new ones.
+    func closeAll() {
+        let all = state.withLock { s -> [Waiter] in
+            s.closed = true
+            defer { s.waiters = [:] }
+            return s.waiters.values.flatMap { $0 }
+        }
+        for w in all {
+            w.timer?.cancel()
+            w.continuation.resume(throwing: ZeroTaskClientError.closed)
+        }
+    }
+
+    private func startTimer(_ taskID: String, token: UInt64, seconds: Double) {
+        let timer = Task { [weak self] in
+            do { try await Task.sleep(for: .seconds(seconds)) } catch { return }
+            self?.finish(taskID, token: token, with: .failure(ZeroTaskClientError.timedOut(taskID: taskID, seconds: seconds)))
+        }
+        let registered = state.withLock { s -> Bool in
+            guard let i = s.waiters[taskID]?.firstIndex(where: { $0.token == token }) else { return false }
+            s.waiters[taskID]![i].timer = timer
+            return true
+        }
+        if !registered { timer.cancel() }
+    }
+
+    /// Resolves one waiter (timeout, cancellation), if it is still waiting.
+    private func finish(_ taskID: String, token: UInt64, with result: Result<Outcome, Error>) {
+        let waiter = state.withLock { s -> Waiter? in
+            guard var list = s.waiters[taskID], let i = list.firstIndex(where: { $0.token == token }) else { return nil }
+            let w = list.remove(at: i)
+            s.waiters[taskID] = list.isEmpty ? nil : list
+            if list.isEmpty { s.uncovered.remove(taskID) }
+            return w
+        }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(with: result)
+    }
+
+    /// Resolves every waiter of a task.
+    private func finishAll(_ taskID: String, with result: Result<Outcome, Error>) {
+        let list = state.withLock { s in s.waiters.removeValue(forKey: taskID) ?? [] }
+        for w in list {
+            w.timer?.cancel()
+            w.continuation.resume(with: result)
+        }
+    }
+
+    /// Polls until no uncovered id is left for this round's gatherer.
+    private func pollRounds(_ client: ZeroTaskClient) async {
+        while true {
+            let now = monotonicSeconds()
+            let (ids, wait) = state.withLock { s -> ([String], Double) in
+                s.gathering = false
+                let ids = s.uncovered.sorted()
+                s.uncovered.removeAll()
+                s.covered.formUnion(ids)
+                var wait = 0.0
+                for id in ids {
+                    for w in s.waiters[id] ?? [] {
+                        wait = max(wait, w.deadline.map { $0 - now } ?? Self.longestPoll)
+                    }
+                }
+                // Never spin: waiters about to expire still get a short poll.
+                return (ids, min(Self.longestPoll, max(0.1, wait)))
+            }
+            guard !ids.isEmpty else { return }
+            await poll(ids, wait: wait, client)
+            let again = state.withLock { s -> Bool in
+                for id in ids {
+                    s.covered.remove(id)
+                    if s.waiters[id] != nil { s.uncovered.insert(id) }
+                }
+                guard !s.uncovered.isEmpty, !s.gathering, !s.closed else { return false }
+                s.gathering = true
+                return true
+            }
+            if !again { return }
+        }
+    }
+
+    private func poll(_ ids: [String], wait: Double, _ client: ZeroTaskClient) async {
+        do {
+            let answer = try await client.rpc("client_wait_results",
+                .positional([.string(client.clientID), .array(ids.map { .string($0) }), .double(wait)]), wait: wait)
+            resolve(answer)
+        } catch let error as ZeroTaskClientError where error.rpcError?.code == ErrorCode.invalidTaskID.rawValue && ids.count > 1 {
+            // One unknown id fails the whole request: ask for each alone to find out which.
+            for id in ids { await poll([id], wait: 0, client) }
+        } catch {
+            for id in ids { finishAll(id, with: .failure(error)) }
+        }
+    }
+
+    /// Resolves the waiters of every completed task in a `client_wait_results` answer.
+    private func resolve(_ answer: JSONValue) {
+        for entry in answer.arrayValue ?? [] {
+            guard let id = entry["task_id"]?.stringValue else { continue }
+            let outcome: Outcome
+            if let e = entry["error"] {
+                outcome = .failure(RPCError(json: e) ?? RPCError(.internalError, "task failed with \(e)"))
+            } else {
+                outcome = .success(entry["result"] ?? .null)
+            }
+            finishAll(id, with: .success(outcome))
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ZeroTaskProtocol
+
+/// What the broker knows about one task (`client_task_info`).
+public struct TaskInfo: Sendable, Equatable {
+    public var taskID: String
+    public var method: String
+    public var status: TaskStatus
+    public var priority: Int64
+    /// How many times the task was handed to a node.
+    public var attempts: Int
+    /// The node running it (or that ran it last), if any.
+    public var nodeID: String?
+    /// The latest progress fields its node reported.
+    public var progress: JSONObject?
+    /// Wall-clock times, seconds since 1970.
+    public var created: Double?
+    public var started: Double?
+    public var finished: Double?
+    /// The task's deadline on the node, in seconds, when one was set.
+    public var timeout: Double?
+    /// The error of a failed task.
+    public var error: RPCError?
+    /// The whole object as the broker sent it (fields this type does not name are kept here).
+    public var json: JSONValue
+
+    /// Reads a `client_task_info` answer; nil when it lacks the id, method or a known status.
+    public init?(json: JSONValue) {
+        guard let id = json["task_id"]?.stringValue, let code = json["status"]?.int64Value,
+            let status = TaskStatus(rawValue: code)
+        else { return nil }
+        taskID = id
+        method = json["method"]?.stringValue ?? ""
+        self.status = status
+        priority = json["priority"]?.int64Value ?? 0
+        attempts = Int(json["attempts"]?.int64Value ?? 0)
+        nodeID = json["node_id"]?.stringValue
+        progress = json["progress"]?.objectValue
+        created = json["created"]?.doubleValue
+        started = json["started"]?.doubleValue
+        finished = json["finished"]?.doubleValue
+        timeout = json["timeout"]?.doubleValue
+        error = json["error"].flatMap(RPCError.init(json:))
+        self.json = json
+    }
+}

@@ -1,0 +1,58 @@
+import ZeroTaskProtocol
+
+/// How the broker should treat one submitted task.
+public struct TaskOptions: Sendable, Equatable {
+    /// Higher runs first; FIFO within a priority.
+    public var priority: Int64
+    /// The task's deadline on the node (sent to the broker as `timeout`); nil: the method's default.
+    public var timeout: Duration?
+    /// How many times a task lost with its node is queued again; nil: the broker's default.
+    public var maxRetries: Int?
+    /// The caller's own id for the task; the broker prefixes it with the client id.
+    public var taskID: String?
+
+    public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil) {
+        self.priority = priority
+        self.timeout = timeout
+        self.maxRetries = maxRetries
+        self.taskID = taskID
+    }
+
+    /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
+    func append(to o: inout JSONObject) {
+        if let taskID { o.append("task_id", .string(taskID)) }
+        if let timeout { o.append("timeout", .double(timeout.seconds)) }
+        if priority != 0 { o.append("priority", .int(priority)) }
+        if let maxRetries { o.append("max_retries", .int(Int64(maxRetries))) }
+    }
+}
+
+/// One task of a batch submission.
+public struct TaskSpec: Sendable, Equatable {
+    public var method: String
+    public var params: Params
+    public var options: TaskOptions
+
+    public init(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions()) {
+        self.method = method
+        self.params = params
+        self.options = options
+    }
+
+    /// The entry of a `client_new_tasks` list.
+    var json: JSONValue {
+        var o = JSONObject()
+        o.append("method", .string(method))
+        o.append("params", params.json)
+        options.append(to: &o)
+        return .object(o)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as the protocol writes durations.
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}

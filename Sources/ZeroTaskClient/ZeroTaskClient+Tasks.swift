@@ -1,0 +1,99 @@
+import ZeroTaskProtocol
+
+/// Calling methods and submitting tasks.
+extension ZeroTaskClient {
+    /// Runs a method on some node and returns its result.
+    ///
+    /// Unlike `submit`, `call` first checks that a node advertises the method (from a list of
+    /// served methods refreshed at most every 2 s) and fails fast with `.methodUnknown`
+    /// otherwise, instead of queueing a task that may never be taken.
+    ///
+    /// - Parameter timeout: how long to wait for the result; at the deadline the task is
+    ///   cancelled (nobody would read it) and `.timedOut` is thrown. Nil waits as long as it
+    ///   takes. `options.timeout` is separate: the task's deadline on the node.
+    /// - Throws: `.methodUnknown`, `.taskFailed` (with the task's code, message and data),
+    ///   `.timedOut`, `.brokerUnreachable`, `.invalidRequest`.
+    public func call(_ method: String, _ params: Params = .none, timeout: Duration? = nil,
+        options: TaskOptions = TaskOptions()) async throws -> JSONValue
+    {
+        try await requireServed(method)
+        let task = try await submit(method, params, options: options)
+        do {
+            return try await task.wait(timeout: timeout)
+        } catch let error as ZeroTaskClientError {
+            if case .timedOut = error { _ = try? await task.cancel() }
+            throw error
+        } catch is CancellationError {
+            // The caller gave up: free the worker, without delaying the caller.
+            Task { _ = try? await task.cancel() }
+            throw CancellationError()
+        }
+    }
+
+    /// Runs a method and decodes its result into `T`.
+    public func call<T: Decodable>(_ method: String, _ params: Params = .none, as type: T.Type,
+        timeout: Duration? = nil, options: TaskOptions = TaskOptions()) async throws -> T
+    {
+        try await call(method, params, timeout: timeout, options: options).decode(as: T.self)
+    }
+
+    /// Queues a task (`client_new_task`) and returns its handle at once. The method need not be
+    /// served yet: the task waits in its queue until a node for it connects.
+    public func submit(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions())
+        async throws -> TaskHandle
+    {
+        var o = JSONObject()
+        o.append("client_id", .string(clientID))
+        o.append("method", .string(method))
+        o.append("params", params.json)
+        options.append(to: &o)
+        let id = try await rpc("client_new_task", .named(o))
+        guard let s = id.stringValue else {
+            throw ZeroTaskClientError.invalidResponse("client_new_task answered \(id), not a task id")
+        }
+        return TaskHandle(id: s, client: self)
+    }
+
+    /// Queues many tasks in few requests (`client_new_tasks`).
+    /// - Returns: one entry per spec, in order: a handle, or the broker's error for that task.
+    public func submitBatch(_ specs: [TaskSpec]) async throws -> [Result<TaskHandle, ZeroTaskClientError>] {
+        var out: [Result<TaskHandle, ZeroTaskClientError>] = []
+        out.reserveCapacity(specs.count)
+        // Stay well under the broker's max_message_bytes (1 MiB by default).
+        var chunk: [JSONValue] = []
+        var bytes = 0
+        func flush() async throws {
+            guard !chunk.isEmpty else { return }
+            let answer = try await rpc("client_new_tasks", .positional([.string(clientID), .array(chunk)]))
+            guard let list = answer.arrayValue, list.count == chunk.count else {
+                throw ZeroTaskClientError.invalidResponse("client_new_tasks answered \(list(answer)) for \(chunk.count) tasks")
+            }
+            for entry in list {
+                if let id = entry.stringValue {
+                    out.append(.success(TaskHandle(id: id, client: self)))
+                } else {
+                    out.append(.failure(.invalidRequest(RPCError(json: entry) ?? RPCError(.internalError, "\(entry)"))))
+                }
+            }
+            chunk.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        for spec in specs {
+            let json = spec.json
+            let size = json.jsonBytes.count
+            if !chunk.isEmpty && (bytes + size > 256 << 10 || chunk.count >= 1000) { try await flush() }
+            chunk.append(json)
+            bytes += size + 1
+        }
+        try await flush()
+        return out
+    }
+
+    /// The handle of a task submitted earlier under this client id.
+    public func task(_ id: String) -> TaskHandle { TaskHandle(id: id, client: self) }
+
+    private func list(_ v: JSONValue) -> String {
+        let s = v.jsonString
+        return s.count > 200 ? String(s.prefix(200)) + "…" : s
+    }
+}

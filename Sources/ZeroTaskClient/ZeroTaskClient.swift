@@ -1,0 +1,161 @@
+import Synchronization
+import ZeroMQ
+import ZeroTaskProtocol
+
+/// A client of a ZeroTask broker: invokes methods by name and gets results back.
+///
+/// One client holds one DEALER connection served by its own I/O thread, so any number of calls
+/// may be in flight from any number of Swift tasks. Every request has a deadline
+/// (`requestTimeout`): when no broker answers, calls fail with
+/// `ZeroTaskClientError.brokerUnreachable` instead of hanging.
+///
+/// Results are awaited with the broker's long poll (`client_wait_results`), coalescing
+/// concurrent waits into few requests; the client needs no notification from the publish socket.
+///
+/// When the broker restarts and forgets the client (-32010), the client connects again with the
+/// same client id and retries the request once, so new calls keep working; tasks a memory-only
+/// broker lost fail with the broker's "unknown task" error.
+public final class ZeroTaskClient: Sendable {
+    /// The broker's request endpoint, e.g. `tcp://127.0.0.1:5555`.
+    public let requestEndpoint: String
+    /// The broker's publish endpoint (by default the request endpoint's port plus one). The
+    /// client works without notifications; this is kept for tools that subscribe to them.
+    public let publishEndpoint: String?
+    /// The id the broker knows this client by; tasks are visible only to their own client.
+    public let clientID: String
+    /// How long any one request may wait for the broker's answer.
+    public let requestTimeout: Duration
+
+    let connection: ClientConnection
+    let waiters = ResultWaiters()
+    private let methodCache = Mutex<MethodCache>(MethodCache())
+    private let reconnecting = Mutex<Task<Void, Error>?>(nil)
+    private let closed = Atomic<Bool>(false)
+
+    struct MethodCache {
+        var names: Set<String> = []
+        var fetchedAt = -Double.infinity
+    }
+
+    /// Connects to a broker (`client_connect`).
+    ///
+    /// - Parameters:
+    ///   - request: the broker's request endpoint.
+    ///   - publish: the broker's publish endpoint; nil means the request endpoint's host with
+    ///     the port plus one.
+    ///   - clientID: the id to connect as (to see tasks submitted earlier under it); nil lets the
+    ///     broker generate one. An id in use by another live connection is refused (-32010).
+    ///   - requestTimeout: how long each request may wait for the broker's answer.
+    ///   - context: a libzmq context to share; nil creates one for this client.
+    /// - Throws: `ZeroTaskClientError.brokerUnreachable` when no broker answers in time,
+    ///   `.invalidRequest` when the broker refuses the client id.
+    public init(
+        request: String = "tcp://127.0.0.1:5555", publish: String? = nil, clientID: String? = nil,
+        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil
+    ) async throws {
+        requestEndpoint = request
+        publishEndpoint = publish ?? Self.defaultPublishEndpoint(for: request)
+        self.requestTimeout = requestTimeout
+        let connection: ClientConnection
+        do {
+            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext())
+        } catch {
+            throw ZeroTaskClientError.invalidArgument("cannot connect to \(request): \(error.message)")
+        }
+        self.connection = connection
+        let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
+        let answer = try await Self.send(connection, "client_connect", params, timeout: requestTimeout.seconds)
+        guard let id = answer.stringValue else {
+            connection.stop()
+            throw ZeroTaskClientError.invalidResponse("client_connect answered \(answer), not a client id")
+        }
+        self.clientID = id
+    }
+
+    deinit { connection.stop() }
+
+    /// Disconnects from the broker (`client_disconnect`, so the id is free for the next
+    /// connection at once) and stops the I/O thread. Pending calls fail with `.closed`.
+    public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        waiters.closeAll()
+        _ = try? await Self.send(connection, "client_disconnect", .positional([.string(clientID)]),
+            timeout: min(requestTimeout.seconds, 2))
+        connection.stop()
+    }
+
+    /// `tcp://HOST:PORT` → `tcp://HOST:PORT+1`; nil for other transports.
+    public static func defaultPublishEndpoint(for request: String) -> String? {
+        guard request.hasPrefix("tcp://"), let colon = request.lastIndex(of: ":"),
+            let port = Int(request[request.index(after: colon)...]), port > 0, port < 65535
+        else { return nil }
+        return "\(request[..<colon]):\(port + 1)"
+    }
+
+    // MARK: Requests
+
+    /// Calls a broker method (`zerotask.broker.NAME`) and returns its result. On -32010 (the
+    /// broker forgot this client, e.g. after a restart) it connects again and retries once.
+    /// - Parameter wait: extra seconds the broker may hold the request (long polls).
+    func rpc(_ name: String, _ params: Params, wait: Double = 0) async throws -> JSONValue {
+        guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
+        let timeout = requestTimeout.seconds + wait
+        do {
+            return try await Self.send(connection, name, params, timeout: timeout)
+        } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
+            try await reconnect()
+            return try await Self.send(connection, name, params, timeout: timeout)
+        }
+    }
+
+    /// Connects again under the same id; concurrent callers share one attempt.
+    func reconnect() async throws {
+        let task = reconnecting.withLock { current -> Task<Void, Error> in
+            if let current { return current }
+            let t = Task { [connection, clientID, requestTimeout] in
+                _ = try await Self.send(connection, "client_connect", .positional([.string(clientID)]),
+                    timeout: requestTimeout.seconds)
+            }
+            current = t
+            return t
+        }
+        defer { reconnecting.withLock { if $0 == task { $0 = nil } } }
+        try await task.value
+    }
+
+    /// Whether `method` was seen served within the last 2 s.
+    func servedRecently(_ method: String) -> Bool {
+        methodCache.withLock { c in monotonicSeconds() - c.fetchedAt < 2 && c.names.contains(method) }
+    }
+
+    func rememberServed(_ methods: [MethodInfo]) {
+        let names = Set(methods.filter { !$0.nodes.isEmpty }.map(\.name))
+        methodCache.withLock { c in
+            c.names = names
+            c.fetchedAt = monotonicSeconds()
+        }
+    }
+
+    /// Sends one request and awaits its answer, mapping every outcome to the client's errors.
+    static func send(_ connection: ClientConnection, _ name: String, _ params: Params, timeout: Double)
+        async throws -> JSONValue
+    {
+        let id = connection.nextID()
+        let body = Request(method: "zerotask.broker." + name, params: params, id: .int(id)).json.jsonBytes
+        let deadline = monotonicSeconds() + timeout
+        let outcome: ReplyOutcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                connection.send(OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) })
+            }
+        } onCancel: {
+            connection.cancel(id)
+        }
+        switch outcome {
+        case .response(.success(let v)): return v
+        case .response(.failure(let e)): throw ZeroTaskClientError.invalidRequest(e)
+        case .noAnswer: throw ZeroTaskClientError.brokerUnreachable(endpoint: connection.endpoint, seconds: timeout)
+        case .cancelled: throw CancellationError()
+        case .closed: throw ZeroTaskClientError.closed
+        }
+    }
+}
