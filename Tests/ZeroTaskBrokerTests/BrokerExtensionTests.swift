@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZeroMQ
+import ZeroTaskTestSupport
 import ZeroTaskBroker
 import ZeroTaskProtocol
 

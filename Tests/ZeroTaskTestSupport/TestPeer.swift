@@ -5,52 +5,61 @@ import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// A broker on loopback with ephemeral ports, for one test.
-final class TestBroker: @unchecked Sendable {
-    let service: BrokerService
-    let context = ZMQContext()
-    var request: String { service.boundRequestEndpoint }
-    var publish: String { service.boundPublishEndpoint }
+public final class TestBroker: @unchecked Sendable {
+    public let service: BrokerService
+    public let context = ZMQContext()
+    public var request: String { service.boundRequestEndpoint }
+    public var publish: String { service.boundPublishEndpoint }
 
-    init(_ configure: (inout BrokerConfig) -> Void = { _ in }) throws {
+    public init(_ configure: (inout BrokerConfig) -> Void = { _ in }) throws {
         var config = BrokerConfig()
         configure(&config)
         service = BrokerService(config: config, request: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", context: context)
         try service.start()
     }
 
-    func peer(_ type: ZMQSocketType = .req) throws -> TestPeer { try TestPeer(self, type) }
+    public func peer(_ type: ZMQSocketType = .req) throws -> TestPeer { try TestPeer(self, type) }
 
     deinit { service.stop() }
 }
 
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
+public struct TimedOut: Error, CustomStringConvertible {
+    public var what: String
+    public init(what: String) { self.what = what }
+    public var description: String { "timed out waiting for \(what)" }
 }
 
 /// A REQ or DEALER peer speaking raw JSON-RPC to the broker.
-final class TestPeer: @unchecked Sendable {
-    let socket: ZMQSocket
-    let type: ZMQSocketType
+public final class TestPeer: @unchecked Sendable {
+    public let socket: ZMQSocket
+    public let type: ZMQSocketType
     private var nextID: Int64 = 1
 
-    init(_ broker: TestBroker, _ type: ZMQSocketType) throws {
+    public init(_ broker: TestBroker, _ type: ZMQSocketType) throws {
         socket = try ZMQSocket(broker.context, type)
         self.type = type
         try socket.setLinger(milliseconds: 0)
         try socket.connect(broker.request)
     }
 
+    /// A peer of a broker running elsewhere (another process).
+    public init(endpoint: String, context: ZMQContext, _ type: ZMQSocketType = .req) throws {
+        socket = try ZMQSocket(context, type)
+        self.type = type
+        try socket.setLinger(milliseconds: 0)
+        try socket.connect(endpoint)
+    }
+
     /// Sends a raw body (for a DEALER, with or without the REQ-style empty delimiter).
-    func sendRaw(_ body: [UInt8], delimiter: Bool = false) throws {
+    public func sendRaw(_ body: [UInt8], delimiter: Bool = false) throws {
         if type == .dealer && delimiter { try socket.send([], more: true) }
         try socket.send(body)
     }
 
-    func sendRaw(_ text: String, delimiter: Bool = false) throws { try sendRaw(Array(text.utf8), delimiter: delimiter) }
+    public func sendRaw(_ text: String, delimiter: Bool = false) throws { try sendRaw(Array(text.utf8), delimiter: delimiter) }
 
     /// Receives one body, waiting at most `seconds`.
-    func receiveRaw(seconds: Double = 10) throws -> [UInt8] {
+    public func receiveRaw(seconds: Double = 10) throws -> [UInt8] {
         var poller = ZMQPoller()
         poller.add(socket)
         let deadline = Date().addingTimeInterval(seconds)
@@ -65,17 +74,17 @@ final class TestPeer: @unchecked Sendable {
         throw TimedOut(what: "a reply")
     }
 
-    func receiveJSON(seconds: Double = 10) throws -> JSONValue { try JSONValue.parse(try receiveRaw(seconds: seconds)) }
+    public func receiveJSON(seconds: Double = 10) throws -> JSONValue { try JSONValue.parse(try receiveRaw(seconds: seconds)) }
 
     /// Nothing arrives within `seconds`.
-    func expectSilence(seconds: Double = 0.3) throws -> Bool {
+    public func expectSilence(seconds: Double = 0.3) throws -> Bool {
         var poller = ZMQPoller()
         poller.add(socket)
         return try !poller.poll(timeoutMilliseconds: Int(seconds * 1000))[0].contains(.readable)
     }
 
     /// Sends a request and returns the response (REQ, or DEALER with a delimiter).
-    func call(_ method: String, _ params: JSONValue = .array([]), id: JSONValue? = nil) throws -> Response {
+    public func call(_ method: String, _ params: JSONValue = .array([]), id: JSONValue? = nil) throws -> Response {
         let rid = id ?? .int(nextID)
         nextID += 1
         let name = method.hasPrefix("zerotask.") ? method : "zerotask.broker." + method
@@ -88,7 +97,7 @@ final class TestPeer: @unchecked Sendable {
     }
 
     /// The result of a call that must succeed.
-    func result(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+    public func result(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
         let r = try call(method, params)
         switch r.outcome {
         case .success(let v): return v
@@ -99,7 +108,7 @@ final class TestPeer: @unchecked Sendable {
     }
 
     /// The error of a call that must fail.
-    func error(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> RPCError? {
+    public func error(_ method: String, _ params: JSONValue = .array([]), sourceLocation: SourceLocation = #_sourceLocation) throws -> RPCError? {
         let r = try call(method, params)
         switch r.outcome {
         case .success(let v):
@@ -111,17 +120,17 @@ final class TestPeer: @unchecked Sendable {
 }
 
 /// A subscriber to the broker's notifications.
-final class TestSubscriber: @unchecked Sendable {
-    let socket: ZMQSocket
+public final class TestSubscriber: @unchecked Sendable {
+    public let socket: ZMQSocket
 
-    init(_ broker: TestBroker, prefixes: [String]) throws {
+    public init(_ broker: TestBroker, prefixes: [String]) throws {
         socket = try ZMQSocket(broker.context, .sub)
         try socket.setLinger(milliseconds: 0)
         for p in prefixes { try socket.subscribe(p) }
         try socket.connect(broker.publish)
     }
 
-    func receive(seconds: Double = 5) throws -> String? {
+    public func receive(seconds: Double = 5) throws -> String? {
         var poller = ZMQPoller()
         poller.add(socket)
         guard try poller.poll(timeoutMilliseconds: Int(seconds * 1000))[0].contains(.readable),
@@ -132,7 +141,7 @@ final class TestSubscriber: @unchecked Sendable {
 }
 
 /// Polls `condition` until it holds or `seconds` pass.
-func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }

@@ -1,0 +1,35 @@
+/* A plugin for the node's tests: ordinary methods and ones that hang, crash or print. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "zerotask_plugin.h"
+
+int64_t add(int64_t a, int64_t b) { return a + b; }
+int64_t sleep_ms(int64_t ms) { usleep((useconds_t)ms * 1000); return ms; }
+int64_t hang(void) { for (;;) pause(); return 0; }
+int64_t segfault(void) { volatile int *p = NULL; return *p; }
+int64_t do_abort(void) { abort(); }
+int64_t do_exit(int32_t status) { exit(status); }
+int64_t chatty(int64_t x) {
+    printf("{\"jsonrpc\":\"2.0\",\"note\":\"plugin output %lld\"}\n", (long long)x);
+    fprintf(stderr, "to stderr %lld\n", (long long)x);
+    fflush(stdout);
+    return x * 2;
+}
+int64_t getpid_method(void) { return (int64_t)getpid(); }
+int64_t slow_pid(int64_t ms) { usleep((useconds_t)ms * 1000); return (int64_t)getpid(); }
+
+/* Reports progress, then waits for cancellation (or 30 s). */
+int slow_progress(zt_context *ctx, const char *params, size_t len) {
+    (void)params; (void)len;
+    for (int i = 0; i < 3000; i++) {
+        if (i == 1) ctx->progress(ctx, 0.25, "a quarter");
+        if (ctx->cancelled(ctx)) { ctx->fail(ctx, 99, "stopped on request"); return 1; }
+        usleep(10000);
+    }
+    ctx->set_result(ctx, "\"done\"", 6);
+    return 0;
+}

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskBroker
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// A broker in this process, real `zerotask node` processes against it, and a client peer.
+final class NodeHarness: @unchecked Sendable {
+    let broker: TestBroker
+    let client: TestPeer
+    let plugins: String
+    var nodes: [ChildProcess] = []
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+    init(plugins names: [String] = ["nodetest"], nodeTimeout: Double = 10) throws {
+        broker = try TestBroker { $0.nodeTimeout = nodeTimeout }
+        client = try broker.peer()
+        _ = try client.result("client_connect", ["tester"])
+        plugins = FixturePlugins.temporaryDirectory()
+        for n in names { try FixturePlugins.compile(n, from: Self.fixtures, into: plugins) }
+    }
+
+    /// Starts a node process and waits until the broker lists it as serving `method`.
+    @discardableResult
+    func startNode(id: String, workers: Int = 1, extra: [String] = [], waitFor method: String = "nt.add") throws -> ChildProcess {
+        let node = try ChildProcess(Binaries.zerotask, [
+            "node", "--broker", broker.request, "--broker-publish", broker.publish, "--plugins", plugins,
+            "--workers", "\(workers)", "--node-id", id, "--log-level", "debug",
+        ] + extra)
+        nodes.append(node)
+        let up = try eventually(30) { try serves(method, node: id) || !node.isRunning }
+        guard up, node.isRunning else {
+            throw TimedOut(what: "node \(id) to register; its output:\n\(node.output)")
+        }
+        return node
+    }
+
+    func serves(_ method: String, node: String) throws -> Bool {
+        let methods = try client.result("methods").arrayValue ?? []
+        return methods.contains { $0["name"] == .string(method) && ($0["nodes"]?.arrayValue ?? []).contains(.string(node)) }
+    }
+
+    func submit(_ method: String, _ params: JSONValue = [], timeout: Double? = nil) throws -> JSONValue {
+        var p: JSONObject = ["client_id": "tester", "method": .string(method), "params": params]
+        if let timeout { p["timeout"] = .double(timeout) }
+        return try client.result("client_new_task", .object(p))
+    }
+
+    /// Waits for the task to complete and returns its outcome.
+    func outcome(_ taskID: JSONValue, seconds: Double = 60) throws -> Result<JSONValue, RPCError> {
+        let done = try eventually(seconds) {
+            let s = try client.result("client_task_status", ["tester", taskID])
+            return s == .int(TaskStatus.finished.rawValue) || s == .int(TaskStatus.failed.rawValue)
+        }
+        guard done else { throw TimedOut(what: "task \(taskID)") }
+        return try client.call("client_task_result", ["tester", taskID]).outcome
+    }
+
+    func info(_ taskID: JSONValue) throws -> JSONValue { try client.result("client_task_info", ["tester", taskID]) }
+
+    deinit {
+        for n in nodes { n.stop() }
+        try? FileManager.default.removeItem(atPath: plugins)
+    }
+}
+
+/// Whether a process is gone (or only a zombie waiting for a reaper).
+func processIsGone(_ pid: Int32) -> Bool {
+    if kill(pid, 0) != 0 && errno == ESRCH { return true }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return true }
+    return stat[stat.index(close, offsetBy: 2)] == "Z"
+}

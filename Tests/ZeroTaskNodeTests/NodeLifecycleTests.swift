@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// Several nodes, killed nodes, reloads and shutdown.
+@Suite(.serialized) struct NodeLifecycleTests {
+    @Test func threeNodesShareWorkAndAKilledNodesTaskFinishesElsewhere() throws {
+        let h = try NodeHarness(nodeTimeout: 1.5)
+        let nodes = try ["a", "b", "c"].map { try h.startNode(id: $0, workers: 1) }
+        // Share: tasks that take a moment spread over the nodes.
+        let ids = try (0..<6).map { _ in try h.submit("nt.sleep", [300]) }
+        var servedBy = Set<String>()
+        for id in ids {
+            #expect(try h.outcome(id) == .success(300))
+            if let n = try h.info(id)["node_id"]?.stringValue { servedBy.insert(n) }
+        }
+        #expect(servedBy.count >= 2, "served by \(servedBy)")
+        // Kill the node running a long task: after node_timeout it runs elsewhere.
+        let long = try h.submit("nt.sleep", [2000])
+        #expect(try eventually { try h.info(long)["node_id"]?.stringValue != nil })
+        let victim = try h.info(long)["node_id"]!.stringValue!
+        let index = ["a", "b", "c"].firstIndex(of: victim)!
+        nodes[index].signal(SIGKILL)
+        #expect(try h.outcome(long) == .success(2000))
+        let info = try h.info(long)
+        #expect(info["node_id"] != .string(victim))
+        #expect(info["attempts"] == 2)
+    }
+
+    @Test func pluginDroppedInWhileRunningBecomesCallable() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "reload", workers: 1)
+        #expect(try !h.serves("extra.triple", node: "reload"))
+        try FixturePlugins.compile("extra", from: NodeHarness.fixtures, into: h.plugins)
+        #expect(try eventually(30) { try h.serves("extra.triple", node: "reload") })
+        #expect(try h.outcome(try h.submit("extra.triple", [14])) == .success(42))
+        // The old methods still work on the new generation.
+        #expect(try h.outcome(try h.submit("nt.add", [1, 2])) == .success(3))
+        // Removing it takes it away again.
+        try FileManager.default.removeItem(atPath: h.plugins + "/extra.so")
+        try FileManager.default.removeItem(atPath: h.plugins + "/extra.json")
+        #expect(try eventually(30) { try !h.serves("extra.triple", node: "reload") })
+    }
+
+    @Test func sigtermDrainsRunningTasksThenDisconnects() throws {
+        let h = try NodeHarness()
+        let node = try h.startNode(id: "drain", workers: 1)
+        let tid = try h.submit("nt.sleep", [1500])
+        #expect(try eventually { try h.client.result("client_task_status", ["tester", tid]) == .int(5000) })
+        node.signal(SIGTERM)
+        #expect(node.waitForExit(seconds: 30) == 0, "\(node.output)")
+        #expect(try h.outcome(tid) == .success(1500))
+        #expect(try h.client.result("nodes") == [])
+    }
+
+    @Test func noWorkerOutlivesAKilledNode() throws {
+        let h = try NodeHarness()
+        let node = try h.startNode(id: "orphan", workers: 2)
+        // Two tasks at once occupy both workers: each answers with its worker's pid.
+        let both = try [h.submit("nt.slowpid", [300]), h.submit("nt.slowpid", [300])]
+        var pids = Set<Int64>()
+        for t in both { if case .success(.int(let p)) = try h.outcome(t) { pids.insert(p) } }
+        #expect(pids.count == 2)
+        // One worker is busy in a hung plugin call when the node dies.
+        let hung = try h.submit("nt.sleep", [60_000])
+        #expect(try eventually { try h.client.result("client_task_status", ["tester", hung]) == .int(5000) })
+        node.signal(SIGKILL)
+        node.waitForExit(seconds: 10)
+        #expect(eventually(10) { pids.allSatisfy { processIsGone(Int32($0)) } }, "workers \(pids) outlived their node")
+    }
+}

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// The node's worker pool with real processes and real compiled plugins.
+@Suite(.serialized) struct NodeWorkerTests {
+    @Test func hangingTaskTimesOutAndTheNextTaskSucceeds() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "n1", workers: 1)
+        // The manifest gives nt.hang one second.
+        let hung = try h.submit("nt.hang")
+        guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not fail"); return }
+        #expect(e.code == -32060)
+        #expect(e.message.contains("timed out"))
+        // The client's own timeout wins over the default.
+        let slow = try h.submit("nt.sleep", [20_000], timeout: 0.5)
+        guard case .failure(let e2) = try h.outcome(slow) else { Issue.record("sleep did not time out"); return }
+        #expect(e2.code == -32060)
+        // The same node, with a fresh worker, serves the next task.
+        #expect(try h.outcome(try h.submit("nt.add", [2, 3])) == .success(5))
+    }
+
+    struct Crash: Sendable, CustomTestStringConvertible {
+        var method: String
+        var params: [JSONValue]
+        var key: String
+        var cause: JSONValue
+        var testDescription: String { method }
+    }
+
+    @Test(arguments: [
+        Crash(method: "nt.segfault", params: [], key: "signal", cause: "SIGSEGV"),
+        Crash(method: "nt.abort", params: [], key: "signal", cause: "SIGABRT"),
+        Crash(method: "nt.exit", params: [7], key: "exit_status", cause: 7),
+    ])
+    func crashingWorkerFailsTheTaskWithItsCause(_ c: Crash) throws {
+        let (method, params, key, cause) = (c.method, JSONValue.array(c.params), c.key, c.cause)
+        let h = try NodeHarness()
+        try h.startNode(id: "crash", workers: 1)
+        let tid = try h.submit(method, params)
+        guard case .failure(let e) = try h.outcome(tid) else { Issue.record("\(method) did not fail"); return }
+        #expect(e.code == -32061)
+        #expect(e.data?[key] == cause, "\(e)")
+        #expect(try h.outcome(try h.submit("nt.add", [40, 2])) == .success(42))
+    }
+
+    @Test func pluginOutputGoesToTheNodeLogAndDisturbsNothing() throws {
+        let h = try NodeHarness()
+        let node = try h.startNode(id: "chatty", workers: 1)
+        #expect(try h.outcome(try h.submit("nt.chatty", [21])) == .success(42))
+        #expect(try h.outcome(try h.submit("nt.add", [1, 1])) == .success(2))
+        #expect(try eventually { node.output.contains("plugin output 21") && node.output.contains("to stderr 21") })
+        let line = node.output.split(separator: "\n").first { $0.contains("plugin output 21") } ?? ""
+        #expect(line.contains("worker"))
+    }
+
+    @Test func progressIsVisibleAndCancelStopsARunningTask() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "prog", workers: 1)
+        let tid = try h.submit("nt.slow")
+        #expect(try eventually { try h.info(tid)["progress"]?["progress"] == 0.25 })
+        #expect(try h.info(tid)["progress"]?["message"] == "a quarter")
+        #expect(try h.client.result("client_task_status", ["tester", tid]) == .int(5000))
+        #expect(try h.client.result("client_cancel_task", ["tester", tid]) == true)
+        guard case .failure(let e) = try h.outcome(tid) else { Issue.record("not cancelled"); return }
+        #expect(e.code == -32062)
+        // The worker was freed (cooperatively or killed): the node serves the next task.
+        #expect(try h.outcome(try h.submit("nt.add", [1, 2])) == .success(3))
+    }
+
+    @Test func workersAreRecycledAfterMaxTasks() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "recycle", workers: 1, extra: ["--max-tasks-per-worker", "2"])
+        var pids: [JSONValue] = []
+        for _ in 0..<4 { pids.append(try h.outcome(try h.submit("nt.pid")).get()) }
+        #expect(pids[0] == pids[1])
+        #expect(pids[1] != pids[2])
+        #expect(pids[2] == pids[3])
+    }
+}

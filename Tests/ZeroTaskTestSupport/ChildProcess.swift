@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A process a test started (the `zerotask` executable, a compiler, a Python peer), ended by
+/// its PID only.
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    /// Where its stdout and stderr go.
+    public let logPath: String
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        logPath = FileManager.default.temporaryDirectory.appendingPathComponent("zt-proc-\(UUID().uuidString).log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: pid_t { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func signal(_ sig: Int32) { _ = kill(pid, sig) }
+
+    /// Waits up to `seconds` for the process to end; returns its exit status, or nil if it runs on.
+    @discardableResult
+    public func waitForExit(seconds: Double = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Everything it printed so far.
+    public var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Ends it for sure (SIGKILL) if it still runs.
+    public func stop() {
+        if process.isRunning {
+            signal(SIGKILL)
+            waitForExit(seconds: 10)
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// Where the build put the `zerotask` executable: beside the test bundle.
+public enum Binaries {
+    public static var buildDirectory: String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        var dir = URL(fileURLWithPath: String(decoding: buf[0..<max(0, n)].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            .deletingLastPathComponent()
+        // Inside an .xctest bundle directory on some layouts: walk up to the folder holding products.
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("zerotask").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.path
+    }
+
+    /// The `zerotask` executable under test.
+    public static var zerotask: String { buildDirectory + "/zerotask" }
+
+    /// The repository root, found from this file's path.
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+}
+
+/// Compiles C plugin fixtures into a fresh plugins folder.
+public enum FixturePlugins {
+    public struct CompileError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func temporaryDirectory(_ prefix: String = "zt-plugins") -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Compiles `sources/NAME.c` (with `NAME.json` beside it, if any) into `directory/NAME.so`.
+    public static func compile(_ name: String, from sources: String, into directory: String) throws {
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-shared", "-fPIC", "-O1", "-I", Binaries.repositoryRoot + "/Plugins/include",
+                        "-o", "\(directory)/\(name).so.tmp", "\(sources)/\(name).c"]
+        let pipe = Pipe()
+        cc.standardOutput = pipe
+        cc.standardError = pipe
+        try cc.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        cc.waitUntilExit()
+        guard cc.terminationStatus == 0 else {
+            throw CompileError(description: "cc \(name).c failed: \(String(decoding: out, as: UTF8.self))")
+        }
+        let json = "\(sources)/\(name).json"
+        if FileManager.default.fileExists(atPath: json) {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(name).json")
+            try FileManager.default.copyItem(atPath: json, toPath: "\(directory)/\(name).json")
+        }
+        // Appear whole: a watcher must never see a half-written library.
+        rename("\(directory)/\(name).so.tmp", "\(directory)/\(name).so")
+    }
+}
