@@ -9,10 +9,11 @@ struct BrokerCommand: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
 
     func run() async throws {
+        let settings = try Settings(file: broker.config)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let service = BrokerService(
-            config: broker.config, request: broker.request, publish: broker.publish,
-            logger: Logger(label: "zerotask.broker"))
+            config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
+            publish: broker.publishEndpoint(settings), logger: Logger(label: "zerotask.broker"))
         try await withTaskCancellationHandler {
             try await service.run()
         } onCancel: {
@@ -21,24 +22,38 @@ struct BrokerCommand: AsyncParsableCommand {
     }
 }
 
-/// Flags shared by `broker` and `node --broker builtin`.
+/// Flags shared by `broker` and `node --broker builtin`; unset ones come from the environment,
+/// then the configuration file (see `config/zerotask.yaml`).
 struct BrokerOptions: ParsableArguments {
-    @Option(help: "The request endpoint to bind (ROUTER).")
-    var request = "tcp://*:5555"
-    @Option(help: "The publish endpoint to bind (PUB).")
-    var publish = "tcp://*:5556"
-    @Option(name: .customLong("node-timeout"), help: "Seconds of silence after which a node is dead.")
-    var nodeTimeout: Double = 10
-    @Option(name: .customLong("max-retries"), help: "Times a task lost with its node is queued again.")
-    var maxRetries = 3
-    @Option(name: .customLong("max-message-bytes"), help: "Largest request body accepted.")
-    var maxMessageBytes = 1 << 20
+    @Option(help: "Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).")
+    var config: String?
+    @Option(help: "The request endpoint to bind (ROUTER). [tcp://*:5555]")
+    var request: String?
+    @Option(help: "The publish endpoint to bind (PUB). [tcp://*:5556]")
+    var publish: String?
+    @Option(name: .customLong("node-timeout"), help: "Seconds of silence after which a node is dead. [10]")
+    var nodeTimeout: Double?
+    @Option(name: .customLong("result-ttl"), help: "Seconds finished results are kept. [86400]")
+    var resultTTL: Double?
+    @Option(name: .customLong("max-retries"), help: "Times a task lost with its node is queued again. [3]")
+    var maxRetries: Int?
+    @Option(name: .customLong("max-message-bytes"), help: "Largest request body accepted. [1048576]")
+    var maxMessageBytes: Int?
+    @Option(name: .customLong("max-queued"), help: "Queued tasks allowed in all. [2000000]")
+    var maxQueued: Int?
 
-    var config: BrokerConfig {
+    func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: "tcp://*:5555") }
+    func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: "tcp://*:5556") }
+
+    func brokerConfig(_ s: Settings) throws -> BrokerConfig {
         var c = BrokerConfig()
-        c.nodeTimeout = nodeTimeout
-        c.maxRetries = maxRetries
-        c.maxMessageBytes = maxMessageBytes
+        c.nodeTimeout = try s.double("broker.node_timeout", nodeTimeout, default: c.nodeTimeout)
+        c.clientTimeout = try s.double("broker.client_timeout", nil, default: c.clientTimeout)
+        c.resultTTL = try s.double("broker.result_ttl", resultTTL, default: c.resultTTL)
+        c.maxRetries = try s.int("broker.max_retries", maxRetries, default: c.maxRetries)
+        c.maxMessageBytes = try s.int("broker.max_message_bytes", maxMessageBytes, default: c.maxMessageBytes)
+        c.maxQueued = try s.int("broker.max_queued", maxQueued, default: c.maxQueued)
+        c.maxQueuedPerMethod = try s.int("broker.max_queued_per_method", nil, default: c.maxQueuedPerMethod)
         return c
     }
 }

@@ -15,59 +15,65 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Run a node: a worker pool serving the plugins, with a built-in or remote broker.")
 
-    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555).")
-    var broker = "builtin"
-    @Option(help: "The plugins folder.")
-    var plugins = "Plugins"
-    @Option(help: "Worker processes (default: the number of cores).")
+    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555). [builtin]")
+    var broker: String?
+    @Option(help: "The plugins folder. [Plugins]")
+    var plugins: String?
+    @Option(help: "Worker processes. [the number of cores]")
     var workers: Int?
-    @Option(name: .customLong("node-id"), help: "This node's id (default: HOSTNAME-PID).")
+    @Option(name: .customLong("node-id"), help: "This node's id. [HOSTNAME-PID]")
     var nodeID: String?
-    @Option(name: .customLong("default-timeout"), help: "Seconds a task may run when neither client nor manifest says.")
-    var defaultTimeout: Double = 300
-    @Option(name: .customLong("max-timeout"), help: "No task runs longer than this many seconds.")
-    var maxTimeout: Double = 3600
-    @Option(name: .customLong("max-tasks-per-worker"), help: "Replace a worker after this many tasks (0: never).")
-    var maxTasksPerWorker = 0
-    @Option(name: .customLong("max-worker-memory"), help: "Replace a worker above this many MiB resident (0: no limit).")
-    var maxWorkerMemoryMiB = 0
-    @Option(name: .customLong("drain-grace"), help: "Seconds running tasks get to finish on SIGTERM.")
-    var drainGrace: Double = 30
-    @Option(name: .customLong("broker-publish"), help: "The remote broker's publish endpoint (default: its port + 1).")
+    @Option(name: .customLong("default-timeout"), help: "Seconds a task may run when neither client nor manifest says. [300]")
+    var defaultTimeout: Double?
+    @Option(name: .customLong("max-timeout"), help: "No task runs longer than this many seconds. [3600]")
+    var maxTimeout: Double?
+    @Option(name: .customLong("max-tasks-per-worker"), help: "Replace a worker after this many tasks (0: never). [0]")
+    var maxTasksPerWorker: Int?
+    @Option(name: .customLong("max-worker-memory"), help: "Replace a worker above this many MiB resident (0: no limit). [0]")
+    var maxWorkerMemoryMiB: Int?
+    @Option(name: .customLong("drain-grace"), help: "Seconds running tasks get to finish on SIGTERM. [30]")
+    var drainGrace: Double?
+    @Option(name: .customLong("broker-publish"), help: "The remote broker's publish endpoint. [its port + 1]")
     var brokerPublish: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [info]")
+    var logLevel: String?
 
     @OptionGroup(title: "Built-in broker") var builtin: BrokerOptions
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let settings = try Settings(file: builtin.config)
+        let level = Logger.Level(rawValue: settings.string("node.log_level", logLevel, default: "info")) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
             return h
         }
         var config = NodeConfig()
-        config.pluginsDir = plugins
-        config.workers = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        config.nodeID = nodeID
-        config.defaultTimeout = defaultTimeout
-        config.maxTimeout = maxTimeout
-        config.maxTasksPerWorker = maxTasksPerWorker
-        config.maxWorkerMemory = maxWorkerMemoryMiB * 1_048_576
-        config.drainGrace = drainGrace
+        config.pluginsDir = settings.string("node.plugins", plugins, default: "Plugins")
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let w = try settings.int("node.workers", workers, default: 0)
+        config.workers = w > 0 ? w : cores
+        config.nodeID = settings.optionalString("node.node_id", nodeID)
+        config.defaultTimeout = try settings.double("node.default_timeout", defaultTimeout, default: config.defaultTimeout)
+        config.maxTimeout = try settings.double("node.max_timeout", maxTimeout, default: config.maxTimeout)
+        config.maxTasksPerWorker = try settings.int("node.max_tasks_per_worker", maxTasksPerWorker, default: 0)
+        config.maxWorkerMemory = try settings.int("node.max_worker_memory_mib", maxWorkerMemoryMiB, default: 0) * 1_048_576
+        config.drainGrace = try settings.double("node.drain_grace", drainGrace, default: config.drainGrace)
+        config.pluginConfig = settings.jsonValues(under: "node.plugin_config")
 
         var brokerService: BrokerService?
-        if broker == "builtin" {
-            let service = BrokerService(config: builtin.config, request: builtin.request, publish: builtin.publish,
-                logger: Logger(label: "zerotask.broker"))
+        let brokerChoice = settings.string("node.broker", broker, default: "builtin")
+        if brokerChoice == "builtin" {
+            let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
+                publish: builtin.publishEndpoint(settings), logger: Logger(label: "zerotask.broker"))
             try service.start()
             brokerService = service
             config.broker = Self.loopback(service.boundRequestEndpoint)
             config.publish = Self.loopback(service.boundPublishEndpoint)
         } else {
-            config.broker = broker
-            config.publish = brokerPublish
+            config.broker = brokerChoice
+            let pub = settings.optionalString("node.broker_publish", brokerPublish)
+            config.publish = pub?.isEmpty == false ? pub : nil
         }
         let node = NodeService(config: config)
         stopSignalFD = node.stopDescriptor

@@ -26,11 +26,13 @@ final class NodeHarness: @unchecked Sendable {
 
     /// Starts a node process and waits until the broker lists it as serving `method`.
     @discardableResult
-    func startNode(id: String, workers: Int = 1, extra: [String] = [], waitFor method: String = "nt.add") throws -> ChildProcess {
+    func startNode(id: String, workers: Int? = 1, extra: [String] = [], environment: [String: String] = [:],
+        waitFor method: String = "nt.add") throws -> ChildProcess
+    {
         let node = try ChildProcess(Binaries.zerotask, [
             "node", "--broker", broker.request, "--broker-publish", broker.publish, "--plugins", plugins,
-            "--workers", "\(workers)", "--node-id", id, "--log-level", "debug",
-        ] + extra)
+            "--node-id", id, "--log-level", "debug",
+        ] + (workers.map { ["--workers", "\($0)"] } ?? []) + extra, environment: environment)
         nodes.append(node)
         let up = try eventually(30) { try serves(method, node: id) || !node.isRunning }
         guard up, node.isRunning else {

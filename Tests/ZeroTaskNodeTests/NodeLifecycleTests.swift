@@ -72,4 +72,25 @@ import ZeroTaskTestSupport
         node.waitForExit(seconds: 10)
         #expect(eventually(10) { pids.allSatisfy { processIsGone(Int32($0)) } }, "workers \(pids) outlived their node")
     }
+
+    @Test func settingsComeFromFileThenEnvironmentThenFlags() throws {
+        let h = try NodeHarness()
+        let file = FixturePlugins.temporaryDirectory("zt-config") + "/zerotask.yaml"
+        try """
+            # a test configuration
+            node:
+              workers: 1            # overridden by the environment below
+              default_timeout: 0.5  # a task with no timeout of its own gets this
+              max_tasks_per_worker: 0
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        try h.startNode(id: "configured", workers: nil, extra: ["--config", file, "--max-tasks-per-worker", "1"],
+            environment: ["ZEROTASK_NODE_WORKERS": "3"])
+        let node = try h.client.result("nodes").arrayValue?.first { $0["node_id"] == "configured" }
+        #expect(node?["workers"] == 3)  // environment over file
+        guard case .failure(let e) = try h.outcome(try h.submit("nt.sleep", [10_000])) else { Issue.record("no timeout"); return }
+        #expect(e.code == -32060 && e.message.contains("0.5 s"))  // file over default
+        // Flag over file: every worker serves one task.
+        let a = try h.outcome(try h.submit("nt.pid")), b = try h.outcome(try h.submit("nt.pid"))
+        #expect(a != b)
+    }
 }
