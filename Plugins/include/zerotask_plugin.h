@@ -6,7 +6,8 @@
  * method comes through the `zt_context` passed to it. See Plugins/README.md for a guide.
  *
  * Typed methods ("abi": "c", the default) are plain C functions; the manifest gives their
- * signature. C types per manifest type:
+ * signature. The return value is the result; a typed method that takes a `context` may fail
+ * through ctx->fail (set_result is ignored there). C types per manifest type:
  *
  *   bool     bool (_Bool)             float    float
  *   int8     int8_t   … int64 int64_t double   double

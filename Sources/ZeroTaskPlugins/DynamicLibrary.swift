@@ -11,9 +11,10 @@ final class DynamicLibrary: @unchecked Sendable {
     let path: String
     private let handle: UnsafeMutableRawPointer
 
-    /// Opens `path`, which must contain a `/` so that `dlopen` never searches the library path.
+    /// Opens `path`; a bare file name is taken as `./NAME`, so that `dlopen` never searches
+    /// the system's library path for a plugin.
     init(path: String) throws(DynamicLibraryError) {
-        precondition(path.contains("/"), "a plugin path must contain a slash")
+        let path = path.contains("/") ? path : "./" + path
         // RTLD_NOW: an unresolved symbol is found now, at load, not mid-task.
         // RTLD_LOCAL: two plugins may export the same names without clashing.
         guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {

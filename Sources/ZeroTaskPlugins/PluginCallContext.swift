@@ -99,12 +99,12 @@ final class PluginCallContext: Sendable {
         }
     }
 
-    /// The call's outcome after the native function returned `status` (JSON methods, and typed
-    /// methods with a context param when `status` is nil).
-    func finish(status: Int32?) -> Result<JSONValue, RPCError> {
+    /// A JSON method's outcome after it returned `status`: fail wins, then a non-zero status,
+    /// then an invalid result; no result at all is `null`.
+    func finish(status: Int32) -> Result<JSONValue, RPCError> {
         let o = outcome.withLock { $0 }
         if let failure = o.failure { return .failure(failure) }
-        if let status, status != 0 {
+        if status != 0 {
             return .failure(RPCError(code: PluginMethod.failureCode, message: "\(method) failed (it returned \(status) without a message)"))
         }
         if let invalid = o.invalidResult {

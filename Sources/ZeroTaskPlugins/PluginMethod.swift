@@ -120,8 +120,9 @@ public final class PluginMethod: @unchecked Sendable {
                         for s in sig.contextSlots { slots[s] = UInt64(UInt(bitPattern: ctx)) }
                         let result = callTyped(sig, free: free, slots: slots, avalues: av)
                         guard case .success = result else { return result }
-                        // A typed method with a context may still fail through ctx->fail.
-                        if case .failure(let e) = context.finish(status: nil) { return .failure(e) }
+                        // A typed method with a context may still fail through ctx->fail; its
+                        // return value is its result, so set_result is not consulted.
+                        if let failure = context.outcome.withLock({ $0.failure }) { return .failure(failure) }
                         return result
                     }
                 }
