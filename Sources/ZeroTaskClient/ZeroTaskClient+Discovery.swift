@@ -26,8 +26,9 @@ extension ZeroTaskClient {
         return o
     }
 
-    /// Throws `.methodUnknown` unless some node advertises `method`.
-    func requireServed(_ method: String) async throws {
+    /// Throws `.methodUnknown` unless some node advertises `method` (`call` checks this; use it
+    /// before submitting work that should not wait for a node).
+    public func requireServed(_ method: String) async throws {
         if servedRecently(method) { return }
         let methods = try await methods()
         guard methods.contains(where: { $0.name == method && !$0.nodes.isEmpty }) else {

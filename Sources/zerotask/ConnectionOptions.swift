@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import ArgumentParser
+import Foundation
+import ZeroTaskClient
+
+/// The flags every client command shares: where the broker is, who we are, how long to wait.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("broker"), help: ArgumentHelp(
+        "The broker's request endpoint (env ZEROTASK_BROKER).", valueName: "tcp://HOST:5555"))
+    var brokerFlag: String?
+
+    @Option(help: ArgumentHelp(
+        "The broker's publish endpoint (default: the request port plus one).", valueName: "ENDPOINT"))
+    var publish: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait for the broker to answer a request.", valueName: "S"))
+    var timeout: Double = 5
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp(
+        "The client id (env ZEROTASK_CLIENT_ID). submit/status/result/cancel default to a stable per-user id, cli-USER-HOST, so they see each other's tasks; other commands use a fresh id.",
+        valueName: "ID"))
+    var clientIDFlag: String?
+
+    static let defaultBroker = "tcp://127.0.0.1:5555"
+
+    var broker: String {
+        brokerFlag ?? ProcessInfo.processInfo.environment["ZEROTASK_BROKER"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? Self.defaultBroker
+    }
+
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    /// The client id to connect as: the flag, the environment, or (for commands that must find
+    /// tasks across invocations) the stable per-user id; nil lets the broker pick one.
+    func clientID(stable: Bool) -> String? {
+        if let id = clientIDFlag { return id }
+        if let id = ProcessInfo.processInfo.environment["ZEROTASK_CLIENT_ID"], !id.isEmpty { return id }
+        return stable ? Self.stableClientID() : nil
+    }
+
+    /// `cli-USER-HOST`, with characters a client id may not hold replaced by `_`.
+    static func stableClientID() -> String {
+        let env = ProcessInfo.processInfo.environment
+        var user = env["USER"] ?? env["LOGNAME"] ?? ""
+        if user.isEmpty, let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
+        if user.isEmpty { user = "uid\(getuid())" }
+        var host = [CChar](repeating: 0, count: 256)
+        let hostName = gethostname(&host, host.count) == 0
+            ? String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        let raw = "cli-\(user)-\(hostName)"
+        let cleaned = String(raw.unicodeScalars.map { c -> Character in
+            c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._:-".unicodeScalars.contains(c)) ? Character(c) : "_"
+        })
+        return String(cleaned.prefix(100))
+    }
+
+    /// Connects, retrying while the client id is held by another connection (another zerotask
+    /// command using the same id, which frees it when it exits) until `--timeout` passes.
+    func connect(stableID: Bool) async throws -> ZeroTaskClient {
+        let id = clientID(stable: stableID)
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            do {
+                return try await ZeroTaskClient(
+                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)))
+            } catch ZeroTaskClientError.invalidRequest(let e)
+                where e.code == -32010 && e.message.contains("taken") && Date() < deadline
+            {
+                try await Task.sleep(for: .milliseconds(200))
+            } catch ZeroTaskClientError.invalidRequest(let e) where e.code == -32010 && e.message.contains("taken") {
+                throw CLIFailure(.usage,
+                    "client id \(id ?? "?") is in use by another connection (another zerotask command, or one that exited without disconnecting less than 30 s ago); wait and retry, or pass --client-id ID")
+            }
+        }
+    }
+
+    /// Connects, runs `body`, and disconnects (so the next command can use the same id at
+    /// once), also when interrupted with Ctrl-C. Errors become one line on stderr and an exit code.
+    func withClient<T>(stableID: Bool, _ body: (ZeroTaskClient) async throws -> T) async throws -> T {
+        try await CLIFailure.reporting(connection: self) {
+            let client = try await connect(stableID: stableID)
+            let interrupt = InterruptHandler { await client.close() }
+            defer { interrupt.cancel() }
+            do {
+                let value = try await body(client)
+                await client.close()
+                return value
+            } catch {
+                await client.close()
+                throw error
+            }
+        }
+    }
+}
+
+/// Disconnects cleanly on SIGINT/SIGTERM, then exits 130/143 as a shell expects.
+/// (Unchecked: dispatch sources are thread-safe but not marked Sendable.)
+final class InterruptHandler: @unchecked Sendable {
+    private let sources: [DispatchSourceSignal]
+
+    init(_ cleanup: @escaping @Sendable () async -> Void) {
+        sources = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Task {
+                    await cleanup()
+                    exit(128 + sig)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import ZeroTaskClient
+import ZeroTaskProtocol
+
+/// `zerotask methods`: every method the broker knows, with signature, nodes and queue.
+struct MethodsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "methods", abstract: "List the methods nodes serve: signature, nodes, queued and running tasks.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let methods = try await connection.withClient(stableID: false) { client in try await client.methods() }
+        if output.json {
+            say(JSONValue.array(methods.map(\.json)).jsonString)
+            return
+        }
+        guard !methods.isEmpty else {
+            say("no methods: no node is connected (start one with: zerotask node --broker builtin)")
+            return
+        }
+        var table = TextTable(["METHOD", "SIGNATURE", "NODES", "QUEUED", "RUNNING", "DOC"], numeric: [2, 3, 4])
+        for m in methods {
+            table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), m.doc ?? ""])
+        }
+        say(table.rendered)
+    }
+}

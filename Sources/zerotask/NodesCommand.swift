@@ -1,0 +1,30 @@
+import ArgumentParser
+import ZeroTaskClient
+import ZeroTaskProtocol
+
+/// `zerotask nodes`: the nodes connected to the broker.
+struct NodesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "List connected nodes: workers, assigned tasks, last heartbeat, methods.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let nodes = try await connection.withClient(stableID: false) { client in try await client.nodes() }
+        if output.json {
+            say(JSONValue.array(nodes.map(\.json)).jsonString)
+            return
+        }
+        guard !nodes.isEmpty else {
+            say("no nodes connected (start one with: zerotask node --broker builtin)")
+            return
+        }
+        var table = TextTable(["NODE", "WORKERS", "ASSIGNED", "LAST SEEN", "METHODS"], numeric: [1, 2])
+        for n in nodes {
+            table.add([n.nodeID, n.workers == 0 ? "?" : String(n.workers), String(n.assigned),
+                "\(CLIFailure.seconds(n.lastSeen)) s ago", n.methods.joined(separator: ", ")])
+        }
+        say(table.rendered)
+    }
+}

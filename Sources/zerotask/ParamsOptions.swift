@@ -1,0 +1,86 @@
+import ArgumentParser
+import ZeroTaskClient
+import ZeroTaskProtocol
+
+/// A method and its params as `call` and `submit` take them: `METHOD ARG…` (each ARG read as
+/// JSON, a bare word as a string), or `--json '{"a": 1}'` / `--json '[1, 2]'`, or `--named k=v`.
+struct ParamsOptions: ParsableArguments {
+    @Argument(help: "The method to run, e.g. math.add.")
+    var method: String
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp(
+        "Positional params, each read as JSON; a bare word is a string (zerotask call math.add 2 3).", valueName: "ARG"))
+    var args: [String] = []
+
+    @Option(name: .customLong("json"), help: ArgumentHelp(
+        "All params as one JSON object (by name) or array (by position).", valueName: "JSON"))
+    var json: String?
+
+    @Option(name: .customLong("named"), help: ArgumentHelp(
+        "A param by name, the value read like an ARG (repeatable).", valueName: "NAME=VALUE"))
+    var named: [String] = []
+
+    /// An argument as JSON: valid JSON as it is, anything else as a string.
+    static func value(_ text: String) -> JSONValue {
+        (try? JSONValue.parse(text)) ?? .string(text)
+    }
+
+    /// The params, or a usage failure that says what is wrong.
+    func params() throws(CLIFailure) -> Params {
+        let forms = [json != nil, !named.isEmpty, !args.isEmpty].filter { $0 }.count
+        guard forms <= 1 else {
+            throw CLIFailure(.usage, "pass params one way: ARG… (by position), --json, or --named (JSON-RPC params are either positional or named)")
+        }
+        if let json {
+            let value: JSONValue
+            do { value = try JSONValue.parse(json) } catch {
+                throw CLIFailure(.usage, "--json: not valid JSON (\(error)): \(json)")
+            }
+            guard let p = Params(json: value) else {
+                throw CLIFailure(.usage, "--json must be a JSON object or array, not \(value.typeName); for one value, pass it as an ARG")
+            }
+            return p
+        }
+        if !named.isEmpty {
+            var o = JSONObject()
+            for pair in named {
+                guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                    throw CLIFailure(.usage, "--named takes NAME=VALUE, not \"\(pair)\"")
+                }
+                o[String(pair[..<eq])] = Self.value(String(pair[pair.index(after: eq)...]))
+            }
+            return .named(o)
+        }
+        return .positional(args.map(Self.value))
+    }
+}
+
+/// How a task is queued: priority, deadline on the node, retries, own id.
+struct TaskFlags: ParsableArguments {
+    @Option(help: "Higher runs first.")
+    var priority: Int64 = 0
+
+    @Option(name: .customLong("task-timeout"), help: ArgumentHelp(
+        "The task's deadline on the node, in seconds (default: the method's).", valueName: "S"))
+    var taskTimeout: Double?
+
+    @Option(name: .customLong("max-retries"), help: "Times the task is queued again when its node is lost.")
+    var maxRetries: Int?
+
+    @Option(name: .customLong("task-id"), help: "Your own id for the task (the broker prefixes it with the client id).")
+    var taskID: String?
+
+    var options: TaskOptions {
+        TaskOptions(priority: priority, timeout: taskTimeout.map { .milliseconds(Int64($0 * 1000)) },
+            maxRetries: maxRetries, taskID: taskID)
+    }
+}
+
+/// `--json`: machine-readable output.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .customLong("json"), help: "Print JSON for scripts instead of text for people.")
+    var json = false
+}
+
+/// Writes a line to standard output.
+func say(_ line: String) { print(line) }

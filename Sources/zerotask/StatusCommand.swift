@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import ZeroTaskClient
+import ZeroTaskProtocol
+
+/// `zerotask status ID`: what the broker knows about a task.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show a task's state, node, attempts and times.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The task id that submit printed.")
+    var id: String
+
+    func run() async throws {
+        let info = try await connection.withClient(stableID: true) { client in try await client.task(id).info() }
+        if output.json {
+            say(info.json.jsonString)
+            return
+        }
+        var rows: [(String, String)] = [
+            ("task", info.taskID), ("method", info.method), ("state", info.status.description),
+        ]
+        if let node = info.nodeID { rows.append(("node", node)) }
+        rows.append(("attempts", String(info.attempts)))
+        if info.priority != 0 { rows.append(("priority", String(info.priority))) }
+        if let p = info.progress { rows.append(("progress", JSONValue.object(p).jsonString)) }
+        if let t = info.created { rows.append(("created", Self.time(t))) }
+        if let t = info.started { rows.append(("started", Self.time(t))) }
+        if let t = info.finished { rows.append(("finished", Self.time(t))) }
+        if let s = info.timeout { rows.append(("timeout", "\(CLIFailure.seconds(s)) s")) }
+        if let e = info.error { rows.append(("error", "\(e.message) (code \(e.code))")) }
+        let width = rows.map(\.0.count).max() ?? 0
+        for (k, v) in rows { say(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
+    }
+
+    /// Local time with milliseconds.
+    static func time(_ t: Double) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+}
