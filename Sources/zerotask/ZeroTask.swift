@@ -5,6 +5,8 @@ struct ZeroTask: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zerotask",
         abstract: "Run native code as remotely callable tasks (JSON-RPC 2.0 over ZeroMQ).",
-        subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self]
+        subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self,
+            CallCommand.self, SubmitCommand.self, StatusCommand.self, ResultCommand.self, CancelCommand.self,
+            MethodsCommand.self, NodesCommand.self, BenchCommand.self]
     )
 }
