@@ -130,8 +130,7 @@ extension NodeLoop {
                 }
             case "zerotask.node.broker_node_status":
                 guard registered else { continue }
-                send("node_status", .named(["node_id": .string(nodeID), "workers": .int(Int64(config.workers)),
-                    "running": .int(Int64(busyCount)), "pid": .int(Int64(getpid()))]), .status, now: Self.now())
+                send("node_status", .named(statusFields()), .status, now: Self.now())
             default:
                 break
             }

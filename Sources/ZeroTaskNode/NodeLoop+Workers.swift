@@ -31,6 +31,7 @@ extension NodeLoop {
         do {
             let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
             workers.append(Worker(id: id, process: process, generation: snapshot.generation, startedAt: now))
+            stats.workerStarts += 1
             logger.debug("worker \(id) started (pid \(process.pid))")
             return true
         } catch {
@@ -72,6 +73,7 @@ extension NodeLoop {
 
     private func workerReady(_ w: Worker, _ frame: JSONValue, now: Double) {
         startupFailures = 0
+        stats.workerStartSeconds.add(now - w.startedAt)
         if w.generation < snapshot.generation || phase.isStopping {
             stopWorker(w)
             return
@@ -92,6 +94,7 @@ extension NodeLoop {
 
     private func workerDone(_ w: Worker, _ frame: JSONValue, now: Double) {
         guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { return }
+        stats.taskSeconds.add(now - t.startedAt)
         let outcome: Result<JSONValue, RPCError>
         if let e = frame["error"].flatMap(RPCError.init(json:)) {
             outcome = .failure(e)

@@ -46,6 +46,8 @@ final class NodeLoop: @unchecked Sendable {
     var lastHeartbeat = 0.0
     var lastReloadCheck = 0.0
     var brokerSilentSince: Double?
+    var stats = NodeStats()
+    var lastStatus = 0.0
 
     init(config: NodeConfig, logger: Logger, wakeFD: Int32) throws {
         self.config = config
@@ -185,6 +187,10 @@ final class NodeLoop: @unchecked Sendable {
                 send("node_check_tasks", .positional([.string(nodeID), .array(running.map { .string($0) })]), .checkTasks, now: now)
             }
         }
+        if registered, now - lastStatus >= 5 {
+            lastStatus = now
+            notify("node_status", .named(statusFields()))
+        }
         if config.reloadInterval > 0, now - lastReloadCheck >= config.reloadInterval, case .running = phase {
             lastReloadCheck = now
             if snapshot.changedAndSettled() { reload(now: now) }
@@ -281,8 +287,23 @@ final class NodeLoop: @unchecked Sendable {
             "worker": .int(Int64(w.id))]))
     }
 
+    /// `node_status` fields: worker counts and the node's own timings.
+    func statusFields() -> JSONObject {
+        var o = stats.json(workers: config.workers, busy: busyCount)
+        o["node_id"] = .string(nodeID)
+        o["pid"] = .int(Int64(getpid()))
+        return o
+    }
+
     /// Records a task's outcome for the broker.
     func report(_ taskID: String, _ outcome: Result<JSONValue, RPCError>) {
+        switch outcome {
+        case .success: stats.finished += 1
+        case .failure(let e):
+            stats.failed += 1
+            if e.code == ErrorCode.taskTimedOut.rawValue { stats.timeouts += 1 }
+            if e.code == ErrorCode.workerCrashed.rawValue { stats.crashes += 1 }
+        }
         var o: JSONObject = ["id": .string(taskID)]
         switch outcome {
         case .success(let r): o["result"] = r
