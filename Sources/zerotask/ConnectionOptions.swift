@@ -8,7 +8,7 @@ import ZeroTaskClient
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("broker"), help: ArgumentHelp(
-        "The broker's request endpoint (env ZEROTASK_BROKER).", valueName: "tcp://HOST:5555"))
+        "The broker's request endpoint (default: $ZEROTASK_BROKER, else tcp://127.0.0.1:5555).", valueName: "tcp://HOST:5555"))
     var brokerFlag: String?
 
     @Option(help: ArgumentHelp(
