@@ -1,13 +1,11 @@
 import Synchronization
 import ZeroTaskProtocol
 
-/// Everyone waiting for task results on one client, served by few long polls.
-///
-/// Each task id with waiters is either *uncovered* or *covered* by exactly one
-/// `client_wait_results` request in flight. Whoever finds uncovered ids with nobody gathering
-/// them starts a poll round for all of them at once; when a poll returns (as soon as one of its
-/// tasks completes), its finished tasks are resolved and the rest are polled again together
-/// with any newcomers. So K concurrent waits cost about one request per completion burst, not K.
+/// Everyone waiting for task results on one client, served by few long polls
+/// (`client_wait_results`), coalesced by the rules of `WaitCoverage`: a poll returns as soon as
+/// one of its tasks completes, its finished tasks are resolved, and the rest are polled again
+/// together with any newcomers. So K concurrent waits cost about one request per completion
+/// burst, not K.
 final class ResultWaiters: Sendable {
     /// A finished task's result, or a failed task's own error.
     typealias Outcome = Result<JSONValue, RPCError>
@@ -21,9 +19,7 @@ final class ResultWaiters: Sendable {
 
     private struct State: Sendable {
         var waiters: [String: [Waiter]] = [:]
-        var uncovered: Set<String> = []
-        var covered: Set<String> = []
-        var gathering = false
+        var coverage = WaitCoverage()
         var nextToken: UInt64 = 0
         var closed = false
     }
@@ -47,10 +43,7 @@ final class ResultWaiters: Sendable {
                 let (startPoll, refused) = state.withLock { s -> (Bool, Bool) in
                     if s.closed { return (false, true) }
                     s.waiters[taskID, default: []].append(Waiter(token: token, deadline: deadline, continuation: continuation))
-                    if !s.covered.contains(taskID) { s.uncovered.insert(taskID) }
-                    guard !s.gathering else { return (false, false) }
-                    s.gathering = true
-                    return (true, false)
+                    return (s.coverage.waiterAdded(taskID), false)
                 }
                 if refused {
                     continuation.resume(throwing: ZeroTaskClientError.closed)
@@ -98,7 +91,7 @@ final class ResultWaiters: Sendable {
             guard var list = s.waiters[taskID], let i = list.firstIndex(where: { $0.token == token }) else { return nil }
             let w = list.remove(at: i)
             s.waiters[taskID] = list.isEmpty ? nil : list
-            if list.isEmpty { s.uncovered.remove(taskID) }
+            if list.isEmpty { s.coverage.waitersGone(taskID) }
             return w
         }
         guard let waiter else { return }
@@ -120,10 +113,7 @@ final class ResultWaiters: Sendable {
         while true {
             let now = monotonicSeconds()
             let (ids, wait) = state.withLock { s -> ([String], Double) in
-                s.gathering = false
-                let ids = s.uncovered.sorted()
-                s.uncovered.removeAll()
-                s.covered.formUnion(ids)
+                let ids = s.coverage.beginPoll()
                 var wait = 0.0
                 for id in ids {
                     for w in s.waiters[id] ?? [] {
@@ -136,13 +126,8 @@ final class ResultWaiters: Sendable {
             guard !ids.isEmpty else { return }
             await poll(ids, wait: wait, client)
             let again = state.withLock { s -> Bool in
-                for id in ids {
-                    s.covered.remove(id)
-                    if s.waiters[id] != nil { s.uncovered.insert(id) }
-                }
-                guard !s.uncovered.isEmpty, !s.gathering, !s.closed else { return false }
-                s.gathering = true
-                return true
+                let waiters = s.waiters
+                return s.coverage.pollEnded(ids) { waiters[$0] != nil } && !s.closed
             }
             if !again { return }
         }
