@@ -3,6 +3,7 @@
 #endif
 import ArgumentParser
 import Foundation
+import Synchronization
 import ZeroTaskClient
 
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
@@ -90,6 +91,8 @@ struct ConnectionOptions: ParsableArguments {
                 await client.close()
                 return value
             } catch {
+                // Interrupted: the handler is disconnecting and will exit; the error is its doing.
+                if let sig = InterruptHandler.received { await InterruptHandler.waitForExit(sig) }
                 await client.close()
                 throw error
             }
@@ -101,12 +104,26 @@ struct ConnectionOptions: ParsableArguments {
 /// (Unchecked: dispatch sources are thread-safe but not marked Sendable.)
 final class InterruptHandler: @unchecked Sendable {
     private let sources: [DispatchSourceSignal]
+    private static let signalled = Atomic<Int32>(0)
+
+    /// The signal being handled, if any.
+    static var received: Int32? {
+        let s = signalled.load(ordering: .acquiring)
+        return s == 0 ? nil : s
+    }
+
+    /// Lets the handler finish its disconnect and exit; exits by itself if that takes too long.
+    static func waitForExit(_ sig: Int32) async -> Never {
+        try? await Task.sleep(for: .seconds(5))
+        exit(128 + sig)
+    }
 
     init(_ cleanup: @escaping @Sendable () async -> Void) {
         sources = [SIGINT, SIGTERM].map { sig in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
+                InterruptHandler.signalled.store(sig, ordering: .releasing)
                 Task {
                     await cleanup()
                     exit(128 + sig)
