@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(
             name: "ZeroTaskPluginsTests",
-            dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol"],
+            dependencies: ["ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroTaskTestSupport"],
             // C plugin sources the tests compile themselves; not sources of this target.
             exclude: ["Fixtures"]
         ),

@@ -1,19 +1,20 @@
 import Testing
+import ZeroTaskTestSupport
 import ZeroTaskPlugins
 import ZeroTaskProtocol
 
 /// The example plugins in Plugins/, built by Plugins/build.sh into a temporary folder.
 @Suite struct ExamplePluginsTests {
     /// Built once per test process (the Swift plugin takes a few seconds).
-    static let built: Result<String, PluginFixtures.CompileError> = {
+    static let built: Result<String, Command.Failure> = {
         let dir = PluginFixtures.makeTemporaryDirectory("zt-examples")
         do {
             try PluginFixtures.run("/bin/bash", [PluginFixtures.repositoryRoot + "/Plugins/build.sh", dir])
             return .success(dir)
-        } catch let e as PluginFixtures.CompileError {
+        } catch let e as Command.Failure {
             return .failure(e)
         } catch {
-            return .failure(PluginFixtures.CompileError(description: "\(error)"))
+            return .failure(Command.Failure(description: "\(error)"))
         }
     }()
 

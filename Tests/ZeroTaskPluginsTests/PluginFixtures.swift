@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import ZeroTaskTestSupport
 
 /// Compiles the C fixtures in `Fixtures/` into real plugins, for this suite and for any later
 /// suite (the node's worker tests) that needs misbehaving plugins: copy this file, or call
@@ -14,12 +15,6 @@ enum PluginFixtures {
     /// The repository root, found from this file's path.
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
-    /// `Plugins/include`, where the SDK header lives.
-    static let sdkInclude = repositoryRoot + "/Plugins/include"
-
-    struct CompileError: Error, CustomStringConvertible {
-        var description: String
-    }
 
     private static let cache = Mutex<[String: String]>([:])
     private static let cacheDirectory = makeTemporaryDirectory("zt-fixtures-cache")
@@ -33,14 +28,7 @@ enum PluginFixtures {
 
     /// Compiles `Fixtures/NAME.c` into `directory/NAME.so` and copies `NAME.json` beside it.
     static func compile(_ name: String, into directory: String) throws {
-        let so = "\(directory)/\(name).so"
-        try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-Wall", "-I", sdkInclude,
-                                  "-o", so, "\(sourceDirectory)/\(name).c"])
-        let json = "\(sourceDirectory)/\(name).json"
-        if FileManager.default.fileExists(atPath: json) {
-            try? FileManager.default.removeItem(atPath: "\(directory)/\(name).json")
-            try FileManager.default.copyItem(atPath: json, toPath: "\(directory)/\(name).json")
-        }
+        try FixturePlugins.compile(name, from: sourceDirectory, into: directory)
     }
 
     /// A new directory holding the named fixtures, compiled (each built once per process, copied here).
@@ -71,18 +59,5 @@ enum PluginFixtures {
     }
 
     /// Runs a command to completion; throws with its output when it fails.
-    static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CompileError(description: "\(arguments.joined(separator: " ")) failed: \(String(decoding: output, as: UTF8.self))")
-        }
-    }
+    static func run(_ executable: String, _ arguments: [String]) throws { try Command.run(executable, arguments) }
 }

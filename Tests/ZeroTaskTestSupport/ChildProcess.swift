@@ -76,10 +76,6 @@ public enum Binaries {
 
 /// Compiles C plugin fixtures into a fresh plugins folder.
 public enum FixturePlugins {
-    public struct CompileError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     public static func temporaryDirectory(_ prefix: String = "zt-plugins") -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -88,19 +84,8 @@ public enum FixturePlugins {
 
     /// Compiles `sources/NAME.c` (with `NAME.json` beside it, if any) into `directory/NAME.so`.
     public static func compile(_ name: String, from sources: String, into directory: String) throws {
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-shared", "-fPIC", "-O1", "-I", Binaries.repositoryRoot + "/Plugins/include",
-                        "-o", "\(directory)/\(name).so.tmp", "\(sources)/\(name).c"]
-        let pipe = Pipe()
-        cc.standardOutput = pipe
-        cc.standardError = pipe
-        try cc.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else {
-            throw CompileError(description: "cc \(name).c failed: \(String(decoding: out, as: UTF8.self))")
-        }
+        try Command.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-Wall", "-I", Binaries.repositoryRoot + "/Plugins/include",
+                                         "-o", "\(directory)/\(name).so.tmp", "\(sources)/\(name).c"])
         let json = "\(sources)/\(name).json"
         if FileManager.default.fileExists(atPath: json) {
             try? FileManager.default.removeItem(atPath: "\(directory)/\(name).json")
@@ -108,5 +93,29 @@ public enum FixturePlugins {
         }
         // Appear whole: a watcher must never see a half-written library.
         rename("\(directory)/\(name).so.tmp", "\(directory)/\(name).so")
+    }
+}
+
+/// Runs a short command to completion (a compiler, a build script).
+public enum Command {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// Throws with the command's output when it exits non-zero.
+    public static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(String(decoding: output, as: UTF8.self))")
+        }
     }
 }
