@@ -26,6 +26,9 @@ final class ResultWaiters: Sendable {
 
     /// The longest one poll may be held by the broker (its own cap is `max_wait`, 60 s).
     static let longestPoll = 25.0
+    /// The most task ids one poll carries: the broker answers a poll as soon as any of its tasks
+    /// completes, and the rest are polled again, so small polls keep that re-poll cheap.
+    static let idsPerPoll = 64
 
     private let state = Mutex(State())
 
@@ -112,8 +115,8 @@ final class ResultWaiters: Sendable {
     private func pollRounds(_ client: ZeroTaskClient) async {
         while true {
             let now = monotonicSeconds()
-            let (ids, wait) = state.withLock { s -> ([String], Double) in
-                let ids = s.coverage.beginPoll()
+            let (ids, more, wait) = state.withLock { s -> ([String], Bool, Double) in
+                let (ids, more) = s.coverage.beginPoll(limit: Self.idsPerPoll)
                 var wait = 0.0
                 for id in ids {
                     for w in s.waiters[id] ?? [] {
@@ -121,9 +124,10 @@ final class ResultWaiters: Sendable {
                     }
                 }
                 // Never spin: waiters about to expire still get a short poll.
-                return (ids, min(Self.longestPoll, max(0.1, wait)))
+                return (ids, more, min(Self.longestPoll, max(0.1, wait)))
             }
             guard !ids.isEmpty else { return }
+            if more { Task { await self.pollRounds(client) } }
             await poll(ids, wait: wait, client)
             let again = state.withLock { s -> Bool in
                 let waiters = s.waiters

@@ -22,13 +22,15 @@ struct WaitCoverage: Sendable {
     /// The last waiter for `id` left (timed out or cancelled) before its task completed.
     mutating func waitersGone(_ id: String) { uncovered.remove(id) }
 
-    /// A round takes every uncovered id for one poll; empty means the round is over.
-    mutating func beginPoll() -> [String] {
-        gathering = false
-        let ids = uncovered.sorted()
-        uncovered.removeAll()
+    /// A round takes the uncovered ids for one poll, at most `limit` of them; empty means the
+    /// round is over. `more` says that ids were left: the caller starts another round for them
+    /// (so one completion returns a poll of at most `limit` ids, and the re-poll stays small).
+    mutating func beginPoll(limit: Int = .max) -> (ids: [String], more: Bool) {
+        let ids = Array(uncovered.sorted().prefix(limit))
+        uncovered.subtract(ids)
         covered.formUnion(ids)
-        return ids
+        gathering = !uncovered.isEmpty
+        return (ids, gathering)
     }
 
     /// A poll for `ids` returned. Returns true when the same round must poll again (for ids

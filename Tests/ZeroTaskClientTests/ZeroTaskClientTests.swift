@@ -63,7 +63,9 @@ import ZeroTaskProtocol
         let client = try await ZeroTaskClient(request: broker.request)
         let slow = try await client.submit("sleep", .positional([0.3]), options: TaskOptions(priority: 2, taskID: "slow"))
         #expect(slow.id == "\(client.clientID)-slow")
-        await #expect(throws: ZeroTaskClientError.taskNotComplete(taskID: slow.id)) { try await slow.result() }
+        let stuck = try await client.submit("never")
+        await #expect(throws: ZeroTaskClientError.taskNotComplete(taskID: stuck.id)) { try await stuck.result() }
+        #expect(try await stuck.cancel())
         #expect(try await slow.wait(timeout: .seconds(30)) == 0.3)
         #expect(try await slow.status() == .finished)
         #expect(try await slow.result() == 0.3)
