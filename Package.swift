@@ -21,6 +21,8 @@ let package = Package(
         // C libraries from Debian (libzmq3-dev, libffi-dev), linked through module maps.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        // SQLite (libsqlite3-dev), the broker's embedded durable store.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
 
         // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
         .target(name: "ZeroTaskProtocol"),
@@ -30,7 +32,7 @@ let package = Package(
         .target(
             name: "ZeroTaskBroker",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ",
+                "ZeroTaskProtocol", "ZeroMQ", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against,
+# Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against
+# (libzmq, libffi, SQLite for the broker's store),
 # a C compiler for the plugins, and pyzmq for the language-neutral wire test.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev libffi-dev pkg-config gcc python3-pip; do
+for pkg in libzmq3-dev libffi-dev libsqlite3-dev pkg-config gcc python3-pip; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,0 +1,198 @@
+import CSQLite
+import Foundation
+import ZeroTaskProtocol
+
+/// The embedded durable store: one SQLite file in WAL mode, written by one broker.
+///
+/// The broker holds the file exclusively (`locking_mode=EXCLUSIVE`): a second broker started on
+/// the same file fails at once with a clear error instead of mixing two brokers' states. The
+/// lock is a POSIX lock, so a broker killed with SIGKILL leaves none behind.
+public final class SQLiteTaskStore: TaskStore {
+    /// How hard a commit pushes to the disk (SQLite's `synchronous` in WAL mode).
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// A commit is in the WAL file when it returns: it survives the broker being killed, not
+        /// the machine losing power (the last commits may be lost then).
+        case normal
+        /// A commit is fsync'ed before it returns: it survives a power loss too.
+        case full
+    }
+
+    public let path: String
+    public let synchronous: Synchronous
+    private let connection: SQLiteConnection
+    private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient: SQLiteStatement
+
+    public var description: String { "sqlite:\(path)" }
+    public var isDurable: Bool { true }
+
+    static let schemaVersion = 1
+
+    /// Opens (creating when missing) the file and its directory.
+    public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
+        self.path = path
+        self.synchronous = synchronous
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(store: "sqlite:\(path)", reason: "cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        let c = try SQLiteConnection(path: path)
+        connection = c
+        sqlite3_busy_timeout(c.db, 2000)
+        // Exclusive before WAL: no shared-memory index, and the file stays locked while we run.
+        try c.execute("PRAGMA locking_mode=EXCLUSIVE")
+        let mode: String?
+        do {
+            mode = try c.text("PRAGMA journal_mode=WAL")
+        } catch {
+            throw Self.explainBusy(error, path: path)
+        }
+        guard mode?.lowercased() == "wal" else {
+            throw StoreError(store: "sqlite:\(path)", reason: "cannot use WAL mode (journal_mode is \(mode ?? "unknown"))")
+        }
+        try c.execute("PRAGMA synchronous=\(synchronous.rawValue.uppercased())")
+        let version = Int(try c.text("PRAGMA user_version") ?? "0") ?? 0
+        guard version <= Self.schemaVersion else {
+            throw StoreError(store: "sqlite:\(path)", reason: "schema version \(version) was written by a newer zerotask (this one knows \(Self.schemaVersion))")
+        }
+        do {
+            // Taking the write lock here makes a second broker on this file fail now, not later.
+            try c.execute("""
+                BEGIN IMMEDIATE;
+                CREATE TABLE IF NOT EXISTS tasks (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    client_id TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    priority INTEGER NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    timeout REAL,
+                    max_retries INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    status INTEGER NOT NULL,
+                    node_id TEXT,
+                    result TEXT,
+                    error TEXT,
+                    created REAL NOT NULL,
+                    started REAL,
+                    finished REAL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS clients (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    connected INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                PRAGMA user_version = \(Self.schemaVersion);
+                COMMIT;
+                """)
+        } catch {
+            throw Self.explainBusy(error, path: path)
+        }
+        begin = try c.prepare("BEGIN")
+        commit = try c.prepare("COMMIT")
+        rollback = try c.prepare("ROLLBACK")
+        upsertTask = try c.prepare("""
+            INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
+                attempts, status, node_id, result, error, created, started, finished)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            """)
+        deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
+        upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
+        deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
+    }
+
+    private static func explainBusy(_ error: StoreError, path: String) -> StoreError {
+        guard error.reason.contains("locked") || error.reason.contains("busy") else { return error }
+        return StoreError(store: "sqlite:\(path)", reason: "in use by another broker (the file is locked)")
+    }
+
+    public func load() throws(StoreError) -> StoreContents {
+        var contents = StoreContents()
+        let clients = try connection.prepare("SELECT id, connected FROM clients")
+        while try clients.step() {
+            contents.clients.append(StoredClient(id: clients.text(0) ?? "", connected: clients.int64(1) != 0))
+        }
+        let tasks = try connection.prepare("""
+            SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
+                node_id, result, error, created, started, finished
+            FROM tasks ORDER BY sequence
+            """)
+        while try tasks.step() {
+            let id = tasks.text(0) ?? ""
+            func json(_ c: Int32) throws(StoreError) -> JSONValue? {
+                guard let b = tasks.bytes(c) else { return nil }
+                do { return try JSONValue.parse(b) } catch {
+                    throw StoreError(store: description, reason: "task \(id): unreadable JSON in column \(c): \(error)")
+                }
+            }
+            guard let status = TaskStatus(rawValue: tasks.int64(9)) else {
+                throw StoreError(store: description, reason: "task \(id): unknown status \(tasks.int64(9))")
+            }
+            let error = try json(12).map { (e) throws(StoreError) -> RPCError in
+                guard let r = RPCError(json: e) else {
+                    throw StoreError(store: description, reason: "task \(id): unreadable error \(e)")
+                }
+                return r
+            }
+            contents.tasks.append(StoredTask(
+                id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
+                priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
+                maxRetries: Int(tasks.int64(7)), attempts: Int(tasks.int64(8)), status: status, nodeID: tasks.text(10),
+                result: try json(11), error: error, created: tasks.double(13) ?? 0, started: tasks.double(14),
+                finished: tasks.double(15)))
+        }
+        return contents
+    }
+
+    public func write(_ changes: StoreChanges) throws(StoreError) {
+        guard !changes.isEmpty else { return }
+        try begin.run()
+        do {
+            for c in changes.clients {
+                upsertClient.bind(1, c.id)
+                upsertClient.bind(2, Int64(c.connected ? 1 : 0))
+                try upsertClient.run()
+            }
+            for id in changes.deletedClients {
+                deleteClient.bind(1, id)
+                try deleteClient.run()
+            }
+            for t in changes.tasks {
+                let s = upsertTask
+                s.bind(1, t.id)
+                s.bind(2, t.clientID)
+                s.bind(3, t.method)
+                s.bind(4, t.params.jsonBytes)
+                s.bind(5, t.priority)
+                s.bind(6, Int64(bitPattern: t.sequence))
+                s.bind(7, t.timeout)
+                s.bind(8, Int64(t.maxRetries))
+                s.bind(9, Int64(t.attempts))
+                s.bind(10, t.status.rawValue)
+                s.bind(11, t.nodeID)
+                s.bind(12, t.result?.jsonBytes)
+                s.bind(13, t.error?.json.jsonBytes)
+                s.bind(14, t.created)
+                s.bind(15, t.started)
+                s.bind(16, t.finished)
+                try s.run()
+            }
+            for id in changes.deletedTasks {
+                deleteTask.bind(1, id)
+                try deleteTask.run()
+            }
+            try commit.run()
+        } catch {
+            try? rollback.run()
+            throw error
+        }
+    }
+
+    /// Finalizes the statements and closes the file, which releases its lock.
+    public func close() {
+        for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient] { s.finalize() }
+        connection.close()
+    }
+}

@@ -1,0 +1,131 @@
+import ZeroTaskProtocol
+
+/// Where the broker keeps what must survive a restart: clients and tasks with their states and
+/// results.
+///
+/// `BrokerState` stays authoritative in memory; it records which tasks and clients changed, and
+/// the broker thread writes those changes with `write` once per loop iteration, in one
+/// transaction, before it sends that iteration's replies (group commit). A store is used by the
+/// broker thread only.
+public protocol TaskStore: AnyObject {
+    /// What to call it in logs: `memory`, `sqlite:PATH`.
+    var description: String { get }
+    /// Whether it keeps anything; when false the broker skips recording changes altogether.
+    var isDurable: Bool { get }
+    /// Everything kept, read once when the broker starts.
+    func load() throws(StoreError) -> StoreContents
+    /// Applies one iteration's changes atomically: all of them or none.
+    func write(_ changes: StoreChanges) throws(StoreError)
+    /// Releases the file; the store is not used afterwards.
+    func close()
+}
+
+/// A task as the store keeps it: everything but what only matters while the broker runs
+/// (progress, monotonic times).
+public struct StoredTask: Sendable, Equatable {
+    public var id: String
+    public var clientID: String
+    public var method: String
+    public var params: JSONValue
+    public var priority: Int64
+    public var sequence: UInt64
+    public var timeout: Double?
+    public var maxRetries: Int
+    public var attempts: Int
+    public var status: TaskStatus
+    /// The node it is assigned to while assigned or running.
+    public var nodeID: String?
+    public var result: JSONValue?
+    public var error: RPCError?
+    /// Wall-clock times, seconds since 1970.
+    public var created: Double
+    public var started: Double?
+    public var finished: Double?
+
+    public init(
+        id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
+        timeout: Double? = nil, maxRetries: Int = 3, attempts: Int = 0, status: TaskStatus = .queued,
+        nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
+        started: Double? = nil, finished: Double? = nil
+    ) {
+        self.id = id
+        self.clientID = clientID
+        self.method = method
+        self.params = params
+        self.priority = priority
+        self.sequence = sequence
+        self.timeout = timeout
+        self.maxRetries = maxRetries
+        self.attempts = attempts
+        self.status = status
+        self.nodeID = nodeID
+        self.result = result
+        self.error = error
+        self.created = created
+        self.started = started
+        self.finished = finished
+    }
+}
+
+/// A client as the store keeps it.
+public struct StoredClient: Sendable, Equatable {
+    public var id: String
+    /// False once it called `client_disconnect`; `client_connect` connects it again.
+    public var connected: Bool
+
+    public init(id: String, connected: Bool) {
+        self.id = id
+        self.connected = connected
+    }
+}
+
+/// The durable changes of one loop iteration. A task or client changed several times in the
+/// iteration appears once, as it is at the end.
+public struct StoreChanges: Sendable {
+    /// Tasks inserted or changed; each is written whole.
+    public var tasks: [StoredTask] = []
+    public var deletedTasks: [String] = []
+    public var clients: [StoredClient] = []
+    public var deletedClients: [String] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty }
+    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count }
+}
+
+/// What a store holds when the broker starts.
+public struct StoreContents: Sendable {
+    public var tasks: [StoredTask]
+    public var clients: [StoredClient]
+
+    public init(tasks: [StoredTask] = [], clients: [StoredClient] = []) {
+        self.tasks = tasks
+        self.clients = clients
+    }
+}
+
+/// A store that could not be opened, read or written.
+public struct StoreError: Error, CustomStringConvertible {
+    /// The store (`sqlite:PATH`).
+    public var store: String
+    /// What failed and why, as SQLite or the system said it.
+    public var reason: String
+
+    public init(store: String, reason: String) {
+        self.store = store
+        self.reason = reason
+    }
+
+    public var description: String { "store \(store): \(reason)" }
+}
+
+/// Keeps nothing: a restart starts empty (`--store memory`).
+public final class MemoryTaskStore: TaskStore {
+    public init() {}
+    public var description: String { "memory" }
+    public var isDurable: Bool { false }
+    public func load() throws(StoreError) -> StoreContents { StoreContents() }
+    public func write(_ changes: StoreChanges) throws(StoreError) {}
+    public func close() {}
+}
