@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroTaskClientTests",
-            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ"]
+            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

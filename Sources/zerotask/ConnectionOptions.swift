@@ -26,9 +26,16 @@ struct ConnectionOptions: ParsableArguments {
 
     static let defaultBroker = "tcp://127.0.0.1:5555"
 
+    @Option(help: ArgumentHelp("Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).", valueName: "PATH"))
+    var config: String?
+
+    /// The flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or `client.broker` in the
+    /// configuration file, else the default.
     var broker: String {
-        brokerFlag ?? ProcessInfo.processInfo.environment["ZEROTASK_BROKER"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? Self.defaultBroker
+        if let flag = brokerFlag { return flag }
+        if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
+        if let settings = try? Settings(file: config), let b = settings.raw("client.broker"), !b.isEmpty { return b }
+        return Self.defaultBroker
     }
 
     func validate() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ZeroTaskTestSupport
 
 /// Runs the built `zerotask` executable as a subprocess and captures what it printed.
 struct CLIRunner {
@@ -8,39 +9,9 @@ struct CLIRunner {
         var stderr: String
     }
 
-    struct NotFound: Error, CustomStringConvertible {
-        var tried: [String]
-        var description: String { "zerotask executable not found; tried \(tried.joined(separator: ", ")) (set ZEROTASK_BIN)" }
-    }
-
     let executable: URL
 
-    /// Finds `zerotask` beside this test binary (any scratch path), else in the repository's
-    /// build folders (the newest), else `$ZEROTASK_BIN`.
-    init() throws {
-        var candidates: [URL] = []
-        if let bin = ProcessInfo.processInfo.environment["ZEROTASK_BIN"] { candidates.append(URL(fileURLWithPath: bin)) }
-        let selfExe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        candidates.append(selfExe.deletingLastPathComponent().appendingPathComponent("zerotask"))
-        // On some platforms the tests run inside a bundle: look beside it too.
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("zerotask"))
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent("zerotask"))
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let fm = FileManager.default
-        let builds = ((try? fm.contentsOfDirectory(atPath: repo.path)) ?? []).filter { $0.hasPrefix(".build") }
-        let built = builds.map { repo.appendingPathComponent($0).appendingPathComponent("debug/zerotask") }
-            .filter { fm.isExecutableFile(atPath: $0.path) }
-            .sorted { Self.modified($0) > Self.modified($1) }
-        candidates += built
-        guard let found = candidates.first(where: { fm.isExecutableFile(atPath: $0.path) }) else {
-            throw NotFound(tried: candidates.map(\.path))
-        }
-        executable = found
-    }
-
-    private static func modified(_ url: URL) -> Date {
-        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
-    }
+    init() throws { executable = URL(fileURLWithPath: try Binaries.locateZerotask()) }
 
     /// Runs `zerotask ARGS…`; kills it (by its pid) if it runs longer than `limit` seconds.
     func run(_ args: [String], environment: [String: String] = [:], limit: Double = 120) async throws -> Output {

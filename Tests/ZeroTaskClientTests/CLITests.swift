@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZeroTaskTestSupport
 import ZeroTaskProtocol
 
 /// The `zerotask` client commands, run as real processes against a real broker and test node.
@@ -53,6 +54,18 @@ import ZeroTaskProtocol
         // The environment variable names the broker too.
         let env = try await cli.run(["methods", "--timeout", "0.5"], environment: ["ZEROTASK_BROKER": endpoint])
         #expect(env.status == 69 && env.stderr.contains(endpoint))
+    }
+
+    @Test func theConfigurationFileNamesTheBroker() async throws {
+        let broker = try TestBroker()
+        let node = try TestNode(broker: broker.request)
+        let file = FixturePlugins.temporaryDirectory("zt-config") + "/zerotask.yaml"
+        try "client:\n  broker: \(broker.request)   # the test broker\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try await cli.run(["call", "--config", file, "math.add", "1", "2"])
+        #expect(r.status == 0 && r.stdout == "3\n", "stderr: \(r.stderr)")
+        let env = try await cli.run(["call", "math.add", "1", "2"], environment: ["ZEROTASK_CONFIG": file])
+        #expect(env.status == 0 && env.stdout == "3\n", "stderr: \(env.stderr)")
+        node.stop()
     }
 
     @Test func usageErrorsExit64() async throws {

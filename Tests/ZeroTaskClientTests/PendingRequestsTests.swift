@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import ZeroTaskTestSupport
 @testable import ZeroTaskClient
 
 /// The I/O thread's bookkeeping of requests: send order, replies by id, cancels, deadlines.

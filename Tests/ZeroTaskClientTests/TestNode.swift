@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import ZeroMQ
+import ZeroTaskTestSupport
 import ZeroTaskProtocol
 
 /// A small node that speaks the protocol over a real DEALER socket on a thread of its own:

@@ -1,4 +1,5 @@
 import Testing
+import ZeroTaskTestSupport
 @testable import ZeroTaskClient
 
 /// How concurrent waits are coalesced into few long polls (no sockets, no clock).

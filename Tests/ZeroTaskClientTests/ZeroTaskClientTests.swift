@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZeroTaskTestSupport
 import ZeroTaskClient
 import ZeroTaskProtocol
 

@@ -52,22 +52,40 @@ public final class ChildProcess: @unchecked Sendable {
     deinit { stop() }
 }
 
-/// Where the build put the `zerotask` executable: beside the test bundle.
+/// Where the build put the `zerotask` executable under test.
 public enum Binaries {
-    public static var buildDirectory: String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        var dir = URL(fileURLWithPath: String(decoding: buf[0..<max(0, n)].map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            .deletingLastPathComponent()
-        // Inside an .xctest bundle directory on some layouts: walk up to the folder holding products.
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("zerotask").path) && dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.path
+    public struct NotFound: Error, CustomStringConvertible {
+        public var tried: [String]
+        public var description: String { "zerotask executable not found; tried \(tried.joined(separator: ", ")) (set ZEROTASK_BIN)" }
     }
 
-    /// The `zerotask` executable under test.
-    public static var zerotask: String { buildDirectory + "/zerotask" }
+    /// `$ZEROTASK_BIN`, else `zerotask` beside this test binary (any scratch path), else the
+    /// newest in the repository's build folders.
+    public static func locateZerotask() throws -> String {
+        var candidates: [URL] = []
+        if let bin = ProcessInfo.processInfo.environment["ZEROTASK_BIN"] { candidates.append(URL(fileURLWithPath: bin)) }
+        let selfExe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        candidates.append(selfExe.deletingLastPathComponent().appendingPathComponent("zerotask"))
+        // On some platforms the tests run inside a bundle: look beside it too.
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("zerotask"))
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent("zerotask"))
+        let fm = FileManager.default
+        let repo = URL(fileURLWithPath: repositoryRoot)
+        let builds = ((try? fm.contentsOfDirectory(atPath: repo.path)) ?? []).filter { $0.hasPrefix(".build") }
+        func modified(_ url: URL) -> Date {
+            ((try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
+        }
+        candidates += builds.map { repo.appendingPathComponent($0).appendingPathComponent("debug/zerotask") }
+            .filter { fm.isExecutableFile(atPath: $0.path) }
+            .sorted { modified($0) > modified($1) }
+        guard let found = candidates.first(where: { fm.isExecutableFile(atPath: $0.path) }) else {
+            throw NotFound(tried: candidates.map(\.path))
+        }
+        return found.path
+    }
+
+    /// The `zerotask` executable under test (a path that fails loudly when it was not found).
+    public static var zerotask: String { (try? locateZerotask()) ?? "/nonexistent/zerotask" }
 
     /// The repository root, found from this file's path.
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -11,12 +11,28 @@ public final class TestBroker: @unchecked Sendable {
     public var request: String { service.boundRequestEndpoint }
     public var publish: String { service.boundPublishEndpoint }
 
-    public init(_ configure: (inout BrokerConfig) -> Void = { _ in }) throws {
+    /// Starts a broker on loopback: ephemeral ports unless given (a port just released by a
+    /// stopped broker may take a moment to bind again, so binding is retried for a while).
+    public init(request: String = "tcp://127.0.0.1:*", publish: String = "tcp://127.0.0.1:*",
+        _ configure: (inout BrokerConfig) -> Void = { _ in }) throws
+    {
         var config = BrokerConfig()
         configure(&config)
-        service = BrokerService(config: config, request: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", context: context)
-        try service.start()
+        service = BrokerService(config: config, request: request, publish: publish, context: context)
+        var attempt = 0
+        while true {
+            do {
+                try service.start()
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 50 { throw error }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
     }
+
+    public func stop() { service.stop() }
 
     public func peer(_ type: ZMQSocketType = .req) throws -> TestPeer { try TestPeer(self, type) }
 
@@ -148,4 +164,29 @@ public func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) r
         Thread.sleep(forTimeInterval: 0.02)
     }
     return try condition()
+}
+
+/// A loopback endpoint whose port nothing listens on (bound once, then released).
+public func unusedEndpoint() throws -> String {
+    let context = ZMQContext()
+    let s = try ZMQSocket(context, .router)
+    try s.bind("tcp://127.0.0.1:*")
+    let endpoint = s.lastEndpoint ?? "tcp://127.0.0.1:1"
+    s.close(lingerMilliseconds: 0)
+    return endpoint
+}
+
+/// A ROUTER that takes every request and never answers: a broker that hangs.
+public final class SilentBroker: @unchecked Sendable {
+    public let socket: ZMQSocket
+    public let endpoint: String
+
+    public init() throws {
+        socket = try ZMQSocket(ZMQContext(), .router)
+        try socket.setLinger(milliseconds: 0)
+        try socket.bind("tcp://127.0.0.1:*")
+        endpoint = socket.lastEndpoint ?? ""
+    }
+
+    deinit { socket.close(lingerMilliseconds: 0) }
 }
