@@ -153,7 +153,9 @@ extension BrokerState {
             try touchNode(node, now: now)
             let gone = try p.array("task_ids").compactMap { v -> JSONValue? in
                 guard case .string(let id) = v else { return nil }
-                return tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false ? nil : v
+                // JSONValue? spelled out: a bare `nil` here would become JSON null and be kept.
+                let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false
+                return stillMine ? JSONValue?.none : v
             }
             return .result(.array(gone))
 
