@@ -19,14 +19,17 @@ extension BrokerState {
             id = "c\(idPrefix)\(String(nextSequence, radix: 36))"
             nextSequence += 1
         }
-        if let existing = clients[id], existing.connected, existing.peer != peer,
+        // A client remembered from the store has no connection yet: nobody holds its id.
+        if let existing = clients[id], existing.connected, existing.peer != peer, !existing.peer.isEmpty,
             now - existing.lastSeen < config.clientTimeout
         {
             throw Self.invalidClient(id, "taken by another connection active \(Int(now - existing.lastSeen)) s ago")
         }
         if clients[id] == nil {
             clients[id] = ClientRecord(id: id, peer: peer, lastSeen: now)
+            clientChanged(id)
         } else {
+            if !clients[id]!.connected { clientChanged(id) }
             clients[id]!.peer = peer
             clients[id]!.lastSeen = now
             clients[id]!.connected = true
@@ -47,6 +50,7 @@ extension BrokerState {
     mutating func disconnectClient(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
         try touchClient(id, peer: peer, now: now)
         clients[id]!.connected = false
+        clientChanged(id)
         resultWaiters.removeAll { waiter in
             guard waiter.clientID == id else { return false }
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array([]))))
@@ -66,7 +70,7 @@ extension BrokerState {
             nextSequence += 1
         }
         let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
-        if let existing = nodes[id] {
+        if let existing = nodes[id], !existing.awaitingReconnect {
             guard existing.peer == peer else {
                 throw Self.invalidNode(id, "taken by a live node (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
@@ -76,7 +80,12 @@ extension BrokerState {
             if let workers { nodes[id]!.workers = workers }
         } else {
             if let oldID = nodeByPeer[peer], oldID != id { dropNode(oldID, now: now, reason: "replaced by \(id)") }
-            var record = NodeRecord(id: id, peer: peer, lastSeen: now, connectedAt: wallClock())
+            // A node remembered from the store takes back the tasks it was running.
+            var record = nodes[id] ?? NodeRecord(id: id, peer: peer, lastSeen: now, connectedAt: wallClock())
+            record.peer = peer
+            record.lastSeen = now
+            record.connectedAt = wallClock()
+            record.awaitingReconnect = false
             record.methods = described ?? [:]
             record.workers = workers ?? 0
             nodes[id] = record
@@ -114,9 +123,11 @@ extension BrokerState {
 
     /// Checks a node id and records its activity.
     mutating func touchNode(_ id: String, now: Double) throws(RPCError) {
-        guard nodes[id] != nil else {
+        guard let node = nodes[id] else {
             throw Self.invalidNode(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
         }
+        // -32030 makes the node register again, which is what a restarted broker needs from it.
+        guard !node.awaitingReconnect else { throw Self.invalidNode(id, "unknown since the broker restarted (call node_connect again)") }
         nodes[id]!.lastSeen = now
     }
 
@@ -151,6 +162,7 @@ extension BrokerState {
         task.status = .queued
         task.progress = nil
         tasks[taskID] = task
+        taskChanged(taskID)
         counters.requeued += 1
         enqueue(task)
     }
@@ -166,13 +178,17 @@ extension BrokerState {
         expireResults(now: now)
         for (id, client) in clients where now - client.lastSeen > config.clientTTL {
             clients[id] = nil
+            clientChanged(id)
         }
     }
 
     mutating func expireResults(now: Double) {
         while completionLogHead < completionLog.count, now - completionLog[completionLogHead].at > config.resultTTL {
             let id = completionLog[completionLogHead].taskID
-            if let t = tasks[id], t.status.isComplete { tasks[id] = nil }
+            if let t = tasks[id], t.status.isComplete {
+                tasks[id] = nil
+                taskChanged(id)
+            }
             completionLogHead += 1
         }
         if completionLogHead > 4096, completionLogHead * 2 > completionLog.count {

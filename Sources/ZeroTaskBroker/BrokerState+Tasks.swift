@@ -46,6 +46,7 @@ extension BrokerState {
             created: wallClock())
         nextSequence += 1
         tasks[id] = task
+        taskChanged(id)
         counters.submitted += 1
         enqueue(task)
         return id
@@ -81,6 +82,7 @@ extension BrokerState {
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
         nodes[nodeID]!.assigned.insert(taskID)
+        taskChanged(taskID)
     }
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
@@ -153,6 +155,7 @@ extension BrokerState {
         task.finished = wallClock()
         task.completedAt = now
         tasks[taskID] = task
+        taskChanged(taskID)
         completionLog.append((now, taskID))
         publish(Notifications.resultReady(taskID: taskID))
         answerResultWaiters(for: task)
@@ -162,7 +165,10 @@ extension BrokerState {
         guard let task = tasks[taskID], task.nodeID == nodeID, !task.status.isComplete else {
             throw RPCError(.invalidTaskID, "task \"\(taskID)\" is not assigned to node \(nodeID)")
         }
-        if let status, status == .running || status == .assigned { tasks[taskID]!.status = status }
+        if let status, status == .running || status == .assigned, status != task.status {
+            tasks[taskID]!.status = status
+            taskChanged(taskID)
+        }
         if !fields.isEmpty { tasks[taskID]!.progress = fields }
     }
 

@@ -59,6 +59,12 @@ public struct BrokerState: Sendable {
     let idPrefix: String
 
     public internal(set) var outputs: [BrokerOutput] = []
+    /// Whether durable changes are recorded for a store (off for the memory store: no cost).
+    public var journaling = false
+    /// Tasks and clients changed since the last `takeChanges`; an id no longer in `tasks` or
+    /// `clients` was deleted.
+    var changedTasks: Set<String> = []
+    var changedClients: Set<String> = []
 
     struct Counters: Sendable {
         var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0
@@ -99,7 +105,10 @@ struct NodeRecord: Sendable {
     var workers = 0
     var assigned: Set<String> = []
     var status = JSONObject()
-    let connectedAt: Double
+    var connectedAt: Double
+    /// Remembered from the store after a restart because tasks are assigned to it: it holds
+    /// them for `node_timeout` until the node connects again, and answers nothing else meanwhile.
+    var awaitingReconnect = false
 
     var freeSlots: Int { workers > 0 ? max(0, workers - assigned.count) : Int.max }
 }

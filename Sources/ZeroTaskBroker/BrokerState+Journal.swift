@@ -1,0 +1,91 @@
+import ZeroTaskProtocol
+
+/// Durability: recording what changed for the store, and starting again from what it kept.
+extension BrokerState {
+    @inline(__always) mutating func taskChanged(_ id: String) {
+        if journaling { changedTasks.insert(id) }
+    }
+
+    @inline(__always) mutating func clientChanged(_ id: String) {
+        if journaling { changedClients.insert(id) }
+    }
+
+    /// The durable changes since the last call, each task and client as it is now; clears them.
+    /// The owner writes them before sending the replies that acknowledge them.
+    public mutating func takeChanges() -> StoreChanges {
+        var c = StoreChanges()
+        guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
+        c.tasks.reserveCapacity(changedTasks.count)
+        for id in changedTasks {
+            if let t = tasks[id] { c.tasks.append(t.stored) } else { c.deletedTasks.append(id) }
+        }
+        for id in changedClients {
+            if let r = clients[id] { c.clients.append(StoredClient(id: id, connected: r.connected)) } else { c.deletedClients.append(id) }
+        }
+        changedTasks.removeAll(keepingCapacity: true)
+        changedClients.removeAll(keepingCapacity: true)
+        return c
+    }
+
+    /// Starts from what a store kept (call once, before any request).
+    ///
+    /// - Queued tasks go back to their queues in priority and submission order.
+    /// - Assigned and running tasks stay with their node, which is remembered as awaiting
+    ///   reconnection: a node that comes back within `node_timeout` (it re-registers on -32030)
+    ///   reports them as usual; otherwise they are queued again like any lost node's tasks. The
+    ///   attempt in progress was counted when the task was assigned.
+    /// - Finished and failed tasks keep their results; `result_ttl` counts from their finish time.
+    /// - Clients exist again, connected or not as they were, on no connection yet: one that
+    ///   carries on with its id is served, and `client_connect` from a new connection is not
+    ///   refused as taken.
+    public mutating func restore(_ contents: StoreContents, now: Double) {
+        let wallNow = wallClock()
+        for c in contents.clients {
+            var r = ClientRecord(id: c.id, peer: [], lastSeen: now)
+            r.connected = c.connected
+            clients[c.id] = r
+        }
+        var completed: [(at: Double, taskID: String)] = []
+        for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
+            var t = TaskRecord(
+                id: s.id, clientID: s.clientID, method: s.method, params: s.params, status: s.status, priority: s.priority,
+                sequence: s.sequence, timeout: s.timeout, maxRetries: s.maxRetries, attempts: s.attempts, nodeID: s.nodeID,
+                result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished)
+            nextSequence = max(nextSequence, s.sequence &+ 1)
+            switch s.status {
+            case .finished, .failed:
+                t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
+                completed.append((t.completedAt!, t.id))
+                tasks[t.id] = t
+            case .assigned, .running, .queued:
+                if s.status != .queued, let nodeID = s.nodeID {
+                    tasks[t.id] = t
+                    if nodes[nodeID] == nil {
+                        var node = NodeRecord(id: nodeID, peer: [], lastSeen: now, connectedAt: wallNow)
+                        node.awaitingReconnect = true
+                        nodes[nodeID] = node
+                    }
+                    nodes[nodeID]!.assigned.insert(t.id)
+                } else {
+                    t.status = .queued
+                    t.nodeID = nil
+                    tasks[t.id] = t
+                    queues[t.method, default: TaskQueue()].push(
+                        TaskQueue.Entry(priority: t.priority, sequence: t.sequence, taskID: t.id))
+                    queuedCount += 1
+                }
+            }
+        }
+        completionLog = completed.sorted { $0.at < $1.at }
+        completionLogHead = 0
+    }
+}
+
+extension TaskRecord {
+    var stored: StoredTask {
+        StoredTask(
+            id: id, clientID: clientID, method: method, params: params, priority: priority, sequence: sequence,
+            timeout: timeout, maxRetries: maxRetries, attempts: attempts, status: status, nodeID: nodeID, result: result,
+            error: error, created: created, started: started, finished: finished)
+    }
+}

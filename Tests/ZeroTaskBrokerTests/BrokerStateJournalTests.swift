@@ -1,0 +1,206 @@
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskBroker
+
+/// What the state machine records for the store, and how it starts again from what was stored:
+/// no sockets, no files, an injected clock.
+@Suite struct BrokerStateJournalTests {
+    typealias Harness = BrokerStateTests.Harness
+
+    /// Applies changes as a store would, keeping the latest row of each task and client.
+    struct Kept {
+        var tasks: [String: StoredTask] = [:]
+        var clients: [String: StoredClient] = [:]
+
+        mutating func apply(_ c: StoreChanges) {
+            for t in c.tasks { tasks[t.id] = t }
+            for id in c.deletedTasks { tasks[id] = nil }
+            for cl in c.clients { clients[cl.id] = cl }
+            for id in c.deletedClients { clients[id] = nil }
+        }
+
+        var contents: StoreContents {
+            StoreContents(tasks: Array(tasks.values), clients: Array(clients.values))
+        }
+    }
+
+    static func journaling(_ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
+        var h = Harness(configure)
+        h.state.journaling = true
+        return h
+    }
+
+    /// A broker started on what `kept` holds, `after` seconds of monotonic time later.
+    static func restarted(_ kept: Kept, at now: Double = 1000, _ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
+        var h = journaling(configure)
+        h.now = now
+        h.state.restore(kept.contents, now: now)
+        return h
+    }
+
+    @Test func withoutJournalingNothingIsRecorded() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        #expect(h.state.takeChanges().isEmpty)
+    }
+
+    @Test func aTaskChangedSeveralTimesInOneIterationIsWrittenOnceAsItEnds() {
+        var h = Self.journaling()
+        h.setUp()
+        var first = h.state.takeChanges()
+        #expect(first.clients == [StoredClient(id: "alice", connected: true)])
+        h.submit("a", priority: 7, maxRetries: 2)
+        first = h.state.takeChanges()
+        #expect(first.tasks.count == 1)
+        #expect(first.tasks.first?.status == .queued)
+        #expect(first.tasks.first?.priority == 7)
+        #expect(first.tasks.first?.maxRetries == 2)
+
+        h.submit("b")
+        h.result("node_task_pull", ["n1", 10], peer: "N")
+        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-b", "result": ["x": 1]], peer: "N")
+        let c = h.state.takeChanges()
+        let byID = Dictionary(uniqueKeysWithValues: c.tasks.map { ($0.id, $0) })
+        #expect(c.tasks.count == 2)
+        #expect(byID["alice-a"]?.status == .assigned)
+        #expect(byID["alice-a"]?.nodeID == "n1")
+        #expect(byID["alice-a"]?.attempts == 1)
+        #expect(byID["alice-b"]?.status == .finished)
+        #expect(byID["alice-b"]?.result == ["x": 1])
+        #expect(byID["alice-b"]?.finished != nil)
+        #expect(h.state.takeChanges().isEmpty)
+    }
+
+    @Test func disconnectsAndExpiredResultsAreRecorded() {
+        var h = Self.journaling { $0.resultTTL = 10 }
+        h.setUp()
+        h.submit("a")
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.result("node_task_failed", ["node_id": "n1", "task_id": "alice-a", "error": ["code": 5, "message": "no"]], peer: "N")
+        h.result("client_disconnect", ["alice"], peer: "C")
+        let c = h.state.takeChanges()
+        #expect(c.clients == [StoredClient(id: "alice", connected: false)])
+        #expect(c.tasks.first?.error == RPCError(code: 5, message: "no"))
+        h.now = 20
+        h.state.tick(now: h.now)
+        #expect(h.state.takeChanges().deletedTasks == ["alice-a"])
+    }
+
+    @Test func queuedTasksComeBackInPriorityThenSubmissionOrder() {
+        var h = Self.journaling()
+        h.setUp()
+        var kept = Kept()
+        for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1)] { h.submit(name, priority: Int64(priority)) }
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept)
+        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
+        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == ["b", "d", "a", "c", "e"].map { "alice-\($0)" })
+        // New submissions continue the sequence: FIFO holds across the restart.
+        r.submit("f", priority: 5)
+        r.result("node_connect", ["node_id": "n3", "methods": ["work"]], peer: "O")
+        #expect(r.state.tasks["alice-f"]!.sequence > r.state.tasks["alice-e"]!.sequence)
+    }
+
+    @Test func aClientCarriesOnWithItsIdAndReadsItsResultsAfterARestart() {
+        var h = Self.journaling()
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-a", "result": 42], peer: "N")
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept)
+        // Same id, a new connection, no client_connect: served.
+        #expect(r.result("client_task_result", ["alice", "alice-a"], peer: "C2") == 42)
+        // Or, after another restart, client_connect from a new connection is not refused as taken.
+        var r2 = Self.restarted(kept)
+        #expect(r2.result("client_connect", ["alice"], peer: "C3") == "alice")
+        #expect(r2.result("client_task_result", ["alice", "alice-a"], peer: "C3") == 42)
+        // Another client does not see alice's task.
+        r.result("client_connect", ["bob"], peer: "B")
+        #expect(r.error("client_task_status", ["bob", "alice-a"], peer: "B")?.code == ErrorCode.invalidTaskID.rawValue)
+    }
+
+    @Test func aDisconnectedClientStaysDisconnectedAndKeepsItsTasks() {
+        var h = Self.journaling()
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.result("client_disconnect", ["alice"], peer: "C")
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept)
+        #expect(r.error("client_task_status", ["alice", "alice-a"], peer: "C")?.code == ErrorCode.invalidClientID.rawValue)
+        r.result("client_connect", ["alice"], peer: "C")
+        #expect(r.status("alice-a") == .int(TaskStatus.queued.rawValue))
+    }
+
+    @Test func aRunningTaskWaitsForItsNodeToComeBackAndIsNotRunTwice() {
+        var h = Self.journaling()
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.submit("b")
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept)
+        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
+        // Another node gets only the queued task, not the one n1 still runs.
+        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == ["alice-b"])
+        // n1 is asked to register again (its session died with the broker) ...
+        #expect(r.error("node_heartbeat", ["n1"], peer: "N2")?.code == ErrorCode.invalidNodeID.rawValue)
+        #expect(r.error("node_tasks_done", ["n1", [["id": "alice-a", "result": 1]]], peer: "N2")?.code
+            == ErrorCode.invalidNodeID.rawValue)
+        // ... and once it did, from a new connection, its task is still its own and its result is taken.
+        r.result("node_connect", ["node_id": "n1", "methods": ["work"]], peer: "N2")
+        let gone = r.result("node_check_tasks", ["n1", .array([.string("alice-a")])], peer: "N2")
+        #expect(gone == [], "\(gone)")
+        #expect(r.result("node_tasks_done", ["n1", [["id": "alice-a", "result": 1]]], peer: "N2") == [true])
+        #expect(r.result("client_task_result", ["alice", "alice-a"], peer: "C") == 1)
+        #expect(r.state.tasks["alice-a"]!.attempts == 1)
+    }
+
+    @Test func aNodeThatDoesNotComeBackLosesItsTasksAfterNodeTimeout() {
+        var h = Self.journaling { $0.nodeTimeout = 10 }
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept) { $0.nodeTimeout = 10 }
+        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
+        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == [])
+        r.now += 11
+        r.result("node_heartbeat", ["n2"], peer: "M")
+        r.state.tick(now: r.now)
+        let pulled = r.result("node_task_pull", ["n2", 10], peer: "M")
+        #expect(Harness.ids(pulled) == ["alice-a"])
+        // The attempt lost with the broker counts: at-least-once, bounded by max_retries.
+        #expect(r.state.tasks["alice-a"]!.attempts == 2)
+        kept.apply(r.state.takeChanges())
+        #expect(kept.tasks["alice-a"]?.nodeID == "n2")
+    }
+
+    @Test func resultTTLCountsFromTheFinishTimeAcrossARestart() {
+        var h = Self.journaling { $0.resultTTL = 100 }
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-a", "result": 1], peer: "N")
+        kept.apply(h.state.takeChanges())
+        // The harness's wall clock is fixed, so the result is as old as the restart: 100 s to go.
+        var r = Self.restarted(kept) { $0.resultTTL = 100 }
+        r.state.tick(now: r.now + 50)
+        #expect(r.state.tasks["alice-a"] != nil)
+        r.state.tick(now: r.now + 101)
+        #expect(r.state.tasks["alice-a"] == nil)
+        #expect(r.state.takeChanges().deletedTasks == ["alice-a"])
+    }
+}
