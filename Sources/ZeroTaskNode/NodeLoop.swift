@@ -283,8 +283,7 @@ final class NodeLoop: @unchecked Sendable {
             return
         }
         w.state = .busy(.init(assignment: a, deadline: now + timeout, timeoutSeconds: timeout, startedAt: now))
-        notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(a.id), "status": .int(TaskStatus.running.rawValue),
-            "worker": .int(Int64(w.id))]))
+        notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(a.id), "status": .int(TaskStatus.running.rawValue)]))
     }
 
     /// `node_status` fields: worker counts and the node's own timings.
