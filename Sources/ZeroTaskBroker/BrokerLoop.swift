@@ -1,20 +1,34 @@
+import Foundation
 import Logging
 import Synchronization
 import ZeroMQ
 import ZeroTaskProtocol
 
 /// The broker thread's work: receive, handle, reply, publish, expire. Owned by one thread.
+///
+/// Group commit: the replies and notifications of one iteration (up to 512 messages, then the
+/// timers) are held until that iteration's durable changes are written to the store in one
+/// transaction, so a peer never hears about a task the store does not have.
 final class BrokerLoop: @unchecked Sendable {
     var state: BrokerState
     let router: ZMQSocket
     let pub: ZMQSocket
+    let store: TaskStore
     let logger: Logger
     private var lastTick = 0.0
+    /// What this iteration will send once its changes are stored.
+    private var held: [Held] = []
 
-    init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, logger: Logger) {
+    private enum Held {
+        case reply([[UInt8]], [UInt8])
+        case publish([UInt8])
+    }
+
+    init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger) {
         self.state = state
         self.router = router
         self.pub = pub
+        self.store = store
         self.logger = logger
     }
 
@@ -44,9 +58,47 @@ final class BrokerLoop: @unchecked Sendable {
                 state.tick(now: now)
                 flushOutputs()
             }
+            commitAndSend(stopping: stopping)
         }
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
+        store.close()
+    }
+
+    /// Writes the iteration's changes, then sends what was held back for them.
+    func commitAndSend(stopping: StopFlag) {
+        let changes = state.takeChanges()
+        if !changes.isEmpty && !persist(changes, stopping: stopping) {
+            held.removeAll(keepingCapacity: true)
+            return
+        }
+        for item in held {
+            switch item {
+            case .reply(let envelope, let body): transmit(envelope, body)
+            case .publish(let bytes): _ = try? pub.send(bytes, dontWait: true)
+            }
+        }
+        held.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes changes, retrying while the store fails: replies must not promise what is not
+    /// stored, so the broker holds still rather than answer. False when stopped meanwhile.
+    private func persist(_ changes: StoreChanges, stopping: StopFlag) -> Bool {
+        var failures = 0
+        while true {
+            do throws(StoreError) {
+                try store.write(changes)
+                if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }
+                return true
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 100 == 0 {
+                    logger.critical("cannot write \(changes.count) changes: \(error); holding replies and retrying")
+                }
+                if stopping.isSet { return false }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
     }
 
     func handle(_ received: ZMQReceived) {
@@ -109,19 +161,25 @@ final class BrokerLoop: @unchecked Sendable {
         }
     }
 
+    /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
         for output in state.takeOutputs() {
             switch output {
             case .reply(let route, let response): send(route.envelope, response.json)
-            case .publish(let bytes): _ = try? pub.send(bytes, dontWait: true)
+            case .publish(let bytes): held.append(.publish(bytes))
             }
         }
     }
 
+    /// Holds a reply until the iteration's changes are stored.
     func send(_ envelope: [[UInt8]], _ body: JSONValue) {
+        held.append(.reply(envelope, body.jsonBytes))
+    }
+
+    private func transmit(_ envelope: [[UInt8]], _ body: [UInt8]) {
         do {
             for frame in envelope { try router.send(frame, more: true, dontWait: true) }
-            try router.send(body.jsonBytes, dontWait: true)
+            try router.send(body, dontWait: true)
         } catch {
             // A vanished or saturated peer must never stall everyone else: drop and go on.
             logger.debug("reply dropped: \(error)")

@@ -13,6 +13,8 @@ import ZeroTaskProtocol
 public final class BrokerService: @unchecked Sendable {
     public let config: BrokerConfig
     public let logger: Logger
+    /// Where clients, tasks and results are kept across restarts.
+    public let store: TaskStore
     private let context: ZMQContext
     private let requestEndpoint: String
     private let publishEndpoint: String
@@ -25,17 +27,27 @@ public final class BrokerService: @unchecked Sendable {
 
     public init(
         config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
-        context: ZMQContext = ZMQContext(), logger: Logger = Logger(label: "zerotask.broker")
+        store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
+        logger: Logger = Logger(label: "zerotask.broker")
     ) {
         self.config = config
+        self.store = store
         self.requestEndpoint = request
         self.publishEndpoint = publish
         self.context = context
         self.logger = logger
     }
 
-    /// Binds both sockets (so a taken port fails here, at once) and starts serving on a new thread.
+    /// Loads the store, binds both sockets (so a taken port fails here, at once) and starts
+    /// serving on a new thread.
     public func start() throws {
+        var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
+        state.journaling = store.isDurable
+        if store.isDurable {
+            let contents = try store.load()
+            state.restore(contents, now: monotonicNow())
+            logger.info("store \(store.description): \(contents.tasks.count) tasks (\(state.queuedTaskCount) queued), \(contents.clients.count) clients")
+        }
         let router = try ZMQSocket(context, .router)
         let pub = try ZMQSocket(context, .pub)
         // libzmq drops a peer that sends more than this; below it, oversize bodies get -32600.
@@ -49,9 +61,7 @@ public final class BrokerService: @unchecked Sendable {
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
         boundPublishEndpoint = pub.lastEndpoint ?? publishEndpoint
         logger.info("broker listening", metadata: ["request": "\(boundRequestEndpoint)", "publish": "\(boundPublishEndpoint)"])
-        let loop = BrokerLoop(
-            state: BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix()),
-            router: router, pub: pub, logger: logger)
+        let loop = BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger)
         let t = Thread { [stopping, finished] in
             loop.run(stopping: stopping)
             finished.signal()

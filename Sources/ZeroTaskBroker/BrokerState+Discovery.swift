@@ -37,6 +37,8 @@ extension BrokerState {
             o.append("last_seen", .double(((now - n.lastSeen) * 1000).rounded() / 1000))
             o.append("connected_at", .double(n.connectedAt))
             if !n.status.isEmpty { o.append("status", .object(n.status)) }
+            // Remembered from the store after a restart, holding its tasks until it connects again.
+            if n.awaitingReconnect { o.append("awaiting_reconnect", true) }
             return .object(o)
         })
     }
