@@ -13,7 +13,8 @@ struct BrokerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
-            publish: broker.publishEndpoint(settings), logger: Logger(label: "zerotask.broker"))
+            publish: broker.publishEndpoint(settings), store: try broker.taskStore(settings),
+            logger: Logger(label: "zerotask.broker"))
         try await withTaskCancellationHandler {
             try await service.run()
         } onCancel: {
@@ -41,9 +42,36 @@ struct BrokerOptions: ParsableArguments {
     var maxMessageBytes: Int?
     @Option(name: .customLong("max-queued"), help: "Queued tasks allowed in all. [2000000]")
     var maxQueued: Int?
+    @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite) or sqlite:PATH. [sqlite]")
+    var store: String?
+    @Option(name: .customLong("data-dir"), help: "The directory of the default SQLite store. [data]")
+    var dataDir: String?
+    @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [full]")
+    var storeSync: String?
 
     func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: "tcp://*:5555") }
     func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: "tcp://*:5556") }
+
+    /// The store `--store` names: `memory`, `sqlite` (the default file under the data directory),
+    /// `sqlite:PATH` (relative to the working directory).
+    func taskStore(_ s: Settings) throws -> TaskStore {
+        let spec = s.string("broker.store", store, default: "sqlite")
+        let syncName = s.string("broker.store_sync", storeSync, default: "full")
+        guard let sync = SQLiteTaskStore.Synchronous(rawValue: syncName.lowercased()) else {
+            throw Settings.ValidationFailure("broker.store_sync must be full or normal, not \"\(syncName)\"")
+        }
+        switch spec {
+        case "memory":
+            return MemoryTaskStore()
+        case "sqlite":
+            let dir = s.string("broker.data_dir", dataDir, default: "data")
+            return try SQLiteTaskStore(path: (dir.isEmpty ? "." : dir) + "/zerotask.sqlite", synchronous: sync)
+        case let p where p.hasPrefix("sqlite:") && p.count > 7:
+            return try SQLiteTaskStore(path: String(p.dropFirst(7)), synchronous: sync)
+        default:
+            throw Settings.ValidationFailure("broker.store must be memory, sqlite or sqlite:PATH, not \"\(spec)\"")
+        }
+    }
 
     func brokerConfig(_ s: Settings) throws -> BrokerConfig {
         var c = BrokerConfig()

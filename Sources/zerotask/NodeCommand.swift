@@ -65,7 +65,8 @@ struct NodeCommand: AsyncParsableCommand {
         let brokerChoice = settings.string("node.broker", broker, default: "builtin")
         if brokerChoice == "builtin" {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
-                publish: builtin.publishEndpoint(settings), logger: Logger(label: "zerotask.broker"))
+                publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings),
+                logger: Logger(label: "zerotask.broker"))
             try service.start()
             brokerService = service
             config.broker = Self.loopback(service.boundRequestEndpoint)
