@@ -155,6 +155,7 @@ extension BrokerState {
                 guard case .string(let id) = v else { return nil }
                 // JSONValue? spelled out: a bare `nil` here would become JSON null and be kept.
                 let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false
+                if stillMine { nodes[node]!.unconfirmed.remove(id) }
                 return stillMine ? JSONValue?.none : v
             }
             return .result(.array(gone))

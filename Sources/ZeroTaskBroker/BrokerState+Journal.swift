@@ -66,6 +66,7 @@ extension BrokerState {
                         nodes[nodeID] = node
                     }
                     nodes[nodeID]!.assigned.insert(t.id)
+                    nodes[nodeID]!.unconfirmed.insert(t.id)
                 } else {
                     t.status = .queued
                     t.nodeID = nil

@@ -86,6 +86,7 @@ extension BrokerState {
             record.lastSeen = now
             record.connectedAt = wallClock()
             record.awaitingReconnect = false
+            if !record.unconfirmed.isEmpty { record.confirmBy = now + config.nodeTimeout }
             record.methods = described ?? [:]
             record.workers = workers ?? 0
             nodes[id] = record
@@ -171,6 +172,13 @@ extension BrokerState {
     public mutating func tick(now: Double) {
         for (id, node) in nodes where now - node.lastSeen > config.nodeTimeout {
             dropNode(id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s")
+        }
+        for (id, node) in nodes where !node.unconfirmed.isEmpty && now >= node.confirmBy {
+            nodes[id]!.unconfirmed = []
+            for taskID in node.unconfirmed.sorted() {
+                nodes[id]!.assigned.remove(taskID)
+                requeueOrFail(taskID, now: now, cause: "node \(id) did not confirm it after the broker restarted")
+            }
         }
         expireWaiters(now: now)
         guard now - lastSweep >= 1 else { return }

@@ -141,7 +141,10 @@ extension BrokerState {
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
     mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
-        if let n = task.nodeID { nodes[n]?.assigned.remove(taskID) }
+        if let n = task.nodeID {
+            nodes[n]?.assigned.remove(taskID)
+            nodes[n]?.unconfirmed.remove(taskID)
+        }
         switch outcome {
         case .success(let r):
             task.status = .finished

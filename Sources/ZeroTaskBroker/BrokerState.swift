@@ -109,6 +109,11 @@ struct NodeRecord: Sendable {
     /// Remembered from the store after a restart because tasks are assigned to it: it holds
     /// them for `node_timeout` until the node connects again, and answers nothing else meanwhile.
     var awaitingReconnect = false
+    /// Tasks the store says this node runs that it has not confirmed since the restart (by
+    /// reporting them or listing them in `node_check_tasks`): the reply assigning them may
+    /// have died with the old broker. Those left at `confirmBy` are queued again.
+    var unconfirmed: Set<String> = []
+    var confirmBy = Double.infinity
 
     var freeSlots: Int { workers > 0 ? max(0, workers - assigned.count) : Int.max }
 }

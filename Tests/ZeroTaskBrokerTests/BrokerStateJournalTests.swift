@@ -160,9 +160,40 @@ import ZeroTaskProtocol
         r.result("node_connect", ["node_id": "n1", "methods": ["work"]], peer: "N2")
         let gone = r.result("node_check_tasks", ["n1", .array([.string("alice-a")])], peer: "N2")
         #expect(gone == [], "\(gone)")
+        // Confirmed: it stays n1's past node_timeout, and no other node gets it.
+        r.now += 11
+        r.result("node_heartbeat", ["n1"], peer: "N2")
+        r.result("node_heartbeat", ["n2"], peer: "M")
+        r.state.tick(now: r.now)
+        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == [])
         #expect(r.result("node_tasks_done", ["n1", [["id": "alice-a", "result": 1]]], peer: "N2") == [true])
         #expect(r.result("client_task_result", ["alice", "alice-a"], peer: "C") == 1)
         #expect(r.state.tasks["alice-a"]!.attempts == 1)
+    }
+
+    @Test func aTaskItsNodeNeverHeardOfIsQueuedAgainWhenTheNodeDoesNotConfirmIt() {
+        // The old broker stored the assignment, then died before its reply reached the node.
+        var h = Self.journaling { $0.nodeTimeout = 10 }
+        h.setUp()
+        var kept = Kept()
+        h.submit("a")
+        h.submit("b")
+        h.result("node_task_pull", ["n1", 2], peer: "N")
+        kept.apply(h.state.takeChanges())
+
+        var r = Self.restarted(kept) { $0.nodeTimeout = 10 }
+        r.result("node_connect", ["node_id": "n1", "methods": ["work"], "workers": 2], peer: "N2")
+        // n1 runs alice-a only; alice-b's assignment never reached it.
+        #expect(r.result("node_check_tasks", ["n1", .array([.string("alice-a")])], peer: "N2") == [])
+        r.now += 5
+        r.result("node_heartbeat", ["n1"], peer: "N2")
+        r.state.tick(now: r.now)
+        #expect(Harness.ids(r.result("node_task_pull", ["n1", 2], peer: "N2")) == [])
+        r.now += 6
+        r.result("node_heartbeat", ["n1"], peer: "N2")
+        r.state.tick(now: r.now)
+        #expect(Harness.ids(r.result("node_task_pull", ["n1", 2], peer: "N2")) == ["alice-b"])
+        #expect(r.state.tasks["alice-a"]!.nodeID == "n1")
     }
 
     @Test func aNodeThatDoesNotComeBackLosesItsTasksAfterNodeTimeout() {
