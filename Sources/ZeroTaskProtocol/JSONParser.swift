@@ -145,11 +145,15 @@ struct JSONParser {
         index += 1  // opening quote
         let start = index
         // Fast path: no escapes, only validation of UTF-8 at the end.
+        var allBits: UInt8 = 0
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                // ASCII is valid UTF-8, and String(validating:) is generic and unspecialized here
+                // (it instantiates type metadata on every call): a fifth of the broker's time.
+                if allBits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 guard let s = String(validating: slice, as: UTF8.self) else {
                     throw JSONParseError(reason: "invalid UTF-8 in string", offset: start)
                 }
@@ -157,6 +161,7 @@ struct JSONParser {
             }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw fail("control character in string") }
+            allBits |= c
             index += 1
         }
         guard index < bytes.count else { throw fail("unterminated string") }
