@@ -1,7 +1,9 @@
 // Raw request rates on the wire, side by side: a bare libzmq echo against the broker.
 //
 //   swift run -c release --scratch-path .build-wire zerotask-wirebench [--rounds 5] [--scale 1.0]
-//   zerotask-wirebench --only broker-dealer --count 20000 --rounds 1   (e.g. under valgrind)
+//   zerotask-wirebench --only broker-dealer --count 20000 --rounds 1
+//   zerotask-wirebench serve broker|echo     (prints the endpoint, serves until stdin closes;
+//   zerotask-wirebench peer KIND ENDPOINT COUNT INFLIGHT     for profiling one side alone)
 //
 // The server side (an echo ROUTER thread, or an in-process BrokerService) lives in this
 // process; every measurement's peer is a second process (this executable re-run as
@@ -279,7 +281,19 @@ func runBench(arguments: [String]) throws {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
-    if arguments.first == "peer" {
+    if arguments.first == "serve" {
+        // One server alone, e.g. under valgrind (which cannot follow Foundation's process spawn).
+        let echo = arguments.count > 1 && arguments[1] == "echo"
+        let server = echo ? try EchoServer() : nil
+        let broker = echo ? nil : BrokerService(request: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*")
+        try broker?.start()
+        print("ENDPOINT \(server?.endpoint ?? broker!.boundRequestEndpoint)")
+        fflush(stdout)
+        var byte: UInt8 = 0
+        while read(0, &byte, 1) > 0 {}
+        broker?.stop()
+        server?.stop()
+    } else if arguments.first == "peer" {
         guard arguments.count == 5, let kind = Kind(rawValue: arguments[1]), let count = Int(arguments[3]),
             let inflight = Int(arguments[4])
         else { fail("usage: peer KIND ENDPOINT COUNT INFLIGHT") }
