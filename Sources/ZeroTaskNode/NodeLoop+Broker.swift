@@ -31,10 +31,13 @@ extension NodeLoop {
             }
             let responses = json.arrayValue ?? [json]
             for r in responses {
-                guard let response = Response(json: r), case .int(let id) = response.id, let p = pending.removeValue(forKey: id) else {
-                    continue
+                guard let response = Response(json: r), case .int(let id) = response.id else { continue }
+                if let p = pending.removeValue(forKey: id) {
+                    handle(response.outcome, for: p.kind)
+                } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
+                    // A pull given up on was answered after all: its tasks are ours, run them.
+                    for item in list.arrayValue ?? [] { if let a = Assignment(item) { waiting.append(a) } }
                 }
-                handle(response.outcome, for: p.kind)
             }
         }
     }
@@ -61,6 +64,15 @@ extension NodeLoop {
             registering = false
             switch outcome {
             case .success:
+                // A pull parked at a broker that restarted will never be answered: forget it.
+                for (id, p) in pending {
+                    if case .pull(let done) = p.kind {
+                        pending[id] = nil
+                        abandonPull(id)
+                        doneBuffer = done + doneBuffer
+                    }
+                }
+                pullInFlight = false
                 registered = true
                 advertisedGeneration = methodsGeneration
                 lastHeartbeat = now
@@ -96,8 +108,15 @@ extension NodeLoop {
         }
     }
 
+    /// Remembers a pull that is no longer waited for, so that a late answer still runs its tasks.
+    func abandonPull(_ id: Int64) {
+        if abandonedPulls.count > 1000 { abandonedPulls.removeAll() }
+        abandonedPulls.insert(id)
+    }
+
     /// A request got no answer in time: the broker is gone or restarted.
-    func requestLost(_ kind: RequestKind, now: Double) {
+    func requestLost(_ id: Int64, _ kind: RequestKind, now: Double) {
+        if case .pull = kind { abandonPull(id) }
         if brokerSilentSince == nil {
             brokerSilentSince = now
             logger.warning("broker at \(config.broker) is not answering; will keep trying")

@@ -41,6 +41,8 @@ final class NodeLoop: @unchecked Sendable {
     var registering = false
     var nextRegisterAt = 0.0
     var pullInFlight = false
+    /// Pulls given up on (timed out, or parked at a broker we registered with again).
+    var abandonedPulls = Set<Int64>()
     var waiting: [Assignment] = []
     var doneBuffer: [JSONValue] = []
     var lastHeartbeat = 0.0
@@ -177,7 +179,7 @@ final class NodeLoop: @unchecked Sendable {
         }
         for (id, p) in pending where now >= p.deadline {
             pending[id] = nil
-            requestLost(p.kind, now: now)
+            requestLost(id, p.kind, now: now)
         }
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now

@@ -33,6 +33,8 @@ struct NodeCommand: AsyncParsableCommand {
     var maxWorkerMemoryMiB: Int?
     @Option(name: .customLong("drain-grace"), help: "Seconds running tasks get to finish on SIGTERM. [30]")
     var drainGrace: Double?
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats; keep well below the broker's node_timeout. [2]")
+    var heartbeatInterval: Double?
     @Option(name: .customLong("broker-publish"), help: "The remote broker's publish endpoint. [its port + 1]")
     var brokerPublish: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [info]")
@@ -59,6 +61,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.maxTasksPerWorker = try settings.int("node.max_tasks_per_worker", maxTasksPerWorker, default: 0)
         config.maxWorkerMemory = try settings.int("node.max_worker_memory_mib", maxWorkerMemoryMiB, default: 0) * 1_048_576
         config.drainGrace = try settings.double("node.drain_grace", drainGrace, default: config.drainGrace)
+        config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
         config.pluginConfig = settings.jsonValues(under: "node.plugin_config")
 
         var brokerService: BrokerService?

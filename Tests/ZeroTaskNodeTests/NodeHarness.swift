@@ -14,10 +14,13 @@ final class NodeHarness: @unchecked Sendable {
     let client: TestPeer
     let plugins: String
     var nodes: [ChildProcess] = []
+    /// Heartbeats well inside the broker's node timeout, as a deployment would configure them.
+    let heartbeat: Double
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
     init(plugins names: [String] = ["nodetest"], nodeTimeout: Double = 10) throws {
         broker = try TestBroker { $0.nodeTimeout = nodeTimeout }
+        heartbeat = min(2, nodeTimeout / 5)
         client = try broker.peer()
         _ = try client.result("client_connect", ["tester"])
         plugins = FixturePlugins.temporaryDirectory()
@@ -31,7 +34,7 @@ final class NodeHarness: @unchecked Sendable {
     {
         let node = try ChildProcess(Binaries.zerotask, [
             "node", "--broker", broker.request, "--broker-publish", broker.publish, "--plugins", plugins,
-            "--node-id", id, "--log-level", "debug",
+            "--node-id", id, "--log-level", "debug", "--heartbeat-interval", "\(heartbeat)",
         ] + (workers.map { ["--workers", "\($0)"] } ?? []) + extra, environment: environment)
         nodes.append(node)
         let up = try eventually(30) { try serves(method, node: id) || !node.isRunning }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import ZeroMQ
 import ZeroTaskProtocol
 import ZeroTaskTestSupport
 
@@ -92,5 +93,57 @@ import ZeroTaskTestSupport
         // Flag over file: every worker serves one task.
         let a = try h.outcome(try h.submit("nt.pid")), b = try h.outcome(try h.submit("nt.pid"))
         #expect(a != b)
+    }
+
+    @Test func pluginReplacedInPlaceTakesEffectWithoutHurtingARunningTask() throws {
+        let h = try NodeHarness(plugins: ["nodetest", "extra"])
+        try h.startNode(id: "inplace", workers: 2, waitFor: "extra.triple")
+        #expect(try h.outcome(try h.submit("extra.triple", [1])) == .success(3))
+        let running = try h.submit("nt.sleep", [1500])
+        #expect(try eventually { try h.client.result("client_task_status", ["tester", running]) == .int(5000) })
+        // Overwrite the library's bytes in place (same inode), as a careless `cp` would.
+        let build = FixturePlugins.temporaryDirectory("zt-build")
+        try FixturePlugins.compile("extra2", from: NodeHarness.fixtures, into: build)
+        let new = try Data(contentsOf: URL(fileURLWithPath: build + "/extra2.so"))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: h.plugins + "/extra.so"))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: new)
+        try handle.close()
+        #expect(try eventually(30) { try h.outcome(try h.submit("extra.triple", [1])) == .success(1003) })
+        #expect(try h.outcome(running) == .success(1500))
+    }
+
+    @Test func nodeRegistersAgainWhenItsBrokerRestarts() throws {
+        let h = try NodeHarness()
+        // A standalone broker process the test can kill, on ports chosen now and kept.
+        let request = try unusedEndpoint(), publish = try unusedEndpoint()
+        func startBroker() throws -> ChildProcess {
+            try ChildProcess(Binaries.zerotask, ["broker", "--request", request, "--publish", publish])
+        }
+        var broker = try startBroker()
+        let node = try ChildProcess(Binaries.zerotask, [
+            "node", "--broker", request, "--broker-publish", publish, "--plugins", h.plugins, "--workers", "1",
+            "--node-id", "phoenix",
+        ])
+        defer { node.stop(); broker.stop() }
+        let context = ZMQContext()
+        func add(_ a: Int64) throws -> JSONValue? {
+            let peer = try TestPeer(endpoint: request, context: context)
+            guard case .success = try peer.call("client_connect", ["again"]).outcome else { return nil }
+            let tid = try peer.result("client_new_task", ["again", "nt.add", [.int(a), 1]])
+            var result: JSONValue?
+            _ = try eventually(20) {
+                if case .success(let r) = try peer.call("client_task_result", ["again", tid]).outcome { result = r }
+                return result != nil
+            }
+            return result
+        }
+        #expect(eventually(30) { (try? add(1)) == 2 })
+        broker.signal(SIGKILL)
+        broker.waitForExit()
+        broker = try startBroker()
+        // The node finds out by itself (its heartbeat is refused or unanswered) and registers again.
+        #expect(eventually(60) { (try? add(41)) == 42 }, "node output:\n\(node.output)")
+        #expect(node.isRunning)
     }
 }
