@@ -56,6 +56,11 @@ let package = Package(
         .target(name: "ZeroTaskClient", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
         // Raw broker and libzmq request rates, side by side (not a test).
         .executableTarget(name: "zerotask-wirebench", dependencies: ["ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker"]),
+        // Submit throughput of the broker's stores, memory and SQLite side by side (not a test).
+        .executableTarget(
+            name: "zerotask-storebench",
+            dependencies: ["ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", .product(name: "Logging", package: "swift-log")]
+        ),
         // The one executable: wires the layers up.
         .executableTarget(
             name: "zerotask",
