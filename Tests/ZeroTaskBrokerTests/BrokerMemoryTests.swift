@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// Bad input must not make the broker grow: a real `zerotask broker` process, its resident size
+/// read from /proc before and after a flood of every kind of bad message.
+@Suite struct BrokerMemoryTests {
+    static func residentBytes(_ pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * 4096 : 0
+    }
+
+    static let badBodies: [[UInt8]] = [
+        Array("{not json".utf8),
+        Array("[]".utf8),
+        Array("\"a string\"".utf8),
+        Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.nope","id":1}"#.utf8),
+        Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.client_new_task","params":["nobody","m",[]],"id":2}"#.utf8),
+        Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.node_heartbeat","params":["ghost"],"id":3}"#.utf8),
+        Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.client_connect","params":["bad id!"],"id":4}"#.utf8),
+        Array(String(repeating: "[", count: 5000).utf8),
+        Array(#"{"jsonrpc":"2.0","method":"zerotask.broker.stats","id":""#.utf8) + [0xFF, 0xFE] + Array("\"}".utf8),
+        Array("{\"jsonrpc\":\"2.0\",\"method\":\"zerotask.broker.stats\",\"params\":[\"\(String(repeating: "x", count: 2_000_000))\"],\"id\":5}".utf8),
+    ]
+
+    @Test func floodOfBadInputLeavesMemoryFlatAndTheBrokerServing() throws {
+        let request = try unusedEndpoint(), publish = try unusedEndpoint()
+        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--request", request, "--publish", publish])
+        defer { broker.stop() }
+        let context = ZMQContext()
+        let peer = try TestPeer(endpoint: request, context: context, .dealer)
+        #expect(try eventually(30) {
+            try peer.sendRaw(Request(method: "zerotask.broker.stats", params: .none, id: 0).json.jsonBytes)
+            return (try? peer.receiveRaw(seconds: 0.5)) != nil
+        })
+        func flood(_ rounds: Int) throws {
+            for i in 0..<rounds {
+                let body = Self.badBodies[i % Self.badBodies.count]
+                try peer.sendRaw(body)
+                // Also vanish-style traffic: frames beyond the limit, and a REQ-style delimiter.
+                if i % 50 == 0 { try peer.socket.send(frames: Array(repeating: [1], count: 12)) }
+                // Read replies as we go so our own queue stays small.
+                while let frames = try peer.socket.receiveFrames(dontWait: true) { _ = frames }
+            }
+            while (try? peer.receiveRaw(seconds: 1)) != nil {}
+        }
+        // Warm up first: the allocator keeps pools (and large freed bodies) for reuse. After that,
+        // more of the same must not add up: a leak grows with every round, pools do not.
+        try flood(10_000)
+        let before = Self.residentBytes(broker.pid)
+        for _ in 0..<3 { try flood(10_000) }
+        let after = Self.residentBytes(broker.pid)
+        #expect(before > 0)
+        #expect(after - before < 16 << 20, "resident size grew from \(before >> 20) MiB to \(after >> 20) MiB")
+        // And it still answers a good request correctly.
+        let good = try TestPeer(endpoint: request, context: context)
+        #expect(try good.result("client_connect", ["still-here"]) == "still-here")
+        #expect(broker.isRunning)
+    }
+}
