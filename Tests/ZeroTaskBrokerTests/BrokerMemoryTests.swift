@@ -28,7 +28,7 @@ import ZeroTaskTestSupport
 
     @Test func floodOfBadInputLeavesMemoryFlatAndTheBrokerServing() throws {
         let request = try unusedEndpoint(), publish = try unusedEndpoint()
-        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--request", request, "--publish", publish])
+        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--store", "memory", "--request", request, "--publish", publish])
         defer { broker.stop() }
         let context = ZMQContext()
         let peer = try TestPeer(endpoint: request, context: context, .dealer)

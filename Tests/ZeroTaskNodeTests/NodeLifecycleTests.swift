@@ -118,7 +118,7 @@ import ZeroTaskTestSupport
         // A standalone broker process the test can kill, on ports chosen now and kept.
         let request = try unusedEndpoint(), publish = try unusedEndpoint()
         func startBroker() throws -> ChildProcess {
-            try ChildProcess(Binaries.zerotask, ["broker", "--request", request, "--publish", publish])
+            try ChildProcess(Binaries.zerotask, ["broker", "--store", "memory", "--request", request, "--publish", publish])
         }
         var broker = try startBroker()
         let node = try ChildProcess(Binaries.zerotask, [
