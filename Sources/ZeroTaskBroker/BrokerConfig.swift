@@ -8,7 +8,9 @@ public struct BrokerConfig: Sendable {
     public var clientTTL: Double = 7 * 86400
     /// Finished and failed tasks are deleted this long after they complete.
     public var resultTTL: Double = 86400
-    /// How many times a task lost with its node is queued again before it fails with -32063.
+    /// How many times a task is queued again after its node was lost or its worker crashed,
+    /// before it fails with -32063 (node lost) or -32061 (the last crash). A task's own
+    /// `max_retries` overrides it.
     public var maxRetries: Int = 3
     /// Bodies larger than this are refused with -32600.
     public var maxMessageBytes: Int = 1 << 20

@@ -134,6 +134,25 @@ extension BrokerState {
             if task.error?.code == ErrorCode.taskCancelled.rawValue { return }
             throw RPCError(.invalidTaskID, "task \"\(taskID)\" is already complete")
         }
+        var outcome = outcome
+        if case .failure(let e) = outcome, e.code == ErrorCode.workerCrashed.rawValue {
+            // A crash may be the machine's fault (memory, a bad node), so the task runs again, up
+            // to max_retries; a poison task that kills every worker it gets fails instead of looping.
+            if task.status == .queued { return }  // already waiting for its next attempt
+            if task.attempts <= task.maxRetries {
+                if let n = task.nodeID {
+                    nodes[n]?.assigned.remove(taskID)
+                    nodes[n]?.unconfirmed.remove(taskID)
+                }
+                requeueOrFail(taskID, now: now, cause: "worker crashed")
+                return
+            }
+            var data = e.data?.objectValue ?? JSONObject()
+            if let d = e.data, d.objectValue == nil { data["cause"] = d }
+            data["attempts"] = .int(Int64(task.attempts))
+            outcome = .failure(RPCError(code: e.code, message: "\(e.message) (a worker crashed on each of \(task.attempts) attempts)",
+                data: .object(data)))
+        }
         if task.nodeID != nodeID && task.status == .queued { dequeued(task) }
         complete(taskID, now: now, outcome: outcome)
     }

@@ -36,7 +36,7 @@ struct BrokerOptions: ParsableArguments {
     var nodeTimeout: Double?
     @Option(name: .customLong("result-ttl"), help: "Seconds finished results are kept. [86400]")
     var resultTTL: Double?
-    @Option(name: .customLong("max-retries"), help: "Times a task lost with its node is queued again. [3]")
+    @Option(name: .customLong("max-retries"), help: "Times a task is queued again after its node was lost or its worker crashed. [3]")
     var maxRetries: Int?
     @Option(name: .customLong("max-message-bytes"), help: "Largest request body accepted. [1048576]")
     var maxMessageBytes: Int?
