@@ -184,7 +184,9 @@ final class NodeLoop: @unchecked Sendable {
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
             send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
-            let running = workers.compactMap { $0.task?.assignment.id }
+            // Every task this node holds, running or waiting for a worker: the broker learns the
+            // node still has them (after a broker restart) and answers the ones to drop.
+            let running = workers.compactMap { $0.task?.assignment.id } + waiting.map(\.id)
             if !running.isEmpty {
                 send("node_check_tasks", .positional([.string(nodeID), .array(running.map { .string($0) })]), .checkTasks, now: now)
             }
