@@ -7,7 +7,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev libffi-dev libsqlite3-dev pkg-config gcc python3-pip; do
+for pkg in libzmq3-dev libffi-dev libsqlite3-dev pkg-config gcc; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -22,6 +22,11 @@ if ((${#need[@]})); then
 fi
 
 if [ "${ZEROTASK_SKIP_PYTHON:-0}" != 1 ] && ! python3 -c 'import zmq' 2>/dev/null; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    echo "install-deps: installing python3-pip"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+  fi
   echo "install-deps: installing pyzmq from PyPI"
   python3 -m pip install -q pyzmq 2>/dev/null || python3 -m pip install -q --break-system-packages pyzmq
 fi
