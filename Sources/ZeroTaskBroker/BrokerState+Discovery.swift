@@ -57,6 +57,7 @@ extension BrokerState {
         o.append("failed_total", .int(Int64(counters.failed)))
         o.append("requeued_total", .int(Int64(counters.requeued)))
         o.append("requests_total", .int(Int64(counters.requests)))
+        o.append("requests_by_method", .object(JSONObject(counters.byMethod.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })))
         return .object(o)
     }
 }

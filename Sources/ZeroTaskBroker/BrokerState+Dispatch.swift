@@ -12,10 +12,14 @@ extension BrokerState {
         guard request.method.hasPrefix(Self.namespace) else {
             return .error(.methodNotFound(request.method))
         }
-        let name = request.method.dropFirst(Self.namespace.count)
+        let name = String(request.method.utf8.dropFirst(Self.namespace.utf8.count))!
         do {
-            return try dispatch(String(name), request.params, route: route, now: now, canDefer: canDefer)
+            let answer = try dispatch(name, request.params, route: route, now: now, canDefer: canDefer)
+            counters.byMethod[name, default: 0] += 1
+            return answer
         } catch {
+            // Only real methods are counted: made-up names must not grow the table.
+            if error.code != ErrorCode.methodNotFound.rawValue { counters.byMethod[name, default: 0] += 1 }
             return .error(error)
         }
     }

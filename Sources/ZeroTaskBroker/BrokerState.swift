@@ -68,6 +68,8 @@ public struct BrokerState: Sendable {
 
     struct Counters: Sendable {
         var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0
+        /// Requests per broker method (without the `zerotask.broker.` prefix).
+        var byMethod: [String: Int] = [:]
     }
 
     public init(config: BrokerConfig = BrokerConfig(), wallClock: @escaping @Sendable () -> Double, idPrefix: String) {
