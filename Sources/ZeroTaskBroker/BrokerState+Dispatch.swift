@@ -96,11 +96,12 @@ extension BrokerState {
 
         // MARK: nodes
         case "node_connect":
-            let p = try bind(["node_id", "methods", "workers"], 0)
+            let p = try bind(["node_id", "methods", "workers", "capacity"], 0)
             let methods = p.has("methods") ? try p.array("methods") : nil
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
-            return .result(.string(try connectNode(try p.optionalString("node_id"), methods: methods,
-                workers: workers, peer: peer, now: now)))
+            let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, peer: peer, now: now)
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            return .result(.string(id))
         case "node_heartbeat":
             _ = try nodeOf(params, name, peer: peer, now: now)
             return .result(true)
@@ -109,12 +110,19 @@ extension BrokerState {
             dropNode(id, now: now, reason: "disconnected")
             return .result(true)
         case "node_advertise":
-            let p = try bind(["node_id", "methods", "workers"], 2)
+            let p = try bind(["node_id", "methods", "workers", "capacity"], 2)
             let id = try p.string("node_id")
             try touchNode(id, now: now)
             nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)
+        case "node_task_release":
+            let p = try bind(["node_id", "task_ids"], 2)
+            let id = try p.string("node_id")
+            try touchNode(id, now: now)
+            let ids = try p.array("task_ids").compactMap(\.stringValue)
+            return .result(.int(Int64(release(ids, nodeID: id, now: now))))
         case "node_task_request":
             let (node, taskID) = try nodeTask(params, name, idKey: "task_id", peer: peer, now: now)
             return .result(try claim(taskID, nodeID: node) ?? .object([:]))

@@ -117,7 +117,13 @@ struct NodeRecord: Sendable {
     var unconfirmed: Set<String> = []
     var confirmBy = Double.infinity
 
-    var freeSlots: Int { workers > 0 ? max(0, workers - assigned.count) : Int.max }
+    /// Tasks the node takes at once when it prefetches for fast methods (0: as many as workers).
+    var capacity = 0
+
+    var freeSlots: Int {
+        let slots = max(workers, capacity)
+        return slots > 0 ? max(0, slots - assigned.count) : Int.max
+    }
 }
 
 /// A node's long poll for work (`node_task_pull` with `wait`).

@@ -140,4 +140,27 @@ import ZeroTaskProtocol
         #expect(e?.message.contains("m") == true)
         _ = try client.result("client_new_task", ["c", "other", []])
     }
+
+    @Test func nodeCapacityAllowsPrefetchAndReleaseHandsTasksBack() throws {
+        let broker = try TestBroker()
+        let fast = try broker.peer()
+        let other = try broker.peer()
+        let client = try broker.peer()
+        _ = try fast.result("node_connect", ["node_id": "fast", "methods": ["m"], "workers": 1, "capacity": 3])
+        _ = try other.result("node_connect", ["node_id": "other", "methods": ["m"], "workers": 1])
+        _ = try client.result("client_connect", ["c"])
+        for i in 0..<4 { _ = try client.result("client_new_task", ["client_id": "c", "method": "m", "params": [], "task_id": .string("t\(i)")]) }
+        // One worker, capacity three: three tasks at once, no more.
+        let got = try fast.result("node_task_pull", ["node_id": "fast", "max": 10]).arrayValue?.compactMap { $0["id"] }
+        #expect(got == ["c-t0", "c-t1", "c-t2"])
+        #expect(try fast.result("node_task_pull", ["node_id": "fast", "max": 10]) == [])
+        // It hands two back: they are queued again, first in line, with no attempt counted.
+        #expect(try fast.result("node_task_release", ["fast", ["c-t1", "c-t2", "c-unknown"]]) == 2)
+        #expect(try client.result("client_task_status", ["c", "c-t1"]) == .int(1000))
+        #expect(try client.result("client_task_info", ["c", "c-t1"])["attempts"] == 0)
+        #expect(try other.result("node_task_pull", ["node_id": "other", "max": 1]).arrayValue?.first?["id"] == "c-t1")
+        // Only its own tasks: another node's are not released.
+        #expect(try fast.result("node_task_release", ["fast", ["c-t1"]]) == 0)
+        #expect(try client.result("client_task_status", ["c", "c-t1"]) == .int(3000))
+    }
 }

@@ -1,0 +1,25 @@
+import ZeroTaskProtocol
+
+/// Handing tasks back: a node that took more than it could start soon (it prefetches for fast
+/// methods) returns the ones that would wait, so another node can take them at once.
+extension BrokerState {
+    /// Queues again the tasks among `ids` that are assigned to `nodeID` and not complete, without
+    /// counting the attempt (they never started). Returns how many were handed back.
+    mutating func release(_ ids: [String], nodeID: String, now: Double) -> Int {
+        var released = 0
+        for id in ids {
+            guard var task = tasks[id], task.nodeID == nodeID, !task.status.isComplete else { continue }
+            nodes[nodeID]?.assigned.remove(id)
+            nodes[nodeID]?.unconfirmed.remove(id)
+            task.nodeID = nil
+            task.status = .queued
+            task.attempts = max(0, task.attempts - 1)
+            task.progress = nil
+            tasks[id] = task
+            taskChanged(id)
+            enqueue(task)
+            released += 1
+        }
+        return released
+    }
+}
