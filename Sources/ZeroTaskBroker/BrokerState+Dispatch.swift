@@ -41,7 +41,7 @@ extension BrokerState {
             try disconnectClient(try p.string("client_id"), peer: peer, now: now)
             return .result(true)
         case "client_new_task":
-            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries"], 3)
+            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"], 3)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
             return .result(.string(try submit(try Self.submission(p), clientID: client, now: now)))
@@ -54,7 +54,7 @@ extension BrokerState {
                 do throws(RPCError) {
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
                     let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
-                        names: ["method", "params", "task_id", "timeout", "priority", "max_retries"], required: 2)
+                        names: ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"], required: 2)
                     ids.append(.string(try submit(try Self.submission(b), clientID: client, now: now)))
                 } catch {
                     ids.append(error.json)
@@ -200,7 +200,8 @@ extension BrokerState {
         return Submission(
             method: try p.string("method"), params: params, taskID: try p.optionalString("task_id"),
             timeout: try p.optionalSeconds("timeout"), priority: try p.optionalInt("priority") ?? 0,
-            maxRetries: try p.optionalInt("max_retries", in: 0...1000).map { Int($0) })
+            maxRetries: try p.optionalInt("max_retries", in: 0...1000).map { Int($0) },
+            resultTTL: try p.optionalSeconds("result_ttl"))
     }
 
     /// `(client_id, task_id)`, with the client checked.

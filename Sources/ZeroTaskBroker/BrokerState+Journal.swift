@@ -34,7 +34,8 @@ extension BrokerState {
     ///   reconnection: a node that comes back within `node_timeout` (it re-registers on -32030)
     ///   reports them as usual; otherwise they are queued again like any lost node's tasks. The
     ///   attempt in progress was counted when the task was assigned.
-    /// - Finished and failed tasks keep their results; `result_ttl` counts from their finish time.
+    /// - Finished and failed tasks keep their results; `result_ttl` (the task's own, else the
+    ///   broker's) counts from their finish time.
     /// - Clients exist again, connected or not as they were, on no connection yet: one that
     ///   carries on with its id is served, and `client_connect` from a new connection is not
     ///   refused as taken.
@@ -45,17 +46,17 @@ extension BrokerState {
             r.connected = c.connected
             clients[c.id] = r
         }
-        var completed: [(at: Double, taskID: String)] = []
         for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
             var t = TaskRecord(
                 id: s.id, clientID: s.clientID, method: s.method, params: s.params, status: s.status, priority: s.priority,
-                sequence: s.sequence, timeout: s.timeout, maxRetries: s.maxRetries, attempts: s.attempts, nodeID: s.nodeID,
+                sequence: s.sequence, timeout: s.timeout, maxRetries: s.maxRetries, resultTTL: s.resultTTL,
+                attempts: s.attempts, nodeID: s.nodeID,
                 result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished)
             nextSequence = max(nextSequence, s.sequence &+ 1)
             switch s.status {
             case .finished, .failed:
                 t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
-                completed.append((t.completedAt!, t.id))
+                resultExpiry.push(at: t.completedAt! + (t.resultTTL ?? config.resultTTL), taskID: t.id)
                 tasks[t.id] = t
             case .assigned, .running, .queued:
                 if s.status != .queued, let nodeID = s.nodeID {
@@ -77,8 +78,6 @@ extension BrokerState {
                 }
             }
         }
-        completionLog = completed.sorted { $0.at < $1.at }
-        completionLogHead = 0
     }
 }
 
@@ -86,7 +85,7 @@ extension TaskRecord {
     var stored: StoredTask {
         StoredTask(
             id: id, clientID: clientID, method: method, params: params, priority: priority, sequence: sequence,
-            timeout: timeout, maxRetries: maxRetries, attempts: attempts, status: status, nodeID: nodeID, result: result,
+            timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL, attempts: attempts, status: status, nodeID: nodeID, result: result,
             error: error, created: created, started: started, finished: finished)
     }
 }

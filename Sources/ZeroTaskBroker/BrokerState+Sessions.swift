@@ -190,18 +190,16 @@ extension BrokerState {
         }
     }
 
+    /// Deletes completed tasks whose results are past their `result_ttl`: only the due entries
+    /// of the expiry heap are looked at, however many results are kept.
     mutating func expireResults(now: Double) {
-        while completionLogHead < completionLog.count, now - completionLog[completionLogHead].at > config.resultTTL {
-            let id = completionLog[completionLogHead].taskID
-            if let t = tasks[id], t.status.isComplete {
-                tasks[id] = nil
-                taskChanged(id)
-            }
-            completionLogHead += 1
-        }
-        if completionLogHead > 4096, completionLogHead * 2 > completionLog.count {
-            completionLog.removeFirst(completionLogHead)
-            completionLogHead = 0
+        for entry in resultExpiry.popDue(now: now) {
+            // The entry may be stale: the task gone already, or its id reused by a newer task.
+            guard let t = tasks[entry.taskID], t.status.isComplete, let at = t.completedAt,
+                at + (t.resultTTL ?? config.resultTTL) == entry.at
+            else { continue }
+            tasks[entry.taskID] = nil
+            taskChanged(entry.taskID)
         }
     }
 }

@@ -8,6 +8,8 @@ struct Submission: Sendable {
     var timeout: Double?
     var priority: Int64 = 0
     var maxRetries: Int?
+    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
+    var resultTTL: Double?
 }
 
 /// Tasks: submission, assignment, completion, cancellation.
@@ -43,7 +45,7 @@ extension BrokerState {
         let task = TaskRecord(
             id: id, clientID: clientID, method: s.method, params: s.params, priority: s.priority,
             sequence: nextSequence, timeout: s.timeout, maxRetries: s.maxRetries ?? config.maxRetries,
-            created: wallClock())
+            resultTTL: s.resultTTL, created: wallClock())
         nextSequence += 1
         tasks[id] = task
         taskChanged(id)
@@ -178,7 +180,7 @@ extension BrokerState {
         task.completedAt = now
         tasks[taskID] = task
         taskChanged(taskID)
-        completionLog.append((now, taskID))
+        resultExpiry.push(at: now + (task.resultTTL ?? config.resultTTL), taskID: taskID)
         publish(Notifications.resultReady(taskID: taskID))
         answerResultWaiters(for: task)
     }

@@ -51,9 +51,8 @@ public struct BrokerState: Sendable {
     var nodeWaiters: [NodeWaiter] = []
     var resultWaiters: [ResultWaiter] = []
     var lastSweep: Double = -.infinity
-    /// Completed tasks in completion order, for result expiry.
-    var completionLog: [(at: Double, taskID: String)] = []
-    var completionLogHead = 0
+    /// Completed tasks by the time their results expire (each task's `result_ttl` or the broker's).
+    var resultExpiry = ResultExpiry()
     var counters = Counters()
     /// A prefix that makes generated task ids unique across broker restarts.
     let idPrefix: String

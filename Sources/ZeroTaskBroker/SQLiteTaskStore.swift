@@ -25,7 +25,9 @@ public final class SQLiteTaskStore: TaskStore {
     public var description: String { "sqlite:\(path)" }
     public var isDurable: Bool { true }
 
-    static let schemaVersion = 1
+    /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime), added to a
+    /// version 1 file in place when it is opened.
+    static let schemaVersion = 2
 
     /// Opens (creating when missing) the file and its directory.
     public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
@@ -78,16 +80,19 @@ public final class SQLiteTaskStore: TaskStore {
                     error TEXT,
                     created REAL NOT NULL,
                     started REAL,
-                    finished REAL
+                    finished REAL,
+                    result_ttl REAL
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS clients (
                     id TEXT PRIMARY KEY NOT NULL,
                     connected INTEGER NOT NULL
                 ) WITHOUT ROWID;
+                \(Self.migrations(from: version))
                 PRAGMA user_version = \(Self.schemaVersion);
                 COMMIT;
                 """)
         } catch {
+            try? c.execute("ROLLBACK")
             throw Self.explainBusy(error, path: path)
         }
         begin = try c.prepare("BEGIN")
@@ -95,12 +100,21 @@ public final class SQLiteTaskStore: TaskStore {
         rollback = try c.prepare("ROLLBACK")
         upsertTask = try c.prepare("""
             INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
-                attempts, status, node_id, result, error, created, started, finished)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                attempts, status, node_id, result, error, created, started, finished, result_ttl)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
             """)
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
         deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
+    }
+
+    /// The statements that bring a file of schema `version` to the current one (inside the
+    /// opening transaction, after the tables exist in at least version 1's shape).
+    static func migrations(from version: Int) -> String {
+        var sql: [String] = []
+        // Version 0 is a new file: its tables were just created in the current shape.
+        if version == 1 { sql.append("ALTER TABLE tasks ADD COLUMN result_ttl REAL;") }
+        return sql.joined(separator: "\n")
     }
 
     private static func explainBusy(_ error: StoreError, path: String) -> StoreError {
@@ -116,7 +130,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let tasks = try connection.prepare("""
             SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
-                node_id, result, error, created, started, finished
+                node_id, result, error, created, started, finished, result_ttl
             FROM tasks ORDER BY sequence
             """)
         while try tasks.step() {
@@ -139,9 +153,9 @@ public final class SQLiteTaskStore: TaskStore {
             contents.tasks.append(StoredTask(
                 id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
                 priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
-                maxRetries: Int(tasks.int64(7)), attempts: Int(tasks.int64(8)), status: status, nodeID: tasks.text(10),
-                result: try json(11), error: error, created: tasks.double(13) ?? 0, started: tasks.double(14),
-                finished: tasks.double(15)))
+                maxRetries: Int(tasks.int64(7)), resultTTL: tasks.double(16), attempts: Int(tasks.int64(8)), status: status,
+                nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
+                started: tasks.double(14), finished: tasks.double(15)))
         }
         return contents
     }
@@ -177,6 +191,7 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(14, t.created)
                 s.bind(15, t.started)
                 s.bind(16, t.finished)
+                s.bind(17, t.resultTTL)
                 try s.run()
             }
             for id in changes.deletedTasks {

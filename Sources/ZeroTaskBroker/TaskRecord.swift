@@ -12,6 +12,8 @@ struct TaskRecord: Sendable {
     let sequence: UInt64
     let timeout: Double?
     let maxRetries: Int
+    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
+    let resultTTL: Double?
     /// How many times the task was handed to a node.
     var attempts = 0
     var nodeID: String?
@@ -51,6 +53,7 @@ struct TaskRecord: Sendable {
         if let started { o.append("started", .double(started)) }
         if let finished { o.append("finished", .double(finished)) }
         if let timeout { o.append("timeout", .double(timeout)) }
+        if let resultTTL { o.append("result_ttl", .double(resultTTL)) }
         if let error { o.append("error", error.json) }
         return .object(o)
     }

@@ -31,6 +31,8 @@ public struct StoredTask: Sendable, Equatable {
     public var sequence: UInt64
     public var timeout: Double?
     public var maxRetries: Int
+    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
+    public var resultTTL: Double?
     public var attempts: Int
     public var status: TaskStatus
     /// The node it is assigned to while assigned or running.
@@ -44,7 +46,7 @@ public struct StoredTask: Sendable, Equatable {
 
     public init(
         id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
-        timeout: Double? = nil, maxRetries: Int = 3, attempts: Int = 0, status: TaskStatus = .queued,
+        timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
         nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
         started: Double? = nil, finished: Double? = nil
     ) {
@@ -56,6 +58,7 @@ public struct StoredTask: Sendable, Equatable {
         self.sequence = sequence
         self.timeout = timeout
         self.maxRetries = maxRetries
+        self.resultTTL = resultTTL
         self.attempts = attempts
         self.status = status
         self.nodeID = nodeID

@@ -1,0 +1,175 @@
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskBroker
+
+/// A task's own `result_ttl` (seconds its result is kept after completion) overrides the
+/// broker's; expiry follows each task's own deadline. Injected clock, no sockets.
+@Suite struct BrokerStateResultTTLTests {
+    typealias Harness = BrokerStateTests.Harness
+    typealias Kept = BrokerStateJournalTests.Kept
+
+    /// Submits `alice-NAME` with an optional `result_ttl` by name.
+    static func submit(_ h: inout Harness, _ name: String, ttl: JSONValue? = nil) {
+        var p: JSONObject = ["client_id": "alice", "method": "work", "params": [], "task_id": .string(name)]
+        if let ttl { p["result_ttl"] = ttl }
+        h.result("client_new_task", .object(p), peer: "C")
+    }
+
+    /// Pulls every queued task on n1 and finishes each with its own name.
+    static func finishAll(_ h: inout Harness) {
+        for id in Harness.ids(h.result("node_task_pull", ["n1", 100], peer: "N")) {
+            h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": .string(id)], peer: "N")
+        }
+    }
+
+    static func kept(_ h: Harness) -> [String] { h.state.tasks.keys.sorted() }
+
+    @Test func eachTaskKeepsItsResultForItsOwnTTLOrTheBrokers() {
+        var h = Harness { $0.resultTTL = 1000 }
+        h.setUp()
+        Self.submit(&h, "short", ttl: 10)
+        Self.submit(&h, "default")
+        Self.submit(&h, "long", ttl: 5000)
+        h.now = 100
+        Self.finishAll(&h)
+        #expect(h.result("client_task_info", ["alice", "alice-short"], peer: "C")["result_ttl"]?.doubleValue == 10)
+        #expect(h.result("client_task_info", ["alice", "alice-default"], peer: "C")["result_ttl"] == nil)
+
+        h.now = 109
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-default", "alice-long", "alice-short"])
+        #expect(h.result("client_task_result", ["alice", "alice-short"], peer: "C") == "alice-short")
+        h.now = 111
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-default", "alice-long"])
+        #expect(h.error("client_task_result", ["alice", "alice-short"], peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
+        // Longer than the broker's own: the task's TTL wins that way too.
+        h.now = 1101
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-long"])
+        h.now = 5099
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-long"])
+        h.now = 5101
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == [])
+    }
+
+    /// Completion order is not expiry order: a short TTL finished later must not wait behind
+    /// a long one finished earlier.
+    @Test func aShortTTLCompletedLaterExpiresBeforeALongOneCompletedEarlier() {
+        var h = Harness { $0.resultTTL = 1_000_000 }
+        h.setUp()
+        Self.submit(&h, "first", ttl: 500)
+        h.now = 10
+        Self.finishAll(&h)
+        Self.submit(&h, "second", ttl: 5)
+        h.now = 20
+        Self.finishAll(&h)
+        h.now = 26
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-first"])
+        h.now = 511
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == [])
+    }
+
+    @Test func failedAndCancelledTasksExpireByTheirTTLToo() {
+        var h = Harness { $0.resultTTL = 1000 }
+        h.setUp()
+        Self.submit(&h, "fails", ttl: 3)
+        Self.submit(&h, "cancelled", ttl: 0)
+        #expect(h.result("client_cancel_task", ["alice", "alice-cancelled"], peer: "C") == true)
+        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.result("node_task_failed", ["node_id": "n1", "task_id": "alice-fails", "error": ["code": 5, "message": "no"]], peer: "N")
+        // A TTL of 0: gone at the next sweep.
+        h.now = 0.5
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == ["alice-fails"])
+        h.now = 3.5
+        h.state.tick(now: h.now)
+        #expect(Self.kept(h) == [])
+    }
+
+    @Test func batchSubmissionsTakeAResultTTLByNameOrPosition() {
+        var h = Harness { $0.resultTTL = 1000 }
+        h.setUp()
+        let ids = h.result("client_new_tasks", ["alice", [
+            ["method": "work", "params": [], "task_id": "named", "result_ttl": 7],
+            ["work", [], "positional", .null, 0, 3, 8],
+            ["method": "work", "params": [], "task_id": "plain"],
+        ]], peer: "C")
+        #expect(ids == ["alice-named", "alice-positional", "alice-plain"])
+        #expect(h.state.tasks["alice-named"]?.resultTTL == 7)
+        #expect(h.state.tasks["alice-positional"]?.resultTTL == 8)
+        #expect(h.state.tasks["alice-plain"]?.resultTTL == nil)
+        // client_new_task by position: the eighth param.
+        h.result("client_new_task", ["alice", "work", [], "pos1", .null, 0, 3, 9], peer: "C")
+        #expect(h.state.tasks["alice-pos1"]?.resultTTL == 9)
+    }
+
+    @Test func aResultTTLMustBeANonNegativeNumberOfSeconds() {
+        var h = Harness()
+        h.setUp()
+        for bad: JSONValue in [-1, "soon", [1], true] {
+            let e = h.error("client_new_task", ["client_id": "alice", "method": "work", "params": [], "result_ttl": bad], peer: "C")
+            #expect(e?.code == ErrorCode.invalidParams.rawValue)
+            #expect(e?.message.contains("result_ttl") == true, "\(e?.message ?? "")")
+        }
+        let batch = h.result("client_new_tasks", ["alice", [["method": "work", "params": [], "result_ttl": -5]]], peer: "C")
+        #expect(batch.arrayValue?.first?["code"] == .int(ErrorCode.invalidParams.rawValue))
+        #expect(h.state.taskCount == 0)
+    }
+
+    @Test func theTasksOwnTTLIsStoredAndCountsFromTheFinishTimeAfterARestart() {
+        var h = BrokerStateJournalTests.journaling { $0.resultTTL = 1_000_000 }
+        h.setUp()
+        var kept = Kept()
+        Self.submit(&h, "a", ttl: 100)
+        Self.submit(&h, "b")
+        kept.apply(h.state.takeChanges())
+        #expect(kept.tasks["alice-a"]?.resultTTL == 100)
+        #expect(kept.tasks["alice-b"]?.resultTTL == nil)
+        Self.finishAll(&h)
+        kept.apply(h.state.takeChanges())
+
+        // The harness's wall clock is fixed, so the results are as old as the restart.
+        var r = BrokerStateJournalTests.restarted(kept) { $0.resultTTL = 1_000_000 }
+        #expect(r.state.tasks["alice-a"]?.resultTTL == 100)
+        r.state.tick(now: r.now + 50)
+        #expect(Self.kept(r) == ["alice-a", "alice-b"])
+        r.state.tick(now: r.now + 101)
+        #expect(Self.kept(r) == ["alice-b"])
+        #expect(r.state.takeChanges().deletedTasks == ["alice-a"])
+    }
+
+    /// A sweep takes only what is due off the expiry heap, earliest first, however much is kept.
+    @Test func theExpiryHeapYieldsOnlyDueEntriesInOrder() {
+        var heap = ResultExpiry()
+        var rng = SplitMix64(seed: 7)
+        var times: [Double] = []
+        for i in 0..<10_000 {
+            let at = Double(rng.next() % 100_000) / 10
+            times.append(at)
+            heap.push(at: at, taskID: "t\(i)")
+        }
+        let due = heap.popDue(now: 2500)
+        #expect(due.map(\.at) == times.filter { $0 < 2500 }.sorted())
+        #expect(heap.count == times.filter { $0 >= 2500 }.count)
+        #expect(heap.first.map { $0.at >= 2500 } == true)
+    }
+}
+
+/// A small seeded generator, so a test's random input is the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
