@@ -61,6 +61,8 @@ let package = Package(
             name: "zerotask-storebench",
             dependencies: ["ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", .product(name: "Logging", package: "swift-log")]
         ),
+        // A real broker process with 1,000,000 queued tasks: memory, submit and claim rates (not a test).
+        .executableTarget(name: "zerotask-scalebench", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
         // The one executable: wires the layers up.
         .executableTarget(
             name: "zerotask",
