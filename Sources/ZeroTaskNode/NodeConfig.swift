@@ -27,6 +27,9 @@ public struct NodeConfig: Sendable {
     public var maxWorkerMemory = 0
     /// A result larger than this fails the task instead (the broker refuses large bodies).
     public var maxResultBytes = 1 << 20 - 4096
+    /// Tasks a worker may have queued (running one included) while tasks take well under a
+    /// millisecond, so it never idles for a round trip between them; 1 turns this off.
+    public var pipelineDepth = 8
     /// How often the node tells the broker it lives.
     public var heartbeatInterval = 2.0
     /// How long a long poll for work waits at the broker.

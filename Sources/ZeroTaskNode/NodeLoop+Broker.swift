@@ -36,7 +36,12 @@ extension NodeLoop {
                     handle(response.outcome, for: p.kind)
                 } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
                     // A pull given up on was answered after all: its tasks are ours, run them.
-                    for item in list.arrayValue ?? [] { if let a = Assignment(item) { waiting.append(a) } }
+                    for item in list.arrayValue ?? [] {
+                        if var a = Assignment(item) {
+                            a.receivedAt = Self.now()
+                            waiting.append(a)
+                        }
+                    }
                 }
             }
         }
@@ -86,7 +91,12 @@ extension NodeLoop {
             switch outcome {
             case .success(let list):
                 for item in list.arrayValue ?? [] {
-                    if let a = Assignment(item) { waiting.append(a) } else { logger.warning("unreadable assignment: \(item)") }
+                    if var a = Assignment(item) {
+                        a.receivedAt = now
+                        waiting.append(a)
+                    } else {
+                        logger.warning("unreadable assignment: \(item)")
+                    }
                 }
             case .failure(let e):
                 logger.error("node_task_pull failed: \(e.message)")
@@ -101,7 +111,7 @@ extension NodeLoop {
             for id in (try? outcome.get())?.arrayValue ?? [] {
                 if let s = id.stringValue { cancelTask(s, now: now) }
             }
-        case .heartbeat, .advertise, .status:
+        case .heartbeat, .advertise, .status, .release:
             if case .failure(let e) = outcome { logger.warning("broker: \(e.message)") }
         case .disconnect:
             registered = false

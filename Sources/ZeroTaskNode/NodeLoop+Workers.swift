@@ -78,7 +78,7 @@ extension NodeLoop {
             stopWorker(w)
             return
         }
-        w.state = .idle
+        w.state = .ready
         if methodsGeneration < w.generation {
             methodsGeneration = w.generation
             methods = frame["methods"]?.arrayValue ?? []
@@ -94,7 +94,13 @@ extension NodeLoop {
 
     private func workerDone(_ w: Worker, _ frame: JSONValue, now: Double) {
         guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { return }
-        stats.taskSeconds.add(now - t.startedAt)
+        w.queue.removeFirst()
+        if !w.queue.isEmpty { w.queue[0].startedAt = now }
+        let took = now - (t.startedAt ?? now)
+        stats.taskSeconds.add(took)
+        let m = t.assignment.method
+        methodDurations[m] = methodDurations[m].map { 0.8 * $0 + 0.2 * took } ?? took
+        recentDuration = recentDuration.map { 0.9 * $0 + 0.1 * took } ?? took
         let outcome: Result<JSONValue, RPCError>
         if let e = frame["error"].flatMap(RPCError.init(json:)) {
             outcome = .failure(e)
@@ -102,12 +108,12 @@ extension NodeLoop {
             outcome = .success(frame["result"] ?? .null)
         }
         // A cancelled task stays cancelled, whatever the plugin returned.
-        report(t.assignment.id, t.killAt != nil ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
+        report(t.assignment.id, t.cancelled ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
         w.tasksRun += 1
         w.residentBytes = Int(frame["rss"]?.int64Value ?? 0)
-        w.state = .idle
-        if config.maxTasksPerWorker > 0 && w.tasksRun >= config.maxTasksPerWorker {
-            logger.info("worker \(w.id) recycled after \(w.tasksRun) tasks")
+        guard !w.isExiting else { return }
+        if config.maxTasksPerWorker > 0 && w.tasksRun + w.queue.count >= config.maxTasksPerWorker {
+            logger.info("worker \(w.id) recycled after \(w.tasksRun + w.queue.count) tasks")
             stopWorker(w)
         } else if config.maxWorkerMemory > 0 && w.residentBytes > config.maxWorkerMemory {
             logger.info("worker \(w.id) recycled at \(w.residentBytes / 1_048_576) MiB resident (limit \(config.maxWorkerMemory / 1_048_576) MiB)")
@@ -117,21 +123,32 @@ extension NodeLoop {
         }
     }
 
-    /// Asks a worker to exit after its current task (it is idle here).
+    /// Asks a worker to exit once it has run what is queued on it.
     func stopWorker(_ w: Worker) {
         w.state = .exiting
         try? w.process.channel.send(["type": "exit"])
     }
 
-    /// Fails the worker's task with `error`, kills the worker and lets a fresh one replace it.
+    /// Fails the worker's running task with `error`, kills the worker and lets a fresh one
+    /// replace it; tasks queued behind it never started and wait for another worker.
     func fail(_ w: Worker, _ error: RPCError, now: Double) {
         if let t = w.task {
             logger.warning("\(error.message); killing worker \(w.id)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
             report(t.assignment.id, .failure(error))
         }
+        requeueBehindHead(w)
         let exit = w.process.killAndReap()
         logger.debug("worker \(w.id) ended: \(exit)")
         remove(w)
+    }
+
+    /// Puts the tasks queued behind a dead worker's running one back in front of the waiting line.
+    func requeueBehindHead(_ w: Worker) {
+        guard w.queue.count > 1 else { return }
+        let rest = w.queue.dropFirst()
+        for t in rest where t.cancelled { report(t.assignment.id, .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled"))) }
+        waiting.insert(contentsOf: rest.filter { !$0.cancelled }.map(\.assignment), at: 0)
+        w.queue.removeSubrange(1...)
     }
 
     /// The worker's control channel closed: it exited or crashed.
@@ -145,6 +162,7 @@ extension NodeLoop {
             }
         }
         let how = exit ?? w.process.killAndReap()
+        requeueBehindHead(w)
         // Drain what it printed last (a crash message, a backtrace).
         for _ in 0..<8 where w.stdoutOpen || w.stderrOpen {
             if w.stdoutOpen { logOutput(w, stderr: false) }
@@ -159,7 +177,7 @@ extension NodeLoop {
             case .exited(let c):
                 data["exit_status"] = .int(Int64(c))
             }
-            let e = t.killAt != nil
+            let e = t.cancelled
                 ? RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")
                 : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
             logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
@@ -184,14 +202,17 @@ extension NodeLoop {
         for g in 1..<max(1, snapshot.generation) where !oldGenerations.contains(g) { snapshot.removeGeneration(g) }
     }
 
-    /// Cancels a running task: the plugin sees `ctx->cancelled`; after the grace the worker is killed.
+    /// Cancels a task this node holds: a waiting one is dropped; a queued one is skipped by its
+    /// worker; a running one sees `ctx->cancelled`, and its worker is killed after the grace.
     func cancelTask(_ taskID: String, now: Double) {
         waiting.removeAll { $0.id == taskID }
-        guard let w = workers.first(where: { $0.task?.assignment.id == taskID }), var t = w.task, t.killAt == nil else { return }
+        guard let w = workers.first(where: { $0.queue.contains { $0.assignment.id == taskID } }),
+            let i = w.queue.firstIndex(where: { $0.assignment.id == taskID }), !w.queue[i].cancelled
+        else { return }
         logger.info("cancelling task \(taskID) on worker \(w.id)")
         try? w.process.channel.send(["type": "cancel", "id": .string(taskID)])
-        t.killAt = now + config.cancelGrace
-        w.state = .busy(t)
+        w.queue[i].cancelled = true
+        if i == 0 { w.queue[0].killAt = now + config.cancelGrace }
     }
 
     /// The plugins folder changed: start a new generation of workers on a fresh copy; the old
@@ -199,7 +220,7 @@ extension NodeLoop {
     func reload(now: Double) {
         generationDir = snapshot.takeSnapshot()
         logger.info("plugins changed: starting worker generation \(snapshot.generation)")
-        for w in workers where w.isIdle || { if case .starting = w.state { true } else { false } }() {
+        for w in workers where w.generation < snapshot.generation && !w.isExiting {
             stopWorker(w)
         }
         ensureWorkers(now: now)

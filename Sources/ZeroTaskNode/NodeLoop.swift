@@ -33,7 +33,7 @@ final class NodeLoop: @unchecked Sendable {
     var phase = Phase.running
 
     // Broker session.
-    enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status }
+    enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
     struct Pending { var kind: RequestKind; var deadline: Double }
     var pending: [Int64: Pending] = [:]
     var nextRequestID: Int64 = 1
@@ -49,6 +49,11 @@ final class NodeLoop: @unchecked Sendable {
     var lastReloadCheck = 0.0
     var brokerSilentSince: Double?
     var stats = NodeStats()
+    /// How long each method's tasks take (a moving average, seconds), to decide what to queue
+    /// behind a running task.
+    var methodDurations: [String: Double] = [:]
+    /// The same over every method: the node prefetches only while tasks are short.
+    var recentDuration: Double?
     var lastStatus = 0.0
 
     init(config: NodeConfig, logger: Logger, wakeFD: Int32) throws {
@@ -147,7 +152,13 @@ final class NodeLoop: @unchecked Sendable {
         while read(wakeFD, &buf, buf.count) > 0 {}
         if case .running = phase {
             logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
-            phase = .draining(until: Self.now() + config.drainGrace)
+            let now = Self.now()
+            phase = .draining(until: now + config.drainGrace)
+            // Tasks not started yet go back to the broker at once, for other nodes.
+            if registered && !waiting.isEmpty {
+                send("node_task_release", .positional([.string(nodeID), .array(waiting.map { .string($0.id) })]), .release, now: now)
+                waiting = []
+            }
         }
     }
 
@@ -177,6 +188,15 @@ final class NodeLoop: @unchecked Sendable {
                 fail(w, RPCError(.taskCancelled, "task \(t.assignment.id) cancelled"), now: now)
             }
         }
+        for w in workers {
+            // Only tasks that last are worth a RUNNING message; short ones just finish.
+            if let t = w.task, !t.announced, let started = t.startedAt, now - started >= Self.announceAfter {
+                w.queue[0].announced = true
+                notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
+                    "status": .int(TaskStatus.running.rawValue)]))
+            }
+        }
+        releaseStaleWaiting(now: now)
         for (id, p) in pending where now >= p.deadline {
             pending[id] = nil
             requestLost(id, p.kind, now: now)
@@ -239,28 +259,29 @@ final class NodeLoop: @unchecked Sendable {
 
     // MARK: Scheduling
 
-    /// Keeps the pool full, hands waiting tasks to idle workers, asks for work when there is room.
+    /// Keeps the pool full, hands waiting tasks to workers, asks for work when there is room.
     private func schedule(now: Double) {
         ensureWorkers(now: now)
-        if case .running = phase {
-            while !waiting.isEmpty, let w = workers.first(where: { $0.isIdle && $0.generation == snapshot.generation }) {
-                dispatch(waiting.removeFirst(), to: w, now: now)
+        if case .running = phase, !waiting.isEmpty {
+            var kept: [Assignment] = []
+            for a in waiting {
+                if let w = worker(for: a) { dispatch(a, to: w, now: now) } else { kept.append(a) }
             }
+            waiting = kept
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
             send("node_connect", .named(["node_id": .string(nodeID), "methods": .array(methods),
-                "workers": .int(Int64(config.workers))]), .connect, now: now)
+                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .connect, now: now)
         }
         if registered && advertisedGeneration < methodsGeneration {
             advertisedGeneration = methodsGeneration
-            send("node_advertise", .positional([.string(nodeID), .array(methods), .int(Int64(config.workers))]), .advertise, now: now)
+            send("node_advertise", .named(["node_id": .string(nodeID), "methods": .array(methods),
+                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .advertise, now: now)
         }
         guard registered else { return }
         var free = 0
-        if case .running = phase {
-            free = workers.filter { $0.isIdle && $0.generation == snapshot.generation }.count - waiting.count
-        }
+        if case .running = phase { free = freeSlots - waiting.count }
         if free > 0 && !pullInFlight {
             var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
             let done = doneBuffer
@@ -272,6 +293,53 @@ final class NodeLoop: @unchecked Sendable {
             send("node_tasks_done", .positional([.string(nodeID), .array(doneBuffer)]), .done(doneBuffer), now: now)
             doneBuffer = []
         }
+    }
+
+    /// A RUNNING status is sent for tasks still running after this long.
+    static let announceAfter = 0.02
+    /// Tasks of methods faster than this may queue behind a running task.
+    static let fastTask = 0.002
+    /// A prefetched task not started within this long goes back to the broker.
+    static let releaseAfter = 0.1
+
+    /// The most tasks the broker may hand this node at once.
+    var capacity: Int { config.workers * max(1, config.pipelineDepth) }
+
+    func isFast(_ method: String) -> Bool { (methodDurations[method] ?? .infinity) < Self.fastTask }
+
+    /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
+    var freeSlots: Int {
+        let usable = workers.filter { $0.isReady && $0.generation == snapshot.generation }
+        var slots = usable.filter { $0.queue.isEmpty }.count
+        if config.pipelineDepth > 1, (recentDuration ?? .infinity) < Self.fastTask {
+            for w in usable where !w.queue.isEmpty && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
+                slots += max(0, config.pipelineDepth - w.queue.count)
+            }
+        }
+        return slots
+    }
+
+    /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
+    func worker(for a: Assignment) -> Worker? {
+        let usable = workers.filter {
+            $0.isReady && $0.generation == snapshot.generation
+                && (config.maxTasksPerWorker == 0 || $0.tasksRun + $0.queue.count < config.maxTasksPerWorker)
+        }
+        if let idle = usable.first(where: { $0.queue.isEmpty }) { return idle }
+        guard config.pipelineDepth > 1, isFast(a.method) else { return nil }
+        return usable.filter { $0.queue.count < config.pipelineDepth && $0.queue.allSatisfy({ isFast($0.assignment.method) }) }
+            .min { $0.queue.count < $1.queue.count }
+    }
+
+    /// Hands back tasks that waited too long for a worker (prefetched while tasks were short, and
+    /// then stuck behind slow ones), so that another node can run them now.
+    func releaseStaleWaiting(now: Double) {
+        guard registered, !waiting.isEmpty else { return }
+        let stale = waiting.filter { now - $0.receivedAt >= Self.releaseAfter }
+        guard !stale.isEmpty, stale.count < waiting.count || workers.allSatisfy({ !$0.isIdle }) else { return }
+        waiting.removeAll { now - $0.receivedAt >= Self.releaseAfter }
+        logger.debug("handing \(stale.count) waiting tasks back to the broker")
+        send("node_task_release", .positional([.string(nodeID), .array(stale.map { .string($0.id) })]), .release, now: now)
     }
 
     private func dispatch(_ a: Assignment, to w: Worker, now: Double) {
@@ -286,8 +354,7 @@ final class NodeLoop: @unchecked Sendable {
             w.state = .exiting
             return
         }
-        w.state = .busy(.init(assignment: a, deadline: now + timeout, timeoutSeconds: timeout, startedAt: now))
-        notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(a.id), "status": .int(TaskStatus.running.rawValue)]))
+        w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
     }
 
     /// `node_status` fields: worker counts and the node's own timings.

@@ -3,6 +3,8 @@ import ZeroTaskProtocol
 /// A task handed to this node by the broker.
 struct Assignment: Sendable {
     var id: String
+    /// When the node received it (monotonic seconds), to hand back what waits too long.
+    var receivedAt = 0.0
     var method: String
     var params: JSONValue
     /// The client's timeout, when it gave one.
@@ -18,22 +20,30 @@ struct Assignment: Sendable {
 }
 
 /// The node's view of one worker process.
+///
+/// A worker runs one task at a time, in the order it receives them. For methods that take
+/// well under a millisecond the node may queue a few more behind the running one (`queue`),
+/// so the worker never waits for a round trip between tasks; a task's deadline starts when it
+/// reaches the head of the queue, that is, when the worker starts it.
 final class Worker {
     enum State {
         /// Started, loading plugins; not ready for tasks.
         case starting
-        case idle
-        case busy(RunningTask)
-        /// Told to exit (recycled, old generation, shutting down).
+        case ready
+        /// Told to exit (recycled, old generation, shutting down): it finishes its queue first.
         case exiting
     }
 
-    struct RunningTask {
+    struct QueuedTask {
         var assignment: Assignment
-        var deadline: Double
         var timeoutSeconds: Double
-        var startedAt: Double
-        /// Set when the task was cancelled: the worker is killed if still busy by then.
+        /// When the worker started it (it reached the head of the queue).
+        var startedAt: Double?
+        var deadline: Double { (startedAt ?? .infinity) + timeoutSeconds }
+        /// The broker heard it is RUNNING (only said for tasks that last).
+        var announced = false
+        /// Cancelled: the worker skips it, or is killed at `killAt` if it runs on.
+        var cancelled = false
         var killAt: Double?
     }
 
@@ -41,6 +51,8 @@ final class Worker {
     let process: WorkerProcess
     let generation: Int
     var state = State.starting
+    /// Sent to the worker, in order; the first one is running.
+    var queue: [QueuedTask] = []
     var tasksRun = 0
     var residentBytes = 0
     var stdoutLines = LineBuffer()
@@ -56,11 +68,16 @@ final class Worker {
         self.startedAt = startedAt
     }
 
-    var task: RunningTask? {
-        if case .busy(let t) = state { t } else { nil }
+    /// The running task.
+    var task: QueuedTask? { queue.first }
+
+    var isReady: Bool {
+        if case .ready = state { true } else { false }
     }
 
-    var isIdle: Bool {
-        if case .idle = state { true } else { false }
+    var isIdle: Bool { isReady && queue.isEmpty }
+
+    var isExiting: Bool {
+        if case .exiting = state { true } else { false }
     }
 }

@@ -61,6 +61,11 @@ public enum WorkerMain {
             }
             guard case .string(let id)? = frame["id"], case .string(let name)? = frame["method"] else { continue }
             let params = frame["params"].flatMap(Params.init(json:)) ?? .none
+            if host.skip(id) {
+                // Cancelled while it waited in this worker's queue: never started.
+                writer.send(["type": "done", "id": .string(id), "error": RPCError(.taskCancelled, "task \(id) cancelled").json])
+                continue
+            }
             host.begin(id)
             let outcome: Result<JSONValue, RPCError>
             if let method = plugins.method(named: name) {
@@ -134,6 +139,8 @@ final class Inbox: Sendable {
 final class WorkerTaskHost: PluginTaskHost {
     private let writer: ChannelWriter
     private let state = Mutex<(task: String?, cancelled: Bool, lastProgress: Double)>((nil, false, 0))
+    /// Tasks cancelled before they started (queued behind the running one).
+    private let skipped = Mutex<Set<String>>([])
 
     init(writer: ChannelWriter) { self.writer = writer }
 
@@ -141,8 +148,16 @@ final class WorkerTaskHost: PluginTaskHost {
     func end() { state.withLock { $0.task = nil } }
 
     func cancel(_ id: String) {
-        state.withLock { if $0.task == id { $0.cancelled = true } }
+        let running = state.withLock { s -> Bool in
+            guard s.task == id else { return false }
+            s.cancelled = true
+            return true
+        }
+        if !running { skipped.withLock { _ = $0.insert(id) } }
     }
+
+    /// Whether a task about to start was cancelled while it waited (and forgets it).
+    func skip(_ id: String) -> Bool { skipped.withLock { $0.remove(id) != nil } }
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
 
