@@ -183,10 +183,25 @@ final class ClientIOLoop: @unchecked Sendable {
     }
 
     /// Sends queued requests until libzmq would block (no connection yet, or a full pipe).
+    /// Requests that piled up while the thread was busy leave together, as one JSON-RPC batch:
+    /// one message and one broker wake-up for many calls.
     private func sendWaiting() throws(ZMQError) {
         while let r = pending.nextUnsent {
-            guard try dealer.send(r.body, dontWait: true) else { return }
-            pending.markNextSent()
+            let batch = pending.nextBatch(limit: 512, maxBytes: 256 * 1024)
+            if batch.count > 1 {
+                var body: [UInt8] = [UInt8(ascii: "[")]
+                body.reserveCapacity(batch.reduce(2) { $0 + $1.body.count + 1 })
+                for (i, b) in batch.enumerated() {
+                    if i > 0 { body.append(UInt8(ascii: ",")) }
+                    body.append(contentsOf: b.body)
+                }
+                body.append(UInt8(ascii: "]"))
+                guard try dealer.send(body, dontWait: true) else { return }
+                for _ in 0..<batch.count { pending.markNextSent() }
+            } else {
+                guard try dealer.send(r.body, dontWait: true) else { return }
+                pending.markNextSent()
+            }
         }
     }
 

@@ -18,6 +18,9 @@ struct OutgoingRequest: Sendable {
     let body: [UInt8]
     /// Monotonic seconds.
     let deadline: Double
+    /// May travel in a JSON-RPC batch with others; long polls may not (a broker answers a
+    /// batch at once, so a poll inside one would not wait).
+    var batchable = true
     /// Called once, on the I/O thread.
     let completion: @Sendable (ReplyOutcome) -> Void
 }
@@ -46,6 +49,18 @@ struct PendingRequests {
 
     /// The oldest unsent request, to try sending.
     var nextUnsent: OutgoingRequest? { hasUnsent ? unsent[unsentHead] : nil }
+
+    /// The oldest unsent requests that may share one batch: batchable, at most `limit` of them
+    /// and about `maxBytes` of JSON. Empty when the oldest is not batchable.
+    func nextBatch(limit: Int, maxBytes: Int) -> ArraySlice<OutgoingRequest> {
+        var end = unsentHead
+        var bytes = 0
+        while end < unsent.count, end - unsentHead < limit, unsent[end].batchable, bytes + unsent[end].body.count <= maxBytes {
+            bytes += unsent[end].body.count + 1
+            end += 1
+        }
+        return unsent[unsentHead..<end]
+    }
 
     /// The oldest unsent request left libzmq's hands: it now waits for its reply.
     mutating func markNextSent() {

@@ -145,7 +145,9 @@ public final class ZeroTaskClient: Sendable {
         let deadline = monotonicSeconds() + timeout
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                connection.send(OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) })
+                var request = OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) }
+                request.batchable = name != "client_wait_results"
+                connection.send(request)
             }
         } onCancel: {
             connection.cancel(id)

@@ -36,6 +36,24 @@ import ZeroTaskTestSupport
         #expect(p.inFlightCount == 1)
     }
 
+    @Test func queuedRequestsShareABatchUntilALongPoll() {
+        let log = Log()
+        var p = PendingRequests()
+        for id: Int64 in 1...5 {
+            var r = OutgoingRequest(id: id, body: Array(repeating: 0x20, count: 10), deadline: 10) { _ in log.add("\(id)") }
+            r.batchable = id != 4  // a long poll travels alone
+            let added = p.add(r)
+            #expect(added)
+        }
+        #expect(p.nextBatch(limit: 10, maxBytes: 1000).map(\.id) == [1, 2, 3])
+        #expect(p.nextBatch(limit: 2, maxBytes: 1000).map(\.id) == [1, 2])
+        #expect(p.nextBatch(limit: 10, maxBytes: 25).map(\.id) == [1, 2])
+        for _ in 0..<3 { p.markNextSent() }
+        #expect(p.nextBatch(limit: 10, maxBytes: 1000).isEmpty)  // the long poll is next
+        p.markNextSent()
+        #expect(p.nextBatch(limit: 10, maxBytes: 1000).map(\.id) == [5])
+    }
+
     @Test func deadlinesExpireUnsentAndInFlightRequests() {
         let log = Log()
         var p = PendingRequests()
