@@ -81,4 +81,20 @@ import ZeroTaskTestSupport
         #expect(pids[1] != pids[2])
         #expect(pids[2] == pids[3])
     }
+
+    @Test func fastTasksPrefetchedBehindAHungTaskAreNotLost() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "pipeline", workers: 1)
+        // Teach the node that nt.add is fast: it then queues such tasks behind a running one.
+        for i in 0..<20 { #expect(try h.outcome(try h.submit("nt.add", [.int(Int64(i)), 1])) == .success(.int(Int64(i + 1)))) }
+        let hung = try h.submit("nt.hang")  // one second, then killed
+        let adds = try (0..<30).map { i in try h.submit("nt.add", [.int(Int64(i)), 100]) }
+        guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not time out"); return }
+        #expect(e.code == -32060)
+        for (i, t) in adds.enumerated() {
+            #expect(try h.outcome(t) == .success(.int(Int64(i + 100))))
+            // Handed back or run later, none of them used up an attempt it did not make.
+            #expect(try h.info(t)["attempts"] == 1)
+        }
+    }
 }
