@@ -11,7 +11,7 @@ final class NodeLoop: @unchecked Sendable {
     let config: NodeConfig
     var logger: Logger
     let nodeID: String
-    let context = ZMQContext()
+    let context: ZMQContext
     let dealer: ZMQSocket
     let sub: ZMQSocket
     let wakeFD: Int32
@@ -56,7 +56,8 @@ final class NodeLoop: @unchecked Sendable {
     var recentDuration: Double?
     var lastStatus = 0.0
 
-    init(config: NodeConfig, logger: Logger, wakeFD: Int32) throws {
+    init(config: NodeConfig, logger: Logger, wakeFD: Int32, context: ZMQContext) throws {
+        self.context = context
         self.config = config
         self.logger = logger
         self.wakeFD = wakeFD

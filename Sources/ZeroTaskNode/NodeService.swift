@@ -20,7 +20,12 @@ public final class NodeService: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var loop: NodeLoop?
 
-    public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node")) {
+    private let context: ZMQContext
+
+    /// - Parameter context: the libzmq context; pass the built-in broker's to reach it over
+    ///   `inproc://` endpoints.
+    public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node"), context: ZMQContext = ZMQContext()) {
+        self.context = context
         self.config = config
         self.logger = logger
         var fds: [Int32] = [0, 0]
@@ -42,7 +47,7 @@ public final class NodeService: @unchecked Sendable {
     /// Starts the workers and the broker session on a thread of its own.
     public func start() throws {
         signal(SIGPIPE, SIG_IGN)
-        let loop = try NodeLoop(config: config, logger: logger, wakeFD: wakeRead)
+        let loop = try NodeLoop(config: config, logger: logger, wakeFD: wakeRead, context: context)
         self.loop = loop
         let t = Thread { [finished] in
             loop.run()

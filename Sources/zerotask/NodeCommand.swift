@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ZeroTaskBroker
+import ZeroMQ
 import ZeroTaskNode
 import ZeroTaskProtocol
 
@@ -65,21 +66,25 @@ struct NodeCommand: AsyncParsableCommand {
         config.pluginConfig = settings.jsonValues(under: "node.plugin_config")
 
         var brokerService: BrokerService?
+        let context = ZMQContext()
         let brokerChoice = settings.string("node.broker", broker, default: "builtin")
         if brokerChoice == "builtin" {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
-                publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings),
+                publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
                 logger: Logger(label: "zerotask.broker"))
+            // The node reaches its own broker in-process: no TCP, no libzmq I/O thread in between.
+            let inproc = (request: "inproc://zerotask-broker-\(getpid())", publish: "inproc://zerotask-publish-\(getpid())")
+            service.inprocEndpoints = inproc
             try service.start()
             brokerService = service
-            config.broker = Self.loopback(service.boundRequestEndpoint)
-            config.publish = Self.loopback(service.boundPublishEndpoint)
+            config.broker = inproc.request
+            config.publish = inproc.publish
         } else {
             config.broker = brokerChoice
             let pub = settings.optionalString("node.broker_publish", brokerPublish)
             config.publish = pub?.isEmpty == false ? pub : nil
         }
-        let node = NodeService(config: config)
+        let node = NodeService(config: config, context: context)
         stopSignalFD = node.stopDescriptor
         for sig in [SIGTERM, SIGINT] {
             signal(sig) { _ in

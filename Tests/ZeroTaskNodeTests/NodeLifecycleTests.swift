@@ -146,4 +146,31 @@ import ZeroTaskTestSupport
         #expect(eventually(60) { (try? add(41)) == 42 }, "node output:\n\(node.output)")
         #expect(node.isRunning)
     }
+
+    @Test func nodeWithABuiltInBrokerServesClientsOverTCP() throws {
+        let plugins = FixturePlugins.temporaryDirectory()
+        try FixturePlugins.compile("nodetest", from: NodeHarness.fixtures, into: plugins)
+        let request = try unusedEndpoint(), publish = try unusedEndpoint()
+        let data = FixturePlugins.temporaryDirectory("zt-data")
+        // The main job: a node with its own broker (SQLite store in a data directory of its own).
+        let node = try ChildProcess(Binaries.zerotask, [
+            "node", "--broker", "builtin", "--request", request, "--publish", publish, "--plugins", plugins,
+            "--workers", "2", "--data-dir", data,
+        ])
+        defer { node.stop() }
+        let peer = try TestPeer(endpoint: request, context: ZMQContext())
+        #expect(eventually(30) { (try? peer.call("methods").outcome.get().arrayValue?.contains { $0["name"] == "nt.add" }) == true },
+            "node output:\n\(node.output)")
+        _ = try peer.result("client_connect", ["builtin-user"])
+        let tid = try peer.result("client_new_task", ["builtin-user", "nt.add", [20, 22]])
+        var result: JSONValue?
+        #expect(try eventually(30) {
+            if case .success(let r) = try peer.call("client_task_result", ["builtin-user", tid]).outcome { result = r }
+            return result != nil
+        })
+        #expect(result == 42)
+        #expect(FileManager.default.fileExists(atPath: data + "/zerotask.sqlite"))
+        node.signal(SIGTERM)
+        #expect(node.waitForExit(seconds: 30) == 0)
+    }
 }
