@@ -13,8 +13,9 @@ final class ResultWaiters: Sendable {
     private struct Waiter: Sendable {
         let token: UInt64
         let deadline: Double?
+        /// The timeout the caller asked for, for the error it gets.
+        let seconds: Double?
         let continuation: CheckedContinuation<Outcome, Error>
-        var timer: Task<Void, Never>?
     }
 
     private struct State: Sendable {
@@ -22,6 +23,8 @@ final class ResultWaiters: Sendable {
         var coverage = WaitCoverage()
         var nextToken: UInt64 = 0
         var closed = false
+        /// A sweeper task runs while some waiter has a deadline (one for all, not a timer each).
+        var sweeping = false
     }
 
     /// The longest one poll may be held by the broker (its own cap is `max_wait`, 60 s).
@@ -45,14 +48,15 @@ final class ResultWaiters: Sendable {
                 let deadline = timeout.map { monotonicSeconds() + $0 }
                 let (startPoll, refused) = state.withLock { s -> (Bool, Bool) in
                     if s.closed { return (false, true) }
-                    s.waiters[taskID, default: []].append(Waiter(token: token, deadline: deadline, continuation: continuation))
+                    s.waiters[taskID, default: []].append(
+                        Waiter(token: token, deadline: deadline, seconds: timeout, continuation: continuation))
                     return (s.coverage.waiterAdded(taskID), false)
                 }
                 if refused {
                     continuation.resume(throwing: ZeroTaskClientError.closed)
                     return
                 }
-                if let timeout { startTimer(taskID, token: token, seconds: timeout) }
+                if timeout != nil { startSweeper() }
                 if startPoll { Task { await self.pollRounds(client) } }
                 // Cancelled before the waiter existed: the handler below found nothing to cancel.
                 if Task.isCancelled { finish(taskID, token: token, with: .failure(CancellationError())) }
@@ -70,22 +74,54 @@ final class ResultWaiters: Sendable {
             return s.waiters.values.flatMap { $0 }
         }
         for w in all {
-            w.timer?.cancel()
             w.continuation.resume(throwing: ZeroTaskClientError.closed)
         }
     }
 
-    private func startTimer(_ taskID: String, token: UInt64, seconds: Double) {
-        let timer = Task { [weak self] in
-            do { try await Task.sleep(for: .seconds(seconds)) } catch { return }
-            self?.finish(taskID, token: token, with: .failure(ZeroTaskClientError.timedOut(taskID: taskID, seconds: seconds)))
-        }
-        let registered = state.withLock { s -> Bool in
-            guard let i = s.waiters[taskID]?.firstIndex(where: { $0.token == token }) else { return false }
-            s.waiters[taskID]![i].timer = timer
+    /// How often deadlines are checked: timeouts fire within this much of their time.
+    static let sweepInterval = Duration.milliseconds(20)
+
+    /// Starts the one task that times waiters out, unless it runs already. A timer per waiter
+    /// (a sleeping Swift task each) costs more than the whole rest of a short task's wait.
+    private func startSweeper() {
+        let start = state.withLock { s -> Bool in
+            guard !s.sweeping else { return false }
+            s.sweeping = true
             return true
         }
-        if !registered { timer.cancel() }
+        guard start else { return }
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: Self.sweepInterval)
+                guard let self, self.sweep() else { return }
+            }
+        }
+    }
+
+    /// Times out overdue waiters; returns whether any waiter with a deadline is left.
+    private func sweep() -> Bool {
+        let now = monotonicSeconds()
+        var overdue: [(String, Waiter)] = []
+        let more = state.withLock { s -> Bool in
+            var left = false
+            for (id, list) in s.waiters {
+                var keep: [Waiter] = []
+                for w in list {
+                    if let d = w.deadline, d <= now { overdue.append((id, w)) } else { keep.append(w) }
+                    if w.deadline != nil, !(w.deadline! <= now) { left = true }
+                }
+                if keep.count != list.count {
+                    s.waiters[id] = keep.isEmpty ? nil : keep
+                    if keep.isEmpty { s.coverage.waitersGone(id) }
+                }
+            }
+            if !left { s.sweeping = false }
+            return left
+        }
+        for (id, w) in overdue {
+            w.continuation.resume(throwing: ZeroTaskClientError.timedOut(taskID: id, seconds: w.seconds ?? 0))
+        }
+        return more
     }
 
     /// Resolves one waiter (timeout, cancellation), if it is still waiting.
@@ -98,7 +134,6 @@ final class ResultWaiters: Sendable {
             return w
         }
         guard let waiter else { return }
-        waiter.timer?.cancel()
         waiter.continuation.resume(with: result)
     }
 
@@ -106,7 +141,6 @@ final class ResultWaiters: Sendable {
     private func finishAll(_ taskID: String, with result: Result<Outcome, Error>) {
         let list = state.withLock { s in s.waiters.removeValue(forKey: taskID) ?? [] }
         for w in list {
-            w.timer?.cancel()
             w.continuation.resume(with: result)
         }
     }
