@@ -76,6 +76,19 @@ extension BrokerState {
         case "client_cancel_task":
             let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
             return .result(.bool(try cancel(taskID, clientID: client, now: now)))
+        case "client_call":
+            // Submit and wait in one request: the reply comes when the task completes.
+            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries", "wait"], 3)
+            let client = try p.string("client_id")
+            try touchClient(client, peer: peer, now: now)
+            let id = try submit(try Self.submission(p), clientID: client, now: now)
+            let wait = Swift.min(try p.optionalSeconds("wait") ?? config.maxWait, config.maxWait)
+            let waiter = ResultWaiter(route: route, clientID: client, taskIDs: [id], deadline: now + wait, single: true)
+            if let t = tasks[id], t.status.isComplete || wait == 0 || !canDefer {
+                return .result(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
+            }
+            resultWaiters.append(waiter)
+            return .deferred
         case "client_wait_results":
             let p = try bind(["client_id", "task_ids", "wait"], 2)
             let client = try p.string("client_id")

@@ -235,7 +235,7 @@ extension BrokerState {
             if w.clientID == task.clientID, w.taskIDs.contains(task.id) {
                 resultWaiters.remove(at: i)
                 let done = w.taskIDs.compactMap { tasks[$0] }.filter { $0.status.isComplete && $0.clientID == w.clientID }
-                outputs.append(.reply(w.route, Response(id: w.route.id, result: .array(done.map(Self.resultEntry)))))
+                outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(done, tasks: tasks))))
             } else {
                 i += 1
             }
@@ -250,7 +250,7 @@ extension BrokerState {
         }
         resultWaiters.removeAll { w in
             guard now >= w.deadline else { return false }
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer([], tasks: tasks))))
             return true
         }
     }

@@ -139,4 +139,14 @@ struct ResultWaiter: Sendable {
     var clientID: String
     var taskIDs: [String]
     var deadline: Double
+    /// `client_call`: answered with the one task's entry, not a list.
+    var single = false
+
+    /// The answer once tasks are done (or the wait is over).
+    func answer(_ done: [TaskRecord], tasks: [String: TaskRecord]) -> JSONValue {
+        guard single else { return .array(done.map(BrokerState.resultEntry)) }
+        if let t = done.first { return BrokerState.resultEntry(t) }
+        let status = tasks[taskIDs[0]].map { JSONValue.int($0.status.rawValue) } ?? .null
+        return ["task_id": .string(taskIDs[0]), "status": status]
+    }
 }

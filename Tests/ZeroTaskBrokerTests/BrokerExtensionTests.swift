@@ -163,4 +163,27 @@ import ZeroTaskProtocol
         #expect(try fast.result("node_task_release", ["fast", ["c-t1"]]) == 0)
         #expect(try client.result("client_task_status", ["c", "c-t1"]) == .int(3000))
     }
+
+    @Test func clientCallSubmitsAndAnswersWhenTheTaskCompletes() throws {
+        let broker = try TestBroker()
+        let node = try broker.peer()
+        let client = try broker.peer(.dealer)
+        _ = try node.result("node_connect", ["node_id": "n", "methods": ["m"]])
+        _ = try client.result("client_connect", ["c"])
+        // One request: it is answered only once the task is done.
+        try client.sendRaw(Request(method: "zerotask.broker.client_call",
+            params: .named(["client_id": "c", "method": "m", "params": [2], "task_id": "x", "wait": 10]), id: 7).json.jsonBytes, delimiter: true)
+        #expect(try client.expectSilence(seconds: 0.2))
+        #expect(try node.result("node_task_pull", ["node_id": "n", "max": 1]).arrayValue?.first?["id"] == "c-x")
+        _ = try node.result("node_tasks_done", ["n", [["id": "c-x", "result": 4]]])
+        let reply = Response(json: try client.receiveJSON())!
+        #expect(reply.id == 7)
+        #expect(try reply.outcome.get() == ["task_id": "c-x", "status": 7000, "result": 4])
+        // A failed task's entry carries its error; a wait that ends first gives the status only.
+        try client.sendRaw(Request(method: "zerotask.broker.client_call",
+            params: .named(["client_id": "c", "method": "m", "params": [], "task_id": "y", "wait": 0.2]), id: 8).json.jsonBytes, delimiter: true)
+        let early = Response(json: try client.receiveJSON())!
+        #expect(try early.outcome.get() == ["task_id": "c-y", "status": 1000])
+        #expect(try client.error("client_call", ["c", "m", [], "y"])?.code == -32020)  // the id is taken now
+    }
 }
