@@ -17,9 +17,26 @@ extension ZeroTaskClient {
         options: TaskOptions = TaskOptions()) async throws -> JSONValue
     {
         try await requireServed(method)
-        let task = try await submit(method, params, options: options)
+        // Submit and wait in one request (`client_call`): the broker answers when the task
+        // completes. A long task outlives that first wait and is then waited for as usual.
+        let start = monotonicSeconds()
+        let firstWait = min(timeout?.seconds ?? Self.callWait, Self.callWait)
+        var o = JSONObject()
+        o.append("client_id", .string(clientID))
+        o.append("method", .string(method))
+        o.append("params", params.json)
+        options.append(to: &o)
+        o.append("wait", .double(firstWait))
+        let entry = try await rpc("client_call", .named(o), wait: firstWait)
+        guard let id = entry["task_id"]?.stringValue else {
+            throw ZeroTaskClientError.invalidResponse("client_call answered \(entry), not a task entry")
+        }
+        if entry["result"] != nil || entry["error"] != nil { return try TaskHandle.outcome(entry, id) }
+        let task = TaskHandle(id: id, client: self)
         do {
-            return try await task.wait(timeout: timeout)
+            let left = timeout.map { Duration.seconds(max(0, $0.seconds - (monotonicSeconds() - start))) }
+            if let left, left <= .zero { throw ZeroTaskClientError.timedOut(taskID: id, seconds: timeout!.seconds) }
+            return try await task.wait(timeout: left)
         } catch let error as ZeroTaskClientError {
             if case .timedOut = error { _ = try? await task.cancel() }
             throw error
@@ -29,6 +46,9 @@ extension ZeroTaskClient {
             throw CancellationError()
         }
     }
+
+    /// The longest `client_call` is held at the broker before `call` falls back to waiting.
+    static let callWait = 25.0
 
     /// Runs a method and decodes its result into `T`.
     public func call<T: Decodable>(_ method: String, _ params: Params = .none, as type: T.Type,

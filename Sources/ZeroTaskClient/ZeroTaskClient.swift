@@ -146,7 +146,7 @@ public final class ZeroTaskClient: Sendable {
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 var request = OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) }
-                request.batchable = name != "client_wait_results"
+                request.batchable = name != "client_wait_results" && name != "client_call"
                 connection.send(request)
             }
         } onCancel: {

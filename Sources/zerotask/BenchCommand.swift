@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "How many tasks in flight at once.")
     var inflight = 64
 
+    @Flag(name: .customLong("submit"), help: "Submit each task and wait for it (two requests), instead of one call.")
+    var submitThenWait = false
+
     @Option(name: .customLong("wait-timeout"), help: ArgumentHelp(
         "Seconds one task may take before it counts as an error.", valueName: "S"))
     var waitTimeout: Double = 60
@@ -84,15 +87,20 @@ struct BenchCommand: AsyncParsableCommand {
         }
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<min(inflight, tasks) {
-                group.addTask { [method, tasks] in
+                group.addTask { [method, tasks, useSubmit = submitThenWait] in
                     while shared.tally.withLock({ $0.fatal == nil }) {
                         let i = shared.next.add(1, ordering: .relaxed).oldValue
                         guard i < tasks else { return }
                         let t0 = monotonic()
                         let outcome: Result<JSONValue, ZeroTaskClientError>
                         do {
-                            let task = try await client.submit(method, .positional([.int(Int64(i)), .int(Int64(i) + 1)]))
-                            outcome = .success(try await task.wait(timeout: timeout))
+                            let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
+                            if useSubmit {
+                                let task = try await client.submit(method, params)
+                                outcome = .success(try await task.wait(timeout: timeout))
+                            } else {
+                                outcome = .success(try await client.call(method, params, timeout: timeout))
+                            }
                         } catch let e as ZeroTaskClientError {
                             outcome = .failure(e)
                         } catch {
