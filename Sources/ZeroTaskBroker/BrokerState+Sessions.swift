@@ -10,15 +10,19 @@ extension BrokerState {
         RPCError(.invalidNodeID, "node \"\(id)\": \(why)")
     }
 
-    mutating func connectClient(_ requested: String?, peer: [UInt8], now: Double) throws(RPCError) -> String {
-        let id: String
+    /// The id a peer asked for, checked, or a new one (`c…` for clients, `n…` for nodes) that
+    /// differs from every id this broker ever gave.
+    mutating func chooseID(_ requested: String?, kind: Character, invalid: (String, String) -> RPCError) throws(RPCError) -> String {
         if let requested {
-            guard Identifier.isValidID(requested) else { throw Self.invalidClient(requested, "not a valid id") }
-            id = requested
-        } else {
-            id = "c\(idPrefix)\(String(nextSequence, radix: 36))"
-            nextSequence += 1
+            guard Identifier.isValidID(requested) else { throw invalid(requested, "not a valid id") }
+            return requested
         }
+        defer { nextSequence += 1 }
+        return "\(kind)\(idPrefix)\(String(nextSequence, radix: 36))"
+    }
+
+    mutating func connectClient(_ requested: String?, peer: [UInt8], now: Double) throws(RPCError) -> String {
+        let id = try chooseID(requested, kind: "c", invalid: Self.invalidClient)
         // A client remembered from the store has no connection yet: nobody holds its id.
         if let existing = clients[id], existing.connected, existing.peer != peer, !existing.peer.isEmpty,
             now - existing.lastSeen < config.clientTimeout
@@ -61,14 +65,7 @@ extension BrokerState {
     mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, peer: [UInt8], now: Double)
         throws(RPCError) -> String
     {
-        let id: String
-        if let requested {
-            guard Identifier.isValidID(requested) else { throw Self.invalidNode(requested, "not a valid id") }
-            id = requested
-        } else {
-            id = "n\(idPrefix)\(String(nextSequence, radix: 36))"
-            nextSequence += 1
-        }
+        let id = try chooseID(requested, kind: "n", invalid: Self.invalidNode)
         let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
         if let existing = nodes[id], !existing.awaitingReconnect {
             guard existing.peer == peer else {
