@@ -78,6 +78,20 @@ extension BrokerState {
         queuedCount -= 1
     }
 
+    /// After a task left its queue other than from the top (claimed by id, cancelled, finished
+    /// elsewhere): a queue with nothing live is dropped, and stale entries are compacted away
+    /// once they outnumber live ones. Pulls skip stale entries at the top, but a queue nobody
+    /// pulls from (seed-flow nodes claim by id; a method no node serves) would otherwise keep
+    /// every task it ever held, and every method name a client ever made up.
+    mutating func tidyQueue(_ method: String) {
+        guard let q = queues[method] else { return }
+        if q.liveCount <= 0 {
+            queues[method] = nil
+        } else {
+            queues[method]!.compactIfNeeded { tasks[$0]?.status == .queued }
+        }
+    }
+
     mutating func assign(_ taskID: String, to nodeID: String) {
         tasks[taskID]!.status = .assigned
         tasks[taskID]!.nodeID = nodeID
@@ -95,6 +109,7 @@ extension BrokerState {
         else { return nil }
         dequeued(task)
         assign(taskID, to: nodeID)
+        tidyQueue(task.method)
         return tasks[taskID]!.assignment
     }
 
@@ -157,6 +172,7 @@ extension BrokerState {
         }
         if task.nodeID != nodeID && task.status == .queued { dequeued(task) }
         complete(taskID, now: now, outcome: outcome)
+        if task.status == .queued { tidyQueue(task.method) }
     }
 
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
@@ -203,6 +219,7 @@ extension BrokerState {
         if task.status == .queued { dequeued(task) }
         if let n = task.nodeID { publish(Notifications.cancelTask(nodeID: n, taskID: taskID)) }
         complete(taskID, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by its client")))
+        if task.status == .queued { tidyQueue(task.method) }
         return true
     }
 
