@@ -31,6 +31,7 @@ extension NodeLoop {
         do {
             let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
             workers.append(Worker(id: id, process: process, generation: snapshot.generation, startedAt: now))
+            pollCache = nil
             stats.workerStarts += 1
             logger.debug("worker \(id) started (pid \(process.pid))")
             return true
@@ -110,7 +111,7 @@ extension NodeLoop {
         // A cancelled task stays cancelled, whatever the plugin returned.
         report(t.assignment.id, t.cancelled ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
         w.tasksRun += 1
-        w.residentBytes = Int(frame["rss"]?.int64Value ?? 0)
+        if let rss = frame["rss"]?.int64Value { w.residentBytes = Int(rss) }
         guard !w.isExiting else { return }
         if config.maxTasksPerWorker > 0 && w.tasksRun + w.queue.count >= config.maxTasksPerWorker {
             logger.info("worker \(w.id) recycled after \(w.tasksRun + w.queue.count) tasks")
@@ -198,6 +199,7 @@ extension NodeLoop {
     func remove(_ w: Worker) {
         w.process.closeDescriptors()
         workers.removeAll { $0 === w }
+        pollCache = nil
         let oldGenerations = Set(workers.map(\.generation))
         for g in 1..<max(1, snapshot.generation) where !oldGenerations.contains(g) { snapshot.removeGeneration(g) }
     }

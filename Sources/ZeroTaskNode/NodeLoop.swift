@@ -49,6 +49,8 @@ final class NodeLoop: @unchecked Sendable {
     var lastReloadCheck = 0.0
     var brokerSilentSince: Double?
     var stats = NodeStats()
+    /// What `pollOnce` waits on; nil when the set of workers changed.
+    var pollCache: (ZMQPoller, [(Worker, Int)])?
     /// How long each method's tasks take (a moving average, seconds), to decide what to queue
     /// behind a running task.
     var methodDurations: [String: Double] = [:]
@@ -107,7 +109,9 @@ final class NodeLoop: @unchecked Sendable {
 
     // MARK: Polling
 
-    private func pollOnce() {
+    /// The poll set, rebuilt only when a worker comes or goes or closes an output pipe.
+    private func pollSet() -> (ZMQPoller, [(Worker, Int)]) {
+        if let cached = pollCache { return cached }
         var poller = ZMQPoller()
         poller.add(dealer)
         poller.add(sub)
@@ -119,6 +123,14 @@ final class NodeLoop: @unchecked Sendable {
             if w.stdoutOpen { poller.add(fd: w.process.stdoutFD); handlers.append((w, 1)) }
             if w.stderrOpen { poller.add(fd: w.process.stderrFD); handlers.append((w, 2)) }
         }
+        pollCache = (poller, handlers)
+        return (poller, handlers)
+    }
+
+    private func pollOnce() {
+        var (poller, handlers) = pollSet()
+        // Hold the only reference while polling, so the item array is not copied each time.
+        pollCache = nil
         let ready: [ZMQPoller.Events]
         do {
             ready = try poller.poll(timeoutMilliseconds: pollTimeout())
@@ -126,6 +138,7 @@ final class NodeLoop: @unchecked Sendable {
             logger.error("poll failed: \(error)")
             return
         }
+        pollCache = (poller, handlers)
         if ready[0].contains(.readable) { receiveFromBroker() }
         if ready[1].contains(.readable) { receiveNotifications() }
         if ready[2].contains(.readable) { wakeUp() }
@@ -172,7 +185,10 @@ final class NodeLoop: @unchecked Sendable {
             if let t = w.task { meta["task"] = "\(t.assignment.id)" }
             logger.info("worker \(w.id): \(line)", metadata: meta)
         }
-        if eof { if stderr { w.stderrOpen = false } else { w.stdoutOpen = false } }
+        if eof {
+            if stderr { w.stderrOpen = false } else { w.stdoutOpen = false }
+            pollCache = nil
+        }
     }
 
     var busyCount: Int { workers.filter { $0.task != nil }.count }
@@ -309,11 +325,14 @@ final class NodeLoop: @unchecked Sendable {
     func isFast(_ method: String) -> Bool { (methodDurations[method] ?? .infinity) < Self.fastTask }
 
     /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
+    /// (Computed on every loop turn: plain loops, no intermediate arrays.)
     var freeSlots: Int {
-        let usable = workers.filter { $0.isReady && $0.generation == snapshot.generation }
-        var slots = usable.filter { $0.queue.isEmpty }.count
-        if config.pipelineDepth > 1, (recentDuration ?? .infinity) < Self.fastTask {
-            for w in usable where !w.queue.isEmpty && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
+        let pipelining = config.pipelineDepth > 1 && (recentDuration ?? .infinity) < Self.fastTask
+        var slots = 0
+        for w in workers where w.isReady && w.generation == snapshot.generation {
+            if w.queue.isEmpty {
+                slots += 1
+            } else if pipelining && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
                 slots += max(0, config.pipelineDepth - w.queue.count)
             }
         }
@@ -322,14 +341,18 @@ final class NodeLoop: @unchecked Sendable {
 
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
     func worker(for a: Assignment) -> Worker? {
-        let usable = workers.filter {
-            $0.isReady && $0.generation == snapshot.generation
-                && (config.maxTasksPerWorker == 0 || $0.tasksRun + $0.queue.count < config.maxTasksPerWorker)
+        let fast = config.pipelineDepth > 1 && isFast(a.method)
+        var best: Worker?
+        for w in workers where w.isReady && w.generation == snapshot.generation
+            && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
+        {
+            if w.queue.isEmpty { return w }
+            guard fast, w.queue.count < config.pipelineDepth, best.map({ w.queue.count < $0.queue.count }) ?? true,
+                w.queue.allSatisfy({ isFast($0.assignment.method) })
+            else { continue }
+            best = w
         }
-        if let idle = usable.first(where: { $0.queue.isEmpty }) { return idle }
-        guard config.pipelineDepth > 1, isFast(a.method) else { return nil }
-        return usable.filter { $0.queue.count < config.pipelineDepth && $0.queue.allSatisfy({ isFast($0.assignment.method) }) }
-            .min { $0.queue.count < $1.queue.count }
+        return best
     }
 
     /// Hands back tasks that waited too long for a worker (prefetched while tasks were short, and

@@ -72,6 +72,15 @@ import ZeroTaskTestSupport
         #expect(try h.outcome(try h.submit("nt.add", [1, 2])) == .success(3))
     }
 
+    @Test func workersAboveTheMemoryLimitAreReplacedBetweenTasks() throws {
+        let h = try NodeHarness()
+        // Any worker is above 1 MiB resident: each is replaced after its first task.
+        try h.startNode(id: "memory", workers: 1, extra: ["--max-worker-memory", "1"])
+        let a = try h.outcome(try h.submit("nt.pid")), b = try h.outcome(try h.submit("nt.pid"))
+        #expect(a != b)
+        #expect(try h.outcome(try h.submit("nt.add", [1, 1])) == .success(2))
+    }
+
     @Test func workersAreRecycledAfterMaxTasks() throws {
         let h = try NodeHarness()
         try h.startNode(id: "recycle", workers: 1, extra: ["--max-tasks-per-worker", "2"])
