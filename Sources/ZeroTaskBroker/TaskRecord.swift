@@ -1,32 +1,120 @@
 import ZeroTaskProtocol
 
 /// Everything the broker knows about one task.
+///
+/// A value type with copy-on-write storage: the fields live in one heap object and the record
+/// itself is a single reference. The broker keeps its tasks in a `Dictionary`, which reserves
+/// up to twice as many buckets as entries; with the 288-byte fields inline, 1,000,000 queued
+/// tasks took 608 MiB of buckets (2^21 × (16 + 288) bytes) and the table's growth peaked above
+/// 1 GiB. Boxed, a bucket is 24 bytes and each task one allocation of its actual size
+/// (BENCHMARKS.md, "Scale"). Reading a record also retains one object instead of every string
+/// and value in it.
 struct TaskRecord: Sendable {
-    let id: String
-    let clientID: String
-    let method: String
-    let params: JSONValue
-    var status: TaskStatus = .queued
-    let priority: Int64
-    /// Submission order; FIFO within a priority.
-    let sequence: UInt64
-    let timeout: Double?
-    let maxRetries: Int
-    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
-    let resultTTL: Double?
-    /// How many times the task was handed to a node.
-    var attempts = 0
-    var nodeID: String?
-    /// The latest progress a node reported (`task_status` named fields).
-    var progress: JSONObject?
-    var result: JSONValue?
-    var error: RPCError?
-    /// Wall-clock times (seconds since 1970), for inspection.
-    let created: Double
-    var started: Double?
-    var finished: Double?
-    /// Monotonic time of completion, for result expiry.
-    var completedAt: Double?
+    struct Fields: Sendable {
+        let id: String
+        let clientID: String
+        let method: String
+        let params: JSONValue
+        var status: TaskStatus
+        let priority: Int64
+        /// Submission order; FIFO within a priority.
+        let sequence: UInt64
+        let timeout: Double?
+        let maxRetries: Int
+        /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
+        let resultTTL: Double?
+        /// How many times the task was handed to a node.
+        var attempts: Int
+        var nodeID: String?
+        /// The latest progress a node reported (`task_status` named fields).
+        var progress: JSONObject?
+        var result: JSONValue?
+        var error: RPCError?
+        /// Wall-clock times (seconds since 1970), for inspection.
+        let created: Double
+        var started: Double?
+        var finished: Double?
+        /// Monotonic time of completion, for result expiry.
+        var completedAt: Double?
+    }
+
+    /// Mutated only while uniquely referenced (copy on write), like an array's buffer.
+    private final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    init(
+        id: String, clientID: String, method: String, params: JSONValue, status: TaskStatus = .queued,
+        priority: Int64, sequence: UInt64, timeout: Double?, maxRetries: Int, resultTTL: Double?,
+        attempts: Int = 0, nodeID: String? = nil, progress: JSONObject? = nil, result: JSONValue? = nil,
+        error: RPCError? = nil, created: Double, started: Double? = nil, finished: Double? = nil,
+        completedAt: Double? = nil
+    ) {
+        box = Box(Fields(
+            id: id, clientID: clientID, method: method, params: params, status: status, priority: priority,
+            sequence: sequence, timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL, attempts: attempts,
+            nodeID: nodeID, progress: progress, result: result, error: error, created: created, started: started,
+            finished: finished, completedAt: completedAt))
+    }
+
+    /// The fields for writing: copied first when another record shares them.
+    private var writable: Fields {
+        get { box.fields }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+            yield &box.fields
+        }
+    }
+
+    var id: String { box.fields.id }
+    var clientID: String { box.fields.clientID }
+    var method: String { box.fields.method }
+    var params: JSONValue { box.fields.params }
+    var priority: Int64 { box.fields.priority }
+    var sequence: UInt64 { box.fields.sequence }
+    var timeout: Double? { box.fields.timeout }
+    var maxRetries: Int { box.fields.maxRetries }
+    var resultTTL: Double? { box.fields.resultTTL }
+    var created: Double { box.fields.created }
+    var status: TaskStatus {
+        get { box.fields.status }
+        set { writable.status = newValue }
+    }
+    var attempts: Int {
+        get { box.fields.attempts }
+        set { writable.attempts = newValue }
+    }
+    var nodeID: String? {
+        get { box.fields.nodeID }
+        set { writable.nodeID = newValue }
+    }
+    var progress: JSONObject? {
+        get { box.fields.progress }
+        set { writable.progress = newValue }
+    }
+    var result: JSONValue? {
+        get { box.fields.result }
+        set { writable.result = newValue }
+    }
+    var error: RPCError? {
+        get { box.fields.error }
+        set { writable.error = newValue }
+    }
+    var started: Double? {
+        get { box.fields.started }
+        set { writable.started = newValue }
+    }
+    var finished: Double? {
+        get { box.fields.finished }
+        set { writable.finished = newValue }
+    }
+    var completedAt: Double? {
+        get { box.fields.completedAt }
+        set { writable.completedAt = newValue }
+    }
 
     /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
     var assignment: JSONValue {
