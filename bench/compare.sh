@@ -13,7 +13,9 @@
 #  - builds our C worker and client (bench/gearman/*.c) into bench/out/gearman/ (gitignored),
 #    the example plugins, and a release `zerotask` (`swift build -c release --product zerotask`,
 #    into .build unless --scratch-path says otherwise; --no-build uses what is there);
-#  - starts gearmand (in-memory queue, -L 127.0.0.1, its own port, --threads 2 for 2 cores) with
+#  - starts gearmand (in-memory queue, -L 127.0.0.1, its own port, --threads 1: on these 2-core
+#    machines 1 I/O thread measured best for gearmand — p50 at 1 in flight 0.11–0.13 ms against
+#    0.17–0.21 ms with 2, and 26–32k jobs/s at 200 against 15–21k with 2 and 21–25k with 0) with
 #    2 gm_worker processes; a ZeroTask node with a built-in broker, --workers 2, --store memory,
 #    serving Plugins/ (math.add); and, unless --no-sqlite, a second one with the default SQLite
 #    store (synchronous=FULL) in a temporary data directory. Each system gets a warm-up run;
@@ -30,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tasks=20000 rounds=5 inflight=200 sqlite=1 build=1 scratch=.build gthreads=2 port_base=47300
+tasks=20000 rounds=5 inflight=200 sqlite=1 build=1 scratch=.build gthreads=1 port_base=47300
 while (($#)); do
   case "$1" in
     --tasks) tasks=$2; shift 2 ;;
@@ -42,7 +44,7 @@ while (($#)); do
     --scratch-path) scratch=$2; shift 2 ;;
     --gearmand-threads) gthreads=$2; shift 2 ;;
     --port-base) port_base=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
 done
