@@ -44,7 +44,7 @@ while (($#)); do
     --scratch-path) scratch=$2; shift 2 ;;
     --gearmand-threads) gthreads=$2; shift 2 ;;
     --port-base) port_base=$2; shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
 done
