@@ -3,6 +3,8 @@ import CZeroMQ
 /// The socket types ZeroTask uses.
 public enum ZMQSocketType: Sendable {
     case req, rep, dealer, router, pub, sub, pair, push, pull
+    /// A PUB that also delivers its subscribers' (un)subscriptions as messages.
+    case xpub
 
     var raw: Int32 {
         switch self {
@@ -15,6 +17,7 @@ public enum ZMQSocketType: Sendable {
         case .pair: ZMQ_PAIR
         case .push: ZMQ_PUSH
         case .pull: ZMQ_PULL
+        case .xpub: ZMQ_XPUB
         }
     }
 }
@@ -131,6 +134,8 @@ public final class ZMQSocket: @unchecked Sendable {
         try setOption(ZMQ_HEARTBEAT_IVL, interval)
         try setOption(ZMQ_HEARTBEAT_TIMEOUT, timeout)
     }
+    /// XPUB: pass on every subscribe and unsubscribe, repeats included, so they can be counted.
+    public func setXPubVerboser(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_XPUB_VERBOSER, Int32(on ? 1 : 0)) }
     /// ROUTER: a new connection with a routing id already in use takes it over (reconnects).
     public func setRouterHandover(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_ROUTER_HANDOVER, Int32(on ? 1 : 0)) }
     /// File descriptor that becomes readable when the socket may have events (for poll loops).

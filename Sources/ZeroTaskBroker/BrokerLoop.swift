@@ -16,6 +16,8 @@ final class BrokerLoop: @unchecked Sendable {
     let store: TaskStore
     let logger: Logger
     private var lastTick = 0.0
+    /// Live subscriptions on the publish socket, by prefix, with how many subscribers hold each.
+    private var subscriptions: [[UInt8]: Int] = [:]
     /// What this iteration will send once its changes are stored.
     private var held: [Held] = []
 
@@ -35,13 +37,16 @@ final class BrokerLoop: @unchecked Sendable {
     func run(stopping: StopFlag) {
         var poller = ZMQPoller()
         poller.add(router)
+        poller.add(pub)
+        state.interest = NotificationInterest(subscriptions: subscriptions.keys)
         while !stopping.isSet {
             var timeout = 100
             if let due = state.nextDeadline {
                 timeout = max(0, min(timeout, Int(((due - monotonicNow()) * 1000).rounded(.up))))
             }
             do throws(ZMQError) {
-                _ = try poller.poll(timeoutMilliseconds: timeout)
+                let ready = try poller.poll(timeoutMilliseconds: timeout)
+                if ready[1].contains(.readable) { try readSubscriptions() }
                 // Drain what is waiting, but come back to timers now and then under load.
                 for _ in 0..<512 {
                     guard let received = try router.receive(dontWait: true, maxFrames: 8) else { break }
@@ -63,6 +68,23 @@ final class BrokerLoop: @unchecked Sendable {
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
         store.close()
+    }
+
+    /// Counts (un)subscriptions the XPUB reports (a first byte 1 or 0, then the prefix), and
+    /// tells the state which notifications anybody wants.
+    func readSubscriptions() throws(ZMQError) {
+        var changed = false
+        while let frames = try pub.receiveFrames(dontWait: true) {
+            guard let f = frames.first, let kind = f.first else { continue }
+            let prefix = Array(f.dropFirst())
+            if kind == 1 {
+                subscriptions[prefix, default: 0] += 1
+            } else if kind == 0, let n = subscriptions[prefix] {
+                subscriptions[prefix] = n > 1 ? n - 1 : nil
+            }
+            changed = true
+        }
+        if changed { state.interest = NotificationInterest(subscriptions: subscriptions.keys) }
     }
 
     /// Writes the iteration's changes, then sends what was held back for them.

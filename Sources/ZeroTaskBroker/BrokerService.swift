@@ -48,6 +48,10 @@ public final class BrokerService: @unchecked Sendable {
     /// Loads the store, binds both sockets (so a taken port fails here, at once) and starts
     /// serving on a new thread.
     public func start() throws {
+        // Large bodies (up to max_message_bytes, and beyond before refusal) must go back to the
+        // system when freed. glibc raises its mmap threshold after freeing a large block, so
+        // later ones would come from the heap and stay there: fix the threshold instead.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 * 1024)
         var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
         state.journaling = store.isDurable
         if store.isDurable {
@@ -56,7 +60,9 @@ public final class BrokerService: @unchecked Sendable {
             logger.info("store \(store.description): \(contents.tasks.count) tasks (\(state.queuedTaskCount) queued), \(contents.clients.count) clients")
         }
         let router = try ZMQSocket(context, .router)
-        let pub = try ZMQSocket(context, .pub)
+        // XPUB: like PUB, and it tells who subscribes to what (see NotificationInterest).
+        let pub = try ZMQSocket(context, .xpub)
+        try pub.setXPubVerboser(true)
         // libzmq drops a peer that sends more than this; below it, oversize bodies get -32600.
         try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
         try router.setHighWaterMarks(send: 100_000, receive: 100_000)
@@ -132,3 +138,7 @@ func monotonicNow() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
+
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32

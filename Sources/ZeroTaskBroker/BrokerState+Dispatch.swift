@@ -190,7 +190,10 @@ extension BrokerState {
             _ = try bind([], 0)
             return .result(methodsSummary())
         case "nodes":
-            _ = try bind([], 0)
+            // `refresh`: ask every node for its status now (broker_node_status); the answers
+            // arrive as node_status and show in the next `nodes`.
+            let p = try bind(["refresh"], 0)
+            if p.value("refresh")?.boolValue == true, interest.nodeStatus { publish(Notifications.nodeStatusRequest()) }
             return .result(nodesSummary(now: now))
         case "stats":
             _ = try bind([], 0)

@@ -69,7 +69,7 @@ extension BrokerState {
         queues[task.method, default: TaskQueue()].push(
             TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id))
         queuedCount += 1
-        publish(Notifications.newTask(method: task.method, taskID: task.id))
+        if interest.newTask { publish(Notifications.newTask(method: task.method, taskID: task.id)) }
     }
 
     /// Marks a queued task as leaving its queue (the heap entry goes stale).
@@ -197,7 +197,7 @@ extension BrokerState {
         tasks[taskID] = task
         taskChanged(taskID)
         resultExpiry.push(at: now + (task.resultTTL ?? config.resultTTL), taskID: taskID)
-        publish(Notifications.resultReady(taskID: taskID))
+        if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
     }
 
@@ -217,7 +217,7 @@ extension BrokerState {
         let task = try task(taskID, of: clientID)
         guard !task.status.isComplete else { return false }
         if task.status == .queued { dequeued(task) }
-        if let n = task.nodeID { publish(Notifications.cancelTask(nodeID: n, taskID: taskID)) }
+        if let n = task.nodeID, interest.cancelTask { publish(Notifications.cancelTask(nodeID: n, taskID: taskID)) }
         complete(taskID, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by its client")))
         if task.status == .queued { tidyQueue(task.method) }
         return true

@@ -58,6 +58,8 @@ public struct BrokerState: Sendable {
     let idPrefix: String
 
     public internal(set) var outputs: [BrokerOutput] = []
+    /// What subscribers want; notifications nobody wants are neither built nor sent.
+    public var interest = NotificationInterest.all
     /// Whether durable changes are recorded for a store (off for the memory store: no cost).
     public var journaling = false
     /// Tasks and clients changed since the last `takeChanges`; an id no longer in `tasks` or

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskBroker
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// Notifications are built and sent only when somebody subscribed to them.
+@Suite struct NotificationInterestTests {
+    func interest(_ subs: [String]) -> NotificationInterest {
+        NotificationInterest(subscriptions: subs.map { Array($0.utf8) })
+    }
+
+    @Test func prefixesMatchTheKindsTheyCanSelect() {
+        #expect(interest([]) == .none)
+        #expect(interest([""]) == .all)
+        #expect(interest(["{\"method\":\"zerotask."]) == .all)
+        let perMethod = interest([Notifications.newTaskPrefix(method: "math.add")])
+        #expect(perMethod == NotificationInterest(newTask: true, resultReady: false, cancelTask: false, nodeStatus: false))
+        let client = interest([Notifications.resultReadyPrefix(clientID: "me")])
+        #expect(client == NotificationInterest(newTask: false, resultReady: true, cancelTask: false, nodeStatus: false))
+        #expect(interest(["{\"method\":\"zerotask.node.broker_node_status\""]).nodeStatus)
+        #expect(interest(["something else"]) == .none)
+    }
+
+    @Test func aStateWithNoSubscribersPublishesNothing() {
+        var state = BrokerState(wallClock: { 0 }, idPrefix: "t.")
+        state.interest = .none
+        let route = ReplyRoute(envelope: [[1]], id: 1)
+        _ = state.handle(Request(method: "zerotask.broker.client_connect", params: .positional(["c"]), id: 1), route: route, now: 0, canDefer: true)
+        _ = state.handle(Request(method: "zerotask.broker.client_new_task", params: .positional(["c", "m", []]), id: 2), route: route, now: 0, canDefer: true)
+        #expect(state.takeOutputs().isEmpty)
+        state.interest = .all
+        _ = state.handle(Request(method: "zerotask.broker.client_new_task", params: .positional(["c", "m", []]), id: 3), route: route, now: 0, canDefer: true)
+        #expect(state.takeOutputs().count == 1)
+    }
+
+    @Test func nodesRefreshAsksEveryNodeForItsStatus() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        let sub = try TestSubscriber(broker, prefixes: ["{\"method\":\"zerotask.node.broker_node_status\""])
+        var got: String?
+        // The subscription reaches the broker after a moment (slow joiner): ask until heard.
+        #expect(try eventually(10) {
+            _ = try peer.result("nodes", ["refresh": true])
+            got = try sub.receive(seconds: 0.1)
+            return got != nil
+        })
+        #expect(got == "{\"method\":\"zerotask.node.broker_node_status\",\"params\":{},\"jsonrpc\":\"2.0\"}")
+    }
+}
