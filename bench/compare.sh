@@ -211,5 +211,17 @@ print(f"target: 1 in flight, ZeroTask p50 <= gearmand p50: {z1p50:.3f} vs {g1p50
 if "zerotask-sqlite" in systems:
     s200 = med("zerotask-sqlite", K, "rate")
     print(f"target: {K} in flight, ZeroTask on SQLite >= gearmand in memory jobs/s: {s200 / g200:.2f}x -> {verdict(s200 >= g200)}")
+for s in systems[1:]:
+    def per_round(k, key):
+        out = []
+        for rnd in sorted({r["round"] for r in rows}):
+            g = [r["data"] for r in rows if r["round"] == rnd and r["system"] == "gearmand" and r["data"]["inflight"] == k]
+            z = [r["data"] for r in rows if r["round"] == rnd and r["system"] == s and r["data"]["inflight"] == k]
+            if g and z:
+                get = (lambda d: d["jobs_per_second"]) if key == "rate" else (lambda d: d["latency_ms"][key])
+                out.append(get(z[0]) / get(g[0]))
+        return out
+    a, b = per_round(K, "rate"), per_round(1, "p50")
+    print(f"{names[s]} / gearmand within each round: jobs/s at {K} in flight {min(a):.2f}–{max(a):.2f}x, p50 at 1 in flight {min(b):.2f}–{max(b):.2f}x")
 print(f"raw results: {path}")
 EOF
