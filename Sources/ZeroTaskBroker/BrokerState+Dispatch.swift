@@ -41,7 +41,7 @@ extension BrokerState {
             try disconnectClient(try p.string("client_id"), peer: peer, now: now)
             return .result(true)
         case "client_new_task":
-            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"], 3)
+            let p = try bind(["client_id"] + Self.submissionParams, 3)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
             return .result(.string(try submit(try Self.submission(p), clientID: client, now: now)))
@@ -54,7 +54,7 @@ extension BrokerState {
                 do throws(RPCError) {
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
                     let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
-                        names: ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"], required: 2)
+                        names: Self.submissionParams, required: 2)
                     ids.append(.string(try submit(try Self.submission(b), clientID: client, now: now)))
                 } catch {
                     ids.append(error.json)
@@ -78,7 +78,7 @@ extension BrokerState {
             return .result(.bool(try cancel(taskID, clientID: client, now: now)))
         case "client_call":
             // Submit and wait in one request: the reply comes when the task completes.
-            let p = try bind(["client_id", "method", "params", "task_id", "timeout", "priority", "max_retries", "wait"], 3)
+            let p = try bind(["client_id"] + Self.submissionParams + ["wait"], 3)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
             let id = try submit(try Self.submission(p), clientID: client, now: now)
@@ -207,6 +207,9 @@ extension BrokerState {
         if let given { return given }
         return try nodeID(forPeer: peer)
     }
+
+    /// What describes a task to submit, in positional order (after `client_id`).
+    static let submissionParams = ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"]
 
     static func submission(_ p: ParamBinder) throws(RPCError) -> Submission {
         let params = p.value("params") ?? .array([])

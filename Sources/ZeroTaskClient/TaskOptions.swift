@@ -10,12 +10,17 @@ public struct TaskOptions: Sendable, Equatable {
     public var maxRetries: Int?
     /// The caller's own id for the task; the broker prefixes it with the client id.
     public var taskID: String?
+    /// How long the broker keeps the result after the task completes; nil: the broker's default.
+    public var resultTTL: Duration?
 
-    public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil) {
+    public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil,
+        resultTTL: Duration? = nil)
+    {
         self.priority = priority
         self.timeout = timeout
         self.maxRetries = maxRetries
         self.taskID = taskID
+        self.resultTTL = resultTTL
     }
 
     /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
@@ -24,6 +29,7 @@ public struct TaskOptions: Sendable, Equatable {
         if let timeout { o.append("timeout", .double(timeout.seconds)) }
         if priority != 0 { o.append("priority", .int(priority)) }
         if let maxRetries { o.append("max_retries", .int(Int64(maxRetries))) }
+        if let resultTTL { o.append("result_ttl", .double(resultTTL.seconds)) }
     }
 }
 

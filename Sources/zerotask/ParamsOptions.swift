@@ -70,9 +70,13 @@ struct TaskFlags: ParsableArguments {
     @Option(name: .customLong("task-id"), help: "Your own id for the task (the broker prefixes it with the client id).")
     var taskID: String?
 
+    @Option(name: .customLong("result-ttl"), help: ArgumentHelp(
+        "Seconds the broker keeps the result after the task completes (default: the broker's).", valueName: "S"))
+    var resultTTL: Double?
+
     var options: TaskOptions {
         TaskOptions(priority: priority, timeout: taskTimeout.map { .milliseconds(Int64($0 * 1000)) },
-            maxRetries: maxRetries, taskID: taskID)
+            maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) })
     }
 }
 

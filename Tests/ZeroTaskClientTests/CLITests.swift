@@ -83,7 +83,7 @@ import ZeroTaskProtocol
         let node = try TestNode(broker: broker.request)
         let id = freshID()
         let common = ["--broker", broker.request, "--client-id", id]
-        let submitted = try await cli.run(["submit"] + common + ["sleep", "0.2"])
+        let submitted = try await cli.run(["submit"] + common + ["sleep", "0.2", "--result-ttl", "600", "--priority", "2"])
         #expect(submitted.status == 0, "stderr: \(submitted.stderr)")
         let taskID = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(taskID.hasPrefix(id + "-"))
@@ -92,6 +92,7 @@ import ZeroTaskProtocol
         let status = try await cli.run(["status"] + common + [taskID, "--json"])
         let info = try JSONValue.parse(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(info["state"] == "finished" && info["node_id"] == .string(node.nodeID))
+        #expect(info["result_ttl"]?.doubleValue == 600 && info["priority"] == 2)  // the task flags reached the broker
         let human = try await cli.run(["status"] + common + [taskID])
         #expect(human.stdout.contains("state     finished"))
 
