@@ -173,10 +173,14 @@ extension BrokerState {
             try touchNode(node, now: now)
             return .result(.array(try reportBatch(try p.array("results"), nodeID: node, now: now)))
         case "node_check_tasks":
-            let p = try bind(["node_id", "task_ids"], 2)
+            let p = try bind(["node_id", "task_ids", "complete"], 2)
             let node = try p.string("node_id")
             try touchNode(node, now: now)
-            let gone = try p.array("task_ids").compactMap { v -> JSONValue? in
+            let listed = try p.array("task_ids")
+            if p.value("complete")?.boolValue == true {
+                reclaimUnlisted(Set(listed.compactMap(\.stringValue)), nodeID: node, now: now)
+            }
+            let gone = listed.compactMap { v -> JSONValue? in
                 guard case .string(let id) = v else { return nil }
                 // JSONValue? spelled out: a bare `nil` here would become JSON null and be kept.
                 let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false

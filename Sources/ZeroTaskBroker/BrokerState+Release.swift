@@ -22,4 +22,18 @@ extension BrokerState {
         }
         return released
     }
+
+    /// A node named every task it holds (`node_check_tasks` with `complete`): an assigned task
+    /// missing from two lists in a row never reached it (a lost reply) and is queued again.
+    mutating func reclaimUnlisted(_ listed: Set<String>, nodeID: String, now: Double) {
+        guard let node = nodes[nodeID] else { return }
+        let unlisted = node.assigned.subtracting(listed)
+        let lost = unlisted.intersection(node.missing)
+        nodes[nodeID]!.missing = unlisted.subtracting(lost)
+        for id in lost.sorted() {
+            nodes[nodeID]!.assigned.remove(id)
+            nodes[nodeID]!.unconfirmed.remove(id)
+            requeueOrFail(id, now: now, cause: "node \(nodeID) does not hold it")
+        }
+    }
 }

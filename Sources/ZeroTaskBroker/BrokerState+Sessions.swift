@@ -57,7 +57,7 @@ extension BrokerState {
         clientChanged(id)
         resultWaiters.removeAll { waiter in
             guard waiter.clientID == id else { return false }
-            outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array([]))))
+            outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: waiter.answer([], tasks: tasks))))
             return true
         }
     }
@@ -71,8 +71,12 @@ extension BrokerState {
             guard existing.peer == peer else {
                 throw Self.invalidNode(id, "taken by a live node (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
-            // The same connection registering again: keep its assignments, refresh what it serves.
+            // The same connection registering again (or a restarted node with the same id and
+            // routing id): it must confirm the tasks it holds within node_timeout, by reporting
+            // them or naming them in node_check_tasks; the others are queued again.
             nodes[id]!.lastSeen = now
+            nodes[id]!.unconfirmed = nodes[id]!.assigned
+            if !nodes[id]!.assigned.isEmpty { nodes[id]!.confirmBy = now + config.nodeTimeout }
             if let described { nodes[id]!.methods = described }
             if let workers { nodes[id]!.workers = workers }
         } else {
@@ -141,7 +145,12 @@ extension BrokerState {
     mutating func dropNode(_ id: String, now: Double, reason: String) {
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
-        nodeWaiters.removeAll { $0.nodeID == id }
+        // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
+        nodeWaiters.removeAll { w in
+            guard w.nodeID == id else { return false }
+            outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+            return true
+        }
         for taskID in node.assigned.sorted() {
             requeueOrFail(taskID, now: now, cause: "node \(id) \(reason)")
         }

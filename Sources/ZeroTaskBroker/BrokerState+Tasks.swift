@@ -155,6 +155,11 @@ extension BrokerState {
             if task.error?.code == ErrorCode.taskCancelled.rawValue { return }
             throw RPCError(.invalidTaskID, "task \"\(taskID)\" is already complete")
         }
+        // A node that no longer holds the task (presumed dead, the task since queued again or
+        // running elsewhere) may still deliver a result: the first result stands. Its failures
+        // are its own (a crash, a timeout, a cancel it made up when it found the task gone) and
+        // must neither fail the task nor take it from the node that holds it now.
+        if task.nodeID != nodeID, case .failure = outcome { return }
         var outcome = outcome
         if case .failure(let e) = outcome, e.code == ErrorCode.workerCrashed.rawValue {
             // A crash may be the machine's fault (memory, a bad node), so the task runs again, up

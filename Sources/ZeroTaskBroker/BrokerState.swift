@@ -117,6 +117,9 @@ struct NodeRecord: Sendable {
     /// have died with the old broker. Those left at `confirmBy` are queued again.
     var unconfirmed: Set<String> = []
     var confirmBy = Double.infinity
+    /// Assigned tasks the node's last complete `node_check_tasks` list did not name: missing
+    /// from the next one too, they are queued again (the assignment never reached the node).
+    var missing: Set<String> = []
 
     /// Tasks the node takes at once when it prefetches for fast methods (0: as many as workers).
     var capacity = 0
