@@ -30,6 +30,9 @@ public struct NodeConfig: Sendable {
     /// Tasks a worker may have queued (running one included) while tasks take well under a
     /// millisecond, so it never idles for a round trip between them; 1 turns this off.
     public var pipelineDepth = 8
+    /// Results sent to the broker in one message stay under this many bytes (half the broker's
+    /// default `max_message_bytes`); a single larger result goes alone.
+    public var maxBatchBytes = 512 * 1024
     /// How often the node tells the broker it lives.
     public var heartbeatInterval = 2.0
     /// How long a long poll for work waits at the broker.

@@ -109,7 +109,7 @@ extension NodeLoop {
             }
         case .checkTasks:
             for id in (try? outcome.get())?.arrayValue ?? [] {
-                if let s = id.stringValue { cancelTask(s, now: now) }
+                if let s = id.stringValue { cancelTask(s, now: now, abandon: true) }
             }
         case .heartbeat, .advertise, .status, .release:
             if case .failure(let e) = outcome { logger.warning("broker: \(e.message)") }

@@ -96,7 +96,11 @@ extension NodeLoop {
     private func workerDone(_ w: Worker, _ frame: JSONValue, now: Double) {
         guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { return }
         w.queue.removeFirst()
-        if !w.queue.isEmpty { w.queue[0].startedAt = now }
+        if !w.queue.isEmpty {
+            w.queue[0].startedAt = now
+            // Cancelled while it waited: if the worker starts it anyway, it gets the grace only.
+            if w.queue[0].cancelled { w.queue[0].killAt = now + config.cancelGrace }
+        }
         let took = now - (t.startedAt ?? now)
         stats.taskSeconds.add(took)
         let m = t.assignment.method
@@ -109,7 +113,9 @@ extension NodeLoop {
             outcome = .success(frame["result"] ?? .null)
         }
         // A cancelled task stays cancelled, whatever the plugin returned.
-        report(t.assignment.id, t.cancelled ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
+        if !t.abandoned {
+            report(t.assignment.id, t.cancelled ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
+        }
         w.tasksRun += 1
         if let rss = frame["rss"]?.int64Value { w.residentBytes = Int(rss) }
         guard !w.isExiting else { return }
@@ -135,7 +141,7 @@ extension NodeLoop {
     func fail(_ w: Worker, _ error: RPCError, now: Double) {
         if let t = w.task {
             logger.warning("\(error.message); killing worker \(w.id)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
-            report(t.assignment.id, .failure(error))
+            if !t.abandoned { report(t.assignment.id, .failure(error)) }
         }
         requeueBehindHead(w)
         let exit = w.process.killAndReap()
@@ -147,7 +153,9 @@ extension NodeLoop {
     func requeueBehindHead(_ w: Worker) {
         guard w.queue.count > 1 else { return }
         let rest = w.queue.dropFirst()
-        for t in rest where t.cancelled { report(t.assignment.id, .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled"))) }
+        for t in rest where t.cancelled && !t.abandoned {
+            report(t.assignment.id, .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")))
+        }
         waiting.insert(contentsOf: rest.filter { !$0.cancelled }.map(\.assignment), at: 0)
         w.queue.removeSubrange(1...)
     }
@@ -182,7 +190,7 @@ extension NodeLoop {
                 ? RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")
                 : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
             logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
-            report(t.assignment.id, .failure(e))
+            if !t.abandoned { report(t.assignment.id, .failure(e)) }
         } else if case .starting = w.state {
             startupFailures += 1
             let delay = min(5.0, 0.1 * pow(2.0, Double(min(startupFailures, 10))))
@@ -206,7 +214,7 @@ extension NodeLoop {
 
     /// Cancels a task this node holds: a waiting one is dropped; a queued one is skipped by its
     /// worker; a running one sees `ctx->cancelled`, and its worker is killed after the grace.
-    func cancelTask(_ taskID: String, now: Double) {
+    func cancelTask(_ taskID: String, now: Double, abandon: Bool = false) {
         waiting.removeAll { $0.id == taskID }
         guard let w = workers.first(where: { $0.queue.contains { $0.assignment.id == taskID } }),
             let i = w.queue.firstIndex(where: { $0.assignment.id == taskID }), !w.queue[i].cancelled
@@ -214,6 +222,7 @@ extension NodeLoop {
         logger.info("cancelling task \(taskID) on worker \(w.id)")
         try? w.process.channel.send(["type": "cancel", "id": .string(taskID)])
         w.queue[i].cancelled = true
+        w.queue[i].abandoned = abandon
         if i == 0 { w.queue[0].killAt = now + config.cancelGrace }
     }
 

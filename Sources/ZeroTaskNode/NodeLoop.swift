@@ -221,12 +221,11 @@ final class NodeLoop: @unchecked Sendable {
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
             send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
-            // Every task this node holds, running or waiting for a worker: the broker learns the
-            // node still has them (after a broker restart) and answers the ones to drop.
-            let running = workers.compactMap { $0.task?.assignment.id } + waiting.map(\.id)
-            if !running.isEmpty {
-                send("node_check_tasks", .positional([.string(nodeID), .array(running.map { .string($0) })]), .checkTasks, now: now)
-            }
+            // Every task this node holds — waiting, queued on or run by a worker, or done and not
+            // yet acknowledged: the broker confirms them, answers the ones to drop, and takes
+            // back what it assigned but this node never got (a lost reply).
+            send("node_check_tasks", .named(["node_id": .string(nodeID), "task_ids": .array(heldTaskIDs().map { .string($0) }),
+                "complete": true]), .checkTasks, now: now)
         }
         if registered, now - lastStatus >= 5 {
             lastStatus = now
@@ -264,9 +263,9 @@ final class NodeLoop: @unchecked Sendable {
             logger.info("worker \(w.id) stopped (\(exit))")
             remove(w)
         }
-        if !doneBuffer.isEmpty {
-            send("node_tasks_done", .positional([.string(nodeID), .array(doneBuffer)]), .done(doneBuffer), now: now)
-            doneBuffer = []
+        while !doneBuffer.isEmpty {
+            let done = takeDone()
+            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }
         if registered {
             send("node_disconnect", .positional([.string(nodeID)]), .disconnect, now: now)
@@ -301,14 +300,13 @@ final class NodeLoop: @unchecked Sendable {
         if case .running = phase { free = freeSlots - waiting.count }
         if free > 0 && !pullInFlight {
             var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
-            let done = doneBuffer
+            let done = takeDone()
             if !done.isEmpty { params["done"] = .array(done) }
-            doneBuffer = []
             pullInFlight = true
             send("node_task_pull", .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
         } else if !doneBuffer.isEmpty {
-            send("node_tasks_done", .positional([.string(nodeID), .array(doneBuffer)]), .done(doneBuffer), now: now)
-            doneBuffer = []
+            let done = takeDone()
+            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }
     }
 
@@ -389,6 +387,36 @@ final class NodeLoop: @unchecked Sendable {
         return o
     }
 
+    /// The ids of every task this node holds in any form.
+    func heldTaskIDs() -> [String] {
+        var ids = waiting.map(\.id)
+        for w in workers { ids += w.queue.map(\.assignment.id) }
+        func doneIDs(_ list: [JSONValue]) -> [String] { list.compactMap { $0["id"]?.stringValue } }
+        ids += doneIDs(doneBuffer)
+        for p in pending.values {
+            switch p.kind {
+            case .pull(let done), .done(let done): ids += doneIDs(done)
+            default: break
+            }
+        }
+        return ids
+    }
+
+    /// The oldest outcomes that fit in one message to the broker (at least one): a batch over the
+    /// broker's `max_message_bytes` would be refused whole, and resent whole, forever.
+    func takeDone() -> [JSONValue] {
+        var bytes = 0
+        var n = 0
+        while n < doneBuffer.count {
+            let size = doneBuffer[n].approximateSize + 1
+            if n > 0 && bytes + size > config.maxBatchBytes { break }
+            bytes += size
+            n += 1
+        }
+        defer { doneBuffer.removeFirst(n) }
+        return Array(doneBuffer.prefix(n))
+    }
+
     /// Records a task's outcome for the broker.
     func report(_ taskID: String, _ outcome: Result<JSONValue, RPCError>) {
         switch outcome {
@@ -404,5 +432,19 @@ final class NodeLoop: @unchecked Sendable {
         case .failure(let e): o["error"] = e.json
         }
         doneBuffer.append(.object(o))
+    }
+}
+
+extension JSONValue {
+    /// About how many bytes the compact JSON takes, without writing it: strings by their UTF-8
+    /// length (escapes are rare; the batch limit leaves room for them), numbers at most 24.
+    var approximateSize: Int {
+        switch self {
+        case .null, .bool: return 5
+        case .int, .uint, .double: return 24
+        case .string(let s): return s.utf8.count + 2
+        case .array(let a): return a.reduce(2) { $0 + $1.approximateSize + 1 }
+        case .object(let o): return o.members.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.approximateSize }
+        }
     }
 }

@@ -45,6 +45,9 @@ final class Worker {
         /// Cancelled: the worker skips it, or is killed at `killAt` if it runs on.
         var cancelled = false
         var killAt: Double?
+        /// The broker says this node no longer holds it (it runs elsewhere): stop it and report
+        /// nothing, since whatever this node says about it is not the task's outcome.
+        var abandoned = false
     }
 
     let id: Int

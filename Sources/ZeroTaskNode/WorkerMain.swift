@@ -20,6 +20,9 @@ public enum WorkerMain {
     public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int, logger: Logger) -> Never {
         // Plugins' printf output should reach the node's log line by line, not at exit.
         setvbuf(stdout, nil, _IOLBF, 0)
+        // Programs a plugin starts must not inherit the control channel: one that outlived the
+        // worker would hide the end of file by which the node learns the worker is gone.
+        _ = fcntl(controlFD, F_SETFD, FD_CLOEXEC)
         let channel = FrameChannel(fd: controlFD)
         let writer = ChannelWriter(channel)
         let (plugins, problems) = PluginSet.load(directory: pluginsDir, config: pluginConfig, logger: logger)
@@ -43,7 +46,9 @@ public enum WorkerMain {
                     _exit(0)
                 }
                 switch frame["type"]?.stringValue {
-                case "task": inbox.put(frame)
+                case "task":
+                    if let id = frame["id"]?.stringValue { host.received(id) }
+                    inbox.put(frame)
                 case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
                 case "exit": inbox.put(frame)
                 default: break
@@ -62,12 +67,11 @@ public enum WorkerMain {
             }
             guard case .string(let id)? = frame["id"], case .string(let name)? = frame["method"] else { continue }
             let params = frame["params"].flatMap(Params.init(json:)) ?? .none
-            if host.skip(id) {
+            if !host.start(id) {
                 // Cancelled while it waited in this worker's queue: never started.
                 writer.send(["type": "done", "id": .string(id), "error": RPCError(.taskCancelled, "task \(id) cancelled").json])
                 continue
             }
-            host.begin(id)
             let outcome: Result<JSONValue, RPCError>
             if let method = plugins.method(named: name) {
                 outcome = method.invoke(params, host: host)
@@ -148,27 +152,49 @@ final class Inbox: Sendable {
 
 /// The `zt_context` host for the task the worker is running.
 final class WorkerTaskHost: PluginTaskHost {
+    private struct State {
+        var task: String?
+        var cancelled = false
+        var lastProgress = 0.0
+        /// Received, not started yet (queued behind the running one).
+        var queued: Set<String> = []
+        /// Of those, the ones cancelled: they are skipped, never started.
+        var skipped: Set<String> = []
+    }
+
     private let writer: ChannelWriter
-    private let state = Mutex<(task: String?, cancelled: Bool, lastProgress: Double)>((nil, false, 0))
-    /// Tasks cancelled before they started (queued behind the running one).
-    private let skipped = Mutex<Set<String>>([])
+    private let state = Mutex(State())
 
     init(writer: ChannelWriter) { self.writer = writer }
 
-    func begin(_ id: String) { state.withLock { $0 = (id, false, 0) } }
-    func end() { state.withLock { $0.task = nil } }
+    /// The reader thread received a task.
+    func received(_ id: String) { state.withLock { _ = $0.queued.insert(id) } }
 
-    func cancel(_ id: String) {
-        let running = state.withLock { s -> Bool in
-            guard s.task == id else { return false }
-            s.cancelled = true
+    /// Starts a task, unless it was cancelled while it waited (then false: skip it). One lock,
+    /// so a cancel is either seen here or reaches the running task through `ctx->cancelled`.
+    func start(_ id: String) -> Bool {
+        state.withLock { s in
+            s.queued.remove(id)
+            if s.skipped.remove(id) != nil { return false }
+            s.task = id
+            s.cancelled = false
+            s.lastProgress = 0
             return true
         }
-        if !running { skipped.withLock { _ = $0.insert(id) } }
     }
 
-    /// Whether a task about to start was cancelled while it waited (and forgets it).
-    func skip(_ id: String) -> Bool { skipped.withLock { $0.remove(id) != nil } }
+    func end() { state.withLock { $0.task = nil } }
+
+    /// A cancel for the running task, or one still queued; any other id (done already) is ignored.
+    func cancel(_ id: String) {
+        state.withLock { s in
+            if s.task == id {
+                s.cancelled = true
+            } else if s.queued.contains(id) {
+                s.skipped.insert(id)
+            }
+        }
+    }
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
 

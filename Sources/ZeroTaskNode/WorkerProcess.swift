@@ -36,8 +36,20 @@ final class WorkerProcess: @unchecked Sendable {
             throw SpawnError(call: "socketpair", code: errno)
         }
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
-        guard pipe(&out) == 0, pipe(&err) == 0 else { throw SpawnError(call: "pipe", code: errno) }
+        guard pipe(&out) == 0 else {
+            let code = errno
+            close(sv[0]); close(sv[1])
+            throw SpawnError(call: "pipe", code: code)
+        }
+        guard pipe(&err) == 0 else {
+            let code = errno
+            close(sv[0]); close(sv[1]); close(out[0]); close(out[1])
+            throw SpawnError(call: "pipe", code: code)
+        }
         for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // The node reads what workers print only when poll says so, but a pipe that a plugin's
+        // child keeps open must never block the node's loop: non-blocking on the node's side.
+        for fd in [out[0], err[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
