@@ -166,13 +166,8 @@ final class NodeLoop: @unchecked Sendable {
         while read(wakeFD, &buf, buf.count) > 0 {}
         if case .running = phase {
             logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
-            let now = Self.now()
-            phase = .draining(until: now + config.drainGrace)
-            // Tasks not started yet go back to the broker at once, for other nodes.
-            if registered && !waiting.isEmpty {
-                send("node_task_release", .positional([.string(nodeID), .array(waiting.map { .string($0.id) })]), .release, now: now)
-                waiting = []
-            }
+            // Tasks not started yet go back to the broker at once (releaseStaleWaiting).
+            phase = .draining(until: Self.now() + config.drainGrace)
         }
     }
 
@@ -326,26 +321,36 @@ final class NodeLoop: @unchecked Sendable {
     /// (Computed on every loop turn: plain loops, no intermediate arrays.)
     var freeSlots: Int {
         let pipelining = config.pipelineDepth > 1 && (recentDuration ?? .infinity) < Self.fastTask
+        let now = Self.now()
         var slots = 0
         for w in workers where w.isReady && w.generation == snapshot.generation {
             if w.queue.isEmpty {
                 slots += 1
-            } else if pipelining && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
+            } else if pipelining && !headIsSlow(w, now: now) && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
                 slots += max(0, config.pipelineDepth - w.queue.count)
             }
         }
         return slots
     }
 
+    /// A worker whose running task has taken longer than a fast one should: nothing more is
+    /// queued behind it (what was is handed back by `releaseStaleWaiting`).
+    func headIsSlow(_ w: Worker, now: Double) -> Bool {
+        guard let started = w.queue.first?.startedAt else { return false }
+        return now - started >= Self.releaseAfter
+    }
+
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
     func worker(for a: Assignment) -> Worker? {
         let fast = config.pipelineDepth > 1 && isFast(a.method)
+        let now = Self.now()
         var best: Worker?
         for w in workers where w.isReady && w.generation == snapshot.generation
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
         {
             if w.queue.isEmpty { return w }
-            guard fast, w.queue.count < config.pipelineDepth, best.map({ w.queue.count < $0.queue.count }) ?? true,
+            guard fast, w.queue.count < config.pipelineDepth, !headIsSlow(w, now: now),
+                best.map({ w.queue.count < $0.queue.count }) ?? true,
                 w.queue.allSatisfy({ isFast($0.assignment.method) })
             else { continue }
             best = w
@@ -353,15 +358,38 @@ final class NodeLoop: @unchecked Sendable {
         return best
     }
 
-    /// Hands back tasks that waited too long for a worker (prefetched while tasks were short, and
-    /// then stuck behind slow ones), so that another node can run them now.
+    /// Hands back tasks that wait too long here, so that another node can run them now: tasks
+    /// prefetched while tasks were short and then stuck behind slow ones (in `waiting`, or queued
+    /// on a worker behind a task that has run too long), and, once stopping, all that did not start.
     func releaseStaleWaiting(now: Double) {
-        guard registered, !waiting.isEmpty else { return }
-        let stale = waiting.filter { now - $0.receivedAt >= Self.releaseAfter }
-        guard !stale.isEmpty, stale.count < waiting.count || workers.allSatisfy({ !$0.isIdle }) else { return }
-        waiting.removeAll { now - $0.receivedAt >= Self.releaseAfter }
-        logger.debug("handing \(stale.count) waiting tasks back to the broker")
-        send("node_task_release", .positional([.string(nodeID), .array(stale.map { .string($0.id) })]), .release, now: now)
+        guard registered else { return }
+        var release: [String] = []
+        if phase.isStopping {
+            release = waiting.map(\.id)
+            waiting = []
+        } else if !waiting.isEmpty {
+            let stale = waiting.filter { now - $0.receivedAt >= Self.releaseAfter }
+            // With a worker idle they are about to run (a slow method goes to idle workers only).
+            if !stale.isEmpty && (stale.count < waiting.count || workers.allSatisfy({ !$0.isIdle })) {
+                waiting.removeAll { now - $0.receivedAt >= Self.releaseAfter }
+                release = stale.map(\.id)
+            }
+        }
+        if case .running = phase {
+            for w in workers where w.queue.count > 1 {
+                guard let started = w.queue[0].startedAt, now - started >= Self.releaseAfter else { continue }
+                for i in 1..<w.queue.count where !w.queue[i].cancelled {
+                    // The worker skips it without a word; the broker gives it to someone else.
+                    w.queue[i].cancelled = true
+                    w.queue[i].abandoned = true
+                    try? w.process.channel.send(["type": "cancel", "id": .string(w.queue[i].assignment.id)])
+                    release.append(w.queue[i].assignment.id)
+                }
+            }
+        }
+        guard !release.isEmpty else { return }
+        logger.debug("handing \(release.count) tasks back to the broker")
+        send("node_task_release", .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
     }
 
     private func dispatch(_ a: Assignment, to w: Worker, now: Double) {

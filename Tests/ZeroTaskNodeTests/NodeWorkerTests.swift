@@ -106,4 +106,19 @@ import ZeroTaskTestSupport
             #expect(try h.info(t)["attempts"] == 1)
         }
     }
+
+    @Test func tasksQueuedBehindATaskThatTurnsSlowGoToAnotherNode() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "first", workers: 1)
+        // nt.sleep with 1 ms is fast: the node learns to queue it behind a running one.
+        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [1])) == .success(1)) }
+        let long = try h.submit("nt.sleep", [8000])
+        let short = try (0..<5).map { _ in try h.submit("nt.sleep", [1]) }
+        #expect(try eventually { try h.client.result("client_task_status", ["tester", long]) == .int(5000) })
+        try h.startNode(id: "second", workers: 1)
+        // The short ones do not wait for the long one: they are handed back and run on "second".
+        for t in short { #expect(try h.outcome(t) == .success(1)) }
+        #expect(try h.client.result("client_task_status", ["tester", long]) == .int(5000), "the long task still runs")
+        #expect(try h.outcome(long) == .success(8000))
+    }
 }
