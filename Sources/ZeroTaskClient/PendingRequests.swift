@@ -80,6 +80,9 @@ struct PendingRequests {
         if let i = unsent[unsentHead...].firstIndex(where: { $0.id == id }) {
             return unsent.remove(at: i)
         }
+        // Usually the request is about to arrive; a cancel that raced its completion never
+        // finds one, so the set is cleared now and then rather than kept forever.
+        if earlyCancels.count >= 4096 { earlyCancels.removeAll() }
         earlyCancels.insert(id)
         return nil
     }
