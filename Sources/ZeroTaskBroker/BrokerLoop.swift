@@ -140,7 +140,16 @@ final class BrokerLoop: @unchecked Sendable {
 
         guard body.count <= state.config.maxMessageBytes else {
             let e = RPCError(.invalidRequest, "message of \(body.count) bytes exceeds max_message_bytes (\(state.config.maxMessageBytes))")
-            send(envelope, Response(id: .null, error: e).json)
+            // Answer with the request's id when it has one, so the caller learns why at once
+            // instead of waiting out its deadline; the body is read only for that, never handled.
+            var id = JSONValue.null
+            if case .object(let o)? = try? body.withUnsafeBytes({ try JSONValue.parse($0) }), let given = o["id"] {
+                switch given {
+                case .array, .object, .bool: break
+                default: id = given
+                }
+            }
+            send(envelope, Response(id: id, error: e).json)
             return
         }
         let parsed = body.withUnsafeBytes { IncomingBody.parse($0) }

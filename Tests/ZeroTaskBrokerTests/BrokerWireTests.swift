@@ -116,6 +116,7 @@ import ZeroTaskProtocol
         let reply = try peer.receiveJSON()
         #expect(reply["error"]?["code"] == -32600)
         #expect(reply["error"]?["message"]?.stringValue?.contains("max_message_bytes") == true)
+        #expect(reply["id"] == 1)  // the caller can match the refusal to its request
         #expect(try peer.result("stats")["tasks"] == 0)
     }
 
