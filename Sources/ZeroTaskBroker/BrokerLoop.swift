@@ -140,16 +140,10 @@ final class BrokerLoop: @unchecked Sendable {
 
         guard body.count <= state.config.maxMessageBytes else {
             let e = RPCError(.invalidRequest, "message of \(body.count) bytes exceeds max_message_bytes (\(state.config.maxMessageBytes))")
-            // Answer with the request's id when it has one, so the caller learns why at once
-            // instead of waiting out its deadline; the body is read only for that, never handled.
-            var id = JSONValue.null
-            if case .object(let o)? = try? body.withUnsafeBytes({ try JSONValue.parse($0) }), let given = o["id"] {
-                switch given {
-                case .array, .object, .bool: break
-                default: id = given
-                }
-            }
-            send(envelope, Response(id: id, error: e).json)
+            // Answer with the request's id when it is easy to see, so the caller learns why at
+            // once instead of waiting out its deadline. The body is not parsed (that would make a
+            // refusal cost as much as the work it refuses): only its end, where writers put "id".
+            send(envelope, Response(id: Self.trailingID(body), error: e).json)
             return
         }
         let parsed = body.withUnsafeBytes { IncomingBody.parse($0) }
@@ -182,6 +176,29 @@ final class BrokerLoop: @unchecked Sendable {
             if !responses.isEmpty { send(envelope, .array(responses)) } else if strict { send(envelope, .null) }
         }
         flushOutputs()
+    }
+
+    /// The id of a request object that ends with `"id": VALUE}` (a number, a short string or
+    /// null), read from its last bytes only; null otherwise.
+    static func trailingID(_ body: [UInt8]) -> JSONValue {
+        let tail = Array(body.suffix(160))
+        let key = Array("\"id\":".utf8)
+        guard let end = tail.lastIndex(of: UInt8(ascii: "}")), tail.count >= key.count else { return .null }
+        var i = end - key.count
+        while i >= 0 {
+            if Array(tail[i..<(i + key.count)]) == key {
+                let value = Array(tail[(i + key.count)..<end])
+                switch try? JSONValue.parse(value) {
+                case .int(let v)?: return .int(v)
+                case .uint(let v)?: return .uint(v)
+                case .double(let v)?: return .double(v)
+                case .string(let v)?: return .string(v)
+                default: return .null
+                }
+            }
+            i -= 1
+        }
+        return .null
     }
 
     static func response(_ answer: BrokerAnswer, id: JSONValue) -> Response? {
