@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import ZeroTaskProtocol
+
+/// Scheduling: which worker runs what, how much to ask the broker for, what to hand back.
+extension NodeLoop {
+    /// Keeps the pool full, hands waiting tasks to workers, asks for work when there is room.
+    func schedule(now: Double) {
+        ensureWorkers(now: now)
+        if case .running = phase, !waiting.isEmpty {
+            var kept: [Assignment] = []
+            for a in waiting {
+                if let w = worker(for: a) { dispatch(a, to: w, now: now) } else { kept.append(a) }
+            }
+            waiting = kept
+        }
+        if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
+            registering = true
+            send("node_connect", .named(["node_id": .string(nodeID), "methods": .array(methods),
+                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .connect, now: now)
+        }
+        if registered && advertisedGeneration < methodsGeneration {
+            advertisedGeneration = methodsGeneration
+            send("node_advertise", .named(["node_id": .string(nodeID), "methods": .array(methods),
+                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .advertise, now: now)
+        }
+        guard registered else { return }
+        var free = 0
+        if case .running = phase { free = freeSlots - waiting.count }
+        if free > 0 && !pullInFlight {
+            var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
+            let done = takeDone()
+            if !done.isEmpty { params["done"] = .array(done) }
+            pullInFlight = true
+            send("node_task_pull", .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
+        } else if !doneBuffer.isEmpty {
+            let done = takeDone()
+            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
+        }
+    }
+
+    /// A RUNNING status is sent for tasks still running after this long.
+    static let announceAfter = 0.02
+    /// Tasks of methods faster than this may queue behind a running task.
+    static let fastTask = 0.002
+    /// A prefetched task not started within this long goes back to the broker.
+    static let releaseAfter = 0.1
+
+    /// The most tasks the broker may hand this node at once.
+    var capacity: Int { config.workers * max(1, config.pipelineDepth) }
+
+    func isFast(_ method: String) -> Bool { (methodDurations[method] ?? .infinity) < Self.fastTask }
+
+    /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
+    /// (Computed on every loop turn: plain loops, no intermediate arrays.)
+    var freeSlots: Int {
+        let pipelining = config.pipelineDepth > 1 && (recentDuration ?? .infinity) < Self.fastTask
+        let now = Self.now()
+        var slots = 0
+        for w in workers where w.isReady && w.generation == snapshot.generation {
+            if w.queue.isEmpty {
+                slots += 1
+            } else if pipelining && !headIsSlow(w, now: now) && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
+                slots += max(0, config.pipelineDepth - w.queue.count)
+            }
+        }
+        return slots
+    }
+
+    /// A worker whose running task has taken longer than a fast one should: nothing more is
+    /// queued behind it (what was is handed back by `releaseStaleWaiting`).
+    func headIsSlow(_ w: Worker, now: Double) -> Bool {
+        guard let started = w.queue.first?.startedAt else { return false }
+        return now - started >= Self.releaseAfter
+    }
+
+    /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
+    func worker(for a: Assignment) -> Worker? {
+        let fast = config.pipelineDepth > 1 && isFast(a.method)
+        let now = Self.now()
+        var best: Worker?
+        for w in workers where w.isReady && w.generation == snapshot.generation
+            && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
+        {
+            if w.queue.isEmpty { return w }
+            guard fast, w.queue.count < config.pipelineDepth, !headIsSlow(w, now: now),
+                best.map({ w.queue.count < $0.queue.count }) ?? true,
+                w.queue.allSatisfy({ isFast($0.assignment.method) })
+            else { continue }
+            best = w
+        }
+        return best
+    }
+
+    /// Hands back tasks that wait too long here, so that another node can run them now: tasks
+    /// prefetched while tasks were short and then stuck behind slow ones (in `waiting`, or queued
+    /// on a worker behind a task that has run too long), and, once stopping, all that did not start.
+    func releaseStaleWaiting(now: Double) {
+        guard registered else { return }
+        var release: [String] = []
+        if phase.isStopping {
+            release = waiting.map(\.id)
+            waiting = []
+        } else if !waiting.isEmpty {
+            let stale = waiting.filter { now - $0.receivedAt >= Self.releaseAfter }
+            // With a worker idle they are about to run (a slow method goes to idle workers only).
+            if !stale.isEmpty && (stale.count < waiting.count || workers.allSatisfy({ !$0.isIdle })) {
+                waiting.removeAll { now - $0.receivedAt >= Self.releaseAfter }
+                release = stale.map(\.id)
+            }
+        }
+        if case .running = phase {
+            for w in workers where w.queue.count > 1 {
+                guard let started = w.queue[0].startedAt, now - started >= Self.releaseAfter else { continue }
+                for i in 1..<w.queue.count where !w.queue[i].cancelled {
+                    // The worker skips it without a word; the broker gives it to someone else.
+                    w.queue[i].cancelled = true
+                    w.queue[i].abandoned = true
+                    try? w.process.channel.send(["type": "cancel", "id": .string(w.queue[i].assignment.id)])
+                    release.append(w.queue[i].assignment.id)
+                }
+            }
+        }
+        guard !release.isEmpty else { return }
+        logger.debug("handing \(release.count) tasks back to the broker")
+        send("node_task_release", .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
+    }
+
+    func dispatch(_ a: Assignment, to w: Worker, now: Double) {
+        let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
+        var frame: JSONObject = ["type": "task", "id": .string(a.id), "method": .string(a.method)]
+        frame["params"] = a.params
+        do {
+            try w.process.channel.send(.object(frame))
+        } catch {
+            // The worker is dying; its end of file will be handled. The task waits for another.
+            waiting.insert(a, at: 0)
+            w.state = .exiting
+            return
+        }
+        w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
+    }
+}
