@@ -42,7 +42,7 @@ final class BrokerLoop: @unchecked Sendable {
         while !stopping.isSet {
             var timeout = 100
             if let due = state.nextDeadline {
-                timeout = max(0, min(timeout, Int(((due - monotonicNow()) * 1000).rounded(.up))))
+                timeout = max(0, min(timeout, Int(((due - monotonicSeconds()) * 1000).rounded(.up))))
             }
             do throws(ZMQError) {
                 let ready = try poller.poll(timeoutMilliseconds: timeout)
@@ -57,7 +57,7 @@ final class BrokerLoop: @unchecked Sendable {
             } catch {
                 logger.error("broker socket error: \(error)")
             }
-            let now = monotonicNow()
+            let now = monotonicSeconds()
             if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
                 lastTick = now
                 state.tick(now: now)
@@ -136,7 +136,7 @@ final class BrokerLoop: @unchecked Sendable {
         let envelope = frames
         // A REQ peer (or a DEALER imitating one) put an empty delimiter: it gets exactly one reply.
         let strict = envelope.count >= 2 && envelope.last!.isEmpty
-        let now = monotonicNow()
+        let now = monotonicSeconds()
 
         guard body.count <= state.config.maxMessageBytes else {
             let e = RPCError(.invalidRequest, "message of \(body.count) bytes exceeds max_message_bytes (\(state.config.maxMessageBytes))")

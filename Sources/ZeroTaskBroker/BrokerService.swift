@@ -56,7 +56,7 @@ public final class BrokerService: @unchecked Sendable {
         state.journaling = store.isDurable
         if store.isDurable {
             let contents = try store.load()
-            state.restore(contents, now: monotonicNow())
+            state.restore(contents, now: monotonicSeconds())
             logger.info("store \(store.description): \(contents.tasks.count) tasks (\(state.queuedTaskCount) queued), \(contents.clients.count) clients")
         }
         let router = try ZMQSocket(context, .router)
@@ -132,12 +132,6 @@ extension String {
     func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
 
-/// Monotonic seconds, for timeouts.
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 /// glibc's `mallopt` (malloc.h is not part of the Glibc module).
 @_silgen_name("mallopt")

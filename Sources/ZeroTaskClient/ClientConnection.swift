@@ -226,9 +226,3 @@ final class ClientIOLoop: @unchecked Sendable {
     }
 }
 
-/// Monotonic seconds, for deadlines.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}

@@ -83,11 +83,7 @@ final class NodeLoop: @unchecked Sendable {
         try sub.connect(config.publishEndpoint)
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { monotonicSeconds() }
 
     func run() {
         generationDir = snapshot.takeSnapshot()

@@ -28,11 +28,6 @@ import Foundation
 import ZeroMQ
 import ZeroTaskProtocol
 
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 nonisolated(unsafe) var brokerPID: pid_t = 0
 
@@ -113,7 +108,7 @@ final class Peer {
 
     /// The next reply; fails after 60 s without one.
     func receive() throws -> JSONValue {
-        let deadline = monotonic() + 60
+        let deadline = monotonicSeconds() + 60
         while true {
             if let frames = try socket.receiveFrames(dontWait: true), let body = frames.last {
                 guard let r = Response(json: try JSONValue.parse(body)) else { fail("unreadable reply") }
@@ -122,7 +117,7 @@ final class Peer {
                 case .failure(let e): fail("broker error \(e.code): \(e.message)")
                 }
             }
-            guard monotonic() < deadline else { fail("no reply within 60 s") }
+            guard monotonicSeconds() < deadline else { fail("no reply within 60 s") }
             _ = try poller.poll(timeoutMilliseconds: 1000)
         }
     }
@@ -134,7 +129,7 @@ final class Peer {
 
     /// Sends `count` requests with `inflight` in flight; hands each reply to `onReply`. Seconds.
     func pipeline(_ count: Int, inflight: Int, request: (Int) -> (String, JSONValue), onReply: (JSONValue) -> Void) throws -> Double {
-        let t0 = monotonic()
+        let t0 = monotonicSeconds()
         var sent = 0, answered = 0
         while answered < count {
             while sent - answered < inflight && sent < count {
@@ -145,7 +140,7 @@ final class Peer {
             onReply(try receive())
             answered += 1
         }
-        return monotonic() - t0
+        return monotonicSeconds() - t0
     }
 }
 
@@ -183,11 +178,11 @@ let context = ZMQContext()
 func connect(_ endpoint: String) throws -> (Peer, String) {
     let client = try Peer(context, endpoint: endpoint)
     // The broker needs a moment to bind: retry client_connect for up to 10 s.
-    let deadline = monotonic() + 10
+    let deadline = monotonicSeconds() + 10
     try client.send("client_connect", [])
     while true {
         if try !client.poller.poll(timeoutMilliseconds: 200).isEmpty { break }
-        guard monotonic() < deadline else { fail("no broker at \(endpoint)") }
+        guard monotonicSeconds() < deadline else { fail("no broker at \(endpoint)") }
     }
     guard case .string(let id) = try client.receive() else { fail("client_connect: not a string") }
     return (client, id)
@@ -298,12 +293,12 @@ if phases.contains("rates") {
             _ = try client.call("client_cancel_task", ["client_id": .string(clientID), "task_id": .string(ids[head])])
             head += 1
             queued -= 1
-            var t0 = monotonic()
+            var t0 = monotonicSeconds()
             claimed(try node.call("node_task_pull", ["node_id": .string(nodeID), "max": 1]))
-            afterCancel.append(monotonic() - t0)
-            t0 = monotonic()
+            afterCancel.append(monotonicSeconds() - t0)
+            t0 = monotonicSeconds()
             claimed(try node.call("node_task_pull", ["node_id": .string(nodeID), "max": 1]))
-            alone.append(monotonic() - t0)
+            alone.append(monotonicSeconds() - t0)
         }
         // Back to the level for the next one.
         _ = try fill(client, clientID, level - queued, ids: &ids)

@@ -17,11 +17,6 @@ import ZeroMQ
 import ZeroTaskBroker
 import ZeroTaskProtocol
 
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("storebench: \(message)\n".utf8))
@@ -38,9 +33,9 @@ final class CountingStore: TaskStore {
     var isDurable: Bool { inner.isDurable }
     func load() throws(StoreError) -> StoreContents { try inner.load() }
     func write(_ c: StoreChanges) throws(StoreError) {
-        let t0 = monotonic()
+        let t0 = monotonicSeconds()
         try inner.write(c)
-        seconds += monotonic() - t0
+        seconds += monotonicSeconds() - t0
         writes += 1
         changes += c.count
     }
@@ -131,7 +126,7 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
         request("client_new_task", ["client_id": "bench", "method": "bench.noop", "params": [.int(Int64(i)), "payload"]], id: Int64(i + 1))
     }
     var sent = 0, answered = 0
-    let t0 = monotonic()
+    let t0 = monotonicSeconds()
     while answered < tasks {
         while sent - answered < inflight && sent < tasks {
             try socket.send(submit(sent))
@@ -145,7 +140,7 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
             answered += 1
         }
     }
-    let seconds = monotonic() - t0
+    let seconds = monotonicSeconds() - t0
     print("RESULT \(tasks) \(seconds)")
 }
 

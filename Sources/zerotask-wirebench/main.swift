@@ -47,11 +47,6 @@ enum Kind: String, CaseIterable {
     }
 }
 
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("wirebench: \(message)\n".utf8))
@@ -139,9 +134,9 @@ func runPeer(kind: Kind, endpoint: String, count: Int, inflight: Int) throws {
     }
 
     try loop(warmUp, firstID: 1_000_000)
-    let start = monotonic()
+    let start = monotonicSeconds()
     try loop(count, firstID: 0)
-    let seconds = monotonic() - start
+    let seconds = monotonicSeconds() - start
     print("RESULT \(count) \(seconds)")
     socket.close()
 }

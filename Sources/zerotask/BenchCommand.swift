@@ -73,16 +73,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func runTasks(_ client: ZeroTaskClient) async throws -> (Tally, Double) {
         let shared = Shared()
-        let started = monotonic()
+        let started = monotonicSeconds()
         let checkSums = method == "math.add"
         let timeout = Duration.milliseconds(Int64(waitTimeout * 1000))
         let progressTask = Task {
             var progress = ProgressReporter(total: tasks, label: "bench \(method)")
             while !Task.isCancelled {
-                progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonic() - started)
+                progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonicSeconds() - started)
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonic() - started)
+            progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonicSeconds() - started)
             progress.finish()
         }
         await withTaskGroup(of: Void.self) { group in
@@ -91,7 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
                     while shared.tally.withLock({ $0.fatal == nil }) {
                         let i = shared.next.add(1, ordering: .relaxed).oldValue
                         guard i < tasks else { return }
-                        let t0 = monotonic()
+                        let t0 = monotonicSeconds()
                         let outcome: Result<JSONValue, ZeroTaskClientError>
                         do {
                             let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
@@ -106,7 +106,7 @@ struct BenchCommand: AsyncParsableCommand {
                         } catch {
                             return
                         }
-                        let latency = monotonic() - t0
+                        let latency = monotonicSeconds() - t0
                         shared.tally.withLock { t in
                             t.done += 1
                             switch outcome {
@@ -132,7 +132,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
         }
-        let seconds = monotonic() - started
+        let seconds = monotonicSeconds() - started
         progressTask.cancel()
         await progressTask.value
         return (shared.tally.withLock { $0 }, seconds)
@@ -177,9 +177,3 @@ struct BenchCommand: AsyncParsableCommand {
     private func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 }
 
-/// Monotonic seconds.
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
