@@ -20,6 +20,10 @@ final class BrokerLoop: @unchecked Sendable {
     private var subscriptions: [[UInt8]: Int] = [:]
     /// What this iteration will send once its changes are stored.
     private var held: [Held] = []
+    /// Commits run on their own thread for a durable store; nil for memory.
+    private let writer: StoreWriter?
+    /// Outputs waiting for their commit: sent once `writer.written` reaches `seq`, in order.
+    private var awaitingCommit: [(seq: Int, outputs: [Held])] = []
 
     private enum Held {
         case reply([[UInt8]], [UInt8])
@@ -32,12 +36,14 @@ final class BrokerLoop: @unchecked Sendable {
         self.pub = pub
         self.store = store
         self.logger = logger
+        writer = store.isDurable ? StoreWriter(store: store, logger: logger) : nil
     }
 
     func run(stopping: StopFlag) {
         var poller = ZMQPoller()
         poller.add(router)
         poller.add(pub)
+        if let writer { poller.add(fd: writer.doneFD) }
         state.interest = NotificationInterest(subscriptions: subscriptions.keys)
         while !stopping.isSet {
             var timeout = 100
@@ -64,6 +70,11 @@ final class BrokerLoop: @unchecked Sendable {
                 flushOutputs()
             }
             commitAndSend(stopping: stopping)
+            sendCommitted()
+        }
+        if let writer {
+            writer.stop()
+            sendCommitted()
         }
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
@@ -87,38 +98,38 @@ final class BrokerLoop: @unchecked Sendable {
         if changed { state.interest = NotificationInterest(subscriptions: subscriptions.keys) }
     }
 
-    /// Writes the iteration's changes, then sends what was held back for them.
+    /// Hands the iteration's changes to the store writer with what was held back for them;
+    /// with nothing to store and nothing waiting for a commit, sends at once.
     func commitAndSend(stopping: StopFlag) {
         let changes = state.takeChanges()
-        if !changes.isEmpty && !persist(changes, stopping: stopping) {
+        guard let writer, !(changes.isEmpty && awaitingCommit.isEmpty) else {
+            send(held)
             held.removeAll(keepingCapacity: true)
             return
         }
-        for item in held {
+        if changes.isEmpty && held.isEmpty { return }
+        // Even with no changes of its own, a reply may speak of changes still being written.
+        awaitingCommit.append((writer.submit(changes), held))
+        held = []
+    }
+
+    /// Sends what waited for commits that are now on disk.
+    func sendCommitted() {
+        guard let writer, !awaitingCommit.isEmpty else { return }
+        let written = writer.written
+        var n = 0
+        while n < awaitingCommit.count, awaitingCommit[n].seq <= written {
+            send(awaitingCommit[n].outputs)
+            n += 1
+        }
+        awaitingCommit.removeFirst(n)
+    }
+
+    private func send(_ outputs: [Held]) {
+        for item in outputs {
             switch item {
             case .reply(let envelope, let body): transmit(envelope, body)
             case .publish(let bytes): _ = try? pub.send(bytes, dontWait: true)
-            }
-        }
-        held.removeAll(keepingCapacity: true)
-    }
-
-    /// Writes changes, retrying while the store fails: replies must not promise what is not
-    /// stored, so the broker holds still rather than answer. False when stopped meanwhile.
-    private func persist(_ changes: StoreChanges, stopping: StopFlag) -> Bool {
-        var failures = 0
-        while true {
-            do throws(StoreError) {
-                try store.write(changes)
-                if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }
-                return true
-            } catch {
-                failures += 1
-                if failures == 1 || failures % 100 == 0 {
-                    logger.critical("cannot write \(changes.count) changes: \(error); holding replies and retrying")
-                }
-                if stopping.isSet { return false }
-                Thread.sleep(forTimeInterval: 0.1)
             }
         }
     }

@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes the broker's changes to a durable store on a thread of its own, so the broker loop
+/// goes on handling requests while a commit (and its fsync) runs.
+///
+/// The loop hands over, per iteration, the changes and the replies that depend on them; the
+/// writer commits everything queued since its last commit in one transaction, then hands the
+/// replies back, in order, to be sent. No reply is sent before what it acknowledges is stored;
+/// commits grow with the load instead of the load waiting for each commit.
+final class StoreWriter: @unchecked Sendable {
+    private let store: TaskStore
+    private let logger: Logger
+    private let state = Mutex<(queued: [StoreChanges], stopping: Bool, written: Int)>(([], false, 0))
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    /// The loop polls this descriptor: one byte per finished commit.
+    let doneFD: Int32
+    private let doneWriteFD: Int32
+
+    init(store: TaskStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        doneFD = fds[0]
+        doneWriteFD = fds[1]
+        let t = Thread { [self] in run() }
+        t.name = "zerotask-store"
+        t.start()
+    }
+
+    /// Queues one iteration's changes (possibly none, to keep the order of its replies).
+    /// Returns the sequence number the caller waits for (see `written`).
+    func submit(_ changes: StoreChanges) -> Int {
+        let n = state.withLock { s -> Int in
+            s.queued.append(changes)
+            return s.written + s.queued.count
+        }
+        wake.signal()
+        return n
+    }
+
+    /// How many submitted batches are on disk (they complete in order).
+    var written: Int {
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(doneFD, &buf, buf.count) > 0 {}
+        return state.withLock { $0.written }
+    }
+
+    /// Writes what is queued and stops the thread.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
+        finished.wait()
+        close(doneFD)
+        close(doneWriteFD)
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            let (batch, stopping) = state.withLock { s -> ([StoreChanges], Bool) in
+                defer { s.queued.removeAll(keepingCapacity: true) }
+                return (s.queued, s.stopping)
+            }
+            if !batch.isEmpty {
+                let merged = Self.merge(batch)
+                if !merged.isEmpty { persist(merged) }
+                state.withLock { $0.written += batch.count }
+                var b: UInt8 = 1
+                _ = write(doneWriteFD, &b, 1)
+            }
+            if stopping && state.withLock({ $0.queued.isEmpty }) { break }
+        }
+        finished.signal()
+    }
+
+    /// Several iterations' changes as one: for each task and client, the last word counts
+    /// (a row written later replaces an earlier one, a deletion drops it, and the reverse).
+    static func merge(_ batches: [StoreChanges]) -> StoreChanges {
+        if batches.count == 1 { return batches[0] }
+        var tasks: [String: StoredTask] = [:], taskOrder: [String] = [], deletedTasks = Set<String>()
+        var clients: [String: StoredClient] = [:], clientOrder: [String] = [], deletedClients = Set<String>()
+        for c in batches {
+            for t in c.tasks {
+                if tasks.updateValue(t, forKey: t.id) == nil { taskOrder.append(t.id) }
+                deletedTasks.remove(t.id)
+            }
+            for id in c.deletedTasks {
+                tasks[id] = nil
+                deletedTasks.insert(id)
+            }
+            for r in c.clients {
+                if clients.updateValue(r, forKey: r.id) == nil { clientOrder.append(r.id) }
+                deletedClients.remove(r.id)
+            }
+            for id in c.deletedClients {
+                clients[id] = nil
+                deletedClients.insert(id)
+            }
+        }
+        var out = StoreChanges()
+        out.tasks = taskOrder.compactMap { tasks[$0] }
+        out.deletedTasks = Array(deletedTasks)
+        out.clients = clientOrder.compactMap { clients[$0] }
+        out.deletedClients = Array(deletedClients)
+        return out
+    }
+
+    /// Writes, retrying while the store fails: replies must not promise what is not stored, so
+    /// they wait rather than go out.
+    private func persist(_ changes: StoreChanges) {
+        var failures = 0
+        while true {
+            do throws(StoreError) {
+                try store.write(changes)
+                if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }
+                return
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 100 == 0 {
+                    logger.critical("cannot write \(changes.count) changes: \(error); holding replies and retrying")
+                }
+                if state.withLock({ $0.stopping }) && failures > 10 { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+    }
+}
