@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import ZeroTaskBroker
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// The store writer: merged iterations keep the last word for every row, and everything
+/// submitted reaches the store, in order, before it counts as written.
+@Suite struct StoreWriterTests {
+    func task(_ id: String, _ status: TaskStatus) -> StoredTask {
+        StoredTask(id: id, clientID: "c", method: "m", params: [], sequence: 1, status: status, created: 0)
+    }
+
+    func changes(tasks: [StoredTask] = [], deleted: [String] = []) -> StoreChanges {
+        var c = StoreChanges()
+        c.tasks = tasks
+        c.deletedTasks = deleted
+        return c
+    }
+
+    @Test func mergedChangesKeepTheLastWordForEachTask() {
+        let merged = StoreWriter.merge([
+            changes(tasks: [task("a", .queued), task("b", .queued)]),
+            changes(tasks: [task("a", .finished)], deleted: ["b"]),
+            changes(tasks: [task("b", .queued)], deleted: ["c"]),  // b submitted again after it expired
+            changes(deleted: ["a"]),
+        ])
+        #expect(merged.tasks == [task("b", .queued)])
+        #expect(Set(merged.deletedTasks) == ["a", "c"])
+    }
+
+    @Test func everythingSubmittedIsWrittenBeforeItCounts() throws {
+        let path = FixturePlugins.temporaryDirectory("zt-writer") + "/s.sqlite"
+        let store = try SQLiteTaskStore(path: path)
+        let writer = StoreWriter(store: store, logger: .init(label: "test"))
+        var last = 0
+        for i in 0..<50 { last = writer.submit(changes(tasks: [task("t\(i)", .queued)])) }
+        #expect(last == 50)
+        #expect(eventually(30) { writer.written == 50 })
+        writer.stop()
+        store.close()
+        let reopened = try SQLiteTaskStore(path: path)
+        #expect(try reopened.load().tasks.count == 50)
+        reopened.close()
+    }
+}
