@@ -90,9 +90,11 @@ final class StoreWriter: @unchecked Sendable {
         if batches.count == 1 { return batches[0] }
         var tasks: [String: StoredTask] = [:], taskOrder: [String] = [], deletedTasks = Set<String>()
         var clients: [String: StoredClient] = [:], clientOrder: [String] = [], deletedClients = Set<String>()
+        var orderedTasks = Set<String>(), orderedClients = Set<String>()
         for c in batches {
             for t in c.tasks {
-                if tasks.updateValue(t, forKey: t.id) == nil { taskOrder.append(t.id) }
+                tasks[t.id] = t
+                if orderedTasks.insert(t.id).inserted { taskOrder.append(t.id) }
                 deletedTasks.remove(t.id)
             }
             for id in c.deletedTasks {
@@ -100,7 +102,8 @@ final class StoreWriter: @unchecked Sendable {
                 deletedTasks.insert(id)
             }
             for r in c.clients {
-                if clients.updateValue(r, forKey: r.id) == nil { clientOrder.append(r.id) }
+                clients[r.id] = r
+                if orderedClients.insert(r.id).inserted { clientOrder.append(r.id) }
                 deletedClients.remove(r.id)
             }
             for id in c.deletedClients {

@@ -27,6 +27,9 @@ import ZeroTaskTestSupport
         ])
         #expect(merged.tasks == [task("b", .queued)])
         #expect(Set(merged.deletedTasks) == ["a", "c"])
+        // Deleted first, then written: the row stands.
+        let back = StoreWriter.merge([changes(deleted: ["d"]), changes(tasks: [task("d", .queued)])])
+        #expect(back.tasks == [task("d", .queued)] && back.deletedTasks.isEmpty)
     }
 
     @Test func everythingSubmittedIsWrittenBeforeItCounts() throws {
