@@ -138,11 +138,4 @@ public final class ZMQSocket: @unchecked Sendable {
     public func setXPubVerboser(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_XPUB_VERBOSER, Int32(on ? 1 : 0)) }
     /// ROUTER: a new connection with a routing id already in use takes it over (reconnects).
     public func setRouterHandover(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_ROUTER_HANDOVER, Int32(on ? 1 : 0)) }
-    /// File descriptor that becomes readable when the socket may have events (for poll loops).
-    public var fileDescriptor: Int32 { (try? getInt32(ZMQ_FD)) ?? -1 }
-    /// REQ: allow a new request when the previous reply never came, and match replies to requests.
-    public func setRelaxedREQ() throws(ZMQError) {
-        try setOption(ZMQ_REQ_RELAXED, Int32(1))
-        try setOption(ZMQ_REQ_CORRELATE, Int32(1))
-    }
 }

@@ -43,7 +43,7 @@ final class BrokerLoop: @unchecked Sendable {
         var poller = ZMQPoller()
         poller.add(router)
         poller.add(pub)
-        if let writer { poller.add(fd: writer.doneFD) }
+        if let writer { poller.add(fd: writer.done.readFD) }
         state.interest = NotificationInterest(subscriptions: subscriptions.keys)
         while !stopping.isSet {
             var timeout = 100
@@ -69,7 +69,7 @@ final class BrokerLoop: @unchecked Sendable {
                 state.tick(now: now)
                 flushOutputs()
             }
-            commitAndSend(stopping: stopping)
+            commitAndSend()
             sendCommitted()
         }
         if let writer {
@@ -100,7 +100,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Hands the iteration's changes to the store writer with what was held back for them;
     /// with nothing to store and nothing waiting for a commit, sends at once.
-    func commitAndSend(stopping: StopFlag) {
+    func commitAndSend() {
         let changes = state.takeChanges()
         guard let writer, !(changes.isEmpty && awaitingCommit.isEmpty) else {
             send(held)

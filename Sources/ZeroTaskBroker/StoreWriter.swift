@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Logging
 import Synchronization
+import ZeroMQ
 
 /// Writes the broker's changes to a durable store on a thread of its own, so the broker loop
 /// goes on handling requests while a commit (and its fsync) runs.
@@ -18,21 +19,12 @@ final class StoreWriter: @unchecked Sendable {
     private let state = Mutex<(queued: [StoreChanges], stopping: Bool, written: Int)>(([], false, 0))
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
-    /// The loop polls this descriptor: one byte per finished commit.
-    let doneFD: Int32
-    private let doneWriteFD: Int32
+    /// Signalled after each commit; the loop polls its `readFD`.
+    let done = WakePipe()
 
     init(store: TaskStore, logger: Logger) {
         self.store = store
         self.logger = logger
-        var fds: [Int32] = [0, 0]
-        pipe(&fds)
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        doneFD = fds[0]
-        doneWriteFD = fds[1]
         let t = Thread { [self] in run() }
         t.name = "zerotask-store"
         t.start()
@@ -51,8 +43,7 @@ final class StoreWriter: @unchecked Sendable {
 
     /// How many submitted batches are on disk (they complete in order).
     var written: Int {
-        var buf = [UInt8](repeating: 0, count: 64)
-        while read(doneFD, &buf, buf.count) > 0 {}
+        done.drain()
         return state.withLock { $0.written }
     }
 
@@ -61,8 +52,6 @@ final class StoreWriter: @unchecked Sendable {
         state.withLock { $0.stopping = true }
         wake.signal()
         finished.wait()
-        close(doneFD)
-        close(doneWriteFD)
     }
 
     private func run() {
@@ -76,8 +65,7 @@ final class StoreWriter: @unchecked Sendable {
                 let merged = Self.merge(batch)
                 if !merged.isEmpty { persist(merged) }
                 state.withLock { $0.written += batch.count }
-                var b: UInt8 = 1
-                _ = write(doneWriteFD, &b, 1)
+                done.signal()
             }
             if stopping && state.withLock({ $0.queued.isEmpty }) { break }
         }

@@ -14,7 +14,7 @@ final class NodeLoop: @unchecked Sendable {
     let context: ZMQContext
     let dealer: ZMQSocket
     let sub: ZMQSocket
-    let wakeFD: Int32
+    let wake: WakePipe
 
     var snapshot: PluginSnapshot
     var generationDir = ""
@@ -58,11 +58,11 @@ final class NodeLoop: @unchecked Sendable {
     var recentDuration: Double?
     var lastStatus = 0.0
 
-    init(config: NodeConfig, logger: Logger, wakeFD: Int32, context: ZMQContext) throws {
+    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext) throws {
         self.context = context
         self.config = config
         self.logger = logger
-        self.wakeFD = wakeFD
+        self.wake = wake
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, 255)
         let hostname = String(cString: host).filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
@@ -111,7 +111,7 @@ final class NodeLoop: @unchecked Sendable {
         var poller = ZMQPoller()
         poller.add(dealer)
         poller.add(sub)
-        poller.add(fd: wakeFD)
+        poller.add(fd: wake.readFD)
         var handlers: [(Worker, Int)] = []  // (worker, which: 0 control, 1 stdout, 2 stderr)
         for w in workers {
             poller.add(fd: w.process.channel.fd)
@@ -158,8 +158,7 @@ final class NodeLoop: @unchecked Sendable {
     }
 
     private func wakeUp() {
-        var buf = [UInt8](repeating: 0, count: 64)
-        while read(wakeFD, &buf, buf.count) > 0 {}
+        wake.drain()
         if case .running = phase {
             logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
             // Tasks not started yet go back to the broker at once (releaseStaleWaiting).

@@ -14,8 +14,8 @@ import ZeroTaskProtocol
 public final class NodeService: @unchecked Sendable {
     public let config: NodeConfig
     public let logger: Logger
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Wakes the node's loop to stop (written by `requestStop` and signal handlers).
+    private let wake = WakePipe()
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
     private var loop: NodeLoop?
@@ -28,26 +28,18 @@ public final class NodeService: @unchecked Sendable {
         self.context = context
         self.config = config
         self.logger = logger
-        var fds: [Int32] = [0, 0]
-        pipe(&fds)
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
     }
 
     /// The node's id, once started.
     public var nodeID: String { loop?.nodeID ?? config.nodeID ?? "" }
 
     /// The descriptor whose write asks the node to drain and stop (safe from a signal handler).
-    public var stopDescriptor: Int32 { wakeWrite }
+    public var stopDescriptor: Int32 { wake.writeFD }
 
     /// Starts the workers and the broker session on a thread of its own.
     public func start() throws {
         signal(SIGPIPE, SIG_IGN)
-        let loop = try NodeLoop(config: config, logger: logger, wakeFD: wakeRead, context: context)
+        let loop = try NodeLoop(config: config, logger: logger, wake: wake, context: context)
         self.loop = loop
         let t = Thread { [finished] in
             loop.run()
@@ -60,10 +52,7 @@ public final class NodeService: @unchecked Sendable {
 
     /// Asks the node to stop: no new tasks, running ones finish within the drain grace, then it
     /// disconnects. Returns at once; `wait()` for the end.
-    public func requestStop() {
-        var b: UInt8 = 1
-        _ = write(wakeWrite, &b, 1)
-    }
+    public func requestStop() { wake.signal() }
 
     /// Blocks until the node has stopped.
     public func wait() {
@@ -93,7 +82,5 @@ public final class NodeService: @unchecked Sendable {
             requestStop()
             wait()
         }
-        close(wakeRead)
-        close(wakeWrite)
     }
 }

@@ -92,13 +92,7 @@ struct NodeCommand: AsyncParsableCommand {
                 _ = write(stopSignalFD, &b, 1)
             }
         }
-        try node.start()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            Thread {
-                node.wait()
-                c.resume()
-            }.start()
-        }
+        try await node.run()
         brokerService?.stop()
     }
 
