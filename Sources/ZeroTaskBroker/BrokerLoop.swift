@@ -37,41 +37,72 @@ final class BrokerLoop: @unchecked Sendable {
         self.store = store
         self.logger = logger
         writer = store.isDurable ? StoreWriter(store: store, logger: logger) : nil
+        self.state.interest = NotificationInterest(subscriptions: subscriptions.keys)
     }
 
     func run(stopping: StopFlag) {
         var poller = ZMQPoller()
-        poller.add(router)
-        poller.add(pub)
-        if let writer { poller.add(fd: writer.done.readFD) }
-        state.interest = NotificationInterest(subscriptions: subscriptions.keys)
-        while !stopping.isSet {
-            var timeout = 100
-            if let due = state.nextDeadline {
-                timeout = max(0, min(timeout, Int(((due - monotonicSeconds()) * 1000).rounded(.up))))
-            }
+        addPollItems(to: &poller)
+        while !stopping.isSet && !terminated {
             do throws(ZMQError) {
-                let ready = try poller.poll(timeoutMilliseconds: timeout)
-                if ready[1].contains(.readable) { try readSubscriptions() }
-                // Drain what is waiting, but come back to timers now and then under load.
-                for _ in 0..<512 {
-                    guard let received = try router.receive(dontWait: true, maxFrames: 8) else { break }
-                    handle(received)
-                }
+                let ready = try poller.poll(timeoutMilliseconds: pollTimeout(cap: 100))
+                step(ready[...])
             } catch where error.isTerminated {
                 break
             } catch {
-                logger.error("broker socket error: \(error)")
+                logger.error("broker poll failed: \(error)")
             }
-            let now = monotonicSeconds()
-            if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
-                lastTick = now
-                state.tick(now: now)
-                flushOutputs()
-            }
-            commitAndSend()
-            sendCommitted()
         }
+        finish()
+    }
+
+    /// Set once libzmq's context is terminated: the loop must end.
+    private(set) var terminated = false
+
+    /// How many poll items `addPollItems` adds.
+    var pollItemCount: Int { writer == nil ? 2 : 3 }
+
+    /// Adds what the loop waits on, in the order `step` expects: the request socket, the publish
+    /// socket (subscriptions), and the store writer's commit signal.
+    func addPollItems(to poller: inout ZMQPoller) {
+        poller.add(router)
+        poller.add(pub)
+        if let writer { poller.add(fd: writer.done.readFD) }
+    }
+
+    /// Milliseconds until the next timer, at most `cap`.
+    func pollTimeout(cap: Int) -> Int {
+        guard let due = state.nextDeadline else { return cap }
+        return max(0, min(cap, Int(((due - monotonicSeconds()) * 1000).rounded(.up))))
+    }
+
+    /// One turn of the loop after a poll; `ready` holds the events of this loop's items.
+    func step(_ ready: ArraySlice<ZMQPoller.Events>) {
+        do throws(ZMQError) {
+            if ready[ready.startIndex + 1].contains(.readable) { try readSubscriptions() }
+            // Drain what is waiting, but come back to timers now and then under load.
+            for _ in 0..<512 {
+                guard let received = try router.receive(dontWait: true, maxFrames: 8) else { break }
+                handle(received)
+            }
+        } catch where error.isTerminated {
+            terminated = true
+            return
+        } catch {
+            logger.error("broker socket error: \(error)")
+        }
+        let now = monotonicSeconds()
+        if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
+            lastTick = now
+            state.tick(now: now)
+            flushOutputs()
+        }
+        commitAndSend()
+        sendCommitted()
+    }
+
+    /// Waits for the store writer, sends what it committed, and closes the sockets and the store.
+    func finish() {
         if let writer {
             writer.stop()
             sendCommitted()

@@ -48,6 +48,24 @@ public final class BrokerService: @unchecked Sendable {
     /// Loads the store, binds both sockets (so a taken port fails here, at once) and starts
     /// serving on a new thread.
     public func start() throws {
+        let loop = try makeLoop()
+        let t = Thread { [stopping, finished] in
+            loop.run(stopping: stopping)
+            finished.signal()
+        }
+        t.name = "zerotask-broker"
+        thread = t
+        t.start()
+    }
+
+    /// Loads the store and binds both sockets like `start()`, but starts no thread: the caller's
+    /// own poll loop drives the broker (a node's built-in broker runs on the node's thread, so a
+    /// task crosses no thread between them).
+    public func startEmbedded() throws -> EmbeddedBroker {
+        EmbeddedBroker(try makeLoop())
+    }
+
+    private func makeLoop() throws -> BrokerLoop {
         // Large bodies (up to max_message_bytes, and beyond before refusal) must go back to the
         // system when freed. glibc raises its mmap threshold after freeing a large block, so
         // later ones would come from the heap and stay there: fix the threshold instead.
@@ -79,14 +97,7 @@ public final class BrokerService: @unchecked Sendable {
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
         boundPublishEndpoint = pub.lastEndpoint ?? publishEndpoint
         logger.info("broker listening", metadata: ["request": "\(boundRequestEndpoint)", "publish": "\(boundPublishEndpoint)"])
-        let loop = BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger)
-        let t = Thread { [stopping, finished] in
-            loop.run(stopping: stopping)
-            finished.signal()
-        }
-        t.name = "zerotask-broker"
-        thread = t
-        t.start()
+        return BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger)
     }
 
     /// Stops serving and closes the sockets; returns once the broker thread has ended.
@@ -115,6 +126,36 @@ public final class BrokerService: @unchecked Sendable {
     /// Four random base-36 characters, so generated ids differ across broker restarts.
     static func randomPrefix() -> String {
         String(UInt32.random(in: 0..<1_679_616), radix: 36).leftPadded(to: 4) + "."
+    }
+}
+
+/// A broker driven by another loop's `zmq_poll` (see `BrokerService.startEmbedded`). Use it from
+/// that loop's thread only.
+public final class EmbeddedBroker: @unchecked Sendable {
+    private let loop: BrokerLoop
+    private var finished = false
+
+    init(_ loop: BrokerLoop) { self.loop = loop }
+
+    /// How many items `addPollItems` adds to a poller.
+    public var pollItemCount: Int { loop.pollItemCount }
+
+    /// Adds the broker's sockets and descriptors to the caller's poller, `pollItemCount` in a row.
+    public func addPollItems(to poller: inout ZMQPoller) { loop.addPollItems(to: &poller) }
+
+    /// Milliseconds the caller may block in its poll before the broker's next timer, at most `cap`.
+    public func pollTimeout(cap: Int) -> Int { loop.pollTimeout(cap: cap) }
+
+    /// Serves what arrived: call after every poll with the events of the broker's items.
+    public func step(_ ready: ArraySlice<ZMQPoller.Events>) {
+        if !finished && !loop.terminated { loop.step(ready) }
+    }
+
+    /// Stops serving: waits for pending commits, closes the sockets and the store.
+    public func finish() {
+        guard !finished else { return }
+        finished = true
+        loop.finish()
     }
 }
 

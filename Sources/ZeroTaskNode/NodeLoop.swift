@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Logging
 import ZeroMQ
+import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// The node thread's work. Owned by that thread alone.
@@ -15,6 +16,8 @@ final class NodeLoop: @unchecked Sendable {
     let dealer: ZMQSocket
     let sub: ZMQSocket
     let wake: WakePipe
+    /// A built-in broker served by this loop's own poll, or nil.
+    let broker: EmbeddedBroker?
 
     var snapshot: PluginSnapshot
     var generationDir = ""
@@ -58,8 +61,9 @@ final class NodeLoop: @unchecked Sendable {
     var recentDuration: Double?
     var lastStatus = 0.0
 
-    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext) throws {
+    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: EmbeddedBroker? = nil) throws {
         self.context = context
+        self.broker = broker
         self.config = config
         self.logger = logger
         self.wake = wake
@@ -100,6 +104,7 @@ final class NodeLoop: @unchecked Sendable {
         snapshot.removeAll()
         dealer.close(lingerMilliseconds: 500)
         sub.close(lingerMilliseconds: 0)
+        broker?.finish()
         logger.info("node stopped")
     }
 
@@ -119,6 +124,8 @@ final class NodeLoop: @unchecked Sendable {
             if w.stdoutOpen { poller.add(fd: w.process.stdoutFD); handlers.append((w, 1)) }
             if w.stderrOpen { poller.add(fd: w.process.stderrFD); handlers.append((w, 2)) }
         }
+        // The built-in broker's items come last (see pollOnce).
+        broker?.addPollItems(to: &poller)
         pollCache = (poller, handlers)
         return (poller, handlers)
     }
@@ -146,6 +153,9 @@ final class NodeLoop: @unchecked Sendable {
             default: logOutput(w, stderr: true)
             }
         }
+        // What the node just sent its built-in broker is served in this same turn; the broker's
+        // answers wake the next poll at once.
+        broker?.step(ready[(3 + handlers.count)...])
     }
 
     private func pollTimeout() -> Int {
@@ -154,7 +164,8 @@ final class NodeLoop: @unchecked Sendable {
         for w in workers {
             if let t = w.task { next = min(next, t.deadline - now, (t.killAt ?? .infinity) - now) }
         }
-        return max(0, Int((next * 1000).rounded(.up)))
+        let ms = max(0, Int((next * 1000).rounded(.up)))
+        return broker?.pollTimeout(cap: ms) ?? ms
     }
 
     private func wakeUp() {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Logging
 import ZeroMQ
+import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// A node: a pool of worker processes serving the plugins folder, and a session with a broker.
@@ -21,11 +22,17 @@ public final class NodeService: @unchecked Sendable {
     private var loop: NodeLoop?
 
     private let context: ZMQContext
+    private let broker: EmbeddedBroker?
 
-    /// - Parameter context: the libzmq context; pass the built-in broker's to reach it over
-    ///   `inproc://` endpoints.
-    public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node"), context: ZMQContext = ZMQContext()) {
+    /// - Parameters:
+    ///   - context: the libzmq context; pass the built-in broker's to reach it over `inproc://`
+    ///     endpoints.
+    ///   - broker: a built-in broker (`BrokerService.startEmbedded()`) for the node's thread to
+    ///     serve in its own poll loop; the node closes it when it stops.
+    public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node"), context: ZMQContext = ZMQContext(),
+                broker: EmbeddedBroker? = nil) {
         self.context = context
+        self.broker = broker
         self.config = config
         self.logger = logger
     }
@@ -39,7 +46,13 @@ public final class NodeService: @unchecked Sendable {
     /// Starts the workers and the broker session on a thread of its own.
     public func start() throws {
         signal(SIGPIPE, SIG_IGN)
-        let loop = try NodeLoop(config: config, logger: logger, wake: wake, context: context)
+        let loop: NodeLoop
+        do {
+            loop = try NodeLoop(config: config, logger: logger, wake: wake, context: context, broker: broker)
+        } catch {
+            broker?.finish()
+            throw error
+        }
         self.loop = loop
         let t = Thread { [finished] in
             loop.run()

@@ -65,18 +65,18 @@ struct NodeCommand: AsyncParsableCommand {
         config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
         config.pluginConfig = settings.jsonValues(under: "node.plugin_config")
 
-        var brokerService: BrokerService?
+        var embedded: EmbeddedBroker?
         let context = ZMQContext()
         let brokerChoice = settings.string("node.broker", broker, default: "builtin")
         if brokerChoice == "builtin" {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
                 publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
                 logger: Logger(label: "zerotask.broker"))
-            // The node reaches its own broker in-process: no TCP, no libzmq I/O thread in between.
+            // The node reaches its own broker in-process, and serves it from its own thread: no
+            // TCP, no libzmq I/O thread and no thread switch between node and broker.
             let inproc = (request: "inproc://zerotask-broker-\(getpid())", publish: "inproc://zerotask-publish-\(getpid())")
             service.inprocEndpoints = inproc
-            try service.start()
-            brokerService = service
+            embedded = try service.startEmbedded()
             config.broker = inproc.request
             config.publish = inproc.publish
         } else {
@@ -84,7 +84,7 @@ struct NodeCommand: AsyncParsableCommand {
             let pub = settings.optionalString("node.broker_publish", brokerPublish)
             config.publish = pub?.isEmpty == false ? pub : nil
         }
-        let node = NodeService(config: config, context: context)
+        let node = NodeService(config: config, context: context, broker: embedded)
         stopSignalFD = node.stopDescriptor
         for sig in [SIGTERM, SIGINT] {
             signal(sig) { _ in
@@ -93,7 +93,6 @@ struct NodeCommand: AsyncParsableCommand {
             }
         }
         try await node.run()
-        brokerService?.stop()
     }
 
     /// A bound endpoint (`tcp://0.0.0.0:5555`) as this host connects to it.
