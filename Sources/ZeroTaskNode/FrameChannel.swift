@@ -58,7 +58,22 @@ final class FrameChannel: @unchecked Sendable {
     func receive() throws(ChannelError) -> JSONValue {
         while true {
             if let frame = try nextFrame() { return frame }
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            try readBlocking()
+        }
+    }
+
+    /// Blocks until at least one whole frame has arrived; returns every complete frame received.
+    func receiveSome() throws(ChannelError) -> [JSONValue] {
+        while true {
+            let frames = try drainFrames()
+            if !frames.isEmpty { return frames }
+            try readBlocking()
+        }
+    }
+
+    private func readBlocking() throws(ChannelError) {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
             let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if r < 0 {
                 if errno == EINTR { continue }
@@ -66,6 +81,7 @@ final class FrameChannel: @unchecked Sendable {
             }
             if r == 0 { throw .closed }
             buffer.append(contentsOf: chunk[0..<r])
+            return
         }
     }
 

@@ -116,7 +116,7 @@ extension NodeLoop {
                     // The worker skips it without a word; the broker gives it to someone else.
                     w.queue[i].cancelled = true
                     w.queue[i].abandoned = true
-                    try? w.process.channel.send(["type": "cancel", "id": .string(w.queue[i].assignment.id)])
+                    w.process.cancel(w.queue[i].assignment.id)
                     release.append(w.queue[i].assignment.id)
                 }
             }

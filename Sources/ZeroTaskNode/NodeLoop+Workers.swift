@@ -220,7 +220,7 @@ extension NodeLoop {
             let i = w.queue.firstIndex(where: { $0.assignment.id == taskID }), !w.queue[i].cancelled
         else { return }
         logger.info("cancelling task \(taskID) on worker \(w.id)")
-        try? w.process.channel.send(["type": "cancel", "id": .string(taskID)])
+        w.process.cancel(taskID)
         w.queue[i].cancelled = true
         w.queue[i].abandoned = abandon
         if i == 0 { w.queue[0].killAt = now + config.cancelGrace }

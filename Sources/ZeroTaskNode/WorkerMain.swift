@@ -9,21 +9,26 @@ import ZeroTaskProtocol
 
 /// The worker process: loads the plugins, then runs one task at a time for its node.
 ///
-/// It talks to the node only over the control channel on fd 3 (stdout and stderr belong to the
-/// plugins). A reader thread watches that channel while a task runs, so a cancel arrives during
-/// a native call, and the end of file that means "the node is gone" ends the worker at once,
-/// even a worker stuck in a plugin.
+/// It talks to the node only over its control channel on fd 3 (stdout and stderr belong to the
+/// plugins): the main thread reads task frames there itself and runs them, so a task crosses no
+/// thread inside the worker. Cancels come a second way too, on the urgent channel (fd 4), which a
+/// watcher thread reads while the main thread is inside a native call; its end of file, which
+/// means "the node is gone", ends the worker at once, even a worker stuck in a plugin.
 public enum WorkerMain {
     /// The control channel's descriptor in the worker.
     public static let controlFD: Int32 = 3
+    /// The urgent channel's descriptor in the worker (cancels only).
+    public static let urgentFD: Int32 = 4
 
     public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int, logger: Logger) -> Never {
         // Plugins' printf output should reach the node's log line by line, not at exit.
         setvbuf(stdout, nil, _IOLBF, 0)
-        // Programs a plugin starts must not inherit the control channel: one that outlived the
-        // worker would hide the end of file by which the node learns the worker is gone.
+        // Programs a plugin starts must not inherit the channels: one that outlived the worker
+        // would hide the end of file by which the node learns the worker is gone.
         _ = fcntl(controlFD, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(urgentFD, F_SETFD, FD_CLOEXEC)
         let channel = FrameChannel(fd: controlFD)
+        let urgent = FrameChannel(fd: urgentFD)
         let writer = ChannelWriter(channel)
         let (plugins, problems) = PluginSet.load(directory: pluginsDir, config: pluginConfig, logger: logger)
         writer.send([
@@ -33,34 +38,40 @@ public enum WorkerMain {
             "problems": .array(problems.map { .string($0.description) }),
         ])
 
-        let inbox = Inbox()
         let host = WorkerTaskHost(writer: writer)
-        let reader = Thread {
+        let watcher = Thread {
             while true {
-                let frame: JSONValue
-                do {
-                    frame = try channel.receive()
-                } catch {
-                    // The node is gone (or broke the channel): take the whole group down now.
-                    Glibc.kill(0, SIGKILL)
-                    _exit(0)
-                }
-                switch frame["type"]?.stringValue {
-                case "task":
-                    if let id = frame["id"]?.stringValue { host.received(id) }
-                    inbox.put(frame)
-                case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
-                case "exit": inbox.put(frame)
-                default: break
-                }
+                guard let frame = try? urgent.receive() else { nodeGone() }
+                if frame["type"]?.stringValue == "cancel", let id = frame["id"]?.stringValue { host.cancel(id) }
             }
         }
-        reader.name = "zerotask-worker-reader"
-        reader.start()
+        watcher.name = "zerotask-worker-watch"
+        watcher.start()
 
         var lastRSSAt = 0.0
+        // Frames received and not yet handled: the node may queue several tasks behind the
+        // running one, and one read takes all that arrived.
+        var inbox: [JSONValue] = []
+        var next = 0
         while true {
-            let frame = inbox.take()
+            if next == inbox.count {
+                inbox.removeAll(keepingCapacity: true)
+                next = 0
+                guard let frames = try? channel.receiveSome() else { nodeGone() }
+                for frame in frames {
+                    switch frame["type"]?.stringValue {
+                    case "task":
+                        if let id = frame["id"]?.stringValue { host.received(id) }
+                        inbox.append(frame)
+                    case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
+                    case "exit": inbox.append(frame)
+                    default: break
+                    }
+                }
+                continue
+            }
+            let frame = inbox[next]
+            next += 1
             if frame["type"]?.stringValue == "exit" {
                 plugins.shutdown()
                 exit(0)
@@ -82,7 +93,8 @@ public enum WorkerMain {
             var reply: JSONObject = ["type": "done", "id": .string(id)]
             switch outcome {
             case .success(let result):
-                let size = result.jsonBytes.count
+                // Escapes make JSON at most 6 times its estimate: measure exactly only near the limit.
+                let size = result.approximateSize * 6 > maxResultBytes ? result.jsonBytes.count : 0
                 if size > maxResultBytes {
                     reply["error"] = RPCError(.internalError,
                         "\(name): result of \(size) bytes exceeds max_result_bytes (\(maxResultBytes))").json
@@ -100,6 +112,12 @@ public enum WorkerMain {
             }
             writer.send(.object(reply))
         }
+    }
+
+    /// The node is gone (or broke a channel): take the whole group down now, plugins' children too.
+    static func nodeGone() -> Never {
+        Glibc.kill(0, SIGKILL)
+        _exit(0)
     }
 
     /// This process's resident set size in bytes.
@@ -127,28 +145,12 @@ final class ChannelWriter: Sendable {
             do {
                 try channel?.send(value)
             } catch {
-                Glibc.kill(0, SIGKILL)
-                _exit(0)
+                WorkerMain.nodeGone()
             }
         }
     }
 }
 
-/// Frames waiting for the worker's main thread.
-final class Inbox: Sendable {
-    private let queue = Mutex<[JSONValue]>([])
-    private let ready = DispatchSemaphore(value: 0)
-
-    func put(_ frame: JSONValue) {
-        queue.withLock { $0.append(frame) }
-        ready.signal()
-    }
-
-    func take() -> JSONValue {
-        ready.wait()
-        return queue.withLock { $0.removeFirst() }
-    }
-}
 
 /// The `zt_context` host for the task the worker is running.
 final class WorkerTaskHost: PluginTaskHost {
@@ -167,7 +169,7 @@ final class WorkerTaskHost: PluginTaskHost {
 
     init(writer: ChannelWriter) { self.writer = writer }
 
-    /// The reader thread received a task.
+    /// The main thread received a task.
     func received(_ id: String) { state.withLock { _ = $0.queued.insert(id) } }
 
     /// Starts a task, unless it was cancelled while it waited (then false: skip it). One lock,

@@ -6,19 +6,24 @@ import ZeroTaskProtocol
 /// One worker child process: its pid, its control channel and its output pipes.
 ///
 /// The worker runs in a process group of its own, so that a timeout kills whatever the plugin
-/// started too. The control channel is a socketpair on the worker's fd 3; stdout and stderr are
+/// started too. The control channel is a socketpair on the worker's fd 3; cancels also go on a
+/// second one, the urgent channel on fd 4, which a thread of the worker watches while the main
+/// thread runs a task (and whose end of file tells the worker its node is gone); stdout and stderr are
 /// pipes the node reads and logs. Every descriptor the node keeps is close-on-exec, so no
 /// worker inherits another's channel (which would hide the end of file that tells a worker its
 /// node is gone).
 final class WorkerProcess: @unchecked Sendable {
     let pid: pid_t
     let channel: FrameChannel
+    /// The urgent channel: cancels only.
+    let urgent: FrameChannel
     let stdoutFD: Int32
     let stderrFD: Int32
 
-    private init(pid: pid_t, channel: FrameChannel, stdoutFD: Int32, stderrFD: Int32) {
+    private init(pid: pid_t, channel: FrameChannel, urgent: FrameChannel, stdoutFD: Int32, stderrFD: Int32) {
         self.pid = pid
         self.channel = channel
+        self.urgent = urgent
         self.stdoutFD = stdoutFD
         self.stderrFD = stderrFD
     }
@@ -35,15 +40,21 @@ final class WorkerProcess: @unchecked Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
             throw SpawnError(call: "socketpair", code: errno)
         }
+        var ug: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ug) == 0 else {
+            let code = errno
+            close(sv[0]); close(sv[1])
+            throw SpawnError(call: "socketpair", code: code)
+        }
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         guard pipe(&out) == 0 else {
             let code = errno
-            close(sv[0]); close(sv[1])
+            for fd in sv + ug { close(fd) }
             throw SpawnError(call: "pipe", code: code)
         }
         guard pipe(&err) == 0 else {
             let code = errno
-            close(sv[0]); close(sv[1]); close(out[0]); close(out[1])
+            for fd in sv + ug + out { close(fd) }
             throw SpawnError(call: "pipe", code: code)
         }
         for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -55,6 +66,7 @@ final class WorkerProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, sv[1], 3)
+        posix_spawn_file_actions_adddup2(&actions, ug[1], 4)
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -85,13 +97,23 @@ final class WorkerProcess: @unchecked Sendable {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
         close(sv[1])
+        close(ug[1])
         close(out[1])
         close(err[1])
         guard rc == 0 else {
-            close(sv[0]); close(out[0]); close(err[0])
+            close(sv[0]); close(ug[0]); close(out[0]); close(err[0])
             throw SpawnError(call: "posix_spawn \(executable)", code: rc)
         }
-        return WorkerProcess(pid: pid, channel: FrameChannel(fd: sv[0]), stdoutFD: out[0], stderrFD: err[0])
+        return WorkerProcess(pid: pid, channel: FrameChannel(fd: sv[0]), urgent: FrameChannel(fd: ug[0]), stdoutFD: out[0], stderrFD: err[0])
+    }
+
+    /// Cancels a task the worker holds, running or queued: on the urgent channel, which the
+    /// worker reads even during a native call, and on the control channel behind the task's own
+    /// frame, so a cancel that overtakes its task there is still seen before the task starts.
+    func cancel(_ taskID: String) {
+        let frame: JSONValue = ["type": "cancel", "id": .string(taskID)]
+        try? urgent.send(frame)
+        try? channel.send(frame)
     }
 
     /// Kills the worker's whole process group.
@@ -121,6 +143,7 @@ final class WorkerProcess: @unchecked Sendable {
 
     func closeDescriptors() {
         channel.close()
+        urgent.close()
         close(stdoutFD)
         close(stderrFD)
     }
