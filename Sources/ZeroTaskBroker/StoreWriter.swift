@@ -16,7 +16,9 @@ import ZeroMQ
 final class StoreWriter: @unchecked Sendable {
     private let store: TaskStore
     private let logger: Logger
-    private let state = Mutex<(queued: [StoreChanges], stopping: Bool, written: Int)>(([], false, 0))
+    /// `submitted` counts every batch handed over; `written` those on disk. (The count cannot be
+    /// derived from `written + queued.count`: a batch being committed is in neither.)
+    private let state = Mutex<(queued: [StoreChanges], stopping: Bool, submitted: Int, written: Int)>(([], false, 0, 0))
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     /// Signalled after each commit; the loop polls its `readFD`.
@@ -35,7 +37,8 @@ final class StoreWriter: @unchecked Sendable {
     func submit(_ changes: StoreChanges) -> Int {
         let n = state.withLock { s -> Int in
             s.queued.append(changes)
-            return s.written + s.queued.count
+            s.submitted += 1
+            return s.submitted
         }
         wake.signal()
         return n

@@ -46,4 +46,36 @@ import ZeroTaskTestSupport
         #expect(try reopened.load().tasks.count == 50)
         reopened.close()
     }
+
+    /// A store whose writes wait until the test lets them go (the writer is what is tested).
+    final class GatedStore: TaskStore, @unchecked Sendable {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        var description: String { "gated" }
+        var isDurable: Bool { true }
+        func load() throws(StoreError) -> StoreContents { StoreContents() }
+        func write(_ changes: StoreChanges) throws(StoreError) {
+            entered.signal()
+            release.wait()
+        }
+        func close() {}
+    }
+
+    /// A batch handed over while the previous one is being committed gets a later number than
+    /// it: a reply waiting for it must not go out when only the earlier commit is done.
+    @Test func aBatchSubmittedDuringACommitWaitsForItsOwnCommit() {
+        let store = GatedStore()
+        let writer = StoreWriter(store: store, logger: .init(label: "test"))
+        #expect(writer.submit(changes(tasks: [task("a", .queued)])) == 1)
+        store.entered.wait()  // the writer is committing batch 1
+        let second = writer.submit(changes(tasks: [task("b", .queued)]))
+        #expect(second == 2)
+        store.release.signal()
+        #expect(eventually(30) { writer.written >= 1 })
+        #expect(writer.written < second)  // batch 2's commit is still held at the gate
+        store.entered.wait()
+        store.release.signal()
+        #expect(eventually(30) { writer.written == second })
+        writer.stop()
+    }
 }
