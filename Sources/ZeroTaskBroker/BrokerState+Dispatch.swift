@@ -87,7 +87,7 @@ extension BrokerState {
             if let t = tasks[id], t.status.isComplete || wait == 0 || !canDefer {
                 return .result(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
             }
-            resultWaiters.append(waiter)
+            resultWaiters.add(waiter)
             return .deferred
         case "client_wait_results":
             let p = try bind(["client_id", "task_ids", "wait"], 2)
@@ -104,7 +104,7 @@ extension BrokerState {
             if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
                 return .result(.array(done.map(Self.resultEntry)))
             }
-            resultWaiters.append(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))
+            resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))
             return .deferred
 
         // MARK: nodes

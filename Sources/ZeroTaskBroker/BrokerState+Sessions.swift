@@ -55,10 +55,8 @@ extension BrokerState {
         try touchClient(id, peer: peer, now: now)
         clients[id]!.connected = false
         clientChanged(id)
-        resultWaiters.removeAll { waiter in
-            guard waiter.clientID == id else { return false }
+        for waiter in resultWaiters.take(where: { $0.clientID == id }) {
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: waiter.answer([], tasks: tasks))))
-            return true
         }
     }
 
@@ -201,11 +199,11 @@ extension BrokerState {
     mutating func expireResults(now: Double) {
         for entry in resultExpiry.popDue(now: now) {
             // The entry may be stale: the task gone already, or its id reused by a newer task.
-            guard let t = tasks[entry.taskID], t.status.isComplete, let at = t.completedAt,
+            guard let t = tasks[entry.key], t.status.isComplete, let at = t.completedAt,
                 at + (t.resultTTL ?? config.resultTTL) == entry.at
             else { continue }
-            tasks[entry.taskID] = nil
-            taskChanged(entry.taskID)
+            tasks[entry.key] = nil
+            taskChanged(entry.key)
         }
     }
 }

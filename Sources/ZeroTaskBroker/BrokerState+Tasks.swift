@@ -205,7 +205,7 @@ extension BrokerState {
         task.completedAt = now
         tasks[taskID] = task
         taskChanged(taskID)
-        resultExpiry.push(at: now + (task.resultTTL ?? config.resultTTL), taskID: taskID)
+        resultExpiry.push(at: now + (task.resultTTL ?? config.resultTTL), taskID)
         if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
     }
@@ -254,17 +254,9 @@ extension BrokerState {
     }
 
     mutating func answerResultWaiters(for task: TaskRecord) {
-        guard !resultWaiters.isEmpty else { return }
-        var i = 0
-        while i < resultWaiters.count {
-            let w = resultWaiters[i]
-            if w.clientID == task.clientID, w.taskIDs.contains(task.id) {
-                resultWaiters.remove(at: i)
-                let done = w.taskIDs.compactMap { tasks[$0] }.filter { $0.status.isComplete && $0.clientID == w.clientID }
-                outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(done, tasks: tasks))))
-            } else {
-                i += 1
-            }
+        for w in resultWaiters.take(waitingOn: task.id, clientID: task.clientID) {
+            let done = w.taskIDs.compactMap { tasks[$0] }.filter { $0.status.isComplete && $0.clientID == w.clientID }
+            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(done, tasks: tasks))))
         }
     }
 
@@ -274,17 +266,15 @@ extension BrokerState {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             return true
         }
-        resultWaiters.removeAll { w in
-            guard now >= w.deadline else { return false }
+        for w in resultWaiters.takeExpired(now: now) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer([], tasks: tasks))))
-            return true
         }
     }
 
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
         let a = nodeWaiters.map(\.deadline).min()
-        let b = resultWaiters.map(\.deadline).min()
+        let b = resultWaiters.nextDeadline
         switch (a, b) {
         case let (x?, y?): return Swift.min(x, y)
         case let (x?, nil): return x

@@ -49,7 +49,7 @@ public struct BrokerState: Sendable {
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters: [NodeWaiter] = []
-    var resultWaiters: [ResultWaiter] = []
+    var resultWaiters = ResultWaiterSet()
     var lastSweep: Double = -.infinity
     /// Completed tasks by the time their results expire (each task's `result_ttl` or the broker's).
     var resultExpiry = ResultExpiry()
@@ -138,20 +138,3 @@ struct NodeWaiter: Sendable {
     var deadline: Double
 }
 
-/// A client's long poll for results (`client_wait_results` with `wait`).
-struct ResultWaiter: Sendable {
-    var route: ReplyRoute
-    var clientID: String
-    var taskIDs: [String]
-    var deadline: Double
-    /// `client_call`: answered with the one task's entry, not a list.
-    var single = false
-
-    /// The answer once tasks are done (or the wait is over).
-    func answer(_ done: [TaskRecord], tasks: [String: TaskRecord]) -> JSONValue {
-        guard single else { return .array(done.map(BrokerState.resultEntry)) }
-        if let t = done.first { return BrokerState.resultEntry(t) }
-        let status = tasks[taskIDs[0]].map { JSONValue.int($0.status.rawValue) } ?? .null
-        return ["task_id": .string(taskIDs[0]), "status": status]
-    }
-}

@@ -152,7 +152,7 @@ import ZeroTaskProtocol
         for i in 0..<10_000 {
             let at = Double(rng.next() % 100_000) / 10
             times.append(at)
-            heap.push(at: at, taskID: "t\(i)")
+            heap.push(at: at, "t\(i)")
         }
         let due = heap.popDue(now: 2500)
         #expect(due.map(\.at) == times.filter { $0 < 2500 }.sorted())

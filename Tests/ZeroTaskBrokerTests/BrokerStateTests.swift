@@ -292,6 +292,46 @@ import ZeroTaskProtocol
         #expect(h.replies().map(\.1) == [Response(id: "w2", result: [])])
     }
 
+
+    /// Many parked calls at once (as under load): each completion answers exactly the polls on
+    /// its task, a poll on several tasks is answered once, and the rest expire at their own
+    /// deadlines, earliest first, however many were answered early before them.
+    @Test func manyParkedPollsAreAnsweredByTheirOwnTasksAndExpireInDeadlineOrder() {
+        var h = Harness { $0.nodeTimeout = 1000 }
+        h.setUp()
+        for i in 0..<300 {
+            let answer = h.call("client_call", ["client_id": "alice", "method": "work", "params": [], "task_id": .string("t\(i)"),
+                "wait": .double(Double(10 + i % 7))], peer: "C", id: .int(Int64(i)))
+            #expect(answer == .deferred)
+        }
+        #expect(h.call("client_wait_results", ["alice", ["alice-t5", "alice-t6"], 30], peer: "C", id: "pair") == .deferred)
+        let pulled = Harness.ids(h.result("node_task_pull", ["n1", 300], peer: "N"))
+        #expect(pulled.count == 300)
+        // Finish the even ones: each answers its own call; t6 also answers the pair, t5 not again.
+        for i in stride(from: 0, to: 300, by: 2) { h.result("node_task_finished", [.string("alice-t\(i)"), .int(Int64(i))], peer: "N") }
+        let answered = h.replies().map(\.1)
+        #expect(answered.count == 151)
+        var expected: Set<String> = ["\"pair\""]
+        for i in stride(from: 0, to: 300, by: 2) { expected.insert("\(i)") }
+        #expect(Set(answered.map(\.id.jsonString)) == expected)
+        for r in answered where r.id != "pair" {
+            guard case .int(let i) = r.id else { continue }
+            #expect(r.outcome == .success(["task_id": .string("alice-t\(i)"), "status": 7000, "result": .int(i)]))
+        }
+        h.result("node_task_finished", ["alice-t5", 5], peer: "N")
+        #expect(h.replies().map(\.1.id) == [5])
+        // The odd ones expire by deadline: 10 + i % 7 seconds.
+        #expect(h.state.nextDeadline == 10)
+        var expiredAt: [Int64: Double] = [:]
+        for t in stride(from: 9.5, through: 17, by: 0.5) {
+            h.state.tick(now: t)
+            for (_, r) in h.replies() { if case .int(let i) = r.id { expiredAt[i] = t } }
+        }
+        let odd = (0..<300).filter { $0 % 2 == 1 && $0 != 5 }.map { Int64($0) }
+        #expect(expiredAt.keys.sorted() == odd)
+        #expect(odd.allSatisfy { expiredAt[$0] == Double(10 + $0 % 7) })
+        #expect(h.state.nextDeadline == nil)
+    }
     // MARK: outputs
 
     @Test func publishedNotificationsAreExactBytesMatchingTheirPrefixes() {
