@@ -18,20 +18,36 @@ final class FrameChannel: @unchecked Sendable {
 
     enum ChannelError: Error { case closed, tooLarge(Int), badJSON(String) }
 
-    /// Writes one frame, blocking until it is all written.
+    /// Frames queued by `enqueue`, written by the next `flush` or `send`.
+    private var outgoing: [UInt8] = []
+
+    /// Writes one frame (and any queued before it), blocking until it is all written.
     func send(_ value: JSONValue) throws(ChannelError) {
-        var w = JSONWriter()
+        enqueue(value)
+        try flush()
+    }
+
+    /// Queues one frame for the next `flush`: frames for the same peer leave in one write.
+    func enqueue(_ value: JSONValue) {
+        let start = outgoing.count
+        var w = JSONWriter(reusing: outgoing)
+        outgoing = []
         w.writeRaw([0, 0, 0, 0])
         w.write(value)
-        var bytes = w.bytes
-        let n = UInt32(bytes.count - 4)
-        bytes[0] = UInt8(n & 0xFF)
-        bytes[1] = UInt8((n >> 8) & 0xFF)
-        bytes[2] = UInt8((n >> 16) & 0xFF)
-        bytes[3] = UInt8(n >> 24)
+        outgoing = w.bytes
+        let n = UInt32(outgoing.count - start - 4)
+        outgoing[start] = UInt8(n & 0xFF)
+        outgoing[start + 1] = UInt8((n >> 8) & 0xFF)
+        outgoing[start + 2] = UInt8((n >> 16) & 0xFF)
+        outgoing[start + 3] = UInt8(n >> 24)
+    }
+
+    /// Writes every queued frame, blocking until all is written.
+    func flush() throws(ChannelError) {
+        defer { outgoing.removeAll(keepingCapacity: outgoing.count <= 64 * 1024) }
         var off = 0
-        while off < bytes.count {
-            let r = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+        while off < outgoing.count {
+            let r = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
             if r < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw .closed

@@ -13,6 +13,8 @@ extension NodeLoop {
                 if let w = worker(for: a) { dispatch(a, to: w, now: now) } else { kept.append(a) }
             }
             waiting = kept
+            // One write per worker for all the tasks it just got.
+            for w in workers where w.unsent > 0 { flushTasks(w) }
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
@@ -126,18 +128,27 @@ extension NodeLoop {
         send("node_task_release", .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
     }
 
+    /// Queues `a` on `w`'s channel; `flushTasks` writes it.
     func dispatch(_ a: Assignment, to w: Worker, now: Double) {
         let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
         var frame: JSONObject = ["type": "task", "id": .string(a.id), "method": .string(a.method)]
         frame["params"] = a.params
-        do {
-            try w.process.channel.send(.object(frame))
-        } catch {
-            // The worker is dying; its end of file will be handled. The task waits for another.
-            waiting.insert(a, at: 0)
-            w.state = .exiting
-            return
-        }
+        w.process.channel.enqueue(.object(frame))
         w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
+        w.unsent += 1
+    }
+
+    /// Writes the tasks queued on `w`'s channel. If the worker is dying (its end of file will be
+    /// handled), they were never sent: they wait for another worker.
+    func flushTasks(_ w: Worker) {
+        defer { w.unsent = 0 }
+        do {
+            try w.process.channel.flush()
+        } catch {
+            let unsent = w.queue.suffix(w.unsent)
+            w.queue.removeLast(w.unsent)
+            waiting.insert(contentsOf: unsent.map(\.assignment), at: 0)
+            w.state = .exiting
+        }
     }
 }

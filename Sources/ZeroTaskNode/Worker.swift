@@ -56,6 +56,8 @@ final class Worker {
     var state = State.starting
     /// Sent to the worker, in order; the first one is running.
     var queue: [QueuedTask] = []
+    /// How many tasks at the end of `queue` are queued on the channel and not yet written.
+    var unsent = 0
     var tasksRun = 0
     var residentBytes = 0
     var stdoutLines = LineBuffer()

@@ -10,6 +10,11 @@ public struct JSONWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Appends to `buffer` (moved in: pass a buffer nothing else holds, to write in place).
+    public init(reusing buffer: consuming [UInt8]) {
+        bytes = buffer
+    }
+
     public mutating func write(_ value: JSONValue) {
         switch value {
         case .null: writeRaw("null")
