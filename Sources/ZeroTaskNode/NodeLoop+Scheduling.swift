@@ -47,23 +47,35 @@ extension NodeLoop {
     static let fastTask = 0.002
     /// A prefetched task not started within this long goes back to the broker.
     static let releaseAfter = 0.1
+    /// How much expected work a worker may hold queued behind its running task.
+    static let queueBudget = 0.005
 
     /// The most tasks the broker may hand this node at once.
     var capacity: Int { config.workers * max(1, config.pipelineDepth) }
 
     func isFast(_ method: String) -> Bool { (methodDurations[method] ?? .infinity) < Self.fastTask }
 
+    /// How many tasks a worker may hold (the running one included) while tasks are short: as
+    /// many as fit in `queueBudget` of expected work, at most `pipelineDepth`. Deep queues for
+    /// tiny tasks mean fewer, larger messages per task; short ones for slower tasks keep a
+    /// node from hoarding work another node could start now.
+    var pipelineSlots: Int {
+        guard config.pipelineDepth > 1, let d = recentDuration, d < Self.fastTask else { return 1 }
+        return max(1, min(config.pipelineDepth, Int(Self.queueBudget / max(d, 1e-6))))
+    }
+
     /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
     /// (Computed on every loop turn: plain loops, no intermediate arrays.)
     var freeSlots: Int {
-        let pipelining = config.pipelineDepth > 1 && (recentDuration ?? .infinity) < Self.fastTask
+        let depth = pipelineSlots
+        let pipelining = depth > 1
         let now = Self.now()
         var slots = 0
         for w in workers where w.isReady && w.generation == snapshot.generation {
             if w.queue.isEmpty {
                 slots += 1
             } else if pipelining && !headIsSlow(w, now: now) && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
-                slots += max(0, config.pipelineDepth - w.queue.count)
+                slots += max(0, depth - w.queue.count)
             }
         }
         return slots
@@ -78,14 +90,15 @@ extension NodeLoop {
 
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
     func worker(for a: Assignment) -> Worker? {
-        let fast = config.pipelineDepth > 1 && isFast(a.method)
+        let depth = pipelineSlots
+        let fast = depth > 1 && isFast(a.method)
         let now = Self.now()
         var best: Worker?
         for w in workers where w.isReady && w.generation == snapshot.generation
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
         {
             if w.queue.isEmpty { return w }
-            guard fast, w.queue.count < config.pipelineDepth, !headIsSlow(w, now: now),
+            guard fast, w.queue.count < depth, !headIsSlow(w, now: now),
                 best.map({ w.queue.count < $0.queue.count }) ?? true,
                 w.queue.allSatisfy({ isFast($0.assignment.method) })
             else { continue }
