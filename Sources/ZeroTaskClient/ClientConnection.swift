@@ -13,10 +13,15 @@ import ZeroTaskProtocol
 /// matches replies to requests by JSON-RPC id, and fails every request whose deadline passes.
 /// The blocking `zmq_poll` thus never runs on Swift's cooperative pool, and many requests
 /// share one socket.
+///
+/// The I/O thread is also a `TaskExecutor`: code that prefers it runs between polls, so its
+/// requests leave and its replies resume it with no thread switch and no wake-up at all.
 final class ClientConnection: Sendable {
     /// The broker's request endpoint.
     let endpoint: String
     private let commands: CommandQueue
+    /// Runs Swift jobs on the I/O thread.
+    let executor: ClientIOLoop
 
     /// Creates the sockets and starts the I/O thread. Nothing is sent yet: libzmq connects in
     /// the background and requests wait (until their deadline) for the connection to complete.
@@ -41,6 +46,7 @@ final class ClientConnection: Sendable {
 
         commands = CommandQueue(wakeSender: wakeSender)
         let loop = ClientIOLoop(dealer: dealer, wake: wakeReceiver, commands: commands)
+        executor = loop
         let thread = Thread { loop.run() }
         thread.name = "zerotask-client-io"
         thread.start()
@@ -63,9 +69,11 @@ final class ClientConnection: Sendable {
 
 /// The commands callers hand to the I/O thread, and the wake-up that goes with them.
 final class CommandQueue: Sendable {
-    enum Command: Sendable {
+    enum Command: @unchecked Sendable {
         case send(OutgoingRequest)
         case cancel(Int64)
+        /// A Swift job for the I/O thread to run (see `ClientIOLoop` as a `TaskExecutor`).
+        case run(UnownedJob)
         case stop
     }
 
@@ -75,6 +83,9 @@ final class CommandQueue: Sendable {
         var wakePending = false
         var stopped = false
         var nextID: Int64 = 1
+        /// The I/O thread, once running: what it pushes itself needs no wake-up, since it
+        /// looks at the list before it polls again.
+        var ioThread: pthread_t?
         /// Used only under the lock: libzmq sockets are not thread-safe.
         let wakeSender: ZMQSocket
     }
@@ -93,21 +104,34 @@ final class CommandQueue: Sendable {
     }
 
     func push(_ command: Command) {
-        let rejected: OutgoingRequest? = state.withLock { s in
+        let rejected: Command? = state.withLock { s in
             if s.stopped {
-                if case .send(let r) = command { return r }
-                return nil
+                switch command {
+                case .send, .run: return command
+                default: return nil
+                }
             }
             if case .stop = command { s.stopped = true }
             s.commands.append(command)
-            if !s.wakePending {
+            if !s.wakePending, !(s.ioThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false) {
                 s.wakePending = true
                 _ = try? s.wakeSender.send([1], dontWait: true)
             }
             return nil
         }
-        rejected?.completion(.closed)
+        switch rejected {
+        case .send(let r)?: r.completion(.closed)
+        // The I/O thread is gone: its Swift jobs run on the global executor instead.
+        case .run(let job)?: globalConcurrentExecutor.enqueue(ExecutorJob(job))
+        default: break
+        }
     }
+
+    /// Called by the I/O thread as it starts.
+    func setIOThread() { state.withLock { $0.ioThread = pthread_self() } }
+
+    /// Whether commands wait (the I/O thread must not block in its poll then).
+    var isEmpty: Bool { state.withLock { $0.commands.isEmpty } }
 
     /// Everything pushed since the last call; the next push sends a new wake-up.
     func take() -> [Command] {
@@ -120,7 +144,7 @@ final class CommandQueue: Sendable {
 }
 
 /// The I/O thread's work. Everything here runs on that one thread.
-final class ClientIOLoop: @unchecked Sendable {
+final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
     private let dealer: ZMQSocket
     private let wake: ZMQSocket
     private let commands: CommandQueue
@@ -133,7 +157,12 @@ final class ClientIOLoop: @unchecked Sendable {
         self.commands = commands
     }
 
+    func enqueue(_ job: consuming ExecutorJob) {
+        commands.push(.run(UnownedJob(job)))
+    }
+
     func run() {
+        commands.setIOThread()
         var idle = ZMQPoller()
         idle.add(wake)
         idle.add(dealer, .readable)
@@ -143,7 +172,7 @@ final class ClientIOLoop: @unchecked Sendable {
         var nextSweep = 0.0
         while !stopping {
             // Deadlines are checked every 50 ms: precise enough, and O(1) per message.
-            let timeout = pending.isEmpty ? 1000 : 50
+            let timeout = !commands.isEmpty ? 0 : pending.isEmpty ? 1000 : 50
             do throws(ZMQError) {
                 _ = pending.hasUnsent
                     ? try sending.poll(timeoutMilliseconds: timeout) : try idle.poll(timeoutMilliseconds: timeout)
@@ -177,6 +206,8 @@ final class ClientIOLoop: @unchecked Sendable {
             if !pending.add(r) { r.completion(.cancelled) }
         case .cancel(let id):
             pending.cancel(id)?.completion(.cancelled)
+        case .run(let job):
+            job.runSynchronously(on: asUnownedTaskExecutor())
         case .stop:
             stopping = true
         }

@@ -74,6 +74,16 @@ public final class ZeroTaskClient: Sendable {
 
     deinit { connection.stop() }
 
+    /// The client's I/O thread as a task executor. Code that mostly makes calls runs best
+    /// there: its requests leave and its replies resume it without switching threads.
+    ///
+    ///     await withTaskExecutorPreference(client.executor) {
+    ///         await withTaskGroup(of: Void.self) { group in … try await client.call(…) … }
+    ///     }
+    ///
+    /// Keep heavy computation elsewhere: while a job runs there, no reply is read.
+    public var executor: any TaskExecutor { connection.executor }
+
     /// Disconnects from the broker (`client_disconnect`, so the id is free for the next
     /// connection at once) and stops the I/O thread. Pending calls fail with `.closed`.
     public func close() async {

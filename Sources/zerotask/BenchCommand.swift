@@ -85,47 +85,51 @@ struct BenchCommand: AsyncParsableCommand {
             progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonicSeconds() - started)
             progress.finish()
         }
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<min(inflight, tasks) {
-                group.addTask { [method, tasks, useSubmit = submitThenWait] in
-                    while shared.tally.withLock({ $0.fatal == nil }) {
-                        let i = shared.next.add(1, ordering: .relaxed).oldValue
-                        guard i < tasks else { return }
-                        let t0 = monotonicSeconds()
-                        let outcome: Result<JSONValue, ZeroTaskClientError>
-                        do {
-                            let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
-                            if useSubmit {
-                                let task = try await client.submit(method, params)
-                                outcome = .success(try await task.wait(timeout: timeout))
-                            } else {
-                                outcome = .success(try await client.call(method, params, timeout: timeout))
-                            }
-                        } catch let e as ZeroTaskClientError {
-                            outcome = .failure(e)
-                        } catch {
-                            return
-                        }
-                        let latency = monotonicSeconds() - t0
-                        shared.tally.withLock { t in
-                            t.done += 1
-                            switch outcome {
-                            case .success(let v):
-                                if checkSums && v != .int(2 * Int64(i) + 1) {
-                                    t.wrong += 1
-                                    t.example("wrong result for \(method)(\(i), \(i + 1)): got \(v.jsonString), expected \(2 * i + 1)")
+        // The calls run on the client's I/O thread, as a single-threaded event loop would: no
+        // thread switch between a reply and the next call.
+        await withTaskExecutorPreference(client.executor) {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<min(inflight, tasks) {
+                    group.addTask { [method, tasks, useSubmit = submitThenWait] in
+                        while shared.tally.withLock({ $0.fatal == nil }) {
+                            let i = shared.next.add(1, ordering: .relaxed).oldValue
+                            guard i < tasks else { return }
+                            let t0 = monotonicSeconds()
+                            let outcome: Result<JSONValue, ZeroTaskClientError>
+                            do {
+                                let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
+                                if useSubmit {
+                                    let task = try await client.submit(method, params)
+                                    outcome = .success(try await task.wait(timeout: timeout))
                                 } else {
-                                    t.ok += 1
+                                    outcome = .success(try await client.call(method, params, timeout: timeout))
                                 }
-                                t.latencies.append(latency)
-                            case .failure(.taskFailed(let id, let e)):
-                                t.failed += 1
-                                t.example("task \(id) failed: \(e.message) (code \(e.code))")
-                            case .failure(.timedOut(let id, let s)):
-                                t.timedOut += 1
-                                t.example("task \(id) took longer than \(CLIFailure.seconds(s)) s")
-                            case .failure(let e):
-                                if t.fatal == nil { t.fatal = e }
+                            } catch let e as ZeroTaskClientError {
+                                outcome = .failure(e)
+                            } catch {
+                                return
+                            }
+                            let latency = monotonicSeconds() - t0
+                            shared.tally.withLock { t in
+                                t.done += 1
+                                switch outcome {
+                                case .success(let v):
+                                    if checkSums && v != .int(2 * Int64(i) + 1) {
+                                        t.wrong += 1
+                                        t.example("wrong result for \(method)(\(i), \(i + 1)): got \(v.jsonString), expected \(2 * i + 1)")
+                                    } else {
+                                        t.ok += 1
+                                    }
+                                    t.latencies.append(latency)
+                                case .failure(.taskFailed(let id, let e)):
+                                    t.failed += 1
+                                    t.example("task \(id) failed: \(e.message) (code \(e.code))")
+                                case .failure(.timedOut(let id, let s)):
+                                    t.timedOut += 1
+                                    t.example("task \(id) took longer than \(CLIFailure.seconds(s)) s")
+                                case .failure(let e):
+                                    if t.fatal == nil { t.fatal = e }
+                                }
                             }
                         }
                     }

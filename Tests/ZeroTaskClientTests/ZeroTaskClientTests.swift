@@ -97,6 +97,63 @@ import ZeroTaskProtocol
         node.stop()
     }
 
+    /// Calls that prefer the client's own I/O thread run there between polls, and still end
+    /// (with `.closed`, on the global executor) when the client closes under them.
+    @Test(.timeLimit(.minutes(1))) func callsOnTheClientsExecutorRunThereAndSurviveClose() async throws {
+        let broker = try TestBroker()
+        let node = try TestNode(broker: broker.request)
+        let client = try await ZeroTaskClient(request: broker.request)
+        try await withTaskExecutorPreference(client.executor) {
+            let before = pthread_self()
+            let sums = try await withThrowingTaskGroup(of: (Int64, JSONValue, Bool).self) { group in
+                for i in Int64(0)..<200 {
+                    group.addTask {
+                        let r = try await client.call("math.add", .positional([.int(i), .int(i + 1)]))
+                        return (i, r, pthread_equal(pthread_self(), before) != 0)
+                    }
+                }
+                var out: [(Int64, JSONValue, Bool)] = []
+                for try await x in group { out.append(x) }
+                return out
+            }
+            #expect(sums.count == 200)
+            #expect(sums.allSatisfy { $0.1 == .int(2 * $0.0 + 1) })
+            // Every call resumed on the thread the group started on: the I/O thread (on the
+            // cooperative pool they would land on whichever of its threads is free).
+            #expect(sums.allSatisfy { $0.2 })
+        }
+        // Calls parked at the broker (no node serves this) when the client closes: each ends.
+        node.stop()
+        let parked = Task(executorPreference: client.executor) {
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        do {
+                            _ = try await client.submit("math.add", .positional([1, 2])).wait()
+                            return false
+                        } catch {
+                            return true
+                        }
+                    }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        await client.close()
+        #expect(await parked.value == 20)
+        // Work that prefers the executor after its thread has stopped still runs (elsewhere).
+        let late = Task(executorPreference: client.executor) { () -> Bool in
+            do {
+                _ = try await client.stats()
+                return false
+            } catch {
+                return error as? ZeroTaskClientError == .closed
+            }
+        }
+        #expect(await late.value)
+    }
+
     @Test func batchSubmissionReturnsOneEntryPerTask() async throws {
         let broker = try TestBroker()
         let node = try TestNode(broker: broker.request)
