@@ -25,6 +25,18 @@ final class BrokerLoop: @unchecked Sendable {
     /// Outputs waiting for their commit: sent once `writer.written` reaches `seq`, in order.
     private var awaitingCommit: [(seq: Int, outputs: [Held])] = []
 
+    // A peer in this thread (the node of a built-in broker), served by call, not by socket:
+    // its requests carry an empty envelope, and what is sent to that envelope is kept here.
+    /// Notification prefixes the local peer wants.
+    private var localSubscriptions: [[UInt8]] = []
+    /// Replies and notifications for the local peer, in order, until it takes them.
+    private(set) var localMessages: [LocalMessage] = []
+
+    enum LocalMessage {
+        case reply([UInt8])
+        case notification([UInt8])
+    }
+
     private enum Held {
         case reply([[UInt8]], [UInt8])
         case publish([UInt8])
@@ -37,8 +49,33 @@ final class BrokerLoop: @unchecked Sendable {
         self.store = store
         self.logger = logger
         writer = store.isDurable ? StoreWriter(store: store, logger: logger) : nil
-        self.state.interest = NotificationInterest(subscriptions: subscriptions.keys)
+        updateInterest()
     }
+
+    private func updateInterest() {
+        state.interest = NotificationInterest(subscriptions: Array(subscriptions.keys) + localSubscriptions)
+    }
+
+    /// Says which notifications the local peer wants (prefixes, as a SUB socket would).
+    func subscribeLocal(_ prefixes: [[UInt8]]) {
+        localSubscriptions = prefixes
+        updateInterest()
+    }
+
+    /// Handles a request from the local peer now; its reply goes out with the iteration's
+    /// others (after their commit), into `localMessages`.
+    func handleLocal(_ body: [UInt8]) {
+        handle(envelope: [], body: body)
+    }
+
+    /// Takes what was sent to the local peer.
+    func takeLocalMessages() -> [LocalMessage] {
+        defer { localMessages.removeAll(keepingCapacity: true) }
+        return localMessages
+    }
+
+    /// Whether anything waits to be sent now (the caller's poll must not block then).
+    var hasOutputReady: Bool { !held.isEmpty || !localMessages.isEmpty }
 
     func run(stopping: StopFlag) {
         var poller = ZMQPoller()
@@ -126,7 +163,7 @@ final class BrokerLoop: @unchecked Sendable {
             }
             changed = true
         }
-        if changed { state.interest = NotificationInterest(subscriptions: subscriptions.keys) }
+        if changed { updateInterest() }
     }
 
     /// Hands the iteration's changes to the store writer with what was held back for them;
@@ -160,7 +197,9 @@ final class BrokerLoop: @unchecked Sendable {
         for item in outputs {
             switch item {
             case .reply(let envelope, let body): transmit(envelope, body)
-            case .publish(let bytes): _ = try? pub.send(bytes, dontWait: true)
+            case .publish(let bytes):
+                _ = try? pub.send(bytes, dontWait: true)
+                if localSubscriptions.contains(where: { bytes.starts(with: $0) }) { localMessages.append(.notification(bytes)) }
             }
         }
     }
@@ -175,7 +214,11 @@ final class BrokerLoop: @unchecked Sendable {
             return
         }
         let body = frames.removeLast()
-        let envelope = frames
+        handle(envelope: frames, body: body)
+    }
+
+    /// Handles one request (or batch) from the peer `envelope` names (empty: the local peer).
+    private func handle(envelope: [[UInt8]], body: [UInt8]) {
         // A REQ peer (or a DEALER imitating one) put an empty delimiter: it gets exactly one reply.
         let strict = envelope.count >= 2 && envelope.last!.isEmpty
         let now = monotonicSeconds()
@@ -267,6 +310,10 @@ final class BrokerLoop: @unchecked Sendable {
     }
 
     private func transmit(_ envelope: [[UInt8]], _ body: [UInt8]) {
+        if envelope.isEmpty {
+            localMessages.append(.reply(body))
+            return
+        }
         do {
             for frame in envelope { try router.send(frame, more: true, dontWait: true) }
             try router.send(body, dontWait: true)

@@ -151,6 +151,29 @@ public final class EmbeddedBroker: @unchecked Sendable {
         if !finished && !loop.terminated { loop.step(ready) }
     }
 
+    /// A peer in the caller's thread (the node of a built-in broker), served without sockets:
+    /// requests go in by `handleLocal`, replies and the notifications it subscribed to come
+    /// out of `takeLocalMessages`.
+    public func subscribeLocal(_ prefixes: [String]) { loop.subscribeLocal(prefixes.map { Array($0.utf8) }) }
+
+    /// Handles one request body from the local peer; its reply comes after a later `step`.
+    public func handleLocal(_ body: [UInt8]) { loop.handleLocal(body) }
+
+    /// What the broker sent the local peer since the last call, in order.
+    public func takeLocalMessages() -> (replies: [[UInt8]], notifications: [[UInt8]]) {
+        var replies: [[UInt8]] = [], notifications: [[UInt8]] = []
+        for m in loop.takeLocalMessages() {
+            switch m {
+            case .reply(let b): replies.append(b)
+            case .notification(let b): notifications.append(b)
+            }
+        }
+        return (replies, notifications)
+    }
+
+    /// Whether something waits to go out or to be taken: the caller's poll must not block.
+    public var hasOutputReady: Bool { loop.hasOutputReady }
+
     /// Stops serving: waits for pending commits, closes the sockets and the store.
     public func finish() {
         guard !finished else { return }

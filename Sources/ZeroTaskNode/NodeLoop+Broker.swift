@@ -3,15 +3,24 @@ import Logging
 import ZeroMQ
 import ZeroTaskProtocol
 
-/// The broker session: requests over a DEALER (replies matched by id), notifications over SUB.
+/// The broker session: requests over a DEALER (replies matched by id), notifications over SUB;
+/// or, with a built-in broker, the same messages handed over by call.
 extension NodeLoop {
     func send(_ method: String, _ params: Params, _ kind: RequestKind, now: Double, timeout: Double? = nil) {
         let id = nextRequestID
         nextRequestID += 1
         let request = Request(method: "zerotask.broker." + method, params: params, id: .int(id))
         pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout))
+        transmit(request.json.jsonBytes, method)
+    }
+
+    private func transmit(_ body: [UInt8], _ method: String) {
+        if let broker {
+            broker.handleLocal(body)
+            return
+        }
         do {
-            try dealer.send(request.json.jsonBytes, dontWait: true)
+            try dealer?.send(body, dontWait: true)
         } catch {
             logger.warning("cannot send \(method) to the broker: \(error)")
         }
@@ -20,27 +29,32 @@ extension NodeLoop {
     /// A one-way message: no id, so the broker sends no reply (the node is a DEALER).
     func notify(_ method: String, _ params: Params) {
         let request = Request(method: "zerotask.broker." + method, params: params, id: nil)
-        _ = try? dealer.send(request.json.jsonBytes, dontWait: true)
+        transmit(request.json.jsonBytes, method)
     }
 
     func receiveFromBroker() {
-        while let frames = try? dealer.receiveFrames(dontWait: true) {
-            guard let body = frames.last, let json = try? JSONValue.parse(body) else {
-                logger.warning("unreadable message from the broker")
-                continue
-            }
-            let responses = json.arrayValue ?? [json]
-            for r in responses {
-                guard let response = Response(json: r), case .int(let id) = response.id else { continue }
-                if let p = pending.removeValue(forKey: id) {
-                    handle(response.outcome, for: p.kind)
-                } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
-                    // A pull given up on was answered after all: its tasks are ours, run them.
-                    for item in list.arrayValue ?? [] {
-                        if var a = Assignment(item) {
-                            a.receivedAt = Self.now()
-                            waiting.append(a)
-                        }
+        while let frames = try? dealer?.receiveFrames(dontWait: true), let body = frames.last {
+            handleBrokerMessage(body)
+        }
+    }
+
+    /// One message from the broker: a response or a batch of them.
+    func handleBrokerMessage(_ body: [UInt8]) {
+        guard let json = try? JSONValue.parse(body) else {
+            logger.warning("unreadable message from the broker")
+            return
+        }
+        let responses = json.arrayValue ?? [json]
+        for r in responses {
+            guard let response = Response(json: r), case .int(let id) = response.id else { continue }
+            if let p = pending.removeValue(forKey: id) {
+                handle(response.outcome, for: p.kind)
+            } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
+                // A pull given up on was answered after all: its tasks are ours, run them.
+                for item in list.arrayValue ?? [] {
+                    if var a = Assignment(item) {
+                        a.receivedAt = Self.now()
+                        waiting.append(a)
                     }
                 }
             }
@@ -150,19 +164,23 @@ extension NodeLoop {
     }
 
     func receiveNotifications() {
-        while let frames = try? sub.receiveFrames(dontWait: true) {
-            guard let body = frames.last, let json = try? JSONValue.parse(body), let method = json["method"]?.stringValue else { continue }
-            switch method {
-            case "zerotask.node.task_cancel":
-                if json["params"]?["node_id"]?.stringValue == nodeID, let t = json["params"]?["task_id"]?.stringValue {
-                    cancelTask(t, now: Self.now())
-                }
-            case "zerotask.node.broker_node_status":
-                guard registered else { continue }
-                send("node_status", .named(statusFields()), .status, now: Self.now())
-            default:
-                break
+        while let frames = try? sub?.receiveFrames(dontWait: true), let body = frames.last {
+            handleNotification(body)
+        }
+    }
+
+    func handleNotification(_ body: [UInt8]) {
+        guard let json = try? JSONValue.parse(body), let method = json["method"]?.stringValue else { return }
+        switch method {
+        case "zerotask.node.task_cancel":
+            if json["params"]?["node_id"]?.stringValue == nodeID, let t = json["params"]?["task_id"]?.stringValue {
+                cancelTask(t, now: Self.now())
             }
+        case "zerotask.node.broker_node_status":
+            guard registered else { return }
+            send("node_status", .named(statusFields()), .status, now: Self.now())
+        default:
+            break
         }
     }
 }

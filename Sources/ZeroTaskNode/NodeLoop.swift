@@ -13,10 +13,13 @@ final class NodeLoop: @unchecked Sendable {
     var logger: Logger
     let nodeID: String
     let context: ZMQContext
-    let dealer: ZMQSocket
-    let sub: ZMQSocket
+    /// Requests to a remote broker and its notifications; nil with a built-in broker, which
+    /// the loop calls directly (see `broker`).
+    let dealer: ZMQSocket?
+    let sub: ZMQSocket?
     let wake: WakePipe
-    /// A built-in broker served by this loop's own poll, or nil.
+    /// A built-in broker served by this loop's own poll and called directly (no socket, no
+    /// thread between node and broker), or nil.
     let broker: EmbeddedBroker?
 
     var snapshot: PluginSnapshot
@@ -53,7 +56,7 @@ final class NodeLoop: @unchecked Sendable {
     var brokerSilentSince: Double?
     var stats = NodeStats()
     /// What `pollOnce` waits on; nil when the set of workers changed.
-    var pollCache: (ZMQPoller, [(Worker, Int)])?
+    var pollCache: PollSet?
     /// How long each method's tasks take (a moving average, seconds), to decide what to queue
     /// behind a running task.
     var methodDurations: [String: Double] = [:]
@@ -74,17 +77,28 @@ final class NodeLoop: @unchecked Sendable {
         self.logger[metadataKey: "node"] = "\(nodeID)"
         snapshot = PluginSnapshot(source: config.pluginsDir)
 
-        dealer = try ZMQSocket(context, .dealer)
+        let subscriptions = [
+            "{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),",
+            "{\"method\":\"zerotask.node.broker_node_status\"",
+        ]
+        if let broker {
+            broker.subscribeLocal(subscriptions)
+            dealer = nil
+            sub = nil
+            return
+        }
+        let dealer = try ZMQSocket(context, .dealer)
         // A stable routing id lets the node take its place back after a reconnect.
         try dealer.setRoutingID(Array("node:\(nodeID)".utf8))
         try dealer.setReconnectInterval(100, max: 2000)
         try dealer.setLinger(milliseconds: 1000)
         try dealer.connect(config.broker)
-        sub = try ZMQSocket(context, .sub)
-        try sub.subscribe("{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),")
-        try sub.subscribe("{\"method\":\"zerotask.node.broker_node_status\"")
+        self.dealer = dealer
+        let sub = try ZMQSocket(context, .sub)
+        for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.setLinger(milliseconds: 0)
         try sub.connect(config.publishEndpoint)
+        self.sub = sub
     }
 
     static func now() -> Double { monotonicSeconds() }
@@ -102,50 +116,61 @@ final class NodeLoop: @unchecked Sendable {
         }
         shutdownWorkers()
         snapshot.removeAll()
-        dealer.close(lingerMilliseconds: 500)
-        sub.close(lingerMilliseconds: 0)
+        dealer?.close(lingerMilliseconds: 500)
+        sub?.close(lingerMilliseconds: 0)
         broker?.finish()
         logger.info("node stopped")
     }
 
     // MARK: Polling
 
-    /// The poll set, rebuilt only when a worker comes or goes or closes an output pipe.
-    private func pollSet() -> (ZMQPoller, [(Worker, Int)]) {
-        if let cached = pollCache { return cached }
+    /// What `pollOnce` waits on, and where each item is in the poller.
+    struct PollSet {
         var poller = ZMQPoller()
-        poller.add(dealer)
-        poller.add(sub)
-        poller.add(fd: wake.readFD)
-        var handlers: [(Worker, Int)] = []  // (worker, which: 0 control, 1 stdout, 2 stderr)
+        var dealer: Int?
+        var sub: Int?
+        var wake = 0
+        /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
+        var handlers: [(worker: Worker, which: Int, index: Int)] = []
+        /// Where the built-in broker's items start.
+        var broker = 0
+    }
+
+    /// The poll set, rebuilt only when a worker comes or goes or closes an output pipe.
+    private func pollSet() -> PollSet {
+        if let cached = pollCache { return cached }
+        var set = PollSet()
+        if let dealer { set.dealer = set.poller.add(dealer) }
+        if let sub { set.sub = set.poller.add(sub) }
+        set.wake = set.poller.add(fd: wake.readFD)
         for w in workers {
-            poller.add(fd: w.process.channel.fd)
-            handlers.append((w, 0))
-            if w.stdoutOpen { poller.add(fd: w.process.stdoutFD); handlers.append((w, 1)) }
-            if w.stderrOpen { poller.add(fd: w.process.stderrFD); handlers.append((w, 2)) }
+            set.handlers.append((w, 0, set.poller.add(fd: w.process.channel.fd)))
+            if w.stdoutOpen { set.handlers.append((w, 1, set.poller.add(fd: w.process.stdoutFD))) }
+            if w.stderrOpen { set.handlers.append((w, 2, set.poller.add(fd: w.process.stderrFD))) }
         }
-        // The built-in broker's items come last (see pollOnce).
-        broker?.addPollItems(to: &poller)
-        pollCache = (poller, handlers)
-        return (poller, handlers)
+        // The built-in broker's items come last.
+        set.broker = set.handlers.last.map { $0.index + 1 } ?? set.wake + 1
+        broker?.addPollItems(to: &set.poller)
+        pollCache = set
+        return set
     }
 
     private func pollOnce() {
-        var (poller, handlers) = pollSet()
+        var set = pollSet()
         // Hold the only reference while polling, so the item array is not copied each time.
         pollCache = nil
         let ready: [ZMQPoller.Events]
         do {
-            ready = try poller.poll(timeoutMilliseconds: pollTimeout())
+            ready = try set.poller.poll(timeoutMilliseconds: pollTimeout())
         } catch {
             logger.error("poll failed: \(error)")
             return
         }
-        pollCache = (poller, handlers)
-        if ready[0].contains(.readable) { receiveFromBroker() }
-        if ready[1].contains(.readable) { receiveNotifications() }
-        if ready[2].contains(.readable) { wakeUp() }
-        for (i, (w, which)) in handlers.enumerated() where ready[3 + i].contains(.readable) {
+        pollCache = set
+        if let i = set.dealer, ready[i].contains(.readable) { receiveFromBroker() }
+        if let i = set.sub, ready[i].contains(.readable) { receiveNotifications() }
+        if ready[set.wake].contains(.readable) { wakeUp() }
+        for (w, which, i) in set.handlers where ready[i].contains(.readable) {
             guard workers.contains(where: { $0 === w }) else { continue }
             switch which {
             case 0: receiveFromWorker(w)
@@ -153,9 +178,14 @@ final class NodeLoop: @unchecked Sendable {
             default: logOutput(w, stderr: true)
             }
         }
-        // What the node just sent its built-in broker is served in this same turn; the broker's
-        // answers wake the next poll at once.
-        broker?.step(ready[(3 + handlers.count)...])
+        if let broker {
+            // What the node sent its built-in broker is served in this same turn, and the
+            // answers are handled at once.
+            broker.step(ready[set.broker...])
+            let (replies, notifications) = broker.takeLocalMessages()
+            for body in replies { handleBrokerMessage(body) }
+            for body in notifications { handleNotification(body) }
+        }
     }
 
     private func pollTimeout() -> Int {
@@ -165,7 +195,8 @@ final class NodeLoop: @unchecked Sendable {
             if let t = w.task { next = min(next, t.deadline - now, (t.killAt ?? .infinity) - now) }
         }
         let ms = max(0, Int((next * 1000).rounded(.up)))
-        return broker?.pollTimeout(cap: ms) ?? ms
+        guard let broker else { return ms }
+        return broker.hasOutputReady ? 0 : broker.pollTimeout(cap: ms)
     }
 
     private func wakeUp() {

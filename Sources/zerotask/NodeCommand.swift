@@ -72,13 +72,10 @@ struct NodeCommand: AsyncParsableCommand {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
                 publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
                 logger: Logger(label: "zerotask.broker"))
-            // The node reaches its own broker in-process, and serves it from its own thread: no
-            // TCP, no libzmq I/O thread and no thread switch between node and broker.
-            let inproc = (request: "inproc://zerotask-broker-\(getpid())", publish: "inproc://zerotask-publish-\(getpid())")
-            service.inprocEndpoints = inproc
+            // The node serves its own broker from its own thread and calls it directly: no
+            // socket, no libzmq I/O thread and no thread switch between node and broker.
             embedded = try service.startEmbedded()
-            config.broker = inproc.request
-            config.publish = inproc.publish
+            config.broker = "builtin"
         } else {
             config.broker = brokerChoice
             let pub = settings.optionalString("node.broker_publish", brokerPublish)
