@@ -33,13 +33,15 @@ final class BrokerLoop: @unchecked Sendable {
     private(set) var localMessages: [LocalMessage] = []
 
     enum LocalMessage {
-        case reply([UInt8])
+        case reply(Response)
         case notification([UInt8])
     }
 
     private enum Held {
         case reply([[UInt8]], [UInt8])
         case publish([UInt8])
+        /// A reply to the local peer: handed over as it is, never encoded.
+        case localReply(Response)
     }
 
     init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger) {
@@ -62,10 +64,15 @@ final class BrokerLoop: @unchecked Sendable {
         updateInterest()
     }
 
-    /// Handles a request from the local peer now; its reply goes out with the iteration's
-    /// others (after their commit), into `localMessages`.
-    func handleLocal(_ body: [UInt8]) {
-        handle(envelope: [], body: body)
+    /// Handles a request from the local peer now, as it is (no JSON in between); its reply goes
+    /// out with the iteration's others (after their commit), into `localMessages`.
+    func handleLocal(_ request: Request) {
+        let route = ReplyRoute(envelope: [], id: request.id ?? .null)
+        let answer = state.handle(request, route: route, now: monotonicSeconds(), canDefer: !request.isNotification)
+        if !request.isNotification, let response = Self.response(answer, id: route.id) {
+            held.append(.localReply(response))
+        }
+        flushOutputs()
     }
 
     /// Takes what was sent to the local peer.
@@ -197,6 +204,8 @@ final class BrokerLoop: @unchecked Sendable {
         for item in outputs {
             switch item {
             case .reply(let envelope, let body): transmit(envelope, body)
+            case .localReply(let response):
+                localMessages.append(.reply(response))
             case .publish(let bytes):
                 _ = try? pub.send(bytes, dontWait: true)
                 if localSubscriptions.contains(where: { bytes.starts(with: $0) }) { localMessages.append(.notification(bytes)) }
@@ -298,7 +307,8 @@ final class BrokerLoop: @unchecked Sendable {
     func flushOutputs() {
         for output in state.takeOutputs() {
             switch output {
-            case .reply(let route, let response): send(route.envelope, response.json)
+            case .reply(let route, let response):
+                if route.envelope.isEmpty { held.append(.localReply(response)) } else { send(route.envelope, response.json) }
             case .publish(let bytes): held.append(.publish(bytes))
             }
         }
@@ -311,7 +321,8 @@ final class BrokerLoop: @unchecked Sendable {
 
     private func transmit(_ envelope: [[UInt8]], _ body: [UInt8]) {
         if envelope.isEmpty {
-            localMessages.append(.reply(body))
+            // The local peer's replies are held unencoded; this is only a fallback.
+            if let json = try? JSONValue.parse(body), let response = Response(json: json) { localMessages.append(.reply(response)) }
             return
         }
         do {

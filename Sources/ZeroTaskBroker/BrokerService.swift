@@ -156,12 +156,13 @@ public final class EmbeddedBroker: @unchecked Sendable {
     /// out of `takeLocalMessages`.
     public func subscribeLocal(_ prefixes: [String]) { loop.subscribeLocal(prefixes.map { Array($0.utf8) }) }
 
-    /// Handles one request body from the local peer; its reply comes after a later `step`.
-    public func handleLocal(_ body: [UInt8]) { loop.handleLocal(body) }
+    /// Handles one request from the local peer; its reply comes after a later `step`.
+    public func handleLocal(_ request: Request) { loop.handleLocal(request) }
 
-    /// What the broker sent the local peer since the last call, in order.
-    public func takeLocalMessages() -> (replies: [[UInt8]], notifications: [[UInt8]]) {
-        var replies: [[UInt8]] = [], notifications: [[UInt8]] = []
+    /// What the broker sent the local peer since the last call, in order: replies as they are,
+    /// notifications as published.
+    public func takeLocalMessages() -> (replies: [Response], notifications: [[UInt8]]) {
+        var replies: [Response] = [], notifications: [[UInt8]] = []
         for m in loop.takeLocalMessages() {
             switch m {
             case .reply(let b): replies.append(b)

@@ -11,25 +11,25 @@ extension NodeLoop {
         nextRequestID += 1
         let request = Request(method: "zerotask.broker." + method, params: params, id: .int(id))
         pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout))
-        transmit(request.json.jsonBytes, method)
+        transmit(request)
     }
 
-    private func transmit(_ body: [UInt8], _ method: String) {
+    /// To the built-in broker as it is; to a remote one as JSON.
+    private func transmit(_ request: Request) {
         if let broker {
-            broker.handleLocal(body)
+            broker.handleLocal(request)
             return
         }
         do {
-            try dealer?.send(body, dontWait: true)
+            try dealer?.send(request.json.jsonBytes, dontWait: true)
         } catch {
-            logger.warning("cannot send \(method) to the broker: \(error)")
+            logger.warning("cannot send \(request.method) to the broker: \(error)")
         }
     }
 
     /// A one-way message: no id, so the broker sends no reply (the node is a DEALER).
     func notify(_ method: String, _ params: Params) {
-        let request = Request(method: "zerotask.broker." + method, params: params, id: nil)
-        transmit(request.json.jsonBytes, method)
+        transmit(Request(method: "zerotask.broker." + method, params: params, id: nil))
     }
 
     func receiveFromBroker() {
@@ -44,18 +44,22 @@ extension NodeLoop {
             logger.warning("unreadable message from the broker")
             return
         }
-        let responses = json.arrayValue ?? [json]
-        for r in responses {
-            guard let response = Response(json: r), case .int(let id) = response.id else { continue }
-            if let p = pending.removeValue(forKey: id) {
-                handle(response.outcome, for: p.kind)
-            } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
-                // A pull given up on was answered after all: its tasks are ours, run them.
-                for item in list.arrayValue ?? [] {
-                    if var a = Assignment(item) {
-                        a.receivedAt = Self.now()
-                        waiting.append(a)
-                    }
+        for r in json.arrayValue ?? [json] {
+            if let response = Response(json: r) { handleResponse(response) }
+        }
+    }
+
+    /// One response from the broker, matched to its request by id.
+    func handleResponse(_ response: Response) {
+        guard case .int(let id) = response.id else { return }
+        if let p = pending.removeValue(forKey: id) {
+            handle(response.outcome, for: p.kind)
+        } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
+            // A pull given up on was answered after all: its tasks are ours, run them.
+            for item in list.arrayValue ?? [] {
+                if var a = Assignment(item) {
+                    a.receivedAt = Self.now()
+                    waiting.append(a)
                 }
             }
         }

@@ -74,7 +74,7 @@ extension NodeLoop {
         for w in workers where w.isReady && w.generation == snapshot.generation {
             if w.queue.isEmpty {
                 slots += 1
-            } else if pipelining && !headIsSlow(w, now: now) && w.queue.allSatisfy({ isFast($0.assignment.method) }) {
+            } else if pipelining && !headIsSlow(w, now: now) && headIsFast(w) {
                 slots += max(0, depth - w.queue.count)
             }
         }
@@ -86,6 +86,12 @@ extension NodeLoop {
     func headIsSlow(_ w: Worker, now: Double) -> Bool {
         guard let started = w.queue.first?.startedAt else { return false }
         return now - started >= Self.releaseAfter
+    }
+
+    /// Whether every task `w` holds is of a fast method. Only the first can be slow: a slow
+    /// method's task goes to an idle worker only, and nothing is queued behind it.
+    func headIsFast(_ w: Worker) -> Bool {
+        w.queue.first.map { isFast($0.assignment.method) } ?? true
     }
 
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
@@ -100,7 +106,7 @@ extension NodeLoop {
             if w.queue.isEmpty { return w }
             guard fast, w.queue.count < depth, !headIsSlow(w, now: now),
                 best.map({ w.queue.count < $0.queue.count }) ?? true,
-                w.queue.allSatisfy({ isFast($0.assignment.method) })
+                headIsFast(w)
             else { continue }
             best = w
         }

@@ -183,7 +183,7 @@ final class NodeLoop: @unchecked Sendable {
             // answers are handled at once.
             broker.step(ready[set.broker...])
             let (replies, notifications) = broker.takeLocalMessages()
-            for body in replies { handleBrokerMessage(body) }
+            for response in replies { handleResponse(response) }
             for body in notifications { handleNotification(body) }
         }
     }
