@@ -42,6 +42,11 @@ final class BrokerLoop: @unchecked Sendable {
         case publish([UInt8])
         /// A reply to the local peer: handed over as it is, never encoded.
         case localReply(Response)
+
+        var isLocal: Bool {
+            if case .localReply = self { return true }
+            return false
+        }
     }
 
     init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger) {
@@ -181,6 +186,14 @@ final class BrokerLoop: @unchecked Sendable {
             send(held)
             held.removeAll(keepingCapacity: true)
             return
+        }
+        // The local peer (the node of a built-in broker) hears at once: it lives and dies with
+        // this process, so it can never act on something a crash would make the store forget —
+        // after a crash both restart from what was written. Waiting for the commit would only
+        // hold its next tasks for an fsync.
+        if held.contains(where: \.isLocal) {
+            send(held.filter(\.isLocal))
+            held.removeAll(where: \.isLocal)
         }
         if changes.isEmpty && held.isEmpty { return }
         // Even with no changes of its own, a reply may speak of changes still being written.

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+@testable import ZeroTaskBroker
+
+/// A broker driven by its owner's poll loop (`EmbeddedBroker`, as inside a node), with a local
+/// peer served by call and a remote client on a real DEALER socket.
+@Suite(.timeLimit(.minutes(1))) struct EmbeddedBrokerTests {
+    /// Polls and steps the broker on this thread until `condition` holds or `seconds` pass.
+    struct Pump {
+        let broker: EmbeddedBroker
+        var poller = ZMQPoller()
+
+        init(_ broker: EmbeddedBroker) {
+            self.broker = broker
+            broker.addPollItems(to: &poller)
+        }
+
+        mutating func run(seconds: Double, until condition: () -> Bool) -> Bool {
+            let deadline = monotonicSeconds() + seconds
+            while monotonicSeconds() < deadline {
+                guard let ready = try? poller.poll(timeoutMilliseconds: 10) else { return false }
+                broker.step(ready[...])
+                if condition() { return true }
+            }
+            return false
+        }
+    }
+
+    static func request(_ method: String, _ params: JSONValue, id: Int64) -> Request {
+        Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: .int(id))
+    }
+
+    /// With a durable store, a remote peer hears of a change only once it is written; the local
+    /// peer (a node in the same process, which cannot outlive what the store forgets) is
+    /// answered at once, so its next tasks never wait for an fsync.
+    @Test func theLocalPeerIsAnsweredBeforeTheCommitAndRemotePeersAfter() throws {
+        let store = StoreWriterTests.GatedStore()
+        let context = ZMQContext()
+        let service = BrokerService(request: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", store: store, context: context)
+        let broker = try service.startEmbedded()
+        var pump = Pump(broker)
+        var local: [Response] = []
+        func takeLocal() { local += broker.takeLocalMessages().replies }
+
+        broker.handleLocal(Self.request("node_connect", ["node_id": "here", "methods": ["work"], "workers": 1], id: 1))
+        #expect(pump.run(seconds: 10) { takeLocal(); return local.contains { $0.id == 1 } })
+
+        let client = try ZMQSocket(context, .dealer)
+        try client.setLinger(milliseconds: 0)
+        try client.connect(service.boundRequestEndpoint)
+        try client.send(Self.request("client_connect", ["alice"], id: 10).json.jsonBytes)
+        try client.send(Self.request("client_new_task", ["alice", "work", [1, 2]], id: 11).json.jsonBytes)
+        // Both changes are held at the store's gate: the client hears nothing yet...
+        #expect(pump.run(seconds: 10) { store.entered.wait(timeout: .now()) == .success })
+        var heard: [JSONValue] = []
+        func receive() {
+            while let frames = try? client.receiveFrames(dontWait: true), let body = frames.last {
+                if let v = try? JSONValue.parse(body) { heard.append(v["id"] ?? .null) }
+            }
+        }
+        // ...while the local node is handed the uncommitted task at once.
+        broker.handleLocal(Self.request("node_task_pull", ["node_id": "here", "max": 1], id: 2))
+        #expect(pump.run(seconds: 10) { takeLocal(); return local.contains { $0.id == 2 } })
+        let pulled = local.first { $0.id == 2 }.flatMap { try? $0.outcome.get().arrayValue }
+        #expect(pulled?.count == 1)
+        #expect(pulled?.first?["method"] == "work")
+        _ = pump.run(seconds: 0.3) { receive(); return false }
+        #expect(heard.isEmpty)
+
+        // Once written, the client's answers go out.
+        for _ in 0..<100 { store.release.signal() }
+        #expect(pump.run(seconds: 10) { receive(); return heard.count == 2 })
+        #expect(heard == [10, 11])
+        broker.finish()
+        client.close(lingerMilliseconds: 0)
+    }
+}
