@@ -9,7 +9,7 @@ import ZeroTaskProtocol
 /// One DEALER connection to a broker, owned by a thread of its own.
 ///
 /// Callers on any thread (or Swift task) hand requests over through a lock-protected command
-/// list and wake the I/O thread through an inproc PAIR socket; the I/O thread sends them,
+/// list and wake the I/O thread through a pipe; the I/O thread sends them,
 /// matches replies to requests by JSON-RPC id, and fails every request whose deadline passes.
 /// The blocking `zmq_poll` thus never runs on Swift's cooperative pool, and many requests
 /// share one socket.
@@ -27,12 +27,9 @@ final class ClientConnection: Sendable {
     /// the background and requests wait (until their deadline) for the connection to complete.
     init(endpoint: String, context: ZMQContext) throws(ZMQError) {
         self.endpoint = endpoint
-        let wakeAddress = "inproc://zerotask-client-\(UUID().uuidString)"
-        let wakeReceiver = try ZMQSocket(context, .pair)
-        try wakeReceiver.bind(wakeAddress)
-        let wakeSender = try ZMQSocket(context, .pair)
-        try wakeSender.setLinger(milliseconds: 0)
-        try wakeSender.connect(wakeAddress)
+        // A plain pipe, not a libzmq socket: each poll of it is one descriptor for poll(2), with
+        // none of the mailbox checks a socket costs on every zmq_poll.
+        let wake = WakePipe()
 
         let dealer = try ZMQSocket(context, .dealer)
         // Queue only to a completed connection: requests that never found a broker stay in our
@@ -44,8 +41,8 @@ final class ClientConnection: Sendable {
         try dealer.setLinger(milliseconds: 200)
         try dealer.connect(endpoint)
 
-        commands = CommandQueue(wakeSender: wakeSender)
-        let loop = ClientIOLoop(dealer: dealer, wake: wakeReceiver, commands: commands)
+        commands = CommandQueue(wake: wake)
+        let loop = ClientIOLoop(dealer: dealer, wake: wake, commands: commands)
         executor = loop
         let thread = Thread { loop.run() }
         thread.name = "zerotask-client-io"
@@ -86,14 +83,15 @@ final class CommandQueue: Sendable {
         /// The I/O thread, once running: what it pushes itself needs no wake-up, since it
         /// looks at the list before it polls again.
         var ioThread: pthread_t?
-        /// Used only under the lock: libzmq sockets are not thread-safe.
-        let wakeSender: ZMQSocket
     }
 
     private let state: Mutex<State>
 
-    init(wakeSender: ZMQSocket) {
-        state = Mutex(State(wakeSender: wakeSender))
+    private let wake: WakePipe
+
+    init(wake: WakePipe) {
+        self.wake = wake
+        state = Mutex(State())
     }
 
     func nextID() -> Int64 {
@@ -104,6 +102,7 @@ final class CommandQueue: Sendable {
     }
 
     func push(_ command: Command) {
+        var signal = false
         let rejected: Command? = state.withLock { s in
             if s.stopped {
                 switch command {
@@ -115,10 +114,11 @@ final class CommandQueue: Sendable {
             s.commands.append(command)
             if !s.wakePending, !(s.ioThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false) {
                 s.wakePending = true
-                _ = try? s.wakeSender.send([1], dontWait: true)
+                signal = true
             }
             return nil
         }
+        if signal { wake.signal() }
         switch rejected {
         case .send(let r)?: r.completion(.closed)
         // The I/O thread is gone: its Swift jobs run on the global executor instead.
@@ -146,12 +146,12 @@ final class CommandQueue: Sendable {
 /// The I/O thread's work. Everything here runs on that one thread.
 final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
     private let dealer: ZMQSocket
-    private let wake: ZMQSocket
+    private let wake: WakePipe
     private let commands: CommandQueue
     private var pending = PendingRequests()
     private var stopping = false
 
-    init(dealer: ZMQSocket, wake: ZMQSocket, commands: CommandQueue) {
+    init(dealer: ZMQSocket, wake: WakePipe, commands: CommandQueue) {
         self.dealer = dealer
         self.wake = wake
         self.commands = commands
@@ -164,10 +164,10 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
     func run() {
         commands.setIOThread()
         var idle = ZMQPoller()
-        idle.add(wake)
+        idle.add(fd: wake.readFD)
         idle.add(dealer, .readable)
         var sending = ZMQPoller()
-        sending.add(wake)
+        sending.add(fd: wake.readFD)
         sending.add(dealer, [.readable, .writable])
         var nextSweep = 0.0
         while !stopping {
@@ -177,9 +177,15 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
                 _ = pending.hasUnsent
                     ? try sending.poll(timeoutMilliseconds: timeout) : try idle.poll(timeoutMilliseconds: timeout)
                 drainWake()
-                for command in commands.take() { apply(command) }
-                try sendWaiting()
-                try receiveReplies()
+                // Replies resume jobs that run here and queue new requests: send those now
+                // rather than after another poll.
+                var rounds = 0
+                repeat {
+                    for command in commands.take() { apply(command) }
+                    try sendWaiting()
+                    try receiveReplies()
+                    rounds += 1
+                } while rounds < 8 && !commands.isEmpty
             } catch where error.isTerminated {
                 break
             } catch {
@@ -193,11 +199,10 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
         }
         for r in pending.removeAll() { r.completion(.closed) }
         dealer.close(lingerMilliseconds: 200)
-        wake.close(lingerMilliseconds: 0)
     }
 
     private func drainWake() {
-        while (try? wake.receive(dontWait: true)) != nil {}
+        wake.drain()
     }
 
     private func apply(_ command: CommandQueue.Command) {

@@ -10,6 +10,8 @@ import ZeroTaskProtocol
 final class FrameChannel: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// Where `read` puts bytes before they join `buffer`, allocated once.
+    private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     private var consumed = 0
     /// Frames larger than this are a protocol violation (the peer is broken).
     static let maxFrame = 512 << 20
@@ -59,14 +61,12 @@ final class FrameChannel: @unchecked Sendable {
     /// Reads what is available now (the fd may be blocking: call only when poll said readable).
     /// - Returns: the complete frames received; throws `.closed` at end of file.
     func receiveAvailable() throws(ChannelError) -> [JSONValue] {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        let r = readIntoBuffer()
         if r < 0 {
             if errno == EINTR || errno == EAGAIN { return [] }
             throw .closed
         }
         if r == 0 { throw .closed }
-        buffer.append(contentsOf: chunk[0..<r])
         return try drainFrames()
     }
 
@@ -88,17 +88,23 @@ final class FrameChannel: @unchecked Sendable {
     }
 
     private func readBlocking() throws(ChannelError) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let r = readIntoBuffer()
             if r < 0 {
                 if errno == EINTR { continue }
                 throw .closed
             }
             if r == 0 { throw .closed }
-            buffer.append(contentsOf: chunk[0..<r])
             return
         }
+    }
+
+    /// One `read` of up to 64 KiB into the reused scratch chunk, appended to `buffer`; returns
+    /// what `read` returned. (A fresh zero-filled chunk per read cost more than a small frame.)
+    private func readIntoBuffer() -> Int {
+        let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if r > 0 { buffer.append(contentsOf: chunk[0..<r]) }
+        return r
     }
 
     private func drainFrames() throws(ChannelError) -> [JSONValue] {
