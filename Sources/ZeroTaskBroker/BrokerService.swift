@@ -25,13 +25,6 @@ public final class BrokerService: @unchecked Sendable {
     public private(set) var boundRequestEndpoint = ""
     public private(set) var boundPublishEndpoint = ""
 
-    /// Extra in-process endpoints (`inproc://…`) to bind beside the TCP ones, for a node that runs
-    /// in the same process and shares `context`. Set before `start()`.
-    public var inprocEndpoints: (request: String, publish: String)?
-
-    /// The libzmq context the sockets live in (an in-process peer must use the same one).
-    public var zmqContext: ZMQContext { context }
-
     public init(
         config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
         store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
@@ -89,11 +82,6 @@ public final class BrokerService: @unchecked Sendable {
         try router.setRouterHandover(true)
         try router.bind(requestEndpoint)
         try pub.bind(publishEndpoint)
-        // A node in this process reaches its built-in broker without libzmq's I/O thread.
-        if let (request, publish) = inprocEndpoints {
-            try router.bind(request)
-            try pub.bind(publish)
-        }
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
         boundPublishEndpoint = pub.lastEndpoint ?? publishEndpoint
         logger.info("broker listening", metadata: ["request": "\(boundRequestEndpoint)", "publish": "\(boundPublishEndpoint)"])

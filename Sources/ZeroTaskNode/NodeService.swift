@@ -25,8 +25,7 @@ public final class NodeService: @unchecked Sendable {
     private let broker: EmbeddedBroker?
 
     /// - Parameters:
-    ///   - context: the libzmq context; pass the built-in broker's to reach it over `inproc://`
-    ///     endpoints.
+    ///   - context: the libzmq context for the node's sockets.
     ///   - broker: a built-in broker (`BrokerService.startEmbedded()`) for the node's thread to
     ///     serve in its own poll loop; the node closes it when it stops.
     public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node"), context: ZMQContext = ZMQContext(),
