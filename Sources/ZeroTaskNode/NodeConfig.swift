@@ -30,7 +30,7 @@ public struct NodeConfig: Sendable {
     /// Tasks a worker may have queued (running one included) while tasks take well under a
     /// millisecond, so it never idles for a round trip between them and tasks travel in large
     /// batches; fewer for slower tasks (about 5 ms of expected work); 1 turns this off.
-    public var pipelineDepth = 32
+    public var pipelineDepth = 64
     /// Results sent to the broker in one message stay under this many bytes (half the broker's
     /// default `max_message_bytes`); a single larger result goes alone.
     public var maxBatchBytes = 512 * 1024
