@@ -10,7 +10,9 @@
 # checked), math.sleep of 1–20 ms, math.div by zero (must fail), and 5 s math.sleep cancelled
 # within 0.2 s (queued or running); every task with result_ttl 10 s. Ends everything it started
 # by PID. Environment: SOAK_PORT (request port, publish is +1; default 7755), SOAK_SCRATCH
-# (the build's scratch path; default .build), SOAK_INFLIGHT (default 32).
+# (the build's scratch path; default .build), SOAK_INFLIGHT (default 32), SOAK_BUILTIN=1 (one
+# `zerotask node --broker builtin` with the SQLite store instead of a broker and a node: the
+# broker then runs on the node's thread, and both memory figures are that one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-300}
@@ -28,6 +30,7 @@ dir=$(mktemp -d /tmp/zt-soak.XXXXXX)
 broker='' node='' load=''
 cleanup() {
   for pid in $load $node $broker; do kill -TERM "$pid" 2>/dev/null || true; done
+  # (with SOAK_BUILTIN, $node and $broker are the same process: killed and waited for once)
   for pid in $load $node $broker; do
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
@@ -37,10 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$z" broker --store "sqlite:$dir/soak.sqlite" --request "$req" --publish "$pub" 2>"$dir/broker.log" &
-broker=$!
-"$z" node --broker "$req" --broker-publish "$pub" --workers 2 --plugins Plugins --log-level warning 2>"$dir/node.log" &
-node=$!
+if [ "${SOAK_BUILTIN:-0}" = 1 ]; then
+  "$z" node --broker builtin --store "sqlite:$dir/soak.sqlite" --request "$req" --publish "$pub" --workers 2 \
+    --plugins Plugins --log-level warning 2>"$dir/node.log" &
+  node=$!
+  broker=$node
+else
+  "$z" broker --store "sqlite:$dir/soak.sqlite" --request "$req" --publish "$pub" 2>"$dir/broker.log" &
+  broker=$!
+  "$z" node --broker "$req" --broker-publish "$pub" --workers 2 --plugins Plugins --log-level warning 2>"$dir/node.log" &
+  node=$!
+fi
 for _ in $(seq 100); do "$z" methods --broker "$req" 2>/dev/null | grep -q math.sleep && break; sleep 0.2; done
 
 kib() { awk '{ print $2 * 4 }' "/proc/$1/statm" 2>/dev/null || echo 0; }
