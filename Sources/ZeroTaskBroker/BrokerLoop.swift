@@ -42,11 +42,6 @@ final class BrokerLoop: @unchecked Sendable {
         case publish([UInt8])
         /// A reply to the local peer: handed over as it is, never encoded.
         case localReply(Response)
-
-        var isLocal: Bool {
-            if case .localReply = self { return true }
-            return false
-        }
     }
 
     init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger) {
@@ -127,6 +122,9 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// One turn of the loop after a poll; `ready` holds the events of this loop's items.
     func step(_ ready: ArraySlice<ZMQPoller.Events>) {
+        // The writer's commit signal is drained here whenever it is up, even with nothing
+        // waiting for it: a byte left in the pipe would keep every poll returning at once.
+        if let writer, ready.count > 2, ready[ready.startIndex + 2].contains(.readable) { writer.done.drain() }
         do throws(ZMQError) {
             if ready[ready.startIndex + 1].contains(.readable) { try readSubscriptions() }
             // Drain what is waiting, but come back to timers now and then under load.
@@ -150,8 +148,11 @@ final class BrokerLoop: @unchecked Sendable {
         sendCommitted()
     }
 
-    /// Waits for the store writer, sends what it committed, and closes the sockets and the store.
+    /// Stores and sends what is still held, waits for the store writer, sends what it
+    /// committed, and closes the sockets and the store.
     func finish() {
+        flushOutputs()
+        commitAndSend()
         if let writer {
             writer.stop()
             sendCommitted()
@@ -187,14 +188,8 @@ final class BrokerLoop: @unchecked Sendable {
             held.removeAll(keepingCapacity: true)
             return
         }
-        // The local peer (the node of a built-in broker) hears at once: it lives and dies with
-        // this process, so it can never act on something a crash would make the store forget —
-        // after a crash both restart from what was written. Waiting for the commit would only
-        // hold its next tasks for an fsync.
-        if held.contains(where: \.isLocal) {
-            send(held.filter(\.isLocal))
-            held.removeAll(where: \.isLocal)
-        }
+        // The local peer waits like any other: a task must not start (its plugin may act on the
+        // world) before its submission is on disk.
         if changes.isEmpty && held.isEmpty { return }
         // Even with no changes of its own, a reply may speak of changes still being written.
         awaitingCommit.append((writer.submit(changes), held))
