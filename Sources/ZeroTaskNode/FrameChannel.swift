@@ -10,8 +10,8 @@ import ZeroTaskProtocol
 final class FrameChannel: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
-    /// Where `read` puts bytes before they join `buffer`, allocated once.
-    private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Where `read` puts bytes before they join `buffer`, allocated at the first read.
+    private lazy var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     private var consumed = 0
     /// Frames larger than this are a protocol violation (the peer is broken).
     static let maxFrame = 512 << 20
@@ -20,10 +20,16 @@ final class FrameChannel: @unchecked Sendable {
 
     enum ChannelError: Error { case closed, tooLarge(Int), badJSON(String) }
 
-    /// Frames queued by `enqueue`, written by the next `flush` or `send`.
+    /// Frames queued by `enqueue`, written by the next `flush` or `send`; bytes before
+    /// `written` have left already (a non-blocking descriptor took only part).
     private var outgoing: [UInt8] = []
+    private var written = 0
 
-    /// Writes one frame (and any queued before it), blocking until it is all written.
+    /// Whether queued bytes wait for the descriptor to take them (non-blocking ends only).
+    var hasPendingOutput: Bool { written < outgoing.count }
+
+    /// Writes one frame (and any queued before it): all of it on a blocking descriptor; on a
+    /// non-blocking one, what it takes now (see `flush`).
     func send(_ value: JSONValue) throws(ChannelError) {
         enqueue(value)
         try flush()
@@ -44,18 +50,25 @@ final class FrameChannel: @unchecked Sendable {
         outgoing[start + 3] = UInt8(n >> 24)
     }
 
-    /// Writes every queued frame, blocking until all is written.
-    func flush() throws(ChannelError) {
-        defer { outgoing.removeAll(keepingCapacity: outgoing.count <= 64 * 1024) }
-        var off = 0
-        while off < outgoing.count {
-            let r = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+    /// Writes the queued frames. A blocking descriptor takes them all; a non-blocking one may
+    /// take part, and the rest waits for the next call (when poll says writable).
+    /// - Returns: whether everything queued has been written.
+    @discardableResult
+    func flush() throws(ChannelError) -> Bool {
+        while written < outgoing.count {
+            let r = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if r < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return false }
+                outgoing.removeAll()
+                written = 0
                 throw .closed
             }
-            off += r
+            written += r
         }
+        outgoing.removeAll(keepingCapacity: outgoing.count <= 64 * 1024)
+        written = 0
+        return true
     }
 
     /// Reads what is available now (the fd may be blocking: call only when poll said readable).

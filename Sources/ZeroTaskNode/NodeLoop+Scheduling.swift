@@ -59,8 +59,13 @@ extension NodeLoop {
     /// many as fit in `queueBudget` of expected work, at most `pipelineDepth`. Deep queues for
     /// tiny tasks mean fewer, larger messages per task; short ones for slower tasks keep a
     /// node from hoarding work another node could start now.
-    var pipelineSlots: Int {
-        guard config.pipelineDepth > 1, let d = recentDuration, d < Self.fastTask else { return 1 }
+    var pipelineSlots: Int { slots(forDuration: recentDuration) }
+
+    /// The same for one method's tasks, by that method's own duration.
+    func pipelineSlots(for method: String) -> Int { slots(forDuration: methodDurations[method] ?? recentDuration) }
+
+    private func slots(forDuration d: Double?) -> Int {
+        guard config.pipelineDepth > 1, let d, d < Self.fastTask else { return 1 }
         return max(1, min(config.pipelineDepth, Int(Self.queueBudget / max(d, 1e-6))))
     }
 
@@ -96,7 +101,7 @@ extension NodeLoop {
 
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
     func worker(for a: Assignment) -> Worker? {
-        let depth = pipelineSlots
+        let depth = pipelineSlots(for: a.method)
         let fast = depth > 1 && isFast(a.method)
         let now = Self.now()
         var best: Worker?
@@ -138,6 +143,7 @@ extension NodeLoop {
                     w.queue[i].cancelled = true
                     w.queue[i].abandoned = true
                     w.process.cancel(w.queue[i].assignment.id)
+                    writeToWorker(w)
                     release.append(w.queue[i].assignment.id)
                 }
             }
@@ -161,13 +167,31 @@ extension NodeLoop {
     /// handled), they were never sent: they wait for another worker.
     func flushTasks(_ w: Worker) {
         defer { w.unsent = 0 }
-        do {
-            try w.process.channel.flush()
-        } catch {
+        if !writeToWorker(w) {
             let unsent = w.queue.suffix(w.unsent)
             w.queue.removeLast(w.unsent)
             waiting.insert(contentsOf: unsent.map(\.assignment), at: 0)
             w.state = .exiting
         }
+    }
+
+    /// Writes what is queued on `w`'s control channel, as much as it takes without blocking;
+    /// the rest goes when poll says the channel is writable. Returns false if the channel is
+    /// broken (the worker is dying: its end of file will be handled).
+    @discardableResult
+    func writeToWorker(_ w: Worker) -> Bool {
+        let done: Bool
+        do {
+            done = try w.process.channel.flush()
+        } catch {
+            if w.outputBlocked { w.outputBlocked = false; pollCache = nil }
+            return false
+        }
+        if w.outputBlocked == done {
+            // Start or stop watching for writable.
+            w.outputBlocked = !done
+            pollCache = nil
+        }
+        return true
     }
 }

@@ -133,7 +133,8 @@ extension NodeLoop {
     /// Asks a worker to exit once it has run what is queued on it.
     func stopWorker(_ w: Worker) {
         w.state = .exiting
-        try? w.process.channel.send(["type": "exit"])
+        w.process.channel.enqueue(["type": "exit"])
+        writeToWorker(w)
     }
 
     /// Fails the worker's running task with `error`, kills the worker and lets a fresh one
@@ -221,6 +222,7 @@ extension NodeLoop {
         else { return }
         logger.info("cancelling task \(taskID) on worker \(w.id)")
         w.process.cancel(taskID)
+        writeToWorker(w)
         w.queue[i].cancelled = true
         w.queue[i].abandoned = abandon
         if i == 0 { w.queue[0].killAt = now + config.cancelGrace }
@@ -239,7 +241,10 @@ extension NodeLoop {
 
     /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.
     func shutdownWorkers() {
-        for w in workers { try? w.process.channel.send(["type": "exit"]) }
+        for w in workers {
+            w.process.channel.enqueue(["type": "exit"])
+            writeToWorker(w)
+        }
         let deadline = Self.now() + 1
         while !workers.isEmpty && Self.now() < deadline {
             for w in workers {

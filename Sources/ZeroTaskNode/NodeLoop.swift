@@ -144,7 +144,7 @@ final class NodeLoop: @unchecked Sendable {
         if let sub { set.sub = set.poller.add(sub) }
         set.wake = set.poller.add(fd: wake.readFD)
         for w in workers {
-            set.handlers.append((w, 0, set.poller.add(fd: w.process.channel.fd)))
+            set.handlers.append((w, 0, set.poller.add(fd: w.process.channel.fd, w.outputBlocked ? [.readable, .writable] : .readable)))
             if w.stdoutOpen { set.handlers.append((w, 1, set.poller.add(fd: w.process.stdoutFD))) }
             if w.stderrOpen { set.handlers.append((w, 2, set.poller.add(fd: w.process.stderrFD))) }
         }
@@ -170,8 +170,10 @@ final class NodeLoop: @unchecked Sendable {
         if let i = set.dealer, ready[i].contains(.readable) { receiveFromBroker() }
         if let i = set.sub, ready[i].contains(.readable) { receiveNotifications() }
         if ready[set.wake].contains(.readable) { wakeUp() }
-        for (w, which, i) in set.handlers where ready[i].contains(.readable) {
+        for (w, which, i) in set.handlers where !ready[i].isEmpty {
             guard workers.contains(where: { $0 === w }) else { continue }
+            if which == 0 && ready[i].contains(.writable) { writeToWorker(w) }
+            guard ready[i].contains(.readable) else { continue }
             switch which {
             case 0: receiveFromWorker(w)
             case 1: logOutput(w, stderr: false)
@@ -228,6 +230,8 @@ final class NodeLoop: @unchecked Sendable {
     // MARK: Timers
 
     private func timers(now: Double) {
+        // Cancels a worker's watcher could not take at once (the worker stopped, say).
+        for w in workers where w.process.urgent.hasPendingOutput { _ = try? w.process.urgent.flush() }
         for w in workers {
             guard let t = w.task else { continue }
             if now >= t.deadline {

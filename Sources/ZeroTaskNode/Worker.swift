@@ -58,6 +58,8 @@ final class Worker {
     var queue: [QueuedTask] = []
     /// How many tasks at the end of `queue` are queued on the channel and not yet written.
     var unsent = 0
+    /// The control channel holds bytes the worker has not taken yet: poll for writable.
+    var outputBlocked = false
     var tasksRun = 0
     var residentBytes = 0
     var stdoutLines = LineBuffer()

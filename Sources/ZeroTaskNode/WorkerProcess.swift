@@ -58,6 +58,10 @@ final class WorkerProcess: @unchecked Sendable {
             throw SpawnError(call: "pipe", code: code)
         }
         for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // The node's ends of both channels never block it: a worker that is busy, stopped or
+        // writing results of its own while the node writes tasks must not freeze the node's
+        // loop (and a built-in broker with it). Unwritten bytes wait for poll to say writable.
+        for fd in [sv[0], ug[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         // The node reads what workers print only when poll says so, but a pipe that a plugin's
         // child keeps open must never block the node's loop: non-blocking on the node's side.
         for fd in [out[0], err[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
@@ -108,12 +112,12 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Cancels a task the worker holds, running or queued: on the urgent channel, which the
-    /// worker reads even during a native call, and on the control channel behind the task's own
-    /// frame, so a cancel that overtakes its task there is still seen before the task starts.
+    /// worker reads even during a native call, and queued on the control channel behind the
+    /// task's own frame (the caller flushes it).
     func cancel(_ taskID: String) {
         let frame: JSONValue = ["type": "cancel", "id": .string(taskID)]
         try? urgent.send(frame)
-        try? channel.send(frame)
+        channel.enqueue(frame)
     }
 
     /// Kills the worker's whole process group.

@@ -8,6 +8,62 @@ import ZeroTaskTestSupport
 
 /// The node's worker pool with real processes and real compiled plugins.
 @Suite(.serialized) struct NodeWorkerTests {
+    /// Large parameters and results through a deep queue on one worker (both directions of its
+    /// channel busy at once) arrive whole, each with its own task.
+    @Test(.timeLimit(.minutes(2))) func largeTasksAndResultsThroughADeepQueueArriveWhole() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "bulky", workers: 1)
+        // Small ones first: the node measures the method as fast and queues deeply behind it.
+        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.echo", ["x"])) == .success("x")) }
+        // 32 KB each way per task: a few queued tasks are more than a socketpair's buffers hold.
+        let big = String(repeating: "z", count: 32_000)
+        var ids: [JSONValue] = []
+        for batch in 0..<10 {
+            let entries: [JSONValue] = (0..<20).map { i in ["method": "nt.echo", "params": [.string("\(batch * 20 + i):" + big)]] }
+            ids += try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
+        }
+        #expect(ids.count == 200)
+        for (i, id) in ids.enumerated() {
+            #expect(try h.outcome(id, seconds: 60) == .success(.string("\(i):" + big)))
+        }
+    }
+
+    /// A worker that takes nothing (stopped) while the node has megabytes of tasks for it: the
+    /// node's writes must not block its loop, which still enforces the deadline, replaces the
+    /// worker and runs the rest.
+    @Test(.timeLimit(.minutes(2))) func aWorkerThatStopsReadingDoesNotFreezeItsNode() throws {
+        let h = try NodeHarness()
+        try h.startNode(id: "unblocked", workers: 1)
+        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.echo", ["x"])) == .success("x")) }
+        guard case .int(let worker) = try h.outcome(try h.submit("nt.pid")).get() else {
+            Issue.record("nt.pid gave no pid")
+            return
+        }
+        #expect(kill(Int32(worker), SIGSTOP) == 0)
+        let big = String(repeating: "z", count: 32_000)
+        var ids: [JSONValue] = []
+        for batch in 0..<2 {  // two messages: each stays under the broker's max_message_bytes
+            let entries: [JSONValue] = (0..<20).map { i in
+                ["method": "nt.echo", "params": [.string("\(batch * 20 + i):" + big)], "timeout": 1]
+            }
+            ids += try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
+        }
+        #expect(ids.count == 40)
+        var ok = 0
+        for (i, id) in ids.enumerated() {
+            switch try h.outcome(id, seconds: 60) {
+            case .success(let v):
+                #expect(v == .string("\(i):" + big))
+                ok += 1
+            case .failure(let e):
+                // The task the stopped worker held ran out of time; nothing else may fail.
+                #expect(e.code == ErrorCode.taskTimedOut.rawValue)
+            }
+        }
+        #expect(ok >= 39)
+        kill(Int32(worker), SIGCONT)
+    }
+
     @Test func hangingTaskTimesOutAndTheNextTaskSucceeds() throws {
         let h = try NodeHarness()
         try h.startNode(id: "n1", workers: 1)

@@ -8,6 +8,8 @@
 #include "zerotask_plugin.h"
 
 int64_t add(int64_t a, int64_t b) { return a + b; }
+char *echo_str(const char *s) { return strdup(s); }
+void nt_free(char *p) { free(p); }
 int64_t sleep_ms(int64_t ms) { usleep((useconds_t)ms * 1000); return ms; }
 int64_t hang(void) { for (;;) pause(); return 0; }
 int64_t segfault(void) { volatile int *p = NULL; return *p; }
