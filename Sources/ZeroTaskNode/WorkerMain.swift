@@ -60,9 +60,7 @@ public enum WorkerMain {
                 guard let frames = try? channel.receiveSome() else { nodeGone() }
                 for frame in frames {
                     switch frame["type"]?.stringValue {
-                    case "task":
-                        if let id = frame["id"]?.stringValue { host.received(id) }
-                        inbox.append(frame)
+                    case "task": inbox.append(frame)
                     case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
                     case "exit": inbox.append(frame)
                     default: break
@@ -158,10 +156,12 @@ final class WorkerTaskHost: PluginTaskHost {
         var task: String?
         var cancelled = false
         var lastProgress = 0.0
-        /// Received, not started yet (queued behind the running one).
-        var queued: Set<String> = []
-        /// Of those, the ones cancelled: they are skipped, never started.
+        /// Cancelled before they started — queued here, or not even read yet (a cancel on the
+        /// urgent channel can overtake its task on the control channel): never started.
         var skipped: Set<String> = []
+        /// `skipped` in insertion order, to forget the oldest: a cancel for a task that
+        /// finished just before it arrived stays here, and nothing else removes it.
+        var skipOrder: [String] = []
     }
 
     private let writer: ChannelWriter
@@ -169,14 +169,10 @@ final class WorkerTaskHost: PluginTaskHost {
 
     init(writer: ChannelWriter) { self.writer = writer }
 
-    /// The main thread received a task.
-    func received(_ id: String) { state.withLock { _ = $0.queued.insert(id) } }
-
     /// Starts a task, unless it was cancelled while it waited (then false: skip it). One lock,
     /// so a cancel is either seen here or reaches the running task through `ctx->cancelled`.
     func start(_ id: String) -> Bool {
         state.withLock { s in
-            s.queued.remove(id)
             if s.skipped.remove(id) != nil { return false }
             s.task = id
             s.cancelled = false
@@ -187,13 +183,19 @@ final class WorkerTaskHost: PluginTaskHost {
 
     func end() { state.withLock { $0.task = nil } }
 
-    /// A cancel for the running task, or one still queued; any other id (done already) is ignored.
+    /// A cancel for the running task, or for one that has not started: queued here, or still
+    /// on its way (its cancel overtook it). Task ids are unique, so a cancel for a task done
+    /// already only takes a place among the last 4,096 remembered.
     func cancel(_ id: String) {
         state.withLock { s in
             if s.task == id {
                 s.cancelled = true
-            } else if s.queued.contains(id) {
-                s.skipped.insert(id)
+            } else if s.skipped.insert(id).inserted {
+                s.skipOrder.append(id)
+                if s.skipOrder.count > 4096 {
+                    for old in s.skipOrder.prefix(1024) { s.skipped.remove(old) }
+                    s.skipOrder.removeFirst(1024)
+                }
             }
         }
     }
