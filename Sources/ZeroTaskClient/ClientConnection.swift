@@ -127,6 +127,15 @@ final class CommandQueue: Sendable {
         }
     }
 
+    /// Marks the queue stopped (later pushes are refused) and returns what it still holds.
+    func stopAndTake() -> [Command] {
+        state.withLock { s in
+            s.stopped = true
+            defer { s.commands.removeAll() }
+            return s.commands
+        }
+    }
+
     /// Called by the I/O thread as it starts.
     func setIOThread() { state.withLock { $0.ioThread = pthread_self() } }
 
@@ -195,6 +204,15 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
             if now >= nextSweep {
                 nextSweep = now + 0.05
                 for r in pending.expire(now: now) { r.completion(.noAnswer) }
+            }
+        }
+        // However the loop ended (a stop, or libzmq's context terminated): refuse what comes
+        // next, and settle what is still listed.
+        for command in commands.stopAndTake() {
+            switch command {
+            case .send(let r): r.completion(.closed)
+            case .run(let job): globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            case .cancel, .stop: break
             }
         }
         for r in pending.removeAll() { r.completion(.closed) }
