@@ -32,16 +32,30 @@ import ZeroTaskTestSupport
         defer { broker.stop() }
         let context = ZMQContext()
         let peer = try TestPeer(endpoint: request, context: context, .dealer)
-        #expect(try eventually(30) {
-            try peer.sendRaw(Request(method: "zerotask.broker.stats", params: .none, id: 0).json.jsonBytes)
-            return (try? peer.receiveRaw(seconds: 0.5)) != nil
-        })
+        let up = try eventually(30) {
+            _ = try peer.socket.send(Request(method: "zerotask.broker.stats", params: .none, id: 0).json.jsonBytes, dontWait: true)
+            return (try? peer.receiveRaw(seconds: 0.5)) != nil || !broker.isRunning
+        }
+        guard up, broker.isRunning else {
+            Issue.record("the broker did not start; its output:\n\(broker.output)")
+            return
+        }
+        struct BrokerGone: Error {}
+        /// Sends without ever blocking for good: a broker that died would leave a blocking send
+        /// waiting forever for a peer.
+        func send(_ frames: [[UInt8]]) throws {
+            let deadline = Date().addingTimeInterval(30)
+            while !(try peer.socket.send(frames: frames, dontWait: true)) {
+                guard broker.isRunning, Date() < deadline else { throw BrokerGone() }
+                while let f = try peer.socket.receiveFrames(dontWait: true) { _ = f }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
         func flood(_ rounds: Int) throws {
             for i in 0..<rounds {
-                let body = Self.badBodies[i % Self.badBodies.count]
-                try peer.sendRaw(body)
+                try send([Self.badBodies[i % Self.badBodies.count]])
                 // Also vanish-style traffic: frames beyond the limit, and a REQ-style delimiter.
-                if i % 50 == 0 { try peer.socket.send(frames: Array(repeating: [1], count: 12)) }
+                if i % 50 == 0 { try send(Array(repeating: [1], count: 12)) }
                 // Read replies as we go so our own queue stays small.
                 while let frames = try peer.socket.receiveFrames(dontWait: true) { _ = frames }
             }
@@ -49,9 +63,19 @@ import ZeroTaskTestSupport
         }
         // Warm up first: the allocator keeps pools (and large freed bodies) for reuse. After that,
         // more of the same must not add up: a leak grows with every round, pools do not.
-        try flood(10_000)
+        do {
+            try flood(10_000)
+        } catch {
+            Issue.record("the broker died under the flood; its output:\n\(broker.output.suffix(4000))")
+            return
+        }
         let before = Self.residentBytes(broker.pid)
-        for _ in 0..<3 { try flood(10_000) }
+        do {
+            for _ in 0..<3 { try flood(10_000) }
+        } catch {
+            Issue.record("the broker died under the flood; its output:\n\(broker.output.suffix(4000))")
+            return
+        }
         let after = Self.residentBytes(broker.pid)
         #expect(before > 0)
         #expect(after - before < 16 << 20, "resident size grew from \(before >> 20) MiB to \(after >> 20) MiB")
