@@ -19,8 +19,7 @@ public final class BrokerService: @unchecked Sendable {
     private let requestEndpoint: String
     private let publishEndpoint: String
     private let stopping = StopFlag()
-    private let finished = DispatchSemaphore(value: 0)
-    private var thread: Thread?
+    private var thread: LoopThread?
     /// The endpoints actually bound (wildcard ports resolved), known after `start()`.
     public private(set) var boundRequestEndpoint = ""
     public private(set) var boundPublishEndpoint = ""
@@ -42,13 +41,7 @@ public final class BrokerService: @unchecked Sendable {
     /// serving on a new thread.
     public func start() throws {
         let loop = try makeLoop()
-        let t = Thread { [stopping, finished] in
-            loop.run(stopping: stopping)
-            finished.signal()
-        }
-        t.name = "zerotask-broker"
-        thread = t
-        t.start()
+        thread = LoopThread(name: "zerotask-broker") { [stopping] in loop.run(stopping: stopping) }
     }
 
     /// Loads the store and binds both sockets like `start()`, but starts no thread: the caller's
@@ -91,18 +84,16 @@ public final class BrokerService: @unchecked Sendable {
     /// Stops serving and closes the sockets; returns once the broker thread has ended.
     public func stop() {
         stopping.set()
-        guard thread != nil else { return }
-        finished.wait()
+        thread?.wait()
         thread = nil
     }
 
     /// Starts, serves until the surrounding task is cancelled, then stops.
     public func run() async throws {
         try start()
+        guard let thread else { return }
         await withTaskCancellationHandler {
-            while !Task.isCancelled && !stopping.isSet {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
+            await thread.ended()
         } onCancel: {
             _ = self.stopping.set()
         }

@@ -20,16 +20,14 @@ final class StoreWriter: @unchecked Sendable {
     /// derived from `written + queued.count`: a batch being committed is in neither.)
     private let state = Mutex<(queued: [StoreChanges], stopping: Bool, submitted: Int, written: Int)>(([], false, 0, 0))
     private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private var thread: LoopThread?
     /// Signalled after each commit; the loop polls its `readFD`.
     let done = WakePipe()
 
     init(store: TaskStore, logger: Logger) {
         self.store = store
         self.logger = logger
-        let t = Thread { [self] in run() }
-        t.name = "zerotask-store"
-        t.start()
+        thread = LoopThread(name: "zerotask-store") { [self] in run() }
     }
 
     /// Queues one iteration's changes (possibly none, to keep the order of its replies).
@@ -54,7 +52,7 @@ final class StoreWriter: @unchecked Sendable {
     func stop() {
         state.withLock { $0.stopping = true }
         wake.signal()
-        finished.wait()
+        thread?.wait()
     }
 
     private func run() {
@@ -72,41 +70,24 @@ final class StoreWriter: @unchecked Sendable {
             }
             if stopping && state.withLock({ $0.queued.isEmpty }) { break }
         }
-        finished.signal()
     }
 
     /// Several iterations' changes as one: for each task and client, the last word counts
     /// (a row written later replaces an earlier one, a deletion drops it, and the reverse).
     static func merge(_ batches: [StoreChanges]) -> StoreChanges {
         if batches.count == 1 { return batches[0] }
-        var tasks: [String: StoredTask] = [:], taskOrder: [String] = [], deletedTasks = Set<String>()
-        var clients: [String: StoredClient] = [:], clientOrder: [String] = [], deletedClients = Set<String>()
-        var orderedTasks = Set<String>(), orderedClients = Set<String>()
+        var tasks = LastWord<StoredTask>(), clients = LastWord<StoredClient>()
         for c in batches {
-            for t in c.tasks {
-                tasks[t.id] = t
-                if orderedTasks.insert(t.id).inserted { taskOrder.append(t.id) }
-                deletedTasks.remove(t.id)
-            }
-            for id in c.deletedTasks {
-                tasks[id] = nil
-                deletedTasks.insert(id)
-            }
-            for r in c.clients {
-                clients[r.id] = r
-                if orderedClients.insert(r.id).inserted { clientOrder.append(r.id) }
-                deletedClients.remove(r.id)
-            }
-            for id in c.deletedClients {
-                clients[id] = nil
-                deletedClients.insert(id)
-            }
+            for t in c.tasks { tasks.write(t.id, t) }
+            for id in c.deletedTasks { tasks.delete(id) }
+            for r in c.clients { clients.write(r.id, r) }
+            for id in c.deletedClients { clients.delete(id) }
         }
         var out = StoreChanges()
-        out.tasks = taskOrder.compactMap { tasks[$0] }
-        out.deletedTasks = Array(deletedTasks)
-        out.clients = clientOrder.compactMap { clients[$0] }
-        out.deletedClients = Array(deletedClients)
+        out.tasks = tasks.written
+        out.deletedTasks = tasks.deletions
+        out.clients = clients.written
+        out.deletedClients = clients.deletions
         return out
     }
 
@@ -129,4 +110,27 @@ final class StoreWriter: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The last word per id over several batches of one kind of row: the row last written (in the
+/// order ids first appeared), or its deletion.
+private struct LastWord<Row> {
+    private var rows: [String: Row] = [:]
+    private var order: [String] = []
+    private var seen = Set<String>()
+    private var deleted = Set<String>()
+
+    mutating func write(_ id: String, _ row: Row) {
+        rows[id] = row
+        if seen.insert(id).inserted { order.append(id) }
+        deleted.remove(id)
+    }
+
+    mutating func delete(_ id: String) {
+        rows[id] = nil
+        deleted.insert(id)
+    }
+
+    var written: [Row] { order.compactMap { rows[$0] } }
+    var deletions: [String] { Array(deleted) }
 }

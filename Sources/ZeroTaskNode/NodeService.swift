@@ -17,8 +17,7 @@ public final class NodeService: @unchecked Sendable {
     public let logger: Logger
     /// Wakes the node's loop to stop (written by `requestStop` and signal handlers).
     private let wake = WakePipe()
-    private var thread: Thread?
-    private let finished = DispatchSemaphore(value: 0)
+    private var thread: LoopThread?
     private var loop: NodeLoop?
 
     private let context: ZMQContext
@@ -53,13 +52,7 @@ public final class NodeService: @unchecked Sendable {
             throw error
         }
         self.loop = loop
-        let t = Thread { [finished] in
-            loop.run()
-            finished.signal()
-        }
-        t.name = "zerotask-node"
-        thread = t
-        t.start()
+        thread = LoopThread(name: "zerotask-node") { loop.run() }
     }
 
     /// Asks the node to stop: no new tasks, running ones finish within the drain grace, then it
@@ -68,8 +61,7 @@ public final class NodeService: @unchecked Sendable {
 
     /// Blocks until the node has stopped.
     public func wait() {
-        guard thread != nil else { return }
-        finished.wait()
+        thread?.wait()
         thread = nil
     }
 
@@ -77,13 +69,9 @@ public final class NodeService: @unchecked Sendable {
     /// cancellation of the surrounding task).
     public func run() async throws {
         try start()
+        guard let thread else { return }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                Thread {
-                    self.wait()
-                    c.resume()
-                }.start()
-            }
+            await thread.ended()
         } onCancel: {
             self.requestStop()
         }
