@@ -56,11 +56,18 @@ extension NodeLoop {
             handle(response.outcome, for: p.kind)
         } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
             // A pull given up on was answered after all: its tasks are ours, run them.
-            for item in list.arrayValue ?? [] {
-                if var a = Assignment(item) {
-                    a.receivedAt = Self.now()
-                    waiting.append(a)
-                }
+            accept(list, now: Self.now())
+        }
+    }
+
+    /// The tasks a pull's answer assigns to this node join the waiting line.
+    func accept(_ list: JSONValue, now: Double) {
+        for item in list.arrayValue ?? [] {
+            if var a = Assignment(item) {
+                a.receivedAt = now
+                waiting.append(a)
+            } else {
+                logger.warning("unreadable assignment: \(item)")
             }
         }
     }
@@ -77,8 +84,8 @@ extension NodeLoop {
             registered = false
             registering = false
             advertisedGeneration = methodsGeneration
-            if case .pull(let done) = kind { pullInFlight = false; doneBuffer = done + doneBuffer }
-            if case .done(let done) = kind { doneBuffer = done + doneBuffer }
+            if case .pull = kind { pullInFlight = false }
+            takeBack(kind)
             if case .connect = kind { nextRegisterAt = now + 1 }
             return
         }
@@ -89,10 +96,10 @@ extension NodeLoop {
             case .success:
                 // A pull parked at a broker that restarted will never be answered: forget it.
                 for (id, p) in pending {
-                    if case .pull(let done) = p.kind {
+                    if case .pull = p.kind {
                         pending[id] = nil
                         abandonPull(id)
-                        doneBuffer = done + doneBuffer
+                        takeBack(p.kind)
                     }
                 }
                 pullInFlight = false
@@ -104,26 +111,19 @@ extension NodeLoop {
                 logger.error("broker refused node_connect: \(e.message)")
                 nextRegisterAt = now + 1
             }
-        case .pull(let done):
+        case .pull:
             pullInFlight = false
             switch outcome {
             case .success(let list):
-                for item in list.arrayValue ?? [] {
-                    if var a = Assignment(item) {
-                        a.receivedAt = now
-                        waiting.append(a)
-                    } else {
-                        logger.warning("unreadable assignment: \(item)")
-                    }
-                }
+                accept(list, now: now)
             case .failure(let e):
                 logger.error("node_task_pull failed: \(e.message)")
-                doneBuffer = done + doneBuffer
+                takeBack(kind)
             }
-        case .done(let done):
+        case .done:
             if case .failure(let e) = outcome {
                 logger.error("node_tasks_done failed: \(e.message)")
-                doneBuffer = done + doneBuffer
+                takeBack(kind)
             }
         case .checkTasks:
             for id in (try? outcome.get())?.arrayValue ?? [] {
@@ -142,6 +142,15 @@ extension NodeLoop {
         abandonedPulls.insert(id)
     }
 
+    /// Results a request carried that the broker did not take: they go back in front, to be sent
+    /// again with the next request.
+    func takeBack(_ kind: RequestKind) {
+        switch kind {
+        case .pull(let done), .done(let done): doneBuffer = done + doneBuffer
+        default: break
+        }
+    }
+
     /// A request got no answer in time: the broker is gone or restarted.
     func requestLost(_ id: Int64, _ kind: RequestKind, now: Double) {
         if case .pull = kind { abandonPull(id) }
@@ -150,11 +159,11 @@ extension NodeLoop {
             logger.warning("broker at \(config.broker) is not answering; will keep trying")
         }
         switch kind {
-        case .pull(let done):
+        case .pull:
             pullInFlight = false
-            doneBuffer = done + doneBuffer
-        case .done(let done):
-            doneBuffer = done + doneBuffer
+            takeBack(kind)
+        case .done:
+            takeBack(kind)
         case .connect:
             registering = false
             nextRegisterAt = now + 1

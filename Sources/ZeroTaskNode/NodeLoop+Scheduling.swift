@@ -10,7 +10,7 @@ extension NodeLoop {
         if case .running = phase, !waiting.isEmpty {
             var kept: [Assignment] = []
             for a in waiting {
-                if let w = worker(for: a) { dispatch(a, to: w, now: now) } else { kept.append(a) }
+                if let w = worker(for: a, now: now) { dispatch(a, to: w, now: now) } else { kept.append(a) }
             }
             waiting = kept
             // One write per worker for all the tasks it just got.
@@ -18,17 +18,15 @@ extension NodeLoop {
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
-            send("node_connect", .named(["node_id": .string(nodeID), "methods": .array(methods),
-                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .connect, now: now)
+            send("node_connect", .named(advertisement), .connect, now: now)
         }
         if registered && advertisedGeneration < methodsGeneration {
             advertisedGeneration = methodsGeneration
-            send("node_advertise", .named(["node_id": .string(nodeID), "methods": .array(methods),
-                "workers": .int(Int64(config.workers)), "capacity": .int(Int64(capacity))]), .advertise, now: now)
+            send("node_advertise", .named(advertisement), .advertise, now: now)
         }
         guard registered else { return }
         var free = 0
-        if case .running = phase { free = freeSlots - waiting.count }
+        if case .running = phase { free = freeSlots(now: now) - waiting.count }
         if free > 0 && !pullInFlight {
             var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
             let done = takeDone()
@@ -39,6 +37,12 @@ extension NodeLoop {
             let done = takeDone()
             send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }
+    }
+
+    /// What `node_connect` and `node_advertise` say about this node.
+    var advertisement: JSONObject {
+        ["node_id": .string(nodeID), "methods": .array(methods), "workers": .int(Int64(config.workers)),
+         "capacity": .int(Int64(capacity))]
     }
 
     /// A RUNNING status is sent for tasks still running after this long.
@@ -61,9 +65,6 @@ extension NodeLoop {
     /// node from hoarding work another node could start now.
     var pipelineSlots: Int { slots(forDuration: recentDuration) }
 
-    /// The same for one method's tasks, by that method's own duration.
-    func pipelineSlots(for method: String) -> Int { slots(forDuration: methodDurations[method] ?? recentDuration) }
-
     private func slots(forDuration d: Double?) -> Int {
         guard config.pipelineDepth > 1, let d, d < Self.fastTask else { return 1 }
         return max(1, min(config.pipelineDepth, Int(Self.queueBudget / max(d, 1e-6))))
@@ -71,10 +72,9 @@ extension NodeLoop {
 
     /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
     /// (Computed on every loop turn: plain loops, no intermediate arrays.)
-    var freeSlots: Int {
+    func freeSlots(now: Double) -> Int {
         let depth = pipelineSlots
         let pipelining = depth > 1
-        let now = Self.now()
         var slots = 0
         for w in workers where w.isReady && w.generation == snapshot.generation {
             if w.queue.isEmpty {
@@ -100,10 +100,11 @@ extension NodeLoop {
     }
 
     /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
-    func worker(for a: Assignment) -> Worker? {
-        let depth = pipelineSlots(for: a.method)
-        let fast = depth > 1 && isFast(a.method)
-        let now = Self.now()
+    func worker(for a: Assignment, now: Double) -> Worker? {
+        // How many tasks may queue behind a running one, by this method's own speed (1 for a
+        // method not known to be fast: idle workers only).
+        let depth = methodDurations[a.method].map { slots(forDuration: $0) } ?? 1
+        let fast = depth > 1
         var best: Worker?
         for w in workers where w.isReady && w.generation == snapshot.generation
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
@@ -143,9 +144,9 @@ extension NodeLoop {
                     w.queue[i].cancelled = true
                     w.queue[i].abandoned = true
                     w.process.cancel(w.queue[i].assignment.id)
-                    writeToWorker(w)
                     release.append(w.queue[i].assignment.id)
                 }
+                writeToWorker(w)
             }
         }
         guard !release.isEmpty else { return }

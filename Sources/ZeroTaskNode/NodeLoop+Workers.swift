@@ -9,9 +9,7 @@ import ZeroTaskProtocol
 extension NodeLoop {
     func ensureWorkers(now: Double) {
         guard case .running = phase, now >= nextSpawnAt else { return }
-        var current = workers.filter { $0.generation == snapshot.generation }.filter {
-            if case .exiting = $0.state { false } else { true }
-        }.count
+        var current = workers.count { $0.generation == snapshot.generation && !$0.isExiting }
         while current < config.workers {
             guard spawnWorker(now: now) else { return }
             current += 1
@@ -114,7 +112,7 @@ extension NodeLoop {
         }
         // A cancelled task stays cancelled, whatever the plugin returned.
         if !t.abandoned {
-            report(t.assignment.id, t.cancelled ? .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")) : outcome)
+            report(t.assignment.id, t.cancelled ? .failure(.taskCancelled(t.assignment.id)) : outcome)
         }
         w.tasksRun += 1
         if let rss = frame["rss"]?.int64Value { w.residentBytes = Int(rss) }
@@ -155,7 +153,7 @@ extension NodeLoop {
         guard w.queue.count > 1 else { return }
         let rest = w.queue.dropFirst()
         for t in rest where t.cancelled && !t.abandoned {
-            report(t.assignment.id, .failure(RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")))
+            report(t.assignment.id, .failure(.taskCancelled(t.assignment.id)))
         }
         waiting.insert(contentsOf: rest.filter { !$0.cancelled }.map(\.assignment), at: 0)
         w.queue.removeSubrange(1...)
@@ -188,7 +186,7 @@ extension NodeLoop {
                 data["exit_status"] = .int(Int64(c))
             }
             let e = t.cancelled
-                ? RPCError(.taskCancelled, "task \(t.assignment.id) cancelled")
+                ? .taskCancelled(t.assignment.id)
                 : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
             logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
             if !t.abandoned { report(t.assignment.id, .failure(e)) }

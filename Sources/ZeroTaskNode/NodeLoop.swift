@@ -12,7 +12,6 @@ final class NodeLoop: @unchecked Sendable {
     let config: NodeConfig
     var logger: Logger
     let nodeID: String
-    let context: ZMQContext
     /// Requests to a remote broker and its notifications; nil with a built-in broker, which
     /// the loop calls directly (see `broker`).
     let dealer: ZMQSocket?
@@ -65,7 +64,6 @@ final class NodeLoop: @unchecked Sendable {
     var lastStatus = 0.0
 
     init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: EmbeddedBroker? = nil) throws {
-        self.context = context
         self.broker = broker
         self.config = config
         self.logger = logger
@@ -225,7 +223,7 @@ final class NodeLoop: @unchecked Sendable {
         }
     }
 
-    var busyCount: Int { workers.filter { $0.task != nil }.count }
+    var busyCount: Int { workers.count { $0.task != nil } }
 
     // MARK: Timers
 
@@ -238,7 +236,7 @@ final class NodeLoop: @unchecked Sendable {
                 fail(w, RPCError(.taskTimedOut, "task \(t.assignment.id) (\(t.assignment.method)) timed out after \(Self.seconds(t.timeoutSeconds))",
                     data: ["timeout": .double(t.timeoutSeconds), "worker": .int(Int64(w.id))]), now: now)
             } else if let k = t.killAt, now >= k {
-                fail(w, RPCError(.taskCancelled, "task \(t.assignment.id) cancelled"), now: now)
+                fail(w, .taskCancelled(t.assignment.id), now: now)
             }
         }
         for w in workers {

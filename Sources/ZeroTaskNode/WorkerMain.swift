@@ -78,7 +78,7 @@ public enum WorkerMain {
             let params = frame["params"].flatMap(Params.init(json:)) ?? .none
             if !host.start(id) {
                 // Cancelled while it waited in this worker's queue: never started.
-                writer.send(["type": "done", "id": .string(id), "error": RPCError(.taskCancelled, "task \(id) cancelled").json])
+                writer.send(["type": "done", "id": .string(id), "error": RPCError.taskCancelled(id).json])
                 continue
             }
             let outcome: Result<JSONValue, RPCError>
@@ -103,7 +103,7 @@ public enum WorkerMain {
                 reply["error"] = e.json
             }
             // Reading /proc costs more than a fast task: report the size at most 10 times a second.
-            let now = Date().timeIntervalSinceReferenceDate
+            let now = monotonicSeconds()
             if now - lastRSSAt >= 0.1 {
                 lastRSSAt = now
                 reply["rss"] = .int(Int64(residentBytes()))
@@ -204,7 +204,7 @@ final class WorkerTaskHost: PluginTaskHost {
 
     func progress(_ fraction: Double, _ message: String?) {
         // At most ~20 reports a second reach the node; the last word before the end always does.
-        let now = Date().timeIntervalSinceReferenceDate
+        let now = monotonicSeconds()
         let id: String? = state.withLock { s in
             guard let t = s.task, now - s.lastProgress >= 0.05 || fraction >= 1 else { return nil }
             s.lastProgress = now

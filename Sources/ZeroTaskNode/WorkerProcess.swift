@@ -121,9 +121,9 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Kills the worker's whole process group.
-    func kill(_ signal: Int32 = SIGKILL) {
-        _ = Glibc.kill(-pid, signal)
-        _ = Glibc.kill(pid, signal)
+    func kill() {
+        _ = Glibc.kill(-pid, SIGKILL)
+        _ = Glibc.kill(pid, SIGKILL)
     }
 
     /// Reaps the worker if it has ended; nil while it still runs.

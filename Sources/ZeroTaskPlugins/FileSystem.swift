@@ -14,11 +14,6 @@ enum FileSystem {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
-
     /// The whole file.
     static func read(_ path: String) throws(Error) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

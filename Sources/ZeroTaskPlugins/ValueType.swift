@@ -49,9 +49,6 @@ public enum ValueType: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    /// How many C arguments one value of this type takes (`bytes` is pointer plus length).
-    var cArgumentCount: Int { self == .bytes ? 2 : 1 }
-
     /// Whether the value comes from the JSON params (a `context` is supplied by the host).
     var isJSONParam: Bool { self != .context && self != .void }
 

@@ -69,4 +69,8 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func methodNotFound(_ method: String) -> RPCError {
         RPCError(.methodNotFound, "method not found: \(method)")
     }
+    /// What a node reports for a task that was cancelled before or while it ran.
+    public static func taskCancelled(_ taskID: String) -> RPCError {
+        RPCError(.taskCancelled, "task \(taskID) cancelled")
+    }
 }
