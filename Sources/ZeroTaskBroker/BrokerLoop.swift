@@ -29,13 +29,9 @@ final class BrokerLoop: @unchecked Sendable {
     // its requests carry an empty envelope, and what is sent to that envelope is kept here.
     /// Notification prefixes the local peer wants.
     private var localSubscriptions: [[UInt8]] = []
-    /// Replies and notifications for the local peer, in order, until it takes them.
-    private(set) var localMessages: [LocalMessage] = []
-
-    enum LocalMessage {
-        case reply(Response)
-        case notification([UInt8])
-    }
+    /// Replies and notifications for the local peer, each in order, until it takes them.
+    private var localReplies: [Response] = []
+    private var localNotifications: [[UInt8]] = []
 
     private enum Held {
         case reply([[UInt8]], [UInt8])
@@ -65,7 +61,7 @@ final class BrokerLoop: @unchecked Sendable {
     }
 
     /// Handles a request from the local peer now, as it is (no JSON in between); its reply goes
-    /// out with the iteration's others (after their commit), into `localMessages`.
+    /// out with the iteration's others (after their commit), into `localReplies`.
     func handleLocal(_ request: Request) {
         let route = ReplyRoute(envelope: [], id: request.id ?? .null)
         let answer = state.handle(request, route: route, now: monotonicSeconds(), canDefer: !request.isNotification)
@@ -76,13 +72,16 @@ final class BrokerLoop: @unchecked Sendable {
     }
 
     /// Takes what was sent to the local peer.
-    func takeLocalMessages() -> [LocalMessage] {
-        defer { localMessages.removeAll(keepingCapacity: true) }
-        return localMessages
+    func takeLocalMessages() -> (replies: [Response], notifications: [[UInt8]]) {
+        defer {
+            localReplies.removeAll(keepingCapacity: true)
+            localNotifications.removeAll(keepingCapacity: true)
+        }
+        return (localReplies, localNotifications)
     }
 
     /// Whether anything waits to be sent now (the caller's poll must not block then).
-    var hasOutputReady: Bool { !held.isEmpty || !localMessages.isEmpty }
+    var hasOutputReady: Bool { !held.isEmpty || !localReplies.isEmpty || !localNotifications.isEmpty }
 
     func run(stopping: StopFlag) {
         var poller = ZMQPoller()
@@ -213,10 +212,10 @@ final class BrokerLoop: @unchecked Sendable {
             switch item {
             case .reply(let envelope, let body): transmit(envelope, body)
             case .localReply(let response):
-                localMessages.append(.reply(response))
+                localReplies.append(response)
             case .publish(let bytes):
                 _ = try? pub.send(bytes, dontWait: true)
-                if localSubscriptions.contains(where: { bytes.starts(with: $0) }) { localMessages.append(.notification(bytes)) }
+                if localSubscriptions.contains(where: { bytes.starts(with: $0) }) { localNotifications.append(bytes) }
             }
         }
     }
@@ -234,7 +233,7 @@ final class BrokerLoop: @unchecked Sendable {
         handle(envelope: frames, body: body)
     }
 
-    /// Handles one request (or batch) from the peer `envelope` names (empty: the local peer).
+    /// Handles one request (or batch) from the peer `envelope` names.
     private func handle(envelope: [[UInt8]], body: [UInt8]) {
         // A REQ peer (or a DEALER imitating one) put an empty delimiter: it gets exactly one reply.
         let strict = envelope.count >= 2 && envelope.last!.isEmpty
@@ -328,14 +327,8 @@ final class BrokerLoop: @unchecked Sendable {
     }
 
     private func transmit(_ envelope: [[UInt8]], _ body: [UInt8]) {
-        if envelope.isEmpty {
-            // The local peer's replies are held unencoded; this is only a fallback.
-            if let json = try? JSONValue.parse(body), let response = Response(json: json) { localMessages.append(.reply(response)) }
-            return
-        }
         do {
-            for frame in envelope { try router.send(frame, more: true, dontWait: true) }
-            try router.send(body, dontWait: true)
+            _ = try router.send(frames: envelope + [body], dontWait: true)
         } catch {
             // A vanished or saturated peer must never stall everyone else: drop and go on.
             logger.debug("reply dropped: \(error)")

@@ -140,16 +140,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
 
     /// What the broker sent the local peer since the last call, in order: replies as they are,
     /// notifications as published.
-    public func takeLocalMessages() -> (replies: [Response], notifications: [[UInt8]]) {
-        var replies: [Response] = [], notifications: [[UInt8]] = []
-        for m in loop.takeLocalMessages() {
-            switch m {
-            case .reply(let b): replies.append(b)
-            case .notification(let b): notifications.append(b)
-            }
-        }
-        return (replies, notifications)
-    }
+    public func takeLocalMessages() -> (replies: [Response], notifications: [[UInt8]]) { loop.takeLocalMessages() }
 
     /// Whether something waits to go out or to be taken: the caller's poll must not block.
     public var hasOutputReady: Bool { loop.hasOutputReady }

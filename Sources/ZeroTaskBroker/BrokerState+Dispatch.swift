@@ -135,7 +135,7 @@ extension BrokerState {
             let id = try p.string("node_id")
             try touchNode(id, now: now)
             let ids = try p.array("task_ids").compactMap(\.stringValue)
-            return .result(.int(Int64(release(ids, nodeID: id, now: now))))
+            return .result(.int(Int64(release(ids, nodeID: id))))
         case "node_task_request":
             let (node, taskID) = try nodeTask(params, name, idKey: "task_id", peer: peer, now: now)
             return .result(try claim(taskID, nodeID: node) ?? .object([:]))

@@ -56,7 +56,7 @@ extension BrokerState {
             switch s.status {
             case .finished, .failed:
                 t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
-                resultExpiry.push(at: t.completedAt! + (t.resultTTL ?? config.resultTTL), t.id)
+                resultExpiry.push(at: resultExpiresAt(t)!, t.id)
                 tasks[t.id] = t
             case .assigned, .running, .queued:
                 if s.status != .queued, let nodeID = s.nodeID {

@@ -5,7 +5,7 @@ import ZeroTaskProtocol
 extension BrokerState {
     /// Queues again the tasks among `ids` that are assigned to `nodeID` and not complete, without
     /// counting the attempt (they never started). Returns how many were handed back.
-    mutating func release(_ ids: [String], nodeID: String, now: Double) -> Int {
+    mutating func release(_ ids: [String], nodeID: String) -> Int {
         var released = 0
         for id in ids {
             guard var task = tasks[id], task.nodeID == nodeID, !task.status.isComplete else { continue }

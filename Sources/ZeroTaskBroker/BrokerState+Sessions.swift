@@ -197,13 +197,18 @@ extension BrokerState {
     /// Deletes completed tasks whose results are past their `result_ttl`: only the due entries
     /// of the expiry heap are looked at, however many results are kept.
     mutating func expireResults(now: Double) {
+        // (An entry matches its task only if it was pushed for this completion: same formula.)
         for entry in resultExpiry.popDue(now: now) {
             // The entry may be stale: the task gone already, or its id reused by a newer task.
-            guard let t = tasks[entry.key], t.status.isComplete, let at = t.completedAt,
-                at + (t.resultTTL ?? config.resultTTL) == entry.at
-            else { continue }
+            guard let t = tasks[entry.key], t.status.isComplete, resultExpiresAt(t) == entry.at else { continue }
             tasks[entry.key] = nil
             taskChanged(entry.key)
         }
+    }
+
+    /// When a completed task's result may be deleted (monotonic): its completion plus its own
+    /// `result_ttl`, else the broker's. Nil while the task is not complete.
+    func resultExpiresAt(_ t: TaskRecord) -> Double? {
+        t.completedAt.map { $0 + (t.resultTTL ?? config.resultTTL) }
     }
 }

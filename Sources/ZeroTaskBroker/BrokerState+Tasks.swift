@@ -205,7 +205,7 @@ extension BrokerState {
         task.completedAt = now
         tasks[taskID] = task
         taskChanged(taskID)
-        resultExpiry.push(at: now + (task.resultTTL ?? config.resultTTL), taskID)
+        resultExpiry.push(at: resultExpiresAt(task)!, taskID)
         if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
     }
@@ -273,7 +273,7 @@ extension BrokerState {
 
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
-        let a = nodeWaiters.map(\.deadline).min()
+        let a = nodeWaiters.lazy.map(\.deadline).min()
         let b = resultWaiters.nextDeadline
         switch (a, b) {
         case let (x?, y?): return Swift.min(x, y)

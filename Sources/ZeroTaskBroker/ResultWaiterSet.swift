@@ -28,9 +28,6 @@ struct ResultWaiterSet: Sendable {
     private var deadlines = DeadlineHeap<Int>()
     private var nextSerial = 0
 
-    var isEmpty: Bool { waiters.isEmpty }
-    var count: Int { waiters.count }
-
     mutating func add(_ waiter: ResultWaiter) {
         let serial = nextSerial
         nextSerial += 1

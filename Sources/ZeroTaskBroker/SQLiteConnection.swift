@@ -120,8 +120,6 @@ final class SQLiteStatement {
         try step()
     }
 
-    func reset() { sqlite3_reset(stmt) }
-
     func isNull(_ c: Int32) -> Bool { sqlite3_column_type(stmt, c) == SQLITE_NULL }
     func int64(_ c: Int32) -> Int64 { sqlite3_column_int64(stmt, c) }
     func double(_ c: Int32) -> Double? { isNull(c) ? nil : sqlite3_column_double(stmt, c) }

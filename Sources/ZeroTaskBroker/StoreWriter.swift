@@ -42,11 +42,9 @@ final class StoreWriter: @unchecked Sendable {
         return n
     }
 
-    /// How many submitted batches are on disk (they complete in order).
-    var written: Int {
-        done.drain()
-        return state.withLock { $0.written }
-    }
+    /// How many submitted batches are on disk (they complete in order). The owner's loop
+    /// drains `done` when poll says so.
+    var written: Int { state.withLock { $0.written } }
 
     /// Writes what is queued and stops the thread.
     func stop() {
