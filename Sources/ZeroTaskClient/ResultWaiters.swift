@@ -188,13 +188,7 @@ final class ResultWaiters: Sendable {
     private func resolve(_ answer: JSONValue) {
         for entry in answer.arrayValue ?? [] {
             guard let id = entry["task_id"]?.stringValue else { continue }
-            let outcome: Outcome
-            if let e = entry["error"] {
-                outcome = .failure(RPCError(json: e) ?? RPCError(.internalError, "task failed with \(e)"))
-            } else {
-                outcome = .success(entry["result"] ?? .null)
-            }
-            finishAll(id, with: .success(outcome))
+            finishAll(id, with: .success(TaskHandle.entryOutcome(entry)))
         }
     }
 }

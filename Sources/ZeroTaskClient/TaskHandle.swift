@@ -73,10 +73,15 @@ public struct TaskHandle: Sendable {
 
     /// A `client_wait_results` entry as a result or a thrown task failure.
     static func outcome(_ entry: JSONValue, _ id: String) throws -> JSONValue {
-        if let e = entry["error"] {
-            throw ZeroTaskClientError.taskFailed(
-                taskID: id, error: RPCError(json: e) ?? RPCError(.internalError, "task failed with \(e)"))
+        switch entryOutcome(entry) {
+        case .success(let v): return v
+        case .failure(let e): throw ZeroTaskClientError.taskFailed(taskID: id, error: e)
         }
-        return entry["result"] ?? .null
+    }
+
+    /// A completed task's entry (`{"task_id", "result"}` or `{"task_id", "error"}`) as its outcome.
+    static func entryOutcome(_ entry: JSONValue) -> Result<JSONValue, RPCError> {
+        if let e = entry["error"] { return .failure(RPCError(json: e) ?? RPCError(.internalError, "task failed with \(e)")) }
+        return .success(entry["result"] ?? .null)
     }
 }

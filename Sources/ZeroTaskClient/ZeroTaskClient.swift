@@ -111,10 +111,10 @@ public final class ZeroTaskClient: Sendable {
         guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
         let timeout = requestTimeout.seconds + wait
         do {
-            return try await Self.send(connection, name, params, timeout: timeout)
+            return try await Self.send(connection, name, params, timeout: timeout, batchable: wait == 0)
         } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
             try await reconnect()
-            return try await Self.send(connection, name, params, timeout: timeout)
+            return try await Self.send(connection, name, params, timeout: timeout, batchable: wait == 0)
         }
     }
 
@@ -147,7 +147,10 @@ public final class ZeroTaskClient: Sendable {
     }
 
     /// Sends one request and awaits its answer, mapping every outcome to the client's errors.
-    static func send(_ connection: ClientConnection, _ name: String, _ params: Params, timeout: Double)
+    /// - Parameter batchable: whether the request may travel in a JSON-RPC batch; a request the
+    ///   broker may hold (a long poll) may not, since a broker answers a batch at once.
+    static func send(_ connection: ClientConnection, _ name: String, _ params: Params, timeout: Double,
+                     batchable: Bool = true)
         async throws -> JSONValue
     {
         let id = connection.nextID()
@@ -156,7 +159,7 @@ public final class ZeroTaskClient: Sendable {
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 var request = OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) }
-                request.batchable = name != "client_wait_results" && name != "client_call"
+                request.batchable = batchable
                 connection.send(request)
             }
         } onCancel: {

@@ -181,7 +181,7 @@ func connect(_ endpoint: String) throws -> (Peer, String) {
     let deadline = monotonicSeconds() + 10
     try client.send("client_connect", [])
     while true {
-        if try !client.poller.poll(timeoutMilliseconds: 200).isEmpty { break }
+        if try client.poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) { break }
         guard monotonicSeconds() < deadline else { fail("no broker at \(endpoint)") }
     }
     guard case .string(let id) = try client.receive() else { fail("client_connect: not a string") }

@@ -91,12 +91,6 @@ struct NodeCommand: AsyncParsableCommand {
         }
         try await node.run()
     }
-
-    /// A bound endpoint (`tcp://0.0.0.0:5555`) as this host connects to it.
-    static func loopback(_ endpoint: String) -> String {
-        endpoint.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1").replacingOccurrences(of: "//*:", with: "//127.0.0.1:")
-            .replacingOccurrences(of: "[::]", with: "127.0.0.1")
-    }
 }
 
 /// A worker process; started by a node only.
