@@ -146,6 +146,7 @@ import ZeroTaskTestSupport
         // What the valid requests among the garbage did: proof the fuzz reached past the parser.
         let stats = try TestPeer(endpoint: request, context: context).call("stats").outcome
         print("fuzz \(name): broker stats afterwards: \((try? stats.get()).map { "\($0)" } ?? "\(stats)")")
+        #expect(((try? stats.get())?["submitted_total"]?.int64Value ?? 0) > 0, "seed \(seed): no generated task was ever accepted")
 
         #expect(broker.isRunning, "seed \(seed): the broker died:\n\(broker.output.suffix(3000))")
         #expect(fuzzer.malformed.isEmpty, "seed \(seed): replies that are not JSON-RPC responses: \(fuzzer.malformed)")

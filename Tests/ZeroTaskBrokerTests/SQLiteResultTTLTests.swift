@@ -152,10 +152,4 @@ import ZeroTaskTestSupport
     }
 }
 
-extension Result where Failure == RPCError {
-    /// The error code, if this is a failure.
-    var failureCode: Int64? {
-        if case .failure(let e) = self { return e.code }
-        return nil
-    }
-}
+

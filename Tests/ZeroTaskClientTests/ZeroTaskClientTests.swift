@@ -132,7 +132,7 @@ import ZeroTaskProtocol
                             _ = try await client.submit("math.add", .positional([1, 2])).wait()
                             return false
                         } catch {
-                            return true
+                            return error as? ZeroTaskClientError == .closed
                         }
                     }
                 }

@@ -12,15 +12,6 @@ import ZeroTaskTestSupport
 @Suite struct BrokerRestartTests {
     static let client = "loader"
 
-    /// A loopback port nothing listens on: bound once, then released.
-    static func freeEndpoint(_ context: ZMQContext) throws -> String {
-        let s = try ZMQSocket(context, .router)
-        try s.bind("tcp://127.0.0.1:*")
-        let endpoint = s.lastEndpoint!
-        s.close(lingerMilliseconds: 0)
-        return endpoint
-    }
-
     /// A DEALER that keeps many requests in flight and matches replies by id.
     final class Pipeline {
         let socket: ZMQSocket
@@ -82,7 +73,7 @@ import ZeroTaskTestSupport
         let plugins = dir + "/plugins"
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         try FixturePlugins.compile("nodetest", from: NodeHarness.fixtures, into: plugins)
-        let request = try Self.freeEndpoint(context), publish = try Self.freeEndpoint(context)
+        let request = try unusedEndpoint(), publish = try unusedEndpoint()
 
         func startBroker() throws -> ChildProcess {
             // The ports were just released by the killed broker: retry while it cannot bind.

@@ -190,3 +190,11 @@ public final class SilentBroker: @unchecked Sendable {
 
     deinit { socket.close(lingerMilliseconds: 0) }
 }
+
+extension Result where Failure == RPCError {
+    /// The error code, if this is a failure.
+    public var failureCode: Int64? {
+        if case .failure(let e) = self { return e.code }
+        return nil
+    }
+}
