@@ -4,8 +4,9 @@ public struct BrokerConfig: Sendable {
     public var nodeTimeout: Double = 10
     /// A client id active this recently from another peer is taken (client_connect answers -32010).
     public var clientTimeout: Double = 30
-    /// A client inactive this long is forgotten with its finished tasks.
-    public var clientTTL: Double = 7 * 86400
+    /// A client inactive this long with no task pending is forgotten (its results stay until
+    /// their `result_ttl`).
+    public var clientTTL: Double = 86400
     /// Finished and failed tasks are deleted this long after they complete.
     public var resultTTL: Double = 86400
     /// How many times a task is queued again after its node was lost or its worker crashed,
@@ -20,6 +21,35 @@ public struct BrokerConfig: Sendable {
     public var maxQueuedPerMethod: Int = 1_000_000
     /// The longest a long-polling request may be held.
     public var maxWait: Double = 60
+
+    // What one request may ask for (-32602 beyond): a client must not make the broker keep or
+    // honour more than the operator allows.
+    /// The largest `max_retries` a task may ask for.
+    public var maxTaskRetries: Int = 100
+    /// The longest `result_ttl` a task may ask for.
+    public var maxResultTTL: Double = 7 * 86400
+    /// The longest `timeout` a task may ask for.
+    public var maxTaskTimeout: Double = 7 * 86400
+    /// Task ids one `client_wait_results` may name (after removing repeats).
+    public var maxWaitIDs: Int = 10_000
+    /// Entries one JSON-RPC batch may hold (the whole batch is refused with -32600 beyond).
+    public var maxBatchEntries: Int = 1000
+
+    // Parked long polls (-32070 beyond): each holds memory until it is answered.
+    /// Result waits (`client_wait_results`, `client_call`) one connection may have parked.
+    public var maxParkedWaitsPerConnection: Int = 10_000
+    /// Result waits parked in all.
+    public var maxParkedWaits: Int = 100_000
+    /// Task ids all parked result waits may name together.
+    public var maxParkedWaitIDs: Int = 1_000_000
+
+    // Memory budgets.
+    /// Bytes of params the queued tasks may hold in all (client_new_task answers -32070 beyond).
+    public var maxQueuedBytes: Int = 256 << 20
+    /// Completed tasks kept for their results; past it the oldest results are deleted early.
+    public var maxResults: Int = 1_000_000
+    /// Bytes of results and errors kept in all; past it the oldest results are deleted early.
+    public var maxResultBytes: Int = 256 << 20
 
     public init() {}
 }

@@ -159,6 +159,7 @@ final class BrokerLoop: @unchecked Sendable {
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
         store.close()
+        logger.notice("broker stopped: \(state.taskCount) tasks (\(state.queuedTaskCount) queued) in store \(store.description)")
     }
 
     /// Counts (un)subscriptions the XPUB reports (a first byte 1 or 0, then the prefix), and
@@ -264,17 +265,27 @@ final class BrokerLoop: @unchecked Sendable {
                 }
             }
         case .batch(let calls):
-            var responses: [JSONValue] = []
+            guard calls.count <= state.config.maxBatchEntries else {
+                let e = RPCError(.invalidRequest, "batch of \(calls.count) entries exceeds max_batch_entries (\(state.config.maxBatchEntries)); none was handled")
+                send(envelope, Response(id: .null, error: e).json)
+                break
+            }
+            var reply = BatchReply(limit: state.config.maxMessageBytes, entries: calls.count)
             for call in calls {
                 switch call {
-                case .invalid(let response): responses.append(response.json)
+                case .invalid(let response): reply.append(response)
                 case .request(let request):
-                    let route = ReplyRoute(envelope: envelope, id: request.id ?? .null)
-                    let answer = state.handle(request, route: route, now: now, canDefer: false)
-                    if !request.isNotification, let r = Self.response(answer, id: route.id) { responses.append(r.json) }
+                    let id = request.id ?? .null
+                    // Once the reply is full, the rest is not handled: the caller learns which.
+                    guard !reply.isFull else {
+                        if !request.isNotification { reply.append(Response(id: id, error: BatchReply.notHandled)) }
+                        continue
+                    }
+                    let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false)
+                    if !request.isNotification, let r = Self.response(answer, id: id) { reply.append(r) }
                 }
             }
-            if !responses.isEmpty { send(envelope, .array(responses)) } else if strict { send(envelope, .null) }
+            if let body = reply.body { held.append(.reply(envelope, body)) } else if strict { send(envelope, .null) }
         }
         flushOutputs()
     }
@@ -312,6 +323,9 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
+        if !state.events.isEmpty {
+            for event in state.takeEvents() { logger.notice("\(event)") }
+        }
         for output in state.takeOutputs() {
             switch output {
             case .reply(let route, let response):

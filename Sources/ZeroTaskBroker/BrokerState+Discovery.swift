@@ -57,6 +57,12 @@ extension BrokerState {
         o.append("failed_total", .int(Int64(counters.failed)))
         o.append("requeued_total", .int(Int64(counters.requeued)))
         o.append("requests_total", .int(Int64(counters.requests)))
+        // Memory budgets: what is held now against its cap, and what the caps cost.
+        o.append("queued_bytes", .int(Int64(pendingBytes)))
+        o.append("results", .int(Int64(results.count)))
+        o.append("result_bytes", .int(Int64(results.bytes)))
+        o.append("results_evicted_total", .int(Int64(results.evicted)))
+        o.append("parked_waits", .int(Int64(resultWaiters.count)))
         o.append("requests_by_method", .object(JSONObject(counters.byMethod.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })))
         return .object(o)
     }

@@ -44,7 +44,7 @@ extension BrokerState {
             let p = try bind(["client_id"] + Self.submissionParams, 3)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
-            return .result(.string(try submit(try Self.submission(p), clientID: client, now: now)))
+            return .result(.string(try submit(try Self.submission(p, config), clientID: client, now: now)))
         case "client_new_tasks":
             let p = try bind(["client_id", "tasks"], 2)
             let client = try p.string("client_id")
@@ -55,7 +55,7 @@ extension BrokerState {
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
                     let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
                         names: Self.submissionParams, required: 2)
-                    ids.append(.string(try submit(try Self.submission(b), clientID: client, now: now)))
+                    ids.append(.string(try submit(try Self.submission(b, config), clientID: client, now: now)))
                 } catch {
                     ids.append(error.json)
                 }
@@ -81,8 +81,11 @@ extension BrokerState {
             let p = try bind(["client_id"] + Self.submissionParams + ["wait"], 3)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
-            let id = try submit(try Self.submission(p), clientID: client, now: now)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? config.maxWait, config.maxWait)
+            let submission = try Self.submission(p, config)
+            // Refused before submitting, so a refused call leaves no task behind.
+            if canDefer && wait > 0 { try checkRoomToPark(ids: 1, peer: peer, name: name) }
+            let id = try submit(submission, clientID: client, now: now)
             let waiter = ResultWaiter(route: route, clientID: client, taskIDs: [id], deadline: now + wait, single: true)
             if let t = tasks[id], t.status.isComplete || wait == 0 || !canDefer {
                 return .result(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
@@ -93,17 +96,26 @@ extension BrokerState {
             let p = try bind(["client_id", "task_ids", "wait"], 2)
             let client = try p.string("client_id")
             try touchClient(client, peer: peer, now: now)
+            let listed = try p.array("task_ids")
+            // Repeats are dropped before anything else: each id costs once, however often it is named.
             var ids: [String] = []
-            for (i, v) in try p.array("task_ids").enumerated() {
+            var seen = Set<String>(minimumCapacity: Swift.min(listed.count, config.maxWaitIDs))
+            var done: [TaskRecord] = []
+            for (i, v) in listed.enumerated() {
                 guard case .string(let s) = v else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
-                _ = try task(s, of: client)
-                ids.append(s)
+                guard seen.insert(s).inserted else { continue }
+                guard ids.count < config.maxWaitIDs else {
+                    throw .invalidParams("\(name): task_ids names more than \(config.maxWaitIDs) distinct tasks (max_wait_ids); wait for fewer at a time")
+                }
+                let t = try task(s, of: client)
+                ids.append(t.id)
+                if t.status.isComplete { done.append(t) }
             }
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
-            let done = ids.compactMap { tasks[$0] }.filter(\.status.isComplete)
             if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
                 return .result(.array(done.map(Self.resultEntry)))
             }
+            try checkRoomToPark(ids: ids.count, peer: peer, name: name)
             resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))
             return .deferred
 
@@ -127,6 +139,7 @@ extension BrokerState {
             let id = try p.string("node_id")
             try touchNode(id, now: now)
             nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
+            nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)
@@ -160,12 +173,10 @@ extension BrokerState {
                 return .result(.array(got))
             }
             // One parked pull per node: an older one is answered empty so the node never waits on it.
-            nodeWaiters.removeAll { w in
-                guard w.nodeID == node else { return false }
+            let waiter = NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait)
+            if let w = nodeWaiters.park(waiter, methods: nodes[node]!.methods.keys) {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
-                return true
             }
-            nodeWaiters.append(NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait))
             return .deferred
         case "node_tasks_done":
             let p = try bind(["node_id", "results"], 2)
@@ -207,6 +218,22 @@ extension BrokerState {
         }
     }
 
+    /// -32070 when parking one more result wait naming `ids` tasks would pass a cap: parked
+    /// waits hold memory until answered, so neither one connection nor all of them may pile up.
+    private func checkRoomToPark(ids: Int, peer: [UInt8], name: String) throws(RPCError) {
+        let why: String
+        if resultWaiters.count(peer: peer) >= config.maxParkedWaitsPerConnection {
+            why = "this connection has \(config.maxParkedWaitsPerConnection) waits parked (max_parked_waits_per_connection)"
+        } else if resultWaiters.count >= config.maxParkedWaits {
+            why = "\(config.maxParkedWaits) waits are parked (max_parked_waits)"
+        } else if resultWaiters.idCount + ids > config.maxParkedWaitIDs {
+            why = "parked waits name \(resultWaiters.idCount) tasks (max_parked_wait_ids \(config.maxParkedWaitIDs))"
+        } else {
+            return
+        }
+        throw RPCError(.queueFull, "\(name): cannot wait now: \(why); retry later")
+    }
+
     private func nodeID(given: String?, peer: [UInt8]) throws(RPCError) -> String {
         if let given { return given }
         return try nodeID(forPeer: peer)
@@ -215,16 +242,26 @@ extension BrokerState {
     /// What describes a task to submit, in positional order (after `client_id`).
     static let submissionParams = ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"]
 
-    static func submission(_ p: ParamBinder) throws(RPCError) -> Submission {
+    /// A submission read from its params, refused with -32602 naming the broker's cap when it
+    /// asks for more retries, a longer timeout or a longer result lifetime than allowed.
+    static func submission(_ p: ParamBinder, _ config: BrokerConfig) throws(RPCError) -> Submission {
         let params = p.value("params") ?? .array([])
         guard Params(json: params) != nil else {
             throw .invalidParams("\(p.method): param \"params\" must be an array or an object, not \(params.typeName)")
         }
+        func capped(_ name: String, _ value: Double?, _ cap: Double, _ setting: String) throws(RPCError) -> Double? {
+            guard let value, value > cap else { return value }
+            throw .invalidParams("\(p.method): param \"\(name)\" (\(value) s) exceeds the broker's \(setting) (\(cap) s)")
+        }
+        let maxRetries = try p.optionalInt("max_retries", in: 0...Int64.max).map { Int(clamping: $0) }
+        if let maxRetries, maxRetries > config.maxTaskRetries {
+            throw .invalidParams("\(p.method): param \"max_retries\" (\(maxRetries)) exceeds the broker's max_task_retries (\(config.maxTaskRetries))")
+        }
         return Submission(
             method: try p.string("method"), params: params, taskID: try p.optionalString("task_id"),
-            timeout: try p.optionalSeconds("timeout"), priority: try p.optionalInt("priority") ?? 0,
-            maxRetries: try p.optionalInt("max_retries", in: 0...1000).map { Int($0) },
-            resultTTL: try p.optionalSeconds("result_ttl"))
+            timeout: try capped("timeout", try p.optionalSeconds("timeout"), config.maxTaskTimeout, "max_task_timeout"),
+            priority: try p.optionalInt("priority") ?? 0, maxRetries: maxRetries,
+            resultTTL: try capped("result_ttl", try p.optionalSeconds("result_ttl"), config.maxResultTTL, "max_result_ttl"))
     }
 
     /// `(client_id, task_id)`, with the client checked.

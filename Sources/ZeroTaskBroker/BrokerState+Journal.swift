@@ -46,6 +46,7 @@ extension BrokerState {
             r.connected = c.connected
             clients[c.id] = r
         }
+        var completed: [TaskRecord] = []
         for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
             var t = TaskRecord(
                 id: s.id, clientID: s.clientID, method: s.method, params: s.params, status: s.status, priority: s.priority,
@@ -56,9 +57,15 @@ extension BrokerState {
             switch s.status {
             case .finished, .failed:
                 t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
-                resultExpiry.push(at: resultExpiresAt(t)!, t.id)
-                tasks[t.id] = t
+                if t.params != .null {
+                    // Written before finished tasks dropped their params: drop them now, on disk too.
+                    t.params = .null
+                    taskChanged(t.id)
+                }
+                completed.append(t)
             case .assigned, .running, .queued:
+                pendingBytes += t.paramsBytes
+                clients[t.clientID]?.pending += 1
                 if s.status != .queued, let nodeID = s.nodeID {
                     tasks[t.id] = t
                     if nodes[nodeID] == nil {
@@ -78,6 +85,13 @@ extension BrokerState {
                 }
             }
         }
+        // Oldest first, so the budgets evict in completion order after a restart too.
+        for var t in completed.sorted(by: { ($0.completedAt!, $0.sequence) < ($1.completedAt!, $1.sequence) }) {
+            t.resultBytes = Self.resultBytes(t)
+            tasks[t.id] = t
+            keepResult(t)
+        }
+        evictResultsOverBudget()
     }
 }
 

@@ -55,7 +55,7 @@ extension BrokerState {
         try touchClient(id, peer: peer, now: now)
         clients[id]!.connected = false
         clientChanged(id)
-        for waiter in resultWaiters.take(where: { $0.clientID == id }) {
+        for waiter in resultWaiters.take(clientID: id) {
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: waiter.answer([], tasks: tasks))))
         }
     }
@@ -75,7 +75,10 @@ extension BrokerState {
             nodes[id]!.lastSeen = now
             nodes[id]!.unconfirmed = nodes[id]!.assigned
             if !nodes[id]!.assigned.isEmpty { nodes[id]!.confirmBy = now + config.nodeTimeout }
-            if let described { nodes[id]!.methods = described }
+            if let described {
+                nodes[id]!.methods = described
+                nodeWaiters.refile(nodeID: id, methods: described.keys)
+            }
             if let workers { nodes[id]!.workers = workers }
         } else {
             if let oldID = nodeByPeer[peer], oldID != id { dropNode(oldID, now: now, reason: "replaced by \(id)") }
@@ -90,6 +93,7 @@ extension BrokerState {
             record.workers = workers ?? 0
             nodes[id] = record
             nodeByPeer[peer] = id
+            events.append(.nodeJoined(nodeID: id, methods: record.methods.count, workers: record.workers))
         }
         return id
     }
@@ -144,25 +148,32 @@ extension BrokerState {
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
-        nodeWaiters.removeAll { w in
-            guard w.nodeID == id else { return false }
+        if let w = nodeWaiters.remove(nodeID: id) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
-            return true
         }
+        var requeued = 0, failed = 0
         for taskID in node.assigned.sorted() {
-            requeueOrFail(taskID, now: now, cause: "node \(id) \(reason)")
+            switch requeueOrFail(taskID, now: now, cause: "node \(id) \(reason)") {
+            case true?: requeued += 1
+            case false?: failed += 1
+            case nil: break
+            }
         }
+        events.append(.nodeLost(nodeID: id, reason: reason, requeued: requeued, failed: failed))
     }
 
-    mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) {
-        guard var task = tasks[taskID], !task.status.isComplete else { return }
+    /// Queues a task again (true), or fails it once out of retries (false); nil when it was
+    /// already complete or gone.
+    @discardableResult
+    mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) -> Bool? {
+        guard var task = tasks[taskID], !task.status.isComplete else { return nil }
         task.nodeID = nil
         if task.attempts > task.maxRetries {
             tasks[taskID] = task
             complete(taskID, now: now, outcome: .failure(RPCError(
                 .retriesExhausted, "task lost: \(cause); \(task.attempts) attempts, retries exhausted",
                 data: ["attempts": .int(Int64(task.attempts))])))
-            return
+            return false
         }
         task.status = .queued
         task.progress = nil
@@ -170,6 +181,7 @@ extension BrokerState {
         taskChanged(taskID)
         counters.requeued += 1
         enqueue(task)
+        return true
     }
 
     /// Expires silent nodes, idle clients, old results and long polls past their deadline.
@@ -188,7 +200,7 @@ extension BrokerState {
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
         expireResults(now: now)
-        for (id, client) in clients where now - client.lastSeen > config.clientTTL {
+        for (id, client) in clients where client.pending <= 0 && now - client.lastSeen > config.clientTTL {
             clients[id] = nil
             clientChanged(id)
         }
@@ -201,8 +213,7 @@ extension BrokerState {
         for entry in resultExpiry.popDue(now: now) {
             // The entry may be stale: the task gone already, or its id reused by a newer task.
             guard let t = tasks[entry.key], t.status.isComplete, resultExpiresAt(t) == entry.at else { continue }
-            tasks[entry.key] = nil
-            taskChanged(entry.key)
+            forgetResult(entry.key)
         }
     }
 

@@ -42,6 +42,13 @@ extension BrokerState {
         if let q = queues[s.method], q.liveCount >= config.maxQueuedPerMethod {
             throw RPCError(.queueFull, "queue for \(s.method) full: \(q.liveCount) tasks queued; retry later")
         }
+        let paramsBytes = s.params.approximateByteCount
+        guard pendingBytes + paramsBytes <= config.maxQueuedBytes else {
+            if paramsBytes > config.maxQueuedBytes {
+                throw .invalidParams("client_new_task: params of \(paramsBytes) bytes exceed max_queued_bytes (\(config.maxQueuedBytes)) on their own")
+            }
+            throw RPCError(.queueFull, "queue full: pending tasks hold \(pendingBytes) bytes of params (max_queued_bytes \(config.maxQueuedBytes)); retry later")
+        }
         let task = TaskRecord(
             id: id, clientID: clientID, method: s.method, params: s.params, priority: s.priority,
             sequence: nextSequence, timeout: s.timeout, maxRetries: s.maxRetries ?? config.maxRetries,
@@ -49,6 +56,8 @@ extension BrokerState {
         nextSequence += 1
         tasks[id] = task
         taskChanged(id)
+        pendingBytes += task.paramsBytes
+        clients[clientID]?.pending += 1
         counters.submitted += 1
         enqueue(task)
         return id
@@ -56,10 +65,7 @@ extension BrokerState {
 
     /// Puts a task in its method's queue; hands it straight to a node waiting for that method.
     mutating func enqueue(_ task: TaskRecord) {
-        if let w = nodeWaiters.firstIndex(where: { nodes[$0.nodeID]?.methods[task.method] != nil
-            && nodes[$0.nodeID]!.freeSlots > 0 })
-        {
-            let waiter = nodeWaiters.remove(at: w)
+        if let waiter = nodeWaiters.takeFirst(for: task.method, where: { nodes[$0.nodeID].map { $0.freeSlots > 0 } ?? false }) {
             assign(task.id, to: waiter.nodeID)
             var batch = [tasks[task.id]!.assignment]
             batch += pullQueued(for: waiter.nodeID, max: waiter.max - 1)
@@ -113,35 +119,44 @@ extension BrokerState {
         return tasks[taskID]!.assignment
     }
 
-    /// Takes up to `max` queued tasks the node serves, best first across its methods.
     /// Whether a queue entry still stands for a queued task (one lookup).
     func isLive(_ e: TaskQueue.Entry) -> Bool {
         guard let t = tasks[e.taskID] else { return false }
         return t.status == .queued && t.sequence == e.sequence
     }
 
+    /// Takes up to `max` queued tasks the node serves, best first across its methods.
+    ///
+    /// The methods with work are found once, and their queues' best entries compete in a heap:
+    /// O((methods + tasks) · log methods). (Scanning every method for every task was quadratic
+    /// for a node serving thousands of methods.)
     mutating func pullQueued(for nodeID: String, max: Int) -> [JSONValue] {
         guard let node = nodes[nodeID] else { return [] }
-        var out: [JSONValue] = []
         let limit = Swift.min(max, node.freeSlots)
-        let methods = Array(node.methods.keys)
-        while out.count < limit {
-            var best: (method: String, entry: TaskQueue.Entry)?
-            for m in methods {
-                guard queues[m]?.isEmpty == false else { continue }
-                // Skip stale entries (claimed by id, cancelled, done elsewhere) in place: popping
-                // a copy would copy the whole heap, milliseconds at a million queued.
-                while let top = queues[m]!.top, !isLive(top) { queues[m]!.popTop() }
-                if let top = queues[m]!.top, best == nil || top.precedes(best!.entry) { best = (m, top) }
-            }
-            guard let (m, entry) = best else { break }
+        guard limit > 0 else { return [] }
+        var fronts = BinaryHeap<QueueFront>()
+        for m in node.methods.keys {
+            if let top = liveTop(m) { fronts.push(QueueFront(entry: top, method: m)) }
+        }
+        var out: [JSONValue] = []
+        while out.count < limit, let best = fronts.first {
+            let m = best.method
             queues[m]!.popTop()
-            dequeued(tasks[entry.taskID]!)
-            assign(entry.taskID, to: nodeID)
-            out.append(tasks[entry.taskID]!.assignment)
+            dequeued(tasks[best.entry.taskID]!)
+            assign(best.entry.taskID, to: nodeID)
+            out.append(tasks[best.entry.taskID]!.assignment)
             queues[m]!.compactIfNeeded { tasks[$0]?.status == .queued }
+            if let next = liveTop(m) { fronts.replaceFirst(with: QueueFront(entry: next, method: m)) } else { fronts.popFirst() }
         }
         return out
+    }
+
+    /// The best live entry of a method's queue, stale entries above it dropped in place
+    /// (popping a copy would copy the whole heap, milliseconds at a million queued).
+    private mutating func liveTop(_ method: String) -> TaskQueue.Entry? {
+        guard queues[method]?.isEmpty == false else { return nil }
+        while let top = queues[method]!.top, !isLive(top) { queues[method]!.popTop() }
+        return queues[method]!.top
     }
 
     /// A node reports a result or an error. A late report from a node that lost the task is
@@ -203,11 +218,49 @@ extension BrokerState {
         }
         task.finished = wallClock()
         task.completedAt = now
+        // A complete task never runs again: its params are dead weight (1 MiB each, kept for a day).
+        pendingBytes -= task.paramsBytes
+        task.params = .null
+        task.resultBytes = Self.resultBytes(task)
+        clients[task.clientID]?.pending -= 1
         tasks[taskID] = task
         taskChanged(taskID)
-        resultExpiry.push(at: resultExpiresAt(task)!, taskID)
+        keepResult(task)
         if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
+        evictResultsOverBudget()
+    }
+
+    /// What a completed task's result or error takes, for `max_result_bytes`.
+    static func resultBytes(_ t: TaskRecord) -> Int {
+        t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0
+    }
+
+    /// Counts a completed task's result against the budgets and schedules its expiry.
+    mutating func keepResult(_ t: TaskRecord) {
+        results.added(t.id, completedAt: t.completedAt!, bytes: t.resultBytes)
+        resultExpiry.push(at: resultExpiresAt(t)!, t.id)
+    }
+
+    /// Deletes a completed task and its result (expired or evicted).
+    mutating func forgetResult(_ taskID: String) {
+        guard let t = tasks.removeValue(forKey: taskID) else { return }
+        results.removed(bytes: t.resultBytes)
+        taskChanged(taskID)
+    }
+
+    /// Deletes the oldest results while more are kept than `max_results` or `max_result_bytes`
+    /// allow (the results just answered to waiting clients are among the newest).
+    mutating func evictResultsOverBudget() {
+        guard results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes) else { return }
+        var n = 0
+        while results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes), let e = results.popOldest() {
+            guard let t = tasks[e.taskID], t.status.isComplete, t.completedAt == e.completedAt else { continue }
+            forgetResult(e.taskID)
+            results.countEviction()
+            n += 1
+        }
+        if n > 0 { events.append(.resultsEvicted(count: n, kept: results.count, bytes: results.bytes)) }
     }
 
     mutating func updateStatus(_ taskID: String, nodeID: String, status: TaskStatus?, fields: JSONObject) throws(RPCError) {
@@ -261,10 +314,8 @@ extension BrokerState {
     }
 
     mutating func expireWaiters(now: Double) {
-        nodeWaiters.removeAll { w in
-            guard now >= w.deadline || nodes[w.nodeID] == nil else { return false }
+        for w in nodeWaiters.takeExpired(now: now) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
-            return true
         }
         for w in resultWaiters.takeExpired(now: now) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer([], tasks: tasks))))
@@ -273,7 +324,7 @@ extension BrokerState {
 
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
-        let a = nodeWaiters.lazy.map(\.deadline).min()
+        let a = nodeWaiters.nextDeadline
         let b = resultWaiters.nextDeadline
         switch (a, b) {
         case let (x?, y?): return Swift.min(x, y)
@@ -282,4 +333,11 @@ extension BrokerState {
         default: return nil
         }
     }
+}
+
+/// A method's best queued task, competing with other methods' in a pull.
+struct QueueFront: HeapOrdered {
+    var entry: TaskQueue.Entry
+    var method: String
+    func precedes(_ other: QueueFront) -> Bool { entry.precedes(other.entry) }
 }

@@ -48,12 +48,18 @@ public struct BrokerState: Sendable {
     var queuedCount = 0
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
-    var nodeWaiters: [NodeWaiter] = []
+    var nodeWaiters = NodeWaiterSet()
     var resultWaiters = ResultWaiterSet()
     var lastSweep: Double = -.infinity
     /// Completed tasks by the time their results expire (each task's `result_ttl` or the broker's).
     var resultExpiry = ResultExpiry()
     var counters = Counters()
+    /// Bytes of params held by tasks not yet complete (`max_queued_bytes`).
+    var pendingBytes = 0
+    /// Completed tasks kept for their results, within `max_results` and `max_result_bytes`.
+    var results = ResultBudget()
+    /// What to tell the operator, until the owner takes it.
+    var events: [BrokerEvent] = []
     /// A prefix that makes generated task ids unique across broker restarts.
     let idPrefix: String
 
@@ -87,6 +93,12 @@ public struct BrokerState: Sendable {
 
     mutating func publish(_ bytes: [UInt8]) { outputs.append(.publish(bytes)) }
 
+    /// Hands the recorded events to the caller (to log) and clears them.
+    public mutating func takeEvents() -> [BrokerEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
     public var taskCount: Int { tasks.count }
     public var queuedTaskCount: Int { queuedCount }
 }
@@ -96,6 +108,8 @@ struct ClientRecord: Sendable {
     var peer: [UInt8]
     var lastSeen: Double
     var connected = true
+    /// Its tasks not yet complete: a client with any is never forgotten for inactivity.
+    var pending = 0
 }
 
 struct NodeRecord: Sendable {
@@ -128,13 +142,5 @@ struct NodeRecord: Sendable {
         let slots = max(workers, capacity)
         return slots > 0 ? max(0, slots - assigned.count) : Int.max
     }
-}
-
-/// A node's long poll for work (`node_task_pull` with `wait`).
-struct NodeWaiter: Sendable {
-    var route: ReplyRoute
-    var nodeID: String
-    var max: Int
-    var deadline: Double
 }
 

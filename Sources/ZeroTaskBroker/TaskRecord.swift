@@ -14,7 +14,10 @@ struct TaskRecord: Sendable {
         let id: String
         let clientID: String
         let method: String
-        let params: JSONValue
+        /// Dropped (null) once the task is complete: nothing needs them then.
+        var params: JSONValue
+        /// What `params` took when submitted (`approximateByteCount`), for `max_queued_bytes`.
+        let paramsBytes: Int
         var status: TaskStatus
         let priority: Int64
         /// Submission order; FIFO within a priority.
@@ -30,6 +33,8 @@ struct TaskRecord: Sendable {
         var progress: JSONObject?
         var result: JSONValue?
         var error: RPCError?
+        /// What `result` or `error` takes, for `max_result_bytes`.
+        var resultBytes = 0
         /// Wall-clock times (seconds since 1970), for inspection.
         let created: Double
         var started: Double?
@@ -54,7 +59,8 @@ struct TaskRecord: Sendable {
         completedAt: Double? = nil
     ) {
         box = Box(Fields(
-            id: id, clientID: clientID, method: method, params: params, status: status, priority: priority,
+            id: id, clientID: clientID, method: method, params: params, paramsBytes: params.approximateByteCount,
+            status: status, priority: priority,
             sequence: sequence, timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL, attempts: attempts,
             nodeID: nodeID, progress: progress, result: result, error: error, created: created, started: started,
             finished: finished, completedAt: completedAt))
@@ -72,7 +78,15 @@ struct TaskRecord: Sendable {
     var id: String { box.fields.id }
     var clientID: String { box.fields.clientID }
     var method: String { box.fields.method }
-    var params: JSONValue { box.fields.params }
+    var params: JSONValue {
+        get { box.fields.params }
+        set { writable.params = newValue }
+    }
+    var paramsBytes: Int { box.fields.paramsBytes }
+    var resultBytes: Int {
+        get { box.fields.resultBytes }
+        set { writable.resultBytes = newValue }
+    }
     var priority: Int64 { box.fields.priority }
     var sequence: UInt64 { box.fields.sequence }
     var timeout: Double? { box.fields.timeout }
@@ -152,7 +166,7 @@ struct TaskRecord: Sendable {
 /// Removal is lazy: a task cancelled or claimed by id stays in the heap and is skipped when it
 /// reaches the top, so every operation is O(log n) however long the queue grows.
 struct TaskQueue: Sendable {
-    struct Entry: Sendable {
+    struct Entry: HeapOrdered {
         var priority: Int64
         var sequence: UInt64
         var taskID: String
@@ -163,53 +177,27 @@ struct TaskQueue: Sendable {
         }
     }
 
-    private(set) var heap: [Entry] = []
+    private var entries = BinaryHeap<Entry>()
+    /// Every entry, live or stale, in heap order.
+    var heap: [Entry] { entries.elements }
     /// Tasks really waiting (the heap may also hold stale entries).
     var liveCount = 0
 
     var isEmpty: Bool { liveCount == 0 }
 
     mutating func push(_ e: Entry) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].precedes(heap[parent]) else { break }
-            heap.swapAt(i, parent)
-            i = parent
-        }
+        entries.push(e)
         liveCount += 1
     }
 
     /// The best entry, without removing it (it may be stale: the caller checks).
-    var top: Entry? { heap.first }
+    var top: Entry? { entries.first }
 
-    mutating func popTop() {
-        guard !heap.isEmpty else { return }
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < n && heap[l].precedes(heap[best]) { best = l }
-            if r < n && heap[r].precedes(heap[best]) { best = r }
-            if best == i { break }
-            heap.swapAt(i, best)
-            i = best
-        }
-    }
+    mutating func popTop() { entries.popFirst() }
 
     /// Drops stale entries once they outnumber live ones, so memory follows the live count.
     mutating func compactIfNeeded(isLive: (String) -> Bool) {
-        guard heap.count > 1024, heap.count > 2 * liveCount else { return }
-        let live = heap.filter { isLive($0.taskID) }
-        heap = []
-        heap.reserveCapacity(live.count)
-        let saved = liveCount
-        for e in live { push(e) }
-        liveCount = saved
+        guard entries.count > 1024, entries.count > 2 * liveCount else { return }
+        entries = BinaryHeap(entries.elements.filter { isLive($0.taskID) })
     }
 }

@@ -1,0 +1,26 @@
+/// Something the operator should hear about: the state machine records it, its owner logs it
+/// (the state does no I/O).
+public enum BrokerEvent: Sendable, Equatable {
+    /// A node registered (or registered again after a broker restart).
+    case nodeJoined(nodeID: String, methods: Int, workers: Int)
+    /// A node was dropped: its unfinished tasks went back to the queue (`requeued`) or, out of
+    /// retries, failed (`failed`).
+    case nodeLost(nodeID: String, reason: String, requeued: Int, failed: Int)
+    /// Results were deleted before their `result_ttl` to stay within `max_results` and
+    /// `max_result_bytes`; `kept` and `bytes` are what remains.
+    case resultsEvicted(count: Int, kept: Int, bytes: Int)
+}
+
+extension BrokerEvent: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case let .nodeJoined(id, methods, workers):
+            "node \(id) joined: \(methods) methods, \(workers == 0 ? "unknown" : String(workers)) workers"
+        case let .nodeLost(id, reason, requeued, failed):
+            "node \(id) lost (\(reason)): \(requeued) tasks went back to the queue"
+                + (failed > 0 ? ", \(failed) failed out of retries" : "")
+        case let .resultsEvicted(count, kept, bytes):
+            "deleted the \(count) oldest results early to stay within max_results/max_result_bytes (\(kept) results, \(bytes) bytes kept)"
+        }
+    }
+}

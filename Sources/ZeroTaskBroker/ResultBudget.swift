@@ -1,0 +1,73 @@
+import ZeroTaskProtocol
+
+/// The completed tasks the broker keeps for their results, bounded by count and by bytes: past
+/// either cap the oldest results are deleted before their `result_ttl` (BENCHMARKS.md, "Memory
+/// under attack": results kept for a day were bounded by nothing but time).
+///
+/// Completions are kept in order in a FIFO; an entry whose task has since gone (expired, or its
+/// id reused by a newer task) is skipped when it reaches the front, so every operation is O(1)
+/// amortized whatever the order of expiries.
+struct ResultBudget: Sendable {
+    struct Entry: Sendable {
+        var taskID: String
+        /// The completion it stands for (monotonic), to tell it from a later task with the same id.
+        var completedAt: Double
+    }
+
+    private var order: [Entry] = []
+    private var head = 0
+    /// Completed tasks kept.
+    private(set) var count = 0
+    /// Bytes of their results and errors (as `JSONValue.approximateByteCount` counts them).
+    private(set) var bytes = 0
+    /// Results deleted early to stay within the caps, since the broker started.
+    private(set) var evicted = 0
+
+    mutating func added(_ taskID: String, completedAt: Double, bytes b: Int) {
+        order.append(Entry(taskID: taskID, completedAt: completedAt))
+        count += 1
+        bytes += b
+    }
+
+    mutating func removed(bytes b: Int) {
+        count -= 1
+        bytes -= b
+    }
+
+    /// The oldest completion still queued for eviction, stale or not; nil when there is none.
+    mutating func popOldest() -> Entry? {
+        guard head < order.count else { return nil }
+        let e = order[head]
+        head += 1
+        // Drop the consumed front once it is most of the array: amortized O(1) per entry.
+        if head > 1024 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        return e
+    }
+
+    mutating func countEviction() { evicted += 1 }
+
+    func isOver(maxCount: Int, maxBytes: Int) -> Bool { count > maxCount || bytes > maxBytes }
+}
+
+extension JSONValue {
+    /// About how many bytes the value takes as JSON text: what budgets count, without encoding.
+    /// Linear in the value's size, and O(1) for a string (its UTF-8 count is stored).
+    var approximateByteCount: Int {
+        switch self {
+        case .null, .bool: return 5
+        case .int, .uint, .double: return 8
+        case .string(let s): return s.utf8.count + 2
+        case .array(let a):
+            var n = 2
+            for v in a { n += v.approximateByteCount + 1 }
+            return n
+        case .object(let o):
+            var n = 2
+            for m in o.members { n += m.key.utf8.count + 4 + m.value.approximateByteCount }
+            return n
+        }
+    }
+}
