@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ZeroTaskBroker
 
@@ -7,14 +8,23 @@ struct BrokerCommand: AsyncParsableCommand {
         commandName: "broker", abstract: "Run a standalone broker.")
 
     @OptionGroup var broker: BrokerOptions
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [info]")
+    var logLevel: String?
 
     func run() async throws {
         let settings = try Settings(file: broker.config)
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        try LogLevel.bootstrap(settings, key: "broker.log_level", flag: logLevel)
+        let logger = Logger(label: "zerotask.broker")
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
             publish: broker.publishEndpoint(settings), store: try broker.taskStore(settings),
-            logger: Logger(label: "zerotask.broker"))
+            logger: logger)
+        // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit.
+        let interrupts = InterruptHandler {
+            logger.notice("broker stopping on \(InterruptHandler.received == SIGTERM ? "SIGTERM" : "SIGINT")")
+            service.stop()
+        }
+        defer { interrupts.cancel() }
         try await withTaskCancellationHandler {
             try await service.run()
         } onCancel: {
@@ -42,6 +52,20 @@ struct BrokerOptions: ParsableArguments {
     var maxMessageBytes: Int?
     @Option(name: .customLong("max-queued"), help: "Queued tasks allowed in all. [2000000]")
     var maxQueued: Int?
+    @Option(name: .customLong("max-queued-bytes"), help: "Bytes of params unfinished tasks may hold in all. [268435456]")
+    var maxQueuedBytes: Int?
+    @Option(name: .customLong("max-results"), help: "Results kept at most; the oldest are deleted early beyond it. [1000000]")
+    var maxResults: Int?
+    @Option(name: .customLong("max-result-bytes"), help: "Bytes of results kept at most; the oldest are deleted early beyond it. [268435456]")
+    var maxResultBytes: Int?
+    @Option(name: .customLong("max-task-retries"), help: "The largest max_retries a task may ask for. [100]")
+    var maxTaskRetries: Int?
+    @Option(name: .customLong("max-result-ttl"), help: "The longest result_ttl a task may ask for, in seconds. [604800]")
+    var maxResultTTL: Double?
+    @Option(name: .customLong("max-task-timeout"), help: "The longest timeout a task may ask for, in seconds. [604800]")
+    var maxTaskTimeout: Double?
+    @Option(name: .customLong("client-ttl"), help: "Seconds after which an inactive client with nothing pending is forgotten. [86400]")
+    var clientTTL: Double?
     @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite) or sqlite:PATH. [sqlite]")
     var store: String?
     @Option(name: .customLong("data-dir"), help: "The directory of the default SQLite store. [data]")
@@ -82,6 +106,18 @@ struct BrokerOptions: ParsableArguments {
         c.maxMessageBytes = try s.int("broker.max_message_bytes", maxMessageBytes, default: c.maxMessageBytes)
         c.maxQueued = try s.int("broker.max_queued", maxQueued, default: c.maxQueued)
         c.maxQueuedPerMethod = try s.int("broker.max_queued_per_method", nil, default: c.maxQueuedPerMethod)
+        c.maxQueuedBytes = try s.int("broker.max_queued_bytes", maxQueuedBytes, default: c.maxQueuedBytes)
+        c.maxResults = try s.int("broker.max_results", maxResults, default: c.maxResults)
+        c.maxResultBytes = try s.int("broker.max_result_bytes", maxResultBytes, default: c.maxResultBytes)
+        c.maxTaskRetries = try s.int("broker.max_task_retries", maxTaskRetries, default: c.maxTaskRetries)
+        c.maxResultTTL = try s.double("broker.max_result_ttl", maxResultTTL, default: c.maxResultTTL)
+        c.maxTaskTimeout = try s.double("broker.max_task_timeout", maxTaskTimeout, default: c.maxTaskTimeout)
+        c.clientTTL = try s.double("broker.client_ttl", clientTTL, default: c.clientTTL)
+        c.maxWaitIDs = try s.int("broker.max_wait_ids", nil, default: c.maxWaitIDs)
+        c.maxBatchEntries = try s.int("broker.max_batch_entries", nil, default: c.maxBatchEntries)
+        c.maxParkedWaitsPerConnection = try s.int("broker.max_parked_waits_per_connection", nil, default: c.maxParkedWaitsPerConnection)
+        c.maxParkedWaits = try s.int("broker.max_parked_waits", nil, default: c.maxParkedWaits)
+        c.maxParkedWaitIDs = try s.int("broker.max_parked_wait_ids", nil, default: c.maxParkedWaitIDs)
         return c
     }
 }

@@ -45,12 +45,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try Settings(file: builtin.config)
-        let level = Logger.Level(rawValue: settings.string("node.log_level", logLevel, default: "info")) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        try LogLevel.bootstrap(settings, key: "node.log_level", flag: logLevel)
         var config = NodeConfig()
         config.pluginsDir = settings.string("node.plugins", plugins, default: "Plugins")
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
