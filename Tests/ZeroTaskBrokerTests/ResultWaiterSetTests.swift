@@ -1,0 +1,144 @@
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskBroker
+
+/// Result waits cost what they name: repeats are dropped, answering one waiter does not touch
+/// the others, and caps keep a flood of parked waits bounded. Injected clock, no sockets.
+@Suite struct ResultWaiterSetTests {
+    typealias Harness = BrokerStateTests.Harness
+
+    static func wait(_ h: inout Harness, _ ids: [String], peer: String = "C", wait: Double = 30) -> BrokerAnswer {
+        h.call("client_wait_results", ["alice", .array(ids.map { .string($0) }), .double(wait)], peer: peer)
+    }
+
+    /// The issue's freeze, scaled down: many waits each naming one queued task many times, then
+    /// the task's cancel. Each waiter holds the id once, and each is answered with one entry.
+    @Test func repeatedIDsInAWaitCountOnce() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        for _ in 0..<50 {
+            #expect(Self.wait(&h, Array(repeating: "alice-a", count: 400)) == .deferred)
+        }
+        #expect(h.state.resultWaiters.count == 50)
+        #expect(h.state.resultWaiters.idCount == 50, "each parked wait must hold the id once")
+        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        let replies = h.replies()
+        #expect(replies.count == 50)
+        for (_, r) in replies { #expect((try? r.outcome.get())?.arrayValue?.count == 1) }
+        #expect(h.state.resultWaiters.count == 0 && h.state.resultWaiters.idCount == 0)
+        #expect(h.result("stats", peer: "C")["parked_waits"] == 0)
+    }
+
+    @Test func anImmediateAnswerListsEachCompletedTaskOnce() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        guard case .result(let r) = Self.wait(&h, ["alice-a", "alice-a", "alice-a"]) else {
+            Issue.record("no immediate answer")
+            return
+        }
+        #expect(r.arrayValue?.count == 1)
+    }
+
+    /// A waiter on two tasks, answered by one, leaves no trace under the other: the other's
+    /// completion answers only its own waiters.
+    @Test func answeringAWaiterRemovesItFromEveryTaskItNamed() {
+        var h = Harness()
+        h.setUp()
+        h.submit("a")
+        h.submit("b")
+        #expect(Self.wait(&h, ["alice-a", "alice-b"]) == .deferred)
+        #expect(Self.wait(&h, ["alice-b"]) == .deferred)
+        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        #expect(h.replies().count == 1)
+        h.result("client_cancel_task", ["alice", "alice-b"], peer: "C")
+        let second = h.replies()
+        #expect(second.count == 1)
+        let entries = (try? second.first?.1.outcome.get())?.arrayValue ?? []
+        #expect(entries.count == 1 && entries.first?["task_id"] == "alice-b")
+        #expect(entries.first?["error"]?["code"] == .int(ErrorCode.taskCancelled.rawValue))
+    }
+
+    @Test func tooManyIDsInOneWaitIsRefusedNamingTheCap() {
+        var h = Harness { $0.maxWaitIDs = 3 }
+        h.setUp()
+        for n in ["a", "b", "c", "d"] { h.submit(n) }
+        // Repeats do not count against the cap.
+        #expect(Self.wait(&h, ["alice-a", "alice-b", "alice-a", "alice-c", "alice-c"]) == .deferred)
+        guard case .error(let e) = Self.wait(&h, ["alice-a", "alice-b", "alice-c", "alice-d"]) else {
+            Issue.record("four distinct ids were accepted")
+            return
+        }
+        #expect(e.code == -32602)
+        #expect(e.message.contains("max_wait_ids") && e.message.contains("client_wait_results"), "\(e.message)")
+    }
+
+    @Test func parkedWaitsAreCappedPerConnectionAndInAll() {
+        var h = Harness {
+            $0.maxParkedWaitsPerConnection = 2
+            $0.maxParkedWaits = 3
+        }
+        h.setUp()
+        h.submit("a")
+        h.result("client_connect", ["bob"], peer: "D")
+        #expect(Self.wait(&h, ["alice-a"]) == .deferred)
+        #expect(Self.wait(&h, ["alice-a"]) == .deferred)
+        guard case .error(let perConnection) = Self.wait(&h, ["alice-a"]) else {
+            Issue.record("a third wait on one connection was parked")
+            return
+        }
+        #expect(perConnection.code == -32070)
+        #expect(perConnection.message.contains("max_parked_waits_per_connection"), "\(perConnection.message)")
+        // The same client on another connection may park one more, up to the cap in all.
+        #expect(Self.wait(&h, ["alice-a"], peer: "C2") == .deferred)
+        guard case .error(let inAll) = Self.wait(&h, ["alice-a"], peer: "C3") else {
+            Issue.record("a fourth wait was parked")
+            return
+        }
+        #expect(inAll.code == -32070 && inAll.message.contains("(max_parked_waits)"), "\(inAll.message)")
+        // client_call is refused before it submits anything.
+        let before = h.state.taskCount
+        let call = h.call("client_call", ["alice", "work", []], peer: "C3")
+        guard case .error(let e) = call else {
+            Issue.record("client_call was parked past the cap: \(call)")
+            return
+        }
+        #expect(e.code == -32070 && h.state.taskCount == before)
+        // An answered wait makes room again.
+        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        _ = h.replies()
+        h.submit("b")
+        #expect(Self.wait(&h, ["alice-b"]) == .deferred)
+    }
+
+    @Test func parkedIDsAreCappedInAll() {
+        var h = Harness { $0.maxParkedWaitIDs = 3 }
+        h.setUp()
+        for n in ["a", "b", "c"] { h.submit(n) }
+        #expect(Self.wait(&h, ["alice-a", "alice-b"]) == .deferred)
+        guard case .error(let e) = Self.wait(&h, ["alice-b", "alice-c"]) else {
+            Issue.record("four parked ids were accepted")
+            return
+        }
+        #expect(e.code == -32070 && e.message.contains("max_parked_wait_ids"), "\(e.message)")
+        #expect(Self.wait(&h, ["alice-c"]) == .deferred)
+    }
+
+    /// A client's disconnect answers its own waits (found without a scan) and no one else's.
+    @Test func disconnectAnswersOnlyThatClientsWaits() {
+        var h = Harness()
+        h.setUp()
+        h.result("client_connect", ["bob"], peer: "D")
+        h.submit("a")
+        h.result("client_new_task", ["bob", "work", [], "b"], peer: "D")
+        #expect(Self.wait(&h, ["alice-a"]) == .deferred)
+        #expect(h.call("client_wait_results", ["bob", ["bob-b"], 30], peer: "D") == .deferred)
+        h.result("client_disconnect", ["alice"], peer: "C")
+        let replies = h.replies()
+        #expect(replies.count == 1 && replies.first?.0.peer == Array("C".utf8))
+        #expect(h.state.resultWaiters.count == 1)
+    }
+}
