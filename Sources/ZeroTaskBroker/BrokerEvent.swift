@@ -7,7 +7,8 @@ public enum BrokerEvent: Sendable, Equatable {
     /// retries, failed (`failed`).
     case nodeLost(nodeID: String, reason: String, requeued: Int, failed: Int)
     /// Results were deleted before their `result_ttl` to stay within `max_results` and
-    /// `max_result_bytes`; `kept` and `bytes` are what remains.
+    /// `max_result_bytes` since the last such event (at most one every 10 s); `kept` and
+    /// `bytes` are what remains.
     case resultsEvicted(count: Int, kept: Int, bytes: Int)
 }
 
@@ -20,7 +21,7 @@ extension BrokerEvent: CustomStringConvertible {
             "node \(id) lost (\(reason)): \(requeued) tasks went back to the queue"
                 + (failed > 0 ? ", \(failed) failed out of retries" : "")
         case let .resultsEvicted(count, kept, bytes):
-            "deleted the \(count) oldest results early to stay within max_results/max_result_bytes (\(kept) results, \(bytes) bytes kept)"
+            "deleted \(count) of the oldest results before their result_ttl to stay within max_results/max_result_bytes (\(kept) results, \(bytes) bytes kept)"
         }
     }
 }

@@ -92,6 +92,7 @@ extension BrokerState {
             keepResult(t)
         }
         evictResultsOverBudget()
+        reportEvictions(now: now, interval: 0)
     }
 }
 

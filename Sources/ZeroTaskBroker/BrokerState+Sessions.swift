@@ -200,6 +200,7 @@ extension BrokerState {
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
         expireResults(now: now)
+        reportEvictions(now: now)
         for (id, client) in clients where client.pending <= 0 && now - client.lastSeen > config.clientTTL {
             clients[id] = nil
             clientChanged(id)
@@ -219,7 +220,9 @@ extension BrokerState {
 
     /// When a completed task's result may be deleted (monotonic): its completion plus its own
     /// `result_ttl`, else the broker's. Nil while the task is not complete.
-    func resultExpiresAt(_ t: TaskRecord) -> Double? {
-        t.completedAt.map { $0 + (t.resultTTL ?? config.resultTTL) }
+    func resultExpiresAt(_ t: TaskRecord) -> Double? { Self.resultExpiresAt(t, defaultTTL: config.resultTTL) }
+
+    static func resultExpiresAt(_ t: TaskRecord, defaultTTL: Double) -> Double? {
+        t.completedAt.map { $0 + (t.resultTTL ?? defaultTTL) }
     }
 }

@@ -231,9 +231,12 @@ extension BrokerState {
         evictResultsOverBudget()
     }
 
-    /// What a completed task's result or error takes, for `max_result_bytes`.
+    /// What a completed task's result or error takes, for `max_result_bytes`, with what keeping
+    /// any task costs besides (its record, id, table and heap entries): measured at about 500
+    /// bytes a task over repeated `zerotask bench` runs (BENCHMARKS.md, "Memory under attack"),
+    /// so tiny results are bounded by the byte budget too, not only by `max_results`.
     static func resultBytes(_ t: TaskRecord) -> Int {
-        t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0
+        ResultBudget.recordOverhead + (t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0)
     }
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
@@ -253,14 +256,30 @@ extension BrokerState {
     /// allow (the results just answered to waiting clients are among the newest).
     mutating func evictResultsOverBudget() {
         guard results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes) else { return }
-        var n = 0
         while results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes), let e = results.popOldest() {
             guard let t = tasks[e.taskID], t.status.isComplete, t.completedAt == e.completedAt else { continue }
             forgetResult(e.taskID)
             results.countEviction()
-            n += 1
         }
-        if n > 0 { events.append(.resultsEvicted(count: n, kept: results.count, bytes: results.bytes)) }
+        // Evicted results leave their expiry entries behind (due in a day): drop those once
+        // they dominate, or the heap would grow by one entry per completion at the cap.
+        if resultExpiry.count > 1024 && resultExpiry.count > 2 * results.count {
+            let defaultTTL = config.resultTTL, tasks = tasks
+            resultExpiry.retain { e in
+                guard let t = tasks[e.key], t.status.isComplete else { return false }
+                return Self.resultExpiresAt(t, defaultTTL: defaultTTL) == e.at
+            }
+        }
+    }
+
+    /// One event for the evictions since the last report, at most every `interval` seconds: at
+    /// the cap every completion evicts one result, and a log line each would flood the log.
+    mutating func reportEvictions(now: Double, interval: Double = 10) {
+        let n = results.evicted - results.reportedEvictions
+        guard n > 0, now - results.lastReport >= interval else { return }
+        results.reportedEvictions = results.evicted
+        results.lastReport = now
+        events.append(.resultsEvicted(count: n, kept: results.count, bytes: results.bytes))
     }
 
     mutating func updateStatus(_ taskID: String, nodeID: String, status: TaskStatus?, fields: JSONObject) throws(RPCError) {

@@ -14,14 +14,21 @@ struct ResultBudget: Sendable {
         var completedAt: Double
     }
 
+    /// Bytes counted for a kept task besides its result (see `BrokerState.resultBytes`).
+    static let recordOverhead = 512
+
     private var order: [Entry] = []
     private var head = 0
     /// Completed tasks kept.
     private(set) var count = 0
-    /// Bytes of their results and errors (as `JSONValue.approximateByteCount` counts them).
+    /// Bytes of their results and errors (as `JSONValue.approximateByteCount` counts them), plus
+    /// `recordOverhead` each.
     private(set) var bytes = 0
     /// Results deleted early to stay within the caps, since the broker started.
     private(set) var evicted = 0
+    /// `evicted` when the operator was last told, and when (monotonic).
+    var reportedEvictions = 0
+    var lastReport = -Double.infinity
 
     mutating func added(_ taskID: String, completedAt: Double, bytes b: Int) {
         order.append(Entry(taskID: taskID, completedAt: completedAt))
