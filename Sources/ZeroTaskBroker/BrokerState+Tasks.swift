@@ -241,14 +241,14 @@ extension BrokerState {
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
     mutating func keepResult(_ t: TaskRecord) {
-        results.added(t.id, completedAt: t.completedAt!, bytes: t.resultBytes)
+        results.added(t.id, completedAt: t.completedAt!, bytes: t.resultBytes, failed: t.status == .failed)
         resultExpiry.push(at: resultExpiresAt(t)!, t.id)
     }
 
     /// Deletes a completed task and its result (expired or evicted).
     mutating func forgetResult(_ taskID: String) {
         guard let t = tasks.removeValue(forKey: taskID) else { return }
-        results.removed(bytes: t.resultBytes)
+        results.removed(bytes: t.resultBytes, failed: t.status == .failed)
         taskChanged(taskID)
     }
 

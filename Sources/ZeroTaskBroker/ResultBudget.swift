@@ -21,6 +21,8 @@ struct ResultBudget: Sendable {
     private var head = 0
     /// Completed tasks kept.
     private(set) var count = 0
+    /// How many of them failed.
+    private(set) var failed = 0
     /// Bytes of their results and errors (as `JSONValue.approximateByteCount` counts them), plus
     /// `recordOverhead` each.
     private(set) var bytes = 0
@@ -30,15 +32,17 @@ struct ResultBudget: Sendable {
     var reportedEvictions = 0
     var lastReport = -Double.infinity
 
-    mutating func added(_ taskID: String, completedAt: Double, bytes b: Int) {
+    mutating func added(_ taskID: String, completedAt: Double, bytes b: Int, failed f: Bool) {
         order.append(Entry(taskID: taskID, completedAt: completedAt))
         count += 1
         bytes += b
+        if f { failed += 1 }
     }
 
-    mutating func removed(bytes b: Int) {
+    mutating func removed(bytes b: Int, failed f: Bool) {
         count -= 1
         bytes -= b
+        if f { failed -= 1 }
     }
 
     /// The oldest completion still queued for eviction, stale or not; nil when there is none.
