@@ -113,7 +113,7 @@ extension BrokerState {
             }
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
             if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
-                return .result(.array(done.map(Self.resultEntry)))
+                return .result(.array(fittingReply(done).map(Self.resultEntry)))
             }
             try checkRoomToPark(ids: ids.count, peer: peer, name: name)
             resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))

@@ -328,8 +328,20 @@ extension BrokerState {
     mutating func answerResultWaiters(for task: TaskRecord) {
         for w in resultWaiters.take(waitingOn: task.id, clientID: task.clientID) {
             let done = w.taskIDs.compactMap { tasks[$0] }.filter { $0.status.isComplete && $0.clientID == w.clientID }
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(done, tasks: tasks))))
+            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(Array(fittingReply(done)), tasks: tasks))))
         }
+    }
+
+    /// The completed tasks of a wait's answer that fit in `max_message_bytes` (at least one):
+    /// 10,000 large results must not make one reply of gigabytes. The others stay kept, and the
+    /// next wait for them gets them.
+    func fittingReply(_ done: [TaskRecord]) -> ArraySlice<TaskRecord> {
+        var bytes = 0
+        for (i, t) in done.enumerated() {
+            bytes += t.resultBytes - ResultBudget.recordOverhead + t.id.utf8.count + 48
+            if bytes > config.maxMessageBytes && i > 0 { return done[..<i] }
+        }
+        return done[...]
     }
 
     mutating func expireWaiters(now: Double) {

@@ -142,3 +142,22 @@ import ZeroTaskProtocol
         #expect(h.state.resultWaiters.count == 1)
     }
 }
+
+extension ResultWaiterSetTests {
+    /// A wait's answer stays within `max_message_bytes`: as many complete tasks as fit (at least
+    /// one), the others for the next wait.
+    @Test func aWaitAnswersAsManyResultsAsFitInAMessage() {
+        var h = Harness { $0.maxMessageBytes = 2500 }
+        h.setUp()
+        for n in ["a", "b", "c"] { h.submit(n) }
+        let kib = JSONValue.string(String(repeating: "r", count: 1024))
+        for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) {
+            h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": kib], peer: "N")
+        }
+        let first = h.result("client_wait_results", ["alice", ["alice-a", "alice-b", "alice-c"]], peer: "C").arrayValue ?? []
+        #expect(first.compactMap { $0["task_id"]?.stringValue } == ["alice-a", "alice-b"])
+        #expect(JSONValue.array(first).jsonBytes.count <= 2500)
+        let rest = h.result("client_wait_results", ["alice", ["alice-c"]], peer: "C").arrayValue ?? []
+        #expect(rest.count == 1 && rest.first?["result"] == kib)
+    }
+}
