@@ -13,6 +13,14 @@ public enum BrokerEvent: Sendable, Equatable {
 }
 
 extension BrokerEvent: CustomStringConvertible {
+    /// Whether it is worth a warning (something was lost or deleted early), not just a notice.
+    public var isTrouble: Bool {
+        switch self {
+        case .nodeJoined: false
+        case .nodeLost, .resultsEvicted: true
+        }
+    }
+
     public var description: String {
         switch self {
         case let .nodeJoined(id, methods, workers):

@@ -324,7 +324,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
         if !state.events.isEmpty {
-            for event in state.takeEvents() { logger.notice("\(event)") }
+            for event in state.takeEvents() { logger.log(level: event.isTrouble ? .warning : .notice, "\(event)") }
         }
         for output in state.takeOutputs() {
             switch output {
