@@ -136,16 +136,28 @@ import ZeroTaskProtocol
         #expect(try peer.receiveJSON()["error"]?["code"] == -32700)
     }
 
+    /// A peer that sends a thousand requests and vanishes before reading a reply: the broker
+    /// took every request (counted, before the peer goes) and still serves the next peer.
     @Test func vanishedPeerDoesNotStallOthers() throws {
         let broker = try TestBroker()
+        let peer = try broker.peer()
+        let before = try #require(peer.result("stats")["requests_total"]?.int64Value)
         do {
             let gone = try broker.peer(.dealer)
             for i in 0..<1000 {
                 try gone.sendRaw(Request(method: "zerotask.broker.stats", params: .none, id: .int(Int64(i))).json.jsonBytes)
             }
+            // Close only once the broker has read them all: linger 0 right after sending could
+            // drop them unsent, and the test would prove nothing. Each probe counts one more.
+            var probes: Int64 = 0
+            #expect(try eventually(30) {
+                probes += 1
+                return (try peer.result("stats")["requests_total"]?.int64Value ?? 0) >= before + 1000 + probes
+            })
             gone.socket.close(lingerMilliseconds: 0)
         }
-        let peer = try broker.peer()
-        #expect(try peer.result("stats")["requests_total"] != nil)
+        let after = try #require(peer.result("stats")["requests_total"]?.int64Value)
+        #expect(after >= before + 1001)
+        #expect(try peer.result("stats")["requests_total"]?.int64Value == after + 1)
     }
 }

@@ -67,6 +67,13 @@ final class NodeHarness: @unchecked Sendable {
 
     func info(_ taskID: JSONValue) throws -> JSONValue { try client.result("client_task_info", ["tester", taskID]) }
 
+    /// How many tasks the broker has assigned to `node` right now: more than its workers means
+    /// the node prefetched some to queue behind a running one.
+    func assigned(to node: String) throws -> Int {
+        let entry = try client.result("nodes").arrayValue?.first { $0["node_id"] == .string(node) }
+        return Int(entry?["assigned"]?.int64Value ?? 0)
+    }
+
     deinit {
         for n in nodes { n.stop() }
         try? FileManager.default.removeItem(atPath: plugins)

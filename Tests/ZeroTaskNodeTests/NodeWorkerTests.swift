@@ -23,9 +23,13 @@ import ZeroTaskTestSupport
             ids += try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
         }
         #expect(ids.count == 200)
+        // The queue is deep only if the node prefetched: more tasks assigned than its one worker.
+        var mostAssigned = 0
         for (i, id) in ids.enumerated() {
+            if i % 10 == 0 { mostAssigned = max(mostAssigned, try h.assigned(to: "bulky")) }
             #expect(try h.outcome(id, seconds: 60) == .success(.string("\(i):" + big)))
         }
+        #expect(mostAssigned > 1, "the node never held more than one task")
     }
 
     /// A worker that takes nothing (stopped) while the node has megabytes of tasks for it: the
@@ -49,6 +53,9 @@ import ZeroTaskTestSupport
             ids += try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
         }
         #expect(ids.count == 40)
+        // The stopped worker has tasks queued for it (the node's writes to it are what must not
+        // block): the node holds more than its one worker runs.
+        #expect(try eventually(30) { try h.assigned(to: "unblocked") > 1 }, "nothing was queued behind the stopped worker")
         var ok = 0
         for (i, id) in ids.enumerated() {
             switch try h.outcome(id, seconds: 60) {
@@ -155,6 +162,14 @@ import ZeroTaskTestSupport
         for i in 0..<20 { #expect(try h.outcome(try h.submit("nt.add", [.int(Int64(i)), 1])) == .success(.int(Int64(i + 1)))) }
         let hung = try h.submit("nt.hang")  // one second, then killed
         let adds = try (0..<30).map { i in try h.submit("nt.add", [.int(Int64(i)), 100]) }
+        // While the hung task holds the one worker, adds are prefetched behind it.
+        var prefetched = false
+        _ = try eventually(30) {
+            let done = try h.client.result("client_task_status", ["tester", hung]).int64Value ?? 0 >= TaskStatus.finished.rawValue
+            if !done, try h.assigned(to: "pipeline") > 1 { prefetched = true }
+            return prefetched || done
+        }
+        #expect(prefetched, "no task was queued behind the hung one")
         guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not time out"); return }
         #expect(e.code == -32060)
         for (i, t) in adds.enumerated() {
@@ -172,9 +187,15 @@ import ZeroTaskTestSupport
         let long = try h.submit("nt.sleep", [8000])
         let short = try (0..<5).map { _ in try h.submit("nt.sleep", [1]) }
         #expect(try eventually { try h.client.result("client_task_status", ["tester", long]) == .int(5000) })
+        // The precondition: "first" took short ones to queue behind the long one.
+        #expect(try eventually(30) { try h.assigned(to: "first") > 1 }, "nothing was queued behind the long task")
         try h.startNode(id: "second", workers: 1)
-        // The short ones do not wait for the long one: they are handed back and run on "second".
-        for t in short { #expect(try h.outcome(t) == .success(1)) }
+        // The short ones do not wait for the long one: they are handed back and run on "second"
+        // (kept, they would run on "first" once the long one ends).
+        for t in short {
+            #expect(try h.outcome(t) == .success(1))
+            #expect(try h.info(t)["node_id"] == "second")
+        }
         #expect(try h.client.result("client_task_status", ["tester", long]) == .int(5000), "the long task still runs")
         #expect(try h.outcome(long) == .success(8000))
     }

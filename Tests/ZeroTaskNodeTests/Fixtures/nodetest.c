@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "zerotask_plugin.h"
 
@@ -23,6 +24,16 @@ int64_t chatty(int64_t x) {
 }
 int64_t getpid_method(void) { return (int64_t)getpid(); }
 int64_t slow_pid(int64_t ms) { usleep((useconds_t)ms * 1000); return (int64_t)getpid(); }
+/* Appends one byte to DIR/N for every run, so a test can count executions, then returns 2 * n. */
+int64_t tally(const char *dir, int64_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%lld", dir, (long long)n);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, "x", 1);
+    close(fd);
+    return w == 1 ? 2 * n : -1;
+}
 
 /* Reports progress, then waits for cancellation (or 30 s). */
 int slow_progress(zt_context *ctx, const char *params, size_t len) {
