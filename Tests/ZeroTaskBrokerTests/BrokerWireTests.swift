@@ -161,3 +161,27 @@ import ZeroTaskProtocol
         #expect(try peer.result("stats")["requests_total"]?.int64Value == after + 1)
     }
 }
+
+extension BrokerWireTests {
+    /// A long poll inside a JSON-RPC batch does not wait (docs/PROTOCOL.md): the batch is
+    /// answered at once, the poll with its "nothing yet", though it asked for 30 s.
+    @Test func aLongPollInsideABatchIsAnsweredAtOnce() throws {
+        let broker = try TestBroker()
+        let peer = try broker.peer()
+        _ = try peer.result("client_connect", ["c"])
+        let tid = try peer.result("client_new_task", ["c", "m", []])
+        let batch: JSONValue = [
+            Request(method: "zerotask.broker.client_wait_results", params: .positional(["c", [tid], 30]), id: 1).json,
+            Request(method: "zerotask.broker.stats", params: .none, id: 2).json,
+        ]
+        try peer.sendRaw(batch.jsonBytes)
+        // Well inside the 30 s the poll asked for: a parked poll would hold the whole batch.
+        let reply = try peer.receiveJSON(seconds: 10).arrayValue ?? []
+        #expect(reply.count == 2)
+        #expect(reply.first?["id"] == 1 && reply.first?["result"] == [])
+        #expect(reply.last?["id"] == 2 && reply.last?["result"]?["tasks"] == 1)
+        // Alone, the same poll is held.
+        _ = try peer.sendRaw(Request(method: "zerotask.broker.client_wait_results", params: .positional(["c", [tid], 30]), id: 3).json.jsonBytes)
+        #expect(try peer.expectSilence(seconds: 1))
+    }
+}
