@@ -185,3 +185,61 @@ extension BrokerWireTests {
         #expect(try peer.expectSilence(seconds: 1))
     }
 }
+
+extension BrokerWireTests {
+    /// The 8-frame limit at its boundary: the broker's ROUTER adds the peer's routing id, so a
+    /// DEALER's 7 frames (6 envelope frames and the body) make 8 and are served, with the
+    /// envelope echoed; 8 make 9 and are dropped; the peer is served afterwards.
+    @Test func eightFramesAreServedAndNineDropped() throws {
+        let broker = try TestBroker()
+        let dealer = try broker.peer(.dealer)
+        let body = Request(method: "zerotask.broker.stats", params: .none, id: 7).json.jsonBytes
+        let envelope = (1...6).map { [UInt8(ascii: "a") + UInt8($0)] }
+        try dealer.socket.send(frames: envelope + [body])
+        var poller = ZMQPoller()
+        poller.add(dealer.socket)
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+        let reply = try #require(try dealer.socket.receiveFrames(dontWait: true))
+        #expect(Array(reply.dropLast()) == envelope)
+        #expect(try JSONValue.parse(reply.last ?? [])["id"] == 7)
+
+        try dealer.socket.send(frames: envelope + [[UInt8(ascii: "z")], body])
+        #expect(try dealer.expectSilence(seconds: 1))
+        try dealer.socket.send(frames: envelope + [body])
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+    }
+
+    /// ROUTER handover: a second connection with a routing id already in use (a node's is
+    /// `node:ID`) takes it over, and the replies go to the newcomer.
+    @Test func aPeerReconnectingWithTheSameRoutingIDTakesItOver() throws {
+        let broker = try TestBroker()
+        // The routing id is set before connecting: the sockets are built by hand.
+        let first = try ZMQSocket(broker.context, .dealer)
+        try first.setLinger(milliseconds: 0)
+        try first.setRoutingID(Array("node:twin".utf8))
+        try first.connect(broker.request)
+        try first.send([], more: true)
+        try first.send(Request(method: "zerotask.broker.stats", params: .none, id: 1).json.jsonBytes)
+        var poller = ZMQPoller()
+        poller.add(first)
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+        _ = try first.receiveFrames(dontWait: true)
+
+        let second = try ZMQSocket(broker.context, .dealer)
+        try second.setLinger(milliseconds: 0)
+        try second.setRoutingID(Array("node:twin".utf8))
+        try second.connect(broker.request)
+        var secondPoller = ZMQPoller()
+        secondPoller.add(second)
+        // Without handover the broker would drop the newcomer's messages (the id is taken).
+        #expect(try eventually(10) {
+            try second.send([], more: true)
+            try second.send(Request(method: "zerotask.broker.stats", params: .none, id: 2).json.jsonBytes)
+            return try secondPoller.poll(timeoutMilliseconds: 200)[0].contains(.readable)
+        })
+        let reply = try #require(try second.receiveFrames(dontWait: true))
+        #expect(try JSONValue.parse(reply.last ?? [])["id"] == 2)
+        first.close(lingerMilliseconds: 0)
+        second.close(lingerMilliseconds: 0)
+    }
+}

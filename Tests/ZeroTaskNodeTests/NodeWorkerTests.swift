@@ -79,6 +79,7 @@ import ZeroTaskTestSupport
         guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not fail"); return }
         #expect(e.code == -32060)
         #expect(e.message.contains("timed out"))
+        #expect(e.data?["timeout"]?.doubleValue == 1 && e.data?["worker"]?.int64Value != nil, "\(e)")
         // The client's own timeout wins over the default.
         let slow = try h.submit("nt.sleep", [20_000], timeout: 0.5)
         guard case .failure(let e2) = try h.outcome(slow) else { Issue.record("sleep did not time out"); return }
@@ -108,6 +109,10 @@ import ZeroTaskTestSupport
         guard case .failure(let e) = try h.outcome(tid) else { Issue.record("\(method) did not fail"); return }
         #expect(e.code == -32061)
         #expect(e.data?[key] == cause, "\(e)")
+        if key == "signal" {
+            let number: Int64 = cause == "SIGSEGV" ? Int64(SIGSEGV) : Int64(SIGABRT)
+            #expect(e.data?["signal_number"] == .int(number), "\(e)")
+        }
         #expect(try h.outcome(try h.submit("nt.add", [40, 2])) == .success(42))
     }
 
