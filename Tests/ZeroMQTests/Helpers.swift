@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -30,16 +31,21 @@ extension ZMQSocket {
     }
 }
 
-/// Runs `body` on a thread of its own and reports whether it returned within `seconds`.
-/// Used only to turn a would-be hang into a failure.
-func returns(within seconds: Double, _ body: @escaping @Sendable () -> Void) -> Bool {
+/// Runs `body` on a thread of its own and hands back what it returned or threw, or nil when it
+/// did not return within `seconds`. Used only to turn a would-be hang into a failure; the test
+/// asserts on the value on its own thread (an issue recorded from a thread the test does not
+/// wait for could land after the test ended, or nowhere).
+func outcome<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable () throws -> T) -> Result<T, any Error>? {
     let done = DispatchSemaphore(value: 0)
+    let box = Mutex<Result<T, any Error>?>(nil)
     let t = Thread {
-        body()
+        let r = Result { try body() }
+        box.withLock { $0 = r }
         done.signal()
     }
     t.start()
-    return done.wait(timeout: .now() + seconds) == .success
+    guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+    return box.withLock { $0 }
 }
 
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }

@@ -74,40 +74,34 @@ import ZeroMQ
         #expect(socket.isClosed)
     }
 
-    @Test func closeWithQueuedMessagesAndLingerDoesNotHang() {
+    @Test func closeWithQueuedMessagesAndLingerDoesNotHang() throws {
         // A DEALER connected to nobody queues what it sends; closing it with the default bounded
         // linger, then releasing the context, must return (zmq_ctx_term waits for the linger).
-        let finished = returns(within: 30) {
-            do {
-                let context = ZMQContext()
-                let dealer = try ZMQSocket(context, .dealer)
-                try dealer.connect("tcp://127.0.0.1:9")
-                for _ in 0..<100 { try dealer.send(bytes("lost"), dontWait: true) }
-                dealer.close()
-            } catch {
-                Issue.record("\(error)")
-            }
+        let done = outcome(within: 30) {
+            let context = ZMQContext()
+            let dealer = try ZMQSocket(context, .dealer)
+            try dealer.connect("tcp://127.0.0.1:9")
+            for _ in 0..<100 { try dealer.send(bytes("lost"), dontWait: true) }
+            dealer.close()
         }
-        #expect(finished, "closing a socket with queued messages hung")
+        let finished = try #require(done, "closing a socket with queued messages hung")
+        try finished.get()
     }
 
     @Test func socketsKeepTheirContextAlive() throws {
         // Release order under ARC is not declaration order: a socket outliving its context's
         // last other reference must still work, and tearing both down must not hang.
-        let finished = returns(within: 30) {
-            do {
-                var context: ZMQContext? = ZMQContext()
-                let pull = try ZMQSocket(context!, .pull)
-                let push = try ZMQSocket(context!, .push)
-                context = nil
-                try pull.bind("inproc://outlive")
-                try push.connect("inproc://outlive")
-                try push.send(bytes("still alive"))
-                #expect(try pull.framesWithin() == [bytes("still alive")])
-            } catch {
-                Issue.record("\(error)")
-            }
+        let done = outcome(within: 30) {
+            var context: ZMQContext? = ZMQContext()
+            let pull = try ZMQSocket(context!, .pull)
+            let push = try ZMQSocket(context!, .push)
+            context = nil
+            try pull.bind("inproc://outlive")
+            try push.connect("inproc://outlive")
+            try push.send(bytes("still alive"))
+            return try pull.framesWithin()
         }
-        #expect(finished, "context teardown hung")
+        let received = try #require(done, "context teardown hung")
+        #expect(try received.get() == [bytes("still alive")])
     }
 }

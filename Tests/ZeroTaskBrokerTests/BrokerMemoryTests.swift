@@ -27,9 +27,11 @@ import ZeroTaskTestSupport
     ]
 
     @Test func floodOfBadInputLeavesMemoryFlatAndTheBrokerServing() throws {
-        let request = try unusedEndpoint(), publish = try unusedEndpoint()
-        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--store", "memory", "--request", request, "--publish", publish])
+        // Ports the broker picks itself and reports: nothing can take them in between.
+        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--store", "memory", "--request", "tcp://127.0.0.1:*",
+            "--publish", "tcp://127.0.0.1:*"])
         defer { broker.stop() }
+        let request = try listeningEndpoints(of: broker).request
         let context = ZMQContext()
         let peer = try TestPeer(endpoint: request, context: context, .dealer)
         let up = try eventually(30) {

@@ -202,18 +202,38 @@ import ZeroTaskProtocol
         #expect(seen.last == "{\"method\":\"zerotask.node.broker_new_task\",\"params\":{\"method\":\"wanted\",\"task_id\":\(tid.jsonString)},\"jsonrpc\":\"2.0\"}")
     }
 
+    /// `task_result_ready` goes to the client that owns the task: a subscriber for another
+    /// client hears nothing of it.
     @Test func resultReadyNotificationForOneClient() throws {
         let broker = try TestBroker()
         let client = try broker.peer()
         let node = try broker.peer()
         _ = try client.result("client_connect", ["me"])
+        _ = try client.result("client_connect", ["you"])
         _ = try node.result("node_connect", ["node_id": "n", "methods": ["m"]])
-        let sub = try TestSubscriber(broker, prefixes: [Notifications.resultReadyPrefix(clientID: "me")])
-        Thread.sleep(forTimeInterval: 0.3)  // let the subscription reach the broker (slow joiner)
-        let tid = try client.result("client_new_task", ["me", "m", []])
-        _ = try node.result("node_task_request", ["n", tid])
-        _ = try node.result("node_task_finished", ["n", tid, "ok"])
-        let note = try sub.receive()
-        #expect(note == "{\"method\":\"zerotask.client.task_result_ready\",\"params\":{\"task_id\":\(tid.jsonString)},\"jsonrpc\":\"2.0\"}")
+        func finish(_ owner: String) throws -> JSONValue {
+            let tid = try client.result("client_new_task", [.string(owner), "m", []])
+            _ = try node.result("node_task_request", ["n", tid])
+            _ = try node.result("node_task_finished", ["n", tid, "ok"])
+            return tid
+        }
+        func note(_ tid: JSONValue) -> String {
+            "{\"method\":\"zerotask.client.task_result_ready\",\"params\":{\"task_id\":\(tid.jsonString)},\"jsonrpc\":\"2.0\"}"
+        }
+        let mine = try TestSubscriber(broker, prefixes: [Notifications.resultReadyPrefix(clientID: "me")])
+        let yours = try TestSubscriber(broker, prefixes: [Notifications.resultReadyPrefix(clientID: "you")])
+        // PUB drops messages until a subscription is in place (slow joiner): finish tasks until
+        // each subscriber has heard one of its own, then empty both.
+        for (owner, sub) in [("me", mine), ("you", yours)] {
+            #expect(try eventually(10) { _ = try finish(owner); return try sub.receive(seconds: 0.1) != nil }, "\(owner)")
+        }
+        for sub in [mine, yours] { while try sub.receive(seconds: 0.3) != nil {} }
+
+        let tid = try finish("me")
+        #expect(try mine.receive() == note(tid))
+        #expect(try yours.receive(seconds: 0.5) == nil)
+        let other = try finish("you")
+        #expect(try yours.receive() == note(other))
+        #expect(try mine.receive(seconds: 0.5) == nil)
     }
 }

@@ -136,16 +136,110 @@ import ZeroTaskProtocol
         #expect(try peer.receiveJSON()["error"]?["code"] == -32700)
     }
 
+    /// A peer that sends a thousand requests and vanishes before reading a reply: the broker
+    /// took every request (counted, before the peer goes) and still serves the next peer.
     @Test func vanishedPeerDoesNotStallOthers() throws {
         let broker = try TestBroker()
+        let peer = try broker.peer()
+        let before = try #require(peer.result("stats")["requests_total"]?.int64Value)
         do {
             let gone = try broker.peer(.dealer)
             for i in 0..<1000 {
                 try gone.sendRaw(Request(method: "zerotask.broker.stats", params: .none, id: .int(Int64(i))).json.jsonBytes)
             }
+            // Close only once the broker has read them all: linger 0 right after sending could
+            // drop them unsent, and the test would prove nothing. Each probe counts one more.
+            var probes: Int64 = 0
+            #expect(try eventually(30) {
+                probes += 1
+                return (try peer.result("stats")["requests_total"]?.int64Value ?? 0) >= before + 1000 + probes
+            })
             gone.socket.close(lingerMilliseconds: 0)
         }
+        let after = try #require(peer.result("stats")["requests_total"]?.int64Value)
+        #expect(after >= before + 1001)
+        #expect(try peer.result("stats")["requests_total"]?.int64Value == after + 1)
+    }
+}
+
+extension BrokerWireTests {
+    /// A long poll inside a JSON-RPC batch does not wait (docs/PROTOCOL.md): the batch is
+    /// answered at once, the poll with its "nothing yet", though it asked for 30 s.
+    @Test func aLongPollInsideABatchIsAnsweredAtOnce() throws {
+        let broker = try TestBroker()
         let peer = try broker.peer()
-        #expect(try peer.result("stats")["requests_total"] != nil)
+        _ = try peer.result("client_connect", ["c"])
+        let tid = try peer.result("client_new_task", ["c", "m", []])
+        let batch: JSONValue = [
+            Request(method: "zerotask.broker.client_wait_results", params: .positional(["c", [tid], 30]), id: 1).json,
+            Request(method: "zerotask.broker.stats", params: .none, id: 2).json,
+        ]
+        try peer.sendRaw(batch.jsonBytes)
+        // Well inside the 30 s the poll asked for: a parked poll would hold the whole batch.
+        let reply = try peer.receiveJSON(seconds: 10).arrayValue ?? []
+        #expect(reply.count == 2)
+        #expect(reply.first?["id"] == 1 && reply.first?["result"] == [])
+        #expect(reply.last?["id"] == 2 && reply.last?["result"]?["tasks"] == 1)
+        // Alone, the same poll is held.
+        _ = try peer.sendRaw(Request(method: "zerotask.broker.client_wait_results", params: .positional(["c", [tid], 30]), id: 3).json.jsonBytes)
+        #expect(try peer.expectSilence(seconds: 1))
+    }
+}
+
+extension BrokerWireTests {
+    /// The 8-frame limit at its boundary: the broker's ROUTER adds the peer's routing id, so a
+    /// DEALER's 7 frames (6 envelope frames and the body) make 8 and are served, with the
+    /// envelope echoed; 8 make 9 and are dropped; the peer is served afterwards.
+    @Test func eightFramesAreServedAndNineDropped() throws {
+        let broker = try TestBroker()
+        let dealer = try broker.peer(.dealer)
+        let body = Request(method: "zerotask.broker.stats", params: .none, id: 7).json.jsonBytes
+        let envelope = (1...6).map { [UInt8(ascii: "a") + UInt8($0)] }
+        try dealer.socket.send(frames: envelope + [body])
+        var poller = ZMQPoller()
+        poller.add(dealer.socket)
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+        let reply = try #require(try dealer.socket.receiveFrames(dontWait: true))
+        #expect(Array(reply.dropLast()) == envelope)
+        #expect(try JSONValue.parse(reply.last ?? [])["id"] == 7)
+
+        try dealer.socket.send(frames: envelope + [[UInt8(ascii: "z")], body])
+        #expect(try dealer.expectSilence(seconds: 1))
+        try dealer.socket.send(frames: envelope + [body])
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+    }
+
+    /// ROUTER handover: a second connection with a routing id already in use (a node's is
+    /// `node:ID`) takes it over, and the replies go to the newcomer.
+    @Test func aPeerReconnectingWithTheSameRoutingIDTakesItOver() throws {
+        let broker = try TestBroker()
+        // The routing id is set before connecting: the sockets are built by hand.
+        let first = try ZMQSocket(broker.context, .dealer)
+        try first.setLinger(milliseconds: 0)
+        try first.setRoutingID(Array("node:twin".utf8))
+        try first.connect(broker.request)
+        try first.send([], more: true)
+        try first.send(Request(method: "zerotask.broker.stats", params: .none, id: 1).json.jsonBytes)
+        var poller = ZMQPoller()
+        poller.add(first)
+        #expect(try poller.poll(timeoutMilliseconds: 10_000)[0].contains(.readable))
+        _ = try first.receiveFrames(dontWait: true)
+
+        let second = try ZMQSocket(broker.context, .dealer)
+        try second.setLinger(milliseconds: 0)
+        try second.setRoutingID(Array("node:twin".utf8))
+        try second.connect(broker.request)
+        var secondPoller = ZMQPoller()
+        secondPoller.add(second)
+        // Without handover the broker would drop the newcomer's messages (the id is taken).
+        #expect(try eventually(10) {
+            try second.send([], more: true)
+            try second.send(Request(method: "zerotask.broker.stats", params: .none, id: 2).json.jsonBytes)
+            return try secondPoller.poll(timeoutMilliseconds: 200)[0].contains(.readable)
+        })
+        let reply = try #require(try second.receiveFrames(dontWait: true))
+        #expect(try JSONValue.parse(reply.last ?? [])["id"] == 2)
+        first.close(lingerMilliseconds: 0)
+        second.close(lingerMilliseconds: 0)
     }
 }

@@ -52,20 +52,28 @@ import ZeroTaskTestSupport
         let client = try ZMQSocket(context, .dealer)
         try client.setLinger(milliseconds: 0)
         try client.connect(service.boundRequestEndpoint)
-        try client.send(Self.request("client_connect", ["alice"], id: 10).json.jsonBytes)
-        try client.send(Self.request("client_new_task", ["alice", "work", [1, 2]], id: 11).json.jsonBytes)
-        // Both changes are held at the store's gate: the client hears nothing yet...
-        #expect(pump.run(seconds: 10) { store.entered.wait(timeout: .now()) == .success })
         var heard: [JSONValue] = []
         func receive() {
             while let frames = try? client.receiveFrames(dontWait: true), let body = frames.last {
                 if let v = try? JSONValue.parse(body) { heard.append(v["id"] ?? .null) }
             }
         }
+        // The client's connect is held at the store's gate: the client hears nothing yet.
+        try client.send(Self.request("client_connect", ["alice"], id: 10).json.jsonBytes)
+        #expect(pump.run(seconds: 10) { store.entered.wait(timeout: .now()) == .success })
+        _ = pump.run(seconds: 0.3) { receive(); return false }
+        #expect(heard.isEmpty)
+        store.release.signal()
+        #expect(pump.run(seconds: 10) { receive(); return heard == [10] })
+        // The submission is held too, and the gate entered again proves the broker has the task
+        // (two messages sent back to back may reach the broker in two steps, so waiting for the
+        // first write alone left the pull below racing the submission).
+        try client.send(Self.request("client_new_task", ["alice", "work", [1, 2]], id: 11).json.jsonBytes)
+        #expect(pump.run(seconds: 10) { store.entered.wait(timeout: .now()) == .success })
         // ...and neither does the local node that pulls the task.
         broker.handleLocal(Self.request("node_task_pull", ["node_id": "here", "max": 1], id: 2))
         _ = pump.run(seconds: 0.3) { receive(); takeLocal(); return false }
-        #expect(heard.isEmpty)
+        #expect(heard == [10])
         #expect(!local.contains { $0.id == 2 })
 
         // Once written, everyone's answers go out.

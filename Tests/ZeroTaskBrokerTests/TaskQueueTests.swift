@@ -48,16 +48,20 @@ import Testing
         #expect(drain(&q) == ["high", "mid", "low"])
     }
 
+    /// The broker cancels a queued task by count only: its entry stays in the heap (no O(n)
+    /// search) and the next pull skips it on the way to the live task behind it.
     @Test func removalIsLazy() {
-        var q = TaskQueue()
-        for i in 0..<3 { q.push(.init(priority: 0, sequence: UInt64(i), taskID: "t\(i)")) }
-        // The owner marks t0 gone by lowering liveCount; its entry stays until it reaches the top.
-        q.liveCount -= 1
-        #expect(q.heap.count == 3)
-        #expect(q.top?.taskID == "t0")
-        q.liveCount -= 2
-        #expect(q.isEmpty)
-        #expect(q.heap.count == 3)
+        var h = BrokerStateTests.Harness()
+        h.setUp()
+        for name in ["a", "b", "c"] { h.submit(name) }
+        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        #expect(h.state.queues["work"]?.heap.count == 3)
+        #expect(h.state.queues["work"]?.liveCount == 2)
+        #expect(h.state.queues["work"]?.top?.taskID == "alice-a")  // stale, still on top
+        #expect(BrokerStateTests.Harness.ids(h.result("node_task_pull", ["n1", 1], peer: "N")) == ["alice-b"])
+        // The pull popped the stale entry with the one it took.
+        #expect(h.state.queues["work"]?.heap.count == 1)
+        #expect(h.state.queues["work"]?.liveCount == 1)
     }
 
     @Test func compactionDropsStaleEntriesAndKeepsOrder() {

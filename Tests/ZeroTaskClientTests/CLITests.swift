@@ -180,3 +180,25 @@ import ZeroTaskProtocol
         #expect(r.status == 69 && r.stderr.contains("no node serves method nobody.serves"))
     }
 }
+
+extension CLITests {
+    /// `zerotask plugins check`: a verdict per plugin, and exit status 0 only when every plugin
+    /// loads (README.md).
+    @Test func pluginsCheckExitsNonZeroOnAnyProblem() async throws {
+        let fixtures = Binaries.repositoryRoot + "/Tests/ZeroTaskNodeTests/Fixtures"
+        let dir = FixturePlugins.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FixturePlugins.compile("extra", from: fixtures, into: dir)
+        let good = try await cli.run(["plugins", "check", dir])
+        #expect(good.status == 0, "stdout: \(good.stdout) stderr: \(good.stderr)")
+        #expect(good.stdout.contains("extra"))
+        // A manifest naming a symbol its library does not have.
+        try FileManager.default.copyItem(atPath: dir + "/extra.so", toPath: dir + "/broken.so")
+        try #"{"abi": 1, "name": "broken", "methods": [{"name": "broken.x", "symbol": "no_such_symbol", "returns": "int64"}]}"#
+            .write(toFile: dir + "/broken.json", atomically: true, encoding: .utf8)
+        let bad = try await cli.run(["plugins", "check", dir])
+        #expect(bad.status == 1, "stdout: \(bad.stdout) stderr: \(bad.stderr)")
+        #expect(bad.stdout.contains("broken") && bad.stdout.contains("no_such_symbol"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("extra"))
+    }
+}

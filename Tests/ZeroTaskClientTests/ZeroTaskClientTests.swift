@@ -224,7 +224,8 @@ import ZeroTaskProtocol
     }
 
     @Test func newCallsWorkAfterTheBrokerRestarts() async throws {
-        let first = try TestBroker()
+        // A port outside the ephemeral range: no broker binding `*` can take it between the two.
+        let first = try TestBroker(request: try unusedEndpoint())
         let endpoint = first.request
         var node = try TestNode(broker: endpoint)
         let client = try await ZeroTaskClient(request: endpoint, clientID: "restart-client", requestTimeout: .seconds(5))
@@ -239,7 +240,8 @@ import ZeroTaskProtocol
         #expect(try await client.call("math.add", .positional([20, 22])) == 42)
         #expect(client.clientID == "restart-client")
         // A task the memory-only broker lost is the broker's "unknown task" error.
-        await #expect(throws: ZeroTaskClientError.self) { try await lost.wait(timeout: .seconds(10)) }
+        let error = await #expect(throws: ZeroTaskClientError.self) { try await lost.wait(timeout: .seconds(10)) }
+        #expect(error?.rpcError?.code == ErrorCode.invalidTaskID.rawValue, "\(String(describing: error))")
         await client.close()
         node.stop()
         second.stop()
@@ -254,9 +256,10 @@ import ZeroTaskProtocol
         let second = try await ZeroTaskClient(request: broker.request, clientID: "cli-same")
         #expect(try await second.task(id).wait(timeout: .seconds(30)) == 2)
         // While connected, the id is taken for other connections.
-        await #expect(throws: ZeroTaskClientError.self) {
+        let taken = await #expect(throws: ZeroTaskClientError.self) {
             _ = try await ZeroTaskClient(request: broker.request, clientID: "cli-same")
         }
+        #expect(taken?.rpcError?.code == ErrorCode.invalidClientID.rawValue, "\(String(describing: taken))")
         await second.close()
         node.stop()
     }

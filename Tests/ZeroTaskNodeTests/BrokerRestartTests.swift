@@ -73,6 +73,9 @@ import ZeroTaskTestSupport
         let plugins = dir + "/plugins"
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         try FixturePlugins.compile("nodetest", from: NodeHarness.fixtures, into: plugins)
+        // nt.tally leaves one byte in runs/N per execution of task N.
+        let runs = dir + "/runs"
+        try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
         let request = try unusedEndpoint(), publish = try unusedEndpoint()
 
         func startBroker() throws -> ChildProcess {
@@ -104,7 +107,7 @@ import ZeroTaskTestSupport
 
         // Submit with 200 in flight; kill the broker once a third are acknowledged.
         func submission(_ i: Int) -> (String, JSONValue) {
-            ("client_new_task", ["client_id": .string(Self.client), "method": "nt.add", "params": [.int(Int64(i)), .int(Int64(i))],
+            ("client_new_task", ["client_id": .string(Self.client), "method": "nt.tally", "params": [.string(runs), .int(Int64(i))],
                 "task_id": .string("t\(i)")])
         }
         var acknowledged = Set<Int>()
@@ -173,9 +176,14 @@ import ZeroTaskTestSupport
             guard let entry = results["\(Self.client)-t\(i)"] else { continue }
             #expect(entry["status"] == .int(TaskStatus.finished.rawValue) && entry["result"] == .int(Int64(2 * i)), "t\(i): \(entry)")
         }
-        // Each finished once: no task failed (none was lost with a node and retried to exhaustion).
+        // Each finished once: no task failed (none was lost with a node and retried to exhaustion)...
         let stats = try checker.run([("stats", [])])[0]
         #expect((try? stats?.get())?["failed"] == .int(0), "\(String(describing: stats))")
+        // ...and each ran once: a task run again after the restart (requeued instead of kept for
+        // the node that held it) would leave two bytes.
+        let counts = (0..<total).map { (try? FileManager.default.attributesOfItem(atPath: "\(runs)/\($0)")[.size] as? Int) ?? 0 }
+        let twice = counts.indices.filter { counts[$0] != 1 }
+        #expect(twice.isEmpty, "tasks not run exactly once: \(twice.prefix(20).map { "t\($0): \(counts[$0])" })")
         #expect(node.isRunning, "the node carried on across the restart")
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import ZeroMQ
+import ZeroTaskBroker
 import ZeroTaskProtocol
 import ZeroTaskTestSupport
 
@@ -93,8 +94,20 @@ import ZeroTaskTestSupport
         n.process!.signal(SIGTERM)
         #expect(n.process!.waitForExit(seconds: 30) == 0, "node output:\n\(n.process!.output)")
 
+        // Read the store the node left, before anything can run again: the running task was
+        // drained to its result (handed back instead, it would be queued and run a second time
+        // after the restart to the same result), the queued one waits.
+        let store = try SQLiteTaskStore(path: n.data + "/zerotask.sqlite")
+        let stored = try store.load().tasks
+        store.close()
+        let drained = try #require(stored.first { $0.id == running.stringValue })
+        #expect(drained.status == .finished && drained.result == 1500 && drained.attempts == 1, "\(drained)")
+        #expect(stored.first { $0.id == queued.stringValue }?.status == .queued)
+
         try n.start(workers: 1)
+        #expect(try n.status(running) == .int(TaskStatus.finished.rawValue))
         #expect(try n.outcome(running) == .success(1500))
+        #expect(try n.client.result("client_task_info", ["user", running])["attempts"] == 1)
         #expect(try n.outcome(queued) == .success(42))
     }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import Testing
 import ZeroMQ
 import ZeroTaskBroker
@@ -67,9 +68,58 @@ final class NodeHarness: @unchecked Sendable {
 
     func info(_ taskID: JSONValue) throws -> JSONValue { try client.result("client_task_info", ["tester", taskID]) }
 
+    /// Starts watching how many tasks the broker assigns to `node` at once.
+    func watchAssigned(to node: String) throws -> AssignedWatcher { try AssignedWatcher(broker, node: node) }
+
+    /// How many requests of `method` the broker has received (its `stats`).
+    func requestCount(_ method: String) throws -> Int64 {
+        try client.result("stats")["requests_by_method"]?[method]?.int64Value ?? 0
+    }
+
     deinit {
         for n in nodes { n.stop() }
         try? FileManager.default.removeItem(atPath: plugins)
+    }
+}
+
+/// The most tasks the broker had assigned to one node at once, sampled every few milliseconds
+/// from a thread and a connection of its own. More than the node's workers proves the node
+/// prefetched tasks to queue behind a running one (a prefetch may last only until the node
+/// hands it back, 100 ms later: too short for a test's own polling to be sure to see it).
+final class AssignedWatcher: @unchecked Sendable {
+    private let most = Mutex<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(_ broker: TestBroker, node: String) throws {
+        let socket = try ZMQSocket(broker.context, .dealer)
+        try socket.setLinger(milliseconds: 0)
+        try socket.connect(broker.request)
+        let request = Request(method: "zerotask.broker.nodes", params: .none, id: 1).json.jsonBytes
+        Thread { [self] in
+            var poller = ZMQPoller()
+            poller.add(socket)
+            while !stopping.load(ordering: .acquiring) {
+                guard (try? socket.send(request)) != nil,
+                    (try? poller.poll(timeoutMilliseconds: 1000))?[0].contains(.readable) == true,
+                    let frames = try? socket.receiveFrames(dontWait: true), let body = frames.last,
+                    let nodes = try? JSONValue.parse(body)["result"]?.arrayValue
+                else { continue }
+                let n = nodes.first { $0["node_id"] == .string(node) }?["assigned"]?.int64Value ?? 0
+                most.withLock { $0 = max($0, Int(n)) }
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+            socket.close(lingerMilliseconds: 0)
+            stopped.signal()
+        }.start()
+    }
+
+    /// The most seen so far.
+    var mostAssigned: Int { most.withLock { $0 } }
+
+    deinit {
+        stopping.store(true, ordering: .releasing)
+        stopped.wait()
     }
 }
 

@@ -101,23 +101,32 @@ import ZeroTaskTestSupport
         let h = try NodeHarness(plugins: ["nodetest", "extra"])
         try h.startNode(id: "inplace", workers: 2, waitFor: "extra.triple")
         #expect(try h.outcome(try h.submit("extra.triple", [1])) == .success(3))
-        let running = try h.submit("nt.sleep", [1500])
-        #expect(try eventually { try h.client.result("client_task_status", ["tester", running]) == .int(5000) })
-        // Overwrite the library's bytes in place (same inode), as a careless `cp` would.
+        // The new build is ready before the running task starts, so the task spans the overwrite.
         let build = FixturePlugins.temporaryDirectory("zt-build")
         try FixturePlugins.compile("extra2", from: NodeHarness.fixtures, into: build)
         let new = try Data(contentsOf: URL(fileURLWithPath: build + "/extra2.so"))
+        // The running task sleeps inside the very library that is overwritten: it returns into
+        // its code after the bytes changed. One attempt only (max_retries 0): a crash is not
+        // rescued by running it again.
+        let running = try h.client.result("client_new_task", ["client_id": "tester", "method": "extra.slowtriple",
+            "params": [3000], "max_retries": 0])
+        #expect(try eventually { try h.client.result("client_task_status", ["tester", running]) == .int(5000) })
+        // Overwrite the library's bytes in place (same inode), as a careless `cp` would.
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: h.plugins + "/extra.so"))
         try handle.truncate(atOffset: 0)
         try handle.write(contentsOf: new)
         try handle.close()
+        #expect(try h.client.result("client_task_status", ["tester", running]) == .int(5000), "the overwrite came too late")
         #expect(try eventually(30) { try h.outcome(try h.submit("extra.triple", [1])) == .success(1003) })
-        #expect(try h.outcome(running) == .success(1500))
+        // The old code answered, in its first and only attempt.
+        #expect(try h.outcome(running) == .success(9000))
+        #expect(try h.info(running)["attempts"] == 1)
     }
 
     @Test func nodeRegistersAgainWhenItsBrokerRestarts() throws {
         let h = try NodeHarness()
-        // A standalone broker process the test can kill, on ports chosen now and kept.
+        // A standalone broker process the test can kill, on ports chosen now and kept (outside
+        // the ephemeral range, so no broker binding `*` meanwhile can take them).
         let request = try unusedEndpoint(), publish = try unusedEndpoint()
         func startBroker() throws -> ChildProcess {
             try ChildProcess(Binaries.zerotask, ["broker", "--store", "memory", "--request", request, "--publish", publish])
@@ -152,14 +161,15 @@ import ZeroTaskTestSupport
     @Test func nodeWithABuiltInBrokerServesClientsOverTCP() throws {
         let plugins = FixturePlugins.temporaryDirectory()
         try FixturePlugins.compile("nodetest", from: NodeHarness.fixtures, into: plugins)
-        let request = try unusedEndpoint(), publish = try unusedEndpoint()
         let data = FixturePlugins.temporaryDirectory("zt-data")
-        // The main job: a node with its own broker (SQLite store in a data directory of its own).
+        // The main job: a node with its own broker (SQLite store in a data directory of its own),
+        // on ports it picks itself and reports.
         let node = try ChildProcess(Binaries.zerotask, [
-            "node", "--broker", "builtin", "--request", request, "--publish", publish, "--plugins", plugins,
+            "node", "--broker", "builtin", "--request", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--plugins", plugins,
             "--workers", "2", "--data-dir", data,
         ])
         defer { node.stop() }
+        let request = try listeningEndpoints(of: node).request
         let peer = try TestPeer(endpoint: request, context: ZMQContext())
         #expect(eventually(30) { (try? peer.call("methods").outcome.get().arrayValue?.contains { $0["name"] == "nt.add" }) == true },
             "node output:\n\(node.output)")

@@ -17,6 +17,7 @@ import ZeroTaskTestSupport
         for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.echo", ["x"])) == .success("x")) }
         // 32 KB each way per task: a few queued tasks are more than a socketpair's buffers hold.
         let big = String(repeating: "z", count: 32_000)
+        let watcher = try h.watchAssigned(to: "bulky")
         var ids: [JSONValue] = []
         for batch in 0..<10 {
             let entries: [JSONValue] = (0..<20).map { i in ["method": "nt.echo", "params": [.string("\(batch * 20 + i):" + big)]] }
@@ -26,6 +27,8 @@ import ZeroTaskTestSupport
         for (i, id) in ids.enumerated() {
             #expect(try h.outcome(id, seconds: 60) == .success(.string("\(i):" + big)))
         }
+        // The queue was deep only if the node prefetched: more tasks than its one worker.
+        #expect(watcher.mostAssigned > 1, "the node never held more than one task")
     }
 
     /// A worker that takes nothing (stopped) while the node has megabytes of tasks for it: the
@@ -41,6 +44,7 @@ import ZeroTaskTestSupport
         }
         #expect(kill(Int32(worker), SIGSTOP) == 0)
         let big = String(repeating: "z", count: 32_000)
+        let watcher = try h.watchAssigned(to: "unblocked")
         var ids: [JSONValue] = []
         for batch in 0..<2 {  // two messages: each stays under the broker's max_message_bytes
             let entries: [JSONValue] = (0..<20).map { i in
@@ -61,6 +65,9 @@ import ZeroTaskTestSupport
             }
         }
         #expect(ok >= 39)
+        // Tasks were queued for the stopped worker (the node's writes to it are what must not
+        // block): the node held more than its one worker runs.
+        #expect(watcher.mostAssigned > 1, "nothing was queued behind the stopped worker")
         kill(Int32(worker), SIGCONT)
     }
 
@@ -72,6 +79,7 @@ import ZeroTaskTestSupport
         guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not fail"); return }
         #expect(e.code == -32060)
         #expect(e.message.contains("timed out"))
+        #expect(e.data?["timeout"]?.doubleValue == 1 && e.data?["worker"]?.int64Value != nil, "\(e)")
         // The client's own timeout wins over the default.
         let slow = try h.submit("nt.sleep", [20_000], timeout: 0.5)
         guard case .failure(let e2) = try h.outcome(slow) else { Issue.record("sleep did not time out"); return }
@@ -101,6 +109,10 @@ import ZeroTaskTestSupport
         guard case .failure(let e) = try h.outcome(tid) else { Issue.record("\(method) did not fail"); return }
         #expect(e.code == -32061)
         #expect(e.data?[key] == cause, "\(e)")
+        if key == "signal" {
+            let number: Int64 = cause == "SIGSEGV" ? Int64(SIGSEGV) : Int64(SIGABRT)
+            #expect(e.data?["signal_number"] == .int(number), "\(e)")
+        }
         #expect(try h.outcome(try h.submit("nt.add", [40, 2])) == .success(42))
     }
 
@@ -151,11 +163,24 @@ import ZeroTaskTestSupport
     @Test func fastTasksPrefetchedBehindAHungTaskAreNotLost() throws {
         let h = try NodeHarness()
         try h.startNode(id: "pipeline", workers: 1)
-        // Teach the node that nt.add is fast: it then queues such tasks behind a running one.
+        // Teach the node that nt.add and nt.sleep (1 ms) are fast: it then queues tasks behind a
+        // running one of them.
         for i in 0..<20 { #expect(try h.outcome(try h.submit("nt.add", [.int(Int64(i)), 1])) == .success(.int(Int64(i + 1)))) }
-        let hung = try h.submit("nt.hang")  // one second, then killed
-        let adds = try (0..<30).map { i in try h.submit("nt.add", [.int(Int64(i)), 100]) }
+        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [1])) == .success(1)) }
+        let watcher = try h.watchAssigned(to: "pipeline")
+        // One request for all: the node's parked pull wakes for the first task, a sleep that
+        // hangs (a minute, given one second), and the node, taking it for fast, pulls the adds
+        // to queue behind it at once. (nt.hang, a method never seen fast, would get nothing
+        // queued behind it.)
+        let entries: [JSONValue] = [["method": "nt.sleep", "params": [60_000], "timeout": 1]]
+            + (0..<30).map { i in ["method": "nt.add", "params": [.int(Int64(i)), 100]] }
+        let ids = try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
+        try #require(ids.count == 31)
+        let hung = ids[0]  // one second, then its worker is killed
+        let adds = Array(ids.dropFirst())
         guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not time out"); return }
+        // While the hung task held the one worker, adds were prefetched behind it.
+        #expect(watcher.mostAssigned > 1, "no task was queued behind the hung one")
         #expect(e.code == -32060)
         for (i, t) in adds.enumerated() {
             #expect(try h.outcome(t) == .success(.int(Int64(i + 100))))
@@ -169,12 +194,22 @@ import ZeroTaskTestSupport
         try h.startNode(id: "first", workers: 1)
         // nt.sleep with 1 ms is fast: the node learns to queue it behind a running one.
         for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [1])) == .success(1)) }
+        let watcher = try h.watchAssigned(to: "first")
+        let releasedBefore = try h.requestCount("node_task_release")
         let long = try h.submit("nt.sleep", [8000])
         let short = try (0..<5).map { _ in try h.submit("nt.sleep", [1]) }
         #expect(try eventually { try h.client.result("client_task_status", ["tester", long]) == .int(5000) })
+        // The precondition: "first" took short ones to queue behind the long one, and handed
+        // them back once the long one ran too long (kept, they would wait for it).
+        #expect(try eventually(30) { try h.requestCount("node_task_release") > releasedBefore }, "nothing was handed back")
+        #expect(watcher.mostAssigned > 1, "nothing was queued behind the long task")
         try h.startNode(id: "second", workers: 1)
-        // The short ones do not wait for the long one: they are handed back and run on "second".
-        for t in short { #expect(try h.outcome(t) == .success(1)) }
+        // The short ones do not wait for the long one: they are handed back and run on "second"
+        // (kept, they would run on "first" once the long one ends).
+        for t in short {
+            #expect(try h.outcome(t) == .success(1))
+            #expect(try h.info(t)["node_id"] == "second")
+        }
         #expect(try h.client.result("client_task_status", ["tester", long]) == .int(5000), "the long task still runs")
         #expect(try h.outcome(long) == .success(8000))
     }

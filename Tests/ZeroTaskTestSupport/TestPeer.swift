@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ZeroMQ
 import ZeroTaskBroker
@@ -166,14 +167,60 @@ public func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) r
     return try condition()
 }
 
-/// A loopback endpoint whose port nothing listens on (bound once, then released).
+/// A loopback endpoint whose port nothing listens on, for a child that must bind a port known
+/// in advance (it is started again on the same one) or for a peer that must find nobody.
+///
+/// The port comes from below the kernel's ephemeral range, which a bind to port 0 (`*`) never
+/// hands out: the many brokers that tests start in parallel on ephemeral ports cannot take it
+/// between this check and the child's bind. Ports are spread by pid and handed out in turn, so
+/// test processes running side by side rarely pick the same one, and a port seen taken is
+/// skipped.
 public func unusedEndpoint() throws -> String {
     let context = ZMQContext()
-    let s = try ZMQSocket(context, .router)
-    try s.bind("tcp://127.0.0.1:*")
-    let endpoint = s.lastEndpoint ?? "tcp://127.0.0.1:1"
-    s.close(lingerMilliseconds: 0)
-    return endpoint
+    for _ in 0..<ReservedPorts.count {
+        let port = ReservedPorts.next()
+        let s = try ZMQSocket(context, .router)
+        defer { s.close(lingerMilliseconds: 0) }
+        if (try? s.bind("tcp://127.0.0.1:\(port)")) != nil { return "tcp://127.0.0.1:\(port)" }
+    }
+    throw TimedOut(what: "a free port in \(ReservedPorts.range)")
+}
+
+/// The ports `unusedEndpoint()` hands out, below the ephemeral range.
+enum ReservedPorts {
+    static let range = 20000..<(min(ephemeralStart, 32768) - 1)
+    static var count: Int { range.count }
+    private static let counter = Atomic<Int>(Int(getpid()) &* 7919)
+
+    static func next() -> Int {
+        range.lowerBound + abs(counter.add(1, ordering: .relaxed).newValue % range.count)
+    }
+
+    /// The first port the kernel picks for a bind to port 0.
+    private static var ephemeralStart: Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32768
+    }
+}
+
+/// The endpoints a `zerotask broker` or a node with a built-in broker actually bound, read
+/// from its "broker listening" log line: the child binds port 0 (`tcp://127.0.0.1:*`), so no
+/// port is chosen ahead of time and nothing can take it in between.
+public func listeningEndpoints(of child: ChildProcess, seconds: Double = 30) throws -> (request: String, publish: String) {
+    var found: (String, String)?
+    _ = eventually(seconds) {
+        guard let line = child.output.split(separator: "\n").first(where: { $0.contains("broker listening") }) else {
+            return !child.isRunning
+        }
+        func value(_ key: String) -> String? {
+            guard let r = line.range(of: "\(key)=") else { return nil }
+            return String(line[r.upperBound...].prefix { !$0.isWhitespace && $0 != "," && $0 != "]" && $0 != "\"" })
+        }
+        if let request = value("request"), let publish = value("publish") { found = (request, publish) }
+        return true
+    }
+    guard let found else { throw TimedOut(what: "the child's \"broker listening\" line; its output:\n\(child.output)") }
+    return found
 }
 
 /// A ROUTER that takes every request and never answers: a broker that hangs.

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "zerotask_plugin.h"
 
@@ -23,6 +24,34 @@ int64_t chatty(int64_t x) {
 }
 int64_t getpid_method(void) { return (int64_t)getpid(); }
 int64_t slow_pid(int64_t ms) { usleep((useconds_t)ms * 1000); return (int64_t)getpid(); }
+/* A result of n bytes from a tiny request: past the worker's max_result_bytes on demand. */
+char *big(int64_t n) {
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    memset(s, 'a', (size_t)n);
+    s[n] = 0;
+    return s;
+}
+/* Forks a child that sleeps for good, writes its pid to PATH, then hangs: the deadline must
+   end the whole process group, the child included. */
+int64_t fork_hang(const char *path) {
+    pid_t child = fork();
+    if (child == 0) { for (;;) pause(); }
+    FILE *f = fopen(path, "w");
+    if (f) { fprintf(f, "%d\n", (int)child); fclose(f); }
+    for (;;) pause();
+    return 0;
+}
+/* Appends one byte to DIR/N for every run, so a test can count executions, then returns 2 * n. */
+int64_t tally(const char *dir, int64_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%lld", dir, (long long)n);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, "x", 1);
+    close(fd);
+    return w == 1 ? 2 * n : -1;
+}
 
 /* Reports progress, then waits for cancellation (or 30 s). */
 int slow_progress(zt_context *ctx, const char *params, size_t len) {
