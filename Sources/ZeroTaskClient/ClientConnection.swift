@@ -250,13 +250,23 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
                     body.append(contentsOf: b.body)
                 }
                 body.append(UInt8(ascii: "]"))
-                guard try dealer.send(body, dontWait: true) else { return }
+                guard try sendFramed(body) else { return }
                 for _ in 0..<batch.count { pending.markNextSent() }
             } else {
-                guard try dealer.send(r.body, dontWait: true) else { return }
+                guard try sendFramed(r.body) else { return }
                 pending.markNextSent()
             }
         }
+    }
+
+    /// Sends one body behind an empty delimiter frame, as a REQ socket would: a ROUTER passes
+    /// it on with the envelope, and a REP broker (which drops messages without it) reads it
+    /// too. Replies still match by id, so many requests stay in flight. Returns false when
+    /// libzmq would block.
+    private func sendFramed(_ body: [UInt8]) throws(ZMQError) -> Bool {
+        // Only the first frame can report "would block"; after it libzmq takes the rest.
+        guard try dealer.send(UnsafeRawBufferPointer(start: nil, count: 0), more: true, dontWait: true) else { return false }
+        return try dealer.send(body, dontWait: true)
     }
 
     private func receiveReplies() throws(ZMQError) {
