@@ -53,7 +53,8 @@ extension BrokerState {
             o.append("node_id", .string(id))
             o.append("methods", .array(n.methods.keys.sorted().map { .string($0) }))
             if n.servesAny { o.append("serves_any", true) }
-            o.append("workers", .int(Int64(n.workers)))
+            // A seed node that declared no workers runs one task at a time (see freeSlots).
+            o.append("workers", .int(Int64(n.servesAny ? max(n.workers, 1) : n.workers)))
             o.append("assigned", .int(Int64(n.assigned.count)))
             o.append("last_seen", .double(((now - n.lastSeen) * 1000).rounded() / 1000))
             o.append("connected_at", .double(n.connectedAt))

@@ -81,7 +81,7 @@ struct CLIFailure: Error {
         case .unsupported(let method, let endpoint):
             let name = method.hasPrefix("zerotask.broker.") ? String(method.dropFirst("zerotask.broker.".count)) : method
             self.init(.unavailable,
-                "the broker at \(endpoint) does not support \(name) (it answered \(method) with -32601: it speaks only the seed methods, which call, submit, status and result use)")
+                "the broker at \(endpoint) does not support \(name) (\(method) answered -32601: it speaks only the seed methods, enough for call, submit, status and result)")
         case .closed:
             self.init(.software, "the client was closed while a request was pending")
         }
