@@ -157,7 +157,8 @@ extension BrokerState {
     mutating func dropNode(_ id: String, now: Double, reason: String, silent: Bool = false) {
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
-        if silent, !node.peer.isEmpty {
+        // (Bounded: connections that vanish by the thousand must not grow it without end.)
+        if silent, !node.peer.isEmpty, silentByPeer.count < Self.maxSilentNodes {
             var kept = node
             kept.assigned = []
             kept.unconfirmed = []
@@ -239,6 +240,9 @@ extension BrokerState {
 
 /// Re-admission of nodes presumed dead.
 extension BrokerState {
+    /// The most nodes dropped for silence that are remembered for re-admission at once.
+    static let maxSilentNodes = 100_000
+
     /// Registers again the node dropped for silence on `peer`, if it is `id` and nobody took
     /// the id meanwhile. Its tasks were queued again when it was dropped; it starts empty, with
     /// the methods and workers it had declared. A late result it still delivers is accepted

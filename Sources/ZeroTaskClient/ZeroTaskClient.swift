@@ -34,6 +34,8 @@ public final class ZeroTaskClient: Sendable {
     /// Learned from a -32601 to an extension: the broker speaks only the seed methods, so
     /// extensions are not tried again and nothing travels in a batch.
     private let seedOnly = Atomic<Bool>(false)
+    /// Set once the broker answered an extension: it is a ZeroTask broker.
+    private let extensionsAnswered = Atomic<Bool>(false)
 
     /// The broker methods of the seed spec that the client uses; every other is an extension.
     static let seedMethods: Set<String> = [
@@ -125,22 +127,31 @@ public final class ZeroTaskClient: Sendable {
     func rpc(_ name: String, _ params: Params, wait: Double = 0) async throws -> JSONValue {
         guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
         let timeout = requestTimeout.seconds + wait
-        let isExtension = !Self.seedMethods.contains(name)
         let seed = seedOnly.load(ordering: .relaxed)
-        if seed && isExtension { throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint) }
+        if seed && !Self.seedMethods.contains(name) {
+            throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
+        }
         // A seed broker may not read JSON-RPC batches: once it is known, requests go one by one.
         let batchable = wait == 0 && !seed
+        let answer: JSONValue
         do {
             do {
-                return try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
             } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
                 try await reconnect()
-                return try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
             }
-        } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.methodNotFound.rawValue && isExtension {
+        } catch ZeroTaskClientError.invalidRequest(let e)
+            where e.code == ErrorCode.methodNotFound.rawValue && !Self.seedMethods.contains(name)
+        {
             seedOnly.store(true, ordering: .relaxed)
             throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
         }
+        if !extensionsAnswered.load(ordering: .relaxed), !Self.seedMethods.contains(name) {
+            extensionsAnswered.store(true, ordering: .relaxed)
+            connection.useBareFraming()
+        }
+        return answer
     }
 
     /// Connects again under the same id; concurrent callers share one attempt.
