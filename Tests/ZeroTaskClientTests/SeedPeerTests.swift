@@ -56,17 +56,19 @@ import ZeroTaskTestSupport
         // And from the CLI: `call` one by one, across an idle pause, and 200 through bench.
         let cli = try CLIRunner()
         let flags = ["--broker", request, "--publish", publish, "--timeout", "20"]
+        // A task nobody runs fails the command (exit 75) instead of hanging the test.
+        let bounded = ["--wait-timeout", "30"]
         let methods = try await cli.run(["methods"] + flags)
         #expect(methods.status == 0 && methods.stdout.contains("any (seed node)"), "\(methods)")
         for i in 0..<6 {
             if i == 3 { try await Task.sleep(for: .seconds(2.5)) }
-            let out = try await cli.run(["call", "add", String(i), "10"] + flags)
+            let out = try await cli.run(["call", "add", String(i), "10"] + bounded + flags)
             #expect(out.status == 0 && out.stdout == "\(i + 10)\n", "call add \(i) 10: \(out)\nnode: \(node.output)")
         }
-        let failed = try await cli.run(["call", "fail", "7"] + flags)
+        let failed = try await cli.run(["call", "fail", "7"] + bounded + flags)
         #expect(failed.status == 65, "\(failed)")
         #expect(failed.stderr.contains("fail failed: failed on purpose with [7] (code 4242)"), "\(failed)")
-        let bench = try await cli.run(["bench", "--method", "math.add", "--tasks", "200", "--inflight", "4"] + flags)
+        let bench = try await cli.run(["bench", "--method", "math.add", "--tasks", "200", "--inflight", "4"] + bounded + flags)
         #expect(bench.status == 0, "bench: \(bench)\nnode: \(node.output)")
         #expect(node.isRunning && !node.output.contains("FAIL"), "\(node.output)")
     }
