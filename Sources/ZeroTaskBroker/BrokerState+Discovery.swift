@@ -15,7 +15,7 @@ extension BrokerState {
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
         for (name, q) in queues where q.liveCount > 0 && byName[name] == nil { byName[name] = (["name": .string(name)], []) }
-        return .array(byName.keys.sorted().map { name in
+        var list: [JSONValue] = byName.keys.sorted().map { name in
             let entry = byName[name]!
             var o = entry.desc.objectValue ?? JSONObject()
             o["name"] = .string(name)
@@ -23,7 +23,27 @@ extension BrokerState {
             o["queued"] = .int(Int64(queues[name]?.liveCount ?? 0))
             o["running"] = .int(Int64(running[name] ?? 0))
             return .object(o)
-        })
+        }
+        if let any = anyMethodEntry() { list.append(any) }
+        return .array(list)
+    }
+
+    /// The `"*"` entry of `methods`: seed nodes, which serve whatever they claim. Those dropped
+    /// for silence are listed apart (`silent_nodes`): their next request brings them back, so a
+    /// client may still count on them.
+    func anyMethodEntry() -> JSONValue? {
+        let live = nodes.values.filter(\.servesAny)
+        let silent = silentByPeer.values.filter { $0.servesAny && nodes[$0.id] == nil }
+        guard !live.isEmpty || !silent.isEmpty else { return nil }
+        var o = JSONObject()
+        o.append("name", "*")
+        o.append("serves_any", true)
+        o.append("doc", "any method: seed nodes (registered without a methods list) claim what they hear of")
+        o.append("nodes", .array(live.map(\.id).sorted().map { .string($0) }))
+        o.append("silent_nodes", .array(silent.map(\.id).sorted().map { .string($0) }))
+        o.append("queued", 0)
+        o.append("running", .int(Int64(live.reduce(0) { $0 + $1.assigned.count })))
+        return .object(o)
     }
 
     func nodesSummary(now: Double) -> JSONValue {
@@ -32,7 +52,9 @@ extension BrokerState {
             var o = JSONObject()
             o.append("node_id", .string(id))
             o.append("methods", .array(n.methods.keys.sorted().map { .string($0) }))
-            o.append("workers", .int(Int64(n.workers)))
+            if n.servesAny { o.append("serves_any", true) }
+            // A seed node that declared no workers runs one task at a time (see freeSlots).
+            o.append("workers", .int(Int64(n.servesAny ? max(n.workers, 1) : n.workers)))
             o.append("assigned", .int(Int64(n.assigned.count)))
             o.append("last_seen", .double(((now - n.lastSeen) * 1000).rounded() / 1000))
             o.append("connected_at", .double(n.connectedAt))

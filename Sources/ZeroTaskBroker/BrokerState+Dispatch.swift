@@ -137,16 +137,17 @@ extension BrokerState {
         case "node_advertise":
             let p = try bind(["node_id", "methods", "workers", "capacity"], 2)
             let id = try p.string("node_id")
-            try touchNode(id, now: now)
+            try touchNode(id, peer: peer, now: now)
             nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
             nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
+            nodes[id]!.servesAny = false
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)
         case "node_task_release":
             let p = try bind(["node_id", "task_ids"], 2)
             let id = try p.string("node_id")
-            try touchNode(id, now: now)
+            try touchNode(id, peer: peer, now: now)
             let ids = try p.array("task_ids").compactMap(\.stringValue)
             return .result(.int(Int64(release(ids, nodeID: id))))
         case "node_task_request":
@@ -164,7 +165,7 @@ extension BrokerState {
         case "node_task_pull":
             let p = try bind(["node_id", "max", "wait", "done"], 1)
             let node = try p.string("node_id")
-            try touchNode(node, now: now)
+            try touchNode(node, peer: peer, now: now)
             if p.has("done") { try reportBatch(try p.array("done"), nodeID: node, now: now) }
             let max = Int(try p.optionalInt("max", in: 0...100_000) ?? 1)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
@@ -181,12 +182,12 @@ extension BrokerState {
         case "node_tasks_done":
             let p = try bind(["node_id", "results"], 2)
             let node = try p.string("node_id")
-            try touchNode(node, now: now)
+            try touchNode(node, peer: peer, now: now)
             return .result(.array(try reportBatch(try p.array("results"), nodeID: node, now: now)))
         case "node_check_tasks":
             let p = try bind(["node_id", "task_ids", "complete"], 2)
             let node = try p.string("node_id")
-            try touchNode(node, now: now)
+            try touchNode(node, peer: peer, now: now)
             let listed = try p.array("task_ids")
             if p.value("complete")?.boolValue == true {
                 reclaimUnlisted(Set(listed.compactMap(\.stringValue)), nodeID: node, now: now)
@@ -278,7 +279,7 @@ extension BrokerState {
     private mutating func nodeOf(_ params: Params, _ name: String, peer: [UInt8], now: Double) throws(RPCError) -> String {
         let p = try ParamBinder(params, method: name, names: ["node_id"], required: 0)
         let id = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(id, now: now)
+        try touchNode(id, peer: peer, now: now)
         return id
     }
 
@@ -290,7 +291,7 @@ extension BrokerState {
         if case .positional(let a) = params, a.count <= 1 { names = [idKey] } else { names = ["node_id", idKey] }
         let p = try ParamBinder(params, method: name, names: names, required: names.count == 1 ? 1 : 2)
         let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, now: now)
+        try touchNode(node, peer: peer, now: now)
         return (node, try p.string(idKey))
     }
 
@@ -315,7 +316,7 @@ extension BrokerState {
         }
         let p = try ParamBinder(fixedParams, method: name, names: fixed, required: 0)
         let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, now: now)
+        try touchNode(node, peer: peer, now: now)
         for key in fixed where key != "node_id" { if let v = p.value(key) { fields[key] = v } }
         return (node, fields)
     }
@@ -354,7 +355,7 @@ extension BrokerState {
         }
         let p = try ParamBinder(params, method: name, names: names, required: names.count)
         let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, now: now)
+        try touchNode(node, peer: peer, now: now)
         let taskID = try p.string("task_id")
         let value = p.value(names.last!) ?? .null
         let outcome: Result<JSONValue, RPCError>

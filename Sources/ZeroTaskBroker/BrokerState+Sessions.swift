@@ -78,6 +78,7 @@ extension BrokerState {
             if let described {
                 nodes[id]!.methods = described
                 nodeWaiters.refile(nodeID: id, methods: described.keys)
+                nodes[id]!.servesAny = false
             }
             if let workers { nodes[id]!.workers = workers }
         } else {
@@ -90,11 +91,16 @@ extension BrokerState {
             record.awaitingReconnect = false
             if !record.unconfirmed.isEmpty { record.confirmBy = now + config.nodeTimeout }
             record.methods = described ?? [:]
+            record.servesAny = described == nil
             record.workers = workers ?? 0
             nodes[id] = record
             nodeByPeer[peer] = id
             events.append(.nodeJoined(nodeID: id, methods: record.methods.count, workers: record.workers))
         }
+        // Registered anew: what was remembered of a silent node on this peer, or under this id
+        // on another, is superseded (that connection no longer speaks for the id).
+        silentByPeer[peer] = nil
+        if !silentByPeer.isEmpty { silentByPeer = silentByPeer.filter { $0.value.id != id } }
         return id
     }
 
@@ -125,8 +131,10 @@ extension BrokerState {
         return out
     }
 
-    /// Checks a node id and records its activity.
-    mutating func touchNode(_ id: String, now: Double) throws(RPCError) {
+    /// Checks a node id and records its activity. A node dropped for silence that speaks again
+    /// from the same connection is registered again first.
+    mutating func touchNode(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
+        if nodes[id] == nil { readmitSilentNode(id, peer: peer, now: now) }
         guard let node = nodes[id] else {
             throw Self.invalidNode(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
         }
@@ -135,8 +143,10 @@ extension BrokerState {
         nodes[id]!.lastSeen = now
     }
 
-    /// The node registered on this peer (the seed spec's implicit node id).
+    /// The node registered on this peer (the seed spec's implicit node id), or the one dropped
+    /// for silence there (`touchNode` registers it again).
     func nodeID(forPeer peer: [UInt8]) throws(RPCError) -> String {
+        if nodeByPeer[peer] == nil, let silent = silentByPeer[peer] { return silent.id }
         guard let id = nodeByPeer[peer], nodes[id] != nil else {
             throw RPCError(.invalidNodeID, "no node is connected on this connection (call node_connect first)")
         }
@@ -144,9 +154,20 @@ extension BrokerState {
     }
 
     /// Forgets a node; its unfinished tasks go back to the queue (or fail once out of retries).
-    mutating func dropNode(_ id: String, now: Double, reason: String) {
+    /// - Parameter silent: dropped for silence, not by its own word: kept aside so that its
+    ///   next request from the same connection registers it again.
+    mutating func dropNode(_ id: String, now: Double, reason: String, silent: Bool = false) {
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
+        // (Bounded: connections that vanish by the thousand must not grow it without end.)
+        if silent, !node.peer.isEmpty, silentByPeer.count < Self.maxSilentNodes {
+            var kept = node
+            kept.assigned = []
+            kept.unconfirmed = []
+            kept.missing = []
+            kept.status = JSONObject()
+            silentByPeer[node.peer] = kept
+        }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
         if let w = nodeWaiters.remove(nodeID: id) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
@@ -187,7 +208,7 @@ extension BrokerState {
     /// Expires silent nodes, idle clients, old results and long polls past their deadline.
     public mutating func tick(now: Double) {
         for (id, node) in nodes where now - node.lastSeen > config.nodeTimeout {
-            dropNode(id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s")
+            dropNode(id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s", silent: !node.awaitingReconnect)
         }
         for (id, node) in nodes where !node.unconfirmed.isEmpty && now >= node.confirmBy {
             nodes[id]!.unconfirmed = []
@@ -205,6 +226,8 @@ extension BrokerState {
             clients[id] = nil
             clientChanged(id)
         }
+        // A silent node is remembered as long as an idle client: long enough for any pause.
+        if !silentByPeer.isEmpty { silentByPeer = silentByPeer.filter { now - $0.value.lastSeen <= config.clientTTL } }
     }
 
     /// Deletes completed tasks whose results are past their `result_ttl`: only the due entries
@@ -224,5 +247,24 @@ extension BrokerState {
 
     static func resultExpiresAt(_ t: TaskRecord, defaultTTL: Double) -> Double? {
         t.completedAt.map { $0 + (t.resultTTL ?? defaultTTL) }
+    }
+}
+
+/// Re-admission of nodes presumed dead.
+extension BrokerState {
+    /// The most nodes dropped for silence that are remembered for re-admission at once.
+    static let maxSilentNodes = 100_000
+
+    /// Registers again the node dropped for silence on `peer`, if it is `id` and nobody took
+    /// the id meanwhile. Its tasks were queued again when it was dropped; it starts empty, with
+    /// the methods and workers it had declared. A late result it still delivers is accepted
+    /// (see `report`): the first result stands.
+    mutating func readmitSilentNode(_ id: String, peer: [UInt8], now: Double) {
+        guard var record = silentByPeer[peer], record.id == id, nodes[id] == nil, nodeByPeer[peer] == nil else { return }
+        silentByPeer[peer] = nil
+        record.lastSeen = now
+        record.connectedAt = wallClock()
+        nodes[id] = record
+        nodeByPeer[peer] = id
     }
 }

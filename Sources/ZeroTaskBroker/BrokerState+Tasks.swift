@@ -76,6 +76,7 @@ extension BrokerState {
             TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id))
         queuedCount += 1
         if interest.newTask { publish(Notifications.newTask(method: task.method, taskID: task.id)) }
+        if interest.taskReady { publish(Notifications.taskReady(method: task.method, taskID: task.id)) }
     }
 
     /// Marks a queued task as leaving its queue (the heap entry goes stale).
@@ -108,9 +109,10 @@ extension BrokerState {
     }
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
+    /// A seed node (one that advertised nothing) may claim any method; others only theirs.
     mutating func claim(_ taskID: String, nodeID: String) throws(RPCError) -> JSONValue? {
         guard let task = tasks[taskID] else { throw Self.unknownTask(taskID) }
-        guard task.status == .queued, let node = nodes[nodeID], node.methods[task.method] != nil,
+        guard task.status == .queued, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
             node.freeSlots > 0
         else { return nil }
         dequeued(task)

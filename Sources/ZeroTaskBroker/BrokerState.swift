@@ -43,6 +43,9 @@ public struct BrokerState: Sendable {
     var nodes: [String: NodeRecord] = [:]
     /// Which node registered on which peer (the seed `node_task_request(task_id)` form).
     var nodeByPeer: [[UInt8]: String] = [:]
+    /// Nodes dropped for silence, by the peer they spoke from: the next request from that
+    /// connection registers them again (a seed node never heartbeats, yet is not dead).
+    var silentByPeer: [[UInt8]: NodeRecord] = [:]
     var tasks: [String: TaskRecord] = [:]
     var queues: [String: TaskQueue] = [:]
     var queuedCount = 0
@@ -118,7 +121,9 @@ struct NodeRecord: Sendable {
     var lastSeen: Double
     /// Method name → description as the node advertised it (an object with at least "name").
     var methods: [String: JSONValue] = [:]
-    /// Declared worker count; 0 means unknown (no capacity limit enforced).
+    /// Registered without a `methods` list (the seed form): it may claim any task it asks for.
+    var servesAny = false
+    /// Declared worker count; 0 means unknown (no capacity limit enforced, except 1 for a seed node).
     var workers = 0
     var assigned: Set<String> = []
     var status = JSONObject()
@@ -139,7 +144,9 @@ struct NodeRecord: Sendable {
     var capacity = 0
 
     var freeSlots: Int {
-        let slots = max(workers, capacity)
+        // A seed node that declared no workers runs one task at a time: the seed spec's node
+        // is one REQ socket, and without a limit it would claim every task it hears of.
+        let slots = max(workers, capacity, servesAny ? 1 : 0)
         return slots > 0 ? max(0, slots - assigned.count) : Int.max
     }
 }

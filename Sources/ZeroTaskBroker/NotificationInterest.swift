@@ -9,16 +9,21 @@ public struct NotificationInterest: Sendable, Equatable {
     public var resultReady: Bool
     public var cancelTask: Bool
     public var nodeStatus: Bool
+    /// New tasks under the original prototype's name, `zerotask.node.task_ready`: its nodes
+    /// listen for nothing else. Off unless a subscription covers that name, so ZeroTask's own
+    /// peers pay nothing for it.
+    public var taskReady: Bool
 
-    public init(newTask: Bool, resultReady: Bool, cancelTask: Bool, nodeStatus: Bool) {
+    public init(newTask: Bool, resultReady: Bool, cancelTask: Bool, nodeStatus: Bool, taskReady: Bool = false) {
         self.newTask = newTask
         self.resultReady = resultReady
         self.cancelTask = cancelTask
         self.nodeStatus = nodeStatus
+        self.taskReady = taskReady
     }
 
     /// Everything published (a state machine used without a publish socket, as in tests).
-    public static let all = NotificationInterest(newTask: true, resultReady: true, cancelTask: true, nodeStatus: true)
+    public static let all = NotificationInterest(newTask: true, resultReady: true, cancelTask: true, nodeStatus: true, taskReady: true)
     public static let none = NotificationInterest(newTask: false, resultReady: false, cancelTask: false, nodeStatus: false)
 
     /// The interest of a set of subscription prefixes.
@@ -28,6 +33,7 @@ public struct NotificationInterest: Sendable, Equatable {
         let kinds = [
             head(Notifications.newTaskMethod), head(Notifications.resultReadyMethod),
             head(Notifications.cancelTaskMethod), head(Notifications.nodeStatusMethod),
+            head(Notifications.taskReadyMethod),
         ]
         for sub in subscriptions {
             let wants = kinds.map { kind in sub.starts(with: kind) || kind.starts(with: sub) }
@@ -35,6 +41,7 @@ public struct NotificationInterest: Sendable, Equatable {
             resultReady = resultReady || wants[1]
             cancelTask = cancelTask || wants[2]
             nodeStatus = nodeStatus || wants[3]
+            taskReady = taskReady || wants[4]
         }
     }
 }

@@ -7,6 +7,8 @@ public enum Notifications {
     public static let nodeStatusMethod = "zerotask.node.broker_node_status"
     public static let resultReadyMethod = "zerotask.client.task_result_ready"
     public static let cancelTaskMethod = "zerotask.node.task_cancel"
+    /// The original prototype's name for a new task (its nodes hear only this one).
+    public static let taskReadyMethod = "zerotask.node.task_ready"
 
     /// The subscription prefix for new tasks of one method.
     public static func newTaskPrefix(method: String) -> String {
@@ -28,6 +30,11 @@ public enum Notifications {
 
     public static func newTask(method: String, taskID: String) -> [UInt8] {
         notification(newTaskMethod, ["method": .string(method), "task_id": .string(taskID)])
+    }
+
+    /// The same news as `newTask`, under the prototype's name and with the same params.
+    public static func taskReady(method: String, taskID: String) -> [UInt8] {
+        notification(taskReadyMethod, ["method": .string(method), "task_id": .string(taskID)])
     }
 
     public static func resultReady(taskID: String) -> [UInt8] {

@@ -19,6 +19,11 @@ public struct MethodInfo: Sendable, Equatable {
     public var abi: String?
     /// Nodes advertising the method; empty when tasks are queued for it but no node serves it.
     public var nodes: [String]
+    /// The broker's `"*"` entry: `nodes` are seed nodes (registered without a methods list),
+    /// which serve any method.
+    public var servesAny: Bool
+    /// Seed nodes dropped for silence: their next request registers them again.
+    public var silentNodes: [String]
     public var queued: Int
     public var running: Int
     /// The whole object as the broker sent it.
@@ -38,10 +43,15 @@ public struct MethodInfo: Sendable, Equatable {
         doc = json["doc"]?.stringValue
         abi = json["abi"]?.stringValue
         nodes = (json["nodes"]?.arrayValue ?? []).compactMap(\.stringValue)
+        servesAny = json["serves_any"]?.boolValue ?? false
+        silentNodes = (json["silent_nodes"]?.arrayValue ?? []).compactMap(\.stringValue)
         queued = Int(json["queued"]?.int64Value ?? 0)
         running = Int(json["running"]?.int64Value ?? 0)
         self.json = json
     }
+
+    /// A seed node can take any method: one is connected, or only dropped for silence.
+    var seedNodeAvailable: Bool { servesAny && !(nodes.isEmpty && silentNodes.isEmpty) }
 
     /// `(a: int64, b: int64) -> int64`; `(…) -> json` for a JSON method without described
     /// params; `?` when the node advertised only the name.
@@ -62,6 +72,8 @@ public struct MethodInfo: Sendable, Equatable {
 public struct NodeInfo: Sendable, Equatable {
     public var nodeID: String
     public var methods: [String]
+    /// A seed node (registered without a methods list): it serves any method it claims.
+    public var servesAny: Bool
     /// Declared worker processes; 0 when the node did not say.
     public var workers: Int
     /// Tasks assigned to it right now.
@@ -77,6 +89,7 @@ public struct NodeInfo: Sendable, Equatable {
         guard let id = json["node_id"]?.stringValue else { return nil }
         nodeID = id
         methods = (json["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
+        servesAny = json["serves_any"]?.boolValue ?? false
         workers = Int(json["workers"]?.int64Value ?? 0)
         assigned = Int(json["assigned"]?.int64Value ?? 0)
         lastSeen = json["last_seen"]?.doubleValue ?? 0

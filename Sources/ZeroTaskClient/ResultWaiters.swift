@@ -173,8 +173,13 @@ final class ResultWaiters: Sendable {
 
     private func poll(_ ids: [String], wait: Double, _ client: ZeroTaskClient) async {
         do {
-            let answer = try await client.rpc("client_wait_results",
-                .positional([.string(client.clientID), .array(ids.map { .string($0) }), .double(wait)]), wait: wait)
+            let answer: JSONValue
+            do {
+                answer = try await client.rpc("client_wait_results",
+                    .positional([.string(client.clientID), .array(ids.map { .string($0) }), .double(wait)]), wait: wait)
+            } catch ZeroTaskClientError.unsupported {
+                answer = try await client.seedWaitResults(ids, wait: wait)
+            }
             resolve(answer)
         } catch let error as ZeroTaskClientError where error.rpcError?.code == ErrorCode.invalidTaskID.rawValue && ids.count > 1 {
             // One unknown id fails the whole request: ask for each alone to find out which.

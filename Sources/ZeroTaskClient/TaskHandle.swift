@@ -24,8 +24,14 @@ public struct TaskHandle: Sendable {
     }
 
     /// Everything the broker knows about the task (`client_task_info`).
+    /// A seed-only broker tells only the status (and a failed task's error).
     public func info() async throws -> TaskInfo {
-        let json = try await client.rpc("client_task_info", .positional([.string(client.clientID), .string(id)]))
+        let json: JSONValue
+        do {
+            json = try await client.rpc("client_task_info", .positional([.string(client.clientID), .string(id)]))
+        } catch ZeroTaskClientError.unsupported {
+            json = try await client.seedTaskInfo(id)
+        }
         guard let info = TaskInfo(json: json) else {
             throw ZeroTaskClientError.invalidResponse("client_task_info answered \(json)")
         }
@@ -37,8 +43,13 @@ public struct TaskHandle: Sendable {
     public func result() async throws -> JSONValue {
         // client_wait_results with no wait tells "not complete" and "failed" apart without
         // guessing from error codes (a task's own error may carry any code).
-        let answer = try await client.rpc("client_wait_results",
-            .positional([.string(client.clientID), .array([.string(id)]), .int(0)]))
+        let answer: JSONValue
+        do {
+            answer = try await client.rpc("client_wait_results",
+                .positional([.string(client.clientID), .array([.string(id)]), .int(0)]))
+        } catch ZeroTaskClientError.unsupported {
+            answer = try await client.seedWaitResults([id], wait: 0)
+        }
         guard let entry = answer.arrayValue?.first(where: { $0["task_id"]?.stringValue == id }) else {
             throw ZeroTaskClientError.taskNotComplete(taskID: id)
         }

@@ -23,6 +23,10 @@ public struct TaskOptions: Sendable, Equatable {
         self.resultTTL = resultTTL
     }
 
+    /// Whether the seed spec's `client_new_task(client_id, method, params, [task_id])` says it
+    /// all: then the task goes by position, which any seed broker reads.
+    var fitsSeedForm: Bool { timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil }
+
     /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
     func append(to o: inout JSONObject) {
         if let taskID { o.append("task_id", .string(taskID)) }

@@ -26,14 +26,20 @@ extension ZeroTaskClient {
         return o
     }
 
-    /// Throws `.methodUnknown` unless some node advertises `method` (`call` checks this; use it
-    /// before submitting work that should not wait for a node).
+    /// Throws `.methodUnknown` unless some node advertises `method` or a seed node (which
+    /// serves any) is connected (`call` checks this; use it before submitting work that should
+    /// not wait for a node). A seed-only broker cannot tell: then nothing is thrown.
     public func requireServed(_ method: String) async throws {
         if servedRecently(method) { return }
-        let methods = try await methods()
-        guard methods.contains(where: { $0.name == method && !$0.nodes.isEmpty }) else {
+        let methods: [MethodInfo]
+        do {
+            methods = try await self.methods()
+        } catch ZeroTaskClientError.unsupported {
+            return
+        }
+        guard methods.contains(where: { ($0.name == method && !$0.nodes.isEmpty) || $0.seedNodeAvailable }) else {
             throw ZeroTaskClientError.methodUnknown(
-                method: method, known: methods.filter { !$0.nodes.isEmpty }.map(\.name).sorted())
+                method: method, known: methods.filter { !$0.servesAny && !$0.nodes.isEmpty }.map(\.name).sorted())
         }
     }
 }

@@ -27,12 +27,19 @@ extension ZeroTaskClient {
         o.append("params", params.json)
         options.append(to: &o)
         o.append("wait", .double(firstWait))
-        let entry = try await rpc("client_call", .named(o), wait: firstWait)
-        guard let id = entry["task_id"]?.stringValue else {
-            throw ZeroTaskClientError.invalidResponse("client_call answered \(entry), not a task entry")
+        let task: TaskHandle
+        do {
+            let entry = try await rpc("client_call", .named(o), wait: firstWait)
+            guard let id = entry["task_id"]?.stringValue else {
+                throw ZeroTaskClientError.invalidResponse("client_call answered \(entry), not a task entry")
+            }
+            if entry["result"] != nil || entry["error"] != nil { return try TaskHandle.outcome(entry, id) }
+            task = TaskHandle(id: id, client: self)
+        } catch ZeroTaskClientError.unsupported {
+            // A seed-only broker: submit, then wait by polling (see ResultWaiters).
+            task = try await submit(method, params, options: options)
         }
-        if entry["result"] != nil || entry["error"] != nil { return try TaskHandle.outcome(entry, id) }
-        let task = TaskHandle(id: id, client: self)
+        let id = task.id
         do {
             let left = timeout.map { Duration.seconds(max(0, $0.seconds - (monotonicSeconds() - start))) }
             if let left, left <= .zero { throw ZeroTaskClientError.timedOut(taskID: id, seconds: timeout!.seconds) }
@@ -62,12 +69,21 @@ extension ZeroTaskClient {
     public func submit(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions())
         async throws -> TaskHandle
     {
-        var o = JSONObject()
-        o.append("client_id", .string(clientID))
-        o.append("method", .string(method))
-        o.append("params", params.json)
-        options.append(to: &o)
-        let id = try await rpc("client_new_task", .named(o))
+        let request: Params
+        if options.fitsSeedForm {
+            // By position, as the seed spec writes it: any broker reads that.
+            var p: [JSONValue] = [.string(clientID), .string(method), params.json]
+            if let t = options.taskID { p.append(.string(t)) }
+            request = .positional(p)
+        } else {
+            var o = JSONObject()
+            o.append("client_id", .string(clientID))
+            o.append("method", .string(method))
+            o.append("params", params.json)
+            options.append(to: &o)
+            request = .named(o)
+        }
+        let id = try await rpc("client_new_task", request)
         guard let s = id.stringValue else {
             throw ZeroTaskClientError.invalidResponse("client_new_task answered \(id), not a task id")
         }
@@ -84,7 +100,22 @@ extension ZeroTaskClient {
         var bytes = 0
         func flush() async throws {
             guard !chunk.isEmpty else { return }
-            let answer = try await rpc("client_new_tasks", .positional([.string(clientID), .array(chunk)]))
+            let answer: JSONValue
+            do {
+                answer = try await rpc("client_new_tasks", .positional([.string(clientID), .array(chunk)]))
+            } catch ZeroTaskClientError.unsupported {
+                // A seed-only broker: one client_new_task per task, each with its own outcome.
+                for spec in specs[out.count..<(out.count + chunk.count)] {
+                    do {
+                        out.append(.success(try await submit(spec.method, spec.params, options: spec.options)))
+                    } catch let e as ZeroTaskClientError {
+                        out.append(.failure(e))
+                    }
+                }
+                chunk.removeAll(keepingCapacity: true)
+                bytes = 0
+                return
+            }
             guard let list = answer.arrayValue, list.count == chunk.count else {
                 throw ZeroTaskClientError.invalidResponse("client_new_tasks answered \(list(answer)) for \(chunk.count) tasks")
             }

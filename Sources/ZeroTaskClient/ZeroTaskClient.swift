@@ -31,9 +31,24 @@ public final class ZeroTaskClient: Sendable {
     private let methodCache = Mutex<MethodCache>(MethodCache())
     private let reconnecting = Mutex<Task<Void, Error>?>(nil)
     private let closed = Atomic<Bool>(false)
+    /// Learned from a -32601 to an extension: the broker speaks only the seed methods, so
+    /// extensions are not tried again and nothing travels in a batch.
+    private let seedOnly = Atomic<Bool>(false)
+    /// Set once the broker answered an extension: it is a ZeroTask broker.
+    private let extensionsAnswered = Atomic<Bool>(false)
+
+    /// The broker methods of the seed spec that the client uses; every other is an extension.
+    static let seedMethods: Set<String> = [
+        "client_connect", "client_disconnect", "client_new_task", "client_task_status", "client_task_result",
+    ]
+
+    /// Whether the broker turned out to implement only the seed methods.
+    public var brokerIsSeedOnly: Bool { seedOnly.load(ordering: .relaxed) }
 
     struct MethodCache {
         var names: Set<String> = []
+        /// A seed node (serving any method) was connected, or dropped for silence only.
+        var anyServed = false
         var fetchedAt = -Double.infinity
     }
 
@@ -107,15 +122,36 @@ public final class ZeroTaskClient: Sendable {
     /// Calls a broker method (`zerotask.broker.NAME`) and returns its result. On -32010 (the
     /// broker forgot this client, e.g. after a restart) it connects again and retries once.
     /// - Parameter wait: extra seconds the broker may hold the request (long polls).
+    /// An extension the broker does not implement (-32601) throws `.unsupported`, at once
+    /// once that is known, so callers can fall back to the seed methods.
     func rpc(_ name: String, _ params: Params, wait: Double = 0) async throws -> JSONValue {
         guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
         let timeout = requestTimeout.seconds + wait
-        do {
-            return try await Self.send(connection, name, params, timeout: timeout, batchable: wait == 0)
-        } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
-            try await reconnect()
-            return try await Self.send(connection, name, params, timeout: timeout, batchable: wait == 0)
+        let seed = seedOnly.load(ordering: .relaxed)
+        if seed && !Self.seedMethods.contains(name) {
+            throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
         }
+        // A seed broker may not read JSON-RPC batches: once it is known, requests go one by one.
+        let batchable = wait == 0 && !seed
+        let answer: JSONValue
+        do {
+            do {
+                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+            } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
+                try await reconnect()
+                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+            }
+        } catch ZeroTaskClientError.invalidRequest(let e)
+            where e.code == ErrorCode.methodNotFound.rawValue && !Self.seedMethods.contains(name)
+        {
+            seedOnly.store(true, ordering: .relaxed)
+            throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
+        }
+        if !extensionsAnswered.load(ordering: .relaxed), !Self.seedMethods.contains(name) {
+            extensionsAnswered.store(true, ordering: .relaxed)
+            connection.useBareFraming()
+        }
+        return answer
     }
 
     /// Connects again under the same id; concurrent callers share one attempt.
@@ -133,15 +169,18 @@ public final class ZeroTaskClient: Sendable {
         try await task.value
     }
 
-    /// Whether `method` was seen served within the last 2 s.
+    /// Whether `method` was seen served within the last 2 s (by a node advertising it, or by a
+    /// seed node, which serves any).
     func servedRecently(_ method: String) -> Bool {
-        methodCache.withLock { c in monotonicSeconds() - c.fetchedAt < 2 && c.names.contains(method) }
+        methodCache.withLock { c in monotonicSeconds() - c.fetchedAt < 2 && (c.anyServed || c.names.contains(method)) }
     }
 
     func rememberServed(_ methods: [MethodInfo]) {
-        let names = Set(methods.filter { !$0.nodes.isEmpty }.map(\.name))
+        let names = Set(methods.filter { !$0.servesAny && !$0.nodes.isEmpty }.map(\.name))
+        let any = methods.contains(where: \.seedNodeAvailable)
         methodCache.withLock { c in
             c.names = names
+            c.anyServed = any
             c.fetchedAt = monotonicSeconds()
         }
     }

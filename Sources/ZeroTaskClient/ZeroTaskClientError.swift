@@ -26,6 +26,10 @@ public enum ZeroTaskClientError: Error, Sendable, Equatable, CustomStringConvert
     case invalidResponse(String)
     /// An argument the caller passed cannot be used (params that do not encode as JSON, …).
     case invalidArgument(String)
+    /// The broker does not implement this extension (it answered -32601): it speaks only the
+    /// seed methods. `call`, `submit`, `status` and results fall back to those; discovery
+    /// (`methods`, `nodes`, `stats`) and `cancel` have no seed equivalent.
+    case unsupported(method: String, endpoint: String)
     /// The client was closed.
     case closed
 
@@ -48,6 +52,8 @@ public enum ZeroTaskClientError: Error, Sendable, Equatable, CustomStringConvert
             return "unexpected answer from the broker: \(why)"
         case .invalidArgument(let why):
             return "invalid argument: \(why)"
+        case .unsupported(let method, let endpoint):
+            return "the broker at \(endpoint) does not support \(method) (it speaks only the seed methods)"
         case .closed:
             return "the client is closed"
         }

@@ -22,7 +22,14 @@ struct MethodsCommand: AsyncParsableCommand {
         }
         var table = TextTable(["METHOD", "SIGNATURE", "NODES", "QUEUED", "RUNNING", "DOC"], numeric: [2, 3, 4])
         for m in methods {
-            table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), m.doc ?? ""])
+            if m.servesAny {
+                // Seed nodes: one row for all they may serve, with those only presumed dead.
+                let silent = m.silentNodes.isEmpty ? "" : " (+\(m.silentNodes.count) silent: \(m.silentNodes.joined(separator: ", ")))"
+                table.add(["any (seed node)", "?", String(m.nodes.count), "", String(m.running),
+                    "nodes registered without a methods list" + silent])
+            } else {
+                table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), m.doc ?? ""])
+            }
         }
         say(table.rendered)
     }

@@ -19,11 +19,13 @@ struct StatusCommand: AsyncParsableCommand {
             say(info.json.jsonString)
             return
         }
-        var rows: [(String, String)] = [
-            ("task", info.taskID), ("method", info.method), ("state", info.status.description),
-        ]
+        // A seed-only broker tells no method, node, attempts or times: show what is known.
+        var rows: [(String, String)] = [("task", info.taskID)]
+        if !info.method.isEmpty { rows.append(("method", info.method)) }
+        rows.append(("state", info.status.description))
+        let seedOnly = info.json["attempts"] == nil
         if let node = info.nodeID { rows.append(("node", node)) }
-        rows.append(("attempts", String(info.attempts)))
+        if !seedOnly { rows.append(("attempts", String(info.attempts))) }
         if info.priority != 0 { rows.append(("priority", String(info.priority))) }
         if let p = info.progress { rows.append(("progress", JSONValue.object(p).jsonString)) }
         if let t = info.created { rows.append(("created", Self.time(t))) }

@@ -21,6 +21,12 @@ import ZeroTaskTestSupport
         #expect(client == NotificationInterest(newTask: false, resultReady: true, cancelTask: false, nodeStatus: false))
         #expect(interest(["{\"method\":\"zerotask.node.broker_node_status\""]).nodeStatus)
         #expect(interest(["something else"]) == .none)
+        // The prototype's name: wanted by a subscription covering it, and by no other.
+        let ready = interest(["{\"method\":\"zerotask.node.task_ready\""])
+        #expect(ready == NotificationInterest(newTask: false, resultReady: false, cancelTask: false, nodeStatus: false, taskReady: true))
+        #expect(interest(["{\"method\":\"zerotask.node."]).taskReady)
+        #expect(!perMethod.taskReady && !client.taskReady)
+        #expect(!interest(["{\"method\":\"zerotask.node.broker_node_status\""]).taskReady)
     }
 
     @Test func aStateWithNoSubscribersPublishesNothing() {
@@ -32,7 +38,7 @@ import ZeroTaskTestSupport
         #expect(state.takeOutputs().isEmpty)
         state.interest = .all
         _ = state.handle(Request(method: "zerotask.broker.client_new_task", params: .positional(["c", "m", []]), id: 3), route: route, now: 0, canDefer: true)
-        #expect(state.takeOutputs().count == 1)
+        #expect(state.takeOutputs().count == 2)  // broker_new_task and the prototype's task_ready
     }
 
     @Test func nodesRefreshAsksEveryNodeForItsStatus() throws {
