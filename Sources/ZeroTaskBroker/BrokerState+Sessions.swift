@@ -141,6 +141,7 @@ extension BrokerState {
 
     /// Forgets a node; its unfinished tasks go back to the queue (or fail once out of retries).
     mutating func dropNode(_ id: String, now: Double, reason: String) {
+        setUnavailable([:], node: id)
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.

@@ -41,6 +41,8 @@ public struct BrokerState: Sendable {
 
     var clients: [String: ClientRecord] = [:]
     var nodes: [String: NodeRecord] = [:]
+    /// Method → the nodes that have it quarantined (see `BrokerState+Unavailable`).
+    var unavailableIndex: [String: Set<String>] = [:]
     /// Which node registered on which peer (the seed `node_task_request(task_id)` form).
     var nodeByPeer: [[UInt8]: String] = [:]
     var tasks: [String: TaskRecord] = [:]
@@ -104,6 +106,8 @@ struct NodeRecord: Sendable {
     var lastSeen: Double
     /// Method name → description as the node advertised it (an object with at least "name").
     var methods: [String: JSONValue] = [:]
+    /// Method name → why the node cannot serve it (a quarantined plugin): `{name, plugin, file, reason}`.
+    var unavailable: [String: JSONValue] = [:]
     /// Declared worker count; 0 means unknown (no capacity limit enforced).
     var workers = 0
     var assigned: Set<String> = []

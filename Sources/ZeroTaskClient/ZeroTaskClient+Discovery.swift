@@ -31,7 +31,9 @@ extension ZeroTaskClient {
     public func requireServed(_ method: String) async throws {
         if servedRecently(method) { return }
         let methods = try await methods()
-        guard methods.contains(where: { $0.name == method && !$0.nodes.isEmpty }) else {
+        // A method listed as unavailable (its plugin is quarantined) is left to the broker, whose
+        // refusal says which plugin and why.
+        guard methods.contains(where: { $0.name == method && (!$0.nodes.isEmpty || $0.json["unavailable"] != nil) }) else {
             throw ZeroTaskClientError.methodUnknown(
                 method: method, known: methods.filter { !$0.nodes.isEmpty }.map(\.name).sorted())
         }

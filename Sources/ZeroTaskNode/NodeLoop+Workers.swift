@@ -8,7 +8,7 @@ import ZeroTaskProtocol
 /// Supervising workers: start, replace, time out, recycle, reload.
 extension NodeLoop {
     func ensureWorkers(now: Double) {
-        guard case .running = phase, now >= nextSpawnAt else { return }
+        guard case .running = phase, now >= nextSpawnAt, snapshot.generation > 0 else { return }
         var current = workers.count { $0.generation == snapshot.generation && !$0.isExiting }
         while current < config.workers {
             guard spawnWorker(now: now) else { return }
@@ -81,13 +81,16 @@ extension NodeLoop {
         if methodsGeneration < w.generation {
             methodsGeneration = w.generation
             methods = frame["methods"]?.arrayValue ?? []
+            unavailable = generationUnavailable
             methodTimeouts = [:]
             for m in methods {
                 if let name = m["name"]?.stringValue, let t = m["timeout"]?.doubleValue { methodTimeouts[name] = t }
             }
             let names = methods.compactMap { $0["name"]?.stringValue }
             logger.info("serving \(names.count) methods: \(names.joined(separator: ", "))")
-            for p in frame["problems"]?.arrayValue ?? [] { logger.warning("plugin skipped: \(p.stringValue ?? "\(p)")") }
+            for p in frame["problems"]?.arrayValue ?? [] {
+                logger.warning("plugin skipped: \(snapshot.sourcePath(p.stringValue ?? "\(p)"))")
+            }
         }
     }
 
@@ -224,17 +227,6 @@ extension NodeLoop {
         w.queue[i].cancelled = true
         w.queue[i].abandoned = abandon
         if i == 0 { w.queue[0].killAt = now + config.cancelGrace }
-    }
-
-    /// The plugins folder changed: start a new generation of workers on a fresh copy; the old
-    /// ones finish what they run and exit.
-    func reload(now: Double) {
-        generationDir = snapshot.takeSnapshot()
-        logger.info("plugins changed: starting worker generation \(snapshot.generation)")
-        for w in workers where w.generation < snapshot.generation && !w.isExiting {
-            stopWorker(w)
-        }
-        ensureWorkers(now: now)
     }
 
     /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.

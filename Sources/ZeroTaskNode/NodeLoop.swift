@@ -33,6 +33,15 @@ final class NodeLoop: @unchecked Sendable {
     var methodTimeouts: [String: Double] = [:]
     var methodsGeneration = 0
     var advertisedGeneration = 0
+    /// Methods of quarantined plugins, advertised as `unavailable` with the reason.
+    var unavailable: [JSONValue] = []
+    /// The same for the newest generation, until its first worker is ready.
+    var generationUnavailable: [JSONValue] = []
+    /// A copy of the plugins folder being probed before workers load it.
+    var pendingGeneration: PendingGeneration?
+    /// What loading each plugin file version alone gave (keyed by file versions): each version is
+    /// probed once, not once per worker or generation.
+    var probeVerdicts: [String: ProbeOutcome] = [:]
 
     enum Phase { case running, draining(until: Double), disconnecting(until: Double), done }
     var phase = Phase.running
@@ -102,9 +111,12 @@ final class NodeLoop: @unchecked Sendable {
     static func now() -> Double { monotonicSeconds() }
 
     func run() {
-        generationDir = snapshot.takeSnapshot()
+        let stale = PluginSnapshot.removeStale()
+        if !stale.isEmpty {
+            logger.info("removed \(stale.count) private plugin folder\(stale.count == 1 ? "" : "s") left behind by nodes that are gone (\(stale.prefix(3).joined(separator: ", "))\(stale.count > 3 ? ", …" : ""))")
+        }
         logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
-        ensureWorkers(now: Self.now())
+        checkPlugins(now: Self.now())
         while true {
             if case .done = phase { break }
             pollOnce()
@@ -112,6 +124,7 @@ final class NodeLoop: @unchecked Sendable {
             timers(now: now)
             schedule(now: now)
         }
+        abandonProbes()
         shutdownWorkers()
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
@@ -130,6 +143,8 @@ final class NodeLoop: @unchecked Sendable {
         var wake = 0
         /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
         var handlers: [(worker: Worker, which: Int, index: Int)] = []
+        /// Whether any probe's channel is readable comes in `timers`, which polls the probes.
+        var probes: [Int] = []
         /// Where the built-in broker's items start.
         var broker = 0
     }
@@ -146,8 +161,9 @@ final class NodeLoop: @unchecked Sendable {
             if w.stdoutOpen { set.handlers.append((w, 1, set.poller.add(fd: w.process.stdoutFD))) }
             if w.stderrOpen { set.handlers.append((w, 2, set.poller.add(fd: w.process.stderrFD))) }
         }
+        for p in pendingGeneration?.probes ?? [] { set.probes.append(set.poller.add(fd: p.fd)) }
         // The built-in broker's items come last.
-        set.broker = set.handlers.last.map { $0.index + 1 } ?? set.wake + 1
+        set.broker = set.probes.last.map { $0 + 1 } ?? set.handlers.last.map { $0.index + 1 } ?? set.wake + 1
         broker?.addPollItems(to: &set.poller)
         pollCache = set
         return set
@@ -265,10 +281,8 @@ final class NodeLoop: @unchecked Sendable {
             lastStatus = now
             notify("node_status", .named(statusFields()))
         }
-        if config.reloadInterval > 0, now - lastReloadCheck >= config.reloadInterval, case .running = phase {
-            lastReloadCheck = now
-            if snapshot.changedAndSettled() { reload(now: now) }
-        }
+        pollProbes(now: now)
+        checkPlugins(now: now)
         switch phase {
         case .draining(let until):
             if busyCount == 0 || now >= until { beginDisconnect(now: now) }
