@@ -60,10 +60,13 @@ extension NodeLoop {
                 if let m = frame["message"] { fields["message"] = m }
                 notify("task_status", .named(fields))
             case "log":
+                let message = frame["message"]?.stringValue ?? ""
+                guard w.output.admit(message.utf8.count + 1, now: now) else { continue }
+                reportSuppressedOutput(w, now: now, force: true)
                 var meta: Logger.Metadata = ["worker": "\(w.id)"]
                 if let id = frame["id"]?.stringValue { meta["task"] = "\(id)" }
                 let level = frame["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
-                logger.log(level: level, "plugin: \(frame["message"]?.stringValue ?? "")", metadata: meta)
+                logger.log(level: level, "plugin: \(message.escapingControlCharacters)", metadata: meta)
             default:
                 logger.warning("worker \(w.id) sent an unknown frame: \(frame)")
             }
@@ -207,6 +210,7 @@ extension NodeLoop {
     }
 
     func remove(_ w: Worker) {
+        reportSuppressedOutput(w, now: Self.now(), force: true)
         w.process.closeDescriptors()
         workers.removeAll { $0 === w }
         pollCache = nil

@@ -48,7 +48,7 @@ final class NodeLoop: @unchecked Sendable {
 
     // Broker session.
     enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
-    struct Pending { var kind: RequestKind; var deadline: Double }
+    struct Pending { var kind: RequestKind; var deadline: Double; var sentAt: Double }
     var pending: [Int64: Pending] = [:]
     var nextRequestID: Int64 = 1
     var registered = false
@@ -228,15 +228,25 @@ final class NodeLoop: @unchecked Sendable {
         var buffer = stderr ? w.stderrLines : w.stdoutLines
         let (lines, eof) = buffer.read(stderr ? w.process.stderrFD : w.process.stdoutFD)
         if stderr { w.stderrLines = buffer } else { w.stdoutLines = buffer }
+        let now = lines.isEmpty ? 0 : Self.now()
         for line in lines {
+            guard w.output.admit(line.utf8.count + 1, now: now) else { continue }
+            reportSuppressedOutput(w, now: now, force: true)
             var meta: Logger.Metadata = ["worker": "\(w.id)", "stream": stderr ? "stderr" : "stdout"]
             if let t = w.task { meta["task"] = "\(t.assignment.id)" }
-            logger.info("worker \(w.id): \(line)", metadata: meta)
+            logger.info("worker \(w.id): \(line.escapingControlCharacters)", metadata: meta)
         }
         if eof {
             if stderr { w.stderrOpen = false } else { w.stdoutOpen = false }
             pollCache = nil
         }
+    }
+
+    /// Says how much of a worker's output the budget kept out of the log, when it is time to.
+    func reportSuppressedOutput(_ w: Worker, now: Double, force: Bool = false) {
+        guard let n = w.output.takeSuppressed(now: now, force: force) else { return }
+        logger.warning("worker \(w.id): suppressed \(n) bytes of plugin output (over \(OutputBudget.burst / 1024) KiB at once or \(Int(OutputBudget.rate) / 1024) KiB/s)",
+                       metadata: ["worker": "\(w.id)"])
     }
 
     var busyCount: Int { workers.count { $0.task != nil } }
@@ -246,6 +256,7 @@ final class NodeLoop: @unchecked Sendable {
     private func timers(now: Double) {
         // Cancels a worker's watcher could not take at once (the worker stopped, say).
         for w in workers where w.process.urgent.hasPendingOutput { _ = try? w.process.urgent.flush() }
+        for w in workers where w.output.suppressed > 0 { reportSuppressedOutput(w, now: now) }
         for w in workers {
             guard let t = w.task else { continue }
             if now >= t.deadline {
@@ -268,6 +279,7 @@ final class NodeLoop: @unchecked Sendable {
             pending[id] = nil
             requestLost(id, p.kind, now: now)
         }
+        warnIfBrokerSilent(now: now)
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
             send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
