@@ -76,11 +76,11 @@ extension NodeLoop {
             guard case .failed(let problem) = g.outcomes[name]! else { continue }
             let library = g.dir + "/" + name
             let manifest = Self.manifestFacts(String(library.dropLast(3)) + ".json")
-            let shown = PluginProblem(file: snapshot.sourcePath(problem.file), method: problem.method, field: problem.field,
-                                      cause: problem.cause)
+            let shown = PluginProblem(file: snapshot.sourcePath(problem.file, in: g.dir), method: problem.method,
+                                      field: problem.field, cause: snapshot.sourcePath(problem.cause, in: g.dir))
             for m in manifest.methods {
                 unavailable.append(["name": .string(m), "plugin": .string(manifest.plugin ?? String(name.dropLast(3))),
-                                    "file": .string(snapshot.sourcePath(library)), "reason": .string(shown.description)])
+                                    "file": .string(snapshot.sourcePath(library, in: g.dir)), "reason": .string(shown.description)])
             }
             if g.fresh.contains(name) {
                 let methods = manifest.methods.isEmpty ? "" : "; unavailable: \(manifest.methods.joined(separator: ", "))"

@@ -92,7 +92,7 @@ extension NodeLoop {
             let names = methods.compactMap { $0["name"]?.stringValue }
             logger.info("serving \(names.count) methods: \(names.joined(separator: ", "))")
             for p in frame["problems"]?.arrayValue ?? [] {
-                logger.warning("plugin skipped: \(snapshot.sourcePath(p.stringValue ?? "\(p)"))")
+                logger.warning("plugin skipped: \(snapshot.sourcePath(p.stringValue ?? "\(p)", in: generationDir))")
             }
         }
     }

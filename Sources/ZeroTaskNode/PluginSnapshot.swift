@@ -76,13 +76,10 @@ struct PluginSnapshot {
     /// Makes generation `n` the one new workers start with.
     mutating func activate(_ n: Int) { generation = n }
 
-    /// `Plugins/math.so` for `/tmp/zerotask-node-PID/gen-3/math.so`: users know the drop folder,
-    /// not the private copies.
-    func sourcePath(_ path: String) -> String {
-        guard path.hasPrefix(root + "/gen-") else { return path }
-        let rest = path.dropFirst(root.count + 5)
-        guard let slash = rest.firstIndex(of: "/") else { return path }
-        return source + rest[slash...]
+    /// `text` with the copy `dir` named as the drop folder (`Plugins/math.so` for
+    /// `/tmp/zerotask-node-PID/gen-3/math.so`): users know the drop folder, not the private copies.
+    func sourcePath(_ text: String, in dir: String) -> String {
+        text.contains(dir) ? text.replacingOccurrences(of: dir, with: source) : text
     }
 
     func removeGeneration(_ n: Int) {
