@@ -22,7 +22,9 @@ struct MethodsCommand: AsyncParsableCommand {
         }
         var table = TextTable(["METHOD", "SIGNATURE", "NODES", "QUEUED", "RUNNING", "DOC"], numeric: [2, 3, 4])
         for m in methods {
-            table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), m.doc ?? ""])
+            // A method only quarantined plugins provide says why instead of a doc.
+            let reason = m.json["unavailable"]?.arrayValue?.first?["reason"]?.stringValue.map { "UNAVAILABLE (quarantined: \($0))" }
+            table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), reason ?? m.doc ?? ""])
         }
         say(table.rendered)
     }

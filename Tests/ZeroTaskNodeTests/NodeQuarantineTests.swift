@@ -48,6 +48,15 @@ import ZeroTaskTestSupport
         #expect(listed?["nodes"] == .array([]), "\(String(describing: listed))")
         #expect(listed?["unavailable"]?.arrayValue?.first?["node_id"] == "q1", "\(String(describing: listed))")
 
+        // The CLI: `call` fails at once with the reason (not "no node serves"), `methods` says why.
+        let call = try ChildProcess(Binaries.zerotask, ["call", "--broker", h.broker.request, "extra.triple", "1"])
+        #expect(call.waitForExit(seconds: 60) == 69, "\(call.output)")
+        #expect(call.output.contains("method extra.triple is unavailable: plugin \"extra\" is not loaded on node q1"), "\(call.output)")
+        let methods = try ChildProcess(Binaries.zerotask, ["methods", "--broker", h.broker.request])
+        #expect(methods.waitForExit(seconds: 60) == 0, "\(methods.output)")
+        #expect(methods.output.split(separator: "\n").contains { $0.hasPrefix("extra.triple") && $0.contains("UNAVAILABLE (quarantined:") },
+                "\(methods.output)")
+
         // No worker died loading plugins: the probe took the crash, once.
         #expect(!node.output.contains("died while loading plugins"), "\(node.output)")
         Thread.sleep(forTimeInterval: 1.5)  // a few reload checks: the verdict is remembered, not probed again
