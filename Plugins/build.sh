@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the example plugins: Plugins/src/NAME/*.c or *.swift -> NAME.so, beside NAME.json.
+# Builds the example plugins: Plugins/src/NAME/*.c or *.swift -> NAME.so, beside NAME.json;
+# Plugins/src/NAME/Cargo.toml (Rust) -> NAME.so when cargo is installed (skipped otherwise).
 #   Plugins/build.sh            build into Plugins/
 #   Plugins/build.sh OUTDIR     build into OUTDIR (manifests copied along), e.g. for tests
 # Idempotent: a plugin is rebuilt only when a source or the SDK header is newer than its .so.
@@ -26,8 +27,19 @@ for dir in "$here"/src/*/; do
   shopt -s nullglob
   c_sources=("$dir"*.c)
   swift_sources=("$dir"*.swift)
+  rust_sources=("$dir"src/*.rs)
   shopt -u nullglob
-  if ((${#c_sources[@]})); then
+  if [ -e "$dir/Cargo.toml" ]; then
+    if ! command -v cargo >/dev/null 2>&1; then
+      echo "plugins: skipping $name (Rust; no cargo on PATH)"
+    elif stale "$so" "$dir/Cargo.toml" "${rust_sources[@]}"; then
+      echo "plugins: cargo $name"
+      # Offline, std only; cargo names the library lib$name.so.
+      cargo build --release --offline --quiet --manifest-path "$dir/Cargo.toml" --target-dir "$dir/target"
+      cp -f "$dir/target/release/lib$name.so" "$so.tmp"
+      mv -f "$so.tmp" "$so"
+    fi
+  elif ((${#c_sources[@]})); then
     if stale "$so" "${c_sources[@]}"; then
       echo "plugins: cc $name"
       "$CC" -shared -fPIC $CFLAGS -I "$here/include" -o "$so.tmp" "${c_sources[@]}" -lm

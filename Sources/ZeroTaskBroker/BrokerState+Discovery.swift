@@ -15,6 +15,15 @@ extension BrokerState {
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
         for (name, q) in queues where q.liveCount > 0 && byName[name] == nil { byName[name] = (["name": .string(name)], []) }
+        // So are methods no node serves because their plugin is quarantined, with the reasons.
+        for (name, holders) in unavailableIndex where byName[name] == nil {
+            let reasons: [JSONValue] = holders.sorted().compactMap { id in
+                guard var o = nodes[id]?.unavailable[name]?.objectValue else { return nil }
+                o["node_id"] = .string(id)
+                return .object(o)
+            }
+            byName[name] = (["name": .string(name), "unavailable": .array(reasons)], [])
+        }
         var list: [JSONValue] = byName.keys.sorted().map { name in
             let entry = byName[name]!
             var o = entry.desc.objectValue ?? JSONObject()

@@ -121,11 +121,13 @@ extension BrokerState {
 
         // MARK: nodes
         case "node_connect":
-            let p = try bind(["node_id", "methods", "workers", "capacity"], 0)
+            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 0)
             let methods = p.has("methods") ? try p.array("methods") : nil
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
+            let unavailable = try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name)
             let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, peer: peer, now: now)
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            setUnavailable(unavailable, node: id)
             return .result(.string(id))
         case "node_heartbeat":
             _ = try nodeOf(params, name, peer: peer, now: now)
@@ -135,12 +137,13 @@ extension BrokerState {
             dropNode(id, now: now, reason: "disconnected")
             return .result(true)
         case "node_advertise":
-            let p = try bind(["node_id", "methods", "workers", "capacity"], 2)
+            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
             let id = try p.string("node_id")
             try touchNode(id, peer: peer, now: now)
             nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
             nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
             nodes[id]!.servesAny = false
+            setUnavailable(try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name), node: id)
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)

@@ -157,6 +157,7 @@ extension BrokerState {
     /// - Parameter silent: dropped for silence, not by its own word: kept aside so that its
     ///   next request from the same connection registers it again.
     mutating func dropNode(_ id: String, now: Double, reason: String, silent: Bool = false) {
+        setUnavailable([:], node: id)
         guard let node = nodes.removeValue(forKey: id) else { return }
         if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
         // (Bounded: connections that vanish by the thousand must not grow it without end.)

@@ -26,6 +26,7 @@ extension BrokerState {
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
             throw .invalidParams("client_new_task: \"\(s.method)\" is not a valid method name")
         }
+        if !unavailableIndex.isEmpty, let e = unavailableError(s.method) { throw e }
         let id: String
         if let given = s.taskID {
             id = "\(clientID)-\(given)"

@@ -41,6 +41,8 @@ public struct BrokerState: Sendable {
 
     var clients: [String: ClientRecord] = [:]
     var nodes: [String: NodeRecord] = [:]
+    /// Method → the nodes that have it quarantined (see `BrokerState+Unavailable`).
+    var unavailableIndex: [String: Set<String>] = [:]
     /// Which node registered on which peer (the seed `node_task_request(task_id)` form).
     var nodeByPeer: [[UInt8]: String] = [:]
     /// Nodes dropped for silence, by the peer they spoke from: the next request from that
@@ -123,6 +125,8 @@ struct NodeRecord: Sendable {
     var methods: [String: JSONValue] = [:]
     /// Registered without a `methods` list (the seed form): it may claim any task it asks for.
     var servesAny = false
+    /// Method name → why the node cannot serve it (a quarantined plugin): `{name, plugin, file, reason}`.
+    var unavailable: [String: JSONValue] = [:]
     /// Declared worker count; 0 means unknown (no capacity limit enforced, except 1 for a seed node).
     var workers = 0
     var assigned: Set<String> = []

@@ -37,7 +37,9 @@ extension ZeroTaskClient {
         } catch ZeroTaskClientError.unsupported {
             return
         }
-        guard methods.contains(where: { ($0.name == method && !$0.nodes.isEmpty) || $0.seedNodeAvailable }) else {
+        // A method listed as unavailable (its plugin is quarantined) is left to the broker, whose
+        // refusal says which plugin and why.
+        guard methods.contains(where: { ($0.name == method && (!$0.nodes.isEmpty || $0.json["unavailable"] != nil)) || $0.seedNodeAvailable }) else {
             throw ZeroTaskClientError.methodUnknown(
                 method: method, known: methods.filter { !$0.servesAny && !$0.nodes.isEmpty }.map(\.name).sorted())
         }

@@ -10,7 +10,7 @@ extension NodeLoop {
         let id = nextRequestID
         nextRequestID += 1
         let request = Request(method: "zerotask.broker." + method, params: params, id: .int(id))
-        pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout))
+        pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout), sentAt: now)
         transmit(request)
     }
 
@@ -149,6 +149,21 @@ extension NodeLoop {
         case .pull(let done), .done(let done): doneBuffer = done + doneBuffer
         default: break
         }
+    }
+
+    /// Warns once when a request (a long poll for work aside, which may wait by design) has had
+    /// no answer for two heartbeat intervals: the operator hears of a broker that is gone well
+    /// before the request timeout gives up on it.
+    func warnIfBrokerSilent(now: Double) {
+        guard broker == nil, brokerSilentSince == nil, !pending.isEmpty else { return }
+        var oldest = Double.infinity
+        for p in pending.values {
+            if case .pull = p.kind { continue }
+            oldest = min(oldest, p.sentAt)
+        }
+        guard now - oldest >= 2 * config.heartbeatInterval else { return }
+        brokerSilentSince = oldest
+        logger.warning("broker at \(config.broker) has not answered for \(Self.seconds(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
     }
 
     /// A request got no answer in time: the broker is gone or restarted.

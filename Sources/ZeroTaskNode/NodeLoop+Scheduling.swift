@@ -41,8 +41,11 @@ extension NodeLoop {
 
     /// What `node_connect` and `node_advertise` say about this node.
     var advertisement: JSONObject {
-        ["node_id": .string(nodeID), "methods": .array(methods), "workers": .int(Int64(config.workers)),
-         "capacity": .int(Int64(capacity))]
+        var o: JSONObject = ["node_id": .string(nodeID), "methods": .array(methods), "workers": .int(Int64(config.workers)),
+                             "capacity": .int(Int64(capacity))]
+        // Only when there are some: a broker that predates quarantine would refuse an unknown param.
+        if !unavailable.isEmpty { o["unavailable"] = .array(unavailable) }
+        return o
     }
 
     /// A RUNNING status is sent for tasks still running after this long.

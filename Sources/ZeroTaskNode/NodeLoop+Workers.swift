@@ -8,7 +8,7 @@ import ZeroTaskProtocol
 /// Supervising workers: start, replace, time out, recycle, reload.
 extension NodeLoop {
     func ensureWorkers(now: Double) {
-        guard case .running = phase, now >= nextSpawnAt else { return }
+        guard case .running = phase, now >= nextSpawnAt, snapshot.generation > 0 else { return }
         var current = workers.count { $0.generation == snapshot.generation && !$0.isExiting }
         while current < config.workers {
             guard spawnWorker(now: now) else { return }
@@ -60,10 +60,13 @@ extension NodeLoop {
                 if let m = frame["message"] { fields["message"] = m }
                 notify("task_status", .named(fields))
             case "log":
+                let message = frame["message"]?.stringValue ?? ""
+                guard w.output.admit(message.utf8.count + 1, now: now) else { continue }
+                reportSuppressedOutput(w, now: now, force: true)
                 var meta: Logger.Metadata = ["worker": "\(w.id)"]
                 if let id = frame["id"]?.stringValue { meta["task"] = "\(id)" }
                 let level = frame["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
-                logger.log(level: level, "plugin: \(frame["message"]?.stringValue ?? "")", metadata: meta)
+                logger.log(level: level, "plugin: \(message.escapingControlCharacters)", metadata: meta)
             default:
                 logger.warning("worker \(w.id) sent an unknown frame: \(frame)")
             }
@@ -81,13 +84,16 @@ extension NodeLoop {
         if methodsGeneration < w.generation {
             methodsGeneration = w.generation
             methods = frame["methods"]?.arrayValue ?? []
+            unavailable = generationUnavailable
             methodTimeouts = [:]
             for m in methods {
                 if let name = m["name"]?.stringValue, let t = m["timeout"]?.doubleValue { methodTimeouts[name] = t }
             }
             let names = methods.compactMap { $0["name"]?.stringValue }
             logger.info("serving \(names.count) methods: \(names.joined(separator: ", "))")
-            for p in frame["problems"]?.arrayValue ?? [] { logger.warning("plugin skipped: \(p.stringValue ?? "\(p)")") }
+            for p in frame["problems"]?.arrayValue ?? [] {
+                logger.warning("plugin skipped: \(snapshot.sourcePath(p.stringValue ?? "\(p)", in: generationDir))")
+            }
         }
     }
 
@@ -204,6 +210,7 @@ extension NodeLoop {
     }
 
     func remove(_ w: Worker) {
+        reportSuppressedOutput(w, now: Self.now(), force: true)
         w.process.closeDescriptors()
         workers.removeAll { $0 === w }
         pollCache = nil
@@ -224,17 +231,6 @@ extension NodeLoop {
         w.queue[i].cancelled = true
         w.queue[i].abandoned = abandon
         if i == 0 { w.queue[0].killAt = now + config.cancelGrace }
-    }
-
-    /// The plugins folder changed: start a new generation of workers on a fresh copy; the old
-    /// ones finish what they run and exit.
-    func reload(now: Double) {
-        generationDir = snapshot.takeSnapshot()
-        logger.info("plugins changed: starting worker generation \(snapshot.generation)")
-        for w in workers where w.generation < snapshot.generation && !w.isExiting {
-            stopWorker(w)
-        }
-        ensureWorkers(now: now)
     }
 
     /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.

@@ -33,13 +33,22 @@ final class NodeLoop: @unchecked Sendable {
     var methodTimeouts: [String: Double] = [:]
     var methodsGeneration = 0
     var advertisedGeneration = 0
+    /// Methods of quarantined plugins, advertised as `unavailable` with the reason.
+    var unavailable: [JSONValue] = []
+    /// The same for the newest generation, until its first worker is ready.
+    var generationUnavailable: [JSONValue] = []
+    /// A copy of the plugins folder being probed before workers load it.
+    var pendingGeneration: PendingGeneration?
+    /// What loading each plugin file version alone gave (keyed by file versions): each version is
+    /// probed once, not once per worker or generation.
+    var probeVerdicts: [String: ProbeOutcome] = [:]
 
     enum Phase { case running, draining(until: Double), disconnecting(until: Double), done }
     var phase = Phase.running
 
     // Broker session.
     enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
-    struct Pending { var kind: RequestKind; var deadline: Double }
+    struct Pending { var kind: RequestKind; var deadline: Double; var sentAt: Double }
     var pending: [Int64: Pending] = [:]
     var nextRequestID: Int64 = 1
     var registered = false
@@ -102,9 +111,12 @@ final class NodeLoop: @unchecked Sendable {
     static func now() -> Double { monotonicSeconds() }
 
     func run() {
-        generationDir = snapshot.takeSnapshot()
+        let stale = PluginSnapshot.removeStale()
+        if !stale.isEmpty {
+            logger.info("removed \(stale.count) private plugin folder\(stale.count == 1 ? "" : "s") left behind by nodes that are gone (\(stale.prefix(3).joined(separator: ", "))\(stale.count > 3 ? ", …" : ""))")
+        }
         logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
-        ensureWorkers(now: Self.now())
+        checkPlugins(now: Self.now())
         while true {
             if case .done = phase { break }
             pollOnce()
@@ -112,6 +124,7 @@ final class NodeLoop: @unchecked Sendable {
             timers(now: now)
             schedule(now: now)
         }
+        abandonProbes()
         shutdownWorkers()
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
@@ -130,6 +143,8 @@ final class NodeLoop: @unchecked Sendable {
         var wake = 0
         /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
         var handlers: [(worker: Worker, which: Int, index: Int)] = []
+        /// Whether any probe's channel is readable comes in `timers`, which polls the probes.
+        var probes: [Int] = []
         /// Where the built-in broker's items start.
         var broker = 0
     }
@@ -146,8 +161,9 @@ final class NodeLoop: @unchecked Sendable {
             if w.stdoutOpen { set.handlers.append((w, 1, set.poller.add(fd: w.process.stdoutFD))) }
             if w.stderrOpen { set.handlers.append((w, 2, set.poller.add(fd: w.process.stderrFD))) }
         }
+        for p in pendingGeneration?.probes ?? [] { set.probes.append(set.poller.add(fd: p.fd)) }
         // The built-in broker's items come last.
-        set.broker = set.handlers.last.map { $0.index + 1 } ?? set.wake + 1
+        set.broker = set.probes.last.map { $0 + 1 } ?? set.handlers.last.map { $0.index + 1 } ?? set.wake + 1
         broker?.addPollItems(to: &set.poller)
         pollCache = set
         return set
@@ -212,15 +228,25 @@ final class NodeLoop: @unchecked Sendable {
         var buffer = stderr ? w.stderrLines : w.stdoutLines
         let (lines, eof) = buffer.read(stderr ? w.process.stderrFD : w.process.stdoutFD)
         if stderr { w.stderrLines = buffer } else { w.stdoutLines = buffer }
+        let now = lines.isEmpty ? 0 : Self.now()
         for line in lines {
+            guard w.output.admit(line.utf8.count + 1, now: now) else { continue }
+            reportSuppressedOutput(w, now: now, force: true)
             var meta: Logger.Metadata = ["worker": "\(w.id)", "stream": stderr ? "stderr" : "stdout"]
             if let t = w.task { meta["task"] = "\(t.assignment.id)" }
-            logger.info("worker \(w.id): \(line)", metadata: meta)
+            logger.info("worker \(w.id): \(line.escapingControlCharacters)", metadata: meta)
         }
         if eof {
             if stderr { w.stderrOpen = false } else { w.stdoutOpen = false }
             pollCache = nil
         }
+    }
+
+    /// Says how much of a worker's output the budget kept out of the log, when it is time to.
+    func reportSuppressedOutput(_ w: Worker, now: Double, force: Bool = false) {
+        guard let n = w.output.takeSuppressed(now: now, force: force) else { return }
+        logger.warning("worker \(w.id): suppressed \(n) bytes of plugin output (over \(OutputBudget.burst / 1024) KiB at once or \(Int(OutputBudget.rate) / 1024) KiB/s)",
+                       metadata: ["worker": "\(w.id)"])
     }
 
     var busyCount: Int { workers.count { $0.task != nil } }
@@ -230,6 +256,7 @@ final class NodeLoop: @unchecked Sendable {
     private func timers(now: Double) {
         // Cancels a worker's watcher could not take at once (the worker stopped, say).
         for w in workers where w.process.urgent.hasPendingOutput { _ = try? w.process.urgent.flush() }
+        for w in workers where w.output.suppressed > 0 { reportSuppressedOutput(w, now: now) }
         for w in workers {
             guard let t = w.task else { continue }
             if now >= t.deadline {
@@ -252,6 +279,7 @@ final class NodeLoop: @unchecked Sendable {
             pending[id] = nil
             requestLost(id, p.kind, now: now)
         }
+        warnIfBrokerSilent(now: now)
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
             send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
@@ -265,10 +293,8 @@ final class NodeLoop: @unchecked Sendable {
             lastStatus = now
             notify("node_status", .named(statusFields()))
         }
-        if config.reloadInterval > 0, now - lastReloadCheck >= config.reloadInterval, case .running = phase {
-            lastReloadCheck = now
-            if snapshot.changedAndSettled() { reload(now: now) }
-        }
+        pollProbes(now: now)
+        checkPlugins(now: now)
         switch phase {
         case .draining(let until):
             if busyCount == 0 || now >= until { beginDisconnect(now: now) }

@@ -42,10 +42,17 @@ public final class NodeService: @unchecked Sendable {
     public var stopDescriptor: Int32 { wake.writeFD }
 
     /// Starts the workers and the broker session on a thread of its own.
+    ///
+    /// - Throws: `NodeStartError.pluginsFolderMissing` when the plugins folder is not a folder
+    ///   (a typo would otherwise give a node that serves nothing and says nothing).
     public func start() throws {
         signal(SIGPIPE, SIG_IGN)
         let loop: NodeLoop
         do {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: config.pluginsDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw NodeStartError.pluginsFolderMissing(config.pluginsDir)
+            }
             loop = try NodeLoop(config: config, logger: logger, wake: wake, context: context, broker: broker)
         } catch {
             broker?.finish()
@@ -81,6 +88,19 @@ public final class NodeService: @unchecked Sendable {
         if thread != nil {
             requestStop()
             wait()
+        }
+    }
+}
+
+/// Why a node did not start.
+public enum NodeStartError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The plugins folder does not exist or is not a folder.
+    case pluginsFolderMissing(String)
+
+    public var description: String {
+        switch self {
+        case .pluginsFolderMissing(let path):
+            "plugins folder \(path) does not exist or is not a folder (pass --plugins DIR or set node.plugins)"
         }
     }
 }

@@ -64,6 +64,8 @@ final class Worker {
     var residentBytes = 0
     var stdoutLines = LineBuffer()
     var stderrLines = LineBuffer()
+    /// How much more of its output may reach the node's log (stdout, stderr and `ctx->log`).
+    var output = OutputBudget()
     var stdoutOpen = true
     var stderrOpen = true
     let startedAt: Double

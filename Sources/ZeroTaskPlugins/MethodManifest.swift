@@ -12,7 +12,7 @@ public enum MethodABI: String, Sendable {
 public struct ParamSpec: Sendable, Equatable {
     /// The JSON name (for params by name and in error messages); `context` params may omit it.
     public var name: String
-    /// The C type; nil for a JSON method's params, which are documentation only.
+    /// The C type; nil for a JSON method's param of a JSON kind (`number`, `array`, `object`, `any`).
     public var type: ValueType?
     /// The type as the manifest wrote it (`"any"` when a JSON method's param gives none).
     public var typeName: String
@@ -43,7 +43,8 @@ public struct MethodManifest: Sendable, Equatable {
     public var name: String
     public var symbol: String
     public var abi: MethodABI
-    /// Declared params in C order, `context` included. For JSON methods: documentation only.
+    /// Declared params in C order, `context` included. For JSON methods: checked before the call
+    /// when declared.
     public var params: [ParamSpec]
     public var returns: ReturnSpec
     /// The method's default deadline in seconds.
@@ -104,9 +105,16 @@ public struct MethodManifest: Sendable, Equatable {
             let type: ValueType?
             let typeName: String
             if abi == .json {
-                // Documentation only: the plugin reads its own params, so any type name is accepted.
-                type = nil
+                // Checked before the call: a C type by the typed rules, or a JSON kind.
                 typeName = try r.optionalString(o, "type", in: pf, method: method) ?? "any"
+                if let t = ValueType(rawValue: typeName), t.isJSONParam {
+                    type = t
+                } else if JSONParamSignature.kinds[typeName] != nil {
+                    type = nil
+                } else {
+                    let known = ValueType.allCases.filter(\.isJSONParam).map(\.rawValue) + JSONParamSignature.kinds.keys.sorted()
+                    throw r.problem(method, "\(pf).type", "unknown type \"\(typeName)\" (expected one of \(known.joined(separator: ", ")))")
+                }
             } else {
                 let written = try r.string(o, "type", in: pf, method: method)
                 guard let t = ValueType(rawValue: written), t.isParamType else {

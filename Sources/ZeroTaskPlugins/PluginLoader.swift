@@ -108,7 +108,7 @@ public struct PluginLoader: Sendable {
             case .json:
                 let cif = try CallInterface(function: function, arguments: [zt_ffi_type_pointer(), zt_ffi_type_pointer(), ValueType.sizeTFFIType],
                                             returns: zt_ffi_type_sint32())
-                return PluginMethod(descriptor: descriptor, kind: .json, callInterface: cif, library: library, logger: methodLogger)
+                return PluginMethod(descriptor: descriptor, kind: .json(JSONParamSignature(m)), callInterface: cif, library: library, logger: methodLogger)
             case .c:
                 let signature = TypedSignature(m)
                 var free: PluginMethod.FreeFunction?

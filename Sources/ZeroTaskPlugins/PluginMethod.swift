@@ -16,7 +16,8 @@ public final class PluginMethod: @unchecked Sendable {
 
     enum Kind {
         case typed(TypedSignature, free: FreeFunction?)
-        case json
+        /// With the declared params to check first, if the manifest declares any.
+        case json(JSONParamSignature?)
     }
 
     /// The method's name, signature and doc, as advertised.
@@ -42,8 +43,12 @@ public final class PluginMethod: @unchecked Sendable {
     ///   plugin's own error (`ctx->fail`), or `failureCode` for a failure without a message.
     public func invoke(_ params: Params, host: PluginTaskHost? = nil) -> Result<JSONValue, RPCError> {
         switch kind {
-        case .typed(let signature, let free): invokeTyped(signature, free: free, params, host: host)
-        case .json: invokeJSON(params, host: host)
+        case .typed(let signature, let free): return invokeTyped(signature, free: free, params, host: host)
+        case .json(let signature):
+            if let signature {
+                do throws(RPCError) { try signature.check(params) } catch { return .failure(error) }
+            }
+            return invokeJSON(params, host: host)
         }
     }
 

@@ -21,9 +21,10 @@ public enum PluginReport {
             lines.append("FAIL  \(p)")
         }
         let failed = lines.filter { $0.hasPrefix("FAIL") }.count
-        if lines.isEmpty { lines.append("no plugins found") }
+        // A folder with nothing to serve is a problem too: usually the wrong folder, or no build.
+        if lines.isEmpty { lines.append("FAIL  no plugins found (no NAME.so in the folder; build them with Plugins/build.sh?)") }
         lines.append("\(set.plugins.count) plugin\(set.plugins.count == 1 ? "" : "s") loaded, \(failed) with problems")
-        return (lines.joined(separator: "\n"), failed == 0)
+        return (lines.joined(separator: "\n"), failed == 0 && !set.verdicts.isEmpty)
     }
 
     /// Every method with its signature and doc, grouped by plugin; or, with `json`, the methods'

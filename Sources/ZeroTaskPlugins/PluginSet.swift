@@ -27,9 +27,12 @@ public final class PluginSet: Sendable {
     ///
     /// - Parameters:
     ///   - config: per-plugin configuration keyed by plugin name, overriding each manifest's `config`.
+    ///   - excluded: libraries (by file name) not to load, with the reason (they failed or
+    ///     crashed when loaded alone elsewhere); they get that verdict.
     /// - Returns: the set, and every problem found (skipped plugins, stray manifests, an unreadable
     ///   directory).
-    public static func load(directory: String, config: [String: JSONValue] = [:], logger: Logger) -> (PluginSet, [PluginProblem]) {
+    public static func load(directory: String, config: [String: JSONValue] = [:], excluded: [String: PluginProblem] = [:],
+                            logger: Logger) -> (PluginSet, [PluginProblem]) {
         let names: [String]
         do {
             names = try FileSystem.list(directory)
@@ -46,6 +49,12 @@ public final class PluginSet: Sendable {
 
         for name in names where name.hasSuffix(".so") {
             let path = FileSystem.join(directory, name)
+            if let problem = excluded[name] {
+                problems.append(problem)
+                verdicts.append((path, .skipped(problem)))
+                logger.error("plugins: skipped \(problem)")
+                continue
+            }
             do {
                 let plugin = try loader.load(path: path) { manifest in
                     if let other = plugins.first(where: { $0.name == manifest.name }) {

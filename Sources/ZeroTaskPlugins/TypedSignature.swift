@@ -29,6 +29,8 @@ struct TypedSignature: Sendable {
     let returns: ReturnSpec
     /// `(a: int64, b: int64)`, for error messages.
     let listing: String
+    /// The JSON params' names, in order.
+    let names: [String]
 
     init(_ m: MethodManifest) {
         method = m.name
@@ -61,6 +63,7 @@ struct TypedSignature: Sendable {
         slotCount = ffi.count
         cArguments = ffi
         returns = m.returns
+        names = json.map(\.name)
         listing = "(" + json.map { "\($0.name): \($0.type)" }.joined(separator: ", ") + ")"
     }
 
@@ -73,20 +76,8 @@ struct TypedSignature: Sendable {
     /// Checks every param and stores it in its slot; strings and bytes go to `arena`.
     /// Nothing is called here, so a param that fails a check never reaches native code.
     func encode(_ params: Params, into slots: UnsafeMutablePointer<UInt64>, arena: inout [UInt8]) throws(RPCError) {
-        switch params {
-        case .positional(let values):
-            guard values.count == jsonParams.count else {
-                throw .invalidParams("\(method): expected \(jsonParams.count) param\(jsonParams.count == 1 ? "" : "s") \(listing), got \(values.count)")
-            }
-            for i in 0..<values.count { try encode(values[i], as: jsonParams[i], into: slots, arena: &arena) }
-        case .named(let object):
-            for key in object.keys where !jsonParams.contains(where: { $0.name == key }) {
-                throw .invalidParams("\(method): unexpected param \"\(key)\"; it takes \(listing)")
-            }
-            for p in jsonParams {
-                guard let v = object[p.name] else { throw .invalidParams("\(method): missing param \"\(p.name)\"; it takes \(listing)") }
-                try encode(v, as: p, into: slots, arena: &arena)
-            }
+        try ParamMatch.forEach(params, names: names, method: method, listing: listing) { (i, v) throws(RPCError) in
+            try encode(v, as: jsonParams[i], into: slots, arena: &arena)
         }
     }
 

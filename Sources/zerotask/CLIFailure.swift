@@ -72,6 +72,9 @@ struct CLIFailure: Error {
             let who = connection.clientID(stable: true) ?? "?"
             self.init(.usage,
                 "\(e.message) (task ids are per client; this command ran as client \(who): pass the --client-id that submitted it)")
+        case .invalidRequest(let e) where e.code == ErrorCode.methodNotFound.rawValue:
+            // A method whose plugin is quarantined: the broker's message names plugin and cause.
+            self.init(.unavailable, e.message)
         case .invalidRequest(let e):
             self.init(.usage, "the broker refused the request: \(e.message) (\(e.code))")
         case .invalidArgument(let why):

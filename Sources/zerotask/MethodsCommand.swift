@@ -28,7 +28,9 @@ struct MethodsCommand: AsyncParsableCommand {
                 table.add(["any (seed node)", "?", String(m.nodes.count), "", String(m.running),
                     "nodes registered without a methods list" + silent])
             } else {
-                table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), m.doc ?? ""])
+                // A method only quarantined plugins provide says why instead of a doc.
+                let reason = m.json["unavailable"]?.arrayValue?.first?["reason"]?.stringValue.map { "UNAVAILABLE (quarantined: \($0))" }
+                table.add([m.name, m.signature, String(m.nodes.count), String(m.queued), String(m.running), reason ?? m.doc ?? ""])
             }
         }
         say(table.rendered)

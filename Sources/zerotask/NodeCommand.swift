@@ -97,6 +97,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("worker-id")) var workerID: Int
     @Option(name: .customLong("max-result-bytes")) var maxResultBytes: Int = 1 << 20
     @Option(name: .customLong("plugin-config")) var pluginConfig: String = "{}"
+    /// Load only this library, report how that went and exit (the node's probe of a new plugin).
+    @Option var probe: String?
 
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -106,6 +108,7 @@ struct WorkerCommand: ParsableCommand {
         if let o = (try? JSONValue.parse(pluginConfig))?.objectValue {
             for m in o.members { config[m.key] = m.value }
         }
+        if let probe { WorkerMain.probe(library: probe, pluginConfig: config, logger: logger) }
         WorkerMain.run(pluginsDir: plugins, pluginConfig: config, maxResultBytes: maxResultBytes, logger: logger)
     }
 }

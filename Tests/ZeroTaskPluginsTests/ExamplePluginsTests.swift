@@ -27,8 +27,19 @@ import ZeroTaskProtocol
         self.set = set
     }
 
+    /// Whether `build.sh` could build the Rust example (it skips it without cargo).
+    static let cargoInstalled = (try? PluginFixtures.run("/bin/sh", ["-c", "command -v cargo"])) != nil
+
     @Test func everyExampleLoads() {
-        #expect(set.plugins.map(\.name) == ["hello", "math", "stats", "text"])
+        #expect(set.plugins.map(\.name) == ["hello", "math"] + (Self.cargoInstalled ? ["rusty"] : []) + ["stats", "text"])
+    }
+
+    /// The Rust example: edition 2024's `#[unsafe(no_mangle)]`, an embedded manifest, a freed string.
+    @Test(.enabled(if: cargoInstalled, "cargo is not installed: build.sh skips the Rust example"))
+    func rust() throws {
+        #expect(call(set, "rusty.gcd", [84, 36]) == .success(12))
+        #expect(call(set, "rusty.shout", ["héllo"]) == .success("HÉLLO!"))
+        #expect(set.plugins.first { $0.name == "rusty" }?.manifestSource == "embedded")
     }
 
     @Test func math() {

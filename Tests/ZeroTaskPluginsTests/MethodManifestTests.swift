@@ -71,6 +71,12 @@ import ZeroTaskProtocol
         #expect(m.abi == .json)
         #expect(m.params == [ParamSpec(name: "values", type: nil, typeName: "array")])
         #expect(problem(#"{"name": "s.sum", "symbol": "f", "abi": "json", "returns": "int64"}"#)?.field == "methods[0].returns")
+        // A JSON method's declared param types are checked, so an unknown one is an error.
+        let unknown = problem(#"{"name": "s.sum", "symbol": "f", "abi": "json", "params": [{"name": "values", "type": "array of numbers"}]}"#)
+        #expect(unknown?.field == "methods[0].params[0].type", "\(String(describing: unknown))")
+        #expect(unknown?.cause.hasPrefix("unknown type \"array of numbers\" (expected one of bool, int8") == true, "\(String(describing: unknown))")
+        #expect(problem(#"{"name": "s.sum", "symbol": "f", "abi": "json", "params": [{"name": "c", "type": "context"}]}"#)?.field == "methods[0].params[0].type")
+        #expect(try parse(#"{"name": "s.sum", "symbol": "f", "abi": "json", "params": [{"name": "v", "type": "int64"}, {"name": "o", "type": "object"}]}"#).params.map(\.typeName) == ["int64", "object"])
         #expect(problem(#"{"name": "s.sum", "symbol": "f", "abi": "rust"}"#)?.field == "methods[0].abi")
     }
 

@@ -21,6 +21,24 @@ import ZeroTaskProtocol
         #expect(m.invoke(.positional(["ü🚀", .uint(UInt64.max)])) == .success(["ü🚀", .uint(UInt64.max)]))
     }
 
+    @Test func jsonMethodParamsDeclaredInTheManifestAreCheckedBeforeTheCall() throws {
+        let m = try #require(set.method(named: "jsonm.checked"))
+        // What fits reaches the plugin as the caller wrote it.
+        #expect(m.invoke(.positional([5, ["a"], 1.5, "AAE=", ["any": true]])) == .success([5, ["a"], 1.5, "AAE=", ["any": true]]))
+        #expect(m.invoke(.named(["tags": [], "n": -1, "x": 2, "blob": "", "extra": nil])) == .success(["tags": [], "n": -1, "x": 2, "blob": "", "extra": nil]))
+        // What does not is refused like a typed method's params, naming the param.
+        let takes = "(n: int32, tags: array, x: number, blob: bytes, extra: any)"
+        #expect(m.invoke(.positional([5])).error?.message == "jsonm.checked: expected 5 params \(takes), got 1")
+        #expect(m.invoke(.positional([.int(1 << 40), [], 1, "", 0])).error?.message
+            == "jsonm.checked: param \"n\" must be an integer in int32 range -2147483648...2147483647, not 1099511627776")
+        #expect(m.invoke(.positional([1, "no", 1, "", 0])).error?.message == "jsonm.checked: param \"tags\" must be an array, not string")
+        #expect(m.invoke(.positional([1, [], "1", "", 0])).error?.message == "jsonm.checked: param \"x\" must be a number, not string")
+        #expect(m.invoke(.positional([1, [], 1, "%%%", 0])).error?.message.hasPrefix("jsonm.checked: param \"blob\" must be base64 bytes") == true)
+        #expect(m.invoke(.named(["n": 1, "tags": [], "x": 1, "blob": "", "extra": 0, "more": 1])).error?.message
+            == "jsonm.checked: unexpected param \"more\"; it takes \(takes)")
+        #expect(m.invoke(.named(["n": 1])).error?.code == -32602)
+    }
+
     @Test func failCarriesThePluginsCodeAndMessage() {
         #expect(call(set, "jsonm.fail", []) == .failure(RPCError(code: 4242, message: "the answer was refused")))
     }

@@ -23,6 +23,13 @@ int64_t chatty(int64_t x) {
     return x * 2;
 }
 int64_t getpid_method(void) { return (int64_t)getpid(); }
+/* Prints `lines` lines of about 100 bytes, each with a terminal escape in it (a noisy plugin). */
+int64_t spew(int64_t lines) {
+    for (int64_t i = 0; i < lines; i++) printf("spew %06lld \x1b[31mred\x1b[0m %s\n", (long long)i,
+        "................................................................................");
+    fflush(stdout);
+    return lines;
+}
 int64_t slow_pid(int64_t ms) { usleep((useconds_t)ms * 1000); return (int64_t)getpid(); }
 /* A result of n bytes from a tiny request: past the worker's max_result_bytes on demand. */
 char *big(int64_t n) {

@@ -1,0 +1,48 @@
+import ZeroTaskProtocol
+
+/// Methods a node knows but cannot serve: their plugin is quarantined there (it crashed or failed
+/// while loading). A submission for such a method, while no node serves it, is refused with the
+/// reason, instead of waiting in a queue that no node will ever take from.
+extension BrokerState {
+    /// Reads an `unavailable` param: `[{"name": METHOD, "reason": TEXT, "plugin"?, "file"?}]`.
+    static func unavailableMethods(_ list: [JSONValue], _ method: String) throws(RPCError) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for (i, entry) in list.enumerated() {
+            guard let name = entry["name"]?.stringValue, entry["reason"]?.stringValue != nil else {
+                throw .invalidParams("\(method): unavailable[\(i)] must be an object with string \"name\" and \"reason\"")
+            }
+            guard Identifier.isValidMethodName(name), !Identifier.isReservedMethodName(name) else {
+                throw .invalidParams("\(method): unavailable[\(i)]: \"\(name)\" is not a valid method name")
+            }
+            out[name] = entry
+        }
+        return out
+    }
+
+    /// Replaces what `node` says it cannot serve, and the index the submission check reads.
+    mutating func setUnavailable(_ methods: [String: JSONValue], node id: String) {
+        let old = nodes[id]?.unavailable ?? [:]
+        for name in old.keys where methods[name] == nil {
+            unavailableIndex[name]?.remove(id)
+            if unavailableIndex[name]?.isEmpty == true { unavailableIndex[name] = nil }
+        }
+        for name in methods.keys { unavailableIndex[name, default: []].insert(id) }
+        nodes[id]?.unavailable = methods
+    }
+
+    /// Why `method` cannot run: some node has it quarantined and none serves it; nil otherwise
+    /// (one lookup in an index that is empty unless a plugin is quarantined somewhere).
+    func unavailableError(_ method: String) -> RPCError? {
+        guard let holders = unavailableIndex[method], let first = holders.min(),
+            let entry = nodes[first]?.unavailable[method],
+            !nodes.values.contains(where: { $0.methods[method] != nil })
+        else { return nil }
+        let plugin = entry["plugin"]?.stringValue.map { "plugin \"\($0)\"" } ?? "its plugin"
+        let reason = entry["reason"]?.stringValue ?? "?"
+        var data: JSONObject = ["method": .string(method), "node_id": .string(first), "reason": .string(reason)]
+        if let p = entry["plugin"] { data["plugin"] = p }
+        if let f = entry["file"] { data["file"] = f }
+        return RPCError(.methodNotFound,
+            "method \(method) is unavailable: \(plugin) is not loaded on node \(first) (quarantined: \(reason))", data: .object(data))
+    }
+}
