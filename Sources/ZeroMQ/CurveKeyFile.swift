@@ -11,6 +11,11 @@ public enum CurveKeyFile {
         public var path: String
         public var reason: String
         public var description: String { "\(path): \(reason)" }
+
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
     }
 
     /// Writes `NAME.key` (mode 0600) and `NAME.pub` into `directory` (created if missing).

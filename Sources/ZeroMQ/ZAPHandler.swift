@@ -10,6 +10,13 @@ public struct ZAPRequest: Sendable, Equatable {
     public var mechanism: String
     /// For CURVE: the client's public key, Z85.
     public var publicKey: String?
+
+    public init(domain: String, address: String, mechanism: String, publicKey: String? = nil) {
+        self.domain = domain
+        self.address = address
+        self.mechanism = mechanism
+        self.publicKey = publicKey
+    }
 }
 
 /// What a ZAP handler answers.
