@@ -6,13 +6,19 @@ extension BrokerState {
     public static let namespace = "zerotask.broker."
 
     /// Handles one request.
-    /// - Parameter canDefer: whether a long poll may be parked (not inside a batch).
-    public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool) -> BrokerAnswer {
+    /// - Parameters:
+    ///   - canDefer: whether a long poll may be parked (not inside a batch).
+    ///   - caller: who the CURVE key says sent it; nil without keys (every caller may call
+    ///     every method then, and identities are bound to connections alone).
+    public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
         counters.requests += 1
         guard request.method.hasPrefix(Self.namespace) else {
             return .error(.methodNotFound(request.method))
         }
         let name = String(request.method.utf8.dropFirst(Self.namespace.utf8.count))!
+        if let caller, !caller.role.mayCall(name) {
+            return .error(RPCError(.notAllowed, "\(caller) may not call \(request.method): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
+        }
         do {
             let answer = try dispatch(name, request.params, route: route, now: now, canDefer: canDefer)
             counters.byMethod[name, default: 0] += 1

@@ -16,6 +16,8 @@ public enum ErrorCode: Int64, Sendable, CaseIterable {
     case invalidTaskID = -32020
     /// The node id is malformed, unknown or taken by a live node.
     case invalidNodeID = -32030
+    /// The caller's role or identity may not make this call (security).
+    case notAllowed = -32040
     /// The task has no result yet.
     case taskNotComplete = -32050
     /// The task ran past its deadline.

@@ -26,12 +26,12 @@ import ZeroTaskProtocol
         }
 
         mutating func call(_ method: String, _ params: JSONValue = [], peer: String, id: JSONValue? = nil,
-            canDefer: Bool = true) -> BrokerAnswer
+            canDefer: Bool = true, caller: PeerIdentity? = nil) -> BrokerAnswer
         {
             let rid = id ?? .int(nextID)
             nextID += 1
             let request = Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: rid)
-            return state.handle(request, route: Self.route(peer, id: rid), now: now, canDefer: canDefer)
+            return state.handle(request, route: Self.route(peer, id: rid), now: now, canDefer: canDefer, caller: caller)
         }
 
         @discardableResult
