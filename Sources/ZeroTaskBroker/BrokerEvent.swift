@@ -10,6 +10,9 @@ public enum BrokerEvent: Sendable, Equatable {
     /// `max_result_bytes` since the last such event (at most one every 10 s); `kept` and
     /// `bytes` are what remains.
     case resultsEvicted(count: Int, kept: Int, bytes: Int)
+    /// A node reported plugins it quarantined (their load crashed or failed): `reasons` is one
+    /// line per plugin, naming its file and the cause; their methods are unavailable there.
+    case pluginsQuarantined(nodeID: String, reasons: [String])
 }
 
 extension BrokerEvent: CustomStringConvertible {
@@ -17,7 +20,7 @@ extension BrokerEvent: CustomStringConvertible {
     public var isTrouble: Bool {
         switch self {
         case .nodeJoined: false
-        case .nodeLost, .resultsEvicted: true
+        case .nodeLost, .resultsEvicted, .pluginsQuarantined: true
         }
     }
 
@@ -30,6 +33,8 @@ extension BrokerEvent: CustomStringConvertible {
                 + (failed > 0 ? ", \(failed) failed out of retries" : "")
         case let .resultsEvicted(count, kept, bytes):
             "deleted \(count) of the oldest results before their result_ttl to stay within max_results/max_result_bytes (\(kept) results, \(bytes) bytes kept)"
+        case let .pluginsQuarantined(id, reasons):
+            "node \(id) quarantined \(reasons.count == 1 ? "a plugin" : "\(reasons.count) plugins"): " + reasons.joined(separator: "; ")
         }
     }
 }

@@ -27,6 +27,9 @@ extension BrokerState {
             if unavailableIndex[name]?.isEmpty == true { unavailableIndex[name] = nil }
         }
         for name in methods.keys { unavailableIndex[name, default: []].insert(id) }
+        // Told once per plugin newly quarantined on this node, not on every re-advertisement.
+        let fresh = Set(methods.filter { old[$0.key] == nil }.compactMap { Self.quarantineLine($0.value) })
+        if nodes[id] != nil, !fresh.isEmpty { events.append(.pluginsQuarantined(nodeID: id, reasons: fresh.sorted())) }
         nodes[id]?.unavailable = methods
     }
 
@@ -44,5 +47,12 @@ extension BrokerState {
         if let f = entry["file"] { data["file"] = f }
         return RPCError(.methodNotFound,
             "method \(method) is unavailable: \(plugin) is not loaded on node \(first) (quarantined: \(reason))", data: .object(data))
+    }
+
+    /// "FILE: REASON" (or the plugin's name) of one unavailable method's description.
+    static func quarantineLine(_ d: JSONValue) -> String? {
+        let o = d.objectValue
+        guard let what = o?["file"]?.stringValue ?? o?["plugin"]?.stringValue else { return nil }
+        return what + ": " + (o?["reason"]?.stringValue ?? "not loaded")
     }
 }

@@ -1,0 +1,24 @@
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskBroker
+
+/// The broker tells the operator (a warning event, logged by its loop) when a node reports a
+/// quarantined plugin: once per plugin, naming the file and the cause.
+@Suite struct BrokerQuarantineEventTests {
+    static let math: JSONValue = [
+        "name": "math.add", "plugin": "math", "file": "Plugins/math.so", "reason": "crashed while loading (signal SIGBUS)",
+    ]
+
+    @Test func aQuarantinedPluginIsReportedOnceWithFileAndCause() {
+        var h = BrokerStateTests.Harness()
+        h.result("node_connect", ["node_id": "n1", "methods": ["text.upper"], "unavailable": [Self.math]], peer: "n")
+        let events = h.state.takeEvents().filter { if case .pluginsQuarantined = $0 { true } else { false } }
+        #expect(events == [.pluginsQuarantined(nodeID: "n1", reasons: ["Plugins/math.so: crashed while loading (signal SIGBUS)"])])
+        #expect(events.first?.isTrouble == true)
+        #expect(events.first?.description == "node n1 quarantined a plugin: Plugins/math.so: crashed while loading (signal SIGBUS)")
+        // Advertising the same again is no news.
+        h.result("node_advertise", ["node_id": "n1", "methods": ["text.upper"], "unavailable": [Self.math]], peer: "n")
+        #expect(!h.state.takeEvents().contains { if case .pluginsQuarantined = $0 { true } else { false } })
+    }
+}
