@@ -20,7 +20,9 @@ extension BrokerEvent: CustomStringConvertible {
     public var isTrouble: Bool {
         switch self {
         case .nodeJoined: false
-        case .nodeLost, .resultsEvicted, .pluginsQuarantined: true
+        // A node that said goodbye holding nothing is news, not trouble.
+        case let .nodeLost(_, reason, requeued, failed): reason != "disconnected" || requeued + failed > 0
+        case .resultsEvicted, .pluginsQuarantined: true
         }
     }
 

@@ -22,3 +22,12 @@ import ZeroTaskProtocol
         #expect(!h.state.takeEvents().contains { if case .pluginsQuarantined = $0 { true } else { false } })
     }
 }
+
+/// Which node departures are warnings: lost work or silence, not a clean goodbye.
+@Suite struct BrokerNodeLostEventTests {
+    @Test func aCleanDisconnectIsANoticeAndLostWorkAWarning() {
+        #expect(!BrokerEvent.nodeLost(nodeID: "n", reason: "disconnected", requeued: 0, failed: 0).isTrouble)
+        #expect(BrokerEvent.nodeLost(nodeID: "n", reason: "disconnected", requeued: 2, failed: 0).isTrouble)
+        #expect(BrokerEvent.nodeLost(nodeID: "n", reason: "silent for 10 s", requeued: 0, failed: 0).isTrouble)
+    }
+}
