@@ -40,7 +40,11 @@ final class BrokerLoop: @unchecked Sendable {
         case localReply(Response)
     }
 
-    init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger) {
+    /// CURVE is on: every message carries its sender's identity (`User-Id`, set by ZAP).
+    let secured: Bool
+
+    init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false) {
+        self.secured = secured
         self.state = state
         self.router = router
         self.pub = pub
@@ -231,11 +235,20 @@ final class BrokerLoop: @unchecked Sendable {
             return
         }
         let body = frames.removeLast()
-        handle(envelope: frames, body: body)
+        var caller: PeerIdentity?
+        if secured {
+            // Read off the message just received; ZAP gave every admitted peer one.
+            guard let who = router.property("User-Id").flatMap(PeerIdentity.init(userID:)) else {
+                logger.error("dropped a message without a CURVE identity on a secured socket")
+                return
+            }
+            caller = who
+        }
+        handle(envelope: frames, body: body, caller: caller)
     }
 
     /// Handles one request (or batch) from the peer `envelope` names.
-    private func handle(envelope: [[UInt8]], body: [UInt8]) {
+    private func handle(envelope: [[UInt8]], body: [UInt8], caller: PeerIdentity?) {
         // A REQ peer (or a DEALER imitating one) put an empty delimiter: it gets exactly one reply.
         let strict = envelope.count >= 2 && envelope.last!.isEmpty
         let now = monotonicSeconds()
@@ -256,7 +269,7 @@ final class BrokerLoop: @unchecked Sendable {
                 send(envelope, response.json)
             case .request(let request):
                 let route = ReplyRoute(envelope: envelope, id: request.id ?? .null)
-                let answer = state.handle(request, route: route, now: now, canDefer: !request.isNotification)
+                let answer = state.handle(request, route: route, now: now, canDefer: !request.isNotification, caller: caller)
                 if request.isNotification {
                     if case .error(let e) = answer { logger.debug("notification \(request.method) failed: \(e)") }
                     if strict { send(envelope, .null) }
@@ -281,7 +294,7 @@ final class BrokerLoop: @unchecked Sendable {
                         if !request.isNotification { reply.append(Response(id: id, error: BatchReply.notHandled)) }
                         continue
                     }
-                    let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false)
+                    let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
                     if !request.isNotification, let r = Self.response(answer, id: id) { reply.append(r) }
                 }
             }

@@ -23,12 +23,18 @@ public final class BrokerService: @unchecked Sendable {
     /// The endpoints actually bound (wildcard ports resolved), known after `start()`.
     public private(set) var boundRequestEndpoint = ""
     public private(set) var boundPublishEndpoint = ""
+    /// CURVE on both sockets, or nil (plain text: bind loopback only).
+    public let security: BrokerSecurity?
+    /// Answers the handshakes of both sockets; lives as long as the service, so that no socket
+    /// ever runs without it (libzmq lets every key in when no handler is bound).
+    private var zap: ZAPHandler?
 
     public init(
         config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
         store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
-        logger: Logger = Logger(label: "zerotask.broker")
+        logger: Logger = Logger(label: "zerotask.broker"), security: BrokerSecurity? = nil
     ) {
+        self.security = security
         self.config = config
         self.store = store
         self.requestEndpoint = request
@@ -66,6 +72,17 @@ public final class BrokerService: @unchecked Sendable {
         let router = try ZMQSocket(context, .router)
         // XPUB: like PUB, and it tells who subscribes to what (see NotificationInterest).
         let pub = try ZMQSocket(context, .xpub)
+        if let security {
+            // The handler first: a CURVE server socket bound without one would let every key in.
+            if zap == nil {
+                let peers = security.peers
+                zap = try ZAPHandler(context: context) { request in
+                    peers.authorize(request, roles: request.domain == BrokerSecurity.publishDomain ? [.node, .admin] : Set(PeerRole.allCases))
+                }
+            }
+            try router.makeCurveServer(security.keys, domain: BrokerSecurity.requestDomain)
+            try pub.makeCurveServer(security.keys, domain: BrokerSecurity.publishDomain)
+        }
         try pub.setXPubVerboser(true)
         // libzmq drops a peer that sends more than this; below it, oversize bodies get -32600.
         try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
@@ -78,7 +95,11 @@ public final class BrokerService: @unchecked Sendable {
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
         boundPublishEndpoint = pub.lastEndpoint ?? publishEndpoint
         logger.info("broker listening", metadata: ["request": "\(boundRequestEndpoint)", "publish": "\(boundPublishEndpoint)"])
-        return BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger)
+        if let security {
+            let counts = security.peers.counts
+            logger.notice("CURVE on: broker key \(security.keys.publicKey); allowed keys: \(counts[.client] ?? 0) clients, \(counts[.node] ?? 0) nodes, \(counts[.admin] ?? 0) admins (\(security.peers.directory))")
+        }
+        return BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger, secured: security != nil)
     }
 
     /// Stops serving and closes the sockets; returns once the broker thread has ended.
@@ -100,7 +121,10 @@ public final class BrokerService: @unchecked Sendable {
         stop()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        zap?.stop()
+    }
 
     /// Four random base-36 characters, so generated ids differ across broker restarts.
     static func randomPrefix() -> String {
@@ -150,6 +174,23 @@ public final class EmbeddedBroker: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         loop.finish()
+    }
+}
+
+/// CURVE for the broker's two sockets: its own key pair, and the keys it allows (by role).
+public struct BrokerSecurity: Sendable {
+    /// The ZAP domain of the request socket: every allowed key.
+    public static let requestDomain = "zerotask"
+    /// The ZAP domain of the publish socket: node and admin keys only, since notifications name
+    /// every tenant's task ids.
+    public static let publishDomain = "zerotask-publish"
+
+    public var keys: CurveKeyPair
+    public var peers: PeerKeys
+
+    public init(keys: CurveKeyPair, peers: PeerKeys) {
+        self.keys = keys
+        self.peers = peers
     }
 }
 

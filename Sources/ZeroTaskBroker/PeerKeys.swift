@@ -94,14 +94,18 @@ public final class PeerKeys: Sendable {
         }
     }
 
-    /// The ZAP answer for a handshake: CURVE with an allowed key, nothing else.
-    public func authorize(_ request: ZAPRequest) -> ZAPDecision {
+    /// The ZAP answer for a handshake: CURVE with an allowed key of one of `roles`, nothing else.
+    public func authorize(_ request: ZAPRequest, roles: Set<PeerRole> = Set(PeerRole.allCases)) -> ZAPDecision {
         guard request.mechanism == "CURVE", let key = request.publicKey else {
             return .deny("\(request.mechanism) peers are refused: this broker requires CURVE keys")
         }
         guard let who = identity(of: key) else {
             logger.notice("refused a CURVE key no keys folder allows", metadata: ["address": "\(request.address)", "key": "\(key)"])
             return .deny("key not allowed")
+        }
+        guard roles.contains(who.role) else {
+            logger.notice("refused \(who) on a socket for \(roles.map(\.rawValue).sorted().joined(separator: "/")) keys only", metadata: ["address": "\(request.address)"])
+            return .deny("\(who.role.rawValue) keys are not allowed here")
         }
         return .allow(userID: who.userID)
     }
