@@ -108,7 +108,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroTaskNodeTests",
-            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"],
+            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
