@@ -15,7 +15,8 @@ import ZeroTaskTestSupport
     }
 
     @Test func aMisspeltKeyIsNamedWithItsLineAndTheNearestKnownOne() async throws {
-        let path = try Self.file("broker:\n  store: memory\n  node_timout: 5   # typo\n")
+        // Loopback endpoints: were the typo missed, the broker would start on them and nothing else.
+        let path = try Self.file("broker:\n  store: memory\n  node_timout: 5   # typo\n  request: \(try unusedEndpoint())\n  publish: \(try unusedEndpoint())\n")
         let r = try await cli.run(["broker", "--config", path])
         #expect(r.status != 0)
         #expect(r.stderr.contains("\(path):3: unknown key broker.node_timout; did you mean broker.node_timeout?"), "\(r.stderr)")
@@ -27,7 +28,7 @@ import ZeroTaskTestSupport
     }
 
     @Test func aBadValueIsNamedWithWhereItWasSet() async throws {
-        let path = try Self.file("broker:\n  store: memory\n\n  node_timeout: soon\n")
+        let path = try Self.file("broker:\n  store: memory\n\n  node_timeout: soon\n  request: \(try unusedEndpoint())\n  publish: \(try unusedEndpoint())\n")
         let r = try await cli.run(["broker", "--config", path])
         #expect(r.status != 0)
         #expect(r.stderr.contains("\(path):4: broker.node_timeout must be a number, not \"soon\""), "\(r.stderr)")
@@ -47,7 +48,8 @@ import ZeroTaskTestSupport
         #expect(r.status == 78)
         #expect(r.stderr == "zerotask: \(missing): cannot read the configuration file: no such file\n", "\(r.stderr)")
         let directory = FixturePlugins.temporaryDirectory("zt-config")
-        let d = try await cli.run(["broker"], environment: ["ZEROTASK_CONFIG": directory])
+        let d = try await cli.run(["broker", "--store", "memory", "--request", try unusedEndpoint(), "--publish", try unusedEndpoint()],
+            environment: ["ZEROTASK_CONFIG": directory])
         #expect(d.status != 0)
         #expect(d.stderr.contains("\(directory): cannot read the configuration file: it is a directory"), "\(d.stderr)")
         let broken = try Self.file("client:\n  broker: [tcp://127.0.0.1:1\n")
