@@ -44,7 +44,7 @@ import ZeroTaskTestSupport
         let h = try NodeHarness()
         let node = try Self.node(h, id: "cancelled")
         let ended = Atomic<Bool>(false)
-        let run = Task {
+        let run = Task(executorPreference: QueueExecutor.shared) {
             defer { ended.store(true, ordering: .releasing) }
             try await node.run()
         }
@@ -63,7 +63,7 @@ import ZeroTaskTestSupport
         let node = try Self.node(h, id: "graceful")
         let group = ServiceGroup(configuration: .init(services: [.init(service: node)], logger: node.logger))
         let ended = Atomic<Bool>(false)
-        let run = Task {
+        let run = Task(executorPreference: QueueExecutor.shared) {
             defer { ended.store(true, ordering: .releasing) }
             try await group.run()
         }
@@ -76,5 +76,18 @@ import ZeroTaskTestSupport
         // Drained: the task finished on this node before it disconnected.
         #expect(try h.outcome(tid) == .success(1500))
         #expect(try h.client.result("nodes") == [])
+    }
+}
+
+/// Runs the service under test on a dispatch queue of its own, not on Swift's cooperative pool:
+/// the suite's synchronous tests can hold every thread of that pool (two on a 2-core machine)
+/// for seconds, and the service would not start before the test's deadline.
+final class QueueExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = QueueExecutor()
+    private let queue = DispatchQueue(label: "zerotask-test-service", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
