@@ -16,6 +16,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian (libzmq3-dev, libffi-dev), linked through module maps.
@@ -34,6 +37,7 @@ let package = Package(
             dependencies: [
                 "ZeroTaskProtocol", "ZeroMQ", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Plugins: manifests, dlopen, typed calls through libffi.
@@ -50,6 +54,7 @@ let package = Package(
             dependencies: [
                 "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The Swift client library (async/await).
@@ -70,6 +75,10 @@ let package = Package(
                 "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                // Only to find the line of a misspelt key: swift-configuration reads the file with it.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
 
@@ -99,7 +108,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroTaskNodeTests",
-            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"],
+            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -21,19 +21,27 @@ public final class WakePipe: @unchecked Sendable {
         writeFD = fds[1]
     }
 
-    /// Wakes the loop (a full pipe already will).
-    public func signal() {
-        var b: UInt8 = 1
+    /// Wakes the loop (a full pipe already will). `value` (not 0) tells the loop why, when it
+    /// has more than one reason to wake; the loop reads the largest with `drainLargest()`.
+    public func signal(_ value: UInt8 = 1) {
+        var b = value
         _ = write(writeFD, &b, 1)
     }
 
     /// Empties the pipe; returns whether anything was in it.
     @discardableResult
-    public func drain() -> Bool {
+    public func drain() -> Bool { drainLargest() != 0 }
+
+    /// Empties the pipe; returns the largest value signalled since the last drain (0: none).
+    public func drainLargest() -> UInt8 {
         var buf = [UInt8](repeating: 0, count: 64)
-        var any = false
-        while read(readFD, &buf, buf.count) > 0 { any = true }
-        return any
+        var largest: UInt8 = 0
+        while true {
+            let n = read(readFD, &buf, buf.count)
+            guard n > 0 else { break }
+            largest = max(largest, buf[..<n].max() ?? 0)
+        }
+        return largest
     }
 
     deinit {

@@ -87,13 +87,17 @@ final class BrokerLoop: @unchecked Sendable {
     /// Whether anything waits to be sent now (the caller's poll must not block then).
     var hasOutputReady: Bool { !held.isEmpty || !localReplies.isEmpty || !localNotifications.isEmpty }
 
-    func run(stopping: StopFlag) {
+    /// Serves until `stop` is signalled (or libzmq's context ends), then `finish()`es. The
+    /// stop wakes the poll itself: no flag is checked between polls.
+    func run(stop: WakePipe) {
         var poller = ZMQPoller()
         addPollItems(to: &poller)
-        while !stopping.isSet && !terminated {
+        let stopItem = poller.add(fd: stop.readFD)
+        while !terminated {
             do throws(ZMQError) {
                 let ready = try poller.poll(timeoutMilliseconds: pollTimeout(cap: 100))
-                step(ready[...])
+                if ready[stopItem].contains(.readable) { break }
+                step(ready[..<stopItem])
             } catch where error.isTerminated {
                 break
             } catch {

@@ -3,14 +3,17 @@ import Glibc
 #endif
 import Foundation
 import Logging
-import Synchronization
+import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskProtocol
 
 /// The broker's I/O: a ROUTER socket for requests and a PUB socket for notifications, served by
 /// one thread of its own that owns the `BrokerState`. Every request is handled to completion on
 /// that thread, so there are no locks on the hot path and no hops between threads.
-public final class BrokerService: @unchecked Sendable {
+///
+/// A `Service` for a `ServiceGroup`: graceful shutdown and cancellation both store what the
+/// broker holds (pending commits are written) and stop it; neither blocks the caller's task.
+public final class BrokerService: Service, @unchecked Sendable {
     public let config: BrokerConfig
     public let logger: Logger
     /// Where clients, tasks and results are kept across restarts.
@@ -18,7 +21,8 @@ public final class BrokerService: @unchecked Sendable {
     private let context: ZMQContext
     private let requestEndpoint: String
     private let publishEndpoint: String
-    private let stopping = StopFlag()
+    /// Wakes the broker's poll to stop it.
+    private let stopping = WakePipe()
     private var thread: LoopThread?
     /// The endpoints actually bound (wildcard ports resolved), known after `start()`.
     public private(set) var boundRequestEndpoint = ""
@@ -47,7 +51,7 @@ public final class BrokerService: @unchecked Sendable {
     /// serving on a new thread.
     public func start() throws {
         let loop = try makeLoop()
-        thread = LoopThread(name: "zerotask-broker") { [stopping] in loop.run(stopping: stopping) }
+        thread = LoopThread(name: "zerotask-broker") { [stopping] in loop.run(stop: stopping) }
     }
 
     /// Loads the store and binds both sockets like `start()`, but starts no thread: the caller's
@@ -58,10 +62,6 @@ public final class BrokerService: @unchecked Sendable {
     }
 
     private func makeLoop() throws -> BrokerLoop {
-        // Large bodies (up to max_message_bytes, and beyond before refusal) must go back to the
-        // system when freed. glibc raises its mmap threshold after freeing a large block, so
-        // later ones would come from the heap and stay there: fix the threshold instead.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 * 1024)
         var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
         state.journaling = store.isDurable
         if store.isDurable {
@@ -102,21 +102,31 @@ public final class BrokerService: @unchecked Sendable {
         return BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger, secured: security != nil)
     }
 
+    /// Asks the broker to store what it holds and stop; returns at once.
+    public func requestStop() { stopping.signal() }
+
     /// Stops serving and closes the sockets; returns once the broker thread has ended.
     public func stop() {
-        stopping.set()
+        requestStop()
         thread?.wait()
         thread = nil
     }
 
-    /// Starts, serves until the surrounding task is cancelled, then stops.
+    /// Starts, then serves until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or
+    /// cancellation of the surrounding task; returns once the store has what the broker held.
     public func run() async throws {
         try start()
         guard let thread else { return }
-        await withTaskCancellationHandler {
-            await thread.ended()
-        } onCancel: {
-            _ = self.stopping.set()
+        // The handlers only wake the broker's thread; the thread itself does the storing.
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await thread.ended()
+            } onCancel: {
+                self.requestStop()
+            }
+        } onGracefulShutdown: {
+            self.logger.notice("broker stopping: storing what it holds")
+            self.requestStop()
         }
         stop()
     }
@@ -194,21 +204,7 @@ public struct BrokerSecurity: Sendable {
     }
 }
 
-/// A flag one thread raises and another watches.
-public final class StopFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    public init() {}
-    public var isSet: Bool { raised.load(ordering: .acquiring) }
-    /// Raises the flag; returns whether it was already raised.
-    @discardableResult
-    public func set() -> Bool { raised.exchange(true, ordering: .acquiringAndReleasing) }
-}
-
 extension String {
     func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
 
-
-/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32

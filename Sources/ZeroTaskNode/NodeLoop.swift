@@ -215,9 +215,22 @@ final class NodeLoop: @unchecked Sendable {
         return broker.hasOutputReady ? 0 : broker.pollTimeout(cap: ms)
     }
 
+    /// What `NodeService` writes to the wake pipe: drain (graceful), or stop now (cancelled).
+    static let drainSignal: UInt8 = 1
+    static let hardStopSignal: UInt8 = 2
+
     private func wakeUp() {
-        wake.drain()
-        if case .running = phase {
+        let why = wake.drainLargest()
+        if why >= Self.hardStopSignal {
+            switch phase {
+            case .running, .draining:
+                logger.info("stopping now: \(busyCount) running tasks go back to the broker")
+                // A drain that ends now: the next timers() hands running tasks back and disconnects.
+                phase = .draining(until: Self.now())
+            default:
+                break
+            }
+        } else if why == Self.drainSignal, case .running = phase {
             logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
             // Tasks not started yet go back to the broker at once (releaseStaleWaiting).
             phase = .draining(until: Self.now() + config.drainGrace)

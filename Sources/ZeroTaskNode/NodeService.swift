@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskBroker
 import ZeroTaskProtocol
@@ -11,11 +12,14 @@ import ZeroTaskProtocol
 ///
 /// Everything runs on one thread of its own: a poll loop over the broker socket, the
 /// notification socket, every worker's control channel and output pipes, and a wake-up pipe
-/// (stop requests, signals). No locks, no hops between threads on the way of a task.
-public final class NodeService: @unchecked Sendable {
+/// (stop requests). No locks, no hops between threads on the way of a task.
+///
+/// A `Service` for a `ServiceGroup`: graceful shutdown drains (no new tasks, running ones get
+/// the drain grace), cancellation stops at once (running tasks are handed back to the broker).
+public final class NodeService: Service, @unchecked Sendable {
     public let config: NodeConfig
     public let logger: Logger
-    /// Wakes the node's loop to stop (written by `requestStop` and signal handlers).
+    /// Wakes the node's loop to stop: `NodeLoop.drainSignal` or `NodeLoop.hardStopSignal`.
     private let wake = WakePipe()
     private var thread: LoopThread?
     private var loop: NodeLoop?
@@ -38,15 +42,13 @@ public final class NodeService: @unchecked Sendable {
     /// The node's id, once started.
     public var nodeID: String { loop?.nodeID ?? config.nodeID ?? "" }
 
-    /// The descriptor whose write asks the node to drain and stop (safe from a signal handler).
-    public var stopDescriptor: Int32 { wake.writeFD }
-
     /// Starts the workers and the broker session on a thread of its own.
     ///
     /// - Throws: `NodeStartError.pluginsFolderMissing` when the plugins folder is not a folder
     ///   (a typo would otherwise give a node that serves nothing and says nothing).
+    /// The process must ignore SIGPIPE (the executable does): a worker that dies while the node
+    /// writes to it must not end the node.
     public func start() throws {
-        signal(SIGPIPE, SIG_IGN)
         let loop: NodeLoop
         do {
             var isDirectory: ObjCBool = false
@@ -64,7 +66,11 @@ public final class NodeService: @unchecked Sendable {
 
     /// Asks the node to stop: no new tasks, running ones finish within the drain grace, then it
     /// disconnects. Returns at once; `wait()` for the end.
-    public func requestStop() { wake.signal() }
+    public func requestStop() { wake.signal(NodeLoop.drainSignal) }
+
+    /// Asks the node to stop now: running tasks are killed and handed back to the broker with
+    /// the disconnect. Returns at once; `wait()` for the end.
+    public func requestHardStop() { wake.signal(NodeLoop.hardStopSignal) }
 
     /// Blocks until the node has stopped.
     public func wait() {
@@ -72,14 +78,19 @@ public final class NodeService: @unchecked Sendable {
         thread = nil
     }
 
-    /// Runs until stopped (by `requestStop`, a signal written to `stopDescriptor`, or
-    /// cancellation of the surrounding task).
+    /// Runs until stopped: `requestStop` or graceful shutdown (SIGTERM/SIGINT in a
+    /// `ServiceGroup`) drain; cancellation of the surrounding task stops at once.
     public func run() async throws {
         try start()
         guard let thread else { return }
-        await withTaskCancellationHandler {
-            await thread.ended()
-        } onCancel: {
+        // The handlers only wake the node's thread, which does the draining and killing.
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await thread.ended()
+            } onCancel: {
+                self.requestHardStop()
+            }
+        } onGracefulShutdown: {
             self.requestStop()
         }
     }

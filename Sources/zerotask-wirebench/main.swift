@@ -13,6 +13,7 @@
 // kind once per round) so that drift on a shared machine hits every kind alike.
 @preconcurrency import Glibc
 import Foundation
+import Synchronization
 import ZeroMQ
 import ZeroTaskBroker
 import ZeroTaskProtocol
@@ -298,4 +299,12 @@ do {
     }
 } catch {
     fail("\(error)")
+}
+
+/// A flag the main thread raises and the echo thread checks between polls (a benchmark's
+/// stop: checked every 100 ms at most, which costs nothing measured).
+final class StopFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    var isSet: Bool { raised.load(ordering: .acquiring) }
+    func set() { raised.store(true, ordering: .releasing) }
 }

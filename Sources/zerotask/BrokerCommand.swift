@@ -8,28 +8,20 @@ struct BrokerCommand: AsyncParsableCommand {
         commandName: "broker", abstract: "Run a standalone broker.")
 
     @OptionGroup var broker: BrokerOptions
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [info]")
+    @Option(name: .customLong("log-level"), help: "\(LogLevel.names). [\(Settings.Defaults.logLevel)]")
     var logLevel: String?
 
     func run() async throws {
         let settings = try Settings(file: broker.config)
         try LogLevel.bootstrap(settings, key: "broker.log_level", flag: logLevel)
         let logger = Logger(label: "zerotask.broker")
+        ServiceProcess.configure()
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
             publish: broker.publishEndpoint(settings), store: try broker.taskStore(settings),
             logger: logger)
         // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit.
-        let interrupts = InterruptHandler {
-            logger.notice("broker stopping on \(InterruptHandler.received == SIGTERM ? "SIGTERM" : "SIGINT")")
-            service.stop()
-        }
-        defer { interrupts.cancel() }
-        try await withTaskCancellationHandler {
-            try await service.run()
-        } onCancel: {
-            service.stop()
-        }
+        try await ServiceProcess.run(service, logger: logger)
     }
 }
 
@@ -38,49 +30,49 @@ struct BrokerCommand: AsyncParsableCommand {
 struct BrokerOptions: ParsableArguments {
     @Option(help: "Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).")
     var config: String?
-    @Option(help: "The request endpoint to bind (ROUTER). [tcp://*:5555]")
+    @Option(help: "The request endpoint to bind (ROUTER). [\(Settings.Defaults.request)]")
     var request: String?
-    @Option(help: "The publish endpoint to bind (PUB). [tcp://*:5556]")
+    @Option(help: "The publish endpoint to bind (PUB). [\(Settings.Defaults.publish)]")
     var publish: String?
-    @Option(name: .customLong("node-timeout"), help: "Seconds of silence after which a node is dead. [10]")
+    @Option(name: .customLong("node-timeout"), help: "Seconds of silence after which a node is dead. [\(Settings.show(BrokerConfig.defaults.nodeTimeout))]")
     var nodeTimeout: Double?
-    @Option(name: .customLong("result-ttl"), help: "Seconds finished results are kept. [86400]")
+    @Option(name: .customLong("result-ttl"), help: "Seconds finished results are kept. [\(Settings.show(BrokerConfig.defaults.resultTTL))]")
     var resultTTL: Double?
-    @Option(name: .customLong("max-retries"), help: "Times a task is queued again after its node was lost or its worker crashed. [3]")
+    @Option(name: .customLong("max-retries"), help: "Times a task is queued again after its node was lost or its worker crashed. [\(Settings.show(BrokerConfig.defaults.maxRetries))]")
     var maxRetries: Int?
-    @Option(name: .customLong("max-message-bytes"), help: "Largest request body accepted. [1048576]")
+    @Option(name: .customLong("max-message-bytes"), help: "Largest request body accepted. [\(Settings.show(BrokerConfig.defaults.maxMessageBytes))]")
     var maxMessageBytes: Int?
-    @Option(name: .customLong("max-queued"), help: "Queued tasks allowed in all. [2000000]")
+    @Option(name: .customLong("max-queued"), help: "Queued tasks allowed in all. [\(Settings.show(BrokerConfig.defaults.maxQueued))]")
     var maxQueued: Int?
-    @Option(name: .customLong("max-queued-bytes"), help: "Bytes of params unfinished tasks may hold in all. [268435456]")
+    @Option(name: .customLong("max-queued-bytes"), help: "Bytes of params unfinished tasks may hold in all. [\(Settings.show(BrokerConfig.defaults.maxQueuedBytes))]")
     var maxQueuedBytes: Int?
-    @Option(name: .customLong("max-results"), help: "Results kept at most; the oldest are deleted early beyond it. [1000000]")
+    @Option(name: .customLong("max-results"), help: "Results kept at most; the oldest are deleted early beyond it. [\(Settings.show(BrokerConfig.defaults.maxResults))]")
     var maxResults: Int?
-    @Option(name: .customLong("max-result-bytes"), help: "Bytes of results kept at most; the oldest are deleted early beyond it. [268435456]")
+    @Option(name: .customLong("max-result-bytes"), help: "Bytes of results kept at most; the oldest are deleted early beyond it. [\(Settings.show(BrokerConfig.defaults.maxResultBytes))]")
     var maxResultBytes: Int?
-    @Option(name: .customLong("max-task-retries"), help: "The largest max_retries a task may ask for. [100]")
+    @Option(name: .customLong("max-task-retries"), help: "The largest max_retries a task may ask for. [\(Settings.show(BrokerConfig.defaults.maxTaskRetries))]")
     var maxTaskRetries: Int?
-    @Option(name: .customLong("max-result-ttl"), help: "The longest result_ttl a task may ask for, in seconds. [604800]")
+    @Option(name: .customLong("max-result-ttl"), help: "The longest result_ttl a task may ask for, in seconds. [\(Settings.show(BrokerConfig.defaults.maxResultTTL))]")
     var maxResultTTL: Double?
-    @Option(name: .customLong("max-task-timeout"), help: "The longest timeout a task may ask for, in seconds. [604800]")
+    @Option(name: .customLong("max-task-timeout"), help: "The longest timeout a task may ask for, in seconds. [\(Settings.show(BrokerConfig.defaults.maxTaskTimeout))]")
     var maxTaskTimeout: Double?
-    @Option(name: .customLong("client-ttl"), help: "Seconds after which an inactive client with nothing pending is forgotten. [86400]")
+    @Option(name: .customLong("client-ttl"), help: "Seconds after which an inactive client with nothing pending is forgotten. [\(Settings.show(BrokerConfig.defaults.clientTTL))]")
     var clientTTL: Double?
-    @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite) or sqlite:PATH. [sqlite]")
+    @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite) or sqlite:PATH. [\(Settings.Defaults.store)]")
     var store: String?
-    @Option(name: .customLong("data-dir"), help: "The directory of the default SQLite store. [data]")
+    @Option(name: .customLong("data-dir"), help: "The directory of the default SQLite store. [\(Settings.Defaults.dataDir)]")
     var dataDir: String?
-    @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [full]")
+    @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [\(Settings.Defaults.storeSync)]")
     var storeSync: String?
 
-    func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: "tcp://*:5555") }
-    func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: "tcp://*:5556") }
+    func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: Settings.Defaults.request) }
+    func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: Settings.Defaults.publish) }
 
     /// The store `--store` names: `memory`, `sqlite` (the default file under the data directory),
     /// `sqlite:PATH` (relative to the working directory).
     func taskStore(_ s: Settings) throws -> TaskStore {
-        let spec = s.string("broker.store", store, default: "sqlite")
-        let syncName = s.string("broker.store_sync", storeSync, default: "full")
+        let spec = s.string("broker.store", store, default: Settings.Defaults.store)
+        let syncName = s.string("broker.store_sync", storeSync, default: Settings.Defaults.storeSync)
         guard let sync = SQLiteTaskStore.Synchronous(rawValue: syncName.lowercased()) else {
             throw Settings.ValidationFailure("broker.store_sync must be full or normal, not \"\(syncName)\"")
         }
@@ -88,7 +80,7 @@ struct BrokerOptions: ParsableArguments {
         case "memory":
             return MemoryTaskStore()
         case "sqlite":
-            let dir = s.string("broker.data_dir", dataDir, default: "data")
+            let dir = s.string("broker.data_dir", dataDir, default: Settings.Defaults.dataDir)
             return try SQLiteTaskStore(path: (dir.isEmpty ? "." : dir) + "/zerotask.sqlite", synchronous: sync)
         case let p where p.hasPrefix("sqlite:") && p.count > 7:
             return try SQLiteTaskStore(path: String(p.dropFirst(7)), synchronous: sync)
@@ -120,4 +112,9 @@ struct BrokerOptions: ParsableArguments {
         c.maxParkedWaitIDs = try s.int("broker.max_parked_wait_ids", nil, default: c.maxParkedWaitIDs)
         return c
     }
+}
+
+extension BrokerConfig {
+    /// The broker's defaults, for `--help`.
+    static var defaults: BrokerConfig { BrokerConfig() }
 }

@@ -17,6 +17,8 @@ enum ExitStatus: Int32 {
     case software = 70
     /// The task is not complete yet (`result` without `--wait`, or the wait timed out).
     case notYet = 75
+    /// The configuration file cannot be read or holds something wrong.
+    case config = 78
 }
 
 /// A failure already worded for the user: printed as one line on stderr, then the exit code.
@@ -45,6 +47,10 @@ struct CLIFailure: Error {
             throw CLIFailure(error, connection: connection).exit()
         } catch let exit as ExitCode {
             throw exit
+        } catch let error as Settings.FileError {
+            throw CLIFailure(.config, "\(error)").exit()
+        } catch let error as Settings.ValidationFailure {
+            throw CLIFailure(.config, "\(error)").exit()
         } catch {
             throw CLIFailure(.software, "unexpected error: \(error)").exit()
         }

@@ -9,7 +9,7 @@ import ZeroTaskClient
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("broker"), help: ArgumentHelp(
-        "The broker's request endpoint (default: $ZEROTASK_BROKER, else tcp://127.0.0.1:5555).", valueName: "tcp://HOST:5555"))
+        "The broker's request endpoint (default: $ZEROTASK_BROKER, else client.broker in the configuration, else \(Settings.Defaults.clientBroker)).", valueName: "tcp://HOST:5555"))
     var brokerFlag: String?
 
     @Option(help: ArgumentHelp(
@@ -24,18 +24,20 @@ struct ConnectionOptions: ParsableArguments {
         valueName: "ID"))
     var clientIDFlag: String?
 
-    static let defaultBroker = "tcp://127.0.0.1:5555"
-
     @Option(help: ArgumentHelp("Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).", valueName: "PATH"))
     var config: String?
 
     /// The flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or `client.broker` in the
     /// configuration file, else the default.
-    var broker: String {
+    /// - Throws: `Settings.FileError` when the configuration file is unreadable or wrong: a
+    ///   broken file is reported, never skipped.
+    func brokerEndpoint() throws -> String {
+        // Read (and checked) even when a flag decides: a broken file is reported, not skipped.
+        let settings = try Settings(file: config)
         if let flag = brokerFlag { return flag }
         if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
-        if let settings = try? Settings(file: config), let b = settings.raw("client.broker"), !b.isEmpty { return b }
-        return Self.defaultBroker
+        let configured = settings.raw("client.broker")
+        return configured.flatMap { $0.isEmpty ? nil : $0 } ?? Settings.Defaults.clientBroker
     }
 
     func validate() throws {
@@ -70,6 +72,7 @@ struct ConnectionOptions: ParsableArguments {
     /// command using the same id, which frees it when it exits) until `--timeout` passes.
     func connect(stableID: Bool) async throws -> ZeroTaskClient {
         let id = clientID(stable: stableID)
+        let broker = try brokerEndpoint()
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             do {

@@ -7,7 +7,7 @@ enum LogLevel {
 
     /// - Throws: `Settings.ValidationFailure` naming `key` when the value is no level.
     static func bootstrap(_ settings: Settings, key: String, flag: String?) throws {
-        let name = settings.string(key, flag, default: "info")
+        let name = settings.string(key, flag, default: Settings.Defaults.logLevel)
         guard let level = Logger.Level(rawValue: name.lowercased()) else {
             throw Settings.ValidationFailure("\(key) must be \(names), not \"\(name)\"")
         }

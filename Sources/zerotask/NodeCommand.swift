@@ -9,36 +9,33 @@ import ZeroMQ
 import ZeroTaskNode
 import ZeroTaskProtocol
 
-/// The descriptor a signal handler writes to (set once before handlers are installed).
-nonisolated(unsafe) var stopSignalFD: Int32 = -1
-
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Run a node: a worker pool serving the plugins, with a built-in or remote broker.")
 
-    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555). [builtin]")
+    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555). [\(Settings.Defaults.nodeBroker)]")
     var broker: String?
-    @Option(help: "The plugins folder. [Plugins]")
+    @Option(help: "The plugins folder. [\(NodeConfig.defaults.pluginsDir)]")
     var plugins: String?
     @Option(help: "Worker processes. [the number of cores]")
     var workers: Int?
     @Option(name: .customLong("node-id"), help: "This node's id. [HOSTNAME-PID]")
     var nodeID: String?
-    @Option(name: .customLong("default-timeout"), help: "Seconds a task may run when neither client nor manifest says. [300]")
+    @Option(name: .customLong("default-timeout"), help: "Seconds a task may run when neither client nor manifest says. [\(Settings.show(NodeConfig.defaults.defaultTimeout))]")
     var defaultTimeout: Double?
-    @Option(name: .customLong("max-timeout"), help: "No task runs longer than this many seconds. [3600]")
+    @Option(name: .customLong("max-timeout"), help: "No task runs longer than this many seconds. [\(Settings.show(NodeConfig.defaults.maxTimeout))]")
     var maxTimeout: Double?
-    @Option(name: .customLong("max-tasks-per-worker"), help: "Replace a worker after this many tasks (0: never). [0]")
+    @Option(name: .customLong("max-tasks-per-worker"), help: "Replace a worker after this many tasks (0: never). [\(NodeConfig.defaults.maxTasksPerWorker)]")
     var maxTasksPerWorker: Int?
-    @Option(name: .customLong("max-worker-memory"), help: "Replace a worker above this many MiB resident (0: no limit). [0]")
+    @Option(name: .customLong("max-worker-memory"), help: "Replace a worker above this many MiB resident (0: no limit). [\(NodeConfig.defaults.maxWorkerMemory / 1_048_576)]")
     var maxWorkerMemoryMiB: Int?
-    @Option(name: .customLong("drain-grace"), help: "Seconds running tasks get to finish on SIGTERM. [30]")
+    @Option(name: .customLong("drain-grace"), help: "Seconds running tasks get to finish on SIGTERM. [\(Settings.show(NodeConfig.defaults.drainGrace))]")
     var drainGrace: Double?
-    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats; keep well below the broker's node_timeout. [2]")
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats; keep well below the broker's node_timeout. [\(Settings.show(NodeConfig.defaults.heartbeatInterval))]")
     var heartbeatInterval: Double?
     @Option(name: .customLong("broker-publish"), help: "The remote broker's publish endpoint. [its port + 1]")
     var brokerPublish: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [info]")
+    @Option(name: .customLong("log-level"), help: "\(LogLevel.names). [\(Settings.Defaults.logLevel)]")
     var logLevel: String?
 
     @OptionGroup(title: "Built-in broker") var builtin: BrokerOptions
@@ -47,22 +44,23 @@ struct NodeCommand: AsyncParsableCommand {
         let settings = try Settings(file: builtin.config)
         try LogLevel.bootstrap(settings, key: "node.log_level", flag: logLevel)
         var config = NodeConfig()
-        config.pluginsDir = settings.string("node.plugins", plugins, default: "Plugins")
+        config.pluginsDir = settings.string("node.plugins", plugins, default: config.pluginsDir)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let w = try settings.int("node.workers", workers, default: 0)
         config.workers = w > 0 ? w : cores
         config.nodeID = settings.optionalString("node.node_id", nodeID)
         config.defaultTimeout = try settings.double("node.default_timeout", defaultTimeout, default: config.defaultTimeout)
         config.maxTimeout = try settings.double("node.max_timeout", maxTimeout, default: config.maxTimeout)
-        config.maxTasksPerWorker = try settings.int("node.max_tasks_per_worker", maxTasksPerWorker, default: 0)
-        config.maxWorkerMemory = try settings.int("node.max_worker_memory_mib", maxWorkerMemoryMiB, default: 0) * 1_048_576
+        config.maxTasksPerWorker = try settings.int("node.max_tasks_per_worker", maxTasksPerWorker, default: config.maxTasksPerWorker)
+        config.maxWorkerMemory = try settings.int("node.max_worker_memory_mib", maxWorkerMemoryMiB, default: config.maxWorkerMemory / 1_048_576) * 1_048_576
         config.drainGrace = try settings.double("node.drain_grace", drainGrace, default: config.drainGrace)
         config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
-        config.pluginConfig = settings.jsonValues(under: "node.plugin_config")
+        config.pluginConfig = try settings.pluginConfig()
 
+        ServiceProcess.configure()
         var embedded: EmbeddedBroker?
         let context = ZMQContext()
-        let brokerChoice = settings.string("node.broker", broker, default: "builtin")
+        let brokerChoice = settings.string("node.broker", broker, default: Settings.Defaults.nodeBroker)
         if brokerChoice == "builtin" {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
                 publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
@@ -77,14 +75,8 @@ struct NodeCommand: AsyncParsableCommand {
             config.publish = pub?.isEmpty == false ? pub : nil
         }
         let node = NodeService(config: config, context: context, broker: embedded)
-        stopSignalFD = node.stopDescriptor
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig) { _ in
-                var b: UInt8 = 1
-                _ = write(stopSignalFD, &b, 1)
-            }
-        }
-        try await node.run()
+        // SIGTERM/SIGINT: no new tasks, running ones get the drain grace, then the node disconnects.
+        try await ServiceProcess.run(node, logger: node.logger)
     }
 }
 
@@ -111,4 +103,9 @@ struct WorkerCommand: ParsableCommand {
         if let probe { WorkerMain.probe(library: probe, pluginConfig: config, logger: logger) }
         WorkerMain.run(pluginsDir: plugins, pluginConfig: config, maxResultBytes: maxResultBytes, logger: logger)
     }
+}
+
+extension NodeConfig {
+    /// The node's defaults, for `--help`.
+    static var defaults: NodeConfig { NodeConfig() }
 }

@@ -1,4 +1,6 @@
+import Configuration
 import Foundation
+import Yams
 import ZeroTaskProtocol
 
 /// Settings from the configuration file and the environment, for flags left unset.
@@ -6,62 +8,57 @@ import ZeroTaskProtocol
 /// Precedence, highest first: a command-line flag, an environment variable
 /// (`ZEROTASK_SECTION_KEY`, e.g. `ZEROTASK_NODE_WORKERS=4`), the file (`--config PATH`, else
 /// `$ZEROTASK_CONFIG`, else `config/zerotask.yaml` when it exists), the built-in default.
+/// swift-configuration's `ConfigReader` orders the environment over the file; the flag, when
+/// given, is used before the reader is asked.
 ///
-/// The file is YAML limited to what configuration needs — nested sections by indentation,
-/// `key: value` scalars, `#` comments, inline JSON values — or JSON (by a `.json` extension).
+/// The file is YAML (JSON is YAML too). It is checked whole when it is read: an unknown key is an
+/// error naming the file, its line and the nearest known key, so a misspelt setting never goes
+/// unnoticed; so is a file that cannot be read or parsed.
 struct Settings {
-    private(set) var values: [String: String] = [:]
+    /// The file read, if any.
     let source: String?
-    let environment: [String: String]
+    private let reader: ConfigReader
+    private let environment: [String: String]
+    /// Each file key's line, for errors about its value.
+    private let lines: [String: Int]
+    /// `node.plugin_config`: plugin name to its configuration, from the file.
+    private let pluginConfigFromFile: [String: JSONValue]
 
+    /// Every key the file may hold (besides `node.plugin_config.PLUGIN`). Their defaults live with
+    /// the code that uses them (`BrokerConfig`, `NodeConfig`, `Settings.Defaults`).
+    static let knownKeys: [String] = [
+        "broker.request", "broker.publish", "broker.store", "broker.data_dir", "broker.store_sync",
+        "broker.node_timeout", "broker.client_timeout", "broker.result_ttl", "broker.max_retries",
+        "broker.max_message_bytes", "broker.max_queued", "broker.max_queued_per_method", "broker.log_level",
+        "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
+        "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_wait_ids",
+        "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
+        "broker.max_parked_wait_ids",
+        "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
+        "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
+        "node.heartbeat_interval", "node.log_level", "node.plugin_config",
+        "client.broker",
+    ]
+
+    /// The defaults of settings that belong to the executable alone (the libraries' are in
+    /// `BrokerConfig` and `NodeConfig`), written once here and shown in `--help`.
+    enum Defaults {
+        static let request = "tcp://*:5555"
+        static let publish = "tcp://*:5556"
+        static let store = "sqlite"
+        static let dataDir = "data"
+        static let storeSync = "full"
+        static let logLevel = "info"
+        static let nodeBroker = "builtin"
+        static let clientBroker = "tcp://127.0.0.1:5555"
+    }
+
+    /// A problem with the file or a value: printed as is, naming where it is.
     struct FileError: Error, CustomStringConvertible {
         var file: String
         var line: Int
         var reason: String
-        var description: String { "\(file):\(line): \(reason)" }
-    }
-
-    init(file explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        self.environment = environment
-        let path = explicit ?? environment["ZEROTASK_CONFIG"] ?? (FileManager.default.fileExists(atPath: "config/zerotask.yaml") ? "config/zerotask.yaml" : nil)
-        source = path
-        guard let path else { return }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw FileError(file: path, line: 0, reason: "cannot read the configuration file")
-        }
-        values = path.hasSuffix(".json") ? try Self.parseJSON(text, file: path) : try Self.parseYAML(text, file: path)
-    }
-
-    /// The raw text for `section.key`: environment first, then the file.
-    func raw(_ key: String) -> String? {
-        let env = "ZEROTASK_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
-        return environment[env] ?? values[key]
-    }
-
-    func string(_ key: String, _ flag: String?, default d: String) -> String { flag ?? raw(key) ?? d }
-    func optionalString(_ key: String, _ flag: String?) -> String? { flag ?? raw(key) }
-
-    func int(_ key: String, _ flag: Int?, default d: Int) throws -> Int {
-        if let flag { return flag }
-        guard let r = raw(key) else { return d }
-        guard let v = Int(r) else { throw ValidationFailure("\(key) must be an integer, not \"\(r)\"") }
-        return v
-    }
-
-    func double(_ key: String, _ flag: Double?, default d: Double) throws -> Double {
-        if let flag { return flag }
-        guard let r = raw(key) else { return d }
-        guard let v = Double(r) else { throw ValidationFailure("\(key) must be a number, not \"\(r)\"") }
-        return v
-    }
-
-    /// Every `prefix.NAME` key, with its value read as JSON (bare words as strings).
-    func jsonValues(under prefix: String) -> [String: JSONValue] {
-        var out: [String: JSONValue] = [:]
-        for (k, v) in values where k.hasPrefix(prefix + ".") {
-            out[String(k.dropFirst(prefix.count + 1))] = (try? JSONValue.parse(v)) ?? .string(v)
-        }
-        return out
+        var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
     }
 
     struct ValidationFailure: Error, CustomStringConvertible {
@@ -69,69 +66,90 @@ struct Settings {
         init(_ d: String) { description = "configuration: " + d }
     }
 
-    static func parseYAML(_ text: String, file: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        var stack: [(indent: Int, key: String)] = []
-        for (i, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = stripComment(String(rawLine))
-            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-            let indent = line.prefix { $0 == " " }.count
-            let body = line.trimmingCharacters(in: .whitespaces)
-            guard let colon = body.firstIndex(of: ":") else {
-                throw FileError(file: file, line: i + 1, reason: "expected \"key: value\"")
+    /// Reads and checks the file (`explicit`, else `$ZEROTASK_CONFIG`, else `config/zerotask.yaml`
+    /// when it exists).
+    /// - Throws: `FileError` when the file cannot be read, is not YAML, or holds an unknown key.
+    init(file explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.environment = environment
+        let named = explicit ?? environment["ZEROTASK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = named ?? (FileManager.default.fileExists(atPath: "config/zerotask.yaml") ? "config/zerotask.yaml" : nil)
+        source = path
+        var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        var lines: [String: Int] = [:]
+        var plugins: [String: JSONValue] = [:]
+        if let path {
+            let file = try SettingsFile(path: path)
+            for entry in file.entries {
+                fileValues[AbsoluteConfigKey(entry.key.split(separator: ".").map(String.init))] =
+                    ConfigValue(.string(entry.text), isSecret: false)
+                lines[entry.key] = entry.line
             }
-            let key = String(body[..<colon]).trimmingCharacters(in: .whitespaces)
-            var value = String(body[body.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            while let last = stack.last, last.indent >= indent { stack.removeLast() }
-            let path = (stack.map(\.key) + [key]).joined(separator: ".")
-            if value.isEmpty {
-                stack.append((indent, key))
-                continue
-            }
-            if value.count >= 2, let f = value.first, f == "\"" || f == "'", value.last == f {
-                value = String(value.dropFirst().dropLast())
-            }
-            out[path] = value
+            plugins = file.pluginConfig
         }
-        return out
+        self.lines = lines
+        pluginConfigFromFile = plugins
+        reader = ConfigReader(providers: [
+            // ZEROTASK_BROKER_NODE_TIMEOUT for broker.node_timeout.
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "zerotask"),
+            InMemoryProvider(name: path, values: fileValues),
+        ])
     }
 
-    /// Drops a `#` comment that is not inside quotes or an inline JSON value.
-    static func stripComment(_ line: String) -> String {
-        var quote: Character?
-        var depth = 0
-        var previous: Character = " "
-        for (i, c) in zip(line.indices, line) {
-            if let q = quote {
-                if c == q { quote = nil }
-            } else if c == "\"" || c == "'" {
-                quote = c
-            } else if c == "{" || c == "[" {
-                depth += 1
-            } else if c == "}" || c == "]" {
-                depth -= 1
-            } else if c == "#" && depth == 0 && (previous == " " || i == line.startIndex) {
-                return String(line[..<i])
-            }
-            previous = c
-        }
-        return line
+    /// A default as `--help` shows it: 10, not 10.0.
+    static func show(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+    static func show(_ v: Int) -> String { String(v) }
+
+    /// The environment variable for `key`.
+    static func variable(_ key: String) -> String {
+        "ZEROTASK_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    static func parseJSON(_ text: String, file: String) throws -> [String: String] {
-        let value: JSONValue
-        do { value = try JSONValue.parse(text) } catch { throw FileError(file: file, line: 0, reason: "not JSON: \(error)") }
-        var out: [String: String] = [:]
-        func walk(_ v: JSONValue, _ path: String) {
-            if case .object(let o) = v, path.components(separatedBy: ".").count < 3 || path.isEmpty {
-                for m in o.members { walk(m.value, path.isEmpty ? m.key : path + "." + m.key) }
-            } else if case .string(let s) = v {
-                out[path] = s
-            } else {
-                out[path] = v.jsonString
-            }
+    /// The raw text for `section.key`: environment first, then the file.
+    func raw(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
+
+    /// Where the value of `key` came from, for an error about it.
+    private func origin(_ key: String) -> String {
+        if environment[Self.variable(key)] != nil { return "\(Self.variable(key)) (\(key))" }
+        if let source, let line = lines[key] { return "\(source):\(line): \(key)" }
+        return key
+    }
+
+    func string(_ key: String, _ flag: String?, default d: String) -> String { flag ?? raw(key) ?? d }
+    func optionalString(_ key: String, _ flag: String?) -> String? { flag ?? raw(key) }
+
+    /// - Throws: `ValidationFailure` naming the key, where it was set and the value, when the
+    ///   value is no integer.
+    func int(_ key: String, _ flag: Int?, default d: Int) throws -> Int {
+        try value(key, flag, default: d, kind: "an integer") { Int($0) }
+    }
+
+    /// - Throws: `ValidationFailure` naming the key, where it was set and the value, when the
+    ///   value is no number.
+    func double(_ key: String, _ flag: Double?, default d: Double) throws -> Double {
+        try value(key, flag, default: d, kind: "a number") { Double($0).flatMap { $0.isFinite ? $0 : nil } }
+    }
+
+    private func value<T>(_ key: String, _ flag: T?, default d: T, kind: String, _ parse: (String) -> T?) throws -> T {
+        if let flag { return flag }
+        guard let text = raw(key) else { return d }
+        guard let v = parse(text.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationFailure("\(origin(key)) must be \(kind), not \"\(text)\"")
         }
-        walk(value, "")
+        return v
+    }
+
+    /// The configuration of each plugin: the file's `node.plugin_config`, then
+    /// `$ZEROTASK_NODE_PLUGIN_CONFIG` (a JSON object of plugin name to configuration), whose
+    /// plugins replace the file's.
+    /// - Throws: `ValidationFailure` when the variable is not a JSON object.
+    func pluginConfig() throws -> [String: JSONValue] {
+        var out = pluginConfigFromFile
+        let variable = Self.variable("node.plugin_config")
+        guard let text = environment[variable], !text.trimmingCharacters(in: .whitespaces).isEmpty else { return out }
+        guard let object = (try? JSONValue.parse(text))?.objectValue else {
+            throw ValidationFailure("\(variable) must be a JSON object of plugin name to configuration, like {\"math\": {\"precision\": 2}}, not \(text)")
+        }
+        for m in object.members { out[m.key] = m.value }
         return out
     }
 }

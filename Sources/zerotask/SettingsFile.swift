@@ -1,0 +1,152 @@
+import Foundation
+import Yams
+import ZeroTaskProtocol
+
+/// A configuration file, read and checked against `Settings.knownKeys`: its scalar settings with
+/// their lines, and `node.plugin_config` as JSON.
+///
+/// Yams (which swift-configuration reads YAML with) parses it, because only its nodes know their
+/// line: swift-configuration's own file snapshot cannot say where a misspelt key is.
+struct SettingsFile {
+    struct Entry {
+        var key: String
+        var text: String
+        var line: Int
+    }
+
+    private(set) var entries: [Entry] = []
+    private(set) var pluginConfig: [String: JSONValue] = [:]
+
+    /// - Throws: `Settings.FileError` naming `path` (and the line where there is one) when the
+    ///   file cannot be read, is not YAML, is not sections of settings, or holds an unknown key.
+    init(path: String) throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Settings.FileError(file: path, line: 0, reason: "cannot read the configuration file: \(Self.unreadable(path))")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw Settings.FileError(file: path, line: Self.line(of: e), reason: "not valid YAML: \(Self.summary(of: e))")
+        } catch {
+            throw Settings.FileError(file: path, line: 0, reason: "not valid YAML: \(error)")
+        }
+        // A file of comments only holds nothing.
+        guard let root, !Self.isNull(root) else { return }
+        guard let sections = root.mapping else {
+            throw Settings.FileError(file: path, line: Self.line(root), reason: "expected sections (broker:, node:, client:) of \"key: value\" settings")
+        }
+        for (sectionKey, section) in sections {
+            let name = sectionKey.string ?? ""
+            guard Settings.knownKeys.contains(where: { $0.hasPrefix(name + ".") }) else {
+                throw Self.unknown(name, at: sectionKey, in: path, candidates: ["broker", "node", "client"])
+            }
+            if Self.isNull(section) { continue }
+            guard let settings = section.mapping else {
+                throw Settings.FileError(file: path, line: Self.line(section), reason: "\(name) must hold \"key: value\" settings")
+            }
+            for (key, value) in settings {
+                let full = name + "." + (key.string ?? "")
+                guard Settings.knownKeys.contains(full) else {
+                    throw Self.unknown(full, at: key, in: path, candidates: Settings.knownKeys)
+                }
+                if full == "node.plugin_config" {
+                    pluginConfig = try Self.plugins(value, path: path)
+                } else if let scalar = value.scalar {
+                    entries.append(Entry(key: full, text: scalar.string, line: Self.line(key)))
+                } else {
+                    throw Settings.FileError(file: path, line: Self.line(value), reason: "\(full) must be a single value")
+                }
+            }
+        }
+    }
+
+    private static func plugins(_ node: Node, path: String) throws -> [String: JSONValue] {
+        if isNull(node) { return [:] }
+        guard let mapping = node.mapping else {
+            throw Settings.FileError(file: path, line: line(node), reason: "node.plugin_config must map plugin names to their configuration")
+        }
+        var out: [String: JSONValue] = [:]
+        for (name, value) in mapping { out[name.string ?? ""] = json(value) }
+        return out
+    }
+
+    /// A YAML value as JSON: plain scalars by what they look like (numbers, booleans, null).
+    static func json(_ node: Node) -> JSONValue {
+        switch node {
+        case .scalar(let s):
+            if s.style == .plain {
+                if isNull(node) { return .null }
+                if let b = Bool.construct(from: s) { return .bool(b) }
+                if let i = Int64(s.string) { return .int(i) }
+                if let d = Double.construct(from: s), d.isFinite { return .double(d) }
+            }
+            return .string(s.string)
+        case .mapping(let m):
+            return .object(JSONObject(m.map { ($0.key.string ?? "", json($0.value)) }))
+        case .sequence(let q):
+            return .array(q.map(json))
+        case .alias:
+            return .null
+        }
+    }
+
+    private static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let s) = node, s.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
+    }
+
+    private static func unknown(_ key: String, at node: Node, in path: String, candidates: [String]) -> Settings.FileError {
+        let nearest = candidates.min { distance(key, $0) < distance(key, $1) }
+        return Settings.FileError(file: path, line: line(node),
+            reason: "unknown key \(key)" + (nearest.map { "; did you mean \($0)?" } ?? ""))
+    }
+
+    /// Levenshtein distance: the fewest one-character edits from `a` to `b`.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let saved = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = saved
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+
+    private static func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+
+    private static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return 0
+        }
+    }
+
+    private static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// Why `path` could not be read, in the words of `ls`.
+    private static func unreadable(_ path: String) -> String {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
+        if isDirectory.boolValue { return "it is a directory" }
+        if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
+        return "it is not UTF-8 text"
+    }
+}

@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ServiceLifecycle
+import Synchronization
+import Testing
+import ZeroTaskNode
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// `NodeService` as a swift-service-lifecycle `Service` in this process (its workers are real
+/// `zerotask worker` processes): graceful shutdown drains, cancellation stops at once.
+@Suite struct NodeServiceLifecycleTests {
+    static func node(_ h: NodeHarness, id: String) throws -> NodeService {
+        // What the executable sets up for a node process (ServiceProcess.configure).
+        signal(SIGPIPE, SIG_IGN)
+        var config = NodeConfig()
+        config.broker = h.broker.request
+        config.publish = h.broker.publish
+        config.pluginsDir = h.plugins
+        config.workers = 1
+        config.nodeID = id
+        config.heartbeatInterval = h.heartbeat
+        // Far longer than any wait below: only a stop that does not drain ends in time.
+        config.drainGrace = 600
+        config.workerExecutable = Binaries.zerotask
+        return NodeService(config: config)
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass, sleeping between tries: unlike
+    /// `eventually` it holds no thread of the cooperative pool, which the service under test
+    /// needs to run on (and a 2-core machine has two of).
+    static func within(_ seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try condition()
+    }
+
+    @Test func cancellationStopsAtOnceAndHandsTheRunningTaskBack() async throws {
+        let h = try NodeHarness()
+        let node = try Self.node(h, id: "cancelled")
+        let ended = Atomic<Bool>(false)
+        let run = Task(executorPreference: QueueExecutor.shared) {
+            defer { ended.store(true, ordering: .releasing) }
+            try await node.run()
+        }
+        #expect(try await Self.within(30) { try h.serves("nt.sleep", node: "cancelled") })
+        let tid = try h.submit("nt.sleep", [600_000])
+        #expect(try await Self.within(30) { try h.client.result("client_task_status", ["tester", tid]) == .int(5000) })
+        run.cancel()
+        // The drain grace is 600 s: only a stop that does not drain ends within this.
+        #expect(try await Self.within(30) { ended.load(ordering: .acquiring) }, "the node still runs after cancellation")
+        #expect(try h.client.result("client_task_status", ["tester", tid]) == .int(1000))
+        #expect(try h.client.result("nodes") == [])
+    }
+
+    @Test func gracefulShutdownOfTheGroupDrainsTheRunningTask() async throws {
+        let h = try NodeHarness()
+        let node = try Self.node(h, id: "graceful")
+        let group = ServiceGroup(configuration: .init(services: [.init(service: node)], logger: node.logger))
+        let ended = Atomic<Bool>(false)
+        let run = Task(executorPreference: QueueExecutor.shared) {
+            defer { ended.store(true, ordering: .releasing) }
+            try await group.run()
+        }
+        #expect(try await Self.within(30) { try h.serves("nt.sleep", node: "graceful") })
+        let tid = try h.submit("nt.sleep", [1500])
+        #expect(try await Self.within(30) { try h.client.result("client_task_status", ["tester", tid]) == .int(5000) })
+        await group.triggerGracefulShutdown()
+        #expect(try await Self.within(30) { ended.load(ordering: .acquiring) })
+        try await run.value
+        // Drained: the task finished on this node before it disconnected.
+        #expect(try h.outcome(tid) == .success(1500))
+        #expect(try h.client.result("nodes") == [])
+    }
+}
+
+/// Runs the service under test on a dispatch queue of its own, not on Swift's cooperative pool:
+/// the suite's synchronous tests can hold every thread of that pool (two on a 2-core machine)
+/// for seconds, and the service would not start before the test's deadline.
+final class QueueExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = QueueExecutor()
+    private let queue = DispatchQueue(label: "zerotask-test-service", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
