@@ -77,9 +77,11 @@ public enum CurveKeyFile {
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 
+    /// The value of a `KEY VALUE` line. Only white space separates them: `=` is a Z85
+    /// character, so a key may begin or end with it.
     private static func value(of key: String, in lines: [String]) -> String? {
-        for line in lines where line.hasPrefix(key + " ") || line.hasPrefix(key + "=") {
-            return line.dropFirst(key.count).trimmingCharacters(in: CharacterSet(charactersIn: " =\""))
+        for line in lines where line.hasPrefix(key + " ") || line.hasPrefix(key + "\t") {
+            return line.dropFirst(key.count).trimmingCharacters(in: .whitespaces)
         }
         return nil
     }

@@ -241,3 +241,23 @@ import Testing
         }
     }
 }
+
+@Suite struct CurveKeyFileEdgeTests {
+    /// '=' and '"' are Z85 characters: a key that begins or ends with one must read back whole.
+    @Test func keysEdgedWithPunctuationReadBackWhole() throws {
+        let dir = NSTemporaryDirectory() + "zt-keys-edge-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var found = 0
+        // Until a few keys have such an edge (about one in twenty does).
+        for i in 0..<3000 where found < 5 {
+            let keys = try CurveKeyPair.generate()
+            let edges = [keys.publicKey, keys.secretKey].flatMap { [$0.first!, $0.last!] }
+            guard edges.contains(where: { "=\" ".contains($0) }) else { continue }
+            found += 1
+            let paths = try CurveKeyFile.write(keys, name: "k\(i)", directory: dir)
+            #expect(try CurveKeyFile.readSecret(paths.secret) == keys)
+            #expect(try CurveKeyFile.readPublic(paths.public) == keys.publicKey)
+        }
+        #expect(found == 5)
+    }
+}
