@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ZeroMQ
 import ZeroTaskBroker
 
 struct BrokerCommand: AsyncParsableCommand {
@@ -19,7 +20,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
             publish: broker.publishEndpoint(settings), store: try broker.taskStore(settings),
-            logger: logger)
+            logger: logger, security: try broker.security(settings, logger: logger))
         // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit.
         try await ServiceProcess.run(service, logger: logger)
     }
@@ -64,6 +65,23 @@ struct BrokerOptions: ParsableArguments {
     var dataDir: String?
     @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [\(Settings.Defaults.storeSync)]")
     var storeSync: String?
+
+    @Option(name: .customLong("secret-key"), help: "The broker's own key file (NAME.key from `zerotask keys generate`): CURVE on both sockets. [none: no CURVE]")
+    var secretKey: String?
+    @Option(name: .customLong("keys-dir"), help: "With --secret-key: the folder of allowed keys, clients/, nodes/ and admins/ holding NAME.pub files. [\(Settings.Defaults.keysDir)]")
+    var keysDir: String?
+
+    /// CURVE for the broker when a secret key is configured (`security.secret_key`), else nil.
+    func security(_ s: Settings, logger: Logger) throws -> BrokerSecurity? {
+        guard let path = s.optionalString("security.secret_key", secretKey), !path.isEmpty else { return nil }
+        do {
+            let keys = try CurveKeyFile.readSecret(path)
+            let dir = s.string("security.keys_dir", keysDir, default: Settings.Defaults.keysDir)
+            return BrokerSecurity(keys: keys, peers: try PeerKeys(directory: dir, logger: logger))
+        } catch {
+            throw Settings.ValidationFailure("security: \(error.description)")
+        }
+    }
 
     func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: Settings.Defaults.request) }
     func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: Settings.Defaults.publish) }

@@ -64,7 +64,8 @@ struct NodeCommand: AsyncParsableCommand {
         if brokerChoice == "builtin" {
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
                 publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
-                logger: Logger(label: "zerotask.broker"))
+                logger: Logger(label: "zerotask.broker"),
+                security: try builtin.security(settings, logger: Logger(label: "zerotask.broker")))
             // The node serves its own broker from its own thread and calls it directly: no
             // socket, no libzmq I/O thread and no thread switch between node and broker.
             embedded = try service.startEmbedded()

@@ -38,6 +38,7 @@ struct Settings {
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
         "node.heartbeat_interval", "node.log_level", "node.plugin_config",
         "client.broker",
+        "security.secret_key", "security.keys_dir",
     ]
 
     /// The defaults of settings that belong to the executable alone (the libraries' are in
@@ -49,6 +50,7 @@ struct Settings {
         static let dataDir = "data"
         static let storeSync = "full"
         static let logLevel = "info"
+        static let keysDir = "keys"
         static let nodeBroker = "builtin"
         static let clientBroker = "tcp://127.0.0.1:5555"
     }

@@ -67,6 +67,14 @@ public final class TestPeer: @unchecked Sendable {
         try socket.connect(endpoint)
     }
 
+    /// A peer whose socket `connect` sets up and connects itself (e.g. with CURVE keys first).
+    public init(context: ZMQContext, _ type: ZMQSocketType = .req, connect: (ZMQSocket) throws -> Void) throws {
+        socket = try ZMQSocket(context, type)
+        self.type = type
+        try socket.setLinger(milliseconds: 0)
+        try connect(socket)
+    }
+
     /// Sends a raw body (for a DEALER, with or without the REQ-style empty delimiter).
     public func sendRaw(_ body: [UInt8], delimiter: Bool = false) throws {
         if type == .dealer && delimiter { try socket.send([], more: true) }
