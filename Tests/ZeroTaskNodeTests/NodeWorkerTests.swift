@@ -196,8 +196,14 @@ import ZeroTaskTestSupport
         for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [1])) == .success(1)) }
         let watcher = try h.watchAssigned(to: "first")
         let releasedBefore = try h.requestCount("node_task_release")
-        let long = try h.submit("nt.sleep", [8000])
-        let short = try (0..<5).map { _ in try h.submit("nt.sleep", [1]) }
+        // One request for all, so the node's parked pull takes the short ones with the long one
+        // (submitted one by one, they could arrive after the long one already looked slow, and
+        // nothing would be queued behind it).
+        let entries: [JSONValue] = [["method": "nt.sleep", "params": [8000]]] + (0..<5).map { _ in ["method": "nt.sleep", "params": [1]] }
+        let ids = try h.client.result("client_new_tasks", ["tester", .array(entries)]).arrayValue ?? []
+        try #require(ids.count == 6)
+        let long = ids[0]
+        let short = Array(ids.dropFirst())
         #expect(try eventually { try h.client.result("client_task_status", ["tester", long]) == .int(5000) })
         // The precondition: "first" took short ones to queue behind the long one, and handed
         // them back once the long one ran too long (kept, they would wait for it).
