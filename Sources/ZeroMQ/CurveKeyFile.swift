@@ -46,14 +46,8 @@ public enum CurveKeyFile {
     /// Reads a secret key file (`NAME.key`): the pair, checked to belong together.
     public static func readSecret(_ path: String) throws(Problem) -> CurveKeyPair {
         let lines = try read(path)
-        guard let secret = value(of: "secret-key", in: lines) else {
+        guard let keys = try pair(in: lines, path: path) else {
             throw Problem(path: path, reason: "no 'secret-key' line (is this a .pub file? a secret key file is NAME.key)")
-        }
-        guard let keys = try? CurveKeyPair(secretKey: secret) else {
-            throw Problem(path: path, reason: "the secret key is not 40 Z85 characters")
-        }
-        if let stated = value(of: "public-key", in: lines), stated != keys.publicKey {
-            throw Problem(path: path, reason: "its public key does not belong to its secret key")
         }
         return keys
     }
@@ -61,10 +55,23 @@ public enum CurveKeyFile {
     /// Reads a public key file (`NAME.pub`, or a `NAME.key` whose public half is wanted).
     public static func readPublic(_ path: String) throws(Problem) -> String {
         let lines = try read(path)
-        if value(of: "secret-key", in: lines) != nil { return try readSecret(path).publicKey }
+        if let keys = try pair(in: lines, path: path) { return keys.publicKey }
         let key = value(of: "public-key", in: lines) ?? lines.first ?? ""
         guard Z85.isKey(key) else { throw Problem(path: path, reason: "not a public key: expected 40 Z85 characters") }
         return key
+    }
+
+    /// The pair a secret key file's lines hold, checked to belong together; nil without a
+    /// `secret-key` line.
+    private static func pair(in lines: [String], path: String) throws(Problem) -> CurveKeyPair? {
+        guard let secret = value(of: "secret-key", in: lines) else { return nil }
+        guard let keys = try? CurveKeyPair(secretKey: secret) else {
+            throw Problem(path: path, reason: "the secret key is not 40 Z85 characters")
+        }
+        if let stated = value(of: "public-key", in: lines), stated != keys.publicKey {
+            throw Problem(path: path, reason: "its public key does not belong to its secret key")
+        }
+        return keys
     }
 
     /// The non-blank lines that are not comments, trimmed.

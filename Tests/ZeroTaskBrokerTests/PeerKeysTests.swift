@@ -61,6 +61,8 @@ import ZeroMQ
     }
 
     @Test func aMissingFolderIsAnErrorNamingIt() {
-        #expect(throws: CurveKeyFile.Problem.self) { try PeerKeys(directory: dir + "/nope", logger: quiet) }
+        let e = #expect(throws: CurveKeyFile.Problem.self) { try PeerKeys(directory: dir + "/nope", logger: quiet) }
+        #expect(e?.path == dir + "/nope")
+        #expect(e?.description.contains("no such keys folder") == true)
     }
 }
