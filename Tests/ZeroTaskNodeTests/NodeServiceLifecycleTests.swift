@@ -28,14 +28,16 @@ import ZeroTaskTestSupport
         return NodeService(config: config)
     }
 
-    /// Polls `condition` until it holds or `seconds` pass, sleeping between tries: unlike
-    /// `eventually` it holds no thread of the cooperative pool, which the service under test
-    /// needs to run on (and a 2-core machine has two of).
+    /// Polls `condition` until it holds or `seconds` pass. It sleeps on its own thread rather than
+    /// awaiting: in the full suite the cooperative pool (two threads here) is often held by
+    /// synchronous tests, and an awaiting poll could sleep through a whole 5 s task and never see
+    /// it RUNNING. The services under test run on `QueueExecutor`, so holding this thread starves
+    /// nothing they need.
     static func within(_ seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
+            usleep(20_000)
         }
         return try condition()
     }

@@ -190,6 +190,14 @@ import ZeroTaskTestSupport
     }
 
     @Test func tasksQueuedBehindATaskThatTurnsSlowGoToAnotherNode() throws {
+        // Queuing behind a running task needs the node to have measured nt.sleep(1) as fast,
+        // which a machine loaded by the rest of the suite can deny: the scenario is tried up to
+        // three times until its precondition holds; then its assertions must all hold.
+        for attempt in 1...3 where try slowTaskScenario(lastTry: attempt == 3) { return }
+    }
+
+    /// The scenario of the test above; false when its precondition did not come about.
+    func slowTaskScenario(lastTry: Bool) throws -> Bool {
         let h = try NodeHarness()
         try h.startNode(id: "first", workers: 1)
         // nt.sleep with 1 ms is fast: the node learns to queue it behind a running one.
@@ -207,8 +215,11 @@ import ZeroTaskTestSupport
         #expect(try eventually { try h.client.result("client_task_status", ["tester", long]) == .int(5000) })
         // The precondition: "first" took short ones to queue behind the long one, and handed
         // them back once the long one ran too long (kept, they would wait for it).
-        #expect(try eventually(30) { try h.requestCount("node_task_release") > releasedBefore }, "nothing was handed back")
-        #expect(watcher.mostAssigned > 1, "nothing was queued behind the long task")
+        let handedBack = try eventually(15) { try h.requestCount("node_task_release") > releasedBefore }
+        guard handedBack, watcher.mostAssigned > 1 else {
+            if lastTry { Issue.record("in three tries nothing was queued behind the long task and handed back") }
+            return false
+        }
         try h.startNode(id: "second", workers: 1)
         // The short ones do not wait for the long one: they are handed back and run on "second"
         // (kept, they would run on "first" once the long one ends).
@@ -218,5 +229,6 @@ import ZeroTaskTestSupport
         }
         #expect(try h.client.result("client_task_status", ["tester", long]) == .int(5000), "the long task still runs")
         #expect(try h.outcome(long) == .success(8000))
+        return true
     }
 }
