@@ -37,7 +37,8 @@ import ZeroTaskTestSupport
         #expect(FileManager.default.fileExists(atPath: folder), "a killed node cleans up nothing itself")
         let second = try h.startNode(id: "next", workers: 1)
         #expect(try eventually(30) { !FileManager.default.fileExists(atPath: folder) }, "\(second.output)")
-        #expect(second.output.contains("left behind by nodes that are gone"), "\(second.output)")
+        // (Which node removed it, and so logged it, is not certain: any node the suite starts in
+        // parallel cleans up after dead nodes too.)
         // Its own folder stays.
         #expect(FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "zerotask-node-\(second.pid)"))
     }
