@@ -58,7 +58,11 @@ public final class BrokerService: Service, @unchecked Sendable {
     /// own poll loop drives the broker (a node's built-in broker runs on the node's thread, so a
     /// task crosses no thread between them).
     public func startEmbedded() throws -> EmbeddedBroker {
-        EmbeddedBroker(try makeLoop())
+        let loop = try makeLoop()
+        // The embedded broker outlives this service object: it keeps the ZAP handler running
+        // until its sockets are closed.
+        defer { zap = nil }
+        return EmbeddedBroker(loop, zap: zap)
     }
 
     private func makeLoop() throws -> BrokerLoop {
@@ -146,9 +150,13 @@ public final class BrokerService: Service, @unchecked Sendable {
 /// that loop's thread only.
 public final class EmbeddedBroker: @unchecked Sendable {
     private let loop: BrokerLoop
+    private let zap: ZAPHandler?
     private var finished = false
 
-    init(_ loop: BrokerLoop) { self.loop = loop }
+    init(_ loop: BrokerLoop, zap: ZAPHandler?) {
+        self.loop = loop
+        self.zap = zap
+    }
 
     /// How many items `addPollItems` adds to a poller.
     public var pollItemCount: Int { loop.pollItemCount }
@@ -184,6 +192,8 @@ public final class EmbeddedBroker: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         loop.finish()
+        // After the sockets are closed, so that no handshake meets a missing handler.
+        zap?.stop()
     }
 }
 

@@ -136,6 +136,35 @@ import Testing
         #expect(try server.router.receive(dontWait: true) == nil)
     }
 
+    @Test func aCurveServerWithoutAZAPHandlerRefusesEveryKey() throws {
+        // libzmq lets every key in when no handler answers, unless told to enforce ZAP: a
+        // handler that is gone (stopped, or released with its owner) must not open the door.
+        let context = ZMQContext()
+        let serverKeys = try CurveKeyPair.generate(), alice = try CurveKeyPair.generate()
+        let router = try ZMQSocket(context, .router)
+        defer { router.close(lingerMilliseconds: 0) }
+        try router.makeCurveServer(serverKeys)
+        let monitorEndpoint = "inproc://monitor-\(UUID().uuidString)"
+        try router.monitor(monitorEndpoint, events: ZMQ_EVENT_ALL)
+        let monitor = try ZMQSocket(context, .pair)
+        defer { monitor.close(lingerMilliseconds: 0) }
+        try monitor.connect(monitorEndpoint)
+        try router.bind("tcp://127.0.0.1:*")
+        let d = try ZMQSocket(context, .dealer)
+        defer { d.close(lingerMilliseconds: 0) }
+        try d.makeCurveClient(serverKey: serverKeys.publicKey, keys: alice)
+        try d.connect(router.lastEndpoint!)
+        var end: ZMQMonitorEvent?
+        let deadline = Date().addingTimeInterval(30)
+        while end == nil && Date() < deadline {
+            guard case .frames(let f) = try monitor.receiveWithin(seconds: 30), let e = ZMQMonitorEvent(frames: f) else { continue }
+            if Self.handshakeEnd.contains(e.event) { end = e }
+        }
+        #expect(end != nil && end?.event != ZMQMonitorEvent.handshakeSucceeded, "\(String(describing: end))")
+        try d.send(bytes("let me in"), dontWait: true)
+        #expect(try router.receive(dontWait: true) == nil)
+    }
+
     @Test func aKeyTakenAwayIsRefusedOnTheNextConnection() throws {
         let alice = try CurveKeyPair.generate()
         let server = try Server(allowed: [alice.publicKey: "alice"])
