@@ -30,3 +30,10 @@ if [ "${ZEROTASK_SKIP_PYTHON:-0}" != 1 ] && ! python3 -c 'import zmq' 2>/dev/nul
   echo "install-deps: installing pyzmq from PyPI"
   python3 -m pip install -q pyzmq 2>/dev/null || python3 -m pip install -q --break-system-packages pyzmq
 fi
+
+# setuptools and wheel: the tests install the Python client (`pip install ./clients/python`) as a
+# user would, without fetching build tools each time.
+if [ "${ZEROTASK_SKIP_PYTHON:-0}" != 1 ] && ! python3 -c 'import setuptools, wheel' 2>/dev/null; then
+  echo "install-deps: installing setuptools and wheel from PyPI"
+  python3 -m pip install -q setuptools wheel 2>/dev/null || python3 -m pip install -q --break-system-packages setuptools wheel
+fi

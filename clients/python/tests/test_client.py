@@ -1,0 +1,236 @@
+"""The Python client against a real node with a built-in broker and the example plugins."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import zerotask
+from zerotask import Client, Status
+
+from harness import Node, eventually, zerotask_binary
+
+
+def serving(client: Client, method: str) -> bool:
+    return any(m["name"] == method and m.get("nodes") for m in client.methods())
+
+
+class ClientAgainstANode(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node()
+        cls.client = Client(cls.node.request, request_timeout=30)
+        if not eventually(lambda: serving(cls.client, "math.add")):
+            raise RuntimeError(f"math.add never served; node output:\n{cls.node.output}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.node.stop()
+
+    def test_call_runs_a_method_by_position_and_by_name(self):
+        self.assertEqual(self.client.call("math.add", [2, 3]), 5)
+        self.assertEqual(self.client.call("math.add", {"a": 40, "b": 2}), 42)
+        self.assertEqual(self.client.call("text.upper", ("hello",)), "HELLO")
+        self.assertAlmostEqual(self.client.call("math.addf", [0.5, 0.25]), 0.75)
+
+    def test_submit_gives_a_handle_to_wait_on_and_inspect(self):
+        t = self.client.submit("text.reverse", ["abc"], priority=5)
+        self.assertTrue(t.id.startswith(self.client.client_id + "-"), t.id)
+        self.assertEqual(t.wait(timeout=60), "cba")
+        self.assertEqual(t.status(), Status.FINISHED)
+        self.assertTrue(t.status().complete)
+        info = t.info()
+        self.assertEqual(info["method"], "text.reverse")
+        self.assertEqual(info["attempts"], 1)
+        self.assertEqual(info["priority"], 5)
+        self.assertEqual(self.client.result(t.id), "cba")
+
+    def test_a_chosen_task_id_is_kept(self):
+        t = self.client.submit("math.mul", [6, 7], task_id="py-mul-1")
+        self.assertEqual(t.id, f"{self.client.client_id}-py-mul-1")
+        self.assertEqual(t.wait(60), 42)
+        with self.assertRaises(zerotask.UnknownTask):
+            self.client.submit("math.mul", [1, 1], task_id="py-mul-1")
+
+    def test_a_plugin_error_is_a_typed_task_failure(self):
+        with self.assertRaises(zerotask.TaskFailed) as caught:
+            self.client.call("math.div", [1.0, 0.0], timeout=60)
+        e = caught.exception
+        self.assertNotIn(e.code, (-32060, -32061, -32062))
+        self.assertIn("zero", e.message.lower())
+        self.assertTrue(e.task_id.startswith(self.client.client_id + "-"))
+        # And read again later, from the stored result.
+        with self.assertRaises(zerotask.TaskFailed) as again:
+            self.client.result(e.task_id)
+        self.assertEqual(again.exception.code, e.code)
+        self.assertEqual(self.client.status(e.task_id), Status.FAILED)
+
+    def test_params_that_do_not_fit_the_signature_name_the_parameter(self):
+        with self.assertRaises(zerotask.ZeroTaskError) as caught:
+            self.client.call("math.add", ["two", 3], timeout=60)
+        self.assertEqual(caught.exception.code, -32602)
+        self.assertIn("a", caught.exception.message)
+
+    def test_unknown_ids_are_typed_errors(self):
+        for ask in (self.client.status, self.client.info, self.client.cancel, self.client.result):
+            with self.assertRaises(zerotask.UnknownTask, msg=ask.__name__):
+                ask(f"{self.client.client_id}-no-such-task")
+
+    def test_cancel_stops_a_running_task(self):
+        t = self.client.submit("math.sleep", [60000])
+        self.assertTrue(eventually(lambda: t.status() == Status.RUNNING, 60), t.info())
+        self.assertTrue(t.cancel())
+        with self.assertRaises(zerotask.TaskCancelled) as caught:
+            t.wait(60)
+        self.assertEqual(caught.exception.code, -32062)
+        self.assertFalse(t.cancel())
+
+    def test_a_task_past_its_timeout_fails_as_timed_out(self):
+        with self.assertRaises(zerotask.TaskTimedOut) as caught:
+            self.client.call("math.sleep", [30000], task_timeout=0.5, timeout=60)
+        self.assertEqual(caught.exception.code, -32060)
+
+    def test_waiting_too_short_raises_timeout_and_the_task_goes_on(self):
+        t = self.client.submit("math.sleep", [1500])
+        with self.assertRaises(zerotask.Timeout):
+            t.wait(timeout=0.2)
+        self.assertEqual(t.wait(timeout=60), 1500)
+
+    def test_submit_many_queues_a_batch_with_one_outcome_per_task(self):
+        tasks = [("math.add", [i, 1000]) for i in range(1200)]
+        tasks.insert(7, {"method": "math.add", "params": [1, 1], "task_id": "not a valid id!"})
+        out = self.client.submit_many(tasks)
+        self.assertEqual(len(out), 1201)
+        self.assertIsInstance(out[7], zerotask.UnknownTask)
+        handles = [h for h in out if isinstance(h, zerotask.TaskHandle)]
+        self.assertEqual(len(handles), 1200)
+        results = self.client.wait_many([h.id for h in handles], timeout=120)
+        self.assertEqual(sorted(r["result"] for r in results.values()), [i + 1000 for i in range(1200)])
+
+    def test_discovery(self):
+        add = next(m for m in self.client.methods() if m["name"] == "math.add")
+        self.assertEqual([p["type"] for p in add["params"]], ["int64", "int64"])
+        self.assertEqual(add["returns"], "int64")
+        nodes = self.client.nodes()
+        self.assertEqual(len(nodes), 1)
+        self.assertIn("math.add", nodes[0]["methods"])
+        before = self.client.stats()["submitted_total"]
+        self.client.call("math.sub", [5, 3])
+        self.assertEqual(self.client.stats()["submitted_total"], before + 1)
+
+    def test_one_client_shared_by_threads(self):
+        errors = []
+
+        def work(k):
+            try:
+                for i in range(40):
+                    if self.client.call("math.add", [k, i], timeout=60) != k + i:
+                        errors.append((k, i))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+        self.assertEqual(errors, [])
+
+    def test_the_broker_comes_from_the_environment(self):
+        saved = os.environ.get("ZEROTASK_BROKER")
+        os.environ["ZEROTASK_BROKER"] = self.node.request
+        try:
+            with Client() as c:
+                self.assertEqual(c.endpoint, self.node.request)
+                self.assertEqual(c.call("math.add", [1, 2]), 3)
+        finally:
+            if saved is None:
+                del os.environ["ZEROTASK_BROKER"]
+            else:
+                os.environ["ZEROTASK_BROKER"] = saved
+
+    def test_an_endpoint_without_scheme_is_a_clear_error(self):
+        with self.assertRaises(ValueError) as caught:
+            Client("127.0.0.1:5555")
+        self.assertIn("tcp://127.0.0.1:5555", str(caught.exception))
+
+    def test_a_broker_that_does_not_answer_is_a_timeout(self):
+        import zmq
+        ctx = zmq.Context.instance()
+        silent = ctx.socket(zmq.ROUTER)
+        port = silent.bind_to_random_port("tcp://127.0.0.1")
+        try:
+            start = time.monotonic()
+            with self.assertRaises(zerotask.Timeout) as caught:
+                Client(f"tcp://127.0.0.1:{port}", request_timeout=0.5)
+            self.assertIn("client_connect", str(caught.exception))
+            self.assertLess(time.monotonic() - start, 30)
+        finally:
+            silent.close(0)
+
+
+class ClientWithKeys(unittest.TestCase):
+    """CURVE: a broker with its own key and a clients/ folder; real keys from `zerotask keys`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="zt-py-keys-")
+        for name, where in (("broker", cls.dir), ("alice", cls.dir), ("mallory", cls.dir),
+                            ("nodekey", cls.dir)):
+            subprocess.run([zerotask_binary(), "keys", "generate", name, "--dir", where], check=True,
+                           stdout=subprocess.DEVNULL)
+        allowed = os.path.join(cls.dir, "keys", "clients")
+        os.makedirs(allowed)
+        os.makedirs(os.path.join(cls.dir, "keys", "nodes"))
+        os.makedirs(os.path.join(cls.dir, "keys", "admins"))
+        os.replace(os.path.join(cls.dir, "alice.pub"), os.path.join(allowed, "alice.pub"))
+        cls.node = Node("--secret-key", os.path.join(cls.dir, "broker.key"),
+                        "--keys-dir", os.path.join(cls.dir, "keys"))
+        cls.broker_pub = os.path.join(cls.dir, "broker.pub")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_an_allowed_key_works_and_may_not_act_as_a_node(self):
+        with Client(self.node.request, secret_key=os.path.join(self.dir, "alice.key"),
+                    broker_key=self.broker_pub) as c:
+            self.assertTrue(eventually(lambda: serving(c, "math.add")), self.node.output)
+            self.assertEqual(c.call("math.add", [20, 22], timeout=60), 42)
+            with self.assertRaises(zerotask.NotAllowed) as caught:
+                c.request("node_connect", ["fake-node"])
+            self.assertIn("node_connect", caught.exception.message)
+
+    def test_the_broker_key_may_be_given_as_z85(self):
+        with open(self.broker_pub) as f:
+            key = [line.strip() for line in f if line.strip() and not line.startswith("#")][0]
+        with Client(self.node.request, secret_key=os.path.join(self.dir, "alice.key"), broker_key=key) as c:
+            self.assertEqual(c.call("math.sub", [5, 3], timeout=60), 2)
+
+    def test_an_unknown_key_and_no_key_are_refused(self):
+        with self.assertRaises(zerotask.Timeout):
+            Client(self.node.request, secret_key=os.path.join(self.dir, "mallory.key"),
+                   broker_key=self.broker_pub, request_timeout=1.5)
+        with self.assertRaises(zerotask.Timeout):
+            Client(self.node.request, request_timeout=1.5)
+
+    def test_key_files_that_cannot_serve_are_clear_errors(self):
+        pub = os.path.join(self.dir, "mallory.pub")
+        with self.assertRaises(zerotask.KeyFileError) as caught:
+            Client(self.node.request, secret_key=pub, broker_key=self.broker_pub)
+        self.assertIn(pub, str(caught.exception))
+        self.assertIn("secret-key", str(caught.exception))
+        with self.assertRaises(zerotask.KeyFileError) as missing:
+            Client(self.node.request, secret_key=os.path.join(self.dir, "alice.key"))
+        self.assertIn("broker", str(missing.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

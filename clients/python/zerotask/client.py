@@ -1,0 +1,302 @@
+"""A ZeroTask client over one ZeroMQ DEALER socket (docs/PROTOCOL.md).
+
+Requests carry JSON-RPC ids and replies are matched by id, so an answer that arrives after its
+request timed out is dropped instead of being taken for the next one. Results are waited for
+with the broker's long polls (``client_call``, ``client_wait_results``): no notification
+subscription is needed, and nothing is lost when the publish socket drops messages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from enum import IntEnum
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import zmq
+
+from .errors import Timeout, UnexpectedReply, ZeroTaskError, error_from_reply, task_error
+from .keys import CurveKeys
+
+DEFAULT_BROKER = "tcp://127.0.0.1:5555"
+_PREFIX = "zerotask.broker."
+# The longest a single long poll is held at the broker (the broker caps waits at 60 s).
+_LONG_POLL = 25.0
+# Submissions per client_new_tasks request: well under the broker's max_message_bytes.
+_BATCH = 500
+
+Params = Union[None, Sequence[Any], Dict[str, Any]]
+
+
+class Status(IntEnum):
+    """A task's status code."""
+
+    QUEUED = 1000
+    ASSIGNED = 3000
+    RUNNING = 5000
+    FINISHED = 7000
+    FAILED = 9000
+
+    @property
+    def complete(self) -> bool:
+        return self in (Status.FINISHED, Status.FAILED)
+
+
+# Python names that differ from the wire's: `timeout` is how long this client waits.
+_WIRE_NAMES = {"task_timeout": "timeout"}
+
+
+def _task_fields(options: Dict[str, Any]) -> Dict[str, Any]:
+    return {_WIRE_NAMES.get(k, k): v for k, v in options.items() if v is not None}
+
+
+def _params(params: Params) -> Any:
+    if params is None:
+        return []
+    if isinstance(params, (list, dict)):
+        return params
+    if isinstance(params, (tuple, range)):
+        return list(params)
+    raise TypeError(f"params must be a list, tuple or dict, not {type(params).__name__}")
+
+
+class TaskHandle:
+    """A submitted task: wait for it, ask its status, cancel it."""
+
+    def __init__(self, client: "Client", task_id: str):
+        self.client = client
+        self.id = task_id
+
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        """The task's result; raises :class:`TaskFailed` (or a subclass) if it failed, and
+        :class:`Timeout` if it is not complete within ``timeout`` seconds (None: no limit)."""
+        return self.client.wait(self.id, timeout=timeout)
+
+    def status(self) -> Status:
+        return self.client.status(self.id)
+
+    def info(self) -> Dict[str, Any]:
+        return self.client.info(self.id)
+
+    def cancel(self) -> bool:
+        return self.client.cancel(self.id)
+
+    def __repr__(self) -> str:
+        return f"TaskHandle({self.id!r})"
+
+
+class Client:
+    """A connection to a ZeroTask broker.
+
+    ``Client()`` connects to ``$ZEROTASK_BROKER`` (else ``tcp://127.0.0.1:5555``). With keys
+    (``secret_key``: this client's ``NAME.key`` file; ``broker_key``: the broker's ``.pub`` file
+    or its Z85 public key; defaults ``$ZEROTASK_SECURITY_SECRET_KEY`` and
+    ``$ZEROTASK_SECURITY_BROKER_KEY``) the connection is encrypted and authenticated with CURVE.
+
+    A client may be shared between threads: requests take turns on its socket. Use it as a
+    context manager, or call :meth:`close`, to disconnect its client id.
+    """
+
+    def __init__(self, broker: Optional[str] = None, *, client_id: Optional[str] = None,
+                 secret_key: Optional[str] = None, broker_key: Optional[str] = None,
+                 request_timeout: float = 30.0, context: Optional[zmq.Context] = None):
+        env = os.environ
+        self.endpoint = broker or env.get("ZEROTASK_BROKER") or DEFAULT_BROKER
+        if "://" not in self.endpoint:
+            raise ValueError(f"broker endpoint {self.endpoint!r} has no scheme: write tcp://{self.endpoint}")
+        self.request_timeout = request_timeout
+        self._keys = CurveKeys.configured(secret_key or env.get("ZEROTASK_SECURITY_SECRET_KEY") or None,
+                                          broker_key or env.get("ZEROTASK_SECURITY_BROKER_KEY") or None)
+        self._context = context or zmq.Context.instance()
+        self._socket = self._context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        if self._keys is not None:
+            self._keys.apply(self._socket)
+        self._socket.connect(self.endpoint)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closed = False
+        try:
+            self.client_id: str = self._rpc("client_connect", [client_id] if client_id else [])
+        except BaseException:
+            self._socket.close(0)
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Disconnects the client id (best effort) and closes the socket."""
+        if self._closed:
+            return
+        try:
+            self._rpc("client_disconnect", [self.client_id], timeout=min(self.request_timeout, 5.0))
+        except ZeroTaskError:
+            pass
+        finally:
+            self._closed = True
+            self._socket.close(0)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def call(self, method: str, params: Params = None, *, timeout: Optional[float] = None,
+             **options: Any) -> Any:
+        """Runs ``method`` with ``params`` and returns its result.
+
+        ``timeout``: seconds to wait for the result (None: no limit; :class:`Timeout` after it,
+        the task keeps its place). ``options`` are task fields: ``task_id``, ``priority``,
+        ``max_retries``, ``result_ttl``, ``task_timeout`` (the task's own run-time limit), and
+        any further field the broker accepts on submission.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
+        fields.update(_task_fields(options))
+        first = _LONG_POLL if timeout is None else max(0.0, min(timeout, _LONG_POLL))
+        fields["wait"] = first
+        entry = self._rpc("client_call", fields, timeout=self.request_timeout + first)
+        if not isinstance(entry, dict) or "task_id" not in entry:
+            raise UnexpectedReply(f"client_call answered {entry!r}, not a task entry")
+        if "result" in entry or "error" in entry:
+            return _outcome(entry)
+        return self.wait(entry["task_id"], timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def submit(self, method: str, params: Params = None, **options: Any) -> TaskHandle:
+        """Queues a task and returns its handle at once (options as for :meth:`call`)."""
+        fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
+        fields.update(_task_fields(options))
+        return TaskHandle(self, self._rpc("client_new_task", fields))
+
+    def submit_many(self, tasks: Iterable[Union[Tuple[str, Params], Dict[str, Any]]]
+                    ) -> List[Union[TaskHandle, ZeroTaskError]]:
+        """Queues many tasks in few requests (``client_new_tasks``).
+
+        Each task is ``(method, params)`` or a dict with ``method``, ``params`` and task fields.
+        Returns one entry per task, in order: its handle, or the error the broker gave for it
+        (the other tasks are queued all the same).
+        """
+        entries: List[Dict[str, Any]] = []
+        for task in tasks:
+            if isinstance(task, dict):
+                spec = dict(task)
+                if "method" not in spec:
+                    raise ValueError(f"task {task!r} has no method")
+                spec["params"] = _params(spec.get("params"))
+                entries.append(_task_fields(spec))
+            else:
+                method, params = task
+                entries.append({"method": method, "params": _params(params)})
+        out: List[Union[TaskHandle, ZeroTaskError]] = []
+        for start in range(0, len(entries), _BATCH):
+            chunk = entries[start:start + _BATCH]
+            answer = self._rpc("client_new_tasks", [self.client_id, chunk])
+            if not isinstance(answer, list) or len(answer) != len(chunk):
+                raise UnexpectedReply(f"client_new_tasks answered {answer!r} for {len(chunk)} tasks")
+            out += [TaskHandle(self, a) if isinstance(a, str) else error_from_reply(a) for a in answer]
+        return out
+
+    def wait(self, task_id: str, timeout: Optional[float] = None) -> Any:
+        """The result of task ``task_id`` once it is complete (see :meth:`TaskHandle.wait`)."""
+        return _outcome(self.wait_many([task_id], timeout=timeout)[task_id])
+
+    def wait_many(self, task_ids: Sequence[str], timeout: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
+        """Waits until every task in ``task_ids`` is complete and returns each one's entry
+        (``{"task_id", "status", "result" | "error"}``) by id; :class:`Timeout` if some are not
+        complete within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        left = list(dict.fromkeys(task_ids))
+        done: Dict[str, Dict[str, Any]] = {}
+        while left:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(f"{len(left)} of {len(done) + len(left)} tasks not complete within {timeout} s "
+                              f"(first: {left[0]})")
+            wait = _LONG_POLL if remaining is None else min(remaining, _LONG_POLL)
+            answer = self._rpc("client_wait_results", [self.client_id, left, wait],
+                               timeout=self.request_timeout + wait)
+            if not isinstance(answer, list):
+                raise UnexpectedReply(f"client_wait_results answered {answer!r}")
+            for entry in answer:
+                if isinstance(entry, dict) and entry.get("task_id") in left:
+                    done[entry["task_id"]] = entry
+            left = [t for t in left if t not in done]
+        return done
+
+    def status(self, task_id: str) -> Status:
+        return Status(self._rpc("client_task_status", [self.client_id, task_id]))
+
+    def info(self, task_id: str) -> Dict[str, Any]:
+        """Status, attempts, node, times, progress and error of a task (``client_task_info``)."""
+        return self._rpc("client_task_info", [self.client_id, task_id])
+
+    def result(self, task_id: str) -> Any:
+        """The result of a complete task now: :class:`NotComplete` if it is not."""
+        try:
+            return self._rpc("client_task_result", [self.client_id, task_id])
+        except ZeroTaskError as e:
+            if e.code in (-32010, -32020, -32040, -32050):
+                raise
+            raise task_error(task_id, {"code": e.code, "message": e.message, "data": e.data}) from None
+
+    def cancel(self, task_id: str) -> bool:
+        """Cancels a task: True if it was cancelled, False if it had already completed."""
+        return bool(self._rpc("client_cancel_task", [self.client_id, task_id]))
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def methods(self) -> List[Dict[str, Any]]:
+        """Every method with its signature, doc, serving nodes, queued and running counts."""
+        return self._rpc("methods", [])
+
+    def nodes(self) -> List[Dict[str, Any]]:
+        return self._rpc("nodes", [])
+
+    def stats(self) -> Dict[str, Any]:
+        return self._rpc("stats", [])
+
+    # -- the wire --------------------------------------------------------------------------
+
+    def request(self, method: str, params: Any = None, timeout: Optional[float] = None) -> Any:
+        """Sends ``zerotask.broker.METHOD`` with ``params`` and returns its result: for broker
+        methods this client has no wrapper for."""
+        return self._rpc(method, [] if params is None else params, timeout=timeout)
+
+    def _rpc(self, method: str, params: Any, timeout: Optional[float] = None) -> Any:
+        if self._closed:
+            raise ZeroTaskError("the client is closed")
+        timeout = self.request_timeout if timeout is None else timeout
+        with self._lock:
+            rid = next(self._ids)
+            body = json.dumps({"jsonrpc": "2.0", "method": _PREFIX + method, "params": params, "id": rid},
+                              separators=(",", ":"))
+            self._socket.send(body.encode())
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                    if time.monotonic() >= deadline:
+                        raise Timeout(f"no answer to {method} from {self.endpoint} within {timeout:g} s")
+                    continue
+                frames = self._socket.recv_multipart()
+                try:
+                    reply = json.loads(frames[-1])
+                except ValueError:
+                    raise UnexpectedReply(f"{method}: the broker answered invalid JSON") from None
+                if not isinstance(reply, dict) or reply.get("id") != rid:
+                    continue  # the late answer to a request that timed out
+                if "error" in reply:
+                    raise error_from_reply(reply["error"])
+                return reply.get("result")
+
+
+def _outcome(entry: Dict[str, Any]) -> Any:
+    if "error" in entry:
+        raise task_error(entry.get("task_id", "?"), entry["error"])
+    return entry.get("result")
