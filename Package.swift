@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         // SQLite (libsqlite3-dev), the broker's embedded durable store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // libpq (libpq-dev), the client of the PostgreSQL store that several brokers share.
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
         .target(name: "ZeroTaskProtocol"),
@@ -35,7 +37,7 @@ let package = Package(
         .target(
             name: "ZeroTaskBroker",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "CSQLite",
+                "ZeroTaskProtocol", "ZeroMQ", "CSQLite", "CPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

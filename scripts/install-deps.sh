@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against
-# (libzmq, libffi, SQLite for the broker's store),
+# (libzmq, libffi, SQLite and libpq for the broker's stores),
 # a C compiler for the plugins, and pyzmq for the language-neutral wire test.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev libffi-dev libsqlite3-dev pkg-config gcc; do
+for pkg in libzmq3-dev libffi-dev libsqlite3-dev libpq-dev pkg-config gcc; do
   have_pkg "$pkg" || need+=("$pkg")
 done
+# The tests start throwaway PostgreSQL servers; the main job does not need one.
+if [ "${ZEROTASK_TEST_DEPS:-0}" = 1 ]; then
+  for pkg in postgresql util-linux; do
+    have_pkg "$pkg" || need+=("$pkg")
+  done
+fi
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
@@ -17,8 +23,13 @@ if ((${#need[@]})); then
   fi
   echo "install-deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The tests make their own clusters: no default one started on port 5432.
+  if [[ " ${need[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+  fi
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}" >/dev/null
 fi
 
 if [ "${ZEROTASK_SKIP_PYTHON:-0}" != 1 ] && ! python3 -c 'import zmq' 2>/dev/null; then

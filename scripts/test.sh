@@ -4,7 +4,7 @@
 # Extra arguments go to `swift test`, e.g. scripts/test.sh --filter ZeroTaskNodeTests
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+ZEROTASK_TEST_DEPS=1 scripts/install-deps.sh
 Plugins/build.sh
 swift build --build-tests
 log=$(mktemp)

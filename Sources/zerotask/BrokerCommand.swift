@@ -59,12 +59,14 @@ struct BrokerOptions: ParsableArguments {
     var maxTaskTimeout: Double?
     @Option(name: .customLong("client-ttl"), help: "Seconds after which an inactive client with nothing pending is forgotten. [\(Settings.show(BrokerConfig.defaults.clientTTL))]")
     var clientTTL: Double?
-    @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite) or sqlite:PATH. [\(Settings.Defaults.store)]")
+    @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite), sqlite:PATH or postgres://USER@HOST:PORT/DB. [\(Settings.Defaults.store)]")
     var store: String?
     @Option(name: .customLong("data-dir"), help: "The directory of the default SQLite store. [\(Settings.Defaults.dataDir)]")
     var dataDir: String?
     @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [\(Settings.Defaults.storeSync)]")
     var storeSync: String?
+    @Option(name: .customLong("store-password-file"), help: "A file holding the PostgreSQL password (else the URL's, $PGPASSWORD or ~/.pgpass).")
+    var storePasswordFile: String?
 
     @Option(name: .customLong("secret-key"), help: "The broker's own key file (NAME.key from `zerotask keys generate`): CURVE on both sockets. [none: no CURVE]")
     var secretKey: String?
@@ -102,9 +104,20 @@ struct BrokerOptions: ParsableArguments {
             return try SQLiteTaskStore(path: (dir.isEmpty ? "." : dir) + "/zerotask.sqlite", synchronous: sync)
         case let p where p.hasPrefix("sqlite:") && p.count > 7:
             return try SQLiteTaskStore(path: String(p.dropFirst(7)), synchronous: sync)
+        case let url where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
+            return try PostgresTaskStore(url: url, password: try storePassword(s))
         default:
-            throw Settings.ValidationFailure("broker.store must be memory, sqlite or sqlite:PATH, not \"\(spec)\"")
+            throw Settings.ValidationFailure("broker.store must be memory, sqlite, sqlite:PATH or postgres://USER@HOST:PORT/DB, not \"\(spec)\"")
         }
+    }
+
+    /// The PostgreSQL password from `broker.store_password_file` (its first line), if set.
+    private func storePassword(_ s: Settings) throws -> String? {
+        guard let path = s.optionalString("broker.store_password_file", storePasswordFile), !path.isEmpty else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Settings.ValidationFailure("broker.store_password_file \(path) cannot be read")
+        }
+        return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
     }
 
     func brokerConfig(_ s: Settings) throws -> BrokerConfig {

@@ -1,0 +1,174 @@
+import CPostgres
+import Foundation
+
+/// One libpq connection, used from one thread at a time, with the few calls the store needs:
+/// plain statements, parameterised queries (text in, text out) and pipelines, which send many
+/// statements in one round trip and run them as one transaction.
+final class PostgresConnection {
+    /// A statement with its parameters as text (nil: SQL NULL).
+    struct Statement {
+        var sql: String
+        var params: [String?]
+
+        init(_ sql: String, _ params: [String?] = []) {
+            self.sql = sql
+            self.params = params
+        }
+    }
+
+    /// The URL without its password: what logs and errors say.
+    let name: String
+    private var connection: OpaquePointer?
+
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`; libpq also takes
+    /// `PGPASSWORD` and `~/.pgpass`). `password`, when given, overrides the URL's.
+    init(url: String, password: String? = nil) throws(StoreError) {
+        name = Self.redacted(url)
+        var keys = ["dbname", "application_name", "connect_timeout"]
+        var values = [url, "zerotask", "10"]
+        if let password {
+            keys.append("password")
+            values.append(password)
+        }
+        let c = Self.withCStrings(keys) { k in Self.withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        connection = c
+        guard let c, PQstatus(c) == CONNECTION_OK else {
+            let reason = c.map { Self.message($0) } ?? "out of memory"
+            PQfinish(c)
+            connection = nil
+            throw StoreError(store: name, reason: "cannot connect: \(reason)")
+        }
+        // The store's statements say what they mean; no notices on stderr.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let connection { PQfinish(connection) }
+        connection = nil
+    }
+
+    /// Whether the server is still there as far as libpq knows (a failed call tells it).
+    var isHealthy: Bool { connection.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Connects again after the server went away (a restart): the same parameters, a new session.
+    func reconnect() throws(StoreError) {
+        guard let c = connection else { throw StoreError(store: name, reason: "the connection is closed") }
+        PQreset(c)
+        guard PQstatus(c) == CONNECTION_OK else {
+            throw StoreError(store: name, reason: "cannot connect again: \(Self.message(c))")
+        }
+    }
+
+    /// Runs SQL without parameters (it may hold several statements).
+    func execute(_ sql: String) throws(StoreError) {
+        let c = try live()
+        let r = PQexec(c, sql)
+        defer { PQclear(r) }
+        try check(r, sql)
+    }
+
+    /// Runs one statement and returns its rows, every value as text (nil for NULL).
+    func query(_ sql: String, _ params: [String?] = []) throws(StoreError) -> [[String?]] {
+        let c = try live()
+        let r = Self.withOptionalCStrings(params) { values in
+            PQexecParams(c, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(r) }
+        try check(r, sql)
+        let rows = Int(PQntuples(r)), columns = Int(PQnfields(r))
+        var out: [[String?]] = []
+        out.reserveCapacity(rows)
+        for i in 0..<Int32(rows) {
+            var row: [String?] = []
+            row.reserveCapacity(columns)
+            for j in 0..<Int32(columns) {
+                row.append(PQgetisnull(r, i, j) != 0 ? nil : String(cString: PQgetvalue(r, i, j)))
+            }
+            out.append(row)
+        }
+        return out
+    }
+
+    /// Sends the statements in one round trip; they run as one implicit transaction, so either
+    /// all of them take effect or (on the first error, which is thrown) none.
+    func pipeline(_ statements: [Statement]) throws(StoreError) {
+        guard !statements.isEmpty else { return }
+        let c = try live()
+        guard PQenterPipelineMode(c) == 1 else { throw StoreError(store: name, reason: "cannot enter pipeline mode: \(Self.message(c))") }
+        defer { _ = PQexitPipelineMode(c) }
+        for s in statements {
+            let sent = Self.withOptionalCStrings(s.params) { values in
+                PQsendQueryParams(c, s.sql, Int32(s.params.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw StoreError(store: name, reason: "cannot send a statement: \(Self.message(c))") }
+        }
+        guard PQpipelineSync(c) == 1 else { throw StoreError(store: name, reason: "cannot send the pipeline: \(Self.message(c))") }
+        var failure: StoreError?
+        for s in statements {
+            // Each statement's results, then a NULL that ends them.
+            while let r = PQgetResult(c) {
+                let status = PQresultStatus(r)
+                if failure == nil && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED {
+                    failure = StoreError(store: name, reason: "\(Self.message(c, r)) (in: \(Self.abbreviated(s.sql)))")
+                }
+                PQclear(r)
+            }
+            if PQstatus(c) != CONNECTION_OK { throw failure ?? StoreError(store: name, reason: "connection lost: \(Self.message(c))") }
+        }
+        // The sync point's own result closes the pipeline.
+        while let r = PQgetResult(c) {
+            let synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC
+            PQclear(r)
+            if synced { break }
+        }
+        if let failure { throw failure }
+    }
+
+    private func live() throws(StoreError) -> OpaquePointer {
+        guard let c = connection else { throw StoreError(store: name, reason: "the connection is closed") }
+        return c
+    }
+
+    private func check(_ r: OpaquePointer?, _ sql: String) throws(StoreError) {
+        let status = PQresultStatus(r)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw StoreError(store: name, reason: "\(Self.message(connection, r)) (in: \(Self.abbreviated(sql)))")
+        }
+    }
+
+    private static func message(_ c: OpaquePointer?, _ r: OpaquePointer? = nil) -> String {
+        let text = r.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) } ?? ""
+        let fallback = c.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? ""
+        let chosen = text.isEmpty ? fallback : text
+        return chosen.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: "; ")
+    }
+
+    private static func abbreviated(_ sql: String) -> String {
+        let line = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        return line.count > 80 ? String(line.prefix(77)) + "..." : line
+    }
+
+    /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
+    static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let userInfo = url[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + String(url[at...])
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    private static func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        let copies = strings.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}

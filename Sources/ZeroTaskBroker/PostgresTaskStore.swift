@@ -1,0 +1,196 @@
+import Foundation
+import ZeroTaskProtocol
+
+/// The broker's durable store in PostgreSQL (`--store postgres://USER@HOST:PORT/DB`).
+///
+/// The same contract as SQLite: one transaction per group commit, and no reply before the
+/// commit that covers it (`StoreWriter`). A commit is one round trip: its statements go as a
+/// libpq pipeline, which runs them as one implicit transaction, and each statement takes all
+/// rows of its kind as one JSON parameter (`json_to_recordset`), so the number of statements is
+/// fixed however many tasks changed.
+///
+/// Unfinished tasks live in `zerotask_tasks`, finished ones in `zerotask_results`: the hot table
+/// holds only what may still run, so claims and completions stay small and on their primary key
+/// however many results are kept. The schema is created, and migrated by version, on start.
+public final class PostgresTaskStore: TaskStore {
+    public var description: String { connection.name }
+    public var isDurable: Bool { true }
+
+    /// 1: the first schema.
+    static let schemaVersion = 1
+    /// Serialises schema changes between brokers that start at once.
+    static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
+    /// Held by the broker that owns the database, for as long as its session lasts: until
+    /// brokers share a queue, a second one on the same database would mix two states.
+    static let ownerLock = migrationLock + 1
+
+    private let connection: PostgresConnection
+
+    /// Connects and brings the schema up to date.
+    /// - Parameter password: overrides the URL's (e.g. read from a file); libpq also reads
+    ///   `PGPASSWORD` and `~/.pgpass`.
+    public init(url: String, password: String? = nil) throws(StoreError) {
+        connection = try PostgresConnection(url: url, password: password)
+        try migrate()
+        try own()
+    }
+
+    /// Takes the owner lock, or fails at once when another broker holds it.
+    private func own() throws(StoreError) {
+        let taken = try connection.query("SELECT pg_try_advisory_lock($1)", [String(Self.ownerLock)]).first?.first ?? nil
+        guard taken == "t" else {
+            throw StoreError(store: description, reason: "in use by another broker (it holds the database's owner lock)")
+        }
+    }
+
+    /// The columns of both task tables, in the order `load` reads them.
+    static let columns: [(name: String, type: String)] = [
+        ("id", "text PRIMARY KEY"), ("client_id", "text NOT NULL"), ("method", "text NOT NULL"), ("params", "json NOT NULL"),
+        ("priority", "bigint NOT NULL"), ("sequence", "bigint NOT NULL"), ("timeout", "double precision"),
+        ("max_retries", "integer NOT NULL"), ("result_ttl", "double precision"), ("attempts", "integer NOT NULL"),
+        ("status", "integer NOT NULL"), ("node_id", "text"), ("result", "json"), ("error", "json"),
+        ("created", "double precision NOT NULL"), ("started", "double precision"), ("finished", "double precision"),
+    ]
+
+    private func migrate() throws(StoreError) {
+        let table = Self.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
+        try connection.execute("BEGIN")
+        do throws(StoreError) {
+            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [String(Self.migrationLock)])
+            try connection.execute("CREATE TABLE IF NOT EXISTS zerotask_schema (version integer NOT NULL)")
+            let found = try connection.query("SELECT max(version) FROM zerotask_schema").first?.first ?? nil
+            let version = found.flatMap { Int($0) } ?? 0
+            guard version <= Self.schemaVersion else {
+                throw StoreError(store: description,
+                    reason: "schema version \(version) was written by a newer zerotask (this one knows \(Self.schemaVersion))")
+            }
+            if version == 0 {
+                try connection.execute("""
+                    CREATE TABLE zerotask_tasks (\(table));
+                    CREATE TABLE zerotask_results (\(table));
+                    CREATE TABLE zerotask_clients (id text PRIMARY KEY, connected boolean NOT NULL);
+                    INSERT INTO zerotask_schema (version) VALUES (\(Self.schemaVersion));
+                    """)
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func load() throws(StoreError) -> StoreContents {
+        var contents = StoreContents()
+        for row in try connection.query("SELECT id, connected FROM zerotask_clients") {
+            contents.clients.append(StoredClient(id: row[0] ?? "", connected: row[1] == "t"))
+        }
+        let names = Self.columns.map(\.name).joined(separator: ", ")
+        let rows = try connection.query("""
+            SELECT \(names) FROM zerotask_tasks UNION ALL SELECT \(names) FROM zerotask_results ORDER BY sequence
+            """)
+        contents.tasks.reserveCapacity(rows.count)
+        for row in rows { contents.tasks.append(try task(row)) }
+        return contents
+    }
+
+    private func task(_ row: [String?]) throws(StoreError) -> StoredTask {
+        let id = row[0] ?? ""
+        func json(_ i: Int) throws(StoreError) -> JSONValue? {
+            guard let text = row[i] else { return nil }
+            do { return try JSONValue.parse(Array(text.utf8)) } catch {
+                throw StoreError(store: description, reason: "task \(id): unreadable JSON in \(Self.columns[i].name): \(error)")
+            }
+        }
+        func double(_ i: Int) -> Double? { row[i].flatMap { Double($0) } }
+        func int(_ i: Int) -> Int64 { row[i].flatMap { Int64($0) } ?? 0 }
+        guard let status = TaskStatus(rawValue: int(10)) else {
+            throw StoreError(store: description, reason: "task \(id): unknown status \(row[10] ?? "NULL")")
+        }
+        let error = try json(13).map { (e) throws(StoreError) -> RPCError in
+            guard let r = RPCError(json: e) else { throw StoreError(store: description, reason: "task \(id): unreadable error \(e)") }
+            return r
+        }
+        return StoredTask(
+            id: id, clientID: row[1] ?? "", method: row[2] ?? "", params: try json(3) ?? .array([]), priority: int(4),
+            sequence: UInt64(bitPattern: int(5)), timeout: double(6), maxRetries: Int(int(7)), resultTTL: double(8),
+            attempts: Int(int(9)), status: status, nodeID: row[11], result: try json(12), error: error,
+            created: double(14) ?? 0, started: double(15), finished: double(16))
+    }
+
+    public func write(_ changes: StoreChanges) throws(StoreError) {
+        guard !changes.isEmpty else { return }
+        // A server restart breaks the session; the writer retries, and the retry connects again.
+        if !connection.isHealthy {
+            try connection.reconnect()
+            try own()
+        }
+        try connection.pipeline(Self.statements(for: changes))
+    }
+
+    /// One commit's statements: a fixed handful, whatever the number of rows.
+    static func statements(for changes: StoreChanges) -> [PostgresConnection.Statement] {
+        var out: [PostgresConnection.Statement] = []
+        if !changes.clients.isEmpty {
+            let rows = JSONValue.array(changes.clients.map { .object(["id": .string($0.id), "connected": .bool($0.connected)]) })
+            out.append(.init("""
+                INSERT INTO zerotask_clients (id, connected)
+                SELECT id, connected FROM json_to_recordset($1::json) AS x(id text, connected boolean)
+                ON CONFLICT (id) DO UPDATE SET connected = EXCLUDED.connected
+                """, [rows.jsonString]))
+        }
+        if !changes.deletedClients.isEmpty {
+            out.append(.init("DELETE FROM zerotask_clients WHERE id IN (SELECT json_array_elements_text($1::json))",
+                [JSONValue.array(changes.deletedClients.map { .string($0) }).jsonString]))
+        }
+        let finished = changes.tasks.filter(\.status.isComplete), open = changes.tasks.filter { !$0.status.isComplete }
+        if !open.isEmpty { out.append(upsert(open, into: "zerotask_tasks")) }
+        if !finished.isEmpty {
+            out.append(upsert(finished, into: "zerotask_results"))
+            // A task that completes leaves the hot table.
+            out.append(delete(finished.map(\.id), from: "zerotask_tasks"))
+        }
+        if !changes.deletedTasks.isEmpty {
+            out.append(delete(changes.deletedTasks, from: "zerotask_tasks"))
+            out.append(delete(changes.deletedTasks, from: "zerotask_results"))
+        }
+        return out
+    }
+
+    private static func upsert(_ tasks: [StoredTask], into table: String) -> PostgresConnection.Statement {
+        let names = columns.map(\.name)
+        // JSON columns travel as text (their exact bytes; a JSON null result stays `null`).
+        let record = columns.map { c in "\(c.name) \(c.type.hasPrefix("json") ? "text" : c.type.replacingOccurrences(of: " PRIMARY KEY", with: "").replacingOccurrences(of: " NOT NULL", with: ""))" }
+        let values = columns.map { $0.type.hasPrefix("json") ? "\($0.name)::json" : $0.name }
+        let updates = names.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        let rows = JSONValue.array(tasks.map(row))
+        return .init("""
+            INSERT INTO \(table) (\(names.joined(separator: ", ")))
+            SELECT \(values.joined(separator: ", ")) FROM json_to_recordset($1::json) AS x(\(record.joined(separator: ", ")))
+            ON CONFLICT (id) DO UPDATE SET \(updates)
+            """, [rows.jsonString])
+    }
+
+    private static func delete(_ ids: [String], from table: String) -> PostgresConnection.Statement {
+        .init("DELETE FROM \(table) WHERE id IN (SELECT json_array_elements_text($1::json))",
+            [JSONValue.array(ids.map { .string($0) }).jsonString])
+    }
+
+    /// A task as one JSON object keyed by column name (`json_to_recordset` reads it).
+    private static func row(_ t: StoredTask) -> JSONValue {
+        var o: JSONObject = [
+            "id": .string(t.id), "client_id": .string(t.clientID), "method": .string(t.method), "params": .string(t.params.jsonString),
+            "priority": .int(t.priority), "sequence": .int(Int64(bitPattern: t.sequence)), "max_retries": .int(Int64(t.maxRetries)),
+            "attempts": .int(Int64(t.attempts)), "status": .int(t.status.rawValue), "created": .double(t.created),
+        ]
+        if let v = t.timeout { o["timeout"] = .double(v) }
+        if let v = t.resultTTL { o["result_ttl"] = .double(v) }
+        if let v = t.nodeID { o["node_id"] = .string(v) }
+        if let v = t.result { o["result"] = .string(v.jsonString) }
+        if let v = t.error { o["error"] = .string(v.json.jsonString) }
+        if let v = t.started { o["started"] = .double(v) }
+        if let v = t.finished { o["finished"] = .double(v) }
+        return .object(o)
+    }
+
+    public func close() { connection.close() }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+@testable import ZeroTaskBroker
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// The PostgreSQL store against a real server (a throwaway cluster on a free port, see
+/// `PostgresServer`), each test in a database of its own.
+@Suite(.serialized) struct PostgresTaskStoreTests {
+    static func server() throws -> PostgresServer { try PostgresServer.shared.get() }
+
+    static func sample(_ id: String, _ status: TaskStatus, sequence: UInt64) -> StoredTask {
+        var t = StoredTask(id: id, clientID: "c1", method: "math.add", params: .array([1, .string("two"), .object(["z": 1, "a": .null])]),
+            priority: 3, sequence: sequence, timeout: 2.5, maxRetries: 1, resultTTL: 60, attempts: 1, status: status,
+            nodeID: status == .queued ? nil : "n1", created: 1_790_000_000.123456)
+        if status == .running { t.started = 1_790_000_001.5 }
+        if status == .finished {
+            t.result = .null  // a plugin returning nothing: JSON null, not "no result"
+            t.finished = 1_790_000_002.25
+        }
+        if status == .failed {
+            t.error = RPCError(code: 4242, message: "failed on purpose", data: .object(["why": "test"]))
+            t.finished = 1_790_000_003
+        }
+        return t
+    }
+
+    @Test func whatIsWrittenLoadsBackExactlyAndFinishedTasksLeaveTheHotTable() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        let tasks = [Self.sample("c1-a", .queued, sequence: 1), Self.sample("c1-b", .running, sequence: 2),
+                     Self.sample("c1-c", .finished, sequence: 3), Self.sample("c1-d", .failed, sequence: 4)]
+        do {
+            let store = try PostgresTaskStore(url: url)
+            defer { store.close() }
+            var changes = StoreChanges()
+            changes.tasks = tasks
+            changes.clients = [StoredClient(id: "c1", connected: true), StoredClient(id: "c2", connected: false)]
+            try store.write(changes)
+        }
+        let store = try PostgresTaskStore(url: url)
+        defer { store.close() }
+        let loaded = try store.load()
+        #expect(loaded.tasks == tasks)
+        #expect(Set(loaded.clients.map(\.id)) == ["c1", "c2"])
+        #expect(loaded.clients.first { $0.id == "c2" }?.connected == false)
+        let db = String(url.split(separator: "/").last!)
+        #expect(try pg.sql("SELECT string_agg(id, ',' ORDER BY id) FROM zerotask_tasks", database: db) == "c1-a,c1-b")
+        #expect(try pg.sql("SELECT string_agg(id, ',' ORDER BY id) FROM zerotask_results", database: db) == "c1-c,c1-d")
+        // The params' text is kept as it was written (key order, nulls).
+        #expect(try pg.sql("SELECT params FROM zerotask_tasks WHERE id = 'c1-a'", database: db) == #"[1,"two",{"z":1,"a":null}]"#)
+    }
+
+    @Test func laterWritesReplaceAndDeleteRowsAcrossBothTables() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        let store = try PostgresTaskStore(url: url)
+        var first = StoreChanges()
+        first.tasks = [Self.sample("t1", .queued, sequence: 1), Self.sample("t2", .queued, sequence: 2), Self.sample("t3", .finished, sequence: 3)]
+        first.clients = [StoredClient(id: "c1", connected: true), StoredClient(id: "gone", connected: true)]
+        try store.write(first)
+        var second = StoreChanges()
+        var done = Self.sample("t1", .finished, sequence: 1)
+        done.result = .int(42)
+        second.tasks = [done]
+        second.deletedTasks = ["t2", "t3"]
+        second.deletedClients = ["gone"]
+        try store.write(second)
+        store.close()
+
+        let again = try PostgresTaskStore(url: url)
+        defer { again.close() }
+        let loaded = try again.load()
+        #expect(loaded.tasks == [done])
+        #expect(loaded.clients.map(\.id) == ["c1"])
+    }
+
+    @Test func aFailedCommitChangesNothing() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        let store = try PostgresTaskStore(url: url)
+        defer { store.close() }
+        var good = StoreChanges()
+        good.tasks = [Self.sample("ok", .queued, sequence: 1)]
+        try store.write(good)
+        // A NUL byte is valid in a JSON string but not in PostgreSQL text: that statement fails,
+        // after the client row in the same pipeline was sent.
+        var bad = StoreChanges()
+        bad.clients = [StoredClient(id: "half", connected: true)]
+        var broken = Self.sample("bad", .queued, sequence: 2)
+        broken.method = "nul\u{0}method"
+        bad.tasks = [broken]
+        #expect(throws: StoreError.self) { try store.write(bad) }
+        let loaded = try store.load()
+        #expect(loaded.tasks.map(\.id) == ["ok"])
+        #expect(loaded.clients.isEmpty)
+        // And the connection still works.
+        var after = StoreChanges()
+        after.clients = [StoredClient(id: "after", connected: true)]
+        try store.write(after)
+        #expect(try store.load().clients.map(\.id) == ["after"])
+    }
+
+    @Test func oneBrokerOwnsADatabaseUntilItCloses() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        let owner = try PostgresTaskStore(url: url)
+        #expect {
+            try PostgresTaskStore(url: url)
+        } throws: { error in
+            "\(error)".contains("in use by another broker") && !"\(error)".contains(PostgresServer.password)
+        }
+        owner.close()
+        let next = try PostgresTaskStore(url: url)
+        next.close()
+    }
+
+    @Test func aSchemaFromANewerVersionIsRefused() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        try PostgresTaskStore(url: url).close()
+        let db = String(url.split(separator: "/").last!)
+        try pg.sql("UPDATE zerotask_schema SET version = 99", database: db)
+        #expect {
+            try PostgresTaskStore(url: url)
+        } throws: { error in
+            "\(error)".contains("schema version 99") && "\(error)".contains("newer zerotask")
+        }
+    }
+
+    @Test func thePasswordComesFromTheURLOrTheCallerAndIsNeverShown() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        let bare = url.replacingOccurrences(of: ":\(PostgresServer.password)@", with: "@")
+        #expect {
+            try PostgresTaskStore(url: bare)
+        } throws: { error in
+            "\(error)".contains("cannot connect") && "\(error)".contains(bare)
+        }
+        try PostgresTaskStore(url: bare, password: PostgresServer.password).close()
+        #expect {
+            try PostgresTaskStore(url: bare, password: "wrong")
+        } throws: { error in
+            "\(error)".contains("password authentication failed") && !"\(error)".contains("wrong")
+        }
+        #expect(PostgresConnection.redacted("postgres://u:secret@h:5/db") == "postgres://u@h:5/db")
+    }
+
+    @Test func anUnreachableServerIsAClearError() throws {
+        let port = try unusedEndpoint().split(separator: ":").last!
+        let url = "postgres://zerotask:pw@127.0.0.1:\(port)/nothing"
+        #expect {
+            try PostgresTaskStore(url: url)
+        } throws: { error in
+            "\(error)".contains("postgres://zerotask@127.0.0.1:\(port)/nothing") && "\(error)".contains("cannot connect")
+        }
+    }
+}
