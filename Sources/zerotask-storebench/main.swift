@@ -1,8 +1,9 @@
 // Submit throughput of the broker's stores, side by side: memory, SQLite synchronous=NORMAL,
-// SQLite synchronous=FULL (the default).
+// SQLite synchronous=FULL (the default), and PostgreSQL when given a server.
 //
 //   swift build -c release --scratch-path .build-store --product zerotask-storebench
 //   .build-store/release/zerotask-storebench [--rounds 3] [--tasks 20000] [--inflight 200] [--dir /tmp]
+//       [--postgres postgres://USER:PASSWORD@HOST:PORT]   (a fresh database per measurement, made with psql)
 //
 // Each measurement starts a fresh in-process BrokerService (a fresh SQLite file in --dir) and a
 // peer in a second process (this executable re-run as `peer ENDPOINT TASKS INFLIGHT`) that
@@ -43,15 +44,31 @@ final class CountingStore: TaskStore {
 }
 
 enum Kind: String, CaseIterable {
-    case memory, sqliteNormal = "sqlite-normal", sqliteFull = "sqlite-full"
+    case memory, sqliteNormal = "sqlite-normal", sqliteFull = "sqlite-full", postgres
 
     var title: String {
         switch self {
         case .memory: "memory"
         case .sqliteNormal: "SQLite, WAL, synchronous=NORMAL"
         case .sqliteFull: "SQLite, WAL, synchronous=FULL (default)"
+        case .postgres: "PostgreSQL (libpq pipeline, one JSON row set)"
         }
     }
+}
+
+/// The server `--postgres` names (`postgres://USER:PASSWORD@HOST:PORT`), if any.
+nonisolated(unsafe) var postgresServer: String?
+
+/// A fresh database on that server (psql must be on PATH), as a store URL.
+func freshDatabase(_ server: String) -> String {
+    let name = "storebench_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
+    let psql = Process()
+    psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    psql.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", server + "/postgres", "-c", "CREATE DATABASE \(name)"]
+    do { try psql.run() } catch { fail("cannot run psql: \(error)") }
+    psql.waitUntilExit()
+    guard psql.terminationStatus == 0 else { fail("psql could not create database \(name) on \(server)") }
+    return server + "/" + name
 }
 
 struct Measurement {
@@ -70,6 +87,7 @@ func measure(_ kind: Kind, tasks: Int, inflight: Int, dir: String) throws -> Mea
     case .memory: inner = MemoryTaskStore()
     case .sqliteNormal: inner = try SQLiteTaskStore(path: path, synchronous: .normal)
     case .sqliteFull: inner = try SQLiteTaskStore(path: path, synchronous: .full)
+    case .postgres: inner = try PostgresTaskStore(url: freshDatabase(postgresServer!))
     }
     let store = CountingStore(inner)
     var logger = Logger(label: "zerotask.broker")
@@ -168,15 +186,17 @@ do {
         case "--tasks": tasks = Int(value) ?? tasks
         case "--inflight": inflight = Int(value) ?? inflight
         case "--dir": dir = value
+        case "--postgres": postgresServer = value
         default: fail("unknown argument \(arguments[i]); see the comment at the top of main.swift")
         }
         i += 2
     }
     print("zerotask-storebench: \(rounds) interleaved rounds of \(tasks) client_new_task, \(inflight) in flight; files in \(dir)")
     var results: [Kind: [Measurement]] = [:]
+    let kinds = Kind.allCases.filter { $0 != .postgres || postgresServer != nil }
     for round in 1...rounds {
         var line = "round \(round):"
-        for kind in Kind.allCases {
+        for kind in kinds {
             let m = try measure(kind, tasks: tasks, inflight: inflight, dir: dir)
             results[kind, default: []].append(m)
             line += " \(kind.rawValue) \(Int(m.rate))/s"
@@ -185,7 +205,7 @@ do {
     }
     print("")
     print("store".padding(toLength: 42, withPad: " ", startingAt: 0) + "  median tasks/s     min     max  commits  changes/commit  µs/commit")
-    for kind in Kind.allCases {
+    for kind in kinds {
         let ms = results[kind]!
         let rates = ms.map(\.rate)
         let last = ms.last!
