@@ -17,9 +17,9 @@ import ZeroTaskTestSupport
         var keys: [String: CurveKeyPair] = [:]
         let service: BrokerService
 
-        init() throws {
+        init(peers: [(String, PeerRole)] = [("tenant-a", .client), ("n1", .node), ("ops", .admin)]) throws {
             brokerKeys = try CurveKeyPair.generate()
-            for (name, role) in [("tenant-a", PeerRole.client), ("n1", .node), ("ops", .admin)] {
+            for (name, role) in peers {
                 let k = try CurveKeyPair.generate()
                 try CurveKeyFile.write(k, name: name, directory: dir + "/" + role.folder)
                 keys[name] = k
