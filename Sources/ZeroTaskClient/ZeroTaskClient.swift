@@ -62,18 +62,22 @@ public final class ZeroTaskClient: Sendable {
     ///     broker generate one. An id in use by another live connection is refused (-32010).
     ///   - requestTimeout: how long each request may wait for the broker's answer.
     ///   - context: a libzmq context to share; nil creates one for this client.
+    ///   - curve: CURVE keys (the broker's public key and this client's key pair) for a broker
+    ///     with keys, e.g. `try .environment()` for `ZEROTASK_SECURITY_BROKER_KEY` and
+    ///     `ZEROTASK_SECURITY_SECRET_KEY`; nil connects plain. A broker that does not allow the
+    ///     key never answers: the call fails with `.brokerUnreachable`.
     /// - Throws: `ZeroTaskClientError.brokerUnreachable` when no broker answers in time,
     ///   `.invalidRequest` when the broker refuses the client id.
     public init(
         request: String = "tcp://127.0.0.1:5555", publish: String? = nil, clientID: String? = nil,
-        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil
+        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
     ) async throws {
         requestEndpoint = request
         publishEndpoint = publish ?? Self.defaultPublishEndpoint(for: request)
         self.requestTimeout = requestTimeout
         let connection: ClientConnection
         do {
-            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext())
+            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext(), curve: curve)
         } catch {
             throw ZeroTaskClientError.invalidArgument("cannot connect to \(request): \(error.message)")
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ZeroMQ
 import ZeroTaskProtocol
 
 /// A node's settings. Durations in seconds, sizes in bytes; 0 means "no limit" where noted.
@@ -9,10 +10,15 @@ public struct NodeConfig: Sendable {
     public var broker = "tcp://127.0.0.1:5555"
     /// The broker's publish endpoint; nil: the request endpoint's port plus one.
     public var publish: String?
+    /// CURVE for both sockets to a remote broker (its public key, this node's key pair); nil:
+    /// plain connections. A built-in broker is called directly and needs none.
+    public var curve: CurveClientKeys?
     /// This node's id; nil: `HOSTNAME-PID`.
     public var nodeID: String?
     /// The plugin drop folder.
     public var pluginsDir = "Plugins"
+    /// Refuse plugins whose manifest has no `sha256` pin (a pin always refuses a changed file).
+    public var requirePins = false
     /// Per-plugin configuration, keyed by plugin name, overriding each manifest's `config`.
     public var pluginConfig: [String: JSONValue] = [:]
     /// Worker processes.

@@ -40,6 +40,11 @@ extension NodeLoop {
                 g.outcomes[name] = known
                 continue
             }
+            if config.requirePins, let unpinned = PluginLoader.missingPin(library: dir + "/" + name) {
+                (g.outcomes[name], probeVerdicts[key]) = (.failed(unpinned), .failed(unpinned))
+                g.fresh.insert(name)
+                continue
+            }
             do {
                 g.probes.append(try PluginProbe.start(library: dir + "/" + name, executable: config.workerExecutable,
                                                       arguments: config.workerArguments, pluginConfig: config.pluginConfig, now: now))

@@ -99,11 +99,13 @@ final class NodeLoop: @unchecked Sendable {
         try dealer.setRoutingID(Array("node:\(nodeID)".utf8))
         try dealer.setReconnectInterval(100, max: 2000)
         try dealer.setLinger(milliseconds: 1000)
+        try dealer.secure(with: config.curve)
         try dealer.connect(config.broker)
         self.dealer = dealer
         let sub = try ZMQSocket(context, .sub)
         for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.setLinger(milliseconds: 0)
+        try sub.secure(with: config.curve)
         try sub.connect(config.publishEndpoint)
         self.sub = sub
     }

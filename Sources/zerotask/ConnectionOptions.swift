@@ -27,13 +27,17 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).", valueName: "PATH"))
     var config: String?
 
+    @Option(name: .customLong("secret-key"), help: ArgumentHelp(
+        "A broker with keys: this client's own key file, NAME.key (security.secret_key); with --broker-key.", valueName: "PATH"))
+    var secretKey: String?
+
+    @Option(name: .customLong("broker-key"), help: ArgumentHelp(
+        "A broker with keys: its public key, broker.pub or the key in Z85 (security.broker_key); with --secret-key.", valueName: "PATH"))
+    var brokerKey: String?
+
     /// The flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or `client.broker` in the
     /// configuration file, else the default.
-    /// - Throws: `Settings.FileError` when the configuration file is unreadable or wrong: a
-    ///   broken file is reported, never skipped.
-    func brokerEndpoint() throws -> String {
-        // Read (and checked) even when a flag decides: a broken file is reported, not skipped.
-        let settings = try Settings(file: config)
+    func brokerEndpoint(_ settings: Settings) -> String {
         if let flag = brokerFlag { return flag }
         if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
         let configured = settings.raw("client.broker")
@@ -72,12 +76,16 @@ struct ConnectionOptions: ParsableArguments {
     /// command using the same id, which frees it when it exits) until `--timeout` passes.
     func connect(stableID: Bool) async throws -> ZeroTaskClient {
         let id = clientID(stable: stableID)
-        let broker = try brokerEndpoint()
+        // Read (and checked) even when flags decide: a broken file is reported, never skipped.
+        let settings = try Settings(file: config)
+        let broker = brokerEndpoint(settings)
+        let curve = try settings.clientCurve(secretKey: secretKey, brokerKey: brokerKey)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             do {
                 return try await ZeroTaskClient(
-                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)))
+                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)),
+                    curve: curve)
             } catch ZeroTaskClientError.invalidRequest(let e)
                 where e.code == -32010 && e.message.contains("taken") && Date() < deadline
             {
