@@ -34,7 +34,7 @@ public final class BrokerService: Service, @unchecked Sendable {
     private var zap: ZAPHandler?
 
     public init(
-        config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
+        config: BrokerConfig = BrokerConfig(), request: String = "tcp://127.0.0.1:5555", publish: String = "tcp://127.0.0.1:5556",
         store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
         logger: Logger = Logger(label: "zerotask.broker"), security: BrokerSecurity? = nil
     ) {
