@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# CURVE A/B: `zerotask bench --tasks N --inflight K` through a standalone broker and a remote
+# node (memory store, 2 workers, Plugins/), plain and with CURVE on every socket (client, node
+# and broker keys from `zerotask keys generate`), in interleaved rounds so load from elsewhere
+# on the machine hits both alike. Prints one JSON line per run, the medians and CURVE's share.
+#
+#   bench/curve-ab.sh [BINARY] [ROUNDS] [TASKS] [INFLIGHT]
+#
+# Loopback only; every process it starts is stopped by PID; each run is bounded by `timeout`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+z=${1:-.build/release/zerotask} rounds=${2:-3} tasks=${3:-20000} inflight=${4:-200}
+if [ -x Plugins/build.sh ]; then Plugins/build.sh >/dev/null; fi
+keys=$(mktemp -d)
+port=47710
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; pids=(); }
+trap 'cleanup; rm -rf "$keys"' EXIT
+"$z" keys generate broker --dir "$keys" >/dev/null
+"$z" keys generate bench --dir "$keys/keys/clients" >/dev/null
+"$z" keys generate node --dir "$keys/keys/nodes" >/dev/null
+
+run() {  # plain|curve
+  local mode=$1 broker_keys=() node_keys=() client_keys=()
+  port=$((port + 2))
+  local req="tcp://127.0.0.1:$port" pub="tcp://127.0.0.1:$((port + 1))"
+  if [[ $mode == curve ]]; then
+    broker_keys=(--secret-key "$keys/broker.key" --keys-dir "$keys/keys")
+    node_keys=(--secret-key "$keys/keys/nodes/node.key" --broker-key "$keys/broker.pub")
+    client_keys=(--secret-key "$keys/keys/clients/bench.key" --broker-key "$keys/broker.pub")
+  fi
+  "$z" broker --store memory --request "$req" --publish "$pub" "${broker_keys[@]}" >/dev/null 2>&1 &
+  pids+=($!)
+  "$z" node --broker "$req" --broker-publish "$pub" --workers 2 --plugins Plugins "${node_keys[@]}" >/dev/null 2>&1 &
+  pids+=($!)
+  sleep 2
+  local out
+  out=$(timeout 300 "$z" bench --broker "$req" --tasks "$tasks" --inflight "$inflight" --json "${client_keys[@]}" || true)
+  cleanup
+  echo "{\"mode\":\"$mode\",\"run\":${out:-null}}"
+}
+results=()
+for ((r = 0; r < rounds; r++)); do
+  results+=("$(run plain)")
+  echo "${results[-1]}"
+  results+=("$(run curve)")
+  echo "${results[-1]}"
+done
+printf '%s\n' "${results[@]}" | python3 -c '
+import json, sys, statistics
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+rates = {}
+for mode in ("plain", "curve"):
+    runs = [r["run"] for r in rows if r["mode"] == mode and isinstance(r["run"], dict)]
+    if not runs: continue
+    rates[mode] = statistics.median(r["jobs_per_second"] for r in runs)
+    p50 = statistics.median(r["latency_ms"]["p50"] for r in runs)
+    p99 = statistics.median(r["latency_ms"]["p99"] for r in runs)
+    print(f"{mode}: median of {len(runs)} runs: {rates[mode]:.0f} jobs/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+if len(rates) == 2:
+    share = 100 * rates["curve"] / rates["plain"]
+    print("curve/plain: %.0f %% of the plain rate" % share)
+'
