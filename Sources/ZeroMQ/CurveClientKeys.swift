@@ -16,6 +16,24 @@ public struct CurveClientKeys: Sendable, Equatable {
         self.init(checked: serverKey, keys: keys)
     }
 
+    /// The keys two settings name, each of which may be unset (nil or empty): nil when both are.
+    /// - Parameter names: what the caller calls the two settings, for errors.
+    /// - Throws: `CurveKeyFile.Problem` naming the unset setting when only one is set, or the
+    ///   file and the cause when a key file cannot be used.
+    public static func configured(serverKey: String?, secretKeyFile: String?,
+                                  names: (serverKey: String, secretKeyFile: String)) throws(CurveKeyFile.Problem) -> CurveClientKeys? {
+        switch (serverKey.flatMap { $0.isEmpty ? nil : $0 }, secretKeyFile.flatMap { $0.isEmpty ? nil : $0 }) {
+        case (nil, nil):
+            return nil
+        case (let server?, let secret?):
+            return try CurveClientKeys(serverKey: server, secretKeyFile: secret)
+        case (nil, _):
+            throw CurveKeyFile.Problem(path: names.serverKey, reason: "not set, but \(names.secretKeyFile) is: CURVE needs the broker's public key too")
+        case (_, nil):
+            throw CurveKeyFile.Problem(path: names.secretKeyFile, reason: "not set, but \(names.serverKey) is: CURVE needs this process's own key file too")
+        }
+    }
+
     private init(checked serverKey: String, keys: CurveKeyPair) {
         self.serverKey = serverKey
         self.keys = keys

@@ -9,21 +9,12 @@ extension Settings {
     /// - Throws: `ValidationFailure` naming the missing setting when only one is set, or the key
     ///   file and the cause when a file cannot be used.
     func clientCurve(secretKey: String?, brokerKey: String?) throws -> CurveClientKeys? {
-        let secret = optionalString("security.secret_key", secretKey).flatMap { $0.isEmpty ? nil : $0 }
-        let broker = optionalString("security.broker_key", brokerKey).flatMap { $0.isEmpty ? nil : $0 }
-        switch (secret, broker) {
-        case (nil, nil):
-            return nil
-        case (let secret?, let broker?):
-            do {
-                return try CurveClientKeys(serverKey: broker, secretKeyFile: secret)
-            } catch {
-                throw ValidationFailure("security: \(error.description)")
-            }
-        case (nil, _):
-            throw ValidationFailure("security.broker_key is set but security.secret_key (this process's own NAME.key, --secret-key) is not")
-        case (_, nil):
-            throw ValidationFailure("security.secret_key is set but security.broker_key (the broker's public key, --broker-key broker.pub) is not")
+        do {
+            return try CurveClientKeys.configured(
+                serverKey: optionalString("security.broker_key", brokerKey), secretKeyFile: optionalString("security.secret_key", secretKey),
+                names: ("security.broker_key (--broker-key)", "security.secret_key (--secret-key)"))
+        } catch {
+            throw ValidationFailure("security: \(error.description)")
         }
     }
 }

@@ -49,7 +49,7 @@ import ZeroTaskTestSupport
         let inline = [CurveClientKeys.brokerKeyVariable: keys.broker.publicKey, CurveClientKeys.secretKeyVariable: keys.secret("tenant-a")]
         #expect(try CurveClientKeys.environment(inline)?.serverKey == keys.broker.publicKey)
         #expect(throws: ZeroTaskClientError.invalidArgument(
-            "\(CurveClientKeys.secretKeyVariable) is set but \(CurveClientKeys.brokerKeyVariable) (the broker's public key) is not")) {
+            "CURVE keys: \(CurveClientKeys.brokerKeyVariable): not set, but \(CurveClientKeys.secretKeyVariable) is: CURVE needs the broker's public key too")) {
             try CurveClientKeys.environment([CurveClientKeys.secretKeyVariable: keys.secret("tenant-a")])
         }
         let missing = keys.dir + "/nope.key"
