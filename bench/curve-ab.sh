@@ -2,7 +2,9 @@
 # CURVE A/B: `zerotask bench --tasks N --inflight K` through a standalone broker and a remote
 # node (memory store, 2 workers, Plugins/), plain and with CURVE on every socket (client, node
 # and broker keys from `zerotask keys generate`), in interleaved rounds so load from elsewhere
-# on the machine hits both alike. Prints one JSON line per run, the medians and CURVE's share.
+# on the machine hits both alike. Prints one JSON line per run, the medians and CURVE's share,
+# and the CPU time each process spent per task (broker, node, bench client): unlike the rate,
+# it hardly depends on what else the machine runs.
 #
 #   bench/curve-ab.sh [BINARY] [ROUNDS] [TASKS] [INFLIGHT]
 #
@@ -34,10 +36,21 @@ run() {  # plain|curve
   "$z" node --broker "$req" --broker-publish "$pub" --workers 2 --plugins Plugins "${node_keys[@]}" >/dev/null 2>&1 &
   pids+=($!)
   sleep 2
-  local out
-  out=$(timeout 300 "$z" bench --broker "$req" --tasks "$tasks" --inflight "$inflight" --json "${client_keys[@]}" || true)
+  local out before after bench_cpu
+  before=$(cpu "${pids[@]}")
+  out=$(/usr/bin/time -f "%U %S" -o "$keys/time" timeout 300 "$z" bench --broker "$req" --tasks "$tasks" --inflight "$inflight" \
+    --json "${client_keys[@]}" 2>/dev/null || true)
+  after=$(cpu "${pids[@]}")
+  bench_cpu=$(awk '{ print $1 + $2 }' "$keys/time")
   cleanup
-  echo "{\"mode\":\"$mode\",\"run\":${out:-null}}"
+  echo "{\"mode\":\"$mode\",\"run\":${out:-null},\"cpu_seconds\":{\"broker\":$(delta "$before" "$after" 1),\"node\":$(delta "$before" "$after" 2),\"bench\":$bench_cpu}}"
+}
+cpu() {  # PID…: each process's user+system CPU seconds so far, space-separated
+  local p
+  for p in "$@"; do awk '{ printf "%.2f ", ($14 + $15) / 100 }' "/proc/$p/stat"; done
+}
+delta() {  # BEFORE AFTER N: the Nth figure's growth
+  awk -v n="$3" -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", y[n] - x[n] }'
 }
 results=()
 for ((r = 0; r < rounds; r++)); do
@@ -56,7 +69,11 @@ for mode in ("plain", "curve"):
     rates[mode] = statistics.median(r["jobs_per_second"] for r in runs)
     p50 = statistics.median(r["latency_ms"]["p50"] for r in runs)
     p99 = statistics.median(r["latency_ms"]["p99"] for r in runs)
-    print(f"{mode}: median of {len(runs)} runs: {rates[mode]:.0f} jobs/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    cpu = {k: statistics.median(r["cpu_seconds"][k] for r in rows if r["mode"] == mode and isinstance(r["run"], dict)) * 1e6 / runs[0]["tasks"]
+           for k in ("broker", "node", "bench")}
+    b, n, c = (cpu[k] for k in ("broker", "node", "bench"))
+    print(f"{mode}: median of {len(runs)} runs: {rates[mode]:.0f} jobs/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms; "
+          f"CPU per task: broker {b:.1f} us, node {n:.1f} us, bench {c:.1f} us")
 if len(rates) == 2:
     share = 100 * rates["curve"] / rates["plain"]
     print("curve/plain: %.0f %% of the plain rate" % share)
