@@ -17,7 +17,8 @@ keys=$(mktemp -d)
 port=47710
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; pids=(); }
-trap 'cleanup; rm -rf "$keys"' EXIT
+# The bench's own lines, progress left out (a failed task's example, a broker that went away).
+trap 'cleanup; grep -v "done (" "$keys/bench.log" >&2 || true; rm -rf "$keys"' EXIT
 "$z" keys generate broker --dir "$keys" >/dev/null
 "$z" keys generate bench --dir "$keys/keys/clients" >/dev/null
 "$z" keys generate node --dir "$keys/keys/nodes" >/dev/null
@@ -39,9 +40,10 @@ run() {  # plain|curve
   local out before after bench_cpu
   before=$(cpu "${pids[@]}")
   out=$(/usr/bin/time -f "%U %S" -o "$keys/time" timeout 300 "$z" bench --broker "$req" --tasks "$tasks" --inflight "$inflight" \
-    --json "${client_keys[@]}" 2>/dev/null || true)
+    --json "${client_keys[@]}" 2>>"$keys/bench.log" || true)
   after=$(cpu "${pids[@]}")
-  bench_cpu=$(awk '{ print $1 + $2 }' "$keys/time")
+  # The last line: before it, time notes a non-zero exit status.
+  bench_cpu=$(tail -n 1 "$keys/time" | awk '{ print $1 + $2 }')
   cleanup
   echo "{\"mode\":\"$mode\",\"run\":${out:-null},\"cpu_seconds\":{\"broker\":$(delta "$before" "$after" 1),\"node\":$(delta "$before" "$after" 2),\"bench\":$bench_cpu}}"
 }
