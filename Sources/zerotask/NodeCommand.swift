@@ -80,6 +80,9 @@ struct NodeCommand: AsyncParsableCommand {
         } else {
             config.broker = brokerChoice
             config.curve = try settings.clientCurve(secretKey: builtin.secretKey, brokerKey: brokerKey)
+            if let curve = config.curve {
+                Logger(label: "zerotask.node").notice("CURVE to the broker: broker key \(curve.serverKey), this node's key \(curve.keys.publicKey)")
+            }
             let pub = settings.optionalString("node.broker_publish", brokerPublish)
             config.publish = pub?.isEmpty == false ? pub : nil
         }

@@ -20,6 +20,7 @@ import ZeroTaskTestSupport
         let h = try NodeHarness(nodeTimeout: 600, keys: keys)
         let node = try h.startNode(id: "n1", extra: Self.curveFlags(keys, secret: keys.secret("n1")) + ["--heartbeat-interval", "300"])
         #expect(try h.outcome(try h.submit("nt.add", [2, 3])) == .success(5))
+        #expect(node.output.contains("CURVE to the broker: broker key \(keys.broker.publicKey)"), "\(node.output)")
 
         let long = try h.submit("nt.sleep", [60_000])
         #expect(try eventually(60) { try h.client.result("client_task_status", ["tester", long]) == .int(TaskStatus.running.rawValue) })
