@@ -3,8 +3,6 @@ import ZeroTaskProtocol
 /// Routes a JSON-RPC request to the broker's rules, reading params in both forms PROTOCOL.md
 /// lists (the seed spec's and the original prototype's).
 extension BrokerState {
-    public static let namespace = "zerotask.broker."
-
     /// Handles one request.
     /// - Parameters:
     ///   - canDefer: whether a long poll may be parked (not inside a batch).
@@ -12,22 +10,18 @@ extension BrokerState {
     ///     every method then, and identities are bound to connections alone).
     public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
         counters.requests += 1
-        guard request.method.hasPrefix(Self.namespace) else {
+        guard let method = BrokerMethod(wireName: request.method) else {
             return .error(.methodNotFound(request.method))
         }
-        let name = String(request.method.utf8.dropFirst(Self.namespace.utf8.count))!
-        if let caller, !caller.role.mayCall(name) {
+        if let caller, !caller.role.mayCall(method) {
             return .error(RPCError(.notAllowed, "\(caller) may not call \(request.method): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
         }
+        counters.byMethod[method.rawValue, default: 0] += 1
         let tenancy = Tenancy(caller: caller)
         let connection = Connection(peer: route.peer, key: caller)
         do {
-            let answer = try dispatch(name, request.params, route: route, connection: connection, tenancy: tenancy, now: now, canDefer: canDefer)
-            counters.byMethod[name, default: 0] += 1
-            return answer
+            return try dispatch(method, request.params, route: route, connection: connection, tenancy: tenancy, now: now, canDefer: canDefer)
         } catch {
-            // Only real methods are counted: made-up names must not grow the table.
-            if error.code != ErrorCode.methodNotFound.rawValue { counters.byMethod[name, default: 0] += 1 }
             return .error(tenancy.outside(error))
         }
     }
@@ -36,9 +30,10 @@ extension BrokerState {
     ///   - connection: who asks; client and node ids are bound to it.
     ///   - tenancy: how the caller's client and task ids read inside the broker (its tenant's
     ///     prefix added to ids it names, taken off ids it is told).
-    private mutating func dispatch(_ name: String, _ params: Params, route: ReplyRoute, connection: Connection,
+    private mutating func dispatch(_ method: BrokerMethod, _ params: Params, route: ReplyRoute, connection: Connection,
         tenancy: Tenancy, now: Double, canDefer: Bool) throws(RPCError) -> BrokerAnswer
     {
+        let name = method.rawValue
         let peer = route.peer
         /// The caller's client id, connected on this connection.
         func client(_ p: ParamBinder) throws(RPCError) -> String {
@@ -49,21 +44,21 @@ extension BrokerState {
         func bind(_ names: [String], _ required: Int) throws(RPCError) -> ParamBinder {
             try ParamBinder(params, method: name, names: names, required: required)
         }
-        switch name {
+        switch method {
         // MARK: clients
-        case "client_connect":
+        case .clientConnect:
             let p = try bind(["client_id"], 0)
             let id = try connectClient(try p.optionalString("client_id"), tenancy: tenancy, connection: connection, now: now)
             return .result(.string(tenancy.outside(id)))
-        case "client_disconnect":
+        case .clientDisconnect:
             let p = try bind(["client_id"], 1)
             try disconnectClient(tenancy.inside(try p.string("client_id")), connection: connection, now: now)
             return .result(true)
-        case "client_new_task":
+        case .clientNewTask:
             let p = try bind(["client_id"] + Self.submissionParams, 3)
             let client = try client(p)
             return .result(.string(tenancy.outside(try submit(try Self.submission(p, config), clientID: client, now: now))))
-        case "client_new_tasks":
+        case .clientNewTasks:
             let p = try bind(["client_id", "tasks"], 2)
             let client = try client(p)
             var ids: [JSONValue] = []
@@ -78,21 +73,21 @@ extension BrokerState {
                 }
             }
             return .result(.array(ids))
-        case "client_task_status", "client_task_result", "client_task_info", "client_cancel_task":
+        case .clientTaskStatus, .clientTaskResult, .clientTaskInfo, .clientCancelTask:
             let p = try bind(["client_id", "task_id"], 2)
             let client = try client(p)
             let taskID = tenancy.inside(try p.string("task_id"))
-            switch name {
-            case "client_task_status": return .result(.int(try task(taskID, of: client, tenancy).status.rawValue))
-            case "client_task_info": return .result(try task(taskID, of: client, tenancy).info(tenancy))
-            case "client_cancel_task": return .result(.bool(try cancel(taskID, clientID: client, tenancy, now: now)))
+            switch method {
+            case .clientTaskStatus: return .result(.int(try task(taskID, of: client, tenancy).status.rawValue))
+            case .clientTaskInfo: return .result(try task(taskID, of: client, tenancy).info(tenancy))
+            case .clientCancelTask: return .result(.bool(try cancel(taskID, clientID: client, tenancy, now: now)))
             default:
                 switch Self.resultOutcome(try task(taskID, of: client, tenancy), tenancy) {
                 case .success(let r): return .result(r)
                 case .failure(let e): return .error(e)
                 }
             }
-        case "client_call":
+        case .clientCall:
             // Submit and wait in one request: the reply comes when the task completes.
             let p = try bind(["client_id"] + Self.submissionParams + ["wait"], 3)
             let client = try client(p)
@@ -107,7 +102,7 @@ extension BrokerState {
             }
             resultWaiters.add(waiter)
             return .deferred
-        case "client_wait_results":
+        case .clientWaitResults:
             let p = try bind(["client_id", "task_ids", "wait"], 2)
             let client = try client(p)
             let listed = try p.array("task_ids")
@@ -134,7 +129,7 @@ extension BrokerState {
             return .deferred
 
         // MARK: nodes
-        case "node_connect":
+        case .nodeConnect:
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 0)
             let methods = p.has("methods") ? try p.array("methods") : nil
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
@@ -143,14 +138,14 @@ extension BrokerState {
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             setUnavailable(unavailable, node: id)
             return .result(.string(id))
-        case "node_heartbeat":
+        case .nodeHeartbeat:
             _ = try nodeOf(params, name, connection, now: now)
             return .result(true)
-        case "node_disconnect":
+        case .nodeDisconnect:
             let id = try nodeOf(params, name, connection, now: now)
             dropNode(id, now: now, reason: "disconnected")
             return .result(true)
-        case "node_advertise":
+        case .nodeAdvertise:
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
             let id = try p.string("node_id")
             try touchNode(id, connection: connection, now: now)
@@ -161,25 +156,25 @@ extension BrokerState {
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)
-        case "node_task_release":
+        case .nodeTaskRelease:
             let p = try bind(["node_id", "task_ids"], 2)
             let id = try p.string("node_id")
             try touchNode(id, connection: connection, now: now)
             let ids = try p.array("task_ids").compactMap(\.stringValue)
             return .result(.int(Int64(release(ids, nodeID: id))))
-        case "node_task_request":
+        case .nodeTaskRequest:
             let (node, taskID) = try nodeTask(params, name, idKey: "task_id", connection, now: now)
             return .result(try claim(taskID, nodeID: node) ?? .object([:]))
-        case "task_status", "node_task_status":
+        case .taskStatus, .nodeTaskStatus:
             return try taskStatus(params, name, connection, now: now)
-        case "node_task_finished", "node_task_failed":
+        case .nodeTaskFinished, .nodeTaskFailed:
             return try taskReport(params, name, connection, now: now)
-        case "node_status":
+        case .nodeStatus:
             let (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id"])
             nodes[node]!.status = fields
             if let w = fields["workers"]?.int64Value, w >= 0 { nodes[node]!.workers = Int(w) }
             return .result(true)
-        case "node_task_pull":
+        case .nodeTaskPull:
             let p = try bind(["node_id", "max", "wait", "done"], 1)
             let node = try p.string("node_id")
             try touchNode(node, connection: connection, now: now)
@@ -196,12 +191,12 @@ extension BrokerState {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
             return .deferred
-        case "node_tasks_done":
+        case .nodeTasksDone:
             let p = try bind(["node_id", "results"], 2)
             let node = try p.string("node_id")
             try touchNode(node, connection: connection, now: now)
             return .result(.array(try reportBatch(try p.array("results"), nodeID: node, now: now)))
-        case "node_check_tasks":
+        case .nodeCheckTasks:
             let p = try bind(["node_id", "task_ids", "complete"], 2)
             let node = try p.string("node_id")
             try touchNode(node, connection: connection, now: now)
@@ -219,20 +214,18 @@ extension BrokerState {
             return .result(.array(gone))
 
         // MARK: discovery
-        case "methods":
+        case .methods:
             _ = try bind([], 0)
             return .result(methodsSummary())
-        case "nodes":
+        case .nodes:
             // `refresh`: ask every node for its status now (broker_node_status); the answers
             // arrive as node_status and show in the next `nodes`.
             let p = try bind(["refresh"], 0)
             if p.value("refresh")?.boolValue == true, interest.nodeStatus { publish(Notifications.nodeStatusRequest()) }
             return .result(nodesSummary(now: now))
-        case "stats":
+        case .stats:
             _ = try bind([], 0)
             return .result(statsSummary())
-        default:
-            throw .methodNotFound(Self.namespace + name)
         }
     }
 
@@ -352,7 +345,7 @@ extension BrokerState {
     private mutating func taskReport(_ params: Params, _ name: String, _ connection: Connection, now: Double)
         throws(RPCError) -> BrokerAnswer
     {
-        let failed = name == "node_task_failed"
+        let failed = name == BrokerMethod.nodeTaskFailed.rawValue
         let seedKey = failed ? "error" : "task_result"
         let origKey = failed ? "error" : "result"
         let names: [String]

@@ -16,12 +16,12 @@ public enum PeerRole: String, Sendable, CaseIterable {
     /// The folder of the broker's keys directory that holds this role's public keys.
     public var folder: String { rawValue + "s" }
 
-    /// Whether this role may call the broker method `name` (without the `zerotask.broker.` prefix).
-    public func mayCall(_ name: String) -> Bool {
+    /// Whether this role may call a broker method.
+    public func mayCall(_ method: BrokerMethod) -> Bool {
         switch self {
         case .admin: true
-        case .node: name.hasPrefix("node_") || name == "task_status"
-        case .client: name.hasPrefix("client_") || Self.discovery.contains(name)
+        case .node: method.isNodeMethod
+        case .client: method.isClientMethod || method.isDiscovery
         }
     }
 
@@ -33,8 +33,6 @@ public enum PeerRole: String, Sendable, CaseIterable {
         case .client: "client methods and discovery (methods, nodes, stats) only"
         }
     }
-
-    static let discovery: Set<String> = ["methods", "nodes", "stats"]
 }
 
 /// A peer the broker knows by its key: its role and its name (the key file's name without

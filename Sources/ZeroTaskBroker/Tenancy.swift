@@ -22,10 +22,14 @@ struct Tenancy: Sendable {
 
     /// The tenancy of a caller (nil: no keys).
     init(caller: PeerIdentity?) {
-        switch caller?.role {
-        case .client?: self.init(prefix: caller!.name + ":", seesAll: false)
-        case .admin?: self.init(prefix: "", seesAll: true)
-        case .node?, nil: self = .none
+        guard let caller else {
+            self = .none
+            return
+        }
+        switch caller.role {
+        case .client: self.init(prefix: caller.name + ":", seesAll: false)
+        case .admin: self.init(prefix: "", seesAll: true)
+        case .node: self = .none
         }
     }
 

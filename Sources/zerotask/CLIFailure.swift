@@ -88,7 +88,7 @@ struct CLIFailure: Error {
         case .invalidResponse(let why):
             self.init(.software, "unexpected answer from the broker: \(why)")
         case .unsupported(let method, let endpoint):
-            let name = method.hasPrefix("zerotask.broker.") ? String(method.dropFirst("zerotask.broker.".count)) : method
+            let name = BrokerMethod(wireName: method)?.rawValue ?? method
             self.init(.unavailable,
                 "the broker at \(endpoint) does not support \(name) (\(method) answered -32601: it speaks only the seed methods, enough for call, submit, status and result)")
         case .closed:
