@@ -70,7 +70,8 @@ import ZeroTaskTestSupport
         let flags = try await cli.run(base + ["--secret-key", keys.secret("tenant-a"), "--broker-key", keys.brokerPublic])
         #expect(flags.status == 0, "\(flags.stderr)")
         let file = FixturePlugins.temporaryDirectory("zt-config") + "/zerotask.yaml"
-        try "security:\n  secret_key: \(keys.secret("tenant-a"))\n  broker_key: \(keys.broker.publicKey)\n"
+        // Quoted: a Z85 key may begin with a character YAML reads as syntax (*, &, !, %, @, [, {).
+        try "security:\n  secret_key: \(keys.secret("tenant-a"))\n  broker_key: '\(keys.broker.publicKey)'\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         let fromFile = try await cli.run(base + ["--config", file])
         #expect(fromFile.status == 0, "\(fromFile.stderr)")
