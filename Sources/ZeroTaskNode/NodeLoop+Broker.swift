@@ -163,7 +163,7 @@ extension NodeLoop {
         }
         guard now - oldest >= 2 * config.heartbeatInterval else { return }
         brokerSilentSince = oldest
-        logger.warning("broker at \(config.broker) has not answered for \(Self.seconds(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
+        logger.warning("broker at \(config.broker) has not answered for \(SecondsText.format(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
     }
 
     /// A request got no answer in time: the broker is gone or restarted.

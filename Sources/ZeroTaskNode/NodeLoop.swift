@@ -4,8 +4,8 @@ import Glibc
 import Foundation
 import Logging
 import ZeroMQ
-import ZeroTaskBroker
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
 /// The node thread's work. Owned by that thread alone.
 final class NodeLoop: @unchecked Sendable {
@@ -19,7 +19,7 @@ final class NodeLoop: @unchecked Sendable {
     let wake: WakePipe
     /// A built-in broker served by this loop's own poll and called directly (no socket, no
     /// thread between node and broker), or nil.
-    let broker: EmbeddedBroker?
+    let broker: (any BuiltInBroker)?
 
     var snapshot: PluginSnapshot
     var generationDir = ""
@@ -72,14 +72,12 @@ final class NodeLoop: @unchecked Sendable {
     var recentDuration: Double?
     var lastStatus = 0.0
 
-    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: EmbeddedBroker? = nil) throws {
+    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: (any BuiltInBroker)? = nil) throws {
         self.broker = broker
         self.config = config
         self.logger = logger
         self.wake = wake
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostname = String(cString: host).filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
+        let hostname = (HostName.current() ?? "").filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
         nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
         self.logger[metadataKey: "node"] = "\(nodeID)"
         snapshot = PluginSnapshot(source: config.pluginsDir)
@@ -273,7 +271,7 @@ final class NodeLoop: @unchecked Sendable {
         for w in workers {
             guard let t = w.task else { continue }
             if now >= t.deadline {
-                fail(w, RPCError(.taskTimedOut, "task \(t.assignment.id) (\(t.assignment.method)) timed out after \(Self.seconds(t.timeoutSeconds))",
+                fail(w, RPCError(.taskTimedOut, "task \(t.assignment.id) (\(t.assignment.method)) timed out after \(SecondsText.format(t.timeoutSeconds))",
                     data: ["timeout": .double(t.timeoutSeconds), "worker": .int(Int64(w.id))]), now: now)
             } else if let k = t.killAt, now >= k {
                 fail(w, .taskCancelled(t.assignment.id), now: now)
@@ -322,10 +320,6 @@ final class NodeLoop: @unchecked Sendable {
         default:
             break
         }
-    }
-
-    static func seconds(_ s: Double) -> String {
-        s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
     }
 
     private func beginDisconnect(now: Double) {
