@@ -160,9 +160,7 @@ extension NodeLoop {
     /// Queues `a` on `w`'s channel; `flushTasks` writes it.
     func dispatch(_ a: Assignment, to w: Worker, now: Double) {
         let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
-        var frame: JSONObject = ["type": "task", "id": .string(a.id), "method": .string(a.method)]
-        frame["params"] = a.params
-        w.process.channel.enqueue(.object(frame))
+        w.process.channel.enqueue(.task(id: a.id, method: a.method, params: a.params))
         w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
         w.unsent += 1
     }

@@ -50,30 +50,35 @@ extension NodeLoop {
         }
         let now = Self.now()
         for frame in frames {
-            switch frame["type"]?.stringValue {
-            case "ready": workerReady(w, frame, now: now)
-            case "done": workerDone(w, frame, now: now)
-            case "progress":
-                guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { continue }
+            let message: WorkerMessage
+            do {
+                message = try WorkerMessage(json: frame)
+            } catch {
+                logger.warning("worker \(w.id) sent \(error): \(frame)")
+                continue
+            }
+            switch message {
+            case .ready(_, let methods, let problems): workerReady(w, methods: methods, problems: problems, now: now)
+            case .done(let id, let outcome, let residentBytes): workerDone(w, id, outcome, residentBytes: residentBytes, now: now)
+            case .progress(let id, let fraction, let text):
+                guard let t = w.task, id == t.assignment.id else { continue }
                 var fields: JSONObject = ["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
-                    "status": .int(TaskStatus.running.rawValue), "progress": frame["progress"] ?? .null]
-                if let m = frame["message"] { fields["message"] = m }
+                    "status": .int(TaskStatus.running.rawValue), "progress": .double(fraction)]
+                if let text { fields["message"] = .string(text) }
                 notify("task_status", .named(fields))
-            case "log":
-                let message = frame["message"]?.stringValue ?? ""
-                guard w.output.admit(message.utf8.count + 1, now: now) else { continue }
+            case .log(let taskID, let level, let text):
+                guard w.output.admit(text.utf8.count + 1, now: now) else { continue }
                 reportSuppressedOutput(w, now: now, force: true)
                 var meta: Logger.Metadata = ["worker": "\(w.id)"]
-                if let id = frame["id"]?.stringValue { meta["task"] = "\(id)" }
-                let level = frame["level"]?.stringValue.flatMap(Logger.Level.init(rawValue:)) ?? .info
-                logger.log(level: level, "plugin: \(message.escapingControlCharacters)", metadata: meta)
-            default:
-                logger.warning("worker \(w.id) sent an unknown frame: \(frame)")
+                if let taskID { meta["task"] = "\(taskID)" }
+                logger.log(level: level, "plugin: \(text.escapingControlCharacters)", metadata: meta)
+            case .task, .cancel, .exit, .probe:
+                logger.warning("worker \(w.id) sent a frame only a node or a probe sends: \(frame)")
             }
         }
     }
 
-    private func workerReady(_ w: Worker, _ frame: JSONValue, now: Double) {
+    private func workerReady(_ w: Worker, methods served: [JSONValue], problems: [String], now: Double) {
         startupFailures = 0
         stats.workerStartSeconds.add(now - w.startedAt)
         if w.generation < snapshot.generation || phase.isStopping {
@@ -83,7 +88,7 @@ extension NodeLoop {
         w.state = .ready
         if methodsGeneration < w.generation {
             methodsGeneration = w.generation
-            methods = frame["methods"]?.arrayValue ?? []
+            methods = served
             unavailable = generationUnavailable
             methodTimeouts = [:]
             for m in methods {
@@ -91,14 +96,14 @@ extension NodeLoop {
             }
             let names = methods.compactMap { $0["name"]?.stringValue }
             logger.info("serving \(names.count) methods: \(names.joined(separator: ", "))")
-            for p in frame["problems"]?.arrayValue ?? [] {
-                logger.warning("plugin skipped: \(snapshot.sourcePath(p.stringValue ?? "\(p)", in: generationDir))")
+            for p in problems {
+                logger.warning("plugin skipped: \(snapshot.sourcePath(p, in: generationDir))")
             }
         }
     }
 
-    private func workerDone(_ w: Worker, _ frame: JSONValue, now: Double) {
-        guard let t = w.task, frame["id"]?.stringValue == t.assignment.id else { return }
+    private func workerDone(_ w: Worker, _ id: String, _ outcome: Result<JSONValue, RPCError>, residentBytes: Int?, now: Double) {
+        guard let t = w.task, id == t.assignment.id else { return }
         w.queue.removeFirst()
         if !w.queue.isEmpty {
             w.queue[0].startedAt = now
@@ -110,18 +115,12 @@ extension NodeLoop {
         let m = t.assignment.method
         methodDurations[m] = methodDurations[m].map { 0.8 * $0 + 0.2 * took } ?? took
         recentDuration = recentDuration.map { 0.9 * $0 + 0.1 * took } ?? took
-        let outcome: Result<JSONValue, RPCError>
-        if let e = frame["error"].flatMap(RPCError.init(json:)) {
-            outcome = .failure(e)
-        } else {
-            outcome = .success(frame["result"] ?? .null)
-        }
         // A cancelled task stays cancelled, whatever the plugin returned.
         if !t.abandoned {
             report(t.assignment.id, t.cancelled ? .failure(.taskCancelled(t.assignment.id)) : outcome)
         }
         w.tasksRun += 1
-        if let rss = frame["rss"]?.int64Value { w.residentBytes = Int(rss) }
+        if let residentBytes { w.residentBytes = residentBytes }
         guard !w.isExiting else { return }
         if config.maxTasksPerWorker > 0 && w.tasksRun + w.queue.count >= config.maxTasksPerWorker {
             logger.info("worker \(w.id) recycled after \(w.tasksRun + w.queue.count) tasks")
@@ -137,7 +136,7 @@ extension NodeLoop {
     /// Asks a worker to exit once it has run what is queued on it.
     func stopWorker(_ w: Worker) {
         w.state = .exiting
-        w.process.channel.enqueue(["type": "exit"])
+        w.process.channel.enqueue(.exit)
         writeToWorker(w)
     }
 
@@ -236,7 +235,7 @@ extension NodeLoop {
     /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.
     func shutdownWorkers() {
         for w in workers {
-            w.process.channel.enqueue(["type": "exit"])
+            w.process.channel.enqueue(.exit)
             writeToWorker(w)
         }
         let deadline = Self.now() + 1
