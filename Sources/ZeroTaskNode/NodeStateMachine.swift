@@ -119,9 +119,10 @@ final class NodeStateMachine {
                 "status": .int(TaskStatus.running.rawValue), "progress": .double(fraction)]
             if let text { fields["message"] = .string(text) }
             notify("task_status", .named(fields))
-        case .log, .task, .cancel, .exit, .probe:
-            // Plugin log lines are output, which the loop logs under the worker's output budget;
-            // the rest only a node or a probe sends.
+        case .log:
+            // Plugin output: the loop logs it under the worker's output budget.
+            break
+        case .task, .cancel, .exit, .probe:
             logger.warning("worker \(w.id) sent a frame only a node or a probe sends: \(message.json)")
         }
         return takeActions()
