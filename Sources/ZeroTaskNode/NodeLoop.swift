@@ -108,12 +108,17 @@ final class NodeLoop: @unchecked Sendable {
     /// Does what the machine asked, in order; what that brings back (a failed spawn, a broken
     /// channel) goes back to the machine at once.
     func execute(_ actions: [NodeAction]) {
+        // One failed start in a batch says enough (no executable, no processes left): the
+        // other starts it asks for fail with it, and are asked for again later.
+        var spawnFailed = false
         for action in actions {
             switch action {
             case .send(let request):
                 transmit(request)
             case .spawn(let spec):
-                execute(machine.workerSpawned(spec.id, ok: spawn(spec), now: Self.now()))
+                let ok = !spawnFailed && spawn(spec)
+                spawnFailed = !ok
+                execute(machine.workerSpawned(spec.id, ok: ok, now: Self.now()))
             case .write(let id, let messages):
                 guard let h = handle(id) else { continue }
                 for m in messages { h.process.channel.enqueue(m) }
