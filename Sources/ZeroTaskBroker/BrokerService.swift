@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
 /// The broker's I/O: a ROUTER socket for requests and a PUB socket for notifications, served by
 /// one thread of its own that owns the `BrokerState`. Every request is handled to completion on

@@ -68,7 +68,7 @@ public final class ZeroTaskClient: Sendable {
         requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
     ) async throws {
         requestEndpoint = request
-        publishEndpoint = publish ?? Self.defaultPublishEndpoint(for: request)
+        publishEndpoint = publish ?? PublishEndpoint.derived(fromRequest: request)
         self.requestTimeout = requestTimeout
         let connection: ClientConnection
         do {
@@ -106,14 +106,6 @@ public final class ZeroTaskClient: Sendable {
         _ = try? await Self.send(connection, .clientDisconnect, .positional([.string(clientID)]),
             timeout: min(requestTimeout.seconds, 2))
         connection.stop()
-    }
-
-    /// `tcp://HOST:PORT` → `tcp://HOST:PORT+1`; nil for other transports.
-    public static func defaultPublishEndpoint(for request: String) -> String? {
-        guard request.hasPrefix("tcp://"), let colon = request.lastIndex(of: ":"),
-            let port = Int(request[request.index(after: colon)...]), port > 0, port < 65535
-        else { return nil }
-        return "\(request[..<colon]):\(port + 1)"
     }
 
     // MARK: Requests

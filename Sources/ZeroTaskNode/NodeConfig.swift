@@ -66,15 +66,9 @@ public struct NodeConfig: Sendable {
         return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/proc/self/exe"
     }
 
-    /// The publish endpoint to use: explicit, or the request endpoint with the port plus one.
-    public var publishEndpoint: String { publish ?? Self.publishEndpoint(forRequest: broker) }
-
-    public static func publishEndpoint(forRequest endpoint: String) -> String {
-        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            return endpoint
-        }
-        return String(endpoint[..<colon]) + ":\(port + 1)"
-    }
+    /// The publish endpoint to use: explicit, or the one `PublishEndpoint` derives from the
+    /// request endpoint (the request endpoint itself where it derives none).
+    public var publishEndpoint: String { publish ?? PublishEndpoint.derived(fromRequest: broker) ?? broker }
 
     /// The deadline for a task: the client's timeout, else the manifest's, else the default; capped.
     public func deadline(client: Double?, manifest: Double?) -> Double {

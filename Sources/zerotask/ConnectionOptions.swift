@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import ZeroTaskClient
+import ZeroTaskSystem
 
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
 struct ConnectionOptions: ParsableArguments {
@@ -62,10 +63,7 @@ struct ConnectionOptions: ParsableArguments {
         var user = env["USER"] ?? env["LOGNAME"] ?? ""
         if user.isEmpty, let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
         if user.isEmpty { user = "uid\(getuid())" }
-        var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count) == 0
-            ? String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
-        let raw = "cli-\(user)-\(hostName)"
+        let raw = "cli-\(user)-\(HostName.current() ?? "localhost")"
         let cleaned = String(raw.unicodeScalars.map { c -> Character in
             c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._:-".unicodeScalars.contains(c)) ? Character(c) : "_"
         })
