@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroTaskClientTests",
-            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"]
+            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -21,7 +21,7 @@ struct ConnectionOptions: ParsableArguments {
     var timeout: Double = 5
 
     @Option(name: .customLong("client-id"), help: ArgumentHelp(
-        "The client id (env ZEROTASK_CLIENT_ID). submit/status/result/cancel default to a stable per-user id, cli-USER-HOST, so they see each other's tasks; other commands use a fresh id.",
+        "The client id (env ZEROTASK_CLIENT_ID). submit/status/result/cancel default to a stable per-user id, cli-USER-TOKEN (the token random, kept in ~/.config/zerotask/client-id), so they see each other's tasks; other commands use a fresh id.",
         valueName: "ID"))
     var clientIDFlag: String?
 
@@ -57,17 +57,32 @@ struct ConnectionOptions: ParsableArguments {
         return stable ? Self.stableClientID() : nil
     }
 
-    /// `cli-USER-HOST`, with characters a client id may not hold replaced by `_`.
-    static func stableClientID() -> String {
-        let env = ProcessInfo.processInfo.environment
+    /// This user's CLI client id: `cli-USER-TOKEN`, the token random and kept in
+    /// `$XDG_CONFIG_HOME/zerotask/client-id` (else `~/.config/zerotask/client-id`, mode 0600),
+    /// so that `submit` and a later `status` share it but nobody can derive it from the user and
+    /// host names. Where that file cannot be kept, `cli-USER-HOST`.
+    static func stableClientID(environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
         var user = env["USER"] ?? env["LOGNAME"] ?? ""
         if user.isEmpty, let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
         if user.isEmpty { user = "uid\(getuid())" }
-        let raw = "cli-\(user)-\(HostName.current() ?? "localhost")"
-        let cleaned = String(raw.unicodeScalars.map { c -> Character in
+        if let file = clientIDFile(env), let kept = CLIClientIDFile.read(file) ?? CLIClientIDFile.create(file, user: cleaned(user)) {
+            return kept
+        }
+        return cleaned("cli-\(user)-\(HostName.current() ?? "localhost")")
+    }
+
+    private static func clientIDFile(_ env: [String: String]) -> String? {
+        if let config = env["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/zerotask/client-id" }
+        guard let home = env["HOME"], home.hasPrefix("/") else { return nil }
+        return home + "/.config/zerotask/client-id"
+    }
+
+    /// `raw` with characters a client id may not hold replaced by `_`, at most 100 of them.
+    static func cleaned(_ raw: String) -> String {
+        let text = String(raw.unicodeScalars.map { c -> Character in
             c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._:-".unicodeScalars.contains(c)) ? Character(c) : "_"
         })
-        return String(cleaned.prefix(100))
+        return String(text.prefix(100))
     }
 
     /// Connects, retrying while the client id is held by another connection (another zerotask
