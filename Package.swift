@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         // SQLite (libsqlite3-dev), the broker's embedded durable store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Landlock, seccomp and prctl calls for the workers' sandbox.
+        .target(name: "CSandbox"),
 
         // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
         .target(name: "ZeroTaskProtocol"),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "ZeroTaskNode",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
+                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

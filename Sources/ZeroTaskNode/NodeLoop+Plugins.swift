@@ -95,6 +95,7 @@ extension NodeLoop {
         probeVerdicts = probeVerdicts.filter { current.contains($0.key) }
         generationUnavailable = unavailable
         generationDir = g.dir
+        updateProfiles(g.outcomes)
         let replacing = snapshot.generation > 0
         snapshot.activate(g.number)
         if replacing {

@@ -15,6 +15,7 @@ extension NodeLoop {
             waiting = kept
             // One write per worker for all the tasks it just got.
             for w in workers where w.unsent > 0 { flushTasks(w) }
+            replaceIdleWorkerForWaiting()
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
@@ -109,7 +110,8 @@ extension NodeLoop {
         let depth = methodDurations[a.method].map { slots(forDuration: $0) } ?? 1
         let fast = depth > 1
         var best: Worker?
-        for w in workers where w.isReady && w.generation == snapshot.generation
+        let profile = sandbox.profile(of: a.method)
+        for w in workers where w.isReady && w.generation == snapshot.generation && w.profile == profile
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
         {
             if w.queue.isEmpty { return w }

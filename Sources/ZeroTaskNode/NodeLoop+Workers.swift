@@ -11,13 +11,13 @@ extension NodeLoop {
         guard case .running = phase, now >= nextSpawnAt, snapshot.generation > 0 else { return }
         var current = workers.count { $0.generation == snapshot.generation && !$0.isExiting }
         while current < config.workers {
-            guard spawnWorker(now: now) else { return }
+            guard spawnWorker(now: now, profile: profileToStart()) else { return }
             current += 1
         }
     }
 
     @discardableResult
-    func spawnWorker(now: Double) -> Bool {
+    func spawnWorker(now: Double, profile: SandboxProfile) -> Bool {
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         let id = nextWorkerID
@@ -26,14 +26,16 @@ extension NodeLoop {
             "--plugins", generationDir, "--worker-id", "\(id)", "--max-result-bytes", "\(config.maxResultBytes)",
             "--plugin-config", JSONValue.object(JSONObject(config.pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })).jsonString,
         ]
+        let (sandboxArgs, cgroup) = sandboxArguments(worker: id, profile: profile)
         do {
-            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
-            workers.append(Worker(id: id, process: process, generation: snapshot.generation, startedAt: now))
+            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args + sandboxArgs, environment: env)
+            workers.append(Worker(id: id, process: process, generation: snapshot.generation, startedAt: now, profile: profile, cgroup: cgroup))
             pollCache = nil
             stats.workerStarts += 1
             logger.debug("worker \(id) started (pid \(process.pid))")
             return true
         } catch {
+            cgroup?.remove()
             logger.error("cannot start a worker: \(error)")
             nextSpawnAt = now + 1
             return false
@@ -193,7 +195,7 @@ extension NodeLoop {
             }
             let e = t.cancelled
                 ? .taskCancelled(t.assignment.id)
-                : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
+                : limitError(w, how, t) ?? RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
             logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
             if !t.abandoned { report(t.assignment.id, .failure(e)) }
         } else if case .starting = w.state {
@@ -212,6 +214,8 @@ extension NodeLoop {
     func remove(_ w: Worker) {
         reportSuppressedOutput(w, now: Self.now(), force: true)
         w.process.closeDescriptors()
+        // Whatever the worker's plugins started and left behind goes with it.
+        w.cgroup?.remove()
         workers.removeAll { $0 === w }
         pollCache = nil
         let oldGenerations = Set(workers.map(\.generation))

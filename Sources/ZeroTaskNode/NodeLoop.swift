@@ -71,6 +71,8 @@ final class NodeLoop: @unchecked Sendable {
     /// The same over every method: the node prefetches only while tasks are short.
     var recentDuration: Double?
     var lastStatus = 0.0
+    /// Each method's sandbox profile and what the kernel offers (`NodeLoop+Sandbox`).
+    var sandbox: NodeSandbox
 
     init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: EmbeddedBroker? = nil) throws {
         self.broker = broker
@@ -83,6 +85,7 @@ final class NodeLoop: @unchecked Sendable {
         nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
         self.logger[metadataKey: "node"] = "\(nodeID)"
         snapshot = PluginSnapshot(source: config.pluginsDir)
+        sandbox = try NodeSandbox(settings: config.sandbox)
 
         let subscriptions = [
             "{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),",
@@ -116,6 +119,7 @@ final class NodeLoop: @unchecked Sendable {
             logger.info("removed \(stale.count) private plugin folder\(stale.count == 1 ? "" : "s") left behind by nodes that are gone (\(stale.prefix(3).joined(separator: ", "))\(stale.count > 3 ? ", …" : ""))")
         }
         logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
+        logSandboxSupport()
         checkPlugins(now: Self.now())
         while true {
             if case .done = phase { break }
@@ -126,6 +130,7 @@ final class NodeLoop: @unchecked Sendable {
         }
         abandonProbes()
         shutdownWorkers()
+        sandbox.cgroups?.remove()
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
         sub?.close(lingerMilliseconds: 0)

@@ -7,8 +7,8 @@ import ZeroTaskProtocol
 
 /// How loading one plugin alone went.
 public enum ProbeOutcome: Sendable, Equatable {
-    /// It loaded: its plugin name and method names.
-    case passed(name: String, methods: [String])
+    /// It loaded: its plugin name, method names and each method's declared sandbox limits.
+    case passed(name: String, methods: [String], limits: [String: SandboxLimits])
     /// It did not: the loader's problem (a missing symbol, a bad field), or a crash, exit or hang
     /// of the process that loaded it.
     case failed(PluginProblem)
@@ -90,7 +90,9 @@ final class PluginProbe {
         if let frame {
             if let p = frame["problem"].flatMap(ProbeReport.problem) { return .failed(p) }
             let methods = (frame["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
-            return .passed(name: frame["name"]?.stringValue ?? "", methods: methods)
+            var limits: [String: SandboxLimits] = [:]
+            for m in frame["limits"]?.objectValue?.members ?? [] { limits[m.key] = SandboxLimits(json: m.value) }
+            return .passed(name: frame["name"]?.stringValue ?? "", methods: methods, limits: limits)
         }
         switch exit {
         case .signaled(let s):

@@ -69,12 +69,19 @@ final class Worker {
     var stdoutOpen = true
     var stderrOpen = true
     let startedAt: Double
+    /// The sandbox limits it applied to itself at start (for good: it serves only this profile).
+    let profile: SandboxProfile
+    /// Its memory cgroup, when the node could make one.
+    let cgroup: WorkerCgroup?
 
-    init(id: Int, process: WorkerProcess, generation: Int, startedAt: Double) {
+    init(id: Int, process: WorkerProcess, generation: Int, startedAt: Double, profile: SandboxProfile = .unrestricted,
+         cgroup: WorkerCgroup? = nil) {
         self.id = id
         self.process = process
         self.generation = generation
         self.startedAt = startedAt
+        self.profile = profile
+        self.cgroup = cgroup
     }
 
     /// The running task.

@@ -18,6 +18,7 @@ extension WorkerMain {
             let plugin = try PluginLoader(config: pluginConfig, logger: logger).load(path: library)
             frame["name"] = .string(plugin.name)
             frame["methods"] = .array(plugin.methods.map { .string($0.name) })
+            frame["limits"] = .object(JSONObject(plugin.methods.map { ($0.name, $0.descriptor.limits.json) }))
             plugin.shutdown()
         } catch {
             frame["problem"] = ProbeReport.json(error)
