@@ -65,6 +65,7 @@ struct CgroupRoot: Sendable {
             }
             if let e = write("+memory", to: parent + "/cgroup.subtree_control") { return .failure(CgroupError("\(parent)/cgroup.subtree_control: \(e)")) }
         }
+        removeStale(in: parent, version: version)
         let path = parent + "/zerotask-\(getpid())"
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { return .failure(CgroupError("\(path): \(String(cString: strerror(errno)))")) }
         if version == 2, let e = write("+memory", to: path + "/cgroup.subtree_control") {
@@ -91,8 +92,25 @@ struct CgroupRoot: Sendable {
         return .success(cg)
     }
 
-    /// Removes the node's folder (its workers' cgroups are gone by then).
-    func remove() { rmdir(path) }
+    /// Removes the node's folder with every worker cgroup left in it, and what runs there.
+    func remove() {
+        Self.remove(path, version: version)
+    }
+
+    private static func remove(_ path: String, version: Int) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix("w") {
+            WorkerCgroup(path: path + "/" + name, version: version).remove()
+        }
+        rmdir(path)
+    }
+
+    /// Removes the folders of nodes that are gone (killed before they could clean up).
+    private static func removeStale(in parent: String, version: Int) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("zerotask-") {
+            guard let pid = pid_t(name.dropFirst("zerotask-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            remove(parent + "/" + name, version: version)
+        }
+    }
 
     /// Writes `text` to a cgroup file; the error text, or nil.
     static func write(_ text: String, to file: String) -> String? {
