@@ -2,15 +2,18 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
-/// The folder of memory cgroups a node makes for its workers (`zerotask-PID`), in cgroup v2 or
+/// The folder of memory cgroups a node makes for its workers (`zerotask-PID-N`), in cgroup v2 or
 /// in v1's memory hierarchy, whichever this machine lets the node write.
 ///
 /// A cgroup per worker holds the worker's memory to `memory_mib` during a task (the kernel's
 /// OOM killer ends the worker, and its OOM count says so), and names every process the
 /// worker's plugins started, so that a killed worker's `setsid` children are found and killed.
 struct CgroupRoot: Sendable {
-    /// `…/zerotask-PID`.
+    private static let nodesInProcess = Atomic<Int>(0)
+
+    /// `…/zerotask-PID-N` (N: nodes in one process — tests run several — get folders of their own).
     let path: String
     /// 1 or 2.
     let version: Int
@@ -66,7 +69,7 @@ struct CgroupRoot: Sendable {
             if let e = write("+memory", to: parent + "/cgroup.subtree_control") { return .failure(CgroupError("\(parent)/cgroup.subtree_control: \(e)")) }
         }
         removeStale(in: parent, version: version)
-        let path = parent + "/zerotask-\(getpid())"
+        let path = parent + "/zerotask-\(getpid())-\(nodesInProcess.add(1, ordering: .relaxed).newValue)"
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { return .failure(CgroupError("\(path): \(String(cString: strerror(errno)))")) }
         if version == 2, let e = write("+memory", to: path + "/cgroup.subtree_control") {
             rmdir(path)
@@ -107,7 +110,8 @@ struct CgroupRoot: Sendable {
     /// Removes the folders of nodes that are gone (killed before they could clean up).
     private static func removeStale(in parent: String, version: Int) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("zerotask-") {
-            guard let pid = pid_t(name.dropFirst("zerotask-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let owner = name.dropFirst("zerotask-".count).split(separator: "-").first.flatMap { pid_t($0) }
+            guard let pid = owner, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             remove(parent + "/" + name, version: version)
         }
     }
