@@ -36,7 +36,9 @@ extension NodeLoop {
     /// Replaces an idle worker of another profile when a waiting task has no worker of its own
     /// (the pool is full: `ensureWorkers` starts the replacement once this one is gone).
     func replaceIdleWorkerForWaiting() {
-        guard case .running = phase, let needed = profileLackingWorker(),
+        // Cheap test first: this runs on every turn with tasks waiting, which is usually because
+        // every worker is busy.
+        guard case .running = phase, workers.contains(where: \.isIdle), let needed = profileLackingWorker(),
             let idle = workers.first(where: { $0.isIdle && $0.profile != needed })
         else { return }
         logger.debug("worker \(idle.id) makes way for one with \(needed)")

@@ -85,7 +85,7 @@ final class NodeLoop: @unchecked Sendable {
         nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
         self.logger[metadataKey: "node"] = "\(nodeID)"
         snapshot = PluginSnapshot(source: config.pluginsDir)
-        sandbox = try NodeSandbox(settings: config.sandbox)
+        sandbox = try NodeSandbox.start(config.sandbox)
 
         let subscriptions = [
             "{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),",

@@ -15,15 +15,21 @@ struct NodeSandbox {
     /// The profile most methods share: new workers take it unless a waiting task needs another.
     private(set) var primary: SandboxProfile
 
-    /// - Throws: `NodeStartError.sandboxMissing` when `settings.required` and a mechanism is missing.
-    init(settings: SandboxSettings) throws(NodeStartError) {
+    init(settings: SandboxSettings, support: SandboxSupport?) {
         self.settings = settings
+        self.support = support
         primary = settings.profile(for: SandboxLimits())
-        support = settings.enabled ? SandboxSupport.detect() : nil
+    }
+
+    /// Checks the kernel (when the sandbox is on).
+    /// - Throws: `NodeStartError.sandboxMissing` when `settings.required` and a mechanism is missing.
+    static func start(_ settings: SandboxSettings) throws(NodeStartError) -> NodeSandbox {
+        let support = settings.enabled ? SandboxSupport.detect() : nil
         if settings.required, let missing = support?.missing, !missing.isEmpty {
             if case .success(let root)? = support?.cgroups { root.remove() }
             throw .sandboxMissing(missing)
         }
+        return NodeSandbox(settings: settings, support: support)
     }
 
     /// The profile `method`'s tasks run under (the primary one for a method not known yet).

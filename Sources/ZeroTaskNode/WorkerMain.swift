@@ -24,7 +24,7 @@ public enum WorkerMain {
     /// applied before anything else, for good; a mechanism that fails ends the worker at once.
     public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int,
                            sandbox profile: SandboxProfile = .unrestricted, cgroup: String? = nil, logger: Logger) -> Never {
-        let sandbox: WorkerSandbox
+        var sandbox: WorkerSandbox
         do {
             let missing: [String]
             (sandbox, missing) = try WorkerSandbox.apply(profile, pluginsDir: pluginsDir, cgroup: cgroup)
