@@ -52,6 +52,25 @@ import ZeroTaskTestSupport
         #expect(processIsGone(Int32(pid)), "process \(pid) outlived its task")
     }
 
+    /// A daemon started by a task that then hangs is gone once the deadline has killed the worker
+    /// (swept through the worker's cgroup: it is no child of the worker's group any more).
+    @Test(.timeLimit(.minutes(2))) func aDaemonOfATimedOutTaskIsGoneWithItsWorker() throws {
+        let h = try node("sb-daemon-timeout")
+        let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        let outcome = try h.outcome(try h.submit("sb.daemonhang", [.string(file)]))
+        guard case .failure(let e) = outcome, e.code == ErrorCode.taskTimedOut.rawValue else {
+            Issue.record("not a timeout: \(outcome)")
+            return
+        }
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(pid > 0)
+        let gone = try eventually(30) { processIsGone(pid) }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "process \(pid) outlived its timed-out task")
+    }
+
     /// processes: 0 makes fork fail with EPERM.
     @Test(.timeLimit(.minutes(2))) func forkIsRefusedUnderProcessesZero() throws {
         let h = try node("sb-fork")

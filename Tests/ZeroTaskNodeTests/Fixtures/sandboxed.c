@@ -65,6 +65,16 @@ int64_t daemonize(void) {
     return grandchild;
 }
 
+/* Starts a daemon as `daemonize` does, writes its pid to PATH, then hangs until the deadline:
+   the daemon must be gone once the worker is killed. */
+int64_t daemonize_and_hang(const char *path) {
+    int64_t pid = daemonize();
+    FILE *f = fopen(path, "w");
+    if (f) { fprintf(f, "%lld\n", (long long)pid); fclose(f); }
+    for (;;) pause();
+    return pid;
+}
+
 /* fork() and report: the child exits at once. */
 int try_fork(zt_context *ctx, const char *params, size_t len) {
     (void)params; (void)len;
