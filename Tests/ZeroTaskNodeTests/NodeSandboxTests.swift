@@ -43,6 +43,16 @@ import ZeroTaskProtocol
         #expect(NodeSandbox.limitError(profile: .unrestricted, signal: SIGXCPU, oomKills: 0, method: "m", task: "t") == nil)
     }
 
+    @Test func requireSandboxRefusesToStartWhenAMechanismIsMissing() throws {
+        let weak = SandboxSupport(landlockABI: 0, seccomp: true, cgroups: .failure(CgroupError("not mounted")))
+        var settings = SandboxSettings()
+        #expect(try NodeSandbox.start(settings, detect: { weak }).support?.missing == ["landlock", "memory cgroup"])
+        settings.required = true
+        #expect(throws: NodeStartError.sandboxMissing(["landlock", "memory cgroup"])) { try NodeSandbox.start(settings, detect: { weak }) }
+        settings.enabled = false
+        #expect(try NodeSandbox.start(settings, detect: { weak }).support == nil)
+    }
+
     @Test func aProfileReadsBackFromItsJSONForm() {
         let p = SandboxProfile(memoryMiB: 1, cpuSeconds: 2, processes: nil, network: true, read: ["/r"], write: ["/w"])
         #expect(SandboxProfile(json: p.json) == p)
