@@ -107,11 +107,15 @@ public final class NodeService: Service, @unchecked Sendable {
 public enum NodeStartError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The plugins folder does not exist or is not a folder.
     case pluginsFolderMissing(String)
+    /// `node.require_sandbox` is on and these sandbox mechanisms are missing.
+    case sandboxMissing([String])
 
     public var description: String {
         switch self {
         case .pluginsFolderMissing(let path):
             "plugins folder \(path) does not exist or is not a folder (pass --plugins DIR or set node.plugins)"
+        case .sandboxMissing(let mechanisms):
+            "node.require_sandbox is on, but this kernel lacks: \(mechanisms.joined(separator: ", ")) (see the log lines above, or set node.require_sandbox: false)"
         }
     }
 }

@@ -13,7 +13,7 @@ import ZeroTaskProtocol
 
     @Test func registersOnceAWorkerServesAndAgainWhenTheBrokerForgetsTheNode() throws {
         let h = NodeMachineHarness()
-        #expect(spawns(h.machine.generationActivated(1, unavailable: [], now: h.now)) == [WorkerSpec(id: 1, generation: 1)])
+        #expect(spawns(h.machine.generationActivated(1, unavailable: [], limits: [:], now: h.now)) == [h.spec(1)])
         _ = h.machine.workerSpawned(1, ok: true, now: h.now)
         #expect(sends(h.tick(), "node_connect").isEmpty, "nothing served yet: no registration")
         _ = h.machine.workerSent(.ready(pid: 0, methods: [["name": "nt.add"]], problems: []), worker: 1, now: h.now)
@@ -125,7 +125,7 @@ import ZeroTaskProtocol
         #expect(kills(h.advance(0.5)).isEmpty)
         let actions = h.advance(0.6)
         #expect(kills(actions) == [1])
-        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        #expect(spawns(actions) == [h.spec(2)])
         let reported = sends(actions, "node_tasks_done").flatMap(\.results)
         #expect(reported.map { $0["id"] } == ["t1"])
         #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskTimedOut.rawValue))
@@ -158,8 +158,8 @@ import ZeroTaskProtocol
     @Test func aWorkerThatCrashesFailsItsTaskWithTheSignalAndIsReplaced() throws {
         let h = NodeMachineHarness(workers: 1)
         _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
-        let actions = h.machine.workerExited(1, .signaled(SIGSEGV), now: h.now) + h.tick()
-        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        let actions = h.machine.workerExited(1, .signaled(SIGSEGV), oomKills: 0, now: h.now) + h.tick()
+        #expect(spawns(actions) == [h.spec(2)])
         let error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
         #expect(error?["code"] == .int(ErrorCode.workerCrashed.rawValue))
         #expect(error?["data"]?["signal"] == "SIGSEGV")
@@ -167,16 +167,16 @@ import ZeroTaskProtocol
 
     @Test func aWorkerThatDiesWhileLoadingIsRestartedAfterAGrowingDelay() throws {
         let h = NodeMachineHarness(workers: 1)
-        _ = spawns(h.machine.generationActivated(1, unavailable: [], now: h.now))
+        _ = spawns(h.machine.generationActivated(1, unavailable: [], limits: [:], now: h.now))
         _ = h.machine.workerSpawned(1, ok: true, now: h.now)
-        _ = h.machine.workerExited(1, .signaled(SIGBUS), now: h.now)
+        _ = h.machine.workerExited(1, .signaled(SIGBUS), oomKills: 0, now: h.now)
         #expect(spawns(h.tick()).isEmpty)
         #expect(spawns(h.advance(0.15)).isEmpty)
-        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 2, generation: 1)])
+        #expect(spawns(h.advance(0.06)) == [h.spec(2)])
         _ = h.machine.workerSpawned(2, ok: true, now: h.now)
-        _ = h.machine.workerExited(2, .exited(1), now: h.now)
+        _ = h.machine.workerExited(2, .exited(1), oomKills: 0, now: h.now)
         #expect(spawns(h.advance(0.35)).isEmpty)
-        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 3, generation: 1)])
+        #expect(spawns(h.advance(0.06)) == [h.spec(3)])
     }
 
     // MARK: Stopping
