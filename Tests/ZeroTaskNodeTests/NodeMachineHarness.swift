@@ -92,6 +92,11 @@ func taskWrites(_ actions: [NodeAction]) -> [(worker: Int, tasks: [String])] {
     }
 }
 
+/// The workers told to exit.
+func exits(_ actions: [NodeAction]) -> [Int] {
+    actions.compactMap { if case .write(let worker, let messages) = $0, messages.contains(.exit) { worker } else { nil } }
+}
+
 func kills(_ actions: [NodeAction]) -> [Int] {
     actions.compactMap { if case .kill(let id) = $0 { id } else { nil } }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+import ZeroTaskPlugins
 import ZeroTaskProtocol
 
 @testable import ZeroTaskNode
@@ -177,6 +178,60 @@ import ZeroTaskProtocol
         _ = h.machine.workerExited(2, .exited(1), oomKills: 0, now: h.now)
         #expect(spawns(h.advance(0.35)).isEmpty)
         #expect(spawns(h.advance(0.06)) == [h.spec(3)])
+    }
+
+    // MARK: Sandbox profiles
+
+    @Test func aTaskWaitsForAWorkerOfItsProfileAndAnIdleWorkerOfAnotherMakesWayForOne() throws {
+        let h = NodeMachineHarness(workers: 2)
+        let methods = ["nt.add", "nt.slow", "nt.big"]
+        // Two methods declare nothing (the primary profile), one a memory limit of its own.
+        let first = try h.register(methods: methods, limits: ["nt.add": SandboxLimits(), "nt.slow": SandboxLimits(),
+                                                              "nt.big": SandboxLimits(memoryMiB: 64)])
+        let big = h.machine.sandbox.profile(of: "nt.big")
+        #expect(big != h.machine.sandbox.primary, "nt.big has a profile of its own")
+        #expect(h.machine.sandbox.profile(of: "nt.add") == h.machine.sandbox.primary)
+
+        // Both workers have the primary profile: neither takes nt.big's tasks, and one idle
+        // worker (only one) makes way for a worker of nt.big's profile.
+        var actions = h.reply(first, [assignment("b1", "nt.big"), assignment("b2", "nt.big")]) + h.tick()
+        #expect(taskWrites(actions).isEmpty)
+        #expect(exits(actions) == [1])
+        actions = h.tick()
+        #expect(spawns(actions) == [WorkerSpec(id: 3, generation: 1, profile: big)])
+        #expect(exits(actions).isEmpty, "worker 2 stays: a worker of nt.big's profile is starting")
+        _ = h.machine.workerExited(1, .exited(0), oomKills: 0, now: h.now)
+
+        // The new worker takes b1; b2 waits for it rather than go to idle worker 2.
+        h.ready(3, methods: methods)
+        actions = h.tick()
+        #expect(taskWrites(actions).map(\.worker) == [3])
+        #expect(taskWrites(actions).first?.tasks == ["b1"])
+        #expect(exits(actions).isEmpty)
+        #expect(spawns(actions).isEmpty)
+        actions = h.done("b1", worker: 3) + h.tick()
+        #expect(taskWrites(actions).map(\.worker) == [3])
+        #expect(taskWrites(actions).first?.tasks == ["b2"])
+    }
+
+    @Test func aWorkerEndedByItsMemoryOrCPULimitFailsItsTaskWithThatLimit() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        let profile = h.machine.sandbox.primary
+        // The kernel's OOM killer ended the worker in its memory cgroup (a SIGKILL).
+        var actions = h.machine.workerExited(1, .signaled(SIGKILL), oomKills: 1, now: h.now) + h.tick()
+        var error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
+        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
+        #expect(error?["data"] == ["limit": "memory_mib", "memory_mib": .int(Int64(profile.memoryMiB))])
+
+        // RLIMIT_CPU's SIGXCPU.
+        h.ready(try #require(spawns(actions).first?.id))
+        let pull = try #require(sends(h.tick(), "node_task_pull").first)
+        _ = h.reply(pull, [assignment("t2")]) + h.tick()
+        actions = h.machine.workerExited(2, .signaled(SIGXCPU), oomKills: 0, now: h.now) + h.tick()
+        error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
+        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
+        #expect(error?["data"] == ["limit": "cpu_seconds", "cpu_seconds": .int(Int64(profile.cpuSeconds))])
     }
 
     // MARK: Stopping
