@@ -45,7 +45,9 @@ public final class NodeService: Service, @unchecked Sendable {
     /// Starts the workers and the broker session on a thread of its own.
     ///
     /// - Throws: `NodeStartError.pluginsFolderMissing` when the plugins folder is not a folder
-    ///   (a typo would otherwise give a node that serves nothing and says nothing).
+    ///   (a typo would otherwise give a node that serves nothing and says nothing);
+    ///   `NodeStartError.sandboxMissing` when `node.require_sandbox` is on and the kernel lacks
+    ///   a sandbox mechanism.
     /// The process must ignore SIGPIPE (the executable does): a worker that dies while the node
     /// writes to it must not end the node.
     public func start() throws {
