@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // libpq (libpq-dev), the client of the PostgreSQL store that several brokers share.
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Landlock, seccomp and prctl calls for the workers' sandbox.
+        .target(name: "CSandbox"),
 
         // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
         .target(name: "ZeroTaskProtocol"),
@@ -58,7 +60,7 @@ let package = Package(
         .target(
             name: "ZeroTaskNode",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskPlugins",
+                "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskPlugins", "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -56,6 +56,8 @@ public struct NodeConfig: Sendable {
     public var workerExecutable = NodeConfig.currentExecutable()
     /// Arguments before the worker's own (`["worker"]` for the zerotask executable).
     public var workerArguments = ["worker"]
+    /// What workers may do: memory, CPU, processes, files, network (the sandbox).
+    public var sandbox = SandboxSettings()
 
     public init() {}
 

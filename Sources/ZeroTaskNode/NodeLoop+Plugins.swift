@@ -98,9 +98,12 @@ extension NodeLoop {
         // Forget verdicts on file versions that are gone.
         let current = Set(g.keys.values)
         probeVerdicts = probeVerdicts.filter { current.contains($0.key) }
+        // The sandbox limits each method declares (the probes read them from the manifests).
+        var limits: [String: SandboxLimits] = [:]
+        for case .passed(_, _, let declared) in g.outcomes.values { limits.merge(declared) { first, _ in first } }
         generationDir = g.dir
         snapshot.activate(g.number)
-        execute(machine.generationActivated(g.number, unavailable: unavailable, now: now))
+        execute(machine.generationActivated(g.number, unavailable: unavailable, limits: limits, now: now))
     }
 
     /// The plugin and method names a manifest file declares, read without loading the library

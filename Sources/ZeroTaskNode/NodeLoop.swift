@@ -38,6 +38,8 @@ final class NodeLoop: @unchecked Sendable {
     var lastReloadCheck = 0.0
     /// What `pollOnce` waits on; nil when the set of workers changed.
     var pollCache: PollSet?
+    /// What the kernel offers the sandbox, and the workers' cgroup folder (`NodeLoop+Sandbox`).
+    let sandbox: NodeSandbox
 
     init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: (any BuiltInBroker)? = nil) throws {
         self.broker = broker
@@ -50,6 +52,7 @@ final class NodeLoop: @unchecked Sendable {
         self.logger = logger
         machine = NodeStateMachine(config: config, nodeID: nodeID, processID: Int(getpid()), brokerIsBuiltIn: broker != nil, logger: logger)
         snapshot = PluginSnapshot(source: config.pluginsDir)
+        sandbox = try NodeSandbox.start(config.sandbox)
 
         let subscriptions = [
             "{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),",
@@ -85,6 +88,7 @@ final class NodeLoop: @unchecked Sendable {
             logger.info("removed \(stale.count) private plugin folder\(stale.count == 1 ? "" : "s") left behind by nodes that are gone (\(stale.prefix(3).joined(separator: ", "))\(stale.count > 3 ? ", …" : ""))")
         }
         logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
+        logSandboxSupport()
         checkPlugins(now: Self.now())
         while !machine.isDone {
             pollOnce()
@@ -98,6 +102,7 @@ final class NodeLoop: @unchecked Sendable {
         }
         abandonProbes()
         shutdownWorkers()
+        sandbox.cgroups?.remove()
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
         sub?.close(lingerMilliseconds: 0)
@@ -161,13 +166,15 @@ final class NodeLoop: @unchecked Sendable {
             "--plugins", generationDir, "--worker-id", "\(spec.id)", "--max-result-bytes", "\(config.maxResultBytes)",
             "--plugin-config", JSONValue.object(JSONObject(config.pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })).jsonString,
         ]
+        let (sandboxArgs, cgroup) = sandboxArguments(for: spec)
         do {
-            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
-            handles.append(WorkerHandle(id: spec.id, process: process))
+            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args + sandboxArgs, environment: env)
+            handles.append(WorkerHandle(id: spec.id, process: process, cgroup: cgroup))
             pollCache = nil
             logger.debug("worker \(spec.id) started (pid \(process.pid))")
             return true
         } catch {
+            cgroup?.remove()
             logger.error("cannot start a worker: \(error)")
             return false
         }
@@ -179,6 +186,8 @@ final class NodeLoop: @unchecked Sendable {
     func remove(_ h: WorkerHandle) {
         reportSuppressedOutput(h, now: Self.now(), force: true)
         h.process.closeDescriptors()
+        // Whatever the worker's plugins started and left behind goes with it.
+        h.cgroup?.remove()
         handles.removeAll { $0 === h }
         pollCache = nil
         let live = machine.liveGenerations
@@ -364,7 +373,7 @@ final class NodeLoop: @unchecked Sendable {
             if h.stdoutOpen { logOutput(h, stderr: false) }
             if h.stderrOpen { logOutput(h, stderr: true) }
         }
-        let actions = machine.workerExited(h.id, how, now: Self.now())
+        let actions = machine.workerExited(h.id, how, oomKills: h.cgroup?.oomKills ?? 0, now: Self.now())
         remove(h)
         execute(actions)
     }
@@ -452,9 +461,13 @@ final class WorkerHandle {
     var output = OutputBudget()
     var stdoutOpen = true
     var stderrOpen = true
+    /// Its memory cgroup, when the node could make one: its OOM count tells a memory limit from
+    /// a crash, and removing it kills what the worker's plugins left running.
+    let cgroup: WorkerCgroup?
 
-    init(id: Int, process: WorkerProcess) {
+    init(id: Int, process: WorkerProcess, cgroup: WorkerCgroup?) {
         self.id = id
         self.process = process
+        self.cgroup = cgroup
     }
 }

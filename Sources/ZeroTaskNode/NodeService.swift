@@ -45,7 +45,9 @@ public final class NodeService: Service, @unchecked Sendable {
     /// Starts the workers and the broker session on a thread of its own.
     ///
     /// - Throws: `NodeStartError.pluginsFolderMissing` when the plugins folder is not a folder
-    ///   (a typo would otherwise give a node that serves nothing and says nothing).
+    ///   (a typo would otherwise give a node that serves nothing and says nothing);
+    ///   `NodeStartError.sandboxMissing` when `node.require_sandbox` is on and the kernel lacks
+    ///   a sandbox mechanism.
     /// The process must ignore SIGPIPE (the executable does): a worker that dies while the node
     /// writes to it must not end the node.
     public func start() throws {
@@ -107,11 +109,15 @@ public final class NodeService: Service, @unchecked Sendable {
 public enum NodeStartError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The plugins folder does not exist or is not a folder.
     case pluginsFolderMissing(String)
+    /// `node.require_sandbox` is on and these sandbox mechanisms are missing.
+    case sandboxMissing([String])
 
     public var description: String {
         switch self {
         case .pluginsFolderMissing(let path):
             "plugins folder \(path) does not exist or is not a folder (pass --plugins DIR or set node.plugins)"
+        case .sandboxMissing(let mechanisms):
+            "node.require_sandbox is on, but this kernel lacks: \(mechanisms.joined(separator: ", ")) (see the log lines above, or set node.require_sandbox: false)"
         }
     }
 }

@@ -17,6 +17,7 @@ extension NodeStateMachine {
                 emit(.write(worker: w.id, w.unsent))
                 w.unsent = []
             }
+            replaceIdleWorkerForWaiting()
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
@@ -104,15 +105,17 @@ extension NodeStateMachine {
         w.queue.first.map { isFast($0.assignment.method) } ?? true
     }
 
-    /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast
-    /// tasks. The one place that picks a worker for a task.
+    /// The worker to run `a`, among the ready ones of its method's sandbox profile: an idle one,
+    /// else (for a fast method) the shortest queue of fast tasks. The one place that picks a
+    /// worker for a task.
     func worker(for a: Assignment, now: Double) -> Worker? {
         // How many tasks may queue behind a running one, by this method's own speed (1 for a
         // method not known to be fast: idle workers only).
         let depth = methodDurations[a.method].map { slots(forDuration: $0) } ?? 1
         let fast = depth > 1
         var best: Worker?
-        for w in workers where w.isReady && w.generation == generation
+        let profile = sandbox.profile(of: a.method)
+        for w in workers where w.isReady && w.generation == generation && w.profile == profile
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
         {
             if w.queue.isEmpty { return w }

@@ -9,7 +9,7 @@ extension NodeStateMachine {
         guard case .running = phase, now >= nextSpawnAt, generation > 0 else { return }
         var current = workers.count { $0.generation == generation && !$0.isExiting }
         while current < config.workers {
-            addWorker(now: now)
+            addWorker(profile: profileToStart(), now: now)
             current += 1
         }
     }
@@ -102,8 +102,8 @@ extension NodeStateMachine {
         w.queue.removeSubrange(1...)
     }
 
-    /// The worker's process ended: it exited or crashed.
-    func workerEnded(_ w: Worker, _ how: ProcessExit, now: Double) {
+    /// The worker's process ended: it exited, crashed or went over a sandbox limit.
+    func workerEnded(_ w: Worker, _ how: ProcessExit, oomKills: Int, now: Double) {
         requeueBehindHead(w)
         if let t = w.task {
             var data: JSONObject = ["worker": .int(Int64(w.id))]
@@ -116,7 +116,8 @@ extension NodeStateMachine {
             }
             let e = t.cancelled
                 ? .taskCancelled(t.assignment.id)
-                : RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
+                : w.profile.limitError(how, oomKills: oomKills, method: t.assignment.method, task: t.assignment.id)
+                    ?? RPCError(.workerCrashed, "worker crashed (\(how)) while running \(t.assignment.method) for task \(t.assignment.id)", data: .object(data))
             logger.error("\(e.message)", metadata: ["task": "\(t.assignment.id)", "worker": "\(w.id)"])
             if !t.abandoned { report(t.assignment.id, .failure(e)) }
         } else if case .starting = w.state {

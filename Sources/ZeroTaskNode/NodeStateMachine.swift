@@ -1,4 +1,5 @@
 import Logging
+import ZeroTaskPlugins
 import ZeroTaskProtocol
 
 /// Every decision a node makes, and no I/O: the broker session (registering, pulls, results,
@@ -37,6 +38,8 @@ final class NodeStateMachine {
     var unavailable: [JSONValue] = []
     /// The same for the newest generation, until its first worker is ready.
     var generationUnavailable: [JSONValue] = []
+    /// Each method's sandbox profile, and the one new workers take (`NodeStateMachine+Sandbox`).
+    var sandbox: SandboxProfiles
 
     // Broker session.
     enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
@@ -71,6 +74,7 @@ final class NodeStateMachine {
         self.processID = processID
         self.brokerIsBuiltIn = brokerIsBuiltIn
         self.logger = logger
+        sandbox = SandboxProfiles(settings: config.sandbox)
     }
 
     func emit(_ action: NodeAction) { actions.append(action) }
@@ -139,10 +143,11 @@ final class NodeStateMachine {
         return takeActions()
     }
 
-    /// Worker `id`'s process ended (its channel closed), how it did.
-    func workerExited(_ id: Int, _ how: ProcessExit, now: Double) -> [NodeAction] {
+    /// Worker `id`'s process ended (its channel closed), how it did; `oomKills` is how many times
+    /// the kernel's OOM killer ended a process in its memory cgroup (0 without one).
+    func workerExited(_ id: Int, _ how: ProcessExit, oomKills: Int, now: Double) -> [NodeAction] {
         guard let w = worker(id) else { return [] }
-        workerEnded(w, how, now: now)
+        workerEnded(w, how, oomKills: oomKills, now: now)
         return takeActions()
     }
 
@@ -158,9 +163,11 @@ final class NodeStateMachine {
     }
 
     /// Workers start on plugin generation `number` from now on; `unavailable` lists the methods
-    /// of its quarantined plugins. Workers of older generations finish what they hold and exit.
-    func generationActivated(_ number: Int, unavailable: [JSONValue], now: Double) -> [NodeAction] {
+    /// of its quarantined plugins, `limits` the sandbox limits each of its methods declares.
+    /// Workers of older generations finish what they hold and exit.
+    func generationActivated(_ number: Int, unavailable: [JSONValue], limits: [String: SandboxLimits], now: Double) -> [NodeAction] {
         generationUnavailable = unavailable
+        takeProfiles(limits)
         let replacing = generation > 0
         generation = number
         if replacing {
@@ -347,8 +354,8 @@ final class NodeStateMachine {
     }
 
     /// Adds a worker record for a `spawn` action (the loop reports whether the process started).
-    func addWorker(now: Double) {
-        let spec = WorkerSpec(id: nextWorkerID, generation: generation)
+    func addWorker(profile: SandboxProfile, now: Double) {
+        let spec = WorkerSpec(id: nextWorkerID, generation: generation, profile: profile)
         nextWorkerID += 1
         workers.append(Worker(spec: spec, startedAt: now))
         emit(.spawn(spec))

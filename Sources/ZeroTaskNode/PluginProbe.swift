@@ -7,8 +7,8 @@ import ZeroTaskProtocol
 
 /// How loading one plugin alone went.
 public enum ProbeOutcome: Sendable, Equatable {
-    /// It loaded: its plugin name and method names.
-    case passed(name: String, methods: [String])
+    /// It loaded: its plugin name, method names and each method's declared sandbox limits.
+    case passed(name: String, methods: [String], limits: [String: SandboxLimits])
     /// It did not: the loader's problem (a missing symbol, a bad field), or a crash, exit or hang
     /// of the process that loaded it.
     case failed(PluginProblem)

@@ -21,13 +21,16 @@ struct Assignment: Sendable {
 
 /// What the node asks for when it wants a worker: the decisions say which, the loop starts it.
 ///
-/// A value, so that what a worker is started for (its plugin generation today; limits or a
-/// profile tomorrow) travels with the request and is kept in the worker's record.
+/// A value, so that what a worker is started for (its plugin generation, its sandbox profile)
+/// travels with the request and is kept in the worker's record.
 struct WorkerSpec: Sendable, Equatable {
     /// The node's number for the worker (not its pid).
     var id: Int
     /// Which copy of the plugins folder it loads.
     var generation: Int
+    /// The sandbox limits it applies to itself at start, for good: it serves this profile's
+    /// methods only.
+    var profile: SandboxProfile
 }
 
 /// The state machine's view of one worker process: what it runs and holds, no descriptors.
@@ -64,6 +67,7 @@ final class Worker {
     let spec: WorkerSpec
     var id: Int { spec.id }
     var generation: Int { spec.generation }
+    var profile: SandboxProfile { spec.profile }
     var state = State.starting
     /// Sent to the worker, in order; the first one is running.
     var queue: [QueuedTask] = []

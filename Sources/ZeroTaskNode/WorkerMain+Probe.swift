@@ -16,7 +16,8 @@ extension WorkerMain {
         let outcome: ProbeOutcome
         do {
             let plugin = try PluginLoader(config: pluginConfig, logger: logger).load(path: library)
-            outcome = .passed(name: plugin.name, methods: plugin.methods.map(\.name))
+            outcome = .passed(name: plugin.name, methods: plugin.methods.map(\.name),
+                              limits: Dictionary(plugin.methods.map { ($0.name, $0.descriptor.limits) }) { first, _ in first })
             plugin.shutdown()
         } catch {
             outcome = .failed(error)

@@ -20,7 +20,19 @@ public enum WorkerMain {
     /// The urgent channel's descriptor in the worker (cancels only).
     public static let urgentFD: Int32 = 4
 
-    public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int, logger: Logger) -> Never {
+    /// Runs the worker. `sandbox` (with `cgroup`, the memory cgroup the node made for it) is
+    /// applied before anything else, for good; a mechanism that fails ends the worker at once.
+    public static func run(pluginsDir: String, pluginConfig: [String: JSONValue], maxResultBytes: Int,
+                           sandbox profile: SandboxProfile = .unrestricted, cgroup: String? = nil, logger: Logger) -> Never {
+        var sandbox: WorkerSandbox
+        do {
+            let missing: [String]
+            (sandbox, missing) = try WorkerSandbox.apply(profile, pluginsDir: pluginsDir, cgroup: cgroup)
+            for path in missing { logger.warning("sandbox: declared path \(path) does not exist; skipped") }
+        } catch {
+            logger.critical("\(error)")
+            exit(70)
+        }
         // Plugins' printf output should reach the node's log line by line, not at exit.
         setvbuf(stdout, nil, _IOLBF, 0)
         // Programs a plugin starts must not inherit the channels: one that outlived the worker
@@ -76,11 +88,13 @@ public enum WorkerMain {
                 continue
             }
             let outcome: Result<JSONValue, RPCError>
+            sandbox.taskStarts()
             if let method = plugins.method(named: name) {
                 outcome = method.invoke(params, host: host)
             } else {
                 outcome = .failure(.methodNotFound(name))
             }
+            sandbox.taskEnded()
             host.end()
             var sent = outcome
             if case .success(let result) = outcome {

@@ -60,8 +60,9 @@ enum WorkerMessage: Sendable, Equatable {
         case .log(let taskID, let level, let message):
             return ["type": "log", "id": taskID.map { .string($0) } ?? .null, "level": .string(level.rawValue),
                     "message": .string(message)]
-        case .probe(.passed(let name, let methods)):
-            return ["type": "probe", "name": .string(name), "methods": .array(methods.map { .string($0) })]
+        case .probe(.passed(let name, let methods, let limits)):
+            return ["type": "probe", "name": .string(name), "methods": .array(methods.map { .string($0) }),
+                    "limits": .object(JSONObject(limits.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }))]
         case .probe(.failed(let p)):
             var problem: JSONObject = ["file": .string(p.file), "cause": .string(p.cause)]
             if let m = p.method { problem["method"] = .string(m) }
@@ -109,7 +110,20 @@ enum WorkerMessage: Sendable, Equatable {
                 }
                 self = .probe(.failed(PluginProblem(file: file, method: p["method"]?.stringValue, field: p["field"]?.stringValue, cause: cause)))
             } else {
-                self = .probe(.passed(name: json["name"]?.stringValue ?? "", methods: (json["methods"]?.arrayValue ?? []).compactMap(\.stringValue)))
+                var limits: [String: SandboxLimits] = [:]
+                if let declared = json["limits"] {
+                    guard let members = declared.objectValue?.members else {
+                        throw DecodingError(description: "a \"probe\" frame whose \"limits\" is no object")
+                    }
+                    for m in members {
+                        guard let l = SandboxLimits(json: m.value) else {
+                            throw DecodingError(description: "a \"probe\" frame whose \"limits\" of \(m.key) are no sandbox limits: \(m.value)")
+                        }
+                        limits[m.key] = l
+                    }
+                }
+                self = .probe(.passed(name: json["name"]?.stringValue ?? "", methods: (json["methods"]?.arrayValue ?? []).compactMap(\.stringValue),
+                                      limits: limits))
             }
         default:
             throw DecodingError(description: "a frame of unknown type \"\(type)\"")

@@ -17,10 +17,13 @@ public struct Manifest: Sendable, Equatable {
     public var shutdownSymbol: String?
     /// The plugin's default configuration, passed to `init` (after the host's overrides).
     public var config: JSONValue
+    /// The sandbox limits the plugin declares for all its methods (each method's `limits`
+    /// already includes them).
+    public var limits: SandboxLimits
     public var methods: [MethodManifest]
 
     static let topLevelFields: Set<String> = [
-        "abi", "name", "version", "description", "sha256", "init", "shutdown", "config", "methods",
+        "abi", "name", "version", "description", "sha256", "init", "shutdown", "config", "limits", "methods",
     ]
 
     /// Reads and validates a manifest; problems name `file`, the method and the field.
@@ -46,6 +49,7 @@ public struct Manifest: Sendable, Equatable {
             initSymbol: try r.optionalSymbol(o, "init", in: nil),
             shutdownSymbol: try r.optionalSymbol(o, "shutdown", in: nil),
             config: o["config"] ?? .object([:]),
+            limits: try SandboxLimits.parse(o["limits"], field: "limits", method: nil, reader: r),
             methods: []
         )
         if let pin = try r.optionalString(o, "sha256", in: nil) {
@@ -61,7 +65,7 @@ public struct Manifest: Sendable, Equatable {
         guard !list.isEmpty else { throw r.problem(nil, "methods", "the plugin declares no methods") }
         var seen: Set<String> = []
         for (i, entry) in list.enumerated() {
-            let method = try MethodManifest.parse(entry, field: "methods[\(i)]", reader: r)
+            let method = try MethodManifest.parse(entry, field: "methods[\(i)]", pluginLimits: m.limits, reader: r)
             guard seen.insert(method.name).inserted else {
                 throw r.problem(method.name, "methods[\(i)].name", "duplicate method name")
             }

@@ -13,6 +13,8 @@ public struct MethodDescriptor: Sendable, Equatable {
     public var doc: String?
     /// The manifest's default deadline in seconds.
     public var timeout: Double?
+    /// The sandbox limits the manifest declares for it (the node fills in and caps the rest).
+    public var limits: SandboxLimits
 
     public init(_ m: MethodManifest, plugin: String) {
         name = m.name
@@ -22,6 +24,7 @@ public struct MethodDescriptor: Sendable, Equatable {
         returns = m.abi == .json ? "json" : m.returns.type.rawValue
         doc = m.doc
         timeout = m.timeout
+        limits = m.limits
     }
 
     /// `math.add(a: int64, b: int64) -> int64`

@@ -50,10 +50,13 @@ public struct MethodManifest: Sendable, Equatable {
     /// The method's default deadline in seconds.
     public var timeout: Double?
     public var doc: String?
+    /// The sandbox limits declared for this method: its plugin's, with the method's own `limits` over them.
+    public var limits = SandboxLimits()
 
-    static let fields: Set<String> = ["name", "symbol", "abi", "params", "returns", "timeout", "doc"]
+    static let fields: Set<String> = ["name", "symbol", "abi", "params", "returns", "timeout", "doc", "limits"]
 
-    static func parse(_ json: JSONValue, field f: String, reader r: ManifestReader) throws(PluginProblem) -> MethodManifest {
+    static func parse(_ json: JSONValue, field f: String, pluginLimits: SandboxLimits,
+                      reader r: ManifestReader) throws(PluginProblem) -> MethodManifest {
         guard case .object(let o) = json else { throw r.problem(nil, f, "a method must be a JSON object, not \(json.typeName)") }
         let name = try r.string(o, "name", in: f)
         guard Identifier.isValidMethodName(name) else {
@@ -80,6 +83,7 @@ public struct MethodManifest: Sendable, Equatable {
             }
             m.timeout = seconds
         }
+        m.limits = pluginLimits.overridden(by: try SandboxLimits.parse(o["limits"], field: "\(f).limits", method: name, reader: r))
         m.params = try parseParams(o["params"], field: "\(f).params", method: name, abi: abi, reader: r)
         if let ret = o["returns"] {
             guard abi == .c else {

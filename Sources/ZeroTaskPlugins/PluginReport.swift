@@ -29,8 +29,18 @@ public enum PluginReport {
 
     /// Every method with its signature and doc, grouped by plugin; or, with `json`, the methods'
     /// advertised descriptions as one JSON array.
-    public static func list(_ set: PluginSet, json: Bool) -> String {
-        if json { return JSONValue.array(set.methods.map(\.json)).jsonString }
+    ///
+    /// `limits` gives the sandbox limits in force for a method's declared ones (the host fills in
+    /// defaults and caps): shown under each method, and as `"limits"` in the JSON form.
+    public static func list(_ set: PluginSet, json: Bool,
+                            limits: ((SandboxLimits) -> (text: String, json: JSONValue))? = nil) -> String {
+        if json {
+            return JSONValue.array(set.methods.map { m in
+                guard let limits, case .object(var o) = m.json else { return m.json }
+                o.append("limits", limits(m.limits).json)
+                return .object(o)
+            }).jsonString
+        }
         var lines: [String] = []
         for p in set.plugins {
             var heading = p.name + (p.version.map { " " + $0 } ?? "")
@@ -45,6 +55,7 @@ public enum PluginReport {
                 if let t = m.descriptor.timeout { notes.append("timeout \(formatSeconds(t)) s") }
                 if !notes.isEmpty { line += String(repeating: " ", count: width - signature.count) + "  " + notes.joined(separator: "; ") }
                 lines.append(line)
+                if let limits { lines.append("      limits: " + limits(m.descriptor.limits).text) }
             }
         }
         if lines.isEmpty { lines.append("no methods") }

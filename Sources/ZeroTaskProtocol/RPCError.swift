@@ -28,6 +28,8 @@ public enum ErrorCode: Int64, Sendable, CaseIterable {
     case taskCancelled = -32062
     /// The task's node was lost and its retries are exhausted.
     case retriesExhausted = -32063
+    /// The task went over a sandbox limit (`data.limit` names it, with the figure).
+    case resourceLimit = -32064
     /// The queue is full (backpressure).
     case queueFull = -32070
 }

@@ -61,6 +61,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
         config.pluginConfig = try settings.pluginConfig()
         config.requirePins = try settings.bool("node.require_pins", requirePins, default: false)
+        config.sandbox = try SandboxSettings(settings)
 
         ServiceProcess.configure()
         var embedded: EmbeddedBroker?
@@ -103,6 +104,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("plugin-config")) var pluginConfig: String = "{}"
     /// Load only this library, report how that went and exit (the node's probe of a new plugin).
     @Option var probe: String?
+    /// The sandbox profile to apply before loading plugins (JSON), and the worker's memory cgroup.
+    @Option var sandbox: String?
+    @Option var cgroup: String?
 
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -113,7 +117,14 @@ struct WorkerCommand: ParsableCommand {
             for m in o.members { config[m.key] = m.value }
         }
         if let probe { WorkerMain.probe(library: probe, pluginConfig: config, logger: logger) }
-        WorkerMain.run(pluginsDir: plugins, pluginConfig: config, maxResultBytes: maxResultBytes, logger: logger)
+        let profile = try sandbox.map { text in
+            guard let json = try? JSONValue.parse(text), let p = SandboxProfile(json: json) else {
+                throw ValidationError("--sandbox: not a sandbox profile: \(text)")
+            }
+            return p
+        } ?? .unrestricted
+        WorkerMain.run(pluginsDir: plugins, pluginConfig: config, maxResultBytes: maxResultBytes, sandbox: profile, cgroup: cgroup,
+                       logger: logger)
     }
 }
 

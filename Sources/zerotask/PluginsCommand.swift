@@ -48,7 +48,12 @@ struct PluginsCommand: ParsableCommand {
         func run() throws {
             let (set, problems) = PluginsCommand.load(directory)
             defer { set.shutdown() }
-            print(PluginReport.list(set, json: json))
+            // The limits a node with this configuration would enforce.
+            let sandbox = try SandboxSettings(try Settings(file: nil))
+            print(PluginReport.list(set, json: json) { declared in
+                let profile = sandbox.profile(for: declared)
+                return (profile.description, profile.json)
+            })
             if !problems.isEmpty && !json {
                 print("(\(problems.count) plugin\(problems.count == 1 ? "" : "s") skipped: run `zerotask plugins check \(directory)`)")
             }

@@ -37,6 +37,9 @@ struct Settings {
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
         "node.heartbeat_interval", "node.log_level", "node.plugin_config", "node.require_pins",
+        // The plugin sandbox (SandboxSettings+Settings.swift).
+        "node.sandbox", "node.require_sandbox", "node.sandbox_max_memory_mib", "node.sandbox_max_cpu_seconds",
+        "node.sandbox_allow_processes", "node.sandbox_allow_network",
         "client.broker",
         "security.secret_key", "security.keys_dir", "security.broker_key", "security.insecure",
     ]

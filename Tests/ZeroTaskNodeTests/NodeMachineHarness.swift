@@ -1,5 +1,6 @@
 import Logging
 import Testing
+import ZeroTaskPlugins
 import ZeroTaskProtocol
 
 @testable import ZeroTaskNode
@@ -35,11 +36,11 @@ final class NodeMachineHarness {
         machine.brokerReplied(Response(id: request.id!, error: error), now: now)
     }
 
-    /// Plugin generation 1 becomes current; every worker it asks for starts and says it serves
-    /// `methods`. Returns the worker ids.
+    /// Plugin generation 1 becomes current (its methods declaring `limits`); every worker it asks
+    /// for starts and says it serves `methods`. Returns the worker ids.
     @discardableResult
-    func startWorkers(methods: [String] = ["nt.add", "nt.slow"]) -> [Int] {
-        let spawned = spawns(machine.generationActivated(1, unavailable: [], now: now))
+    func startWorkers(methods: [String] = ["nt.add", "nt.slow"], limits: [String: SandboxLimits] = [:]) -> [Int] {
+        let spawned = spawns(machine.generationActivated(1, unavailable: [], limits: limits, now: now))
         for spec in spawned { ready(spec.id, methods: methods) }
         return spawned.map(\.id)
     }
@@ -51,11 +52,14 @@ final class NodeMachineHarness {
     }
 
     /// Starts the workers, registers with the broker and returns the first pull.
-    func register(methods: [String] = ["nt.add", "nt.slow"]) throws -> Request {
-        startWorkers(methods: methods)
+    func register(methods: [String] = ["nt.add", "nt.slow"], limits: [String: SandboxLimits] = [:]) throws -> Request {
+        startWorkers(methods: methods, limits: limits)
         let connect = try #require(sends(tick(), "node_connect").first)
         return try #require(sends(reply(connect, true) + tick(), "node_task_pull").first)
     }
+
+    /// The spec of worker `id` of generation 1 with the primary sandbox profile.
+    func spec(_ id: Int) -> WorkerSpec { WorkerSpec(id: id, generation: 1, profile: machine.sandbox.primary) }
 
     /// Worker `id` finished `task` with `result`.
     func done(_ task: String, worker id: Int, result: JSONValue = 0) -> [NodeAction] {
@@ -86,6 +90,11 @@ func taskWrites(_ actions: [NodeAction]) -> [(worker: Int, tasks: [String])] {
         let tasks = messages.compactMap { if case .task(let id, _, _) = $0 { id } else { nil } }
         return tasks.isEmpty ? nil : (worker, tasks)
     }
+}
+
+/// The workers told to exit.
+func exits(_ actions: [NodeAction]) -> [Int] {
+    actions.compactMap { if case .write(let worker, let messages) = $0, messages.contains(.exit) { worker } else { nil } }
 }
 
 func kills(_ actions: [NodeAction]) -> [Int] {

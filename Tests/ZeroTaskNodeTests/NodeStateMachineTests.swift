@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+import ZeroTaskPlugins
 import ZeroTaskProtocol
 
 @testable import ZeroTaskNode
@@ -13,7 +14,7 @@ import ZeroTaskProtocol
 
     @Test func registersOnceAWorkerServesAndAgainWhenTheBrokerForgetsTheNode() throws {
         let h = NodeMachineHarness()
-        #expect(spawns(h.machine.generationActivated(1, unavailable: [], now: h.now)) == [WorkerSpec(id: 1, generation: 1)])
+        #expect(spawns(h.machine.generationActivated(1, unavailable: [], limits: [:], now: h.now)) == [h.spec(1)])
         _ = h.machine.workerSpawned(1, ok: true, now: h.now)
         #expect(sends(h.tick(), "node_connect").isEmpty, "nothing served yet: no registration")
         _ = h.machine.workerSent(.ready(pid: 0, methods: [["name": "nt.add"]], problems: []), worker: 1, now: h.now)
@@ -125,7 +126,7 @@ import ZeroTaskProtocol
         #expect(kills(h.advance(0.5)).isEmpty)
         let actions = h.advance(0.6)
         #expect(kills(actions) == [1])
-        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        #expect(spawns(actions) == [h.spec(2)])
         let reported = sends(actions, "node_tasks_done").flatMap(\.results)
         #expect(reported.map { $0["id"] } == ["t1"])
         #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskTimedOut.rawValue))
@@ -158,8 +159,8 @@ import ZeroTaskProtocol
     @Test func aWorkerThatCrashesFailsItsTaskWithTheSignalAndIsReplaced() throws {
         let h = NodeMachineHarness(workers: 1)
         _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
-        let actions = h.machine.workerExited(1, .signaled(SIGSEGV), now: h.now) + h.tick()
-        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        let actions = h.machine.workerExited(1, .signaled(SIGSEGV), oomKills: 0, now: h.now) + h.tick()
+        #expect(spawns(actions) == [h.spec(2)])
         let error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
         #expect(error?["code"] == .int(ErrorCode.workerCrashed.rawValue))
         #expect(error?["data"]?["signal"] == "SIGSEGV")
@@ -167,16 +168,70 @@ import ZeroTaskProtocol
 
     @Test func aWorkerThatDiesWhileLoadingIsRestartedAfterAGrowingDelay() throws {
         let h = NodeMachineHarness(workers: 1)
-        _ = spawns(h.machine.generationActivated(1, unavailable: [], now: h.now))
+        _ = spawns(h.machine.generationActivated(1, unavailable: [], limits: [:], now: h.now))
         _ = h.machine.workerSpawned(1, ok: true, now: h.now)
-        _ = h.machine.workerExited(1, .signaled(SIGBUS), now: h.now)
+        _ = h.machine.workerExited(1, .signaled(SIGBUS), oomKills: 0, now: h.now)
         #expect(spawns(h.tick()).isEmpty)
         #expect(spawns(h.advance(0.15)).isEmpty)
-        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 2, generation: 1)])
+        #expect(spawns(h.advance(0.06)) == [h.spec(2)])
         _ = h.machine.workerSpawned(2, ok: true, now: h.now)
-        _ = h.machine.workerExited(2, .exited(1), now: h.now)
+        _ = h.machine.workerExited(2, .exited(1), oomKills: 0, now: h.now)
         #expect(spawns(h.advance(0.35)).isEmpty)
-        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 3, generation: 1)])
+        #expect(spawns(h.advance(0.06)) == [h.spec(3)])
+    }
+
+    // MARK: Sandbox profiles
+
+    @Test func aTaskWaitsForAWorkerOfItsProfileAndAnIdleWorkerOfAnotherMakesWayForOne() throws {
+        let h = NodeMachineHarness(workers: 2)
+        let methods = ["nt.add", "nt.slow", "nt.big"]
+        // Two methods declare nothing (the primary profile), one a memory limit of its own.
+        let first = try h.register(methods: methods, limits: ["nt.add": SandboxLimits(), "nt.slow": SandboxLimits(),
+                                                              "nt.big": SandboxLimits(memoryMiB: 64)])
+        let big = h.machine.sandbox.profile(of: "nt.big")
+        #expect(big != h.machine.sandbox.primary, "nt.big has a profile of its own")
+        #expect(h.machine.sandbox.profile(of: "nt.add") == h.machine.sandbox.primary)
+
+        // Both workers have the primary profile: neither takes nt.big's tasks, and one idle
+        // worker (only one) makes way for a worker of nt.big's profile.
+        var actions = h.reply(first, [assignment("b1", "nt.big"), assignment("b2", "nt.big")]) + h.tick()
+        #expect(taskWrites(actions).isEmpty)
+        #expect(exits(actions) == [1])
+        actions = h.tick()
+        #expect(spawns(actions) == [WorkerSpec(id: 3, generation: 1, profile: big)])
+        #expect(exits(actions).isEmpty, "worker 2 stays: a worker of nt.big's profile is starting")
+        _ = h.machine.workerExited(1, .exited(0), oomKills: 0, now: h.now)
+
+        // The new worker takes b1; b2 waits for it rather than go to idle worker 2.
+        h.ready(3, methods: methods)
+        actions = h.tick()
+        #expect(taskWrites(actions).map(\.worker) == [3])
+        #expect(taskWrites(actions).first?.tasks == ["b1"])
+        #expect(exits(actions).isEmpty)
+        #expect(spawns(actions).isEmpty)
+        actions = h.done("b1", worker: 3) + h.tick()
+        #expect(taskWrites(actions).map(\.worker) == [3])
+        #expect(taskWrites(actions).first?.tasks == ["b2"])
+    }
+
+    @Test func aWorkerEndedByItsMemoryOrCPULimitFailsItsTaskWithThatLimit() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        let profile = h.machine.sandbox.primary
+        // The kernel's OOM killer ended the worker in its memory cgroup (a SIGKILL).
+        var actions = h.machine.workerExited(1, .signaled(SIGKILL), oomKills: 1, now: h.now) + h.tick()
+        var error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
+        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
+        #expect(error?["data"] == ["limit": "memory_mib", "memory_mib": .int(Int64(profile.memoryMiB))])
+
+        // RLIMIT_CPU's SIGXCPU.
+        h.ready(try #require(spawns(actions).first?.id))
+        let pull = try #require(sends(h.tick(), "node_task_pull").first)
+        _ = h.reply(pull, [assignment("t2")]) + h.tick()
+        actions = h.machine.workerExited(2, .signaled(SIGXCPU), oomKills: 0, now: h.now) + h.tick()
+        error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
+        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
+        #expect(error?["data"] == ["limit": "cpu_seconds", "cpu_seconds": .int(Int64(profile.cpuSeconds))])
     }
 
     // MARK: Stopping

@@ -18,7 +18,9 @@ import ZeroTaskProtocol
         .progress(id: "t1", fraction: 1, message: nil),
         .log(taskID: "t1", level: .warning, message: "careful"),
         .log(taskID: nil, level: .info, message: "between tasks"),
-        .probe(.passed(name: "nodetest", methods: ["nt.add"])),
+        .probe(.passed(name: "nodetest", methods: ["nt.add", "nt.echo"], limits: [
+            "nt.add": SandboxLimits(), "nt.echo": SandboxLimits(memoryMiB: 64, processes: 0, network: false, read: ["/tmp"], write: []),
+        ])),
         .probe(.failed(PluginProblem(file: "a.json", method: "m", field: "abi", cause: "unknown abi"))),
     ])
     func everyMessageReadsBackAsItself(_ message: WorkerMessage) throws {
@@ -31,6 +33,8 @@ import ZeroTaskProtocol
             == #"{"type":"task","id":"t1","method":"nt.add","params":[1]}"#)
         #expect(WorkerMessage.done(id: "t1", outcome: .success(3), residentBytes: 7).json.jsonString
             == #"{"type":"done","id":"t1","result":3,"rss":7}"#)
+        #expect(WorkerMessage.probe(.passed(name: "p", methods: ["p.a"], limits: ["p.a": SandboxLimits(memoryMiB: 64)])).json.jsonString
+            == #"{"type":"probe","name":"p","methods":["p.a"],"limits":{"p.a":{"memory_mib":64}}}"#)
     }
 
     @Test func framesThatAreNoMessageAreRefusedNamingWhy() {
@@ -45,6 +49,9 @@ import ZeroTaskProtocol
         }
         #expect(throws: WorkerMessage.DecodingError(description: "a \"progress\" frame without a number \"progress\"")) {
             try WorkerMessage(json: ["type": "progress", "id": "t1"])
+        }
+        #expect(throws: WorkerMessage.DecodingError(description: #"a "probe" frame whose "limits" of p.a are no sandbox limits: {"memory_mib":"lots"}"#)) {
+            try WorkerMessage(json: ["type": "probe", "name": "p", "methods": ["p.a"], "limits": ["p.a": ["memory_mib": "lots"]]])
         }
     }
 }

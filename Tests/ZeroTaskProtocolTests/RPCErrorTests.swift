@@ -9,7 +9,7 @@ import ZeroTaskProtocol
             .parseError: -32700, .invalidRequest: -32600, .methodNotFound: -32601, .invalidParams: -32602,
             .internalError: -32603, .invalidClientID: -32010, .invalidTaskID: -32020, .invalidNodeID: -32030,
             .taskNotComplete: -32050, .taskTimedOut: -32060, .workerCrashed: -32061, .taskCancelled: -32062,
-            .retriesExhausted: -32063, .queueFull: -32070, .notAllowed: -32040,
+            .retriesExhausted: -32063, .resourceLimit: -32064, .queueFull: -32070, .notAllowed: -32040,
         ]
         #expect(Set(ErrorCode.allCases) == Set(expected.keys))
         for (code, value) in expected { #expect(code.rawValue == value, "\(code)") }

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import ZeroTaskProtocol
+import ZeroTaskTestSupport
+
+/// The plugin sandbox through a real node, real workers and a plugin that misbehaves on purpose
+/// (`Fixtures/sandboxed.c`): each limit ends or refuses what goes over it, and the node serves on.
+@Suite(.serialized) struct SandboxTests {
+    /// Starts a node with one worker serving the `sandboxed` plugin.
+    private func node(_ id: String) throws -> NodeHarness {
+        let h = try NodeHarness(plugins: ["sandboxed"])
+        try h.startNode(id: id, workers: 1, waitFor: "sb.alloc")
+        return h
+    }
+
+    /// The limit an outcome failed with (`data.limit` of a -32064 error).
+    private func limit(_ outcome: Result<JSONValue, RPCError>) -> String? {
+        guard case .failure(let e) = outcome, e.code == ErrorCode.resourceLimit.rawValue else { return nil }
+        return e.data?["limit"]?.stringValue
+    }
+
+    /// 1 GiB under memory_mib 256: the task fails with the memory limit, the next one runs.
+    @Test(.timeLimit(.minutes(2))) func memoryOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
+        let h = try node("sb-memory")
+        #expect(try h.outcome(try h.submit("sb.alloc", [16])) == .success(16))
+        let outcome = try h.outcome(try h.submit("sb.alloc", [1024]))
+        #expect(limit(outcome) == "memory_mib", "\(outcome)")
+        if case .failure(let e) = outcome { #expect(e.data?["memory_mib"] == .int(256)) }
+        // A fresh worker, the node untouched.
+        #expect(try h.outcome(try h.submit("sb.alloc", [16])) == .success(16))
+    }
+
+    /// A spin under cpu_seconds 1 (and a 120 s deadline): the CPU limit ends it, and says so.
+    @Test(.timeLimit(.minutes(2))) func cpuOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
+        let h = try node("sb-cpu")
+        let outcome = try h.outcome(try h.submit("sb.spin", [60]), seconds: 90)
+        #expect(limit(outcome) == "cpu_seconds", "\(outcome)")
+        #expect(try h.outcome(try h.submit("sb.alloc", [1])) == .success(1))
+    }
+
+    /// A setsid daemon's grandchild is gone once its task has answered.
+    @Test(.timeLimit(.minutes(2))) func aDaemonAPluginStartsIsGoneWhenItsTaskEnds() throws {
+        let h = try node("sb-daemon")
+        guard case .int(let pid) = try h.outcome(try h.submit("sb.daemon")).get(), pid > 0 else {
+            Issue.record("sb.daemon gave no pid")
+            return
+        }
+        // Killed and reaped before the worker sent the result.
+        #expect(processIsGone(Int32(pid)), "process \(pid) outlived its task")
+    }
+
+    /// A daemon started by a task that then hangs is gone once the deadline has killed the worker
+    /// (swept through the worker's cgroup: it is no child of the worker's group any more).
+    @Test(.timeLimit(.minutes(2))) func aDaemonOfATimedOutTaskIsGoneWithItsWorker() throws {
+        let h = try node("sb-daemon-timeout")
+        let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        let outcome = try h.outcome(try h.submit("sb.daemonhang", [.string(file)]))
+        guard case .failure(let e) = outcome, e.code == ErrorCode.taskTimedOut.rawValue else {
+            Issue.record("not a timeout: \(outcome)")
+            return
+        }
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(pid > 0)
+        let gone = eventually(30) { processIsGone(pid) }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "process \(pid) outlived its timed-out task")
+    }
+
+    /// processes: 0 makes fork fail with EPERM.
+    @Test(.timeLimit(.minutes(2))) func forkIsRefusedUnderProcessesZero() throws {
+        let h = try node("sb-fork")
+        let outcome = try h.outcome(try h.submit("sb.fork"))
+        guard case .failure(let e) = outcome else { Issue.record("fork was allowed: \(outcome)"); return }
+        #expect(e.message.contains("fork: Operation not permitted"), "\(e)")
+    }
+
+    /// network: false: the plugin's socket() fails and the listener sees no connection; with
+    /// network: true the same code connects (the listener works).
+    @Test(.timeLimit(.minutes(2))) func networkFalseRefusesSocketsAndNothingConnects() throws {
+        let h = try node("sb-network")
+        let listener = try LoopbackListener()
+        let refused = try h.outcome(try h.submit("sb.connect", [.int(Int64(listener.port))]))
+        guard case .failure(let e) = refused else { Issue.record("connected: \(refused)"); return }
+        #expect(e.message.contains("socket: Permission denied"), "\(e)")
+        #expect(!listener.acceptsWithin(seconds: 0), "a connection arrived")
+        #expect(try h.outcome(try h.submit("sb.connect_allowed", [.int(Int64(listener.port))])) == .success("connected"))
+        #expect(listener.acceptsWithin(seconds: 30))
+    }
+
+    /// A file outside the declared paths cannot be opened; a declared one can.
+    @Test(.timeLimit(.minutes(2))) func aFileOutsideTheDeclaredPathsCannotBeRead() throws {
+        let h = try node("sb-files")
+        let secret = FixturePlugins.temporaryDirectory("zt-secret") + "/secret"
+        try "secret".write(toFile: secret, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: (secret as NSString).deletingLastPathComponent) }
+        let refused = try h.outcome(try h.submit("sb.read", [.string(secret)]))
+        guard case .failure(let e) = refused else { Issue.record("read: \(refused)"); return }
+        #expect(e.message.contains("open: Permission denied"), "\(e)")
+        #expect(try h.outcome(try h.submit("sb.read", ["/etc/os-release"])) == .success("read"))
+    }
+}
+
+/// A TCP listener on 127.0.0.1, on a port of the kernel's choosing.
+final class LoopbackListener {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        port = UInt16(bigEndian: addr.sin_port)
+    }
+
+    /// Whether a connection is waiting (or arrives within `seconds`).
+    func acceptsWithin(seconds: Double) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, Int32(seconds * 1000)) == 1
+    }
+
+    deinit { close(fd) }
+}
