@@ -21,11 +21,11 @@ extension NodeStateMachine {
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
-            send("node_connect", .named(advertisement), .connect, now: now)
+            send(.nodeConnect, .named(advertisement), .connect, now: now)
         }
         if registered && advertisedGeneration < methodsGeneration {
             advertisedGeneration = methodsGeneration
-            send("node_advertise", .named(advertisement), .advertise, now: now)
+            send(.nodeAdvertise, .named(advertisement), .advertise, now: now)
         }
         guard registered else { return }
         var free = 0
@@ -35,10 +35,10 @@ extension NodeStateMachine {
             let done = takeDone()
             if !done.isEmpty { params["done"] = .array(done) }
             pullInFlight = true
-            send("node_task_pull", .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
+            send(.nodeTaskPull, .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
         } else if !doneBuffer.isEmpty {
             let done = takeDone()
-            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
+            send(.nodeTasksDone, .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }
     }
 
@@ -159,7 +159,7 @@ extension NodeStateMachine {
         }
         guard !release.isEmpty else { return }
         logger.debug("handing \(release.count) tasks back to the broker")
-        send("node_task_release", .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
+        send(.nodeTaskRelease, .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
     }
 
     /// Puts `a` in `w`'s queue, and its message among those `schedule` writes to `w` at once.

@@ -107,7 +107,7 @@ final class NodeStateMachine {
 
     /// The broker asks every node for its status (`broker_node_status` notification).
     func statusRequested(now: Double) -> [NodeAction] {
-        if registered { send("node_status", .named(statusFields()), .status, now: now) }
+        if registered { send(.nodeStatus, .named(statusFields()), .status, now: now) }
         return takeActions()
     }
 
@@ -122,7 +122,7 @@ final class NodeStateMachine {
             var fields: JSONObject = ["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
                 "status": .int(TaskStatus.running.rawValue), "progress": .double(fraction)]
             if let text { fields["message"] = .string(text) }
-            notify("task_status", .named(fields))
+            notify(.taskStatus, .named(fields))
         case .log:
             // Plugin output: the loop logs it under the worker's output budget.
             break
@@ -243,7 +243,7 @@ final class NodeStateMachine {
             // Only tasks that last are worth a RUNNING message; short ones just finish.
             if let t = w.task, !t.announced, let started = t.startedAt, now - started >= Self.announceAfter {
                 w.queue[0].announced = true
-                notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
+                notify(.taskStatus, .named(["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
                     "status": .int(TaskStatus.running.rawValue)]))
             }
         }
@@ -255,16 +255,16 @@ final class NodeStateMachine {
         warnIfBrokerSilent(now: now)
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
-            send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
+            send(.nodeHeartbeat, .positional([.string(nodeID)]), .heartbeat, now: now)
             // Every task this node holds — waiting, queued on or run by a worker, or done and not
             // yet acknowledged: the broker confirms them, answers the ones to drop, and takes
             // back what it assigned but this node never got (a lost reply).
-            send("node_check_tasks", .named(["node_id": .string(nodeID), "task_ids": .array(heldTaskIDs().map { .string($0) }),
+            send(.nodeCheckTasks, .named(["node_id": .string(nodeID), "task_ids": .array(heldTaskIDs().map { .string($0) }),
                 "complete": true]), .checkTasks, now: now)
         }
         if registered, now - lastStatus >= 5 {
             lastStatus = now
-            notify("node_status", .named(statusFields()))
+            notify(.nodeStatus, .named(statusFields()))
         }
         switch phase {
         case .draining(let until):
@@ -290,10 +290,10 @@ final class NodeStateMachine {
         }
         while !doneBuffer.isEmpty {
             let done = takeDone()
-            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
+            send(.nodeTasksDone, .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }
         if registered {
-            send("node_disconnect", .positional([.string(nodeID)]), .disconnect, now: now)
+            send(.nodeDisconnect, .positional([.string(nodeID)]), .disconnect, now: now)
         }
         phase = .disconnecting(until: now + 3)
     }

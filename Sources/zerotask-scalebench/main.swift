@@ -101,7 +101,7 @@ final class Peer {
     }
 
     func send(_ method: String, _ params: JSONValue) throws {
-        let r = Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: .int(nextID))
+        let r = Request(method: BrokerMethod.namespace + method, params: Params(json: params)!, id: .int(nextID))
         nextID += 1
         _ = try socket.send(r.json.jsonBytes)
     }

@@ -127,7 +127,7 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
     var poller = ZMQPoller()
     poller.add(socket)
     func request(_ method: String, _ params: JSONValue, id: Int64) -> [UInt8] {
-        Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: .int(id)).json.jsonBytes
+        Request(method: BrokerMethod.namespace + method, params: Params(json: params)!, id: .int(id)).json.jsonBytes
     }
     func receiveOne() throws -> Response {
         while true {

@@ -62,7 +62,7 @@ func brokerSetUp(_ context: ZMQContext, _ endpoint: String) throws -> [UInt8] {
     let req = try ZMQSocket(context, .req)
     try req.connect(endpoint)
     func call(_ method: String, _ params: JSONValue) throws -> JSONValue {
-        try req.send(Request(method: "zerotask.broker." + method, params: Params(json: params)!, id: 1).json.jsonBytes)
+        try req.send(Request(method: BrokerMethod.namespace + method, params: Params(json: params)!, id: 1).json.jsonBytes)
         guard let frames = try req.receiveFrames(), let body = frames.last,
             let response = Response(json: try JSONValue.parse(body)), case .success(let r) = response.outcome
         else { fail("\(method) failed") }
