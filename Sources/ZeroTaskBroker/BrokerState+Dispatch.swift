@@ -38,7 +38,7 @@ extension BrokerState {
         /// The caller's client id, connected on this connection.
         func client(_ p: ParamBinder) throws(RPCError) -> String {
             let id = tenancy.inside(try p.string("client_id"))
-            try touchClient(id, connection: connection, now: now)
+            try clients.touch(id, connection: connection, now: now)
             return id
         }
         func bind(_ names: [String], _ required: Int) throws(RPCError) -> ParamBinder {
@@ -135,7 +135,7 @@ extension BrokerState {
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
             let unavailable = try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name)
             let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, connection: connection, now: now)
-            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes.update(id) { $0.capacity = Int(c) } }
             setUnavailable(unavailable, node: id)
             return .result(.string(id))
         case .nodeHeartbeat:
@@ -149,12 +149,12 @@ extension BrokerState {
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
             let id = try p.string("node_id")
             try touchNode(id, connection: connection, now: now)
-            nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
-            nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
-            nodes[id]!.servesAny = false
+            let methods = try Self.methodDescriptions(try p.array("methods"))
+            nodes.update(id) { $0.advertise(methods) }
+            nodeWaiters.refile(nodeID: id, methods: methods.keys)
             setUnavailable(try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name), node: id)
-            if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
-            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes.update(id) { $0.workers = Int(w) } }
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes.update(id) { $0.capacity = Int(c) } }
             return .result(true)
         case .nodeTaskRelease:
             let p = try bind(["node_id", "task_ids"], 2)
@@ -171,8 +171,7 @@ extension BrokerState {
             return try taskReport(params, name, connection, now: now)
         case .nodeStatus:
             let (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id"])
-            nodes[node]!.status = fields
-            if let w = fields["workers"]?.int64Value, w >= 0 { nodes[node]!.workers = Int(w) }
+            nodes.update(node) { $0.setStatus(fields) }
             return .result(true)
         case .nodeTaskPull:
             let p = try bind(["node_id", "max", "wait", "done"], 1)
@@ -182,12 +181,12 @@ extension BrokerState {
             let max = Int(try p.optionalInt("max", in: 0...100_000) ?? 1)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
             let got = pullQueued(for: node, max: max)
-            if !got.isEmpty || wait == 0 || !canDefer || max == 0 || nodes[node]!.freeSlots == 0 {
+            guard let record = nodes[node], got.isEmpty, wait > 0, canDefer, max > 0, record.freeSlots > 0 else {
                 return .result(.array(got))
             }
             // One parked pull per node: an older one is answered empty so the node never waits on it.
             let waiter = NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait)
-            if let w = nodeWaiters.park(waiter, methods: nodes[node]!.methods.keys) {
+            if let w = nodeWaiters.park(waiter, methods: record.methods.keys) {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
             return .deferred
@@ -204,13 +203,15 @@ extension BrokerState {
             if p.value("complete")?.boolValue == true {
                 reclaimUnlisted(Set(listed.compactMap(\.stringValue)), nodeID: node, now: now)
             }
+            var confirmed: Set<String> = []
             let gone = listed.compactMap { v -> JSONValue? in
                 guard case .string(let id) = v else { return nil }
                 // JSONValue? spelled out: a bare `nil` here would become JSON null and be kept.
                 let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false
-                if stillMine { nodes[node]!.unconfirmed.remove(id) }
+                if stillMine { confirmed.insert(id) }
                 return stillMine ? JSONValue?.none : v
             }
+            nodes.update(node) { $0.unconfirmed.subtract(confirmed) }
             return .result(.array(gone))
 
         // MARK: discovery
@@ -247,7 +248,7 @@ extension BrokerState {
 
     private func nodeID(given: String?, peer: [UInt8]) throws(RPCError) -> String {
         if let given { return given }
-        return try nodeID(forPeer: peer)
+        return try nodes.nodeID(forPeer: peer)
     }
 
     /// What describes a task to submit, in positional order (after `client_id`).

@@ -63,7 +63,7 @@ extension BrokerState {
         tasks[id] = task
         taskChanged(id)
         pendingBytes += task.paramsBytes
-        clients[clientID]?.pending += 1
+        clients.countPending(clientID, by: 1)
         counters.submitted += 1
         enqueue(task)
         return id
@@ -110,7 +110,7 @@ extension BrokerState {
         tasks[taskID]!.nodeID = nodeID
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
-        nodes[nodeID]!.assigned.insert(taskID)
+        nodes.assign(taskID, to: nodeID)
         taskChanged(taskID)
     }
 
@@ -191,10 +191,7 @@ extension BrokerState {
             // to max_retries; a poison task that kills every worker it gets fails instead of looping.
             if task.status == .queued { return }  // already waiting for its next attempt
             if task.attempts <= task.maxRetries {
-                if let n = task.nodeID {
-                    nodes[n]?.assigned.remove(taskID)
-                    nodes[n]?.unconfirmed.remove(taskID)
-                }
+                nodes.unassign(taskID, from: task.nodeID)
                 requeueOrFail(taskID, now: now, cause: "worker crashed")
                 return
             }
@@ -212,10 +209,7 @@ extension BrokerState {
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
     mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
-        if let n = task.nodeID {
-            nodes[n]?.assigned.remove(taskID)
-            nodes[n]?.unconfirmed.remove(taskID)
-        }
+        nodes.unassign(taskID, from: task.nodeID)
         switch outcome {
         case .success(let r):
             task.status = .finished
@@ -232,7 +226,7 @@ extension BrokerState {
         pendingBytes -= task.paramsBytes
         task.params = .null
         task.resultBytes = Self.resultBytes(task)
-        clients[task.clientID]?.pending -= 1
+        clients.countPending(task.clientID, by: -1)
         tasks[taskID] = task
         taskChanged(taskID)
         keepResult(task)

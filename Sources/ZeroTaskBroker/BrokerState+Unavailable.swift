@@ -30,7 +30,7 @@ extension BrokerState {
         // Told once per plugin newly quarantined on this node, not on every re-advertisement.
         let fresh = Set(methods.filter { old[$0.key] == nil }.compactMap { Self.quarantineLine($0.value) })
         if nodes[id] != nil, !fresh.isEmpty { events.append(.pluginsQuarantined(nodeID: id, reasons: fresh.sorted())) }
-        nodes[id]?.unavailable = methods
+        nodes.update(id) { $0.unavailable = methods }
     }
 
     /// Why `method` cannot run: some node has it quarantined and none serves it; nil otherwise
@@ -38,7 +38,7 @@ extension BrokerState {
     func unavailableError(_ method: String) -> RPCError? {
         guard let holders = unavailableIndex[method], let first = holders.min(),
             let entry = nodes[first]?.unavailable[method],
-            !nodes.values.contains(where: { $0.methods[method] != nil })
+            !nodes.all.contains(where: { $0.methods[method] != nil })
         else { return nil }
         let plugin = entry["plugin"]?.stringValue.map { "plugin \"\($0)\"" } ?? "its plugin"
         let reason = entry["reason"]?.stringValue ?? "?"
