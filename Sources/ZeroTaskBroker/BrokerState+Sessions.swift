@@ -4,7 +4,7 @@ import ZeroTaskProtocol
 extension BrokerState {
     /// The id a peer asked for, checked, or a new one (`c…` for clients, `n…` for nodes) that
     /// differs from every id this broker ever gave.
-    mutating func chooseID(_ requested: String?, kind: Character, invalid: (String, String) -> RPCError) throws(RPCError) -> String {
+    mutating func chooseID(_ requested: String?, kind: Character, invalid: (String, String) -> BrokerError) throws(BrokerError) -> String {
         if let requested {
             guard Identifier.isValidID(requested) else { throw invalid(requested, "not a valid id") }
             return requested
@@ -16,14 +16,14 @@ extension BrokerState {
     /// Connects a client id (the caller's, inside its tenancy) on `connection`, or refuses it
     /// while another live connection holds it (see `ClientRecord.isHeld`).
     mutating func connectClient(_ requested: String?, tenancy: Tenancy, connection: Connection, now: Double)
-        throws(RPCError) -> String
+        throws(BrokerError) -> String
     {
-        let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: ClientRegistry.invalid))
+        let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: BrokerError.client))
         if try clients.connect(id, connection: connection, now: now) { clientChanged(id) }
         return id
     }
 
-    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(RPCError) {
+    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
         try clients.disconnect(id, connection: connection, now: now)
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
@@ -34,14 +34,15 @@ extension BrokerState {
     /// Registers a node id on `connection`. Refused while the id is registered on another
     /// connection (or, with keys, by another key) and not dropped for silence: a node id is
     /// never taken from a live node.
+    /// - Parameter methods: the methods it serves, names or description objects; nil: any (a seed node).
     mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, connection: Connection, now: Double)
-        throws(RPCError) -> String
+        throws(BrokerError) -> String
     {
-        let id = try chooseID(requested, kind: "n", invalid: NodeRegistry.invalid)
-        let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
+        let id = try chooseID(requested, kind: "n", invalid: BrokerError.node)
+        let described = try methods.map { (m) throws(BrokerError) in try Self.methodDescriptions(m) }
         if let existing = nodes[id], !existing.awaitingReconnect {
             guard existing.connection == connection else {
-                throw NodeRegistry.invalid(id, "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
+                throw BrokerError.node(id: id, why: "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
             nodes.update(id) { $0.registerAgain(methods: described, workers: workers, now: now, confirmWithin: config.nodeTimeout) }
             if let described { nodeWaiters.refile(nodeID: id, methods: described.keys) }
@@ -56,7 +57,7 @@ extension BrokerState {
     }
 
     /// Turns a `methods` param (names or description objects) into descriptions keyed by name.
-    static func methodDescriptions(_ list: [JSONValue]) throws(RPCError) -> [String: JSONValue] {
+    static func methodDescriptions(_ list: [JSONValue]) throws(BrokerError) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for (i, m) in list.enumerated() {
             let name: String
@@ -84,7 +85,7 @@ extension BrokerState {
 
     /// Checks that a node id is registered by `connection` and records its activity (see
     /// `NodeRegistry.touch`).
-    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(RPCError) {
+    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
         try nodes.touch(id, connection: connection, now: now, connectedAt: wallClock())
     }
 

@@ -35,18 +35,12 @@ extension BrokerState {
 
     /// Why `method` cannot run: some node has it quarantined and none serves it; nil otherwise
     /// (one lookup in an index that is empty unless a plugin is quarantined somewhere).
-    func unavailableError(_ method: String) -> RPCError? {
+    func unavailableError(_ method: String) -> BrokerError? {
         guard let holders = unavailableIndex[method], let first = holders.min(),
             let entry = nodes[first]?.unavailable[method],
             !nodes.all.contains(where: { $0.methods[method] != nil })
         else { return nil }
-        let plugin = entry["plugin"]?.stringValue.map { "plugin \"\($0)\"" } ?? "its plugin"
-        let reason = entry["reason"]?.stringValue ?? "?"
-        var data: JSONObject = ["method": .string(method), "node_id": .string(first), "reason": .string(reason)]
-        if let p = entry["plugin"] { data["plugin"] = p }
-        if let f = entry["file"] { data["file"] = f }
-        return RPCError(.methodNotFound,
-            "method \(method) is unavailable: \(plugin) is not loaded on node \(first) (quarantined: \(reason))", data: .object(data))
+        return .methodUnavailable(method: method, nodeID: first, entry: entry)
     }
 
     /// "FILE: REASON" (or the plugin's name) of one unavailable method's description.

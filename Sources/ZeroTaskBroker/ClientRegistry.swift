@@ -16,19 +16,15 @@ struct ClientRegistry: Sendable {
     var isEmpty: Bool { records.isEmpty }
     var connectedCount: Int { records.values.reduce(0) { $0 + ($1.connected ? 1 : 0) } }
 
-    static func invalid(_ id: String, _ why: String) -> RPCError {
-        RPCError(.invalidClientID, "client \"\(id)\": \(why)")
-    }
-
     /// Connects `id` on `connection`, or refuses it while another live connection holds it
     /// (see `ClientRecord.isHeld`). Returns whether what the store keeps of it changed.
-    mutating func connect(_ id: String, connection: Connection, now: Double) throws(RPCError) -> Bool {
+    mutating func connect(_ id: String, connection: Connection, now: Double) throws(BrokerError) -> Bool {
         guard var record = records[id] else {
             records[id] = ClientRecord(id: id, connection: connection, lastSeen: now)
             return true
         }
         if record.isHeld(byOtherThan: connection, now: now, timeout: timeout) {
-            throw Self.invalid(id, "taken by another connection active \(Int(now - record.lastSeen)) s ago")
+            throw BrokerError.client(id: id, why: "taken by another connection active \(Int(now - record.lastSeen)) s ago")
         }
         let changed = !record.connected
         record.connection = connection
@@ -41,20 +37,20 @@ struct ClientRegistry: Sendable {
     /// Checks that `id` is connected and not held by another live connection, and records its
     /// activity (a connection may carry on with an id nobody else holds, such as one
     /// remembered from the store).
-    mutating func touch(_ id: String, connection: Connection, now: Double) throws(RPCError) {
-        guard Identifier.isValidID(id) else { throw Self.invalid(id, "not a valid id") }
+    mutating func touch(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+        guard Identifier.isValidID(id) else { throw BrokerError.client(id: id, why: "not a valid id") }
         guard let client = records[id], client.connected else {
-            throw Self.invalid(id, records[id] == nil ? "unknown (call client_connect first)" : "disconnected")
+            throw BrokerError.client(id: id, why: records[id] == nil ? "unknown (call client_connect first)" : "disconnected")
         }
         guard !client.isHeld(byOtherThan: connection, now: now, timeout: timeout) else {
-            throw Self.invalid(id, "in use by another connection (active \(Int(now - client.lastSeen)) s ago)")
+            throw BrokerError.client(id: id, why: "in use by another connection (active \(Int(now - client.lastSeen)) s ago)")
         }
         records[id]?.lastSeen = now
         records[id]?.connection = connection
     }
 
     /// Disconnects `id`, with the checks of `touch`.
-    mutating func disconnect(_ id: String, connection: Connection, now: Double) throws(RPCError) {
+    mutating func disconnect(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
         try touch(id, connection: connection, now: now)
         records[id]?.connected = false
     }

@@ -23,10 +23,6 @@ struct NodeRegistry: Sendable {
     /// Nodes dropped for silence and not registered again since.
     var silent: [NodeRecord] { silentByPeer.values.filter { records[$0.id] == nil } }
 
-    static func invalid(_ id: String, _ why: String) -> RPCError {
-        RPCError(.invalidNodeID, "node \"\(id)\": \(why)")
-    }
-
     /// Changes a registered node in place; nil (and nothing done) when `id` is not registered.
     @discardableResult
     mutating func update<R>(_ id: String, _ change: (inout NodeRecord) -> R) -> R? {
@@ -36,10 +32,10 @@ struct NodeRegistry: Sendable {
 
     /// The node registered on this peer (the seed spec's implicit node id), or the one dropped
     /// for silence there (`touch` registers it again).
-    func nodeID(forPeer peer: [UInt8]) throws(RPCError) -> String {
+    func nodeID(forPeer peer: [UInt8]) throws(BrokerError) -> String {
         if byPeer[peer] == nil, let silent = silentByPeer[peer] { return silent.id }
         guard let id = byPeer[peer], records[id] != nil else {
-            throw RPCError(.invalidNodeID, "no node is connected on this connection (call node_connect first)")
+            throw BrokerError.noNodeOnConnection
         }
         return id
     }
@@ -84,15 +80,15 @@ struct NodeRegistry: Sendable {
     /// Checks that `id` is registered by `connection` and records its activity: every node
     /// method speaks for the node only from the connection (and key) that registered it. A node
     /// dropped for silence that speaks again from that connection is registered again first.
-    mutating func touch(_ id: String, connection: Connection, now: Double, connectedAt: @autoclosure () -> Double) throws(RPCError) {
+    mutating func touch(_ id: String, connection: Connection, now: Double, connectedAt: @autoclosure () -> Double) throws(BrokerError) {
         if records[id] == nil { readmitSilent(id, connection: connection, now: now, connectedAt: connectedAt()) }
         guard let node = records[id] else {
-            throw Self.invalid(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
+            throw BrokerError.node(id: id, why: Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
         }
         // -32030 makes the node register again, which is what a restarted broker needs from it.
-        guard !node.awaitingReconnect else { throw Self.invalid(id, "unknown since the broker restarted (call node_connect again)") }
+        guard !node.awaitingReconnect else { throw BrokerError.node(id: id, why: "unknown since the broker restarted (call node_connect again)") }
         guard node.connection == connection else {
-            throw Self.invalid(id, "registered by another connection; only that one speaks for it")
+            throw BrokerError.node(id: id, why: "registered by another connection; only that one speaks for it")
         }
         records[id]?.lastSeen = now
     }
