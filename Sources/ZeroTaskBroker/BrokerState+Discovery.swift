@@ -4,13 +4,13 @@ import ZeroTaskProtocol
 extension BrokerState {
     func methodsSummary() -> JSONValue {
         var byName: [String: (desc: JSONValue, nodes: [String])] = [:]
-        for node in nodes.values {
+        for node in nodes.all {
             for (name, desc) in node.methods {
                 byName[name, default: (desc, [])].nodes.append(node.id)
             }
         }
         var running: [String: Int] = [:]
-        for node in nodes.values {
+        for node in nodes.all {
             for id in node.assigned { if let m = tasks[id]?.method { running[m, default: 0] += 1 } }
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
@@ -41,8 +41,8 @@ extension BrokerState {
     /// for silence are listed apart (`silent_nodes`): their next request brings them back, so a
     /// client may still count on them.
     func anyMethodEntry() -> JSONValue? {
-        let live = nodes.values.filter(\.servesAny)
-        let silent = silentByPeer.values.filter { $0.servesAny && nodes[$0.id] == nil }
+        let live = nodes.all.filter(\.servesAny)
+        let silent = nodes.silent.filter(\.servesAny)
         guard !live.isEmpty || !silent.isEmpty else { return nil }
         var o = JSONObject()
         o.append("name", "*")
@@ -56,10 +56,9 @@ extension BrokerState {
     }
 
     func nodesSummary(now: Double) -> JSONValue {
-        .array(nodes.keys.sorted().map { id in
-            let n = nodes[id]!
+        .array(nodes.all.sorted { $0.id < $1.id }.map { n in
             var o = JSONObject()
-            o.append("node_id", .string(id))
+            o.append("node_id", .string(n.id))
             o.append("methods", .array(n.methods.keys.sorted().map { .string($0) }))
             if n.servesAny { o.append("serves_any", true) }
             // A seed node that declared no workers runs one task at a time (see freeSlots).
@@ -78,7 +77,7 @@ extension BrokerState {
         // From counts kept as tasks move and from the tasks in flight only: a scan of every task
         // made each `stats` cost as much as a million kept results.
         var byStatus: [TaskStatus: Int] = [.queued: queuedCount, .failed: results.failed, .finished: results.count - results.failed]
-        for node in nodes.values {
+        for node in nodes.all {
             for id in node.assigned { if let s = tasks[id]?.status { byStatus[s, default: 0] += 1 } }
         }
         var o = JSONObject()
@@ -86,7 +85,7 @@ extension BrokerState {
         o.append("queued", .int(Int64(queuedCount)))
         for s in TaskStatus.allCases where s != .queued { o.append(s.description, .int(Int64(byStatus[s] ?? 0))) }
         o.append("nodes", .int(Int64(nodes.count)))
-        o.append("clients", .int(Int64(clients.values.filter(\.connected).count)))
+        o.append("clients", .int(Int64(clients.connectedCount)))
         o.append("submitted_total", .int(Int64(counters.submitted)))
         o.append("finished_total", .int(Int64(counters.finished)))
         o.append("failed_total", .int(Int64(counters.failed)))

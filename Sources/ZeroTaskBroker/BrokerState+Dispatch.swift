@@ -22,7 +22,17 @@ extension BrokerState {
         do {
             return try dispatch(method, request.params, route: route, connection: connection, tenancy: tenancy, now: now, canDefer: canDefer)
         } catch {
-            return .error(tenancy.outside(error))
+            return .error(tenancy.outside(Self.rpcError(error)))
+        }
+    }
+
+    /// The JSON-RPC error for what handling a request threw: a rule's `BrokerError` mapped
+    /// (`BrokerError.rpcError`), a param decoder's -32602 `RPCError` as it is.
+    static func rpcError(_ error: any Error) -> RPCError {
+        switch error {
+        case let e as BrokerError: e.rpcError
+        case let e as RPCError: e
+        default: RPCError(.internalError, "\(error)")
         }
     }
 
@@ -30,15 +40,16 @@ extension BrokerState {
     ///   - connection: who asks; client and node ids are bound to it.
     ///   - tenancy: how the caller's client and task ids read inside the broker (its tenant's
     ///     prefix added to ids it names, taken off ids it is told).
+    /// - Throws: `RPCError` for params that do not decode, `BrokerError` for a rule's refusal.
     private mutating func dispatch(_ method: BrokerMethod, _ params: Params, route: ReplyRoute, connection: Connection,
-        tenancy: Tenancy, now: Double, canDefer: Bool) throws(RPCError) -> BrokerAnswer
+        tenancy: Tenancy, now: Double, canDefer: Bool) throws -> BrokerAnswer
     {
         let name = method.rawValue
         let peer = route.peer
         /// The caller's client id, connected on this connection.
-        func client(_ p: ParamBinder) throws(RPCError) -> String {
+        func client(_ p: ParamBinder) throws -> String {
             let id = tenancy.inside(try p.string("client_id"))
-            try touchClient(id, connection: connection, now: now)
+            try clients.touch(id, connection: connection, now: now)
             return id
         }
         func bind(_ names: [String], _ required: Int) throws(RPCError) -> ParamBinder {
@@ -63,13 +74,13 @@ extension BrokerState {
             let client = try client(p)
             var ids: [JSONValue] = []
             for (i, t) in try p.array("tasks").enumerated() {
-                do throws(RPCError) {
-                    guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
+                do {
+                    guard let tp = Params(json: t) else { throw RPCError.invalidParams("tasks[\(i)] must be an object or array") }
                     let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
                         names: Self.submissionParams, required: 2)
                     ids.append(.string(tenancy.outside(try submit(try Self.submission(b, config), clientID: client, now: now))))
                 } catch {
-                    ids.append(tenancy.outside(error).json)
+                    ids.append(tenancy.outside(Self.rpcError(error)).json)
                 }
             }
             return .result(.array(ids))
@@ -111,10 +122,10 @@ extension BrokerState {
             var seen = Set<String>(minimumCapacity: Swift.min(listed.count, config.maxWaitIDs))
             var done: [TaskRecord] = []
             for (i, v) in listed.enumerated() {
-                guard case .string(let s) = v else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
+                guard case .string(let s) = v else { throw RPCError.invalidParams("\(name): task_ids[\(i)] must be a string") }
                 guard seen.insert(s).inserted else { continue }
                 guard ids.count < config.maxWaitIDs else {
-                    throw .invalidParams("\(name): task_ids names more than \(config.maxWaitIDs) distinct tasks (max_wait_ids); wait for fewer at a time")
+                    throw RPCError.invalidParams("\(name): task_ids names more than \(config.maxWaitIDs) distinct tasks (max_wait_ids); wait for fewer at a time")
                 }
                 let t = try task(tenancy.inside(s), of: client, tenancy)
                 ids.append(t.id)
@@ -135,7 +146,7 @@ extension BrokerState {
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
             let unavailable = try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name)
             let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, connection: connection, now: now)
-            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes.update(id) { $0.capacity = Int(c) } }
             setUnavailable(unavailable, node: id)
             return .result(.string(id))
         case .nodeHeartbeat:
@@ -149,12 +160,12 @@ extension BrokerState {
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
             let id = try p.string("node_id")
             try touchNode(id, connection: connection, now: now)
-            nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
-            nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
-            nodes[id]!.servesAny = false
+            let methods = try Self.methodDescriptions(try p.array("methods"))
+            nodes.update(id) { $0.advertise(methods) }
+            nodeWaiters.refile(nodeID: id, methods: methods.keys)
             setUnavailable(try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name), node: id)
-            if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
-            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
+            if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes.update(id) { $0.workers = Int(w) } }
+            if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes.update(id) { $0.capacity = Int(c) } }
             return .result(true)
         case .nodeTaskRelease:
             let p = try bind(["node_id", "task_ids"], 2)
@@ -171,8 +182,7 @@ extension BrokerState {
             return try taskReport(params, name, connection, now: now)
         case .nodeStatus:
             let (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id"])
-            nodes[node]!.status = fields
-            if let w = fields["workers"]?.int64Value, w >= 0 { nodes[node]!.workers = Int(w) }
+            nodes.update(node) { $0.setStatus(fields) }
             return .result(true)
         case .nodeTaskPull:
             let p = try bind(["node_id", "max", "wait", "done"], 1)
@@ -182,12 +192,12 @@ extension BrokerState {
             let max = Int(try p.optionalInt("max", in: 0...100_000) ?? 1)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
             let got = pullQueued(for: node, max: max)
-            if !got.isEmpty || wait == 0 || !canDefer || max == 0 || nodes[node]!.freeSlots == 0 {
+            guard let record = nodes[node], got.isEmpty, wait > 0, canDefer, max > 0, record.freeSlots > 0 else {
                 return .result(.array(got))
             }
             // One parked pull per node: an older one is answered empty so the node never waits on it.
             let waiter = NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait)
-            if let w = nodeWaiters.park(waiter, methods: nodes[node]!.methods.keys) {
+            if let w = nodeWaiters.park(waiter, methods: record.methods.keys) {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
             return .deferred
@@ -204,13 +214,15 @@ extension BrokerState {
             if p.value("complete")?.boolValue == true {
                 reclaimUnlisted(Set(listed.compactMap(\.stringValue)), nodeID: node, now: now)
             }
+            var confirmed: Set<String> = []
             let gone = listed.compactMap { v -> JSONValue? in
                 guard case .string(let id) = v else { return nil }
                 // JSONValue? spelled out: a bare `nil` here would become JSON null and be kept.
                 let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false
-                if stillMine { nodes[node]!.unconfirmed.remove(id) }
+                if stillMine { confirmed.insert(id) }
                 return stillMine ? JSONValue?.none : v
             }
+            nodes.update(node) { $0.unconfirmed.subtract(confirmed) }
             return .result(.array(gone))
 
         // MARK: discovery
@@ -231,7 +243,7 @@ extension BrokerState {
 
     /// -32070 when parking one more result wait naming `ids` tasks would pass a cap: parked
     /// waits hold memory until answered, so neither one connection nor all of them may pile up.
-    private func checkRoomToPark(ids: Int, peer: [UInt8], name: String) throws(RPCError) {
+    private func checkRoomToPark(ids: Int, peer: [UInt8], name: String) throws(BrokerError) {
         let why: String
         if resultWaiters.count(peer: peer) >= config.maxParkedWaitsPerConnection {
             why = "this connection has \(config.maxParkedWaitsPerConnection) waits parked (max_parked_waits_per_connection)"
@@ -242,12 +254,12 @@ extension BrokerState {
         } else {
             return
         }
-        throw RPCError(.queueFull, "\(name): cannot wait now: \(why); retry later")
+        throw .queueFull("\(name): cannot wait now: \(why); retry later")
     }
 
-    private func nodeID(given: String?, peer: [UInt8]) throws(RPCError) -> String {
+    private func nodeID(given: String?, peer: [UInt8]) throws(BrokerError) -> String {
         if let given { return given }
-        return try nodeID(forPeer: peer)
+        return try nodes.nodeID(forPeer: peer)
     }
 
     /// What describes a task to submit, in positional order (after `client_id`).
@@ -276,7 +288,7 @@ extension BrokerState {
     }
 
     /// The node id given as the only param, or implied by the connection.
-    private mutating func nodeOf(_ params: Params, _ name: String, _ connection: Connection, now: Double) throws(RPCError) -> String {
+    private mutating func nodeOf(_ params: Params, _ name: String, _ connection: Connection, now: Double) throws -> String {
         let p = try ParamBinder(params, method: name, names: ["node_id"], required: 0)
         let id = try nodeID(given: p.optionalString("node_id"), peer: connection.peer)
         try touchNode(id, connection: connection, now: now)
@@ -285,7 +297,7 @@ extension BrokerState {
 
     /// `(task_id)` (seed: the node is the one on this connection) or `(node_id, task_id)`.
     private mutating func nodeTask(_ params: Params, _ name: String, idKey: String, _ connection: Connection, now: Double)
-        throws(RPCError) -> (String, String)
+        throws -> (String, String)
     {
         let names: [String]
         if case .positional(let a) = params, a.count <= 1 { names = [idKey] } else { names = ["node_id", idKey] }
@@ -297,14 +309,14 @@ extension BrokerState {
 
     /// Named fixed params plus any further named fields (`task_status`, `node_status`).
     private mutating func nodeFields(_ params: Params, _ name: String, _ connection: Connection, now: Double, fixed: [String])
-        throws(RPCError) -> (String, JSONObject)
+        throws -> (String, JSONObject)
     {
         var fields = JSONObject()
         var fixedParams: Params
         switch params {
         case .positional(let a):
             guard a.count <= fixed.count else {
-                throw .invalidParams("\(name): takes (\(fixed.joined(separator: ", "))) by position; pass further fields by name")
+                throw RPCError.invalidParams("\(name): takes (\(fixed.joined(separator: ", "))) by position; pass further fields by name")
             }
             fixedParams = params
         case .named(let o):
@@ -322,10 +334,10 @@ extension BrokerState {
     }
 
     private mutating func taskStatus(_ params: Params, _ name: String, _ connection: Connection, now: Double)
-        throws(RPCError) -> BrokerAnswer
+        throws -> BrokerAnswer
     {
         var (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id", "task_id", "status"])
-        guard case .string(let taskID)? = fields["task_id"] else { throw .invalidParams("\(name): missing param \"task_id\"") }
+        guard case .string(let taskID)? = fields["task_id"] else { throw RPCError.invalidParams("\(name): missing param \"task_id\"") }
         fields["task_id"] = nil
         var status: TaskStatus?
         if let s = fields["status"] {
@@ -334,7 +346,7 @@ extension BrokerState {
             case .string(let n): status = TaskStatus(name: n)
             default: break
             }
-            guard status != nil else { throw .invalidParams("\(name): param \"status\" is not a status code or name: \(s)") }
+            guard status != nil else { throw RPCError.invalidParams("\(name): param \"status\" is not a status code or name: \(s)") }
             fields["status"] = nil
         }
         try updateStatus(taskID, nodeID: node, status: status, fields: fields)
@@ -343,7 +355,7 @@ extension BrokerState {
     }
 
     private mutating func taskReport(_ params: Params, _ name: String, _ connection: Connection, now: Double)
-        throws(RPCError) -> BrokerAnswer
+        throws -> BrokerAnswer
     {
         let failed = name == BrokerMethod.nodeTaskFailed.rawValue
         let seedKey = failed ? "error" : "task_result"
@@ -361,7 +373,7 @@ extension BrokerState {
         let outcome: Result<JSONValue, RPCError>
         if failed {
             guard let e = RPCError(json: value) else {
-                throw .invalidParams("\(name): param \"error\" must be {\"code\": integer, \"message\": string}")
+                throw RPCError.invalidParams("\(name): param \"error\" must be {\"code\": integer, \"message\": string}")
             }
             outcome = .failure(e)
         } else {
@@ -387,11 +399,11 @@ extension BrokerState {
             } else {
                 outcome = .success(o["result"] ?? .null)
             }
-            do throws(RPCError) {
+            do throws(BrokerError) {
                 try report(id, nodeID: nodeID, outcome: outcome, now: now)
                 out.append(true)
             } catch {
-                out.append(error.json)
+                out.append(error.rpcError.json)
             }
         }
         return out

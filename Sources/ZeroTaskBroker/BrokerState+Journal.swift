@@ -20,7 +20,7 @@ extension BrokerState {
             if let t = tasks[id] { c.tasks.append(t.stored) } else { c.deletedTasks.append(id) }
         }
         for id in changedClients {
-            if let r = clients[id] { c.clients.append(StoredClient(id: id, connected: r.connected)) } else { c.deletedClients.append(id) }
+            if let stored = clients.stored(id) { c.clients.append(stored) } else { c.deletedClients.append(id) }
         }
         changedTasks.removeAll(keepingCapacity: true)
         changedClients.removeAll(keepingCapacity: true)
@@ -41,11 +41,7 @@ extension BrokerState {
     ///   refused as taken.
     public mutating func restore(_ contents: StoreContents, now: Double) {
         let wallNow = wallClock()
-        for c in contents.clients {
-            var r = ClientRecord(id: c.id, connection: .none, lastSeen: now)
-            r.connected = c.connected
-            clients[c.id] = r
-        }
+        for c in contents.clients { clients.restore(c, now: now) }
         var completed: [TaskRecord] = []
         for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
             var t = TaskRecord(
@@ -65,16 +61,10 @@ extension BrokerState {
                 completed.append(t)
             case .assigned, .running, .queued:
                 pendingBytes += t.paramsBytes
-                clients[t.clientID]?.pending += 1
+                clients.countPending(t.clientID, by: 1)
                 if s.status != .queued, let nodeID = s.nodeID {
                     tasks[t.id] = t
-                    if nodes[nodeID] == nil {
-                        var node = NodeRecord(id: nodeID, connection: .none, lastSeen: now, connectedAt: wallNow)
-                        node.awaitingReconnect = true
-                        nodes[nodeID] = node
-                    }
-                    nodes[nodeID]!.assigned.insert(t.id)
-                    nodes[nodeID]!.unconfirmed.insert(t.id)
+                    nodes.restoreAssignment(t.id, to: nodeID, now: now, connectedAt: wallNow)
                 } else {
                     t.status = .queued
                     t.nodeID = nil

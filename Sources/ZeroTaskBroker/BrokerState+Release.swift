@@ -9,8 +9,7 @@ extension BrokerState {
         var released = 0
         for id in ids {
             guard var task = tasks[id], task.nodeID == nodeID, !task.status.isComplete else { continue }
-            nodes[nodeID]?.assigned.remove(id)
-            nodes[nodeID]?.unconfirmed.remove(id)
+            nodes.unassign(id, from: nodeID)
             task.nodeID = nil
             task.status = .queued
             task.attempts = max(0, task.attempts - 1)
@@ -26,13 +25,8 @@ extension BrokerState {
     /// A node named every task it holds (`node_check_tasks` with `complete`): an assigned task
     /// missing from two lists in a row never reached it (a lost reply) and is queued again.
     mutating func reclaimUnlisted(_ listed: Set<String>, nodeID: String, now: Double) {
-        guard let node = nodes[nodeID] else { return }
-        let unlisted = node.assigned.subtracting(listed)
-        let lost = unlisted.intersection(node.missing)
-        nodes[nodeID]!.missing = unlisted.subtracting(lost)
+        guard let lost = nodes.update(nodeID, { $0.takeUnlisted(listed) }) else { return }
         for id in lost.sorted() {
-            nodes[nodeID]!.assigned.remove(id)
-            nodes[nodeID]!.unconfirmed.remove(id)
             requeueOrFail(id, now: now, cause: "node \(nodeID) does not hold it")
         }
     }

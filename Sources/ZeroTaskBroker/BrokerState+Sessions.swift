@@ -2,17 +2,9 @@ import ZeroTaskProtocol
 
 /// Clients and nodes: connecting, liveness, disconnecting.
 extension BrokerState {
-    static func invalidClient(_ id: String, _ why: String) -> RPCError {
-        RPCError(.invalidClientID, "client \"\(id)\": \(why)")
-    }
-
-    static func invalidNode(_ id: String, _ why: String) -> RPCError {
-        RPCError(.invalidNodeID, "node \"\(id)\": \(why)")
-    }
-
     /// The id a peer asked for, checked, or a new one (`c…` for clients, `n…` for nodes) that
     /// differs from every id this broker ever gave.
-    mutating func chooseID(_ requested: String?, kind: Character, invalid: (String, String) -> RPCError) throws(RPCError) -> String {
+    mutating func chooseID(_ requested: String?, kind: Character, invalid: (String, String) -> BrokerError) throws(BrokerError) -> String {
         if let requested {
             guard Identifier.isValidID(requested) else { throw invalid(requested, "not a valid id") }
             return requested
@@ -24,42 +16,15 @@ extension BrokerState {
     /// Connects a client id (the caller's, inside its tenancy) on `connection`, or refuses it
     /// while another live connection holds it (see `ClientRecord.isHeld`).
     mutating func connectClient(_ requested: String?, tenancy: Tenancy, connection: Connection, now: Double)
-        throws(RPCError) -> String
+        throws(BrokerError) -> String
     {
-        let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: Self.invalidClient))
-        if let existing = clients[id], existing.isHeld(byOtherThan: connection, now: now, timeout: config.clientTimeout) {
-            throw Self.invalidClient(id, "taken by another connection active \(Int(now - existing.lastSeen)) s ago")
-        }
-        if clients[id] == nil {
-            clients[id] = ClientRecord(id: id, connection: connection, lastSeen: now)
-            clientChanged(id)
-        } else {
-            if !clients[id]!.connected { clientChanged(id) }
-            clients[id]!.connection = connection
-            clients[id]!.lastSeen = now
-            clients[id]!.connected = true
-        }
+        let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: BrokerError.client))
+        if try clients.connect(id, connection: connection, now: now) { clientChanged(id) }
         return id
     }
 
-    /// Checks that a client id is connected and not held by another live connection, and
-    /// records its activity (a connection may carry on with an id nobody else holds, such as
-    /// one remembered from the store).
-    mutating func touchClient(_ id: String, connection: Connection, now: Double) throws(RPCError) {
-        guard Identifier.isValidID(id) else { throw Self.invalidClient(id, "not a valid id") }
-        guard let client = clients[id], client.connected else {
-            throw Self.invalidClient(id, clients[id] == nil ? "unknown (call client_connect first)" : "disconnected")
-        }
-        guard !client.isHeld(byOtherThan: connection, now: now, timeout: config.clientTimeout) else {
-            throw Self.invalidClient(id, "in use by another connection (active \(Int(now - client.lastSeen)) s ago)")
-        }
-        clients[id]!.lastSeen = now
-        clients[id]!.connection = connection
-    }
-
-    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(RPCError) {
-        try touchClient(id, connection: connection, now: now)
-        clients[id]!.connected = false
+    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+        try clients.disconnect(id, connection: connection, now: now)
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: waiter.answer([], tasks: tasks))))
@@ -69,55 +34,30 @@ extension BrokerState {
     /// Registers a node id on `connection`. Refused while the id is registered on another
     /// connection (or, with keys, by another key) and not dropped for silence: a node id is
     /// never taken from a live node.
+    /// - Parameter methods: the methods it serves, names or description objects; nil: any (a seed node).
     mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, connection: Connection, now: Double)
-        throws(RPCError) -> String
+        throws(BrokerError) -> String
     {
-        let id = try chooseID(requested, kind: "n", invalid: Self.invalidNode)
-        let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
-        let peer = connection.peer
+        let id = try chooseID(requested, kind: "n", invalid: BrokerError.node)
+        let described = try methods.map { (m) throws(BrokerError) in try Self.methodDescriptions(m) }
         if let existing = nodes[id], !existing.awaitingReconnect {
             guard existing.connection == connection else {
-                throw Self.invalidNode(id, "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
+                throw BrokerError.node(id: id, why: "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
-            // The same connection registering again (or a restarted node with the same id and
-            // routing id): it must confirm the tasks it holds within node_timeout, by reporting
-            // them or naming them in node_check_tasks; the others are queued again.
-            nodes[id]!.lastSeen = now
-            nodes[id]!.unconfirmed = nodes[id]!.assigned
-            if !nodes[id]!.assigned.isEmpty { nodes[id]!.confirmBy = now + config.nodeTimeout }
-            if let described {
-                nodes[id]!.methods = described
-                nodeWaiters.refile(nodeID: id, methods: described.keys)
-                nodes[id]!.servesAny = false
-            }
-            if let workers { nodes[id]!.workers = workers }
+            nodes.update(id) { $0.registerAgain(methods: described, workers: workers, now: now, confirmWithin: config.nodeTimeout) }
+            if let described { nodeWaiters.refile(nodeID: id, methods: described.keys) }
         } else {
-            if let oldID = nodeByPeer[peer], oldID != id, nodes[oldID]?.connection == connection {
-                dropNode(oldID, now: now, reason: "replaced by \(id)")
-            }
-            // A node remembered from the store takes back the tasks it was running.
-            var record = nodes[id] ?? NodeRecord(id: id, connection: connection, lastSeen: now, connectedAt: wallClock())
-            record.connection = connection
-            record.lastSeen = now
-            record.connectedAt = wallClock()
-            record.awaitingReconnect = false
-            if !record.unconfirmed.isEmpty { record.confirmBy = now + config.nodeTimeout }
-            record.methods = described ?? [:]
-            record.servesAny = described == nil
-            record.workers = workers ?? 0
-            nodes[id] = record
-            nodeByPeer[peer] = id
+            if let old = nodes.replaced(by: id, on: connection) { dropNode(old, now: now, reason: "replaced by \(id)") }
+            let record = nodes.admit(id, on: connection, methods: described, workers: workers, now: now,
+                connectedAt: wallClock(), confirmWithin: config.nodeTimeout)
             events.append(.nodeJoined(nodeID: id, methods: record.methods.count, workers: record.workers))
         }
-        // Registered anew: what was remembered of a silent node on this peer, or under this id
-        // on another, is superseded (that connection no longer speaks for the id).
-        silentByPeer[peer] = nil
-        if !silentByPeer.isEmpty { silentByPeer = silentByPeer.filter { $0.value.id != id } }
+        nodes.forgetSilent(id, peer: connection.peer)
         return id
     }
 
     /// Turns a `methods` param (names or description objects) into descriptions keyed by name.
-    static func methodDescriptions(_ list: [JSONValue]) throws(RPCError) -> [String: JSONValue] {
+    static func methodDescriptions(_ list: [JSONValue]) throws(BrokerError) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for (i, m) in list.enumerated() {
             let name: String
@@ -143,30 +83,10 @@ extension BrokerState {
         return out
     }
 
-    /// Checks that a node id is registered by `connection` and records its activity: every node
-    /// method speaks for the node only from the connection (and key) that registered it. A node
-    /// dropped for silence that speaks again from that connection is registered again first.
-    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(RPCError) {
-        if nodes[id] == nil { readmitSilentNode(id, connection: connection, now: now) }
-        guard let node = nodes[id] else {
-            throw Self.invalidNode(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
-        }
-        // -32030 makes the node register again, which is what a restarted broker needs from it.
-        guard !node.awaitingReconnect else { throw Self.invalidNode(id, "unknown since the broker restarted (call node_connect again)") }
-        guard node.connection == connection else {
-            throw Self.invalidNode(id, "registered by another connection; only that one speaks for it")
-        }
-        nodes[id]!.lastSeen = now
-    }
-
-    /// The node registered on this peer (the seed spec's implicit node id), or the one dropped
-    /// for silence there (`touchNode` registers it again).
-    func nodeID(forPeer peer: [UInt8]) throws(RPCError) -> String {
-        if nodeByPeer[peer] == nil, let silent = silentByPeer[peer] { return silent.id }
-        guard let id = nodeByPeer[peer], nodes[id] != nil else {
-            throw RPCError(.invalidNodeID, "no node is connected on this connection (call node_connect first)")
-        }
-        return id
+    /// Checks that a node id is registered by `connection` and records its activity (see
+    /// `NodeRegistry.touch`).
+    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+        try nodes.touch(id, connection: connection, now: now, connectedAt: wallClock())
     }
 
     /// Forgets a node; its unfinished tasks go back to the queue (or fail once out of retries).
@@ -174,17 +94,7 @@ extension BrokerState {
     ///   next request from the same connection registers it again.
     mutating func dropNode(_ id: String, now: Double, reason: String, silent: Bool = false) {
         setUnavailable([:], node: id)
-        guard let node = nodes.removeValue(forKey: id) else { return }
-        if nodeByPeer[node.peer] == id { nodeByPeer[node.peer] = nil }
-        // (Bounded: connections that vanish by the thousand must not grow it without end.)
-        if silent, !node.peer.isEmpty, silentByPeer.count < Self.maxSilentNodes {
-            var kept = node
-            kept.assigned = []
-            kept.unconfirmed = []
-            kept.missing = []
-            kept.status = JSONObject()
-            silentByPeer[node.peer] = kept
-        }
+        guard let node = nodes.remove(id, keepingSilent: silent) else { return }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
         if let w = nodeWaiters.remove(nodeID: id) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
@@ -225,14 +135,12 @@ extension BrokerState {
 
     /// Expires silent nodes, idle clients, old results and long polls past their deadline.
     public mutating func tick(now: Double) {
-        for (id, node) in nodes where now - node.lastSeen > config.nodeTimeout {
-            dropNode(id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s", silent: !node.awaitingReconnect)
+        for node in nodes.all where now - node.lastSeen > config.nodeTimeout {
+            dropNode(node.id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s", silent: !node.awaitingReconnect)
         }
-        for (id, node) in nodes where !node.unconfirmed.isEmpty && now >= node.confirmBy {
-            nodes[id]!.unconfirmed = []
-            for taskID in node.unconfirmed.sorted() {
-                nodes[id]!.assigned.remove(taskID)
-                requeueOrFail(taskID, now: now, cause: "node \(id) did not confirm it after the broker restarted")
+        for node in nodes.all where !node.unconfirmed.isEmpty && now >= node.confirmBy {
+            for taskID in nodes.takeUnconfirmed(node.id).sorted() {
+                requeueOrFail(taskID, now: now, cause: "node \(node.id) did not confirm it after the broker restarted")
             }
         }
         expireWaiters(now: now)
@@ -240,12 +148,9 @@ extension BrokerState {
         lastSweep = now
         expireResults(now: now)
         reportEvictions(now: now)
-        for (id, client) in clients where client.pending <= 0 && now - client.lastSeen > config.clientTTL {
-            clients[id] = nil
-            clientChanged(id)
-        }
+        for id in clients.removeIdle(now: now, ttl: config.clientTTL) { clientChanged(id) }
         // A silent node is remembered as long as an idle client: long enough for any pause.
-        if !silentByPeer.isEmpty { silentByPeer = silentByPeer.filter { now - $0.value.lastSeen <= config.clientTTL } }
+        nodes.forgetSilent(olderThan: config.clientTTL, now: now)
     }
 
     /// Deletes completed tasks whose results are past their `result_ttl`: only the due entries
@@ -265,27 +170,5 @@ extension BrokerState {
 
     static func resultExpiresAt(_ t: TaskRecord, defaultTTL: Double) -> Double? {
         t.completedAt.map { $0 + (t.resultTTL ?? defaultTTL) }
-    }
-}
-
-/// Re-admission of nodes presumed dead.
-extension BrokerState {
-    /// The most nodes dropped for silence that are remembered for re-admission at once.
-    static let maxSilentNodes = 100_000
-
-    /// Registers again the node dropped for silence on `peer`, if it is `id` and nobody took
-    /// the id meanwhile. Its tasks were queued again when it was dropped; it starts empty, with
-    /// the methods and workers it had declared. A late result it still delivers is accepted
-    /// (see `report`): the first result stands.
-    mutating func readmitSilentNode(_ id: String, connection: Connection, now: Double) {
-        let peer = connection.peer
-        guard var record = silentByPeer[peer], record.id == id, record.connection == connection, nodes[id] == nil,
-            nodeByPeer[peer] == nil
-        else { return }
-        silentByPeer[peer] = nil
-        record.lastSeen = now
-        record.connectedAt = wallClock()
-        nodes[id] = record
-        nodeByPeer[peer] = id
     }
 }

@@ -14,20 +14,14 @@ struct Submission: Sendable {
 
 /// Tasks: submission, assignment, completion, cancellation.
 extension BrokerState {
-    static func unknownTask(_ id: String) -> RPCError { RPCError(.invalidTaskID, "unknown task \"\(id)\"") }
-
-    static func notAssigned(_ taskID: String, _ nodeID: String) -> RPCError {
-        RPCError(.invalidTaskID, "task \"\(taskID)\" is not assigned to node \(nodeID)")
-    }
-
     /// A client's own task (any task for an admin), or -32020: a client only sees its own
     /// tasks, and another's are as unknown as ids never used.
-    func task(_ id: String, of clientID: String, _ tenancy: Tenancy) throws(RPCError) -> TaskRecord {
-        guard let t = tasks[id], tenancy.mayRead(taskOf: t.clientID, as: clientID) else { throw Self.unknownTask(id) }
+    func task(_ id: String, of clientID: String, _ tenancy: Tenancy) throws(BrokerError) -> TaskRecord {
+        guard let t = tasks[id], tenancy.mayRead(taskOf: t.clientID, as: clientID) else { throw .unknownTask(id) }
         return t
     }
 
-    mutating func submit(_ s: Submission, clientID: String, now: Double) throws(RPCError) -> String {
+    mutating func submit(_ s: Submission, clientID: String, now: Double) throws(BrokerError) -> String {
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
             throw .invalidParams("client_new_task: \"\(s.method)\" is not a valid method name")
         }
@@ -36,24 +30,24 @@ extension BrokerState {
         if let given = s.taskID {
             id = "\(clientID)-\(given)"
             guard Identifier.isValidID(given), Identifier.isValidID(id) else {
-                throw RPCError(.invalidTaskID, "task id \"\(given)\" is not a valid id")
+                throw .invalidTaskID(given)
             }
-            guard tasks[id] == nil else { throw RPCError(.invalidTaskID, "task id \"\(id)\" is taken") }
+            guard tasks[id] == nil else { throw .taskIDTaken(id) }
         } else {
             id = "\(clientID)-\(idPrefix)\(String(nextSequence, radix: 36))"
         }
         guard queuedCount < config.maxQueued else {
-            throw RPCError(.queueFull, "queue full: \(queuedCount) tasks queued (limit \(config.maxQueued)); retry later")
+            throw .queueFull("queue full: \(queuedCount) tasks queued (limit \(config.maxQueued)); retry later")
         }
         if let q = queues[s.method], q.liveCount >= config.maxQueuedPerMethod {
-            throw RPCError(.queueFull, "queue for \(s.method) full: \(q.liveCount) tasks queued; retry later")
+            throw .queueFull("queue for \(s.method) full: \(q.liveCount) tasks queued; retry later")
         }
         let paramsBytes = s.params.approximateByteCount
         guard pendingBytes + paramsBytes <= config.maxQueuedBytes else {
             if paramsBytes > config.maxQueuedBytes {
                 throw .invalidParams("client_new_task: params of \(paramsBytes) bytes exceed max_queued_bytes (\(config.maxQueuedBytes)) on their own")
             }
-            throw RPCError(.queueFull, "queue full: pending tasks hold \(pendingBytes) bytes of params (max_queued_bytes \(config.maxQueuedBytes)); retry later")
+            throw .queueFull("queue full: pending tasks hold \(pendingBytes) bytes of params (max_queued_bytes \(config.maxQueuedBytes)); retry later")
         }
         let task = TaskRecord(
             id: id, clientID: clientID, method: s.method, params: s.params, priority: s.priority,
@@ -63,7 +57,7 @@ extension BrokerState {
         tasks[id] = task
         taskChanged(id)
         pendingBytes += task.paramsBytes
-        clients[clientID]?.pending += 1
+        clients.countPending(clientID, by: 1)
         counters.submitted += 1
         enqueue(task)
         return id
@@ -110,14 +104,14 @@ extension BrokerState {
         tasks[taskID]!.nodeID = nodeID
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
-        nodes[nodeID]!.assigned.insert(taskID)
+        nodes.assign(taskID, to: nodeID)
         taskChanged(taskID)
     }
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
     /// A seed node (one that advertised nothing) may claim any method; others only theirs.
-    mutating func claim(_ taskID: String, nodeID: String) throws(RPCError) -> JSONValue? {
-        guard let task = tasks[taskID] else { throw Self.unknownTask(taskID) }
+    mutating func claim(_ taskID: String, nodeID: String) throws(BrokerError) -> JSONValue? {
+        guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
         guard task.status == .queued, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
             node.freeSlots > 0
         else { return nil }
@@ -170,15 +164,15 @@ extension BrokerState {
     /// A node reports a result or an error. A late report from a node that lost the task is
     /// accepted when nobody else finished it first; the first outcome always stands.
     mutating func report(_ taskID: String, nodeID: String, outcome: Result<JSONValue, RPCError>, now: Double)
-        throws(RPCError)
+        throws(BrokerError)
     {
-        guard let task = tasks[taskID] else { throw Self.unknownTask(taskID) }
+        guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
         // Only a node that holds (or held) the task speaks of it: no forged results.
-        guard task.nodeID == nodeID || task.lostBy.contains(nodeID) else { throw Self.notAssigned(taskID, nodeID) }
+        guard task.nodeID == nodeID || task.lostBy.contains(nodeID) else { throw .notAssigned(taskID: taskID, nodeID: nodeID) }
         if task.status.isComplete {
             // A cancelled task's node may still report; that is expected, not an error.
             if task.error?.code == ErrorCode.taskCancelled.rawValue { return }
-            throw RPCError(.invalidTaskID, "task \"\(taskID)\" is already complete")
+            throw .taskComplete(taskID)
         }
         // A node that no longer holds the task (presumed dead, the task since queued again or
         // running elsewhere) may still deliver a result: the first result stands. Its failures
@@ -191,10 +185,7 @@ extension BrokerState {
             // to max_retries; a poison task that kills every worker it gets fails instead of looping.
             if task.status == .queued { return }  // already waiting for its next attempt
             if task.attempts <= task.maxRetries {
-                if let n = task.nodeID {
-                    nodes[n]?.assigned.remove(taskID)
-                    nodes[n]?.unconfirmed.remove(taskID)
-                }
+                nodes.unassign(taskID, from: task.nodeID)
                 requeueOrFail(taskID, now: now, cause: "worker crashed")
                 return
             }
@@ -212,10 +203,7 @@ extension BrokerState {
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
     mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
-        if let n = task.nodeID {
-            nodes[n]?.assigned.remove(taskID)
-            nodes[n]?.unconfirmed.remove(taskID)
-        }
+        nodes.unassign(taskID, from: task.nodeID)
         switch outcome {
         case .success(let r):
             task.status = .finished
@@ -232,7 +220,7 @@ extension BrokerState {
         pendingBytes -= task.paramsBytes
         task.params = .null
         task.resultBytes = Self.resultBytes(task)
-        clients[task.clientID]?.pending -= 1
+        clients.countPending(task.clientID, by: -1)
         tasks[taskID] = task
         taskChanged(taskID)
         keepResult(task)
@@ -292,9 +280,9 @@ extension BrokerState {
         events.append(.resultsEvicted(count: n, kept: results.count, bytes: results.bytes))
     }
 
-    mutating func updateStatus(_ taskID: String, nodeID: String, status: TaskStatus?, fields: JSONObject) throws(RPCError) {
+    mutating func updateStatus(_ taskID: String, nodeID: String, status: TaskStatus?, fields: JSONObject) throws(BrokerError) {
         guard let task = tasks[taskID], task.nodeID == nodeID, !task.status.isComplete else {
-            throw Self.notAssigned(taskID, nodeID)
+            throw .notAssigned(taskID: taskID, nodeID: nodeID)
         }
         if let status, status == .running || status == .assigned, status != task.status {
             tasks[taskID]!.status = status
@@ -304,7 +292,7 @@ extension BrokerState {
     }
 
     /// Cancels a task: a queued one leaves its queue, a running one fails at once and its node is told.
-    mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: Double) throws(RPCError) -> Bool {
+    mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: Double) throws(BrokerError) -> Bool {
         let task = try task(taskID, of: clientID, tenancy)
         guard !task.status.isComplete else { return false }
         if task.status == .queued { dequeued(task) }

@@ -30,23 +30,17 @@ extension BrokerState {
         // Told once per plugin newly quarantined on this node, not on every re-advertisement.
         let fresh = Set(methods.filter { old[$0.key] == nil }.compactMap { Self.quarantineLine($0.value) })
         if nodes[id] != nil, !fresh.isEmpty { events.append(.pluginsQuarantined(nodeID: id, reasons: fresh.sorted())) }
-        nodes[id]?.unavailable = methods
+        nodes.update(id) { $0.unavailable = methods }
     }
 
     /// Why `method` cannot run: some node has it quarantined and none serves it; nil otherwise
     /// (one lookup in an index that is empty unless a plugin is quarantined somewhere).
-    func unavailableError(_ method: String) -> RPCError? {
+    func unavailableError(_ method: String) -> BrokerError? {
         guard let holders = unavailableIndex[method], let first = holders.min(),
             let entry = nodes[first]?.unavailable[method],
-            !nodes.values.contains(where: { $0.methods[method] != nil })
+            !nodes.all.contains(where: { $0.methods[method] != nil })
         else { return nil }
-        let plugin = entry["plugin"]?.stringValue.map { "plugin \"\($0)\"" } ?? "its plugin"
-        let reason = entry["reason"]?.stringValue ?? "?"
-        var data: JSONObject = ["method": .string(method), "node_id": .string(first), "reason": .string(reason)]
-        if let p = entry["plugin"] { data["plugin"] = p }
-        if let f = entry["file"] { data["file"] = f }
-        return RPCError(.methodNotFound,
-            "method \(method) is unavailable: \(plugin) is not loaded on node \(first) (quarantined: \(reason))", data: .object(data))
+        return .methodUnavailable(method: method, nodeID: first, entry: entry)
     }
 
     /// "FILE: REASON" (or the plugin's name) of one unavailable method's description.

@@ -39,15 +39,10 @@ public struct BrokerState: Sendable {
     /// Wall-clock time for the timestamps users see; injected so tests are repeatable.
     let wallClock: @Sendable () -> Double
 
-    var clients: [String: ClientRecord] = [:]
-    var nodes: [String: NodeRecord] = [:]
+    var clients: ClientRegistry
+    var nodes = NodeRegistry()
     /// Method → the nodes that have it quarantined (see `BrokerState+Unavailable`).
     var unavailableIndex: [String: Set<String>] = [:]
-    /// Which node registered on which peer (the seed `node_task_request(task_id)` form).
-    var nodeByPeer: [[UInt8]: String] = [:]
-    /// Nodes dropped for silence, by the peer they spoke from: the next request from that
-    /// connection registers them again (a seed node never heartbeats, yet is not dead).
-    var silentByPeer: [[UInt8]: NodeRecord] = [:]
     var tasks: [String: TaskRecord] = [:]
     var queues: [String: TaskQueue] = [:]
     var queuedCount = 0
@@ -88,6 +83,7 @@ public struct BrokerState: Sendable {
         self.config = config
         self.wallClock = wallClock
         self.idPrefix = idPrefix
+        self.clients = ClientRegistry(timeout: config.clientTimeout)
     }
 
     /// Hands the queued outputs to the caller and clears them.
@@ -107,60 +103,3 @@ public struct BrokerState: Sendable {
     public var taskCount: Int { tasks.count }
     public var queuedTaskCount: Int { queuedCount }
 }
-
-struct ClientRecord: Sendable {
-    let id: String
-    /// The connection that holds the id (`Connection.none`: nobody since the broker restarted).
-    var connection: Connection
-    var lastSeen: Double
-    var connected = true
-    /// Its tasks not yet complete: a client with any is never forgotten for inactivity.
-    var pending = 0
-
-    /// Whether a connection other than `other` holds the id now: connected, with a connection,
-    /// heard from within `timeout` (`client_timeout`). Such an id is not for `other` to use.
-    func isHeld(byOtherThan other: Connection, now: Double, timeout: Double) -> Bool {
-        connected && connection != other && connection != .none && now - lastSeen < timeout
-    }
-}
-
-struct NodeRecord: Sendable {
-    let id: String
-    /// The connection that registered the node: the only one that may speak for it.
-    var connection: Connection
-    var peer: [UInt8] { connection.peer }
-    var lastSeen: Double
-    /// Method name → description as the node advertised it (an object with at least "name").
-    var methods: [String: JSONValue] = [:]
-    /// Registered without a `methods` list (the seed form): it may claim any task it asks for.
-    var servesAny = false
-    /// Method name → why the node cannot serve it (a quarantined plugin): `{name, plugin, file, reason}`.
-    var unavailable: [String: JSONValue] = [:]
-    /// Declared worker count; 0 means unknown (no capacity limit enforced, except 1 for a seed node).
-    var workers = 0
-    var assigned: Set<String> = []
-    var status = JSONObject()
-    var connectedAt: Double
-    /// Remembered from the store after a restart because tasks are assigned to it: it holds
-    /// them for `node_timeout` until the node connects again, and answers nothing else meanwhile.
-    var awaitingReconnect = false
-    /// Tasks the store says this node runs that it has not confirmed since the restart (by
-    /// reporting them or listing them in `node_check_tasks`): the reply assigning them may
-    /// have died with the old broker. Those left at `confirmBy` are queued again.
-    var unconfirmed: Set<String> = []
-    var confirmBy = Double.infinity
-    /// Assigned tasks the node's last complete `node_check_tasks` list did not name: missing
-    /// from the next one too, they are queued again (the assignment never reached the node).
-    var missing: Set<String> = []
-
-    /// Tasks the node takes at once when it prefetches for fast methods (0: as many as workers).
-    var capacity = 0
-
-    var freeSlots: Int {
-        // A seed node that declared no workers runs one task at a time: the seed spec's node
-        // is one REQ socket, and without a limit it would claim every task it hears of.
-        let slots = max(workers, capacity, servesAny ? 1 : 0)
-        return slots > 0 ? max(0, slots - assigned.count) : Int.max
-    }
-}
-
