@@ -1,6 +1,4 @@
-import Configuration
 import Foundation
-import Yams
 import ZeroTaskProtocol
 
 /// Settings from the configuration file and the environment, for flags left unset.
@@ -8,8 +6,8 @@ import ZeroTaskProtocol
 /// Precedence, highest first: a command-line flag, an environment variable
 /// (`ZEROTASK_SECTION_KEY`, e.g. `ZEROTASK_NODE_WORKERS=4`), the file (`--config PATH`, else
 /// `$ZEROTASK_CONFIG`, else `config/zerotask.yaml` when it exists), the built-in default.
-/// swift-configuration's `ConfigReader` orders the environment over the file; the flag, when
-/// given, is used before the reader is asked.
+/// The file is read with Yams (SettingsFile); the precedence is the few lines of `raw` and
+/// `value` below.
 ///
 /// The file is YAML (JSON is YAML too). It is checked whole when it is read: an unknown key is an
 /// error naming the file, its line and the nearest known key, so a misspelt setting never goes
@@ -17,7 +15,8 @@ import ZeroTaskProtocol
 struct Settings {
     /// The file read, if any.
     let source: String?
-    private let reader: ConfigReader
+    /// The file's values by key (`broker.node_timeout`), as text.
+    private let fileValues: [String: String]
     private let environment: [String: String]
     /// Each file key's line, for errors about its value.
     private let lines: [String: Int]
@@ -83,25 +82,20 @@ struct Settings {
         let named = explicit ?? environment["ZEROTASK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let path = named ?? (FileManager.default.fileExists(atPath: "config/zerotask.yaml") ? "config/zerotask.yaml" : nil)
         source = path
-        var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        var fileValues: [String: String] = [:]
         var lines: [String: Int] = [:]
         var plugins: [String: JSONValue] = [:]
         if let path {
             let file = try SettingsFile(path: path)
             for entry in file.entries {
-                fileValues[AbsoluteConfigKey(entry.key.split(separator: ".").map(String.init))] =
-                    ConfigValue(.string(entry.text), isSecret: false)
+                fileValues[entry.key] = entry.text
                 lines[entry.key] = entry.line
             }
             plugins = file.pluginConfig
         }
         self.lines = lines
         pluginConfigFromFile = plugins
-        reader = ConfigReader(providers: [
-            // ZEROTASK_BROKER_NODE_TIMEOUT for broker.node_timeout.
-            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "zerotask"),
-            InMemoryProvider(name: path, values: fileValues),
-        ])
+        self.fileValues = fileValues
     }
 
     /// A default as `--help` shows it: 10, not 10.0.
@@ -113,8 +107,9 @@ struct Settings {
         "ZEROTASK_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    /// The raw text for `section.key`: environment first, then the file.
-    func raw(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
+    /// The raw text for `section.key`: the environment first (`ZEROTASK_BROKER_NODE_TIMEOUT` for
+    /// `broker.node_timeout`), then the file.
+    func raw(_ key: String) -> String? { environment[Self.variable(key)] ?? fileValues[key] }
 
     /// Where the value of `key` came from, for an error about it.
     private func origin(_ key: String) -> String {
