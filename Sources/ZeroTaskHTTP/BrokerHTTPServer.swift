@@ -54,8 +54,8 @@ public final class BrokerHTTPServer: Service, Sendable {
                         try await server.waitUntilListening(timeout: 60)
                         logger.info("http listening", metadata: ["http": "\(address)"])
                     }
-                    // The first error (a taken port) ends the wait for the other.
-                    try await group.waitForAll()
+                    // The first error (a taken port) is thrown here at once, which cancels the other.
+                    while try await group.next() != nil {}
                 }
             } onGracefulShutdown: { [server] in
                 Task { await server.stop(timeout: 1) }
@@ -67,12 +67,13 @@ public final class BrokerHTTPServer: Service, Sendable {
     }
 }
 
-/// FlyingFox's log lines (a line per connection) at debug, in the broker's log.
+/// FlyingFox's log lines in the broker's log at debug (trace for its per-connection chatter): what
+/// an operator must hear (a port that is taken) `BrokerHTTPServer` says itself, once.
 private struct FlyingFoxLogger: FlyingSocks.Logging {
     let logger: Logger
     func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
-    func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
-    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
-    func logError(_ error: @autoclosure () -> String) { logger.error("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.critical("\(critical())") }
+    func logInfo(_ info: @autoclosure () -> String) { logger.trace("\(info())") }
+    func logWarning(_ warning: @autoclosure () -> String) { logger.debug("\(warning())") }
+    func logError(_ error: @autoclosure () -> String) { logger.debug("\(error())") }
+    func logCritical(_ critical: @autoclosure () -> String) { logger.debug("\(critical())") }
 }

@@ -113,6 +113,19 @@ import ZeroTaskTestSupport
         #expect(try eventually(60) { try HTTPProbe.get(http + "/health").status == 200 }, "\(broker.output)")
     }
 
+    /// A second broker on a taken HTTP port says so in its log and serves tasks all the same.
+    @Test func aTakenHTTPPortIsLoggedAndTheBrokerServesOn() throws {
+        let http = try Self.unusedHTTP()
+        let first = try Node()
+        try first.start(workers: 1, extra: ["--http", http])
+        let second = try Node()
+        try second.start(workers: 1, extra: ["--http", http])
+        #expect(try second.outcome(try second.submit("nt.add", [2, 2])).get() == .int(4))
+        let output = second.process?.output ?? ""
+        #expect(output.contains("http: cannot serve \(http)"), "\(output)")
+        #expect(try HTTPProbe.get(http + "/health").status == 200)
+    }
+
     /// `--http off` serves nothing; a value without a scheme is refused, naming the setting.
     @Test func httpOffServesNothingAndABadAddressIsRefused() throws {
         let http = try Self.unusedHTTP()
