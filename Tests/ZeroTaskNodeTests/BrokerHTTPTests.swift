@@ -12,9 +12,15 @@ import ZeroTaskTestSupport
     /// A loopback `http://` address on a port nothing listens on.
     static func unusedHTTP() throws -> String { try unusedEndpoint().replacingOccurrences(of: "tcp://", with: "http://") }
 
-    static func metrics(_ base: String) throws -> String {
-        let reply = try HTTPProbe.get(base + "/metrics")
-        return reply.status == 200 ? reply.body : ""
+    /// Fetches `/metrics` until every series has its value or 30 s pass; returns the last page.
+    static func metrics(_ base: String, reach expected: [String: Double]) throws -> (met: Bool, page: String) {
+        var page = ""
+        let met = try eventually(30) {
+            let reply = try HTTPProbe.get(base + "/metrics")
+            page = reply.status == 200 ? reply.body : ""
+            return expected.allSatisfy { HTTPProbe.sample(page, $0.key) == $0.value }
+        }
+        return (met, page)
     }
 
     @Test func metricsCountTasksAsTheyRunFailAndAreCancelled() throws {
@@ -28,11 +34,11 @@ import ZeroTaskTestSupport
         #expect(throws: RPCError.self) { try n.outcome(try n.submit("nt.hang")).get() }
 
         var page = ""
-        let counted = try eventually(30) {
-            page = try Self.metrics(http)
-            return HTTPProbe.sample(page, #"zerotask_tasks_succeeded_total{method="nt.add"}"#) == 3
-                && HTTPProbe.sample(page, #"zerotask_tasks_failed_total{method="nt.hang"}"#) == 1
-        }
+        let counted: Bool
+        (counted, page) = try Self.metrics(http, reach: [
+            #"zerotask_tasks_succeeded_total{method="nt.add"}"#: 3,
+            #"zerotask_tasks_failed_total{method="nt.hang"}"#: 1,
+        ])
         #expect(counted, "\(page)")
         #expect(HTTPProbe.sample(page, #"zerotask_tasks_submitted_total{method="nt.add"}"#) == 3)
         #expect(HTTPProbe.sample(page, #"zerotask_tasks_started_total{method="nt.add"}"#) == 3)
@@ -49,21 +55,21 @@ import ZeroTaskTestSupport
         let running = try n.submit("nt.slow")
         #expect(try eventually { try n.status(running) == .int(TaskStatus.running.rawValue) })
         let waiting = try n.submit("nt.sleep", [50])
-        let loaded = try eventually(30) {
-            page = try Self.metrics(http)
-            return HTTPProbe.sample(page, #"zerotask_tasks_running{method="nt.slow"}"#) == 1
-                && HTTPProbe.sample(page, #"zerotask_queue_depth{method="nt.sleep"}"#) == 1
-                && HTTPProbe.sample(page, #"zerotask_workers_busy{node="inhouse"}"#) == 1
-        }
+        let loaded: Bool
+        (loaded, page) = try Self.metrics(http, reach: [
+            #"zerotask_tasks_running{method="nt.slow"}"#: 1,
+            #"zerotask_queue_depth{method="nt.sleep"}"#: 1,
+            #"zerotask_workers_busy{node="inhouse"}"#: 1,
+        ])
         #expect(loaded, "\(page)")
         #expect(try n.client.result("client_cancel_task", ["user", running]) == true)
         #expect(try n.outcome(waiting).get() == .int(50))
-        let drained = try eventually(30) {
-            page = try Self.metrics(http)
-            return HTTPProbe.sample(page, #"zerotask_tasks_cancelled_total{method="nt.slow"}"#) == 1
-                && HTTPProbe.sample(page, #"zerotask_queue_depth{method="nt.sleep"}"#) == 0
-                && HTTPProbe.sample(page, #"zerotask_tasks_succeeded_total{method="nt.sleep"}"#) == 1
-        }
+        let drained: Bool
+        (drained, page) = try Self.metrics(http, reach: [
+            #"zerotask_tasks_cancelled_total{method="nt.slow"}"#: 1,
+            #"zerotask_queue_depth{method="nt.sleep"}"#: 0,
+            #"zerotask_tasks_succeeded_total{method="nt.sleep"}"#: 1,
+        ])
         #expect(drained, "\(page)")
     }
 
@@ -74,11 +80,11 @@ import ZeroTaskTestSupport
         try n.start(workers: 1, extra: ["--http", http, "--max-retries", "1"])
         #expect(throws: RPCError.self) { try n.outcome(try n.submit("nt.segfault")).get() }
         var page = ""
-        let counted = try eventually(30) {
-            page = try Self.metrics(http)
-            return HTTPProbe.sample(page, #"zerotask_tasks_retried_total{method="nt.segfault"}"#) == 1
-                && HTTPProbe.sample(page, #"zerotask_tasks_failed_total{method="nt.segfault"}"#) == 1
-        }
+        let counted: Bool
+        (counted, page) = try Self.metrics(http, reach: [
+            #"zerotask_tasks_retried_total{method="nt.segfault"}"#: 1,
+            #"zerotask_tasks_failed_total{method="nt.segfault"}"#: 1,
+        ])
         #expect(counted, "\(page)")
         #expect(HTTPProbe.sample(page, #"zerotask_tasks_started_total{method="nt.segfault"}"#) == 2)
     }
