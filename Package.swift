@@ -37,13 +37,16 @@ let package = Package(
 
         // The wire contract: JSON, JSON-RPC 2.0, identifiers, codes. No I/O.
         .target(name: "ZeroTaskProtocol"),
+        // Small operating-system facilities every service layer uses and none owns: a poll loop
+        // on a thread of its own (LoopThread), the host name. No ZeroMQ, no wire format.
+        .target(name: "ZeroTaskSystem"),
         // A small Swift wrapper over libzmq.
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "ZeroTaskSystem"]),
         // Queueing rules (a state machine) and the ROUTER/PUB service around them.
         .target(
             name: "ZeroTaskBroker",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "CSQLite", "CPostgres",
+                "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "CSQLite", "CPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -56,11 +59,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The node: plugin host, worker pool and broker session.
+        // The node: plugin host, worker pool and broker session. Not the broker: a built-in one
+        // sits behind the node's own `BuiltInBroker` protocol, which the executable conforms to.
         .target(
             name: "ZeroTaskNode",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins",
+                "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskPlugins",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -93,7 +97,8 @@ let package = Package(
         .executableTarget(
             name: "zerotask",
             dependencies: [
-                "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient", "ZeroTaskHTTP",
+                "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
+                "ZeroTaskHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,13 +135,14 @@ let package = Package(
         .testTarget(
             name: "ZeroTaskNodeTests",
             dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "ZeroTaskHTTPTests", dependencies: ["ZeroTaskHTTP", "ZeroTaskBroker", "ZeroTaskProtocol"]),
         .testTarget(
             name: "ZeroTaskClientTests",
-            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport"]
+            dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

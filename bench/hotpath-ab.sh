@@ -5,17 +5,17 @@
 #
 #   bench/hotpath-ab.sh OLD_BINARY NEW_BINARY [ROUNDS] [TASKS] [INFLIGHT]
 #
-# Loopback only; every process it starts is stopped by PID; each run is bounded by `timeout`.
+# Loopback only, on ports from ZT_AB_PORT (default 47610) up, a fresh pair per run; every process
+# it starts is stopped by PID; each run is bounded by `timeout`; a run that failed counts as null.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=$1 new=$2 rounds=${3:-3} tasks=${4:-20000} inflight=${5:-200}
-port=47610
+port=${ZT_AB_PORT:-47610}
 node_pid=
 cleanup() { [[ -n $node_pid ]] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null; node_pid=; }
 trap cleanup EXIT
-run() {  # BINARY LABEL
-  local bin=$1 label=$2
-  port=$((port + 2))
+run() {  # BINARY LABEL PORT
+  local bin=$1 label=$2 port=$3
   "$bin" node --broker builtin --store memory --workers 2 --plugins Plugins \
     --request "tcp://127.0.0.1:$port" --publish "tcp://127.0.0.1:$((port + 1))" >/dev/null 2>&1 &
   node_pid=$!
@@ -23,13 +23,13 @@ run() {  # BINARY LABEL
   local out
   out=$(timeout 300 "$bin" bench --broker "tcp://127.0.0.1:$port" --tasks "$tasks" --inflight "$inflight" --json || true)
   cleanup
-  echo "{\"binary\":\"$label\",\"run\":$out}"
+  echo "{\"binary\":\"$label\",\"run\":${out:-null}}"
 }
 results=()
 for ((r = 0; r < rounds; r++)); do
-  results+=("$(run "$old" old)")
+  results+=("$(run "$old" old $((port + 4 * r)))")
   echo "${results[-1]}"
-  results+=("$(run "$new" new)")
+  results+=("$(run "$new" new $((port + 4 * r + 2)))")
   echo "${results[-1]}"
 done
 printf '%s\n' "${results[@]}" | python3 -c '

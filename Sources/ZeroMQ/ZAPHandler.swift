@@ -1,4 +1,5 @@
 import CZeroMQ
+import ZeroTaskSystem
 
 /// One authentication request from libzmq (ZAP, RFC 27): who is connecting, and how.
 public struct ZAPRequest: Sendable, Equatable {

@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
 /// The broker's I/O: a ROUTER socket for requests and a PUB socket for notifications, served by
 /// one thread of its own that owns the `BrokerState`. Every request is handled to completion on
@@ -36,7 +37,7 @@ public final class BrokerService: Service, @unchecked Sendable {
     public let monitor: BrokerMonitor?
 
     public init(
-        config: BrokerConfig = BrokerConfig(), request: String = "tcp://*:5555", publish: String = "tcp://*:5556",
+        config: BrokerConfig = BrokerConfig(), request: String = "tcp://127.0.0.1:5555", publish: String = "tcp://127.0.0.1:5556",
         store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
         logger: Logger = Logger(label: "zerotask.broker"), security: BrokerSecurity? = nil, monitor: BrokerMonitor? = nil
     ) {

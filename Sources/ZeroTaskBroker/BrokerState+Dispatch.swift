@@ -3,8 +3,6 @@ import ZeroTaskProtocol
 /// Routes a JSON-RPC request to the broker's rules, reading params in both forms PROTOCOL.md
 /// lists (the seed spec's and the original prototype's).
 extension BrokerState {
-    public static let namespace = "zerotask.broker."
-
     /// Handles one request.
     /// - Parameters:
     ///   - canDefer: whether a long poll may be parked (not inside a batch).
@@ -12,96 +10,101 @@ extension BrokerState {
     ///     every method then, and identities are bound to connections alone).
     public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
         counters.requests += 1
-        guard request.method.hasPrefix(Self.namespace) else {
+        guard let method = BrokerMethod(wireName: request.method) else {
             return .error(.methodNotFound(request.method))
         }
-        let name = String(request.method.utf8.dropFirst(Self.namespace.utf8.count))!
-        if let caller, !caller.role.mayCall(name) {
+        if let caller, !caller.role.mayCall(method) {
             return .error(RPCError(.notAllowed, "\(caller) may not call \(request.method): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
         }
+        counters.byMethod[method.rawValue, default: 0] += 1
+        let tenancy = Tenancy(caller: caller)
+        let connection = Connection(peer: route.peer, key: caller)
         do {
-            let answer = try dispatch(name, request.params, route: route, now: now, canDefer: canDefer)
-            counters.byMethod[name, default: 0] += 1
-            return answer
+            return try dispatch(method, request.params, route: route, connection: connection, tenancy: tenancy, now: now, canDefer: canDefer)
         } catch {
-            // Only real methods are counted: made-up names must not grow the table.
-            if error.code != ErrorCode.methodNotFound.rawValue { counters.byMethod[name, default: 0] += 1 }
-            return .error(error)
+            return .error(tenancy.outside(error))
         }
     }
 
-    private mutating func dispatch(_ name: String, _ params: Params, route: ReplyRoute, now: Double, canDefer: Bool)
-        throws(RPCError) -> BrokerAnswer
+    /// - Parameters:
+    ///   - connection: who asks; client and node ids are bound to it.
+    ///   - tenancy: how the caller's client and task ids read inside the broker (its tenant's
+    ///     prefix added to ids it names, taken off ids it is told).
+    private mutating func dispatch(_ method: BrokerMethod, _ params: Params, route: ReplyRoute, connection: Connection,
+        tenancy: Tenancy, now: Double, canDefer: Bool) throws(RPCError) -> BrokerAnswer
     {
+        let name = method.rawValue
         let peer = route.peer
+        /// The caller's client id, connected on this connection.
+        func client(_ p: ParamBinder) throws(RPCError) -> String {
+            let id = tenancy.inside(try p.string("client_id"))
+            try touchClient(id, connection: connection, now: now)
+            return id
+        }
         func bind(_ names: [String], _ required: Int) throws(RPCError) -> ParamBinder {
             try ParamBinder(params, method: name, names: names, required: required)
         }
-        switch name {
+        switch method {
         // MARK: clients
-        case "client_connect":
+        case .clientConnect:
             let p = try bind(["client_id"], 0)
-            return .result(.string(try connectClient(try p.optionalString("client_id"), peer: peer, now: now)))
-        case "client_disconnect":
+            let id = try connectClient(try p.optionalString("client_id"), tenancy: tenancy, connection: connection, now: now)
+            return .result(.string(tenancy.outside(id)))
+        case .clientDisconnect:
             let p = try bind(["client_id"], 1)
-            try disconnectClient(try p.string("client_id"), peer: peer, now: now)
+            try disconnectClient(tenancy.inside(try p.string("client_id")), connection: connection, now: now)
             return .result(true)
-        case "client_new_task":
+        case .clientNewTask:
             let p = try bind(["client_id"] + Self.submissionParams, 3)
-            let client = try p.string("client_id")
-            try touchClient(client, peer: peer, now: now)
-            return .result(.string(try submit(try Self.submission(p, config), clientID: client, now: now)))
-        case "client_new_tasks":
+            let client = try client(p)
+            return .result(.string(tenancy.outside(try submit(try Self.submission(p, config), clientID: client, now: now))))
+        case .clientNewTasks:
             let p = try bind(["client_id", "tasks"], 2)
-            let client = try p.string("client_id")
-            try touchClient(client, peer: peer, now: now)
+            let client = try client(p)
             var ids: [JSONValue] = []
             for (i, t) in try p.array("tasks").enumerated() {
                 do throws(RPCError) {
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
                     let b = try ParamBinder(tp, method: "client_new_tasks: tasks[\(i)]",
                         names: Self.submissionParams, required: 2)
-                    ids.append(.string(try submit(try Self.submission(b, config), clientID: client, now: now)))
+                    ids.append(.string(tenancy.outside(try submit(try Self.submission(b, config), clientID: client, now: now))))
                 } catch {
-                    ids.append(error.json)
+                    ids.append(tenancy.outside(error).json)
                 }
             }
             return .result(.array(ids))
-        case "client_task_status":
-            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
-            return .result(.int(try task(taskID, of: client).status.rawValue))
-        case "client_task_result":
-            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
-            switch Self.resultOutcome(try task(taskID, of: client)) {
-            case .success(let r): return .result(r)
-            case .failure(let e): return .error(e)
+        case .clientTaskStatus, .clientTaskResult, .clientTaskInfo, .clientCancelTask:
+            let p = try bind(["client_id", "task_id"], 2)
+            let client = try client(p)
+            let taskID = tenancy.inside(try p.string("task_id"))
+            switch method {
+            case .clientTaskStatus: return .result(.int(try task(taskID, of: client, tenancy).status.rawValue))
+            case .clientTaskInfo: return .result(try task(taskID, of: client, tenancy).info(tenancy))
+            case .clientCancelTask: return .result(.bool(try cancel(taskID, clientID: client, tenancy, now: now)))
+            default:
+                switch Self.resultOutcome(try task(taskID, of: client, tenancy), tenancy) {
+                case .success(let r): return .result(r)
+                case .failure(let e): return .error(e)
+                }
             }
-        case "client_task_info":
-            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
-            return .result(try task(taskID, of: client).info)
-        case "client_cancel_task":
-            let (client, taskID) = try clientTask(params, name, peer: peer, now: now)
-            return .result(.bool(try cancel(taskID, clientID: client, now: now)))
-        case "client_call":
+        case .clientCall:
             // Submit and wait in one request: the reply comes when the task completes.
             let p = try bind(["client_id"] + Self.submissionParams + ["wait"], 3)
-            let client = try p.string("client_id")
-            try touchClient(client, peer: peer, now: now)
+            let client = try client(p)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? config.maxWait, config.maxWait)
             let submission = try Self.submission(p, config)
             // Refused before submitting, so a refused call leaves no task behind.
             if canDefer && wait > 0 { try checkRoomToPark(ids: 1, peer: peer, name: name) }
             let id = try submit(submission, clientID: client, now: now)
-            let waiter = ResultWaiter(route: route, clientID: client, taskIDs: [id], deadline: now + wait, single: true)
+            let waiter = ResultWaiter(route: route, clientID: client, taskIDs: [id], deadline: now + wait, single: true, tenancy: tenancy)
             if let t = tasks[id], t.status.isComplete || wait == 0 || !canDefer {
                 return .result(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
             }
             resultWaiters.add(waiter)
             return .deferred
-        case "client_wait_results":
+        case .clientWaitResults:
             let p = try bind(["client_id", "task_ids", "wait"], 2)
-            let client = try p.string("client_id")
-            try touchClient(client, peer: peer, now: now)
+            let client = try client(p)
             let listed = try p.array("task_ids")
             // Repeats are dropped before anything else: each id costs once, however often it is named.
             var ids: [String] = []
@@ -113,39 +116,39 @@ extension BrokerState {
                 guard ids.count < config.maxWaitIDs else {
                     throw .invalidParams("\(name): task_ids names more than \(config.maxWaitIDs) distinct tasks (max_wait_ids); wait for fewer at a time")
                 }
-                let t = try task(s, of: client)
+                let t = try task(tenancy.inside(s), of: client, tenancy)
                 ids.append(t.id)
                 if t.status.isComplete { done.append(t) }
             }
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
             if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
-                return .result(.array(fittingReply(done).map(Self.resultEntry)))
+                return .result(.array(fittingReply(done).map { Self.resultEntry($0, tenancy) }))
             }
             try checkRoomToPark(ids: ids.count, peer: peer, name: name)
-            resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait))
+            resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait, tenancy: tenancy))
             return .deferred
 
         // MARK: nodes
-        case "node_connect":
+        case .nodeConnect:
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 0)
             let methods = p.has("methods") ? try p.array("methods") : nil
             let workers = try p.optionalInt("workers", in: 0...1_000_000).map { Int($0) }
             let unavailable = try Self.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name)
-            let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, peer: peer, now: now)
+            let id = try connectNode(try p.optionalString("node_id"), methods: methods, workers: workers, connection: connection, now: now)
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             setUnavailable(unavailable, node: id)
             return .result(.string(id))
-        case "node_heartbeat":
-            _ = try nodeOf(params, name, peer: peer, now: now)
+        case .nodeHeartbeat:
+            _ = try nodeOf(params, name, connection, now: now)
             return .result(true)
-        case "node_disconnect":
-            let id = try nodeOf(params, name, peer: peer, now: now)
+        case .nodeDisconnect:
+            let id = try nodeOf(params, name, connection, now: now)
             dropNode(id, now: now, reason: "disconnected")
             return .result(true)
-        case "node_advertise":
+        case .nodeAdvertise:
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
             let id = try p.string("node_id")
-            try touchNode(id, peer: peer, now: now)
+            try touchNode(id, connection: connection, now: now)
             nodes[id]!.methods = try Self.methodDescriptions(try p.array("methods"))
             nodeWaiters.refile(nodeID: id, methods: nodes[id]!.methods.keys)
             nodes[id]!.servesAny = false
@@ -153,28 +156,28 @@ extension BrokerState {
             if let w = try p.optionalInt("workers", in: 0...1_000_000) { nodes[id]!.workers = Int(w) }
             if let c = try p.optionalInt("capacity", in: 0...1_000_000) { nodes[id]!.capacity = Int(c) }
             return .result(true)
-        case "node_task_release":
+        case .nodeTaskRelease:
             let p = try bind(["node_id", "task_ids"], 2)
             let id = try p.string("node_id")
-            try touchNode(id, peer: peer, now: now)
+            try touchNode(id, connection: connection, now: now)
             let ids = try p.array("task_ids").compactMap(\.stringValue)
             return .result(.int(Int64(release(ids, nodeID: id))))
-        case "node_task_request":
-            let (node, taskID) = try nodeTask(params, name, idKey: "task_id", peer: peer, now: now)
+        case .nodeTaskRequest:
+            let (node, taskID) = try nodeTask(params, name, idKey: "task_id", connection, now: now)
             return .result(try claim(taskID, nodeID: node) ?? .object([:]))
-        case "task_status", "node_task_status":
-            return try taskStatus(params, name, peer: peer, now: now)
-        case "node_task_finished", "node_task_failed":
-            return try taskReport(params, name, peer: peer, now: now)
-        case "node_status":
-            let (node, fields) = try nodeFields(params, name, peer: peer, now: now, fixed: ["node_id"])
+        case .taskStatus, .nodeTaskStatus:
+            return try taskStatus(params, name, connection, now: now)
+        case .nodeTaskFinished, .nodeTaskFailed:
+            return try taskReport(params, name, connection, now: now)
+        case .nodeStatus:
+            let (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id"])
             nodes[node]!.status = fields
             if let w = fields["workers"]?.int64Value, w >= 0 { nodes[node]!.workers = Int(w) }
             return .result(true)
-        case "node_task_pull":
+        case .nodeTaskPull:
             let p = try bind(["node_id", "max", "wait", "done"], 1)
             let node = try p.string("node_id")
-            try touchNode(node, peer: peer, now: now)
+            try touchNode(node, connection: connection, now: now)
             if p.has("done") { try reportBatch(try p.array("done"), nodeID: node, now: now) }
             let max = Int(try p.optionalInt("max", in: 0...100_000) ?? 1)
             let wait = Swift.min(try p.optionalSeconds("wait") ?? 0, config.maxWait)
@@ -188,15 +191,15 @@ extension BrokerState {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
             return .deferred
-        case "node_tasks_done":
+        case .nodeTasksDone:
             let p = try bind(["node_id", "results"], 2)
             let node = try p.string("node_id")
-            try touchNode(node, peer: peer, now: now)
+            try touchNode(node, connection: connection, now: now)
             return .result(.array(try reportBatch(try p.array("results"), nodeID: node, now: now)))
-        case "node_check_tasks":
+        case .nodeCheckTasks:
             let p = try bind(["node_id", "task_ids", "complete"], 2)
             let node = try p.string("node_id")
-            try touchNode(node, peer: peer, now: now)
+            try touchNode(node, connection: connection, now: now)
             let listed = try p.array("task_ids")
             if p.value("complete")?.boolValue == true {
                 reclaimUnlisted(Set(listed.compactMap(\.stringValue)), nodeID: node, now: now)
@@ -211,20 +214,18 @@ extension BrokerState {
             return .result(.array(gone))
 
         // MARK: discovery
-        case "methods":
+        case .methods:
             _ = try bind([], 0)
             return .result(methodsSummary())
-        case "nodes":
+        case .nodes:
             // `refresh`: ask every node for its status now (broker_node_status); the answers
             // arrive as node_status and show in the next `nodes`.
             let p = try bind(["refresh"], 0)
             if p.value("refresh")?.boolValue == true, interest.nodeStatus { publish(Notifications.nodeStatusRequest()) }
             return .result(nodesSummary(now: now))
-        case "stats":
+        case .stats:
             _ = try bind([], 0)
             return .result(statsSummary())
-        default:
-            throw .methodNotFound(Self.namespace + name)
         }
     }
 
@@ -274,38 +275,28 @@ extension BrokerState {
             resultTTL: try capped("result_ttl", try p.optionalSeconds("result_ttl"), config.maxResultTTL, "max_result_ttl"))
     }
 
-    /// `(client_id, task_id)`, with the client checked.
-    private mutating func clientTask(_ params: Params, _ name: String, peer: [UInt8], now: Double)
-        throws(RPCError) -> (String, String)
-    {
-        let p = try ParamBinder(params, method: name, names: ["client_id", "task_id"], required: 2)
-        let client = try p.string("client_id")
-        try touchClient(client, peer: peer, now: now)
-        return (client, try p.string("task_id"))
-    }
-
     /// The node id given as the only param, or implied by the connection.
-    private mutating func nodeOf(_ params: Params, _ name: String, peer: [UInt8], now: Double) throws(RPCError) -> String {
+    private mutating func nodeOf(_ params: Params, _ name: String, _ connection: Connection, now: Double) throws(RPCError) -> String {
         let p = try ParamBinder(params, method: name, names: ["node_id"], required: 0)
-        let id = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(id, peer: peer, now: now)
+        let id = try nodeID(given: p.optionalString("node_id"), peer: connection.peer)
+        try touchNode(id, connection: connection, now: now)
         return id
     }
 
     /// `(task_id)` (seed: the node is the one on this connection) or `(node_id, task_id)`.
-    private mutating func nodeTask(_ params: Params, _ name: String, idKey: String, peer: [UInt8], now: Double)
+    private mutating func nodeTask(_ params: Params, _ name: String, idKey: String, _ connection: Connection, now: Double)
         throws(RPCError) -> (String, String)
     {
         let names: [String]
         if case .positional(let a) = params, a.count <= 1 { names = [idKey] } else { names = ["node_id", idKey] }
         let p = try ParamBinder(params, method: name, names: names, required: names.count == 1 ? 1 : 2)
-        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, peer: peer, now: now)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: connection.peer)
+        try touchNode(node, connection: connection, now: now)
         return (node, try p.string(idKey))
     }
 
     /// Named fixed params plus any further named fields (`task_status`, `node_status`).
-    private mutating func nodeFields(_ params: Params, _ name: String, peer: [UInt8], now: Double, fixed: [String])
+    private mutating func nodeFields(_ params: Params, _ name: String, _ connection: Connection, now: Double, fixed: [String])
         throws(RPCError) -> (String, JSONObject)
     {
         var fields = JSONObject()
@@ -324,16 +315,16 @@ extension BrokerState {
             fixedParams = .named(f)
         }
         let p = try ParamBinder(fixedParams, method: name, names: fixed, required: 0)
-        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, peer: peer, now: now)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: connection.peer)
+        try touchNode(node, connection: connection, now: now)
         for key in fixed where key != "node_id" { if let v = p.value(key) { fields[key] = v } }
         return (node, fields)
     }
 
-    private mutating func taskStatus(_ params: Params, _ name: String, peer: [UInt8], now: Double)
+    private mutating func taskStatus(_ params: Params, _ name: String, _ connection: Connection, now: Double)
         throws(RPCError) -> BrokerAnswer
     {
-        var (node, fields) = try nodeFields(params, name, peer: peer, now: now, fixed: ["node_id", "task_id", "status"])
+        var (node, fields) = try nodeFields(params, name, connection, now: now, fixed: ["node_id", "task_id", "status"])
         guard case .string(let taskID)? = fields["task_id"] else { throw .invalidParams("\(name): missing param \"task_id\"") }
         fields["task_id"] = nil
         var status: TaskStatus?
@@ -351,10 +342,10 @@ extension BrokerState {
         return .result(true)
     }
 
-    private mutating func taskReport(_ params: Params, _ name: String, peer: [UInt8], now: Double)
+    private mutating func taskReport(_ params: Params, _ name: String, _ connection: Connection, now: Double)
         throws(RPCError) -> BrokerAnswer
     {
-        let failed = name == "node_task_failed"
+        let failed = name == BrokerMethod.nodeTaskFailed.rawValue
         let seedKey = failed ? "error" : "task_result"
         let origKey = failed ? "error" : "result"
         let names: [String]
@@ -363,8 +354,8 @@ extension BrokerState {
         case .named(let o): names = o["node_id"] != nil || o[origKey] != nil ? ["node_id", "task_id", origKey] : ["task_id", seedKey]
         }
         let p = try ParamBinder(params, method: name, names: names, required: names.count)
-        let node = try nodeID(given: p.optionalString("node_id"), peer: peer)
-        try touchNode(node, peer: peer, now: now)
+        let node = try nodeID(given: p.optionalString("node_id"), peer: connection.peer)
+        try touchNode(node, connection: connection, now: now)
         let taskID = try p.string("task_id")
         let value = p.value(names.last!) ?? .null
         let outcome: Result<JSONValue, RPCError>

@@ -42,7 +42,7 @@ extension BrokerState {
     public mutating func restore(_ contents: StoreContents, now: Double) {
         let wallNow = wallClock()
         for c in contents.clients {
-            var r = ClientRecord(id: c.id, peer: [], lastSeen: now)
+            var r = ClientRecord(id: c.id, connection: .none, lastSeen: now)
             r.connected = c.connected
             clients[c.id] = r
         }
@@ -69,7 +69,7 @@ extension BrokerState {
                 if s.status != .queued, let nodeID = s.nodeID {
                     tasks[t.id] = t
                     if nodes[nodeID] == nil {
-                        var node = NodeRecord(id: nodeID, peer: [], lastSeen: now, connectedAt: wallNow)
+                        var node = NodeRecord(id: nodeID, connection: .none, lastSeen: now, connectedAt: wallNow)
                         node.awaitingReconnect = true
                         nodes[nodeID] = node
                     }

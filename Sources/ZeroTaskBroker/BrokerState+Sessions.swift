@@ -21,38 +21,44 @@ extension BrokerState {
         return "\(kind)\(idPrefix)\(String(nextSequence, radix: 36))"
     }
 
-    mutating func connectClient(_ requested: String?, peer: [UInt8], now: Double) throws(RPCError) -> String {
-        let id = try chooseID(requested, kind: "c", invalid: Self.invalidClient)
-        // A client remembered from the store has no connection yet: nobody holds its id.
-        if let existing = clients[id], existing.connected, existing.peer != peer, !existing.peer.isEmpty,
-            now - existing.lastSeen < config.clientTimeout
-        {
+    /// Connects a client id (the caller's, inside its tenancy) on `connection`, or refuses it
+    /// while another live connection holds it (see `ClientRecord.isHeld`).
+    mutating func connectClient(_ requested: String?, tenancy: Tenancy, connection: Connection, now: Double)
+        throws(RPCError) -> String
+    {
+        let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: Self.invalidClient))
+        if let existing = clients[id], existing.isHeld(byOtherThan: connection, now: now, timeout: config.clientTimeout) {
             throw Self.invalidClient(id, "taken by another connection active \(Int(now - existing.lastSeen)) s ago")
         }
         if clients[id] == nil {
-            clients[id] = ClientRecord(id: id, peer: peer, lastSeen: now)
+            clients[id] = ClientRecord(id: id, connection: connection, lastSeen: now)
             clientChanged(id)
         } else {
             if !clients[id]!.connected { clientChanged(id) }
-            clients[id]!.peer = peer
+            clients[id]!.connection = connection
             clients[id]!.lastSeen = now
             clients[id]!.connected = true
         }
         return id
     }
 
-    /// Checks a client id and records its activity.
-    mutating func touchClient(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
+    /// Checks that a client id is connected and not held by another live connection, and
+    /// records its activity (a connection may carry on with an id nobody else holds, such as
+    /// one remembered from the store).
+    mutating func touchClient(_ id: String, connection: Connection, now: Double) throws(RPCError) {
         guard Identifier.isValidID(id) else { throw Self.invalidClient(id, "not a valid id") }
-        guard clients[id]?.connected == true else {
+        guard let client = clients[id], client.connected else {
             throw Self.invalidClient(id, clients[id] == nil ? "unknown (call client_connect first)" : "disconnected")
         }
+        guard !client.isHeld(byOtherThan: connection, now: now, timeout: config.clientTimeout) else {
+            throw Self.invalidClient(id, "in use by another connection (active \(Int(now - client.lastSeen)) s ago)")
+        }
         clients[id]!.lastSeen = now
-        clients[id]!.peer = peer
+        clients[id]!.connection = connection
     }
 
-    mutating func disconnectClient(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
-        try touchClient(id, peer: peer, now: now)
+    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(RPCError) {
+        try touchClient(id, connection: connection, now: now)
         clients[id]!.connected = false
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
@@ -60,14 +66,18 @@ extension BrokerState {
         }
     }
 
-    mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, peer: [UInt8], now: Double)
+    /// Registers a node id on `connection`. Refused while the id is registered on another
+    /// connection (or, with keys, by another key) and not dropped for silence: a node id is
+    /// never taken from a live node.
+    mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, connection: Connection, now: Double)
         throws(RPCError) -> String
     {
         let id = try chooseID(requested, kind: "n", invalid: Self.invalidNode)
         let described = try methods.map { (m) throws(RPCError) in try Self.methodDescriptions(m) }
+        let peer = connection.peer
         if let existing = nodes[id], !existing.awaitingReconnect {
-            guard existing.peer == peer else {
-                throw Self.invalidNode(id, "taken by a live node (last heard \(Int(now - existing.lastSeen)) s ago)")
+            guard existing.connection == connection else {
+                throw Self.invalidNode(id, "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
             // The same connection registering again (or a restarted node with the same id and
             // routing id): it must confirm the tasks it holds within node_timeout, by reporting
@@ -82,10 +92,12 @@ extension BrokerState {
             }
             if let workers { nodes[id]!.workers = workers }
         } else {
-            if let oldID = nodeByPeer[peer], oldID != id { dropNode(oldID, now: now, reason: "replaced by \(id)") }
+            if let oldID = nodeByPeer[peer], oldID != id, nodes[oldID]?.connection == connection {
+                dropNode(oldID, now: now, reason: "replaced by \(id)")
+            }
             // A node remembered from the store takes back the tasks it was running.
-            var record = nodes[id] ?? NodeRecord(id: id, peer: peer, lastSeen: now, connectedAt: wallClock())
-            record.peer = peer
+            var record = nodes[id] ?? NodeRecord(id: id, connection: connection, lastSeen: now, connectedAt: wallClock())
+            record.connection = connection
             record.lastSeen = now
             record.connectedAt = wallClock()
             record.awaitingReconnect = false
@@ -131,15 +143,19 @@ extension BrokerState {
         return out
     }
 
-    /// Checks a node id and records its activity. A node dropped for silence that speaks again
-    /// from the same connection is registered again first.
-    mutating func touchNode(_ id: String, peer: [UInt8], now: Double) throws(RPCError) {
-        if nodes[id] == nil { readmitSilentNode(id, peer: peer, now: now) }
+    /// Checks that a node id is registered by `connection` and records its activity: every node
+    /// method speaks for the node only from the connection (and key) that registered it. A node
+    /// dropped for silence that speaks again from that connection is registered again first.
+    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(RPCError) {
+        if nodes[id] == nil { readmitSilentNode(id, connection: connection, now: now) }
         guard let node = nodes[id] else {
             throw Self.invalidNode(id, Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
         }
         // -32030 makes the node register again, which is what a restarted broker needs from it.
         guard !node.awaitingReconnect else { throw Self.invalidNode(id, "unknown since the broker restarted (call node_connect again)") }
+        guard node.connection == connection else {
+            throw Self.invalidNode(id, "registered by another connection; only that one speaks for it")
+        }
         nodes[id]!.lastSeen = now
     }
 
@@ -189,6 +205,7 @@ extension BrokerState {
     @discardableResult
     mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) -> Bool? {
         guard var task = tasks[taskID], !task.status.isComplete else { return nil }
+        if let n = task.nodeID, !task.lostBy.contains(n) { task.lostBy.append(n) }
         task.nodeID = nil
         if task.attempts > task.maxRetries {
             tasks[taskID] = task
@@ -261,8 +278,11 @@ extension BrokerState {
     /// the id meanwhile. Its tasks were queued again when it was dropped; it starts empty, with
     /// the methods and workers it had declared. A late result it still delivers is accepted
     /// (see `report`): the first result stands.
-    mutating func readmitSilentNode(_ id: String, peer: [UInt8], now: Double) {
-        guard var record = silentByPeer[peer], record.id == id, nodes[id] == nil, nodeByPeer[peer] == nil else { return }
+    mutating func readmitSilentNode(_ id: String, connection: Connection, now: Double) {
+        let peer = connection.peer
+        guard var record = silentByPeer[peer], record.id == id, record.connection == connection, nodes[id] == nil,
+            nodeByPeer[peer] == nil
+        else { return }
         silentByPeer[peer] = nil
         record.lastSeen = now
         record.connectedAt = wallClock()

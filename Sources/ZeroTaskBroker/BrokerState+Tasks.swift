@@ -16,9 +16,14 @@ struct Submission: Sendable {
 extension BrokerState {
     static func unknownTask(_ id: String) -> RPCError { RPCError(.invalidTaskID, "unknown task \"\(id)\"") }
 
-    /// A client's own task, or -32020: a client only sees its own tasks.
-    func task(_ id: String, of clientID: String) throws(RPCError) -> TaskRecord {
-        guard let t = tasks[id], t.clientID == clientID else { throw Self.unknownTask(id) }
+    static func notAssigned(_ taskID: String, _ nodeID: String) -> RPCError {
+        RPCError(.invalidTaskID, "task \"\(taskID)\" is not assigned to node \(nodeID)")
+    }
+
+    /// A client's own task (any task for an admin), or -32020: a client only sees its own
+    /// tasks, and another's are as unknown as ids never used.
+    func task(_ id: String, of clientID: String, _ tenancy: Tenancy) throws(RPCError) -> TaskRecord {
+        guard let t = tasks[id], tenancy.mayRead(taskOf: t.clientID, as: clientID) else { throw Self.unknownTask(id) }
         return t
     }
 
@@ -172,6 +177,8 @@ extension BrokerState {
         throws(RPCError)
     {
         guard let task = tasks[taskID] else { throw Self.unknownTask(taskID) }
+        // Only a node that holds (or held) the task speaks of it: no forged results.
+        guard task.nodeID == nodeID || task.lostBy.contains(nodeID) else { throw Self.notAssigned(taskID, nodeID) }
         if task.status.isComplete {
             // A cancelled task's node may still report; that is expected, not an error.
             if task.error?.code == ErrorCode.taskCancelled.rawValue { return }
@@ -292,7 +299,7 @@ extension BrokerState {
 
     mutating func updateStatus(_ taskID: String, nodeID: String, status: TaskStatus?, fields: JSONObject) throws(RPCError) {
         guard let task = tasks[taskID], task.nodeID == nodeID, !task.status.isComplete else {
-            throw RPCError(.invalidTaskID, "task \"\(taskID)\" is not assigned to node \(nodeID)")
+            throw Self.notAssigned(taskID, nodeID)
         }
         if let status, status == .running || status == .assigned, status != task.status {
             tasks[taskID]!.status = status
@@ -302,8 +309,8 @@ extension BrokerState {
     }
 
     /// Cancels a task: a queued one leaves its queue, a running one fails at once and its node is told.
-    mutating func cancel(_ taskID: String, clientID: String, now: Double) throws(RPCError) -> Bool {
-        let task = try task(taskID, of: clientID)
+    mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: Double) throws(RPCError) -> Bool {
+        let task = try task(taskID, of: clientID, tenancy)
         guard !task.status.isComplete else { return false }
         if task.status == .queued { dequeued(task) }
         if let n = task.nodeID, interest.cancelTask { publish(Notifications.cancelTask(nodeID: n, taskID: taskID)) }
@@ -313,20 +320,20 @@ extension BrokerState {
     }
 
     /// A result as the client reads it, or -32050 while it is not complete.
-    static func resultOutcome(_ task: TaskRecord) -> Result<JSONValue, RPCError> {
+    static func resultOutcome(_ task: TaskRecord, _ tenancy: Tenancy) -> Result<JSONValue, RPCError> {
         switch task.status {
         case .finished: return .success(task.result ?? .null)
         case .failed: return .failure(task.error ?? RPCError(.internalError, "task failed"))
-        default: return .failure(RPCError(.taskNotComplete, "task \"\(task.id)\" is not complete (\(task.status))"))
+        default: return .failure(RPCError(.taskNotComplete, "task \"\(tenancy.outside(task.id))\" is not complete (\(task.status))"))
         }
     }
 
-    /// One entry of a `client_wait_results` answer.
-    static func resultEntry(_ task: TaskRecord) -> JSONValue {
+    /// One entry of a `client_wait_results` answer, as the client names the task.
+    static func resultEntry(_ task: TaskRecord, _ tenancy: Tenancy) -> JSONValue {
         var o = JSONObject()
-        o.append("task_id", .string(task.id))
+        o.append("task_id", .string(tenancy.outside(task.id)))
         o.append("status", .int(task.status.rawValue))
-        switch resultOutcome(task) {
+        switch resultOutcome(task, tenancy) {
         case .success(let r): o.append("result", r)
         case .failure(let e): o.append("error", e.json)
         }
@@ -335,7 +342,9 @@ extension BrokerState {
 
     mutating func answerResultWaiters(for task: TaskRecord) {
         for w in resultWaiters.take(waitingOn: task.id, clientID: task.clientID) {
-            let done = w.taskIDs.compactMap { tasks[$0] }.filter { $0.status.isComplete && $0.clientID == w.clientID }
+            let done = w.taskIDs.compactMap { tasks[$0] }.filter {
+                $0.status.isComplete && w.tenancy.mayRead(taskOf: $0.clientID, as: w.clientID)
+            }
             outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(Array(fittingReply(done)), tasks: tasks))))
         }
     }

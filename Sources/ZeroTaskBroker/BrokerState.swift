@@ -112,16 +112,25 @@ public struct BrokerState: Sendable {
 
 struct ClientRecord: Sendable {
     let id: String
-    var peer: [UInt8]
+    /// The connection that holds the id (`Connection.none`: nobody since the broker restarted).
+    var connection: Connection
     var lastSeen: Double
     var connected = true
     /// Its tasks not yet complete: a client with any is never forgotten for inactivity.
     var pending = 0
+
+    /// Whether a connection other than `other` holds the id now: connected, with a connection,
+    /// heard from within `timeout` (`client_timeout`). Such an id is not for `other` to use.
+    func isHeld(byOtherThan other: Connection, now: Double, timeout: Double) -> Bool {
+        connected && connection != other && connection != .none && now - lastSeen < timeout
+    }
 }
 
 struct NodeRecord: Sendable {
     let id: String
-    var peer: [UInt8]
+    /// The connection that registered the node: the only one that may speak for it.
+    var connection: Connection
+    var peer: [UInt8] { connection.peer }
     var lastSeen: Double
     /// Method name → description as the node advertised it (an object with at least "name").
     var methods: [String: JSONValue] = [:]

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import ZeroMQ
+import ZeroTaskProtocol
 
 /// What a peer may do, by the folder its public key is in.
 public enum PeerRole: String, Sendable, CaseIterable {
@@ -15,12 +16,12 @@ public enum PeerRole: String, Sendable, CaseIterable {
     /// The folder of the broker's keys directory that holds this role's public keys.
     public var folder: String { rawValue + "s" }
 
-    /// Whether this role may call the broker method `name` (without the `zerotask.broker.` prefix).
-    public func mayCall(_ name: String) -> Bool {
+    /// Whether this role may call a broker method.
+    public func mayCall(_ method: BrokerMethod) -> Bool {
         switch self {
         case .admin: true
-        case .node: name.hasPrefix("node_") || name == "task_status"
-        case .client: name.hasPrefix("client_") || Self.discovery.contains(name)
+        case .node: method.isNodeMethod
+        case .client: method.isClientMethod || method.isDiscovery
         }
     }
 
@@ -32,8 +33,6 @@ public enum PeerRole: String, Sendable, CaseIterable {
         case .client: "client methods and discovery (methods, nodes, stats) only"
         }
     }
-
-    static let discovery: Set<String> = ["methods", "nodes", "stats"]
 }
 
 /// A peer the broker knows by its key: its role and its name (the key file's name without
@@ -117,6 +116,12 @@ public final class PeerKeys: Sendable {
         }
     }
 
+    /// Whether a client key's name can be a tenant: an id without ':' (which ends the tenant in
+    /// the broker's ids), short enough to leave room for the ids it prefixes.
+    static func isValidTenant(_ name: String) -> Bool {
+        name.utf8.count <= 64 && !name.contains(":") && Identifier.isValidID(name)
+    }
+
     private func folder(_ role: PeerRole) -> String { (directory as NSString).appendingPathComponent(role.folder) }
 
     private func stamps() -> [Date?] {
@@ -134,9 +139,15 @@ public final class PeerKeys: Sendable {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             for file in names.sorted() where file.hasSuffix(".pub") && !file.hasPrefix(".") {
                 let path = (dir as NSString).appendingPathComponent(file)
+                let name = String(file.dropLast(4))
+                // A client key's name is its tenant, written before its ids as "TENANT:".
+                if role == .client, !Self.isValidTenant(name) {
+                    problems.append("\(path): a client key's name is its tenant: letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit")
+                    continue
+                }
                 do {
                     let key = try CurveKeyFile.readPublic(path)
-                    let who = PeerIdentity(role: role, name: String(file.dropLast(4)))
+                    let who = PeerIdentity(role: role, name: name)
                     if let other = byKey[key], other != who {
                         ambiguous.insert(key)
                         problems.append("\(path): the same key is also \(other) — refused for both until one file goes")

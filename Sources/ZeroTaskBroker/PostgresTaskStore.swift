@@ -192,5 +192,10 @@ public final class PostgresTaskStore: TaskStore {
         return .object(o)
     }
 
-    public func close() { connection.close() }
+    /// Releases the owner lock before the session ends: the server drops a closed session's
+    /// locks only once it notices, and the next broker must not find it still held.
+    public func close() {
+        if connection.isHealthy { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(Self.ownerLock)]) }
+        connection.close()
+    }
 }

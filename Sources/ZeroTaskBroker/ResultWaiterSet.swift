@@ -9,13 +9,15 @@ struct ResultWaiter: Sendable {
     var deadline: Double
     /// `client_call`: answered with the one task's entry, not a list.
     var single = false
+    /// How the waiting client names tasks, and whether it waits on others' (an admin).
+    var tenancy = Tenancy.none
 
     /// The answer once tasks are done (or the wait is over).
     func answer(_ done: [TaskRecord], tasks: [String: TaskRecord]) -> JSONValue {
-        guard single else { return .array(done.map(BrokerState.resultEntry)) }
-        if let t = done.first { return BrokerState.resultEntry(t) }
+        guard single else { return .array(done.map { BrokerState.resultEntry($0, tenancy) }) }
+        if let t = done.first { return BrokerState.resultEntry(t, tenancy) }
         let status = tasks[taskIDs[0]].map { JSONValue.int($0.status.rawValue) } ?? .null
-        return ["task_id": .string(taskIDs[0]), "status": status]
+        return ["task_id": .string(tenancy.outside(taskIDs[0])), "status": status]
     }
 }
 
@@ -59,12 +61,12 @@ struct ResultWaiterSet: Sendable {
         }
     }
 
-    /// Removes and returns the waiters of `taskID` that belong to `clientID`.
+    /// Removes and returns the waiters of `taskID` that may read a task of `clientID`.
     mutating func take(waitingOn taskID: String, clientID: String) -> [ResultWaiter] {
         guard let serials = byTask[taskID] else { return [] }
         var taken: [ResultWaiter] = []
         for s in serials.sorted() {
-            if let w = waiters[s], w.clientID == clientID, let removed = remove(s) { taken.append(removed) }
+            if let w = waiters[s], w.tenancy.mayRead(taskOf: clientID, as: w.clientID), let removed = remove(s) { taken.append(removed) }
         }
         return taken
     }

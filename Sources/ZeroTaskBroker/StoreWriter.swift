@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Synchronization
 import ZeroMQ
+import ZeroTaskSystem
 
 /// Writes the broker's changes to a durable store on a thread of its own, so the broker loop
 /// goes on handling requests while a commit (and its fsync) runs.

@@ -29,6 +29,9 @@ struct TaskRecord: Sendable {
         /// How many times the task was handed to a node.
         var attempts: Int
         var nodeID: String?
+        /// Nodes that held the task and lost it before it completed (dropped, or its worker
+        /// crashed): besides `nodeID`, the only nodes whose report for it is heard.
+        var lostBy: [String] = []
         /// The latest progress a node reported (`task_status` named fields).
         var progress: JSONObject?
         var result: JSONValue?
@@ -105,6 +108,10 @@ struct TaskRecord: Sendable {
         get { box.fields.nodeID }
         set { writable.nodeID = newValue }
     }
+    var lostBy: [String] {
+        get { box.fields.lostBy }
+        set { writable.lostBy = newValue }
+    }
     var progress: JSONObject? {
         get { box.fields.progress }
         set { writable.progress = newValue }
@@ -140,10 +147,10 @@ struct TaskRecord: Sendable {
         return .object(o)
     }
 
-    /// What `client_task_info` shows.
-    var info: JSONValue {
+    /// What `client_task_info` shows, as the client names the task.
+    func info(_ tenancy: Tenancy) -> JSONValue {
         var o = JSONObject()
-        o.append("task_id", .string(id))
+        o.append("task_id", .string(tenancy.outside(id)))
         o.append("method", .string(method))
         o.append("status", .int(status.rawValue))
         o.append("state", .string(status.description))

@@ -25,7 +25,8 @@ final class ClientConnection: Sendable {
 
     /// Creates the sockets and starts the I/O thread. Nothing is sent yet: libzmq connects in
     /// the background and requests wait (until their deadline) for the connection to complete.
-    init(endpoint: String, context: ZMQContext) throws(ZMQError) {
+    /// - Parameter curve: CURVE keys for the connection; nil: plain.
+    init(endpoint: String, context: ZMQContext, curve: CurveClientKeys? = nil) throws(ZMQError) {
         self.endpoint = endpoint
         // A plain pipe, not a libzmq socket: each poll of it is one descriptor for poll(2), with
         // none of the mailbox checks a socket costs on every zmq_poll.
@@ -39,6 +40,7 @@ final class ClientConnection: Sendable {
         try dealer.setHeartbeat(interval: 2000, timeout: 10_000)
         try dealer.setHighWaterMarks(send: 100_000, receive: 100_000)
         try dealer.setLinger(milliseconds: 200)
+        try dealer.secure(with: curve)
         try dealer.connect(endpoint)
 
         commands = CommandQueue(wake: wake)

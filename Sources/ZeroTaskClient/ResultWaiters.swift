@@ -175,7 +175,7 @@ final class ResultWaiters: Sendable {
         do {
             let answer: JSONValue
             do {
-                answer = try await client.rpc("client_wait_results",
+                answer = try await client.rpc(.clientWaitResults,
                     .positional([.string(client.clientID), .array(ids.map { .string($0) }), .double(wait)]), wait: wait)
             } catch ZeroTaskClientError.unsupported {
                 answer = try await client.seedWaitResults(ids, wait: wait)

@@ -16,7 +16,7 @@ public struct TaskHandle: Sendable {
 
     /// The task's state (`client_task_status`).
     public func status() async throws -> TaskStatus {
-        let code = try await client.rpc("client_task_status", .positional([.string(client.clientID), .string(id)]))
+        let code = try await client.rpc(.clientTaskStatus, .positional([.string(client.clientID), .string(id)]))
         guard let c = code.int64Value, let status = TaskStatus(rawValue: c) else {
             throw ZeroTaskClientError.invalidResponse("client_task_status answered \(code), not a status code")
         }
@@ -28,7 +28,7 @@ public struct TaskHandle: Sendable {
     public func info() async throws -> TaskInfo {
         let json: JSONValue
         do {
-            json = try await client.rpc("client_task_info", .positional([.string(client.clientID), .string(id)]))
+            json = try await client.rpc(.clientTaskInfo, .positional([.string(client.clientID), .string(id)]))
         } catch ZeroTaskClientError.unsupported {
             json = try await client.seedTaskInfo(id)
         }
@@ -45,7 +45,7 @@ public struct TaskHandle: Sendable {
         // guessing from error codes (a task's own error may carry any code).
         let answer: JSONValue
         do {
-            answer = try await client.rpc("client_wait_results",
+            answer = try await client.rpc(.clientWaitResults,
                 .positional([.string(client.clientID), .array([.string(id)]), .int(0)]))
         } catch ZeroTaskClientError.unsupported {
             answer = try await client.seedWaitResults([id], wait: 0)
@@ -78,7 +78,7 @@ public struct TaskHandle: Sendable {
     /// - Returns: false when the task had already completed.
     @discardableResult
     public func cancel() async throws -> Bool {
-        let r = try await client.rpc("client_cancel_task", .positional([.string(client.clientID), .string(id)]))
+        let r = try await client.rpc(.clientCancelTask, .positional([.string(client.clientID), .string(id)]))
         return r.boolValue ?? false
     }
 

@@ -5,7 +5,7 @@ extension ZeroTaskClient {
     /// Every method a node advertises (and every method with tasks queued), with its
     /// signature, serving nodes, queued and running counts.
     public func methods() async throws -> [MethodInfo] {
-        let answer = try await rpc("methods", .none)
+        let answer = try await rpc(.methods, .none)
         guard let list = answer.arrayValue else { throw ZeroTaskClientError.invalidResponse("methods answered \(answer)") }
         let methods = list.compactMap(MethodInfo.init(json:))
         rememberServed(methods)
@@ -14,14 +14,14 @@ extension ZeroTaskClient {
 
     /// Every connected node, with its methods, workers and assigned tasks.
     public func nodes() async throws -> [NodeInfo] {
-        let answer = try await rpc("nodes", .none)
+        let answer = try await rpc(.nodes, .none)
         guard let list = answer.arrayValue else { throw ZeroTaskClientError.invalidResponse("nodes answered \(answer)") }
         return list.compactMap(NodeInfo.init(json:))
     }
 
     /// The broker's counters (`tasks`, `queued`, `running`, `nodes`, `submitted_total`, …).
     public func stats() async throws -> JSONObject {
-        let answer = try await rpc("stats", .none)
+        let answer = try await rpc(.stats, .none)
         guard let o = answer.objectValue else { throw ZeroTaskClientError.invalidResponse("stats answered \(answer)") }
         return o
     }

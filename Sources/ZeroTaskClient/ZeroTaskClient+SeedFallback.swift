@@ -33,7 +33,7 @@ extension ZeroTaskClient {
     }
 
     private func seedStatus(_ id: String) async throws -> TaskStatus {
-        let code = try await rpc("client_task_status", .positional([.string(clientID), .string(id)]))
+        let code = try await rpc(.clientTaskStatus, .positional([.string(clientID), .string(id)]))
         guard let c = code.int64Value, let status = TaskStatus(rawValue: c) else {
             throw ZeroTaskClientError.invalidResponse("client_task_status answered \(code), not a status code")
         }
@@ -48,7 +48,7 @@ extension ZeroTaskClient {
         o.append("task_id", .string(id))
         o.append("status", .int(status.rawValue))
         do {
-            o.append("result", try await rpc("client_task_result", .positional([.string(clientID), .string(id)])))
+            o.append("result", try await rpc(.clientTaskResult, .positional([.string(clientID), .string(id)])))
         } catch ZeroTaskClientError.invalidRequest(let e) where status == .failed {
             // For a failed task the seed spec answers with the task's own error.
             o.append("error", e.json)

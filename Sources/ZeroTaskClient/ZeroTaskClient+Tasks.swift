@@ -29,7 +29,7 @@ extension ZeroTaskClient {
         o.append("wait", .double(firstWait))
         let task: TaskHandle
         do {
-            let entry = try await rpc("client_call", .named(o), wait: firstWait)
+            let entry = try await rpc(.clientCall, .named(o), wait: firstWait)
             guard let id = entry["task_id"]?.stringValue else {
                 throw ZeroTaskClientError.invalidResponse("client_call answered \(entry), not a task entry")
             }
@@ -83,7 +83,7 @@ extension ZeroTaskClient {
             options.append(to: &o)
             request = .named(o)
         }
-        let id = try await rpc("client_new_task", request)
+        let id = try await rpc(.clientNewTask, request)
         guard let s = id.stringValue else {
             throw ZeroTaskClientError.invalidResponse("client_new_task answered \(id), not a task id")
         }
@@ -102,7 +102,7 @@ extension ZeroTaskClient {
             guard !chunk.isEmpty else { return }
             let answer: JSONValue
             do {
-                answer = try await rpc("client_new_tasks", .positional([.string(clientID), .array(chunk)]))
+                answer = try await rpc(.clientNewTasks, .positional([.string(clientID), .array(chunk)]))
             } catch ZeroTaskClientError.unsupported {
                 // A seed-only broker: one client_new_task per task, each with its own outcome.
                 for spec in specs[out.count..<(out.count + chunk.count)] {

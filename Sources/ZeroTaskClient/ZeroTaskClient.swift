@@ -37,11 +37,6 @@ public final class ZeroTaskClient: Sendable {
     /// Set once the broker answered an extension: it is a ZeroTask broker.
     private let extensionsAnswered = Atomic<Bool>(false)
 
-    /// The broker methods of the seed spec that the client uses; every other is an extension.
-    static let seedMethods: Set<String> = [
-        "client_connect", "client_disconnect", "client_new_task", "client_task_status", "client_task_result",
-    ]
-
     /// Whether the broker turned out to implement only the seed methods.
     public var brokerIsSeedOnly: Bool { seedOnly.load(ordering: .relaxed) }
 
@@ -62,24 +57,28 @@ public final class ZeroTaskClient: Sendable {
     ///     broker generate one. An id in use by another live connection is refused (-32010).
     ///   - requestTimeout: how long each request may wait for the broker's answer.
     ///   - context: a libzmq context to share; nil creates one for this client.
+    ///   - curve: CURVE keys (the broker's public key and this client's key pair) for a broker
+    ///     with keys, e.g. `try .environment()` for `ZEROTASK_SECURITY_BROKER_KEY` and
+    ///     `ZEROTASK_SECURITY_SECRET_KEY`; nil connects plain. A broker that does not allow the
+    ///     key never answers: the call fails with `.brokerUnreachable`.
     /// - Throws: `ZeroTaskClientError.brokerUnreachable` when no broker answers in time,
     ///   `.invalidRequest` when the broker refuses the client id.
     public init(
         request: String = "tcp://127.0.0.1:5555", publish: String? = nil, clientID: String? = nil,
-        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil
+        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
     ) async throws {
         requestEndpoint = request
-        publishEndpoint = publish ?? Self.defaultPublishEndpoint(for: request)
+        publishEndpoint = publish ?? PublishEndpoint.derived(fromRequest: request)
         self.requestTimeout = requestTimeout
         let connection: ClientConnection
         do {
-            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext())
+            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext(), curve: curve)
         } catch {
             throw ZeroTaskClientError.invalidArgument("cannot connect to \(request): \(error.message)")
         }
         self.connection = connection
         let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
-        let answer = try await Self.send(connection, "client_connect", params, timeout: requestTimeout.seconds)
+        let answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
         guard let id = answer.stringValue else {
             connection.stop()
             throw ZeroTaskClientError.invalidResponse("client_connect answered \(answer), not a client id")
@@ -104,17 +103,9 @@ public final class ZeroTaskClient: Sendable {
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         waiters.closeAll()
-        _ = try? await Self.send(connection, "client_disconnect", .positional([.string(clientID)]),
+        _ = try? await Self.send(connection, .clientDisconnect, .positional([.string(clientID)]),
             timeout: min(requestTimeout.seconds, 2))
         connection.stop()
-    }
-
-    /// `tcp://HOST:PORT` → `tcp://HOST:PORT+1`; nil for other transports.
-    public static func defaultPublishEndpoint(for request: String) -> String? {
-        guard request.hasPrefix("tcp://"), let colon = request.lastIndex(of: ":"),
-            let port = Int(request[request.index(after: colon)...]), port > 0, port < 65535
-        else { return nil }
-        return "\(request[..<colon]):\(port + 1)"
     }
 
     // MARK: Requests
@@ -124,30 +115,30 @@ public final class ZeroTaskClient: Sendable {
     /// - Parameter wait: extra seconds the broker may hold the request (long polls).
     /// An extension the broker does not implement (-32601) throws `.unsupported`, at once
     /// once that is known, so callers can fall back to the seed methods.
-    func rpc(_ name: String, _ params: Params, wait: Double = 0) async throws -> JSONValue {
+    func rpc(_ method: BrokerMethod, _ params: Params, wait: Double = 0) async throws -> JSONValue {
         guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
         let timeout = requestTimeout.seconds + wait
         let seed = seedOnly.load(ordering: .relaxed)
-        if seed && !Self.seedMethods.contains(name) {
-            throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
+        if seed && !method.isSeed {
+            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: requestEndpoint)
         }
         // A seed broker may not read JSON-RPC batches: once it is known, requests go one by one.
         let batchable = wait == 0 && !seed
         let answer: JSONValue
         do {
             do {
-                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+                answer = try await Self.send(connection, method, params, timeout: timeout, batchable: batchable)
             } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
                 try await reconnect()
-                answer = try await Self.send(connection, name, params, timeout: timeout, batchable: batchable)
+                answer = try await Self.send(connection, method, params, timeout: timeout, batchable: batchable)
             }
         } catch ZeroTaskClientError.invalidRequest(let e)
-            where e.code == ErrorCode.methodNotFound.rawValue && !Self.seedMethods.contains(name)
+            where e.code == ErrorCode.methodNotFound.rawValue && !method.isSeed
         {
             seedOnly.store(true, ordering: .relaxed)
-            throw ZeroTaskClientError.unsupported(method: "zerotask.broker." + name, endpoint: requestEndpoint)
+            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: requestEndpoint)
         }
-        if !extensionsAnswered.load(ordering: .relaxed), !Self.seedMethods.contains(name) {
+        if !extensionsAnswered.load(ordering: .relaxed), !method.isSeed {
             extensionsAnswered.store(true, ordering: .relaxed)
             connection.useBareFraming()
         }
@@ -159,7 +150,7 @@ public final class ZeroTaskClient: Sendable {
         let task = reconnecting.withLock { current -> Task<Void, Error> in
             if let current { return current }
             let t = Task { [connection, clientID, requestTimeout] in
-                _ = try await Self.send(connection, "client_connect", .positional([.string(clientID)]),
+                _ = try await Self.send(connection, .clientConnect, .positional([.string(clientID)]),
                     timeout: requestTimeout.seconds)
             }
             current = t
@@ -188,12 +179,12 @@ public final class ZeroTaskClient: Sendable {
     /// Sends one request and awaits its answer, mapping every outcome to the client's errors.
     /// - Parameter batchable: whether the request may travel in a JSON-RPC batch; a request the
     ///   broker may hold (a long poll) may not, since a broker answers a batch at once.
-    static func send(_ connection: ClientConnection, _ name: String, _ params: Params, timeout: Double,
+    static func send(_ connection: ClientConnection, _ method: BrokerMethod, _ params: Params, timeout: Double,
                      batchable: Bool = true)
         async throws -> JSONValue
     {
         let id = connection.nextID()
-        let body = Request(method: "zerotask.broker." + name, params: params, id: .int(id)).json.jsonBytes
+        let body = Request(method: method.wireName, params: params, id: .int(id)).json.jsonBytes
         let deadline = monotonicSeconds() + timeout
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ZeroMQ
 import ZeroTaskProtocol
 
 /// A node's settings. Durations in seconds, sizes in bytes; 0 means "no limit" where noted.
@@ -9,10 +10,15 @@ public struct NodeConfig: Sendable {
     public var broker = "tcp://127.0.0.1:5555"
     /// The broker's publish endpoint; nil: the request endpoint's port plus one.
     public var publish: String?
+    /// CURVE for both sockets to a remote broker (its public key, this node's key pair); nil:
+    /// plain connections. A built-in broker is called directly and needs none.
+    public var curve: CurveClientKeys?
     /// This node's id; nil: `HOSTNAME-PID`.
     public var nodeID: String?
     /// The plugin drop folder.
     public var pluginsDir = "Plugins"
+    /// Refuse plugins whose manifest has no `sha256` pin (a pin always refuses a changed file).
+    public var requirePins = false
     /// Per-plugin configuration, keyed by plugin name, overriding each manifest's `config`.
     public var pluginConfig: [String: JSONValue] = [:]
     /// Worker processes.
@@ -60,15 +66,9 @@ public struct NodeConfig: Sendable {
         return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/proc/self/exe"
     }
 
-    /// The publish endpoint to use: explicit, or the request endpoint with the port plus one.
-    public var publishEndpoint: String { publish ?? Self.publishEndpoint(forRequest: broker) }
-
-    public static func publishEndpoint(forRequest endpoint: String) -> String {
-        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            return endpoint
-        }
-        return String(endpoint[..<colon]) + ":\(port + 1)"
-    }
+    /// The publish endpoint to use: explicit, or the one `PublishEndpoint` derives from the
+    /// request endpoint (the request endpoint itself where it derives none).
+    public var publishEndpoint: String { publish ?? PublishEndpoint.derived(fromRequest: broker) ?? broker }
 
     /// The deadline for a task: the client's timeout, else the manifest's, else the default; capped.
     public func deadline(client: Double?, manifest: Double?) -> Double {

@@ -24,7 +24,7 @@ extension NodeLoop {
 
     /// Starts a new generation when the folder changed and settled (never while one is probed).
     func checkPlugins(now: Double) {
-        guard case .running = phase, pendingGeneration == nil else { return }
+        guard machine.isRunning, pendingGeneration == nil else { return }
         let first = snapshot.taken == 0
         // Until the first copy is taken, look on every turn: the node serves nothing before it.
         guard first || (config.reloadInterval > 0 && now - lastReloadCheck >= config.reloadInterval) else { return }
@@ -38,6 +38,11 @@ extension NodeLoop {
             g.keys[name] = key
             if let known = probeVerdicts[key] {
                 g.outcomes[name] = known
+                continue
+            }
+            if config.requirePins, let unpinned = PluginLoader.missingPin(library: dir + "/" + name) {
+                (g.outcomes[name], probeVerdicts[key]) = (.failed(unpinned), .failed(unpinned))
+                g.fresh.insert(name)
                 continue
             }
             do {
@@ -93,15 +98,9 @@ extension NodeLoop {
         // Forget verdicts on file versions that are gone.
         let current = Set(g.keys.values)
         probeVerdicts = probeVerdicts.filter { current.contains($0.key) }
-        generationUnavailable = unavailable
         generationDir = g.dir
-        let replacing = snapshot.generation > 0
         snapshot.activate(g.number)
-        if replacing {
-            logger.info("plugins changed: starting worker generation \(g.number)")
-            for w in workers where w.generation < snapshot.generation && !w.isExiting { stopWorker(w) }
-        }
-        ensureWorkers(now: now)
+        execute(machine.generationActivated(g.number, unavailable: unavailable, now: now))
     }
 
     /// The plugin and method names a manifest file declares, read without loading the library

@@ -4,14 +4,17 @@ import Glibc
 import Foundation
 import Logging
 import ZeroMQ
-import ZeroTaskBroker
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
-/// The node thread's work. Owned by that thread alone.
+/// The node thread's work: polls the broker's sockets (or serves the built-in broker), the
+/// workers' channels and output pipes and the wake-up pipe, feeds what it reads to the
+/// `NodeStateMachine` as events and executes the actions it returns. Every decision is the
+/// machine's; this type only does I/O. Owned by the node's thread alone.
 final class NodeLoop: @unchecked Sendable {
     let config: NodeConfig
     var logger: Logger
-    let nodeID: String
+    var nodeID: String { machine.nodeID }
     /// Requests to a remote broker and its notifications; nil with a built-in broker, which
     /// the loop calls directly (see `broker`).
     let dealer: ZMQSocket?
@@ -19,69 +22,33 @@ final class NodeLoop: @unchecked Sendable {
     let wake: WakePipe
     /// A built-in broker served by this loop's own poll and called directly (no socket, no
     /// thread between node and broker), or nil.
-    let broker: EmbeddedBroker?
+    let broker: (any BuiltInBroker)?
+
+    let machine: NodeStateMachine
+    /// The worker processes, by the machine's worker id.
+    var handles: [WorkerHandle] = []
 
     var snapshot: PluginSnapshot
     var generationDir = ""
-    var workers: [Worker] = []
-    var nextWorkerID = 1
-    var startupFailures = 0
-    var nextSpawnAt = 0.0
-
-    /// What the current generation of workers serves (from the first one ready).
-    var methods: [JSONValue] = []
-    var methodTimeouts: [String: Double] = [:]
-    var methodsGeneration = 0
-    var advertisedGeneration = 0
-    /// Methods of quarantined plugins, advertised as `unavailable` with the reason.
-    var unavailable: [JSONValue] = []
-    /// The same for the newest generation, until its first worker is ready.
-    var generationUnavailable: [JSONValue] = []
     /// A copy of the plugins folder being probed before workers load it.
     var pendingGeneration: PendingGeneration?
     /// What loading each plugin file version alone gave (keyed by file versions): each version is
     /// probed once, not once per worker or generation.
     var probeVerdicts: [String: ProbeOutcome] = [:]
-
-    enum Phase { case running, draining(until: Double), disconnecting(until: Double), done }
-    var phase = Phase.running
-
-    // Broker session.
-    enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
-    struct Pending { var kind: RequestKind; var deadline: Double; var sentAt: Double }
-    var pending: [Int64: Pending] = [:]
-    var nextRequestID: Int64 = 1
-    var registered = false
-    var registering = false
-    var nextRegisterAt = 0.0
-    var pullInFlight = false
-    /// Pulls given up on (timed out, or parked at a broker we registered with again).
-    var abandonedPulls = Set<Int64>()
-    var waiting: [Assignment] = []
-    var doneBuffer: [JSONValue] = []
-    var lastHeartbeat = 0.0
     var lastReloadCheck = 0.0
-    var brokerSilentSince: Double?
-    var stats = NodeStats()
     /// What `pollOnce` waits on; nil when the set of workers changed.
     var pollCache: PollSet?
-    /// How long each method's tasks take (a moving average, seconds), to decide what to queue
-    /// behind a running task.
-    var methodDurations: [String: Double] = [:]
-    /// The same over every method: the node prefetches only while tasks are short.
-    var recentDuration: Double?
-    var lastStatus = 0.0
 
-    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: EmbeddedBroker? = nil) throws {
+    init(config: NodeConfig, logger: Logger, wake: WakePipe, context: ZMQContext, broker: (any BuiltInBroker)? = nil) throws {
         self.broker = broker
         self.config = config
-        self.logger = logger
         self.wake = wake
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostname = String(cString: host).filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
-        nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
-        self.logger[metadataKey: "node"] = "\(nodeID)"
+        let hostname = (HostName.current() ?? "").filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
+        let nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
+        var logger = logger
+        logger[metadataKey: "node"] = "\(nodeID)"
+        self.logger = logger
+        machine = NodeStateMachine(config: config, nodeID: nodeID, processID: Int(getpid()), brokerIsBuiltIn: broker != nil, logger: logger)
         snapshot = PluginSnapshot(source: config.pluginsDir)
 
         let subscriptions = [
@@ -99,11 +66,13 @@ final class NodeLoop: @unchecked Sendable {
         try dealer.setRoutingID(Array("node:\(nodeID)".utf8))
         try dealer.setReconnectInterval(100, max: 2000)
         try dealer.setLinger(milliseconds: 1000)
+        try dealer.secure(with: config.curve)
         try dealer.connect(config.broker)
         self.dealer = dealer
         let sub = try ZMQSocket(context, .sub)
         for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.setLinger(milliseconds: 0)
+        try sub.secure(with: config.curve)
         try sub.connect(config.publishEndpoint)
         self.sub = sub
     }
@@ -117,12 +86,15 @@ final class NodeLoop: @unchecked Sendable {
         }
         logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
         checkPlugins(now: Self.now())
-        while true {
-            if case .done = phase { break }
+        while !machine.isDone {
             pollOnce()
             let now = Self.now()
-            timers(now: now)
-            schedule(now: now)
+            // Cancels a worker's watcher could not take at once (the worker stopped, say).
+            for h in handles where h.process.urgent.hasPendingOutput { _ = try? h.process.urgent.flush() }
+            for h in handles where h.output.suppressed > 0 { reportSuppressedOutput(h, now: now) }
+            pollProbes(now: now)
+            checkPlugins(now: now)
+            execute(machine.tick(now: now))
         }
         abandonProbes()
         shutdownWorkers()
@@ -131,6 +103,86 @@ final class NodeLoop: @unchecked Sendable {
         sub?.close(lingerMilliseconds: 0)
         broker?.finish()
         logger.info("node stopped")
+    }
+
+    // MARK: Actions
+
+    /// Does what the machine asked, in order; what that brings back (a failed spawn, a broken
+    /// channel) goes back to the machine at once.
+    func execute(_ actions: [NodeAction]) {
+        // One failed start in a batch says enough (no executable, no processes left): the
+        // other starts it asks for fail with it, and are asked for again later.
+        var spawnFailed = false
+        for action in actions {
+            switch action {
+            case .send(let request):
+                transmit(request)
+            case .spawn(let spec):
+                let ok = !spawnFailed && spawn(spec)
+                spawnFailed = !ok
+                execute(machine.workerSpawned(spec.id, ok: ok, now: Self.now()))
+            case .write(let id, let messages):
+                guard let h = handle(id) else { continue }
+                for m in messages { h.process.channel.enqueue(m) }
+                if !writeToWorker(h) {
+                    execute(machine.tasksUndelivered(worker: id, count: messages.count { if case .task = $0 { true } else { false } }))
+                }
+            case .cancel(let id, let task):
+                guard let h = handle(id) else { continue }
+                h.process.cancel(task)
+                writeToWorker(h)
+            case .kill(let id):
+                guard let h = handle(id) else { continue }
+                let exit = h.process.killAndReap()
+                logger.debug("worker \(id) ended: \(exit)")
+                remove(h)
+            }
+        }
+    }
+
+    /// To the built-in broker as it is; to a remote one as JSON.
+    private func transmit(_ request: Request) {
+        if let broker {
+            broker.handleLocal(request)
+            return
+        }
+        do {
+            try dealer?.send(request.json.jsonBytes, dontWait: true)
+        } catch {
+            logger.warning("cannot send \(request.method) to the broker: \(error)")
+        }
+    }
+
+    /// Starts the worker process for `spec`; false (logged) if it cannot.
+    private func spawn(_ spec: WorkerSpec) -> Bool {
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        let args = config.workerArguments + [
+            "--plugins", generationDir, "--worker-id", "\(spec.id)", "--max-result-bytes", "\(config.maxResultBytes)",
+            "--plugin-config", JSONValue.object(JSONObject(config.pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })).jsonString,
+        ]
+        do {
+            let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args, environment: env)
+            handles.append(WorkerHandle(id: spec.id, process: process))
+            pollCache = nil
+            logger.debug("worker \(spec.id) started (pid \(process.pid))")
+            return true
+        } catch {
+            logger.error("cannot start a worker: \(error)")
+            return false
+        }
+    }
+
+    func handle(_ id: Int) -> WorkerHandle? { handles.first { $0.id == id } }
+
+    /// Closes a worker's descriptors and forgets it; plugin copies no worker uses go.
+    func remove(_ h: WorkerHandle) {
+        reportSuppressedOutput(h, now: Self.now(), force: true)
+        h.process.closeDescriptors()
+        handles.removeAll { $0 === h }
+        pollCache = nil
+        let live = machine.liveGenerations
+        for g in 1..<max(1, snapshot.generation) where !live.contains(g) { snapshot.removeGeneration(g) }
     }
 
     // MARK: Polling
@@ -142,8 +194,8 @@ final class NodeLoop: @unchecked Sendable {
         var sub: Int?
         var wake = 0
         /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
-        var handlers: [(worker: Worker, which: Int, index: Int)] = []
-        /// Whether any probe's channel is readable comes in `timers`, which polls the probes.
+        var handlers: [(worker: WorkerHandle, which: Int, index: Int)] = []
+        /// Whether any probe's channel is readable comes in `pollProbes`, which polls the probes.
         var probes: [Int] = []
         /// Where the built-in broker's items start.
         var broker = 0
@@ -156,10 +208,10 @@ final class NodeLoop: @unchecked Sendable {
         if let dealer { set.dealer = set.poller.add(dealer) }
         if let sub { set.sub = set.poller.add(sub) }
         set.wake = set.poller.add(fd: wake.readFD)
-        for w in workers {
-            set.handlers.append((w, 0, set.poller.add(fd: w.process.channel.fd, w.outputBlocked ? [.readable, .writable] : .readable)))
-            if w.stdoutOpen { set.handlers.append((w, 1, set.poller.add(fd: w.process.stdoutFD))) }
-            if w.stderrOpen { set.handlers.append((w, 2, set.poller.add(fd: w.process.stderrFD))) }
+        for h in handles {
+            set.handlers.append((h, 0, set.poller.add(fd: h.process.channel.fd, h.outputBlocked ? [.readable, .writable] : .readable)))
+            if h.stdoutOpen { set.handlers.append((h, 1, set.poller.add(fd: h.process.stdoutFD))) }
+            if h.stderrOpen { set.handlers.append((h, 2, set.poller.add(fd: h.process.stderrFD))) }
         }
         for p in pendingGeneration?.probes ?? [] { set.probes.append(set.poller.add(fd: p.fd)) }
         // The built-in broker's items come last.
@@ -184,14 +236,14 @@ final class NodeLoop: @unchecked Sendable {
         if let i = set.dealer, ready[i].contains(.readable) { receiveFromBroker() }
         if let i = set.sub, ready[i].contains(.readable) { receiveNotifications() }
         if ready[set.wake].contains(.readable) { wakeUp() }
-        for (w, which, i) in set.handlers where !ready[i].isEmpty {
-            guard workers.contains(where: { $0 === w }) else { continue }
-            if which == 0 && ready[i].contains(.writable) { writeToWorker(w) }
+        for (h, which, i) in set.handlers where !ready[i].isEmpty {
+            guard handles.contains(where: { $0 === h }) else { continue }
+            if which == 0 && ready[i].contains(.writable) { writeToWorker(h) }
             guard ready[i].contains(.readable) else { continue }
             switch which {
-            case 0: receiveFromWorker(w)
-            case 1: logOutput(w, stderr: false)
-            default: logOutput(w, stderr: true)
+            case 0: receiveFromWorker(h)
+            case 1: logOutput(h, stderr: false)
+            default: logOutput(h, stderr: true)
             }
         }
         if let broker {
@@ -199,17 +251,14 @@ final class NodeLoop: @unchecked Sendable {
             // answers are handled at once.
             broker.step(ready[set.broker...])
             let (replies, notifications) = broker.takeLocalMessages()
-            for response in replies { handleResponse(response) }
+            for response in replies { execute(machine.brokerReplied(response, now: Self.now())) }
             for body in notifications { handleNotification(body) }
         }
     }
 
     private func pollTimeout() -> Int {
-        var next = 0.1
         let now = Self.now()
-        for w in workers {
-            if let t = w.task { next = min(next, t.deadline - now, (t.killAt ?? .infinity) - now) }
-        }
+        let next = min(0.1, machine.nextTaskTimer - now)
         let ms = max(0, Int((next * 1000).rounded(.up)))
         guard let broker else { return ms }
         return broker.hasOutputReady ? 0 : broker.pollTimeout(cap: ms)
@@ -222,196 +271,190 @@ final class NodeLoop: @unchecked Sendable {
     private func wakeUp() {
         let why = wake.drainLargest()
         if why >= Self.hardStopSignal {
-            switch phase {
-            case .running, .draining:
-                logger.info("stopping now: \(busyCount) running tasks go back to the broker")
-                // A drain that ends now: the next timers() hands running tasks back and disconnects.
-                phase = .draining(until: Self.now())
-            default:
-                break
-            }
-        } else if why == Self.drainSignal, case .running = phase {
-            logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
-            // Tasks not started yet go back to the broker at once (releaseStaleWaiting).
-            phase = .draining(until: Self.now() + config.drainGrace)
+            execute(machine.hardStop(now: Self.now()))
+        } else if why == Self.drainSignal {
+            execute(machine.drain(now: Self.now()))
         }
     }
 
-    func logOutput(_ w: Worker, stderr: Bool) {
-        var buffer = stderr ? w.stderrLines : w.stdoutLines
-        let (lines, eof) = buffer.read(stderr ? w.process.stderrFD : w.process.stdoutFD)
-        if stderr { w.stderrLines = buffer } else { w.stdoutLines = buffer }
-        let now = lines.isEmpty ? 0 : Self.now()
-        for line in lines {
-            guard w.output.admit(line.utf8.count + 1, now: now) else { continue }
-            reportSuppressedOutput(w, now: now, force: true)
-            var meta: Logger.Metadata = ["worker": "\(w.id)", "stream": stderr ? "stderr" : "stdout"]
-            if let t = w.task { meta["task"] = "\(t.assignment.id)" }
-            logger.info("worker \(w.id): \(line.escapingControlCharacters)", metadata: meta)
-        }
-        if eof {
-            if stderr { w.stderrOpen = false } else { w.stdoutOpen = false }
-            pollCache = nil
+    // MARK: The broker's messages
+
+    func receiveFromBroker() {
+        while let frames = try? dealer?.receiveFrames(dontWait: true), let body = frames.last {
+            guard let json = try? JSONValue.parse(body) else {
+                logger.warning("unreadable message from the broker")
+                continue
+            }
+            for r in json.arrayValue ?? [json] {
+                if let response = Response(json: r) { execute(machine.brokerReplied(response, now: Self.now())) }
+            }
         }
     }
 
-    /// Says how much of a worker's output the budget kept out of the log, when it is time to.
-    func reportSuppressedOutput(_ w: Worker, now: Double, force: Bool = false) {
-        guard let n = w.output.takeSuppressed(now: now, force: force) else { return }
-        logger.warning("worker \(w.id): suppressed \(n) bytes of plugin output (over \(OutputBudget.burst / 1024) KiB at once or \(Int(OutputBudget.rate) / 1024) KiB/s)",
-                       metadata: ["worker": "\(w.id)"])
+    func receiveNotifications() {
+        while let frames = try? sub?.receiveFrames(dontWait: true), let body = frames.last {
+            handleNotification(body)
+        }
     }
 
-    var busyCount: Int { workers.count { $0.task != nil } }
-
-    // MARK: Timers
-
-    private func timers(now: Double) {
-        // Cancels a worker's watcher could not take at once (the worker stopped, say).
-        for w in workers where w.process.urgent.hasPendingOutput { _ = try? w.process.urgent.flush() }
-        for w in workers where w.output.suppressed > 0 { reportSuppressedOutput(w, now: now) }
-        for w in workers {
-            guard let t = w.task else { continue }
-            if now >= t.deadline {
-                fail(w, RPCError(.taskTimedOut, "task \(t.assignment.id) (\(t.assignment.method)) timed out after \(Self.seconds(t.timeoutSeconds))",
-                    data: ["timeout": .double(t.timeoutSeconds), "worker": .int(Int64(w.id))]), now: now)
-            } else if let k = t.killAt, now >= k {
-                fail(w, .taskCancelled(t.assignment.id), now: now)
+    func handleNotification(_ body: [UInt8]) {
+        guard let json = try? JSONValue.parse(body), let method = json["method"]?.stringValue else { return }
+        switch method {
+        case "zerotask.node.task_cancel":
+            if json["params"]?["node_id"]?.stringValue == nodeID, let t = json["params"]?["task_id"]?.stringValue {
+                execute(machine.cancelRequested(t, now: Self.now()))
             }
-        }
-        for w in workers {
-            // Only tasks that last are worth a RUNNING message; short ones just finish.
-            if let t = w.task, !t.announced, let started = t.startedAt, now - started >= Self.announceAfter {
-                w.queue[0].announced = true
-                notify("task_status", .named(["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
-                    "status": .int(TaskStatus.running.rawValue)]))
-            }
-        }
-        releaseStaleWaiting(now: now)
-        for (id, p) in pending where now >= p.deadline {
-            pending[id] = nil
-            requestLost(id, p.kind, now: now)
-        }
-        warnIfBrokerSilent(now: now)
-        if registered, now - lastHeartbeat >= config.heartbeatInterval {
-            lastHeartbeat = now
-            send("node_heartbeat", .positional([.string(nodeID)]), .heartbeat, now: now)
-            // Every task this node holds — waiting, queued on or run by a worker, or done and not
-            // yet acknowledged: the broker confirms them, answers the ones to drop, and takes
-            // back what it assigned but this node never got (a lost reply).
-            send("node_check_tasks", .named(["node_id": .string(nodeID), "task_ids": .array(heldTaskIDs().map { .string($0) }),
-                "complete": true]), .checkTasks, now: now)
-        }
-        if registered, now - lastStatus >= 5 {
-            lastStatus = now
-            notify("node_status", .named(statusFields()))
-        }
-        pollProbes(now: now)
-        checkPlugins(now: now)
-        switch phase {
-        case .draining(let until):
-            if busyCount == 0 || now >= until { beginDisconnect(now: now) }
-        case .disconnecting(let until):
-            let reporting = pending.values.contains {
-                switch $0.kind {
-                case .done, .disconnect: true
-                default: false
-                }
-            }
-            if !reporting || now >= until { phase = .done }
+        case "zerotask.node.broker_node_status":
+            execute(machine.statusRequested(now: Self.now()))
         default:
             break
         }
     }
 
-    static func seconds(_ s: Double) -> String {
-        s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
-    }
+    // MARK: Workers' channels and output
 
-    private func beginDisconnect(now: Double) {
-        for w in workers where w.task != nil {
-            // Past the grace: the task goes back to the queue with the disconnect.
-            logger.warning("task \(w.task!.assignment.id) still running at the end of the drain grace: handing it back")
-            let exit = w.process.killAndReap()
-            logger.info("worker \(w.id) stopped (\(exit))")
-            remove(w)
+    func receiveFromWorker(_ h: WorkerHandle) {
+        let frames: [JSONValue]
+        do {
+            frames = try h.process.channel.receiveAvailable()
+        } catch {
+            workerEnded(h)
+            return
         }
-        while !doneBuffer.isEmpty {
-            let done = takeDone()
-            send("node_tasks_done", .positional([.string(nodeID), .array(done)]), .done(done), now: now)
-        }
-        if registered {
-            send("node_disconnect", .positional([.string(nodeID)]), .disconnect, now: now)
-        }
-        phase = .disconnecting(until: now + 3)
-    }
-
-    /// `node_status` fields: worker counts and the node's own timings.
-    func statusFields() -> JSONObject {
-        var o = stats.json(workers: config.workers, busy: busyCount)
-        o["node_id"] = .string(nodeID)
-        o["pid"] = .int(Int64(getpid()))
-        return o
-    }
-
-    /// The ids of every task this node holds in any form.
-    func heldTaskIDs() -> [String] {
-        var ids = waiting.map(\.id)
-        for w in workers { ids += w.queue.map(\.assignment.id) }
-        func doneIDs(_ list: [JSONValue]) -> [String] { list.compactMap { $0["id"]?.stringValue } }
-        ids += doneIDs(doneBuffer)
-        for p in pending.values {
-            switch p.kind {
-            case .pull(let done), .done(let done): ids += doneIDs(done)
-            default: break
+        let now = Self.now()
+        for frame in frames {
+            let message: WorkerMessage
+            do {
+                message = try WorkerMessage(json: frame)
+            } catch {
+                logger.warning("worker \(h.id) sent \(error): \(frame)")
+                continue
+            }
+            switch message {
+            case .log(let taskID, let level, let text):
+                // Plugin output: logged here, under the worker's output budget.
+                guard h.output.admit(text.utf8.count + 1, now: now) else { continue }
+                reportSuppressedOutput(h, now: now, force: true)
+                var meta: Logger.Metadata = ["worker": "\(h.id)"]
+                if let taskID { meta["task"] = "\(taskID)" }
+                logger.log(level: level, "plugin: \(text.escapingControlCharacters)", metadata: meta)
+            case .ready(let pid, let methods, let problems):
+                // Problems name files in the private copy: the operator knows the plugins folder.
+                let shown = problems.map { snapshot.sourcePath($0, in: generationDir) }
+                execute(machine.workerSent(.ready(pid: pid, methods: methods, problems: shown), worker: h.id, now: now))
+            default:
+                execute(machine.workerSent(message, worker: h.id, now: now))
             }
         }
-        return ids
     }
 
-    /// The oldest outcomes that fit in one message to the broker (at least one): a batch over the
-    /// broker's `max_message_bytes` would be refused whole, and resent whole, forever.
-    func takeDone() -> [JSONValue] {
-        var bytes = 0
-        var n = 0
-        while n < doneBuffer.count {
-            let size = doneBuffer[n].approximateSize + 1
-            if n > 0 && bytes + size > config.maxBatchBytes { break }
-            bytes += size
-            n += 1
+    /// The worker's control channel closed: it exited or crashed.
+    private func workerEnded(_ h: WorkerHandle) {
+        var exit = h.process.reap()
+        if exit == nil {
+            // Give a process that closed its channel a moment to finish exiting, then make sure.
+            for _ in 0..<50 where exit == nil {
+                usleep(2000)
+                exit = h.process.reap()
+            }
         }
-        defer { doneBuffer.removeFirst(n) }
-        return Array(doneBuffer.prefix(n))
+        let how = exit ?? h.process.killAndReap()
+        // Drain what it printed last (a crash message, a backtrace).
+        for _ in 0..<8 where h.stdoutOpen || h.stderrOpen {
+            if h.stdoutOpen { logOutput(h, stderr: false) }
+            if h.stderrOpen { logOutput(h, stderr: true) }
+        }
+        let actions = machine.workerExited(h.id, how, now: Self.now())
+        remove(h)
+        execute(actions)
     }
 
-    /// Records a task's outcome for the broker.
-    func report(_ taskID: String, _ outcome: Result<JSONValue, RPCError>) {
-        switch outcome {
-        case .success: stats.finished += 1
-        case .failure(let e):
-            stats.failed += 1
-            if e.code == ErrorCode.taskTimedOut.rawValue { stats.timeouts += 1 }
-            if e.code == ErrorCode.workerCrashed.rawValue { stats.crashes += 1 }
+    /// Writes what is queued on `h`'s control channel, as much as it takes without blocking;
+    /// the rest goes when poll says the channel is writable. Returns false if the channel is
+    /// broken (the worker is dying: its end of file will be handled).
+    @discardableResult
+    func writeToWorker(_ h: WorkerHandle) -> Bool {
+        let done: Bool
+        do {
+            done = try h.process.channel.flush()
+        } catch {
+            if h.outputBlocked { h.outputBlocked = false; pollCache = nil }
+            return false
         }
-        var o: JSONObject = ["id": .string(taskID)]
-        switch outcome {
-        case .success(let r): o["result"] = r
-        case .failure(let e): o["error"] = e.json
+        if h.outputBlocked == done {
+            // Start or stop watching for writable.
+            h.outputBlocked = !done
+            pollCache = nil
         }
-        doneBuffer.append(.object(o))
+        return true
+    }
+
+    func logOutput(_ h: WorkerHandle, stderr: Bool) {
+        var buffer = stderr ? h.stderrLines : h.stdoutLines
+        let (lines, eof) = buffer.read(stderr ? h.process.stderrFD : h.process.stdoutFD)
+        if stderr { h.stderrLines = buffer } else { h.stdoutLines = buffer }
+        let now = lines.isEmpty ? 0 : Self.now()
+        let task = lines.isEmpty ? nil : machine.worker(h.id)?.task?.assignment.id
+        for line in lines {
+            guard h.output.admit(line.utf8.count + 1, now: now) else { continue }
+            reportSuppressedOutput(h, now: now, force: true)
+            var meta: Logger.Metadata = ["worker": "\(h.id)", "stream": stderr ? "stderr" : "stdout"]
+            if let task { meta["task"] = "\(task)" }
+            logger.info("worker \(h.id): \(line.escapingControlCharacters)", metadata: meta)
+        }
+        if eof {
+            if stderr { h.stderrOpen = false } else { h.stdoutOpen = false }
+            pollCache = nil
+        }
+    }
+
+    /// Says how much of a worker's output the budget kept out of the log, when it is time to.
+    func reportSuppressedOutput(_ h: WorkerHandle, now: Double, force: Bool = false) {
+        guard let n = h.output.takeSuppressed(now: now, force: force) else { return }
+        logger.warning("worker \(h.id): suppressed \(n) bytes of plugin output (over \(OutputBudget.burst / 1024) KiB at once or \(Int(OutputBudget.rate) / 1024) KiB/s)",
+                       metadata: ["worker": "\(h.id)"])
+    }
+
+    /// Ends every worker: exit frames first, then SIGKILL for any still there after a second.
+    private func shutdownWorkers() {
+        for h in handles {
+            h.process.channel.enqueue(.exit)
+            writeToWorker(h)
+        }
+        let deadline = Self.now() + 1
+        while !handles.isEmpty && Self.now() < deadline {
+            for h in handles {
+                if h.process.reap() != nil {
+                    h.process.closeDescriptors()
+                    handles.removeAll { $0 === h }
+                }
+            }
+            usleep(5000)
+        }
+        for h in handles {
+            _ = h.process.killAndReap()
+            h.process.closeDescriptors()
+        }
+        handles.removeAll()
     }
 }
 
-extension JSONValue {
-    /// About how many bytes the compact JSON takes, without writing it: strings by their UTF-8
-    /// length (escapes are rare; the batch limit leaves room for them), numbers at most 24.
-    var approximateSize: Int {
-        switch self {
-        case .null, .bool: return 5
-        case .int, .uint, .double: return 24
-        case .string(let s): return s.utf8.count + 2
-        case .array(let a): return a.reduce(2) { $0 + $1.approximateSize + 1 }
-        case .object(let o): return o.members.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.approximateSize }
-        }
+/// The loop's side of one worker process: its descriptors and what it printed. What the worker
+/// runs and holds is the state machine's `Worker`, by the same id.
+final class WorkerHandle {
+    let id: Int
+    let process: WorkerProcess
+    /// The control channel holds bytes the worker has not taken yet: poll for writable.
+    var outputBlocked = false
+    var stdoutLines = LineBuffer()
+    var stderrLines = LineBuffer()
+    /// How much more of its output may reach the node's log (stdout, stderr and `ctx->log`).
+    var output = OutputBudget()
+    var stdoutOpen = true
+    var stderrOpen = true
+
+    init(id: Int, process: WorkerProcess) {
+        self.id = id
+        self.process = process
     }
 }

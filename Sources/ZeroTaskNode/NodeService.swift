@@ -5,8 +5,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ZeroMQ
-import ZeroTaskBroker
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
 /// A node: a pool of worker processes serving the plugins folder, and a session with a broker.
 ///
@@ -25,14 +25,14 @@ public final class NodeService: Service, @unchecked Sendable {
     private var loop: NodeLoop?
 
     private let context: ZMQContext
-    private let broker: EmbeddedBroker?
+    private let broker: (any BuiltInBroker)?
 
     /// - Parameters:
     ///   - context: the libzmq context for the node's sockets.
-    ///   - broker: a built-in broker (`BrokerService.startEmbedded()`) for the node's thread to
-    ///     serve in its own poll loop; the node closes it when it stops.
+    ///   - broker: a built-in broker for the node's thread to serve in its own poll loop (the
+    ///     executable gives `BrokerService.startEmbedded()`); the node finishes it when it stops.
     public init(config: NodeConfig, logger: Logger = Logger(label: "zerotask.node"), context: ZMQContext = ZMQContext(),
-                broker: EmbeddedBroker? = nil) {
+                broker: (any BuiltInBroker)? = nil) {
         self.context = context
         self.broker = broker
         self.config = config

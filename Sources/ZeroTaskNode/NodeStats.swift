@@ -18,8 +18,7 @@ struct NodeStats {
 
         func percentile(_ p: Double) -> Double? {
             guard !values.isEmpty else { return nil }
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+            return Percentile.nearestRank(p, inSorted: values.sorted())
         }
     }
 

@@ -26,7 +26,8 @@ final class PluginProbe {
     let library: String
     let process: WorkerProcess
     let deadline: Double
-    private var frame: JSONValue?
+    /// What the probe reported, once it has.
+    private var verdict: ProbeOutcome?
     private var channelOpen = true
 
     private init(library: String, process: WorkerProcess, deadline: Double) {
@@ -59,12 +60,12 @@ final class PluginProbe {
             do {
                 let frames = try process.channel.receiveAvailable()
                 if frames.isEmpty { break }
-                if let f = frames.first(where: { $0["type"]?.stringValue == "probe" }) { frame = f }
+                for f in frames { if case .probe(let outcome)? = try? WorkerMessage(json: f) { verdict = outcome } }
             } catch {
                 channelOpen = false
             }
         }
-        if frame != nil {
+        if verdict != nil {
             // The verdict is in; whatever the process still does on its way out does not matter.
             return finish(process.killAndReap())
         }
@@ -87,11 +88,7 @@ final class PluginProbe {
     private func finish(_ exit: ProcessExit) -> ProbeOutcome {
         drainOutput()
         process.closeDescriptors()
-        if let frame {
-            if let p = frame["problem"].flatMap(ProbeReport.problem) { return .failed(p) }
-            let methods = (frame["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
-            return .passed(name: frame["name"]?.stringValue ?? "", methods: methods)
-        }
+        if let verdict { return verdict }
         switch exit {
         case .signaled(let s):
             return .failed(PluginProblem(file: library, cause: "crashed while loading (signal \(ProcessExit.signalName(s)))"))

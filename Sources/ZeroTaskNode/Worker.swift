@@ -19,7 +19,18 @@ struct Assignment: Sendable {
     }
 }
 
-/// The node's view of one worker process.
+/// What the node asks for when it wants a worker: the decisions say which, the loop starts it.
+///
+/// A value, so that what a worker is started for (its plugin generation today; limits or a
+/// profile tomorrow) travels with the request and is kept in the worker's record.
+struct WorkerSpec: Sendable, Equatable {
+    /// The node's number for the worker (not its pid).
+    var id: Int
+    /// Which copy of the plugins folder it loads.
+    var generation: Int
+}
+
+/// The state machine's view of one worker process: what it runs and holds, no descriptors.
 ///
 /// A worker runs one task at a time, in the order it receives them. For methods that take
 /// well under a millisecond the node may queue a few more behind the running one (`queue`),
@@ -50,30 +61,20 @@ final class Worker {
         var abandoned = false
     }
 
-    let id: Int
-    let process: WorkerProcess
-    let generation: Int
+    let spec: WorkerSpec
+    var id: Int { spec.id }
+    var generation: Int { spec.generation }
     var state = State.starting
     /// Sent to the worker, in order; the first one is running.
     var queue: [QueuedTask] = []
-    /// How many tasks at the end of `queue` are queued on the channel and not yet written.
-    var unsent = 0
-    /// The control channel holds bytes the worker has not taken yet: poll for writable.
-    var outputBlocked = false
+    /// The tasks `schedule` gave it in this turn, written to it in one go at the turn's end.
+    var unsent: [WorkerMessage] = []
     var tasksRun = 0
     var residentBytes = 0
-    var stdoutLines = LineBuffer()
-    var stderrLines = LineBuffer()
-    /// How much more of its output may reach the node's log (stdout, stderr and `ctx->log`).
-    var output = OutputBudget()
-    var stdoutOpen = true
-    var stderrOpen = true
     let startedAt: Double
 
-    init(id: Int, process: WorkerProcess, generation: Int, startedAt: Double) {
-        self.id = id
-        self.process = process
-        self.generation = generation
+    init(spec: WorkerSpec, startedAt: Double) {
+        self.spec = spec
         self.startedAt = startedAt
     }
 

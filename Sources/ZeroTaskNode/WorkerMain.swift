@@ -31,18 +31,13 @@ public enum WorkerMain {
         let urgent = FrameChannel(fd: urgentFD)
         let writer = ChannelWriter(channel)
         let (plugins, problems) = PluginSet.load(directory: pluginsDir, config: pluginConfig, logger: logger)
-        writer.send([
-            "type": "ready",
-            "pid": .int(Int64(getpid())),
-            "methods": .array(plugins.methods.map(\.json)),
-            "problems": .array(problems.map { .string($0.description) }),
-        ])
+        writer.send(.ready(pid: getpid(), methods: plugins.methods.map(\.json), problems: problems.map(\.description)))
 
         let host = WorkerTaskHost(writer: writer)
         let watcher = Thread {
             while true {
                 guard let frame = try? urgent.receive() else { nodeGone() }
-                if frame["type"]?.stringValue == "cancel", let id = frame["id"]?.stringValue { host.cancel(id) }
+                if case .cancel(let id)? = try? WorkerMessage(json: frame) { host.cancel(id) }
             }
         }
         watcher.name = "zerotask-worker-watch"
@@ -51,7 +46,7 @@ public enum WorkerMain {
         var lastRSSAt = 0.0
         // Frames received and not yet handled: the node may queue several tasks behind the
         // running one, and one read takes all that arrived.
-        var inbox: [JSONValue] = []
+        var inbox: [WorkerMessage] = []
         var next = 0
         while true {
             if next == inbox.count {
@@ -59,26 +54,25 @@ public enum WorkerMain {
                 next = 0
                 guard let frames = try? channel.receiveSome() else { nodeGone() }
                 for frame in frames {
-                    switch frame["type"]?.stringValue {
-                    case "task": inbox.append(frame)
-                    case "cancel": if let id = frame["id"]?.stringValue { host.cancel(id) }
-                    case "exit": inbox.append(frame)
-                    default: break
+                    switch try? WorkerMessage(json: frame) {
+                    case .cancel(let id): host.cancel(id)
+                    case let message?: inbox.append(message)
+                    case nil: break
                     }
                 }
                 continue
             }
-            let frame = inbox[next]
+            let message = inbox[next]
             next += 1
-            if frame["type"]?.stringValue == "exit" {
+            if case .exit = message {
                 plugins.shutdown()
                 exit(0)
             }
-            guard case .string(let id)? = frame["id"], case .string(let name)? = frame["method"] else { continue }
-            let params = frame["params"].flatMap(Params.init(json:)) ?? .none
+            guard case .task(let id, let name, let paramsJSON) = message else { continue }
+            let params = Params(json: paramsJSON) ?? .none
             if !host.start(id) {
                 // Cancelled while it waited in this worker's queue: never started.
-                writer.send(["type": "done", "id": .string(id), "error": RPCError.taskCancelled(id).json])
+                writer.send(.done(id: id, outcome: .failure(.taskCancelled(id)), residentBytes: nil))
                 continue
             }
             let outcome: Result<JSONValue, RPCError>
@@ -88,27 +82,22 @@ public enum WorkerMain {
                 outcome = .failure(.methodNotFound(name))
             }
             host.end()
-            var reply: JSONObject = ["type": "done", "id": .string(id)]
-            switch outcome {
-            case .success(let result):
+            var sent = outcome
+            if case .success(let result) = outcome {
                 // Escapes make JSON at most 6 times its estimate: measure exactly only near the limit.
                 let size = result.approximateSize * 6 > maxResultBytes ? result.jsonBytes.count : 0
                 if size > maxResultBytes {
-                    reply["error"] = RPCError(.internalError,
-                        "\(name): result of \(size) bytes exceeds max_result_bytes (\(maxResultBytes))").json
-                } else {
-                    reply["result"] = result
+                    sent = .failure(RPCError(.internalError, "\(name): result of \(size) bytes exceeds max_result_bytes (\(maxResultBytes))"))
                 }
-            case .failure(let e):
-                reply["error"] = e.json
             }
             // Reading /proc costs more than a fast task: report the size at most 10 times a second.
+            var rss: Int?
             let now = monotonicSeconds()
             if now - lastRSSAt >= 0.1 {
                 lastRSSAt = now
-                reply["rss"] = .int(Int64(residentBytes()))
+                rss = residentBytes()
             }
-            writer.send(.object(reply))
+            writer.send(.done(id: id, outcome: sent, residentBytes: rss))
         }
     }
 
@@ -138,10 +127,10 @@ final class ChannelWriter: Sendable {
 
     init(_ channel: FrameChannel) { lock.withLock { $0 = channel } }
 
-    func send(_ value: JSONValue) {
+    func send(_ message: WorkerMessage) {
         lock.withLock { channel in
             do {
-                try channel?.send(value)
+                try channel?.send(message)
             } catch {
                 WorkerMain.nodeGone()
             }
@@ -211,13 +200,11 @@ final class WorkerTaskHost: PluginTaskHost {
             return t
         }
         guard let id else { return }
-        var o: JSONObject = ["type": "progress", "id": .string(id), "progress": .double(fraction)]
-        if let message { o["message"] = .string(message) }
-        writer.send(.object(o))
+        writer.send(.progress(id: id, fraction: fraction, message: message))
     }
 
     func log(level: Logger.Level, _ message: String) {
         let id = state.withLock { $0.task }
-        writer.send(["type": "log", "id": id.map { .string($0) } ?? .null, "level": .string(level.rawValue), "message": .string(message)])
+        writer.send(.log(taskID: id, level: level, message: message))
     }
 }

@@ -115,7 +115,7 @@ final class WorkerProcess: @unchecked Sendable {
     /// worker reads even during a native call, and queued on the control channel behind the
     /// task's own frame (the caller flushes it).
     func cancel(_ taskID: String) {
-        let frame: JSONValue = ["type": "cancel", "id": .string(taskID)]
+        let frame = WorkerMessage.cancel(id: taskID).json
         try? urgent.send(frame)
         channel.enqueue(frame)
     }

@@ -66,6 +66,25 @@ public struct PluginLoader: Sendable {
         (path.hasSuffix(".so") ? String(path.dropLast(3)) : path) + ".json"
     }
 
+    /// For a host that requires pins (`node.require_pins`): why the library at `path` may not
+    /// load, when its manifest file pins no `sha256` or there is no manifest file (a manifest
+    /// inside the library cannot pin it); nil when it is pinned. The problem names the plugin,
+    /// the manifest and the hash to pin. Whether a pin matches is checked when loading.
+    public static func missingPin(library path: String) -> PluginProblem? {
+        let jsonPath = manifestPath(forLibrary: path)
+        let hash = (try? FileSystem.read(path)).map { SHA256.hex(of: $0) } ?? "?"
+        guard FileSystem.exists(jsonPath) else {
+            return PluginProblem(file: path, field: "sha256",
+                cause: "pins are required (node.require_pins) and there is no manifest \(jsonPath) to pin it in (a manifest inside the library cannot); not loaded. Its sha256 is \(hash)")
+        }
+        // A manifest that does not parse is the loader's to report.
+        guard let text = try? FileSystem.read(jsonPath), let m = try? Manifest.parse(text, file: jsonPath), m.sha256 == nil else {
+            return nil
+        }
+        return PluginProblem(file: jsonPath, field: "sha256",
+            cause: "pins are required (node.require_pins) and plugin \"\(m.name)\" has no sha256 pin; not loaded. Pin it with \"sha256\": \"\(hash)\"")
+    }
+
     static func checkPin(_ pin: String, path: String) throws(PluginProblem) {
         let bytes: [UInt8]
         do { bytes = try FileSystem.read(path) } catch { throw PluginProblem(file: path, field: "sha256", cause: "\(error)") }

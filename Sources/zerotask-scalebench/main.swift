@@ -303,10 +303,9 @@ if phases.contains("rates") {
         // Back to the level for the next one.
         _ = try fill(client, clientID, level - queued, ids: &ids)
         queued = level
-        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
         let total = Double(c * rounds)
         print(String(format: "  %9d %9.0f/s %11.0f/s %12.0f/s %15.0f/s %13.3f ms %11.3f ms   ", level,
-            total / t[0], total / t[1], total / t[2], total / t[3], median(afterCancel) * 1000, median(alone) * 1000)
+            total / t[0], total / t[1], total / t[2], total / t[3], Percentile.median(afterCancel) * 1000, Percentile.median(alone) * 1000)
             + mib(memory(of: brokerPID).rss))
     }
     stopBroker()

@@ -162,11 +162,6 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
     print("RESULT \(tasks) \(seconds)")
 }
 
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     if arguments.first == "peer" {
@@ -210,7 +205,7 @@ do {
         let rates = ms.map(\.rate)
         let last = ms.last!
         print(kind.title.padding(toLength: 42, withPad: " ", startingAt: 0)
-            + String(format: "  %14d %7d %7d %8d %15.1f %10.0f", Int(median(rates)), Int(rates.min()!), Int(rates.max()!),
+            + String(format: "  %14d %7d %7d %8d %15.1f %10.0f", Int(Percentile.median(rates)), Int(rates.min()!), Int(rates.max()!),
                 last.commits, last.perCommit, last.commitMicros))
     }
 } catch {

@@ -202,11 +202,6 @@ func measure(_ kind: Kind, endpoint: String, count: Int) throws -> Double {
     return n / s
 }
 
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
 func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
     let p = String(repeating: " ", count: max(0, n - s.count))
     return right ? p + s : s + p
@@ -266,7 +261,7 @@ func runBench(arguments: [String]) throws {
     for kind in only {
         let r = rates[kind] ?? []
         guard !r.isEmpty else { continue }
-        let m = median(r)
+        let m = Percentile.median(r)
         print(pad(kind.title, 48) + pad(String(Int(m)), 14, right: true)
             + pad(String(format: "%.1f", 1e6 / m), 9, right: true)
             + pad(String(Int(r.min()!)), 10, right: true) + pad(String(Int(r.max()!)), 10, right: true))

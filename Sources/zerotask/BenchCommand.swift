@@ -126,7 +126,7 @@ struct BenchCommand: AsyncParsableCommand {
                                     t.example("task \(id) failed: \(e.message) (code \(e.code))")
                                 case .failure(.timedOut(let id, let s)):
                                     t.timedOut += 1
-                                    t.example("task \(id) took longer than \(CLIFailure.seconds(s)) s")
+                                    t.example("task \(id) took longer than \(SecondsText.format(s))")
                                 case .failure(let e):
                                     if t.fatal == nil { t.fatal = e }
                                 }

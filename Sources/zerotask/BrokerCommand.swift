@@ -17,11 +17,13 @@ struct BrokerCommand: AsyncParsableCommand {
         try LogLevel.bootstrap(settings, key: "broker.log_level", flag: logLevel)
         let logger = Logger(label: "zerotask.broker")
         ServiceProcess.configure()
+        let security = try broker.security(settings, logger: logger)
+        let endpoints = try broker.endpoints(settings, secured: security != nil, logger: logger)
         let http = try broker.httpSide(settings, logger: logger)
         let service = BrokerService(
-            config: try broker.brokerConfig(settings), request: broker.requestEndpoint(settings),
-            publish: broker.publishEndpoint(settings), store: try broker.taskStore(settings),
-            logger: logger, security: try broker.security(settings, logger: logger), monitor: http?.monitor)
+            config: try broker.brokerConfig(settings), request: endpoints.request,
+            publish: endpoints.publish, store: try broker.taskStore(settings),
+            logger: logger, security: security, monitor: http?.monitor)
         // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit;
         // the HTTP server, last in the group, stops first.
         try await ServiceProcess.run(service, http?.server, logger: logger)
@@ -33,9 +35,9 @@ struct BrokerCommand: AsyncParsableCommand {
 struct BrokerOptions: ParsableArguments {
     @Option(help: "Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).")
     var config: String?
-    @Option(help: "The request endpoint to bind (ROUTER). [\(Settings.Defaults.request)]")
+    @Option(help: "The request endpoint to bind (ROUTER). [\(Settings.Defaults.request); with keys \(Settings.Defaults.securedRequest)]")
     var request: String?
-    @Option(help: "The publish endpoint to bind (PUB). [\(Settings.Defaults.publish)]")
+    @Option(help: "The publish endpoint to bind (PUB). [\(Settings.Defaults.publish); with keys \(Settings.Defaults.securedPublish)]")
     var publish: String?
     @Option(name: .customLong("node-timeout"), help: "Seconds of silence after which a node is dead. [\(Settings.show(BrokerConfig.defaults.nodeTimeout))]")
     var nodeTimeout: Double?
@@ -72,7 +74,7 @@ struct BrokerOptions: ParsableArguments {
     @Option(name: .customLong("store-password-file"), help: "A file holding the PostgreSQL password (else the URL's, $PGPASSWORD or ~/.pgpass).")
     var storePasswordFile: String?
 
-    @Option(name: .customLong("secret-key"), help: "The broker's own key file (NAME.key from `zerotask keys generate`): CURVE on both sockets. [none: no CURVE]")
+    @Option(name: .customLong("secret-key"), help: "This process's own key file (NAME.key from `zerotask keys generate`). A broker: CURVE on both sockets; a node of a remote broker: with --broker-key. [none: no CURVE]")
     var secretKey: String?
     @Option(name: .customLong("keys-dir"), help: "With --secret-key: the folder of allowed keys, clients/, nodes/ and admins/ holding NAME.pub files. [\(Settings.Defaults.keysDir)]")
     var keysDir: String?
@@ -89,8 +91,20 @@ struct BrokerOptions: ParsableArguments {
         }
     }
 
-    func requestEndpoint(_ s: Settings) -> String { s.string("broker.request", request, default: Settings.Defaults.request) }
-    func publishEndpoint(_ s: Settings) -> String { s.string("broker.publish", publish, default: Settings.Defaults.publish) }
+    @Flag(help: "Without keys, allow binding an address other than loopback (security.insecure); logged as a warning.")
+    var insecure = false
+
+    /// The endpoints to bind. By default loopback without keys and every interface with them;
+    /// without keys, an endpoint beyond this machine needs `--insecure` (and is warned about).
+    func endpoints(_ s: Settings, secured: Bool, logger: Logger) throws -> (request: String, publish: String) {
+        let request = s.string("broker.request", request, default: secured ? Settings.Defaults.securedRequest : Settings.Defaults.request)
+        let publish = s.string("broker.publish", publish, default: secured ? Settings.Defaults.securedPublish : Settings.Defaults.publish)
+        if !secured {
+            try BindPolicy.check([("broker.request", request), ("broker.publish", publish)],
+                insecure: try s.bool("security.insecure", insecure, default: false), logger: logger)
+        }
+        return (request, publish)
+    }
 
     /// The store `--store` names: `memory`, `sqlite` (the default file under the data directory),
     /// `sqlite:PATH` (relative to the working directory).

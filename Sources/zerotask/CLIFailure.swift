@@ -61,7 +61,7 @@ struct CLIFailure: Error {
         switch error {
         case .brokerUnreachable(let endpoint, let seconds):
             self.init(.unavailable,
-                "no broker answered at \(endpoint) within \(Self.seconds(seconds)) s (is a node or broker running? start one with: zerotask node --broker builtin)")
+                "no broker answered at \(endpoint) within \(SecondsText.format(seconds)) (is a node or broker running? start one with: zerotask node --broker builtin)")
         case .methodUnknown(let method, let known):
             let served = known.isEmpty ? "no node is connected" : "served: \(known.joined(separator: ", "))"
             self.init(.unavailable, "no node serves method \(method) (\(served); see: zerotask methods)")
@@ -71,7 +71,7 @@ struct CLIFailure: Error {
             self.init(.taskFailed, line + ")")
         case .timedOut(let id, let seconds):
             self.init(.notYet,
-                "task \(id) did not complete within \(Self.seconds(seconds)) s; it may still finish: zerotask result \(id) --wait")
+                "task \(id) did not complete within \(SecondsText.format(seconds)); it may still finish: zerotask result \(id) --wait")
         case .taskNotComplete(let id):
             self.init(.notYet, "task \(id) is not complete yet; wait for it with: zerotask result \(id) --wait")
         case .invalidRequest(let e) where e.code == ErrorCode.invalidTaskID.rawValue:
@@ -88,15 +88,11 @@ struct CLIFailure: Error {
         case .invalidResponse(let why):
             self.init(.software, "unexpected answer from the broker: \(why)")
         case .unsupported(let method, let endpoint):
-            let name = method.hasPrefix("zerotask.broker.") ? String(method.dropFirst("zerotask.broker.".count)) : method
+            let name = BrokerMethod(wireName: method)?.rawValue ?? method
             self.init(.unavailable,
                 "the broker at \(endpoint) does not support \(name) (\(method) answered -32601: it speaks only the seed methods, enough for call, submit, status and result)")
         case .closed:
             self.init(.software, "the client was closed while a request was pending")
         }
-    }
-
-    static func seconds(_ s: Double) -> String {
-        s == s.rounded() ? String(Int64(s)) : String(format: "%.1f", s)
     }
 }

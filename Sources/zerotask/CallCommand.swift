@@ -1,5 +1,6 @@
 import ArgumentParser
 import ZeroTaskClient
+import ZeroTaskProtocol
 
 /// `zerotask call METHOD ARG…`: run a method and print its result.
 struct CallCommand: AsyncParsableCommand {
@@ -34,7 +35,7 @@ struct CallCommand: AsyncParsableCommand {
                 throw CLIFailure(.taskFailed, line + ")")
             } catch ZeroTaskClientError.timedOut(_, let s) {
                 throw CLIFailure(.notYet,
-                    "\(call.method) did not complete within \(CLIFailure.seconds(s)) s and was cancelled (raise --wait-timeout, or use submit and result --wait)")
+                    "\(call.method) did not complete within \(SecondsText.format(s)) and was cancelled (raise --wait-timeout, or use submit and result --wait)")
             }
         }
         say(result.jsonString)

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import ZeroTaskClient
+import ZeroTaskSystem
 
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
 struct ConnectionOptions: ParsableArguments {
@@ -20,20 +21,24 @@ struct ConnectionOptions: ParsableArguments {
     var timeout: Double = 5
 
     @Option(name: .customLong("client-id"), help: ArgumentHelp(
-        "The client id (env ZEROTASK_CLIENT_ID). submit/status/result/cancel default to a stable per-user id, cli-USER-HOST, so they see each other's tasks; other commands use a fresh id.",
+        "The client id (env ZEROTASK_CLIENT_ID). submit/status/result/cancel default to a stable per-user id, cli-USER-TOKEN (the token random, kept in ~/.config/zerotask/client-id), so they see each other's tasks; other commands use a fresh id.",
         valueName: "ID"))
     var clientIDFlag: String?
 
     @Option(help: ArgumentHelp("Configuration file (default: $ZEROTASK_CONFIG, else config/zerotask.yaml).", valueName: "PATH"))
     var config: String?
 
+    @Option(name: .customLong("secret-key"), help: ArgumentHelp(
+        "A broker with keys: this client's own key file, NAME.key (security.secret_key); with --broker-key.", valueName: "PATH"))
+    var secretKey: String?
+
+    @Option(name: .customLong("broker-key"), help: ArgumentHelp(
+        "A broker with keys: its public key, broker.pub or the key in Z85 (security.broker_key); with --secret-key.", valueName: "PATH"))
+    var brokerKey: String?
+
     /// The flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or `client.broker` in the
     /// configuration file, else the default.
-    /// - Throws: `Settings.FileError` when the configuration file is unreadable or wrong: a
-    ///   broken file is reported, never skipped.
-    func brokerEndpoint() throws -> String {
-        // Read (and checked) even when a flag decides: a broken file is reported, not skipped.
-        let settings = try Settings(file: config)
+    func brokerEndpoint(_ settings: Settings) -> String {
         if let flag = brokerFlag { return flag }
         if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
         let configured = settings.raw("client.broker")
@@ -52,32 +57,48 @@ struct ConnectionOptions: ParsableArguments {
         return stable ? Self.stableClientID() : nil
     }
 
-    /// `cli-USER-HOST`, with characters a client id may not hold replaced by `_`.
-    static func stableClientID() -> String {
-        let env = ProcessInfo.processInfo.environment
+    /// This user's CLI client id: `cli-USER-TOKEN`, the token random and kept in
+    /// `$XDG_CONFIG_HOME/zerotask/client-id` (else `~/.config/zerotask/client-id`, mode 0600),
+    /// so that `submit` and a later `status` share it but nobody can derive it from the user and
+    /// host names. Where that file cannot be kept, `cli-USER-HOST`.
+    static func stableClientID(environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
         var user = env["USER"] ?? env["LOGNAME"] ?? ""
         if user.isEmpty, let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
         if user.isEmpty { user = "uid\(getuid())" }
-        var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count) == 0
-            ? String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
-        let raw = "cli-\(user)-\(hostName)"
-        let cleaned = String(raw.unicodeScalars.map { c -> Character in
+        if let file = clientIDFile(env), let kept = CLIClientIDFile.read(file) ?? CLIClientIDFile.create(file, user: cleaned(user)) {
+            return kept
+        }
+        return cleaned("cli-\(user)-\(HostName.current() ?? "localhost")")
+    }
+
+    private static func clientIDFile(_ env: [String: String]) -> String? {
+        if let config = env["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/zerotask/client-id" }
+        guard let home = env["HOME"], home.hasPrefix("/") else { return nil }
+        return home + "/.config/zerotask/client-id"
+    }
+
+    /// `raw` with characters a client id may not hold replaced by `_`, at most 100 of them.
+    static func cleaned(_ raw: String) -> String {
+        let text = String(raw.unicodeScalars.map { c -> Character in
             c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._:-".unicodeScalars.contains(c)) ? Character(c) : "_"
         })
-        return String(cleaned.prefix(100))
+        return String(text.prefix(100))
     }
 
     /// Connects, retrying while the client id is held by another connection (another zerotask
     /// command using the same id, which frees it when it exits) until `--timeout` passes.
     func connect(stableID: Bool) async throws -> ZeroTaskClient {
         let id = clientID(stable: stableID)
-        let broker = try brokerEndpoint()
+        // Read (and checked) even when flags decide: a broken file is reported, never skipped.
+        let settings = try Settings(file: config)
+        let broker = brokerEndpoint(settings)
+        let curve = try settings.clientCurve(secretKey: secretKey, brokerKey: brokerKey)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             do {
                 return try await ZeroTaskClient(
-                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)))
+                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)),
+                    curve: curve)
             } catch ZeroTaskClientError.invalidRequest(let e)
                 where e.code == -32010 && e.message.contains("taken") && Date() < deadline
             {

@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// Percentiles of a set of latencies (nearest rank).
 struct LatencySummary: Equatable {
     var p50: Double
@@ -9,10 +11,7 @@ struct LatencySummary: Equatable {
     init?(_ samples: [Double]) {
         guard !samples.isEmpty else { return nil }
         let sorted = samples.sorted()
-        func rank(_ p: Double) -> Double {
-            let i = Int((p * Double(sorted.count)).rounded(.up)) - 1
-            return sorted[Swift.max(0, Swift.min(sorted.count - 1, i))]
-        }
+        func rank(_ p: Double) -> Double { Percentile.nearestRank(p, inSorted: sorted) }
         p50 = rank(0.50)
         p90 = rank(0.90)
         p99 = rank(0.99)

@@ -37,6 +37,10 @@ struct NodeCommand: AsyncParsableCommand {
     var brokerPublish: String?
     @Option(name: .customLong("log-level"), help: "\(LogLevel.names). [\(Settings.Defaults.logLevel)]")
     var logLevel: String?
+    @Flag(name: .customLong("require-pins"), help: "Refuse plugins whose manifest has no sha256 pin (node.require_pins).")
+    var requirePins = false
+    @Option(name: .customLong("broker-key"), help: "A remote broker with keys: its public key (broker.pub, or the key in Z85); with --secret-key, this node's own NAME.key. [none: no CURVE]")
+    var brokerKey: String?
 
     @OptionGroup(title: "Built-in broker") var builtin: BrokerOptions
 
@@ -56,6 +60,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.drainGrace = try settings.double("node.drain_grace", drainGrace, default: config.drainGrace)
         config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
         config.pluginConfig = try settings.pluginConfig()
+        config.requirePins = try settings.bool("node.require_pins", requirePins, default: false)
 
         ServiceProcess.configure()
         var embedded: EmbeddedBroker?
@@ -63,17 +68,23 @@ struct NodeCommand: AsyncParsableCommand {
         let context = ZMQContext()
         let brokerChoice = settings.string("node.broker", broker, default: Settings.Defaults.nodeBroker)
         if brokerChoice == "builtin" {
+            let logger = Logger(label: "zerotask.broker")
+            let security = try builtin.security(settings, logger: logger)
+            let endpoints = try builtin.endpoints(settings, secured: security != nil, logger: logger)
             http = try builtin.httpSide(settings, logger: Logger(label: "zerotask.http"))
-            let service = BrokerService(config: try builtin.brokerConfig(settings), request: builtin.requestEndpoint(settings),
-                publish: builtin.publishEndpoint(settings), store: try builtin.taskStore(settings), context: context,
-                logger: Logger(label: "zerotask.broker"),
-                security: try builtin.security(settings, logger: Logger(label: "zerotask.broker")), monitor: http?.monitor)
+            let service = BrokerService(config: try builtin.brokerConfig(settings), request: endpoints.request,
+                publish: endpoints.publish, store: try builtin.taskStore(settings), context: context,
+                logger: logger, security: security, monitor: http?.monitor)
             // The node serves its own broker from its own thread and calls it directly: no
             // socket, no libzmq I/O thread and no thread switch between node and broker.
             embedded = try service.startEmbedded()
             config.broker = "builtin"
         } else {
             config.broker = brokerChoice
+            config.curve = try settings.clientCurve(secretKey: builtin.secretKey, brokerKey: brokerKey)
+            if let curve = config.curve {
+                Logger(label: "zerotask.node").notice("CURVE to the broker: broker key \(curve.serverKey), this node's key \(curve.keys.publicKey)")
+            }
             let pub = settings.optionalString("node.broker_publish", brokerPublish)
             config.publish = pub?.isEmpty == false ? pub : nil
         }

@@ -23,7 +23,7 @@ struct NodesCommand: AsyncParsableCommand {
         var table = TextTable(["NODE", "WORKERS", "ASSIGNED", "LAST SEEN", "METHODS"], numeric: [1, 2])
         for n in nodes {
             table.add([n.nodeID, n.workers == 0 ? "?" : String(n.workers), String(n.assigned),
-                "\(CLIFailure.seconds(n.lastSeen)) s ago", n.servesAny ? "any (seed node)" : n.methods.joined(separator: ", ")])
+                "\(SecondsText.format((n.lastSeen * 10).rounded() / 10)) ago", n.servesAny ? "any (seed node)" : n.methods.joined(separator: ", ")])
         }
         say(table.rendered)
     }

@@ -36,16 +36,20 @@ struct Settings {
         "broker.max_parked_wait_ids", "broker.http",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
-        "node.heartbeat_interval", "node.log_level", "node.plugin_config",
+        "node.heartbeat_interval", "node.log_level", "node.plugin_config", "node.require_pins",
         "client.broker",
-        "security.secret_key", "security.keys_dir",
+        "security.secret_key", "security.keys_dir", "security.broker_key", "security.insecure",
     ]
 
     /// The defaults of settings that belong to the executable alone (the libraries' are in
     /// `BrokerConfig` and `NodeConfig`), written once here and shown in `--help`.
     enum Defaults {
-        static let request = "tcp://*:5555"
-        static let publish = "tcp://*:5556"
+        /// Without keys: this machine only (a wider bind needs `--insecure`).
+        static let request = "tcp://127.0.0.1:5555"
+        static let publish = "tcp://127.0.0.1:5556"
+        /// With keys (CURVE): every interface.
+        static let securedRequest = "tcp://*:5555"
+        static let securedPublish = "tcp://*:5556"
         static let store = "sqlite"
         static let dataDir = "data"
         static let storeSync = "full"
@@ -130,6 +134,20 @@ struct Settings {
     ///   value is no number.
     func double(_ key: String, _ flag: Double?, default d: Double) throws -> Double {
         try value(key, flag, default: d, kind: "a number") { Double($0).flatMap { $0.isFinite ? $0 : nil } }
+    }
+
+    /// A switch: the flag when it is on, else `true`/`false` (also yes/no, on/off, 1/0) from the
+    /// environment or the file.
+    /// - Throws: `ValidationFailure` naming the key, where it was set and the value, when the
+    ///   value is no boolean.
+    func bool(_ key: String, _ flag: Bool, default d: Bool) throws -> Bool {
+        try value(key, flag ? true : nil, default: d, kind: "true or false") { text in
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": true
+            case "false", "no", "off", "0": false
+            default: nil
+            }
+        }
     }
 
     private func value<T>(_ key: String, _ flag: T?, default d: T, kind: String, _ parse: (String) -> T?) throws -> T {

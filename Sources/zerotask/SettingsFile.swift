@@ -37,12 +37,12 @@ struct SettingsFile {
         // A file of comments only holds nothing.
         guard let root, !Self.isNull(root) else { return }
         guard let sections = root.mapping else {
-            throw Settings.FileError(file: path, line: Self.line(root), reason: "expected sections (broker:, node:, client:) of \"key: value\" settings")
+            throw Settings.FileError(file: path, line: Self.line(root), reason: "expected sections (broker:, node:, client:, security:) of \"key: value\" settings")
         }
         for (sectionKey, section) in sections {
             let name = sectionKey.string ?? ""
             guard Settings.knownKeys.contains(where: { $0.hasPrefix(name + ".") }) else {
-                throw Self.unknown(name, at: sectionKey, in: path, candidates: ["broker", "node", "client"])
+                throw Self.unknown(name, at: sectionKey, in: path, candidates: ["broker", "node", "client", "security"])
             }
             if Self.isNull(section) { continue }
             guard let settings = section.mapping else {

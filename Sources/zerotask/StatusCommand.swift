@@ -31,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
         if let t = info.created { rows.append(("created", Self.time(t))) }
         if let t = info.started { rows.append(("started", Self.time(t))) }
         if let t = info.finished { rows.append(("finished", Self.time(t))) }
-        if let s = info.timeout { rows.append(("timeout", "\(CLIFailure.seconds(s)) s")) }
+        if let s = info.timeout { rows.append(("timeout", SecondsText.format(s))) }
         if let e = info.error { rows.append(("error", "\(e.message) (code \(e.code))")) }
         let width = rows.map(\.0.count).max() ?? 0
         for (k, v) in rows { say(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }

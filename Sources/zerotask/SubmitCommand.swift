@@ -7,7 +7,7 @@ struct SubmitCommand: AsyncParsableCommand {
         commandName: "submit",
         abstract: "Queue a task and print its id (see status, result, cancel).",
         discussion: """
-            The task runs as the stable client id cli-USER-HOST (or --client-id / \
+            The task runs as the stable client id cli-USER-TOKEN (or --client-id / \
             ZEROTASK_CLIENT_ID): status, result and cancel must use the same id to see it. \
             The method need not be served yet: the task waits for a node.
             """)

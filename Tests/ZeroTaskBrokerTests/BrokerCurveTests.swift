@@ -17,9 +17,9 @@ import ZeroTaskTestSupport
         var keys: [String: CurveKeyPair] = [:]
         let service: BrokerService
 
-        init() throws {
+        init(peers: [(String, PeerRole)] = [("tenant-a", .client), ("n1", .node), ("ops", .admin)]) throws {
             brokerKeys = try CurveKeyPair.generate()
-            for (name, role) in [("tenant-a", PeerRole.client), ("n1", .node), ("ops", .admin)] {
+            for (name, role) in peers {
                 let k = try CurveKeyPair.generate()
                 try CurveKeyFile.write(k, name: name, directory: dir + "/" + role.folder)
                 keys[name] = k
@@ -44,7 +44,10 @@ import ZeroTaskTestSupport
         var monitors: [ObjectIdentifier: ZMQSocket] = [:]
 
         /// The first handshake outcome the socket's monitor reports.
-        func handshake(_ s: ZMQSocket) throws -> UInt16 {
+        func handshake(_ s: ZMQSocket) throws -> UInt16 { try handshakeEvent(s)?.event ?? 0 }
+
+        /// The first handshake outcome event (with its value: the ZAP status of a refusal).
+        func handshakeEvent(_ s: ZMQSocket) throws -> ZMQMonitorEvent? {
             let m = monitors[ObjectIdentifier(s)]!
             var poller = ZMQPoller()
             poller.add(m)
@@ -53,10 +56,10 @@ import ZeroTaskTestSupport
                 guard try poller.poll(timeoutMilliseconds: 100)[0].contains(.readable),
                     case .frames(let f)? = try m.receive(dontWait: true), let e = ZMQMonitorEvent(frames: f) else { continue }
                 if [ZMQMonitorEvent.handshakeSucceeded, ZMQMonitorEvent.handshakeFailedAuth, ZMQMonitorEvent.handshakeFailedProtocol,
-                    ZMQMonitorEvent.handshakeFailedNoDetail].contains(e.event) { return e.event }
+                    ZMQMonitorEvent.handshakeFailedNoDetail].contains(e.event) { return e }
             }
             Issue.record("no handshake outcome")
-            return 0
+            return nil
         }
 
         func call(_ s: ZMQSocket, _ method: String, _ params: JSONValue = []) throws -> Response {
@@ -116,5 +119,43 @@ import ZeroTaskTestSupport
         defer { [clientSub, nodeSub].forEach { $0.close(lingerMilliseconds: 0) } }
         #expect(try b.handshake(clientSub) != ZMQMonitorEvent.handshakeSucceeded)
         #expect(try b.handshake(nodeSub) == ZMQMonitorEvent.handshakeSucceeded)
+    }
+}
+
+extension BrokerCurveTests {
+    /// libzmq's matrix against the real broker and its keys folders: a well-formed key in no
+    /// folder is refused with ZAP status 400; a key whose file is removed from its folder gets in
+    /// no more on its next connection (no restart); a NULL subscriber never reaches the publish
+    /// socket.
+    @Test func unknownAndRemovedKeysAreRefusedWith400() throws {
+        let b = try Secured()
+        let stranger = try b.peer(try CurveKeyPair.generate())
+        defer { stranger.close(lingerMilliseconds: 0) }
+        let refused = try #require(try b.handshakeEvent(stranger))
+        #expect(refused.event == ZMQMonitorEvent.handshakeFailedAuth && refused.value == 400, "\(refused)")
+
+        let first = try b.peer(b.keys["n1"])
+        #expect(try b.handshake(first) == ZMQMonitorEvent.handshakeSucceeded)
+        first.close(lingerMilliseconds: 0)
+        try FileManager.default.removeItem(atPath: b.dir + "/nodes/n1.pub")
+        // The folders are read again when they change (at least every second): a new connection
+        // is refused once that happened.
+        var last: ZMQMonitorEvent?
+        let gone = try eventually(30) {
+            let again = try b.peer(b.keys["n1"])
+            defer { again.close(lingerMilliseconds: 0) }
+            last = try b.handshakeEvent(again)
+            return last?.event == ZMQMonitorEvent.handshakeFailedAuth && last?.value == 400
+        }
+        #expect(gone, "\(String(describing: last))")
+    }
+
+    @Test func nullSubscribersNeverReachThePublishSocket() throws {
+        let b = try Secured()
+        let plain = try b.peer(nil, .sub, endpoint: b.service.boundPublishEndpoint)
+        let admin = try b.peer(b.keys["ops"], .sub, endpoint: b.service.boundPublishEndpoint)
+        defer { [plain, admin].forEach { $0.close(lingerMilliseconds: 0) } }
+        #expect(try b.handshake(plain) != ZMQMonitorEvent.handshakeSucceeded)
+        #expect(try b.handshake(admin) == ZMQMonitorEvent.handshakeSucceeded)
     }
 }

@@ -40,6 +40,16 @@ import ZeroTaskProtocol
         #expect(h.state.nodes["n1"] != nil)
     }
 
+    @Test func aMadeUpMethodIsNotFoundForEveryRole() {
+        var h = Harness()
+        for caller in [client, node, admin] {
+            guard case .error(let e) = h.call("client_no_such", peer: "p", caller: caller) else { continue }
+            #expect(e.code == ErrorCode.methodNotFound.rawValue, "\(caller): \(e)")
+        }
+        // Made-up names never grow the per-method counts.
+        #expect(h.state.counters.byMethod.isEmpty)
+    }
+
     @Test func anAdminKeyAndNoKeyMayCallEverything() {
         var h = Harness()
         for (i, caller) in ([admin, nil] as [PeerIdentity?]).enumerated() {

@@ -60,6 +60,17 @@ import ZeroMQ
         #expect(keys.identity(of: k.publicKey) == nil)
     }
 
+    @Test func aClientKeyWhoseNameCannotBeATenantIsSkipped() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // ':' ends the tenant in the broker's ids ("TENANT:ID"): such a name would be ambiguous.
+        let bad = try add("acme:x", .client), long = try add(String(repeating: "a", count: 65), .client)
+        let good = try add("acme", .client), node = try add("rack:1", .node)
+        let keys = try PeerKeys(directory: dir, logger: quiet)
+        #expect(keys.identity(of: bad.publicKey) == nil && keys.identity(of: long.publicKey) == nil)
+        #expect(keys.identity(of: good.publicKey) == PeerIdentity(role: .client, name: "acme"))
+        #expect(keys.identity(of: node.publicKey) == PeerIdentity(role: .node, name: "rack:1"))
+    }
+
     @Test func aMissingFolderIsAnErrorNamingIt() {
         let e = #expect(throws: CurveKeyFile.Problem.self) { try PeerKeys(directory: dir + "/nope", logger: quiet) }
         #expect(e?.path == dir + "/nope")

@@ -8,8 +8,8 @@ import ZeroTaskProtocol
 @Suite struct ResultWaiterSetTests {
     typealias Harness = BrokerStateTests.Harness
 
-    static func wait(_ h: inout Harness, _ ids: [String], peer: String = "C", wait: Double = 30) -> BrokerAnswer {
-        h.call("client_wait_results", ["alice", .array(ids.map { .string($0) }), .double(wait)], peer: peer)
+    static func wait(_ h: inout Harness, _ ids: [String], client: String = "alice", peer: String = "C", wait: Double = 30) -> BrokerAnswer {
+        h.call("client_wait_results", [.string(client), .array(ids.map { .string($0) }), .double(wait)], peer: peer)
     }
 
     /// The issue's freeze, scaled down: many waits each naming one queued task many times, then
@@ -83,7 +83,10 @@ import ZeroTaskProtocol
         }
         h.setUp()
         h.submit("a")
-        h.result("client_connect", ["bob"], peer: "D")
+        for (client, peer) in [("bob", "D"), ("carol", "E")] {
+            h.result("client_connect", [.string(client)], peer: peer)
+            h.result("client_new_task", [.string(client), "work", [], "a"], peer: peer)
+        }
         #expect(Self.wait(&h, ["alice-a"]) == .deferred)
         #expect(Self.wait(&h, ["alice-a"]) == .deferred)
         guard case .error(let perConnection) = Self.wait(&h, ["alice-a"]) else {
@@ -92,16 +95,16 @@ import ZeroTaskProtocol
         }
         #expect(perConnection.code == -32070)
         #expect(perConnection.message.contains("max_parked_waits_per_connection"), "\(perConnection.message)")
-        // The same client on another connection may park one more, up to the cap in all.
-        #expect(Self.wait(&h, ["alice-a"], peer: "C2") == .deferred)
-        guard case .error(let inAll) = Self.wait(&h, ["alice-a"], peer: "C3") else {
+        // Another connection may park one more, up to the cap in all.
+        #expect(Self.wait(&h, ["bob-a"], client: "bob", peer: "D") == .deferred)
+        guard case .error(let inAll) = Self.wait(&h, ["carol-a"], client: "carol", peer: "E") else {
             Issue.record("a fourth wait was parked")
             return
         }
         #expect(inAll.code == -32070 && inAll.message.contains("(max_parked_waits)"), "\(inAll.message)")
         // client_call is refused before it submits anything.
         let before = h.state.taskCount
-        let call = h.call("client_call", ["alice", "work", []], peer: "C3")
+        let call = h.call("client_call", ["carol", "work", []], peer: "E")
         guard case .error(let e) = call else {
             Issue.record("client_call was parked past the cap: \(call)")
             return

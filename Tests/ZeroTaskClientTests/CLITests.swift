@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZeroTaskTestSupport
 import ZeroTaskProtocol
+import ZeroTaskSystem
 
 /// The `zerotask` client commands, run as real processes against a real broker and test node.
 @Suite struct CLITests {
@@ -109,6 +110,35 @@ import ZeroTaskProtocol
         let other = try await cli.run(["status", "--broker", broker.request, "--client-id", freshID(), taskID])
         #expect(other.status == 64 && other.stderr.contains("task ids are per client"))
         node.stop()
+    }
+
+    @Test func theStableClientIDIsKeptPerUserAndCannotBeDerivedFromTheNames() async throws {
+        let broker = try TestBroker()
+        let node = try TestNode(broker: broker.request)
+        defer { node.stop() }
+        let home = FixturePlugins.temporaryDirectory("zt-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        // No --client-id and no ZEROTASK_CLIENT_ID: the stable id, kept under this HOME.
+        let env = ["HOME": home, "XDG_CONFIG_HOME": "", "ZEROTASK_CLIENT_ID": "", "USER": "alice"]
+        let submitted = try await cli.run(["submit", "--broker", broker.request, "math.add", "1", "2"], environment: env)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let taskID = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let file = home + "/.config/zerotask/client-id"
+        let kept = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(taskID.hasPrefix(kept + "-"), "\(taskID) vs \(kept)")
+        #expect(kept.hasPrefix("cli-alice-") && kept.count == "cli-alice-".count + 16, "\(kept)")
+        #expect(!kept.contains(HostName.current() ?? "localhost"))
+        let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        // The next command finds the task under the same id.
+        let result = try await cli.run(["result", "--broker", broker.request, taskID, "--wait", "--wait-timeout", "60"], environment: env)
+        #expect(result.status == 0 && result.stdout == "3\n", "\(result.stderr)")
+        // Another user (another HOME) gets another id, and does not see the task.
+        let elsewhere = FixturePlugins.temporaryDirectory("zt-home")
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let other = try await cli.run(["status", "--broker", broker.request, taskID],
+            environment: ["HOME": elsewhere, "XDG_CONFIG_HOME": "", "ZEROTASK_CLIENT_ID": "", "USER": "alice"])
+        #expect(other.status == 64 && other.stderr.contains("task ids are per client"), "\(other)")
     }
 
     @Test func concurrentCommandsWithTheSameClientIDTakeTurns() async throws {

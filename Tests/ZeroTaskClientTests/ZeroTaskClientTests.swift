@@ -20,9 +20,9 @@ import ZeroTaskProtocol
     }
 
     @Test func publishEndpointDefaultsToThePortPlusOne() {
-        #expect(ZeroTaskClient.defaultPublishEndpoint(for: "tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5556")
-        #expect(ZeroTaskClient.defaultPublishEndpoint(for: "tcp://broker.example:7000") == "tcp://broker.example:7001")
-        #expect(ZeroTaskClient.defaultPublishEndpoint(for: "ipc:///tmp/zt") == nil)
+        #expect(PublishEndpoint.derived(fromRequest: "tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5556")
+        #expect(PublishEndpoint.derived(fromRequest: "tcp://broker.example:7000") == "tcp://broker.example:7001")
+        #expect(PublishEndpoint.derived(fromRequest: "ipc:///tmp/zt") == nil)
     }
 
     @Test func aFailedTaskThrowsItsOwnCodeMessageAndData() async throws {

@@ -19,10 +19,12 @@ final class NodeHarness: @unchecked Sendable {
     let heartbeat: Double
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
-    init(plugins names: [String] = ["nodetest"], nodeTimeout: Double = 10) throws {
-        broker = try TestBroker { $0.nodeTimeout = nodeTimeout }
+    /// With `keys`, the broker has CURVE on (its keys folder is theirs) and the client peer
+    /// connects with the admin key `adminKey`.
+    init(plugins names: [String] = ["nodetest"], nodeTimeout: Double = 10, keys: TestKeys? = nil, adminKey: String = "ops") throws {
+        broker = try TestBroker(security: try keys?.security()) { $0.nodeTimeout = nodeTimeout }
         heartbeat = min(2, nodeTimeout / 5)
-        client = try broker.peer()
+        client = try broker.peer(curve: try keys?.curve(adminKey))
         _ = try client.result("client_connect", ["tester"])
         plugins = FixturePlugins.temporaryDirectory()
         for n in names { try FixturePlugins.compile(n, from: Self.fixtures, into: plugins) }

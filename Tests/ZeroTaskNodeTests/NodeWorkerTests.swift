@@ -161,12 +161,21 @@ import ZeroTaskTestSupport
     }
 
     @Test func fastTasksPrefetchedBehindAHungTaskAreNotLost() throws {
+        // Prefetch needs the node to have measured nt.sleep as fast, which a machine loaded by
+        // the rest of the suite can deny: the scenario is tried up to three times until its
+        // precondition (tasks queued behind the hung one) holds; then its assertions must hold.
+        for attempt in 1...3 where try prefetchBehindHungScenario(lastTry: attempt == 3) { return }
+    }
+
+    /// The scenario of the test above; false when its precondition did not come about.
+    func prefetchBehindHungScenario(lastTry: Bool) throws -> Bool {
         let h = try NodeHarness()
         try h.startNode(id: "pipeline", workers: 1)
-        // Teach the node that nt.add and nt.sleep (1 ms) are fast: it then queues tasks behind a
+        // Teach the node that nt.add and nt.sleep are fast (a 0 ms sleep: microseconds, far
+        // under the 2 ms bound even on a loaded machine): it then queues tasks behind a
         // running one of them.
         for i in 0..<20 { #expect(try h.outcome(try h.submit("nt.add", [.int(Int64(i)), 1])) == .success(.int(Int64(i + 1)))) }
-        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [1])) == .success(1)) }
+        for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.sleep", [0])) == .success(0)) }
         let watcher = try h.watchAssigned(to: "pipeline")
         // One request for all: the node's parked pull wakes for the first task, a sleep that
         // hangs (a minute, given one second), and the node, taking it for fast, pulls the adds
@@ -178,15 +187,19 @@ import ZeroTaskTestSupport
         try #require(ids.count == 31)
         let hung = ids[0]  // one second, then its worker is killed
         let adds = Array(ids.dropFirst())
-        guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not time out"); return }
-        // While the hung task held the one worker, adds were prefetched behind it.
-        #expect(watcher.mostAssigned > 1, "no task was queued behind the hung one")
+        guard case .failure(let e) = try h.outcome(hung) else { Issue.record("hang did not time out"); return true }
         #expect(e.code == -32060)
+        // The precondition: while the hung task held the one worker, adds were prefetched behind it.
+        guard watcher.mostAssigned > 1 else {
+            if lastTry { Issue.record("in three tries no task was queued behind the hung one") }
+            return false
+        }
         for (i, t) in adds.enumerated() {
             #expect(try h.outcome(t) == .success(.int(Int64(i + 100))))
             // Handed back or run later, none of them used up an attempt it did not make.
             #expect(try h.info(t)["attempts"] == 1)
         }
+        return true
     }
 
     @Test func tasksQueuedBehindATaskThatTurnsSlowGoToAnotherNode() throws {

@@ -14,12 +14,13 @@ public final class TestBroker: @unchecked Sendable {
 
     /// Starts a broker on loopback: ephemeral ports unless given (a port just released by a
     /// stopped broker may take a moment to bind again, so binding is retried for a while).
-    public init(request: String = "tcp://127.0.0.1:*", publish: String = "tcp://127.0.0.1:*",
+    /// With `security`, both sockets use CURVE and only its keys get in.
+    public init(request: String = "tcp://127.0.0.1:*", publish: String = "tcp://127.0.0.1:*", security: BrokerSecurity? = nil,
         _ configure: (inout BrokerConfig) -> Void = { _ in }) throws
     {
         var config = BrokerConfig()
         configure(&config)
-        service = BrokerService(config: config, request: request, publish: publish, context: context)
+        service = BrokerService(config: config, request: request, publish: publish, context: context, security: security)
         var attempt = 0
         while true {
             do {
@@ -35,7 +36,7 @@ public final class TestBroker: @unchecked Sendable {
 
     public func stop() { service.stop() }
 
-    public func peer(_ type: ZMQSocketType = .req) throws -> TestPeer { try TestPeer(self, type) }
+    public func peer(_ type: ZMQSocketType = .req, curve: CurveClientKeys? = nil) throws -> TestPeer { try TestPeer(self, type, curve: curve) }
 
     deinit { service.stop() }
 }
@@ -52,18 +53,21 @@ public final class TestPeer: @unchecked Sendable {
     public let type: ZMQSocketType
     private var nextID: Int64 = 1
 
-    public init(_ broker: TestBroker, _ type: ZMQSocketType) throws {
+    /// A peer of `broker`, with CURVE when `curve` is given.
+    public init(_ broker: TestBroker, _ type: ZMQSocketType, curve: CurveClientKeys? = nil) throws {
         socket = try ZMQSocket(broker.context, type)
         self.type = type
         try socket.setLinger(milliseconds: 0)
+        try socket.secure(with: curve)
         try socket.connect(broker.request)
     }
 
-    /// A peer of a broker running elsewhere (another process).
-    public init(endpoint: String, context: ZMQContext, _ type: ZMQSocketType = .req) throws {
+    /// A peer of a broker running elsewhere (another process), with CURVE when `curve` is given.
+    public init(endpoint: String, context: ZMQContext, _ type: ZMQSocketType = .req, curve: CurveClientKeys? = nil) throws {
         socket = try ZMQSocket(context, type)
         self.type = type
         try socket.setLinger(milliseconds: 0)
+        try socket.secure(with: curve)
         try socket.connect(endpoint)
     }
 
@@ -148,9 +152,10 @@ public final class TestPeer: @unchecked Sendable {
 public final class TestSubscriber: @unchecked Sendable {
     public let socket: ZMQSocket
 
-    public init(_ broker: TestBroker, prefixes: [String]) throws {
+    public init(_ broker: TestBroker, prefixes: [String], curve: CurveClientKeys? = nil) throws {
         socket = try ZMQSocket(broker.context, .sub)
         try socket.setLinger(milliseconds: 0)
+        try socket.secure(with: curve)
         for p in prefixes { try socket.subscribe(p) }
         try socket.connect(broker.publish)
     }

@@ -1,62 +1,29 @@
-import Foundation
 import Logging
-import ZeroMQ
 import ZeroTaskProtocol
 
-/// The broker session: requests over a DEALER (replies matched by id), notifications over SUB;
-/// or, with a built-in broker, the same messages handed over by call.
-extension NodeLoop {
+/// The broker session: requests matched to replies by id, registering and registering again,
+/// results carried back, a broker that falls silent.
+extension NodeStateMachine {
     func send(_ method: String, _ params: Params, _ kind: RequestKind, now: Double, timeout: Double? = nil) {
         let id = nextRequestID
         nextRequestID += 1
-        let request = Request(method: "zerotask.broker." + method, params: params, id: .int(id))
         pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout), sentAt: now)
-        transmit(request)
-    }
-
-    /// To the built-in broker as it is; to a remote one as JSON.
-    private func transmit(_ request: Request) {
-        if let broker {
-            broker.handleLocal(request)
-            return
-        }
-        do {
-            try dealer?.send(request.json.jsonBytes, dontWait: true)
-        } catch {
-            logger.warning("cannot send \(request.method) to the broker: \(error)")
-        }
+        emit(.send(Request(method: "zerotask.broker." + method, params: params, id: .int(id))))
     }
 
     /// A one-way message: no id, so the broker sends no reply (the node is a DEALER).
     func notify(_ method: String, _ params: Params) {
-        transmit(Request(method: "zerotask.broker." + method, params: params, id: nil))
-    }
-
-    func receiveFromBroker() {
-        while let frames = try? dealer?.receiveFrames(dontWait: true), let body = frames.last {
-            handleBrokerMessage(body)
-        }
-    }
-
-    /// One message from the broker: a response or a batch of them.
-    func handleBrokerMessage(_ body: [UInt8]) {
-        guard let json = try? JSONValue.parse(body) else {
-            logger.warning("unreadable message from the broker")
-            return
-        }
-        for r in json.arrayValue ?? [json] {
-            if let response = Response(json: r) { handleResponse(response) }
-        }
+        emit(.send(Request(method: "zerotask.broker." + method, params: params, id: nil)))
     }
 
     /// One response from the broker, matched to its request by id.
-    func handleResponse(_ response: Response) {
+    func handleResponse(_ response: Response, now: Double) {
         guard case .int(let id) = response.id else { return }
         if let p = pending.removeValue(forKey: id) {
-            handle(response.outcome, for: p.kind)
+            handle(response.outcome, for: p.kind, now: now)
         } else if abandonedPulls.remove(id) != nil, case .success(let list) = response.outcome {
             // A pull given up on was answered after all: its tasks are ours, run them.
-            accept(list, now: Self.now())
+            accept(list, now: now)
         }
     }
 
@@ -72,8 +39,7 @@ extension NodeLoop {
         }
     }
 
-    private func handle(_ outcome: Result<JSONValue, RPCError>, for kind: RequestKind) {
-        let now = Self.now()
+    private func handle(_ outcome: Result<JSONValue, RPCError>, for kind: RequestKind, now: Double) {
         if brokerSilentSince != nil {
             logger.info("broker answering again")
             brokerSilentSince = nil
@@ -155,7 +121,7 @@ extension NodeLoop {
     /// no answer for two heartbeat intervals: the operator hears of a broker that is gone well
     /// before the request timeout gives up on it.
     func warnIfBrokerSilent(now: Double) {
-        guard broker == nil, brokerSilentSince == nil, !pending.isEmpty else { return }
+        guard !brokerIsBuiltIn, brokerSilentSince == nil, !pending.isEmpty else { return }
         var oldest = Double.infinity
         for p in pending.values {
             if case .pull = p.kind { continue }
@@ -163,7 +129,7 @@ extension NodeLoop {
         }
         guard now - oldest >= 2 * config.heartbeatInterval else { return }
         brokerSilentSince = oldest
-        logger.warning("broker at \(config.broker) has not answered for \(Self.seconds(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
+        logger.warning("broker at \(config.broker) has not answered for \(SecondsText.format(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
     }
 
     /// A request got no answer in time: the broker is gone or restarted.
@@ -186,27 +152,6 @@ extension NodeLoop {
             // Probe again by registering: a restarted broker answers node_connect.
             registered = false
             registering = false
-        default:
-            break
-        }
-    }
-
-    func receiveNotifications() {
-        while let frames = try? sub?.receiveFrames(dontWait: true), let body = frames.last {
-            handleNotification(body)
-        }
-    }
-
-    func handleNotification(_ body: [UInt8]) {
-        guard let json = try? JSONValue.parse(body), let method = json["method"]?.stringValue else { return }
-        switch method {
-        case "zerotask.node.task_cancel":
-            if json["params"]?["node_id"]?.stringValue == nodeID, let t = json["params"]?["task_id"]?.stringValue {
-                cancelTask(t, now: Self.now())
-            }
-        case "zerotask.node.broker_node_status":
-            guard registered else { return }
-            send("node_status", .named(statusFields()), .status, now: Self.now())
         default:
             break
         }

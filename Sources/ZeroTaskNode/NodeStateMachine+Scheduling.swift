@@ -1,9 +1,8 @@
-import Foundation
 import Logging
 import ZeroTaskProtocol
 
 /// Scheduling: which worker runs what, how much to ask the broker for, what to hand back.
-extension NodeLoop {
+extension NodeStateMachine {
     /// Keeps the pool full, hands waiting tasks to workers, asks for work when there is room.
     func schedule(now: Double) {
         ensureWorkers(now: now)
@@ -14,7 +13,10 @@ extension NodeLoop {
             }
             waiting = kept
             // One write per worker for all the tasks it just got.
-            for w in workers where w.unsent > 0 { flushTasks(w) }
+            for w in workers where !w.unsent.isEmpty {
+                emit(.write(worker: w.id, w.unsent))
+                w.unsent = []
+            }
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
@@ -79,7 +81,7 @@ extension NodeLoop {
         let depth = pipelineSlots
         let pipelining = depth > 1
         var slots = 0
-        for w in workers where w.isReady && w.generation == snapshot.generation {
+        for w in workers where w.isReady && w.generation == generation {
             if w.queue.isEmpty {
                 slots += 1
             } else if pipelining && !headIsSlow(w, now: now) && headIsFast(w) {
@@ -102,14 +104,15 @@ extension NodeLoop {
         w.queue.first.map { isFast($0.assignment.method) } ?? true
     }
 
-    /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast tasks.
+    /// The worker to run `a`: an idle one, else (for a fast method) the shortest queue of fast
+    /// tasks. The one place that picks a worker for a task.
     func worker(for a: Assignment, now: Double) -> Worker? {
         // How many tasks may queue behind a running one, by this method's own speed (1 for a
         // method not known to be fast: idle workers only).
         let depth = methodDurations[a.method].map { slots(forDuration: $0) } ?? 1
         let fast = depth > 1
         var best: Worker?
-        for w in workers where w.isReady && w.generation == snapshot.generation
+        for w in workers where w.isReady && w.generation == generation
             && (config.maxTasksPerWorker == 0 || w.tasksRun + w.queue.count < config.maxTasksPerWorker)
         {
             if w.queue.isEmpty { return w }
@@ -146,10 +149,9 @@ extension NodeLoop {
                     // The worker skips it without a word; the broker gives it to someone else.
                     w.queue[i].cancelled = true
                     w.queue[i].abandoned = true
-                    w.process.cancel(w.queue[i].assignment.id)
+                    emit(.cancel(worker: w.id, task: w.queue[i].assignment.id))
                     release.append(w.queue[i].assignment.id)
                 }
-                writeToWorker(w)
             }
         }
         guard !release.isEmpty else { return }
@@ -157,45 +159,10 @@ extension NodeLoop {
         send("node_task_release", .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
     }
 
-    /// Queues `a` on `w`'s channel; `flushTasks` writes it.
+    /// Puts `a` in `w`'s queue, and its message among those `schedule` writes to `w` at once.
     func dispatch(_ a: Assignment, to w: Worker, now: Double) {
         let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
-        var frame: JSONObject = ["type": "task", "id": .string(a.id), "method": .string(a.method)]
-        frame["params"] = a.params
-        w.process.channel.enqueue(.object(frame))
         w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
-        w.unsent += 1
-    }
-
-    /// Writes the tasks queued on `w`'s channel. If the worker is dying (its end of file will be
-    /// handled), they were never sent: they wait for another worker.
-    func flushTasks(_ w: Worker) {
-        defer { w.unsent = 0 }
-        if !writeToWorker(w) {
-            let unsent = w.queue.suffix(w.unsent)
-            w.queue.removeLast(w.unsent)
-            waiting.insert(contentsOf: unsent.map(\.assignment), at: 0)
-            w.state = .exiting
-        }
-    }
-
-    /// Writes what is queued on `w`'s control channel, as much as it takes without blocking;
-    /// the rest goes when poll says the channel is writable. Returns false if the channel is
-    /// broken (the worker is dying: its end of file will be handled).
-    @discardableResult
-    func writeToWorker(_ w: Worker) -> Bool {
-        let done: Bool
-        do {
-            done = try w.process.channel.flush()
-        } catch {
-            if w.outputBlocked { w.outputBlocked = false; pollCache = nil }
-            return false
-        }
-        if w.outputBlocked == done {
-            // Start or stop watching for writable.
-            w.outputBlocked = !done
-            pollCache = nil
-        }
-        return true
+        w.unsent.append(.task(id: a.id, method: a.method, params: a.params))
     }
 }

@@ -1,0 +1,109 @@
+import Logging
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskNode
+
+/// A `NodeStateMachine` with a clock the test moves, no sockets and no processes: the test plays
+/// the broker and the workers, feeding events and reading the actions.
+final class NodeMachineHarness {
+    /// Monotonic seconds, as the test sets them.
+    var now = 1000.0
+    let machine: NodeStateMachine
+
+    init(workers: Int = 1, configure: (inout NodeConfig) -> Void = { _ in }) {
+        var config = NodeConfig()
+        config.workers = workers
+        configure(&config)
+        machine = NodeStateMachine(config: config, nodeID: "n1", processID: 1, brokerIsBuiltIn: false,
+                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    func tick() -> [NodeAction] { machine.tick(now: now) }
+
+    /// Moves the clock on and ticks.
+    func advance(_ seconds: Double) -> [NodeAction] {
+        now += seconds
+        return tick()
+    }
+
+    func reply(_ request: Request, _ result: JSONValue) -> [NodeAction] {
+        machine.brokerReplied(Response(id: request.id!, result: result), now: now)
+    }
+
+    func reply(_ request: Request, error: RPCError) -> [NodeAction] {
+        machine.brokerReplied(Response(id: request.id!, error: error), now: now)
+    }
+
+    /// Plugin generation 1 becomes current; every worker it asks for starts and says it serves
+    /// `methods`. Returns the worker ids.
+    @discardableResult
+    func startWorkers(methods: [String] = ["nt.add", "nt.slow"]) -> [Int] {
+        let spawned = spawns(machine.generationActivated(1, unavailable: [], now: now))
+        for spec in spawned { ready(spec.id, methods: methods) }
+        return spawned.map(\.id)
+    }
+
+    /// Worker `id` started and loaded its plugins.
+    func ready(_ id: Int, methods: [String] = ["nt.add", "nt.slow"]) {
+        _ = machine.workerSpawned(id, ok: true, now: now)
+        _ = machine.workerSent(.ready(pid: 0, methods: methods.map { ["name": .string($0)] }, problems: []), worker: id, now: now)
+    }
+
+    /// Starts the workers, registers with the broker and returns the first pull.
+    func register(methods: [String] = ["nt.add", "nt.slow"]) throws -> Request {
+        startWorkers(methods: methods)
+        let connect = try #require(sends(tick(), "node_connect").first)
+        return try #require(sends(reply(connect, true) + tick(), "node_task_pull").first)
+    }
+
+    /// Worker `id` finished `task` with `result`.
+    func done(_ task: String, worker id: Int, result: JSONValue = 0) -> [NodeAction] {
+        machine.workerSent(.done(id: task, outcome: .success(result), residentBytes: nil), worker: id, now: now)
+    }
+}
+
+/// A task as a pull's answer assigns it.
+func assignment(_ id: String, _ method: String = "nt.add", timeout: Double? = nil) -> JSONValue {
+    var o: JSONObject = ["id": .string(id), "method": .string(method), "params": [1, 2]]
+    if let timeout { o["timeout"] = .double(timeout) }
+    return .object(o)
+}
+
+/// The requests to the broker for `method` (without its `zerotask.broker.` prefix).
+func sends(_ actions: [NodeAction], _ method: String) -> [Request] {
+    actions.compactMap { if case .send(let r) = $0, r.method == "zerotask.broker." + method { r } else { nil } }
+}
+
+func spawns(_ actions: [NodeAction]) -> [WorkerSpec] {
+    actions.compactMap { if case .spawn(let spec) = $0 { spec } else { nil } }
+}
+
+/// The task ids each `write` sends, by worker, one entry per write.
+func taskWrites(_ actions: [NodeAction]) -> [(worker: Int, tasks: [String])] {
+    actions.compactMap { action in
+        guard case .write(let worker, let messages) = action else { return nil }
+        let tasks = messages.compactMap { if case .task(let id, _, _) = $0 { id } else { nil } }
+        return tasks.isEmpty ? nil : (worker, tasks)
+    }
+}
+
+func kills(_ actions: [NodeAction]) -> [Int] {
+    actions.compactMap { if case .kill(let id) = $0 { id } else { nil } }
+}
+
+func cancels(_ actions: [NodeAction]) -> [String] {
+    actions.compactMap { if case .cancel(_, let task) = $0 { task } else { nil } }
+}
+
+extension Request {
+    /// A named parameter, or the positional one at `index`.
+    subscript(_ key: String) -> JSONValue? { params.json[key] }
+    subscript(_ index: Int) -> JSONValue? {
+        guard let list = params.json.arrayValue, list.indices.contains(index) else { return nil }
+        return list[index]
+    }
+
+    /// The outcomes a `node_task_pull` (named `done`) or `node_tasks_done` (second) carries.
+    var results: [JSONValue] { (self["done"] ?? self[1])?.arrayValue ?? [] }
+}

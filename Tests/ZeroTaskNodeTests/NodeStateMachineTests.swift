@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import ZeroTaskProtocol
+
+@testable import ZeroTaskNode
+
+/// The node's rules, on the state machine alone: no sockets, no processes, a clock the test
+/// moves. The test plays the broker (replies) and the workers (ready, done, exit).
+@Suite struct NodeStateMachineTests {
+    // MARK: Session
+
+    @Test func registersOnceAWorkerServesAndAgainWhenTheBrokerForgetsTheNode() throws {
+        let h = NodeMachineHarness()
+        #expect(spawns(h.machine.generationActivated(1, unavailable: [], now: h.now)) == [WorkerSpec(id: 1, generation: 1)])
+        _ = h.machine.workerSpawned(1, ok: true, now: h.now)
+        #expect(sends(h.tick(), "node_connect").isEmpty, "nothing served yet: no registration")
+        _ = h.machine.workerSent(.ready(pid: 0, methods: [["name": "nt.add"]], problems: []), worker: 1, now: h.now)
+        let connect = sends(h.tick(), "node_connect")
+        #expect(connect.count == 1)
+        #expect(connect.first?["methods"] == [["name": "nt.add"]])
+        #expect(sends(h.tick(), "node_connect").isEmpty, "one registration at a time")
+        let pull = sends(h.reply(try #require(connect.first), true) + h.tick(), "node_task_pull")
+        #expect(pull.count == 1)
+
+        // The broker restarted and does not know the node: it registers again.
+        let heartbeat = try #require(sends(h.advance(h.machine.config.heartbeatInterval), "node_heartbeat").first)
+        let again = sends(h.reply(heartbeat, error: RPCError(.invalidNodeID, "unknown node n1")) + h.tick(), "node_connect")
+        #expect(again.count == 1)
+        // The pull parked at the old broker is given up (a new one goes out) ...
+        #expect(sends(h.reply(try #require(again.first), true) + h.tick(), "node_task_pull").count == 1)
+        // ... but if it is answered after all, its tasks are this node's: they run.
+        #expect(taskWrites(h.reply(try #require(pull.first), [assignment("t1")]) + h.tick()).map(\.tasks) == [["t1"]])
+    }
+
+    @Test func aLostRequestIsGivenUpAndTheResultsItCarriedGoAgain() throws {
+        let h = NodeMachineHarness { $0.heartbeatInterval = 1000 }
+        let first = try h.register()
+        _ = h.reply(first, [assignment("t1")]) + h.tick()
+        h.now += 0.5
+        let carrying = try #require(sends(h.done("t1", worker: 1, result: 3) + h.tick(), "node_task_pull").first)
+        #expect(carrying.results.map { $0["id"] } == ["t1"])
+        // No answer within the long poll's wait plus the request timeout: a new pull, the same result.
+        #expect(sends(h.advance(14), "node_task_pull").isEmpty)
+        let retry = sends(h.advance(1.5), "node_task_pull")
+        #expect(retry.count == 1)
+        #expect(retry.first?.results.map { $0["result"] } == [3])
+        // The lost pull's late answer still runs its tasks.
+        #expect(taskWrites(h.reply(carrying, [assignment("t2")]) + h.tick()).map(\.tasks) == [["t2"]])
+    }
+
+    @Test func aBrokerThatStopsAnsweringHeartbeatsIsRegisteredWithAgain() throws {
+        let h = NodeMachineHarness { $0.heartbeatInterval = 2 }
+        _ = try h.register()
+        #expect(sends(h.advance(2), "node_heartbeat").count == 1)
+        // Unanswered for the request timeout: probe by registering (a restarted broker answers that).
+        #expect(sends(h.advance(h.machine.config.requestTimeout), "node_connect").count == 1)
+    }
+
+    // MARK: Scheduling
+
+    @Test func pullsAskForFreeSlotsAndFastTasksQueueBehindARunningOne() throws {
+        let h = NodeMachineHarness(workers: 1)
+        let first = try h.register()
+        #expect(first["max"] == 1)
+        // Speed unknown: one task per worker, and nothing more asked for while it runs.
+        var actions = h.reply(first, [assignment("t1")]) + h.tick()
+        #expect(taskWrites(actions).map(\.tasks) == [["t1"]])
+        #expect(sends(actions, "node_task_pull").isEmpty)
+
+        // t1 took half a millisecond: nt.add is fast; an idle worker is one slot.
+        h.now += 0.0005
+        let second = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
+        #expect(second["max"] == 1)
+        // With a fast task running, the worker may hold 5 ms of expected work: 10 tasks, 9 more.
+        actions = h.reply(second, [assignment("t2")]) + h.tick()
+        #expect(taskWrites(actions).map(\.tasks) == [["t2"]])
+        let prefetch = sends(actions, "node_task_pull")
+        #expect(prefetch.first?["max"] == 9)
+
+        // Fast tasks go behind t2 on its worker, in one write; a method not known to be fast
+        // waits for an idle worker.
+        let fast = (3...10).map { "t\($0)" }
+        actions = h.reply(try #require(prefetch.first), .array(fast.map { assignment($0) } + [assignment("s1", "nt.slow")])) + h.tick()
+        #expect(taskWrites(actions).map(\.worker) == [1])
+        #expect(taskWrites(actions).first?.tasks == fast)
+    }
+
+    @Test func whatWaitsBehindATaskThatTurnsSlowGoesBackToTheBroker() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        h.now += 0.0005
+        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
+        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), "node_task_pull").first)
+        var actions = h.reply(prefetch, [assignment("t3"), assignment("t4"), assignment("s1", "nt.slow")]) + h.tick()
+        #expect(taskWrites(actions).first?.tasks == ["t3", "t4"])
+
+        // Not yet slow: nothing goes back.
+        actions = h.advance(0.05)
+        #expect(sends(actions, "node_task_release").isEmpty)
+        #expect(cancels(actions).isEmpty)
+        // t2 has run too long for a fast task: the tasks queued behind it and the one waiting go back.
+        actions = h.advance(0.06)
+        #expect(Set(cancels(actions)) == ["t3", "t4"])
+        let release = sends(actions, "node_task_release")
+        #expect(release.count == 1)
+        #expect(Set((release.first?[1]?.arrayValue ?? []).compactMap(\.stringValue)) == ["t3", "t4", "s1"])
+
+        // The worker skips what was handed back; only t2's outcome is reported.
+        actions = h.done("t2", worker: 1) + h.tick()
+        for id in ["t3", "t4"] {
+            actions += h.machine.workerSent(.done(id: id, outcome: .failure(.taskCancelled(id)), residentBytes: nil), worker: 1, now: h.now)
+        }
+        actions += h.advance(0.001)
+        let reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
+        #expect(reported.map { $0["id"] } == ["t2"])
+    }
+
+    // MARK: Supervision
+
+    @Test func aTaskPastItsDeadlineFailsAndItsWorkerIsReplaced() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1", timeout: 1)]) + h.tick()
+        #expect(kills(h.advance(0.5)).isEmpty)
+        let actions = h.advance(0.6)
+        #expect(kills(actions) == [1])
+        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        let reported = sends(actions, "node_tasks_done").flatMap(\.results)
+        #expect(reported.map { $0["id"] } == ["t1"])
+        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskTimedOut.rawValue))
+    }
+
+    @Test func aCancelledTaskThatRunsOnPastTheGraceLosesItsWorker() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        #expect(cancels(h.machine.cancelRequested("t1", now: h.now)) == ["t1"])
+        #expect(kills(h.advance(h.machine.config.cancelGrace - 0.1)).isEmpty)
+        let actions = h.advance(0.2)
+        #expect(kills(actions) == [1])
+        let reported = sends(actions, "node_tasks_done").flatMap(\.results)
+        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskCancelled.rawValue))
+    }
+
+    @Test func aCancelledTaskThatStopsKeepsItsWorkerAndStaysCancelled() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        _ = h.machine.cancelRequested("t1", now: h.now)
+        h.now += 0.5
+        // The plugin returned a result anyway: the task was cancelled.
+        var actions = h.done("t1", worker: 1, result: 3) + h.tick()
+        actions += h.advance(h.machine.config.cancelGrace)
+        #expect(kills(actions).isEmpty)
+        let reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
+        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskCancelled.rawValue))
+    }
+
+    @Test func aWorkerThatCrashesFailsItsTaskWithTheSignalAndIsReplaced() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        let actions = h.machine.workerExited(1, .signaled(SIGSEGV), now: h.now) + h.tick()
+        #expect(spawns(actions) == [WorkerSpec(id: 2, generation: 1)])
+        let error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
+        #expect(error?["code"] == .int(ErrorCode.workerCrashed.rawValue))
+        #expect(error?["data"]?["signal"] == "SIGSEGV")
+    }
+
+    @Test func aWorkerThatDiesWhileLoadingIsRestartedAfterAGrowingDelay() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = spawns(h.machine.generationActivated(1, unavailable: [], now: h.now))
+        _ = h.machine.workerSpawned(1, ok: true, now: h.now)
+        _ = h.machine.workerExited(1, .signaled(SIGBUS), now: h.now)
+        #expect(spawns(h.tick()).isEmpty)
+        #expect(spawns(h.advance(0.15)).isEmpty)
+        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 2, generation: 1)])
+        _ = h.machine.workerSpawned(2, ok: true, now: h.now)
+        _ = h.machine.workerExited(2, .exited(1), now: h.now)
+        #expect(spawns(h.advance(0.35)).isEmpty)
+        #expect(spawns(h.advance(0.06)) == [WorkerSpec(id: 3, generation: 1)])
+    }
+
+    // MARK: Stopping
+
+    @Test func aDrainHandsBackWhatHasNotStartedAndDisconnectsOnceTheRunningTaskEnds() throws {
+        let h = NodeMachineHarness(workers: 2)
+        let first = try h.register()
+        let pull = try #require(sends(h.reply(first, [assignment("t1")]) + h.tick(), "node_task_pull").first)
+        _ = h.machine.drain(now: h.now)
+        // A task that arrives now goes straight back.
+        var actions = h.reply(pull, [assignment("t2")]) + h.tick()
+        #expect(taskWrites(actions).isEmpty)
+        #expect(sends(actions, "node_task_release").first?[1] == ["t2"])
+        #expect(sends(actions, "node_disconnect").isEmpty, "t1 still runs")
+
+        actions = h.done("t1", worker: 1) + h.tick()
+        let done = sends(actions, "node_tasks_done")
+        let disconnect = sends(actions, "node_disconnect")
+        #expect(done.flatMap(\.results).map { $0["id"] } == ["t1"])
+        #expect(disconnect.count == 1)
+        #expect(!h.machine.isDone, "waits for the results to be taken")
+        _ = h.reply(try #require(done.first), true) + h.reply(try #require(disconnect.first), true) + h.tick()
+        #expect(h.machine.isDone)
+    }
+
+    @Test func aHardStopKillsRunningTasksAndHandsThemBackWithTheDisconnect() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        _ = h.machine.hardStop(now: h.now)
+        let actions = h.tick()
+        #expect(kills(actions) == [1])
+        #expect(sends(actions, "node_tasks_done").isEmpty, "nothing is said of t1: the broker queues it again")
+        let disconnect = sends(actions, "node_disconnect")
+        #expect(disconnect.count == 1)
+        _ = h.reply(try #require(disconnect.first), true) + h.tick()
+        #expect(h.machine.isDone)
+    }
+}
