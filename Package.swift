@@ -12,12 +12,18 @@ let package = Package(
         .library(name: "ZeroTaskPlugins", targets: ["ZeroTaskPlugins"]),
         .library(name: "ZeroTaskNode", targets: ["ZeroTaskNode"]),
         .library(name: "ZeroTaskClient", targets: ["ZeroTaskClient"]),
+        .library(name: "ZeroTaskHTTP", targets: ["ZeroTaskHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The broker's HTTP server: no dependencies, BSD sockets, async/await (BENCHMARKS.md,
+        // "Build time": Hummingbird's SwiftNIO would more than double the clean build).
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian (libzmq3-dev, libffi-dev), linked through module maps.
@@ -64,6 +70,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The broker's HTTP side: /metrics, /health and the dashboard.
+        .target(
+            name: "ZeroTaskHTTP",
+            dependencies: [
+                "ZeroTaskBroker", "ZeroTaskProtocol",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The Swift client library (async/await).
         .target(name: "ZeroTaskClient", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
         // Raw broker and libzmq request rates, side by side (not a test).
@@ -80,6 +99,7 @@ let package = Package(
             name: "zerotask",
             dependencies: [
                 "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
+                "ZeroTaskHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,6 +139,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "ZeroTaskHTTPTests", dependencies: ["ZeroTaskHTTP", "ZeroTaskBroker", "ZeroTaskProtocol"]),
         .testTarget(
             name: "ZeroTaskClientTests",
             dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskTestSupport"]

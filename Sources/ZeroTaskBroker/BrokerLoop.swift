@@ -42,9 +42,16 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// CURVE is on: every message carries its sender's identity (`User-Id`, set by ZAP).
     let secured: Bool
+    /// Where snapshots go for `/metrics` and the dashboard; nil: none are taken.
+    private let monitor: BrokerMonitor?
+    private var lastSnapshot = -Double.infinity
 
-    init(state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false) {
+    init(
+        state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false,
+        monitor: BrokerMonitor? = nil
+    ) {
         self.secured = secured
+        self.monitor = monitor
         self.state = state
         self.router = router
         self.pub = pub
@@ -150,6 +157,10 @@ final class BrokerLoop: @unchecked Sendable {
             lastTick = now
             state.tick(now: now)
             flushOutputs()
+            if let monitor, now - lastSnapshot >= monitor.interval {
+                lastSnapshot = now
+                monitor.publish(state.snapshot(now: now))
+            }
         }
         commitAndSend()
         sendCommitted()

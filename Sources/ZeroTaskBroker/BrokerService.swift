@@ -33,12 +33,15 @@ public final class BrokerService: Service, @unchecked Sendable {
     /// Answers the handshakes of both sockets; lives as long as the service, so that no socket
     /// ever runs without it (libzmq lets every key in when no handler is bound).
     private var zap: ZAPHandler?
+    /// Receives snapshots, store health and task transitions (metrics); nil: none are made.
+    public let monitor: BrokerMonitor?
 
     public init(
         config: BrokerConfig = BrokerConfig(), request: String = "tcp://127.0.0.1:5555", publish: String = "tcp://127.0.0.1:5556",
         store: TaskStore = MemoryTaskStore(), context: ZMQContext = ZMQContext(),
-        logger: Logger = Logger(label: "zerotask.broker"), security: BrokerSecurity? = nil
+        logger: Logger = Logger(label: "zerotask.broker"), security: BrokerSecurity? = nil, monitor: BrokerMonitor? = nil
     ) {
+        self.monitor = monitor
         self.security = security
         self.config = config
         self.store = store
@@ -69,6 +72,7 @@ public final class BrokerService: Service, @unchecked Sendable {
     private func makeLoop() throws -> BrokerLoop {
         var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
         state.journaling = store.isDurable
+        state.observer = monitor?.observer
         if store.isDurable {
             let contents = try store.load()
             state.restore(contents, now: monotonicSeconds())
@@ -114,7 +118,8 @@ public final class BrokerService: Service, @unchecked Sendable {
             let counts = security.peers.counts
             logger.notice("CURVE on: broker key \(security.keys.publicKey); allowed keys: \(counts[.client] ?? 0) clients, \(counts[.node] ?? 0) nodes, \(counts[.admin] ?? 0) admins (\(security.peers.directory))")
         }
-        return BrokerLoop(state: state, router: router, pub: pub, store: store, logger: logger, secured: security != nil)
+        let observed = monitor.map { ObservedTaskStore(store, monitor: $0) } ?? store
+        return BrokerLoop(state: state, router: router, pub: pub, store: observed, logger: logger, secured: security != nil, monitor: monitor)
     }
 
     /// Asks the broker to store what it holds and stop; returns at once.

@@ -129,6 +129,7 @@ extension BrokerState {
         tasks[taskID] = task
         taskChanged(taskID)
         counters.requeued += 1
+        observer?.taskRetried(method: task.method)  // metrics
         enqueue(task)
         return true
     }

@@ -59,6 +59,7 @@ extension BrokerState {
         pendingBytes += task.paramsBytes
         clients.countPending(clientID, by: 1)
         counters.submitted += 1
+        observer?.taskSubmitted(method: s.method)  // metrics
         enqueue(task)
         return id
     }
@@ -104,6 +105,9 @@ extension BrokerState {
         tasks[taskID]!.nodeID = nodeID
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
+        if let observer, let t = tasks[taskID] {  // metrics
+            observer.taskStarted(method: t.method, queueWait: t.attempts == 1 ? t.started! - t.created : nil)
+        }
         nodes.assign(taskID, to: nodeID)
         taskChanged(taskID)
     }
@@ -216,6 +220,7 @@ extension BrokerState {
         }
         task.finished = wallClock()
         task.completedAt = now
+        observer?.taskCompleted(method: task.method, outcome: task.outcome, runSeconds: task.started.map { task.finished! - $0 })  // metrics
         // A complete task never runs again: its params are dead weight (1 MiB each, kept for a day).
         pendingBytes -= task.paramsBytes
         task.params = .null

@@ -60,6 +60,8 @@ public struct BrokerState: Sendable {
     var results = ResultBudget()
     /// What to tell the operator, until the owner takes it.
     var events: [BrokerEvent] = []
+    /// Told of each task's transitions (metrics); nil: nobody listens.
+    public var observer: (any TaskObserver)?
     /// A prefix that makes generated task ids unique across broker restarts.
     let idPrefix: String
 

@@ -19,12 +19,14 @@ struct BrokerCommand: AsyncParsableCommand {
         ServiceProcess.configure()
         let security = try broker.security(settings, logger: logger)
         let endpoints = try broker.endpoints(settings, secured: security != nil, logger: logger)
+        let http = try broker.httpSide(settings, logger: logger)
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: endpoints.request,
             publish: endpoints.publish, store: try broker.taskStore(settings),
-            logger: logger, security: security)
-        // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit.
-        try await ServiceProcess.run(service, logger: logger)
+            logger: logger, security: security, monitor: http?.monitor)
+        // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit;
+        // the HTTP server, last in the group, stops first.
+        try await ServiceProcess.run(service, http?.server, logger: logger)
     }
 }
 
@@ -67,6 +69,8 @@ struct BrokerOptions: ParsableArguments {
     var dataDir: String?
     @Option(name: .customLong("store-sync"), help: "SQLite commits: full (fsync, survives power loss) or normal (survives a killed broker). [\(Settings.Defaults.storeSync)]")
     var storeSync: String?
+    @Option(help: "Where /metrics, /health and the dashboard are served (http://HOST:PORT), or off. [\(Settings.Defaults.http)]")
+    var http: String?
     @Option(name: .customLong("store-password-file"), help: "A file holding the PostgreSQL password (else the URL's, $PGPASSWORD or ~/.pgpass).")
     var storePasswordFile: String?
 

@@ -65,15 +65,17 @@ struct NodeCommand: AsyncParsableCommand {
 
         ServiceProcess.configure()
         var embedded: EmbeddedBroker?
+        var http: BrokerOptions.HTTPSide?
         let context = ZMQContext()
         let brokerChoice = settings.string("node.broker", broker, default: Settings.Defaults.nodeBroker)
         if brokerChoice == "builtin" {
             let logger = Logger(label: "zerotask.broker")
             let security = try builtin.security(settings, logger: logger)
             let endpoints = try builtin.endpoints(settings, secured: security != nil, logger: logger)
+            http = try builtin.httpSide(settings, logger: Logger(label: "zerotask.http"))
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: endpoints.request,
                 publish: endpoints.publish, store: try builtin.taskStore(settings), context: context,
-                logger: logger, security: security)
+                logger: logger, security: security, monitor: http?.monitor)
             // The node serves its own broker from its own thread and calls it directly: no
             // socket, no libzmq I/O thread and no thread switch between node and broker.
             embedded = try service.startEmbedded()
@@ -89,7 +91,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let node = NodeService(config: config, context: context, broker: embedded)
         // SIGTERM/SIGINT: no new tasks, running ones get the drain grace, then the node disconnects.
-        try await ServiceProcess.run(node, logger: node.logger)
+        try await ServiceProcess.run(node, http?.server, logger: node.logger)
     }
 }
 

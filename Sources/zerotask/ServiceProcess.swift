@@ -20,10 +20,13 @@ enum ServiceProcess {
 
     /// Runs `service` in a `ServiceGroup`: SIGTERM and SIGINT shut it down gracefully (the node
     /// drains, the broker stores what it holds); cancelling the task stops it at once. Returns
-    /// when the service has stopped.
-    static func run(_ service: some Service, logger: Logger) async throws {
+    /// when the service has stopped. An `auxiliary` service (the HTTP server) runs beside it and
+    /// stops before it; its end, even by an error, does not end the process.
+    static func run(_ service: some Service, _ auxiliary: (any Service)? = nil, logger: Logger) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let auxiliary { services.append(.init(service: auxiliary, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)) }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
