@@ -52,7 +52,7 @@ extension BrokerState {
         var methods: [String: BrokerSnapshot.MethodLoad] = [:]
         for (name, queue) in queues where queue.liveCount > 0 { methods[name, default: .init()].queued = queue.liveCount }
         var loads: [BrokerSnapshot.NodeLoad] = []
-        for node in nodes.values.sorted(by: { $0.id < $1.id }) {
+        for node in nodes.all.sorted(by: { $0.id < $1.id }) {
             for id in node.assigned {
                 if let method = tasks[id]?.method { methods[method, default: .init()].running += 1 }
             }
