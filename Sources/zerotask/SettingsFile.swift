@@ -5,8 +5,8 @@ import ZeroTaskProtocol
 /// A configuration file, read and checked against `Settings.knownKeys`: its scalar settings with
 /// their lines, and `node.plugin_config` as JSON.
 ///
-/// Yams (which swift-configuration reads YAML with) parses it, because only its nodes know their
-/// line: swift-configuration's own file snapshot cannot say where a misspelt key is.
+/// Yams parses it, keeping each node's line, so that a misspelt key is reported with the line
+/// it stands on.
 struct SettingsFile {
     struct Entry {
         var key: String
