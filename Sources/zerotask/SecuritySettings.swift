@@ -28,8 +28,8 @@ enum BindPolicy {
     /// Whether `endpoint` can be reached from this machine only.
     static func isLocal(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
-        guard endpoint.hasPrefix("tcp://") else { return false }
-        let address = endpoint.dropFirst(6)
+        guard let scheme = ["tcp://", "http://"].first(where: endpoint.hasPrefix) else { return false }
+        let address = endpoint.dropFirst(scheme.count)
         let host: Substring
         if address.hasPrefix("[") {
             host = address.prefix { $0 != "]" }.dropFirst()
@@ -51,5 +51,16 @@ enum BindPolicy {
                 "\(listed) reaches beyond this machine without keys: anyone who connects could run every plugin's code. Bind 127.0.0.1, configure keys (--secret-key, docs/SECURITY.md), or pass --insecure (security.insecure: true)")
         }
         logger.warning("INSECURE: \(listed) binds beyond this machine without keys (--insecure): anyone who connects can submit tasks, run every plugin's code and pose as any node; see docs/SECURITY.md")
+    }
+
+    /// Checks the HTTP endpoint, keys or not: it asks no credential yet, so beyond this machine
+    /// it needs `--insecure` too.
+    static func checkHTTP(_ address: String, insecure: Bool, logger: Logger) throws {
+        guard !isLocal(address) else { return }
+        guard insecure else {
+            throw Settings.ValidationFailure(
+                "broker.http \(address) reaches beyond this machine, and the HTTP endpoint asks no credential yet: anyone could read the metrics. Bind http://127.0.0.1:PORT, or pass --insecure (security.insecure: true)")
+        }
+        logger.warning("INSECURE: broker.http \(address) binds beyond this machine (--insecure): anyone who connects can read the metrics and health")
     }
 }

@@ -52,6 +52,20 @@ import ZeroTaskTestSupport
         #expect(!secured.output.contains("INSECURE"), "\(secured.output)")
     }
 
+    @Test func theHTTPEndpointBeyondLoopbackNeedsInsecureEvenWithKeys() throws {
+        // It asks no credential yet: keys on the ZeroMQ sockets do not protect it.
+        let keys = try TestKeys()
+        let port = try unusedEndpoint().split(separator: ":").last!
+        let secured = ["--secret-key", keys.brokerSecret, "--keys-dir", keys.keysDir, "--request", try unusedEndpoint(),
+                       "--publish", try unusedEndpoint(), "--http", "http://0.0.0.0:\(port)"]
+        let refused = try Self.start(secured)
+        #expect(!refused.listened)
+        #expect(refused.output.contains("broker.http http://0.0.0.0:\(port) reaches beyond this machine"), "\(refused.output)")
+        let flagged = try Self.start(secured + ["--insecure"])
+        #expect(flagged.listened, "\(flagged.output)")
+        #expect(flagged.output.contains("INSECURE: broker.http"), "\(flagged.output)")
+    }
+
     @Test func theDefaultsAreLoopbackWithoutKeys() throws {
         let help = try ChildProcess(Binaries.zerotask, ["broker", "--help"])
         #expect(help.waitForExit(seconds: 60) == 0)
