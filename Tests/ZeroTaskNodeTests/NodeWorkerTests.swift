@@ -9,8 +9,14 @@ import ZeroTaskTestSupport
 /// The node's worker pool with real processes and real compiled plugins.
 @Suite(.serialized) struct NodeWorkerTests {
     /// Large parameters and results through a deep queue on one worker (both directions of its
-    /// channel busy at once) arrive whole, each with its own task.
-    @Test(.timeLimit(.minutes(2))) func largeTasksAndResultsThroughADeepQueueArriveWhole() throws {
+    /// channel busy at once) arrive whole, each with its own task. The queue is deep only if the
+    /// node measured nt.echo as fast, which a machine loaded by the rest of the suite can deny:
+    /// the scenario is tried up to three times until that precondition holds.
+    @Test(.timeLimit(.minutes(8))) func largeTasksAndResultsThroughADeepQueueArriveWhole() throws {
+        for attempt in 1...3 where try deepQueueScenario(lastTry: attempt == 3) { return }
+    }
+
+    func deepQueueScenario(lastTry: Bool) throws -> Bool {
         let h = try NodeHarness()
         try h.startNode(id: "bulky", workers: 1)
         // Small ones first: the node measures the method as fast and queues deeply behind it.
@@ -28,19 +34,29 @@ import ZeroTaskTestSupport
             #expect(try h.outcome(id, seconds: 60) == .success(.string("\(i):" + big)))
         }
         // The queue was deep only if the node prefetched: more tasks than its one worker.
-        #expect(watcher.mostAssigned > 1, "the node never held more than one task")
+        guard watcher.mostAssigned > 1 else {
+            if lastTry { Issue.record("in three tries the node never held more than one task") }
+            return false
+        }
+        return true
     }
 
     /// A worker that takes nothing (stopped) while the node has megabytes of tasks for it: the
     /// node's writes must not block its loop, which still enforces the deadline, replaces the
     /// worker and runs the rest.
-    @Test(.timeLimit(.minutes(2))) func aWorkerThatStopsReadingDoesNotFreezeItsNode() throws {
+    /// (Tried up to three times until tasks were queued for the stopped worker, which needs
+    /// nt.echo measured as fast; a loaded machine can deny that.)
+    @Test(.timeLimit(.minutes(8))) func aWorkerThatStopsReadingDoesNotFreezeItsNode() throws {
+        for attempt in 1...3 where try stoppedWorkerScenario(lastTry: attempt == 3) { return }
+    }
+
+    func stoppedWorkerScenario(lastTry: Bool) throws -> Bool {
         let h = try NodeHarness()
         try h.startNode(id: "unblocked", workers: 1)
         for _ in 0..<20 { #expect(try h.outcome(try h.submit("nt.echo", ["x"])) == .success("x")) }
         guard case .int(let worker) = try h.outcome(try h.submit("nt.pid")).get() else {
             Issue.record("nt.pid gave no pid")
-            return
+            return true
         }
         #expect(kill(Int32(worker), SIGSTOP) == 0)
         let big = String(repeating: "z", count: 32_000)
@@ -65,10 +81,14 @@ import ZeroTaskTestSupport
             }
         }
         #expect(ok >= 39)
+        kill(Int32(worker), SIGCONT)
         // Tasks were queued for the stopped worker (the node's writes to it are what must not
         // block): the node held more than its one worker runs.
-        #expect(watcher.mostAssigned > 1, "nothing was queued behind the stopped worker")
-        kill(Int32(worker), SIGCONT)
+        guard watcher.mostAssigned > 1 else {
+            if lastTry { Issue.record("in three tries nothing was queued behind the stopped worker") }
+            return false
+        }
+        return true
     }
 
     @Test func hangingTaskTimesOutAndTheNextTaskSucceeds() throws {
