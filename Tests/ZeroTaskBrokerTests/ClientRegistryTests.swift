@@ -9,14 +9,7 @@ import ZeroTaskProtocol
     static let a = Connection(peer: Array("A".utf8), key: nil)
     static let b = Connection(peer: Array("B".utf8), key: nil)
 
-    static func code(_ body: () throws(BrokerError) -> Void) -> Int64? {
-        do throws(BrokerError) {
-            try body()
-            return nil
-        } catch {
-            return error.rpcError.code
-        }
-    }
+    static func code(_ body: () throws(BrokerError) -> Void) -> Int64? { BrokerError.code(of: body) }
 
     @Test func aLiveConnectionHoldsItsClientID() throws {
         var clients = ClientRegistry(timeout: 30)

@@ -16,14 +16,7 @@ import ZeroTaskProtocol
         return nodes
     }
 
-    static func code(_ body: () throws(BrokerError) -> Void) -> Int64? {
-        do throws(BrokerError) {
-            try body()
-            return nil
-        } catch {
-            return error.rpcError.code
-        }
-    }
+    static func code(_ body: () throws(BrokerError) -> Void) -> Int64? { BrokerError.code(of: body) }
 
     @Test func onlyTheRegisteringConnectionSpeaksForANode() {
         var nodes = Self.registry()
