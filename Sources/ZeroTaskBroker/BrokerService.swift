@@ -97,18 +97,8 @@ public final class BrokerService: Service, @unchecked Sendable {
         try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
         try router.setHighWaterMarks(send: 100_000, receive: 100_000)
         try pub.setHighWaterMarks(send: 100_000, receive: 1000)
-        if security == nil {
-            // A peer that reconnects with the same routing id (a node's is its node id) takes it
-            // over. Without keys nothing authenticates a connection anyway (docs/IDENTITY.md).
-            try router.setRouterHandover(true)
-        } else {
-            // With keys a routing id must not be taken from its holder: another key's peer
-            // setting it would get the holder's replies. libzmq then refuses the newcomer while
-            // the holder's connection lives; ZMTP heartbeats end a dead one within seconds, so
-            // a restarted node is let in again.
-            try router.setRouterHandover(false)
-            try router.setHeartbeat(interval: Self.securedHeartbeatMilliseconds, timeout: Self.securedHeartbeatMilliseconds * 3)
-        }
+        // A peer that reconnects with the same routing id (a node's is its node id) takes it over.
+        try router.setRouterHandover(true)
         try router.bind(requestEndpoint)
         try pub.bind(publishEndpoint)
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint
@@ -155,10 +145,6 @@ public final class BrokerService: Service, @unchecked Sendable {
         stop()
         zap?.stop()
     }
-
-    /// With keys, how often the request socket checks its peers are alive (ZMTP heartbeats);
-    /// a connection silent for three times this is closed.
-    static let securedHeartbeatMilliseconds: Int32 = 2000
 
     /// Four random base-36 characters, so generated ids differ across broker restarts.
     static func randomPrefix() -> String {
