@@ -97,8 +97,17 @@ public final class BrokerService: Service, @unchecked Sendable {
         try router.setMaxMessageSize(Int64(max(config.maxMessageBytes * 4, 16 << 20)))
         try router.setHighWaterMarks(send: 100_000, receive: 100_000)
         try pub.setHighWaterMarks(send: 100_000, receive: 1000)
-        // A peer that reconnects with the same routing id (a node's is its node id) takes it over.
-        try router.setRouterHandover(true)
+        if security == nil {
+            // A peer that reconnects with the same routing id (a node's is its node id) takes it
+            // over. Without keys nothing authenticates a connection anyway (docs/IDENTITY.md).
+            try router.setRouterHandover(true)
+        } else {
+            // With keys, a routing id is never taken from its holder (another key's peer would
+            // get the holder's replies): peers use libzmq's own ids, and a node's key moves its
+            // node id to a new connection. Heartbeats end connections that died silently.
+            try router.setRouterHandover(false)
+            try router.setHeartbeat(interval: 2000, timeout: 6000)
+        }
         try router.bind(requestEndpoint)
         try pub.bind(publishEndpoint)
         boundRequestEndpoint = router.lastEndpoint ?? requestEndpoint

@@ -41,7 +41,12 @@ extension BrokerState {
         let id = try chooseID(requested, kind: "n", invalid: BrokerError.node)
         let described = try methods.map { (m) throws(BrokerError) in try Self.methodDescriptions(m) }
         if let existing = nodes[id], !existing.awaitingReconnect {
-            guard existing.connection == connection else {
+            if existing.connection != connection, let key = connection.key, existing.connection.key == key {
+                // The same key on a new connection: the node itself, reconnected or restarted.
+                // It registers again there and confirms what it holds, as on its own connection.
+                nodes.move(id, to: connection)
+            }
+            guard nodes[id]?.connection == connection else {
                 throw BrokerError.node(id: id, why: "taken by a live node on another connection (last heard \(Int(now - existing.lastSeen)) s ago)")
             }
             nodes.update(id) { $0.registerAgain(methods: described, workers: workers, now: now, confirmWithin: config.nodeTimeout) }

@@ -46,6 +46,15 @@ struct NodeRegistry: Sendable {
         return old
     }
 
+    /// Moves a registered node to a new connection of the same key (with keys, the key is the
+    /// node's identity; its routing id is libzmq's, new on every connection).
+    mutating func move(_ id: String, to connection: Connection) {
+        guard let old = records[id]?.connection else { return }
+        if byPeer[old.peer] == id { byPeer[old.peer] = nil }
+        records[id]?.connection = connection
+        byPeer[connection.peer] = id
+    }
+
     /// Registers `id` on `connection` as a node joining (or, remembered from the store, taking
     /// back the tasks it was running) and returns its record.
     mutating func admit(_ id: String, on connection: Connection, methods: [String: JSONValue]?, workers: Int?, now: Double,

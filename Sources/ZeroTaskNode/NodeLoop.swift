@@ -65,8 +65,10 @@ final class NodeLoop: @unchecked Sendable {
             return
         }
         let dealer = try ZMQSocket(context, .dealer)
-        // A stable routing id lets the node take its place back after a reconnect.
-        try dealer.setRoutingID(Array("node:\(nodeID)".utf8))
+        // Without keys a stable routing id lets the node take its place back after a reconnect
+        // (ROUTER handover). With keys its key proves who it is, the broker keeps handover off,
+        // and the routing id is libzmq's own, so nobody can predict it and take its replies.
+        if config.curve == nil { try dealer.setRoutingID(Array("node:\(nodeID)".utf8)) }
         try dealer.setReconnectInterval(100, max: 2000)
         try dealer.setLinger(milliseconds: 1000)
         try dealer.secure(with: config.curve)

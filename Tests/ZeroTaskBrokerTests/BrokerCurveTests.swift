@@ -31,9 +31,10 @@ import ZeroTaskTestSupport
         }
 
         /// A DEALER on the request socket, with `name`'s key (nil: no CURVE at all).
-        func peer(_ keys: CurveKeyPair?, _ type: ZMQSocketType = .dealer, endpoint: String? = nil) throws -> ZMQSocket {
+        func peer(_ keys: CurveKeyPair?, _ type: ZMQSocketType = .dealer, endpoint: String? = nil, routingID: String? = nil) throws -> ZMQSocket {
             let s = try ZMQSocket(context, type)
             try s.setLinger(milliseconds: 0)
+            if let routingID { try s.setRoutingID(Array(routingID.utf8)) }
             if let keys { try s.makeCurveClient(serverKey: brokerKeys.publicKey, keys: keys) }
             let monitor = "inproc://m-\(UUID().uuidString)"
             try s.monitor(monitor, events: ZMQ_EVENT_ALL)

@@ -89,6 +89,38 @@ import ZeroTaskTestSupport
 
     // MARK: with CURVE keys
 
+    @Test func withKeysARoutingIDCannotBeTakenAndANodesKeyMovesItToANewConnection() throws {
+        let b = try BrokerCurveTests.Secured(peers: [("acme", .client), ("n1", .node), ("n2", .node)])
+        // A routing id the thief knows (nodes with keys use libzmq's own, which nobody knows).
+        let n1 = try b.peer(b.keys["n1"], routingID: "known-id")
+        #expect(try b.call(n1, "node_connect", ["node_id": "n1", "methods": ["work"]]).outcome == .success("n1"))
+        // Another allowed key sets the same routing id. With ROUTER handover it would take n1's
+        // connection and its replies; with keys the broker never hands a routing id over.
+        let thief = try b.peer(b.keys["n2"], routingID: "known-id")
+        #expect(throws: TimedOut.self) { try b.call(thief, "node_heartbeat", ["n2"]) }
+        thief.close(lingerMilliseconds: 0)
+        let a = try b.peer(b.keys["acme"])
+        defer { a.close(lingerMilliseconds: 0) }
+        #expect(try b.call(a, "client_connect", ["c"]).outcome == .success("c"))
+        #expect(try b.call(a, "client_new_task", ["c", "work", [], "t"]).outcome == .success("c-t"))
+        let pulled = try b.call(n1, "node_task_pull", ["n1", 1, 5]).outcome.get().arrayValue ?? []
+        #expect(pulled.first?["id"] == "acme:c-t", "\(pulled)")
+        // n1 restarts: a new connection (a new routing id, its old one still open), its key.
+        // The key proves it is n1: its id moves there, and it confirms what it holds.
+        let again = try b.peer(b.keys["n1"])
+        defer { again.close(lingerMilliseconds: 0) }
+        #expect(try b.call(again, "node_connect", ["node_id": "n1", "methods": ["work"]]).outcome == .success("n1"))
+        #expect(try b.call(again, "node_heartbeat", ["n1"]).outcome == .success(true))
+        #expect(try b.call(again, "node_task_finished", ["n1", "acme:c-t", 7]).outcome == .success(true))
+        #expect(try b.call(a, "client_task_result", ["c", "c-t"]).outcome == .success(7))
+        // The old connection no longer speaks for n1, and another key still cannot take it.
+        if case .failure(let e) = try b.call(n1, "node_heartbeat", ["n1"]).outcome { #expect(e.code == -32030) } else { Issue.record("old connection still n1") }
+        n1.close(lingerMilliseconds: 0)
+        let other = try b.peer(b.keys["n2"])
+        defer { other.close(lingerMilliseconds: 0) }
+        if case .failure(let e) = try b.call(other, "node_connect", ["node_id": "n1"]).outcome { #expect(e.code == -32030) } else { Issue.record("n2's key took n1") }
+    }
+
     @Test func withKeysTenantsAreApartAndNodesSpeakOnlyForThemselves() throws {
         let b = try BrokerCurveTests.Secured(peers: [("acme", .client), ("globex", .client), ("n1", .node), ("n2", .node), ("ops", .admin)])
         let a = try b.peer(b.keys["acme"]), g = try b.peer(b.keys["globex"])
