@@ -24,13 +24,14 @@ final class PostgresConnection {
     /// `PGPASSWORD` and `~/.pgpass`). `password`, when given, overrides the URL's.
     init(url: String, password: String? = nil) throws(StoreError) {
         name = Self.redacted(url)
-        var keys = ["dbname", "application_name", "connect_timeout"]
-        var values = [url, "zerotask", "10"]
+        var keys: [String?] = ["dbname", "application_name", "connect_timeout"]
+        var values: [String?] = [url, "zerotask", "10"]
         if let password {
             keys.append("password")
             values.append(password)
         }
-        let c = Self.withCStrings(keys) { k in Self.withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        // Both lists end with a NULL entry, as PQconnectdbParams wants.
+        let c = Self.withCStrings(keys + [nil]) { k in Self.withCStrings(values + [nil]) { v in PQconnectdbParams(k, v, 1) } }
         connection = c
         guard let c, PQstatus(c) == CONNECTION_OK else {
             let reason = c.map { Self.message($0) } ?? "out of memory"
@@ -72,7 +73,7 @@ final class PostgresConnection {
     /// Runs one statement and returns its rows, every value as text (nil for NULL).
     func query(_ sql: String, _ params: [String?] = []) throws(StoreError) -> [[String?]] {
         let c = try live()
-        let r = Self.withOptionalCStrings(params) { values in
+        let r = Self.withCStrings(params) { values in
             PQexecParams(c, sql, Int32(params.count), nil, values, nil, nil, 0)
         }
         defer { PQclear(r) }
@@ -99,7 +100,7 @@ final class PostgresConnection {
         guard PQenterPipelineMode(c) == 1 else { throw StoreError(store: name, reason: "cannot enter pipeline mode: \(Self.message(c))") }
         defer { _ = PQexitPipelineMode(c) }
         for s in statements {
-            let sent = Self.withOptionalCStrings(s.params) { values in
+            let sent = Self.withCStrings(s.params) { values in
                 PQsendQueryParams(c, s.sql, Int32(s.params.count), nil, values, nil, nil, 0)
             }
             guard sent == 1 else { throw StoreError(store: name, reason: "cannot send a statement: \(Self.message(c))") }
@@ -158,14 +159,7 @@ final class PostgresConnection {
         return String(url[..<colon]) + String(url[at...])
     }
 
-    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-        let copies = strings.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
-        let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
-
-    private static func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    private static func withCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         let copies = strings.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
         let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }

@@ -142,10 +142,11 @@ public final class PostgresTaskStore: TaskStore {
             out.append(.init("DELETE FROM zerotask_clients WHERE id IN (SELECT json_array_elements_text($1::json))",
                 [JSONValue.array(changes.deletedClients.map { .string($0) }).jsonString]))
         }
-        let finished = changes.tasks.filter(\.status.isComplete), open = changes.tasks.filter { !$0.status.isComplete }
-        if !open.isEmpty { out.append(upsert(open, into: "zerotask_tasks")) }
+        var open: [StoredTask] = [], finished: [StoredTask] = []
+        for t in changes.tasks { if t.status.isComplete { finished.append(t) } else { open.append(t) } }
+        if !open.isEmpty { out.append(upsert(open, upsertOpen)) }
         if !finished.isEmpty {
-            out.append(upsert(finished, into: "zerotask_results"))
+            out.append(upsert(finished, upsertFinished))
             // A task that completes leaves the hot table.
             out.append(delete(finished.map(\.id), from: "zerotask_tasks"))
         }
@@ -156,18 +157,24 @@ public final class PostgresTaskStore: TaskStore {
         return out
     }
 
-    private static func upsert(_ tasks: [StoredTask], into table: String) -> PostgresConnection.Statement {
+    /// The upsert of a task table, written once: only its parameter changes per commit.
+    static let upsertOpen = upsertSQL(into: "zerotask_tasks"), upsertFinished = upsertSQL(into: "zerotask_results")
+
+    private static func upsertSQL(into table: String) -> String {
         let names = columns.map(\.name)
         // JSON columns travel as text (their exact bytes; a JSON null result stays `null`).
         let record = columns.map { c in "\(c.name) \(c.type.hasPrefix("json") ? "text" : c.type.replacingOccurrences(of: " PRIMARY KEY", with: "").replacingOccurrences(of: " NOT NULL", with: ""))" }
         let values = columns.map { $0.type.hasPrefix("json") ? "\($0.name)::json" : $0.name }
         let updates = names.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-        let rows = JSONValue.array(tasks.map(row))
-        return .init("""
+        return """
             INSERT INTO \(table) (\(names.joined(separator: ", ")))
             SELECT \(values.joined(separator: ", ")) FROM json_to_recordset($1::json) AS x(\(record.joined(separator: ", ")))
             ON CONFLICT (id) DO UPDATE SET \(updates)
-            """, [rows.jsonString])
+            """
+    }
+
+    private static func upsert(_ tasks: [StoredTask], _ sql: String) -> PostgresConnection.Statement {
+        .init(sql, [JSONValue.array(tasks.map(row)).jsonString])
     }
 
     private static func delete(_ ids: [String], from table: String) -> PostgresConnection.Statement {

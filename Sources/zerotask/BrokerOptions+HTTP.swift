@@ -19,7 +19,7 @@ extension BrokerOptions {
         } catch {
             throw Settings.ValidationFailure(error.description)
         }
-        try BindPolicy.checkHTTP(spec, insecure: try s.bool("security.insecure", insecure, default: false), logger: logger)
+        try BindPolicy.check([("broker.http", spec)], .http, insecure: try s.bool("security.insecure", insecure, default: false), logger: logger)
         let metrics = BrokerMetrics()
         let monitor = BrokerMonitor(observer: metrics)
         return HTTPSide(monitor: monitor, server: try BrokerHTTPServer(address: address, monitor: monitor, metrics: metrics, logger: logger))

@@ -39,28 +39,44 @@ enum BindPolicy {
         return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Checks the endpoints of a broker without keys.
+    /// What an exposed endpoint lets anyone do: the ZeroMQ sockets without keys, and the HTTP
+    /// endpoint (which asks no credential yet, keys or not).
+    enum Exposure {
+        case sockets, http
+
+        var risk: String {
+            switch self {
+            case .sockets: "without keys: anyone who connects could run every plugin's code"
+            case .http: "and the HTTP endpoint asks no credential yet: anyone could read the metrics"
+            }
+        }
+
+        var remedy: String {
+            switch self {
+            case .sockets: "Bind 127.0.0.1, configure keys (--secret-key, docs/SECURITY.md), or pass --insecure (security.insecure: true)"
+            case .http: "Bind http://127.0.0.1:PORT, or pass --insecure (security.insecure: true)"
+            }
+        }
+
+        var warning: String {
+            switch self {
+            case .sockets: "binds beyond this machine without keys (--insecure): anyone who connects can submit tasks, run every plugin's code and pose as any node; see docs/SECURITY.md"
+            case .http: "binds beyond this machine (--insecure): anyone who connects can read the metrics and health"
+            }
+        }
+    }
+
+    /// Checks endpoints that must stay on this machine unless `insecure`.
     /// - Throws: `Settings.ValidationFailure` naming the setting and the endpoint when one binds
     ///   beyond this machine and `insecure` is off; with it on, logs a warning instead.
-    static func check(_ endpoints: [(key: String, endpoint: String)], insecure: Bool, logger: Logger) throws {
+    static func check(_ endpoints: [(key: String, endpoint: String)], _ exposure: Exposure = .sockets, insecure: Bool,
+                      logger: Logger) throws {
         let exposed = endpoints.filter { !isLocal($0.endpoint) }
         guard !exposed.isEmpty else { return }
         let listed = exposed.map { "\($0.key) \($0.endpoint)" }.joined(separator: ", ")
         guard insecure else {
-            throw Settings.ValidationFailure(
-                "\(listed) reaches beyond this machine without keys: anyone who connects could run every plugin's code. Bind 127.0.0.1, configure keys (--secret-key, docs/SECURITY.md), or pass --insecure (security.insecure: true)")
+            throw Settings.ValidationFailure("\(listed) reaches beyond this machine \(exposure.risk). \(exposure.remedy)")
         }
-        logger.warning("INSECURE: \(listed) binds beyond this machine without keys (--insecure): anyone who connects can submit tasks, run every plugin's code and pose as any node; see docs/SECURITY.md")
-    }
-
-    /// Checks the HTTP endpoint, keys or not: it asks no credential yet, so beyond this machine
-    /// it needs `--insecure` too.
-    static func checkHTTP(_ address: String, insecure: Bool, logger: Logger) throws {
-        guard !isLocal(address) else { return }
-        guard insecure else {
-            throw Settings.ValidationFailure(
-                "broker.http \(address) reaches beyond this machine, and the HTTP endpoint asks no credential yet: anyone could read the metrics. Bind http://127.0.0.1:PORT, or pass --insecure (security.insecure: true)")
-        }
-        logger.warning("INSECURE: broker.http \(address) binds beyond this machine (--insecure): anyone who connects can read the metrics and health")
+        logger.warning("INSECURE: \(listed) \(exposure.warning)")
     }
 }
