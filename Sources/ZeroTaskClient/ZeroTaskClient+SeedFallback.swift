@@ -28,7 +28,7 @@ extension ZeroTaskClient {
         o.append("task_id", .string(id))
         let status = try await seedStatus(id)
         o.append("status", .int(status.rawValue))
-        if status == .failed, let error = try await seedEntry(id)?["error"] { o.append("error", error) }
+        if status == .failed, let error = try await seedEntry(id, status: status)?["error"] { o.append("error", error) }
         return .object(o)
     }
 
@@ -40,9 +40,11 @@ extension ZeroTaskClient {
         return status
     }
 
-    /// A complete task's entry; nil while it is not complete.
-    private func seedEntry(_ id: String) async throws -> JSONValue? {
-        let status = try await seedStatus(id)
+    /// A complete task's entry; nil while it is not complete. `known`: its status, when the
+    /// caller has just asked for it.
+    private func seedEntry(_ id: String, status known: TaskStatus? = nil) async throws -> JSONValue? {
+        let status: TaskStatus
+        if let known { status = known } else { status = try await seedStatus(id) }
         guard status.isComplete else { return nil }
         var o = JSONObject()
         o.append("task_id", .string(id))

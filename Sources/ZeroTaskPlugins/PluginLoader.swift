@@ -72,17 +72,18 @@ public struct PluginLoader: Sendable {
     /// the manifest and the hash to pin. Whether a pin matches is checked when loading.
     public static func missingPin(library path: String) -> PluginProblem? {
         let jsonPath = manifestPath(forLibrary: path)
-        let hash = (try? FileSystem.read(path)).map { SHA256.hex(of: $0) } ?? "?"
+        // Read and hashed only to say what to pin: a pinned library is hashed once, when loaded.
+        func hash() -> String { (try? FileSystem.read(path)).map { SHA256.hex(of: $0) } ?? "?" }
         guard FileSystem.exists(jsonPath) else {
             return PluginProblem(file: path, field: "sha256",
-                cause: "pins are required (node.require_pins) and there is no manifest \(jsonPath) to pin it in (a manifest inside the library cannot); not loaded. Its sha256 is \(hash)")
+                cause: "pins are required (node.require_pins) and there is no manifest \(jsonPath) to pin it in (a manifest inside the library cannot); not loaded. Its sha256 is \(hash())")
         }
         // A manifest that does not parse is the loader's to report.
         guard let text = try? FileSystem.read(jsonPath), let m = try? Manifest.parse(text, file: jsonPath), m.sha256 == nil else {
             return nil
         }
         return PluginProblem(file: jsonPath, field: "sha256",
-            cause: "pins are required (node.require_pins) and plugin \"\(m.name)\" has no sha256 pin; not loaded. Pin it with \"sha256\": \"\(hash)\"")
+            cause: "pins are required (node.require_pins) and plugin \"\(m.name)\" has no sha256 pin; not loaded. Pin it with \"sha256\": \"\(hash())\"")
     }
 
     static func checkPin(_ pin: String, path: String) throws(PluginProblem) {

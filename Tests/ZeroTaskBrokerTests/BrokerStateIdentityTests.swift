@@ -187,13 +187,19 @@ import ZeroTaskProtocol
         let pulled = h.result("node_task_pull", ["n1", 1], peer: "N")
         #expect(Harness.ids(pulled) == ["acme:c1-t"])
         #expect(Self.code(h.call("client_task_result", ["c1", "c1-t"], peer: "A", caller: tenantA)) == -32050)
-        guard case .error(let notDone) = h.call("client_task_result", ["c1", "c1-t"], peer: "A", caller: tenantA) else { return }
+        guard case .error(let notDone) = h.call("client_task_result", ["c1", "c1-t"], peer: "A", caller: tenantA) else {
+            Issue.record("client_task_result of a queued task was answered")
+            return
+        }
         #expect(!notDone.message.contains("acme"))
         h.result("node_task_finished", ["n1", "acme:c1-t", 42], peer: "N")
         let late = h.replies().first?.1
         #expect((try? late?.outcome.get()) == [["task_id": "c1-t", "status": 7000, "result": 42]])
         #expect(h.call("client_call", ["client_id": "c1", "method": "work", "params": [], "task_id": "v", "wait": 0], peer: "A", caller: tenantA).resultValue?["task_id"] == "c1-v")
-        guard case .error(let taken) = h.call("client_new_task", ["c1", "work", [], "t"], peer: "A", caller: tenantA) else { return }
+        guard case .error(let taken) = h.call("client_new_task", ["c1", "work", [], "t"], peer: "A", caller: tenantA) else {
+            Issue.record("a taken task id was accepted again")
+            return
+        }
         #expect(taken.code == -32020 && taken.message == "task id \"c1-t\" is taken")
     }
 

@@ -43,7 +43,10 @@ import ZeroTaskProtocol
     @Test func aMadeUpMethodIsNotFoundForEveryRole() {
         var h = Harness()
         for caller in [client, node, admin] {
-            guard case .error(let e) = h.call("client_no_such", peer: "p", caller: caller) else { continue }
+            guard case .error(let e) = h.call("client_no_such", peer: "p", caller: caller) else {
+                Issue.record("\(String(describing: caller)) got an answer to a made-up method")
+                continue
+            }
             #expect(e.code == ErrorCode.methodNotFound.rawValue, "\(caller): \(e)")
         }
         // Made-up names never grow the per-method counts.

@@ -57,9 +57,12 @@ import ZeroTaskTestSupport
             try CurveClientKeys.environment([CurveClientKeys.brokerKeyVariable: keys.brokerPublic, CurveClientKeys.secretKeyVariable: missing])
         }
         // A public key file where the secret one belongs is named as such.
-        #expect(throws: ZeroTaskClientError.self) {
+        #expect {
             try CurveClientKeys.environment([CurveClientKeys.brokerKeyVariable: keys.brokerPublic,
                 CurveClientKeys.secretKeyVariable: keys.publicFile("tenant-a")])
+        } throws: { error in
+            guard case ZeroTaskClientError.invalidArgument(let text)? = error as? ZeroTaskClientError else { return false }
+            return text.contains(keys.publicFile("tenant-a")) && text.contains("no 'secret-key' line")
         }
     }
 

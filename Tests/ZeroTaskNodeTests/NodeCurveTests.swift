@@ -43,6 +43,11 @@ import ZeroTaskTestSupport
         // Both started first; the allowed node registers after them.
         try h.startNode(id: "n1", extra: Self.curveFlags(keys, secret: keys.secret("n1")))
         for _ in 0..<5 { #expect(try h.outcome(try h.submit("nt.add", [1, 1])) == .success(2)) }
+        // The rogues got as far as trying: their workers are ready, which is when a node connects.
+        #expect(eventually(120) { rogue.output.contains("serving ") && plain.output.contains("serving ") },
+            "rogue: \(rogue.output)\nplain: \(plain.output)")
+        // A few more tasks after that: time for several register attempts, each refused.
+        for _ in 0..<5 { #expect(try h.outcome(try h.submit("nt.add", [1, 1])) == .success(2)) }
         let nodes = try h.client.result("nodes").arrayValue?.compactMap { $0["node_id"]?.stringValue }
         #expect(nodes == ["n1"])
         #expect(rogue.isRunning && plain.isRunning)

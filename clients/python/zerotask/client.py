@@ -18,7 +18,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import zmq
 
-from .errors import Timeout, UnexpectedReply, ZeroTaskError, error_from_reply, task_error
+from .errors import (
+    InvalidClientId, NotAllowed, NotComplete, Timeout, UnexpectedReply, UnknownTask, ZeroTaskError, error_from_reply,
+    task_error,
+)
 from .keys import CurveKeys
 
 DEFAULT_BROKER = "tcp://127.0.0.1:5555"
@@ -240,9 +243,10 @@ class Client:
         """The result of a complete task now: :class:`NotComplete` if it is not."""
         try:
             return self._rpc("client_task_result", [self.client_id, task_id])
+        except (InvalidClientId, UnknownTask, NotAllowed, NotComplete):
+            raise  # the broker's own refusals
         except ZeroTaskError as e:
-            if e.code in (-32010, -32020, -32040, -32050):
-                raise
+            # Anything else is the failed task's own error.
             raise task_error(task_id, {"code": e.code, "message": e.message, "data": e.data}) from None
 
     def cancel(self, task_id: str) -> bool:
