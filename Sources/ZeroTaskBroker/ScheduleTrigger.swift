@@ -126,10 +126,10 @@ public struct ScheduleTick: Sendable, Equatable {
     /// What a schedule whose last considered tick was `last` does at `now`: `latest` is the
     /// latest tick in `last<..now` (nil: none fell, nothing to do), and `submit` the tick to
     /// submit a task for. A tick at most `grace` seconds old is on time and runs whatever the
-    /// policy (a broker's loop wakes a little after a tick); older ones were missed (the broker
+    /// policy (a broker's loop wakes a little after a tick, later when a commit is slow); older ones were missed (the broker
     /// was down, or busy), and `policy` says whether the latest of them runs. Ticks before
     /// `latest` never run: at most one task per look, however long the gap.
-    public static func due(_ trigger: ScheduleTrigger, after last: Int64, now: Int64, policy: MissedTicks, grace: Int64 = 60)
+    public static func due(_ trigger: ScheduleTrigger, after last: Int64, now: Int64, policy: MissedTicks, grace: Int64 = 10)
         -> (latest: Int64?, submit: Int64?)
     {
         guard let first = trigger.nextTick(after: last), first <= now,
