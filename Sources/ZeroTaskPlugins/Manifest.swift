@@ -20,11 +20,14 @@ public struct Manifest: Sendable, Equatable {
     /// The sandbox limits the plugin declares for all its methods (each method's `limits`
     /// already includes them).
     public var limits: SandboxLimits
+    /// The retry, concurrency and rate defaults the plugin declares for each of its methods (each
+    /// method's `policy` already includes them).
+    public var policy: MethodPolicy
     public var methods: [MethodManifest]
 
-    static let topLevelFields: Set<String> = [
+    static let topLevelFields = Set([
         "abi", "name", "version", "description", "sha256", "init", "shutdown", "config", "limits", "methods",
-    ]
+    ] + MethodPolicy.fields)
 
     /// Reads and validates a manifest; problems name `file`, the method and the field.
     public static func parse(_ json: JSONValue, file: String) throws(PluginProblem) -> Manifest {
@@ -50,6 +53,7 @@ public struct Manifest: Sendable, Equatable {
             shutdownSymbol: try r.optionalSymbol(o, "shutdown", in: nil),
             config: o["config"] ?? .object([:]),
             limits: try SandboxLimits.parse(o["limits"], field: "limits", method: nil, reader: r),
+            policy: try r.policy(o, in: nil, method: nil),
             methods: []
         )
         if let pin = try r.optionalString(o, "sha256", in: nil) {
@@ -65,7 +69,7 @@ public struct Manifest: Sendable, Equatable {
         guard !list.isEmpty else { throw r.problem(nil, "methods", "the plugin declares no methods") }
         var seen: Set<String> = []
         for (i, entry) in list.enumerated() {
-            let method = try MethodManifest.parse(entry, field: "methods[\(i)]", pluginLimits: m.limits, reader: r)
+            let method = try MethodManifest.parse(entry, field: "methods[\(i)]", pluginLimits: m.limits, pluginPolicy: m.policy, reader: r)
             guard seen.insert(method.name).inserted else {
                 throw r.problem(method.name, "methods[\(i)].name", "duplicate method name")
             }
@@ -105,6 +109,15 @@ struct ManifestReader {
     func optionalString(_ o: JSONObject, _ key: String, in prefix: String?, method: String? = nil) throws(PluginProblem) -> String? {
         guard o[key] != nil else { return nil }
         return try string(o, key, in: prefix, method: method)
+    }
+
+    /// The retry, concurrency and rate fields of `o` (at the top level when `prefix` is nil).
+    func policy(_ o: JSONObject, in prefix: String?, method: String?) throws(PluginProblem) -> MethodPolicy {
+        do {
+            return try MethodPolicy(reading: o, prefix: prefix)
+        } catch {
+            throw problem(method, error.field, error.message)
+        }
     }
 
     /// A C symbol name: `[A-Za-z_][A-Za-z0-9_]*`, so that nothing odd reaches `dlsym`.

@@ -15,6 +15,9 @@ public struct MethodDescriptor: Sendable, Equatable {
     public var timeout: Double?
     /// The sandbox limits the manifest declares for it (the node fills in and caps the rest).
     public var limits: SandboxLimits
+    /// Retries, concurrency and rate the manifest declares for it (the broker's configuration
+    /// may override them).
+    public var policy: MethodPolicy
 
     public init(_ m: MethodManifest, plugin: String) {
         name = m.name
@@ -25,6 +28,7 @@ public struct MethodDescriptor: Sendable, Equatable {
         doc = m.doc
         timeout = m.timeout
         limits = m.limits
+        policy = m.policy
     }
 
     /// `math.add(a: int64, b: int64) -> int64`
@@ -33,7 +37,8 @@ public struct MethodDescriptor: Sendable, Equatable {
     }
 
     /// The description sent to the broker with `node_connect`/`node_advertise`:
-    /// `{"name", "plugin", "abi", "params": [{"name", "type"}], "returns", "doc"?, "timeout"?}`.
+    /// `{"name", "plugin", "abi", "params": [{"name", "type"}], "returns", "doc"?, "timeout"?,
+    /// "retry"?, "concurrency"?, "rate"?}`.
     public var json: JSONValue {
         var o = JSONObject()
         o.append("name", .string(name))
@@ -43,6 +48,7 @@ public struct MethodDescriptor: Sendable, Equatable {
         o.append("returns", .string(returns))
         if let doc { o.append("doc", .string(doc)) }
         if let timeout { o.append("timeout", .double(timeout)) }
+        policy.write(into: &o)
         return .object(o)
     }
 }

@@ -52,10 +52,13 @@ public struct MethodManifest: Sendable, Equatable {
     public var doc: String?
     /// The sandbox limits declared for this method: its plugin's, with the method's own `limits` over them.
     public var limits = SandboxLimits()
+    /// Retries, concurrency and rate declared for this method: its plugin's, with the method's
+    /// own fields over them.
+    public var policy = MethodPolicy.none
 
-    static let fields: Set<String> = ["name", "symbol", "abi", "params", "returns", "timeout", "doc", "limits"]
+    static let fields = Set(["name", "symbol", "abi", "params", "returns", "timeout", "doc", "limits"] + MethodPolicy.fields)
 
-    static func parse(_ json: JSONValue, field f: String, pluginLimits: SandboxLimits,
+    static func parse(_ json: JSONValue, field f: String, pluginLimits: SandboxLimits, pluginPolicy: MethodPolicy = .none,
                       reader r: ManifestReader) throws(PluginProblem) -> MethodManifest {
         guard case .object(let o) = json else { throw r.problem(nil, f, "a method must be a JSON object, not \(json.typeName)") }
         let name = try r.string(o, "name", in: f)
@@ -84,6 +87,7 @@ public struct MethodManifest: Sendable, Equatable {
             m.timeout = seconds
         }
         m.limits = pluginLimits.overridden(by: try SandboxLimits.parse(o["limits"], field: "\(f).limits", method: name, reader: r))
+        m.policy = pluginPolicy.overridden(by: try r.policy(o, in: f, method: name))
         m.params = try parseParams(o["params"], field: "\(f).params", method: name, abi: abi, reader: r)
         if let ret = o["returns"] {
             guard abi == .c else {

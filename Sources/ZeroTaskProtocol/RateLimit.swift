@@ -27,11 +27,14 @@ public struct RateLimit: Sendable, Equatable, Hashable, CustomStringConvertible 
     /// Starts allowed per second.
     public var perSecond: Double { count / per }
 
-    public var description: String {
+    /// `"100/s"`: the form `init(_:burst:field:)` reads, without the burst.
+    public var text: String {
         let unit = per == 1 ? "s" : per == 60 ? "m" : "h"
         let n = count == count.rounded() ? String(Int64(count)) : String(count)
-        return "\(n)/\(unit)" + (burst > 1 ? " (burst \(burst))" : "")
+        return "\(n)/\(unit)"
     }
+
+    public var description: String { text + (burst > 1 ? " (burst \(burst))" : "") }
 }
 
 /// A token bucket for a `RateLimit` on a monotonic clock: full at first, one token per start,
