@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ZeroTask on PostgreSQL against the SQLite default and against pgqueuer (PyPI) on the same
+# PostgreSQL server, side by side in one run: `math.add` (a no-op job for pgqueuer) at 1 and 200
+# in flight, and pgqueuer draining a backlog. Prints one JSON line per run.
+#
+#   bench/pg-compare.sh [ZEROTASK_BINARY] [TASKS]
+#
+# A throwaway cluster (initdb in a temp folder, 127.0.0.1 on a free port, fsync on as in
+# production), a venv with pgqueuer and asyncpg in the same folder; loopback only; every process
+# it starts is stopped by PID, each run bounded by `timeout`, the folder removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-.build/release/zerotask} tasks=${2:-20000}
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+dir=$(mktemp -d /tmp/zt-pgcmp.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pids=()
+pg_pid=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  pids=()
+  if [[ -n $pg_pid ]]; then kill -INT "$pg_pid" 2>/dev/null; wait "$pg_pid" 2>/dev/null || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+as_pg=(env --)
+if [[ $(id -u) == 0 ]]; then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); chown postgres: "$dir"; fi
+pgport=$(free_port)
+"${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -U zerotask --auth=trust -E UTF8 --locale=C >/dev/null
+"${as_pg[@]}" "$pgbin/postgres" -D "$dir/data" -p "$pgport" -h 127.0.0.1 -k "$dir" \
+  -c max_connections=100 -c shared_buffers=128MB >"$dir/pg.log" 2>&1 &
+pg_pid=$!
+for _ in $(seq 60); do grep -q "ready to accept connections" "$dir/pg.log" && break; sleep 0.5; done
+psql() { "$pgbin/psql" -X -q -h 127.0.0.1 -p "$pgport" -U zerotask -d postgres "$@"; }
+psql -c "CREATE DATABASE zt" -c "CREATE DATABASE pgq"
+
+python3 -m venv "$dir/venv" && "$dir/venv/bin/pip" install -q pgqueuer asyncpg
+timeout 900 "$dir/venv/bin/python" bench/pgqueuer_bench.py "postgresql://zerotask@127.0.0.1:$pgport/pgq" \
+  --jobs "$tasks" --inflight 1 200 --drain "$tasks" || echo '{"system":"pgqueuer","error":"failed, see above"}'
+
+zerotask_run() {  # LABEL STORE…
+  local label=$1; shift
+  local port; port=$(free_port)
+  "$bin" broker --request "tcp://127.0.0.1:$port" --publish "tcp://127.0.0.1:$((port + 1))" --http off "$@" \
+    >"$dir/broker-$label.log" 2>&1 &
+  pids+=($!)
+  "$bin" node --broker "tcp://127.0.0.1:$port" --workers 2 --plugins Plugins >"$dir/node-$label.log" 2>&1 &
+  pids+=($!)
+  sleep 3
+  for k in 1 200; do
+    local n=$tasks; ((k == 1)) && n=$((tasks / 10))
+    local out
+    out=$(timeout 600 "$bin" bench --broker "tcp://127.0.0.1:$port" --tasks "$n" --inflight "$k" --json 2>/dev/null || true)
+    echo "{\"system\":\"zerotask\",\"store\":\"$label\",\"inflight\":$k,\"run\":${out:-null}}"
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  pids=()
+}
+zerotask_run postgres --store "postgres://zerotask@127.0.0.1:$pgport/zt"
+zerotask_run sqlite --store sqlite --data-dir "$dir/sqlite"
+psql -d zt -t -A -c "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables ORDER BY relname" |
+  sed 's/^/dead tuples after the run (table|live|dead): /'
