@@ -45,6 +45,8 @@ final class BrokerLoop: @unchecked Sendable {
     /// Where snapshots go for `/metrics` and the dashboard; nil: none are taken.
     private let monitor: BrokerMonitor?
     private var lastSnapshot = -Double.infinity
+    /// The events' log lines, rate-limited per kind.
+    private var eventLog = BrokerEventLog()
 
     init(
         state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false,
@@ -156,6 +158,7 @@ final class BrokerLoop: @unchecked Sendable {
         if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
             lastTick = now
             state.tick(now: now)
+            logger.log(eventLog.summaries(now: now))
             flushOutputs()
             if let monitor, now - lastSnapshot >= monitor.interval {
                 lastSnapshot = now
@@ -351,9 +354,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
-        if !state.events.isEmpty {
-            for event in state.takeEvents() { logger.log(level: event.isTrouble ? .warning : .notice, "\(event)") }
-        }
+        if !state.events.isEmpty { logger.log(eventLog.lines(for: state.takeEvents(), now: monotonicSeconds())) }
         for output in state.takeOutputs() {
             switch output {
             case .reply(let route, let response):
