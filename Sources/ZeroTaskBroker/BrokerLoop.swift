@@ -47,6 +47,8 @@ final class BrokerLoop: @unchecked Sendable {
     private var lastSnapshot = -Double.infinity
     /// The events' log lines, rate-limited per kind.
     private var eventLog = BrokerEventLog()
+    /// The monitor's observer, fed once per turn; nil without one.
+    private let batch: TaskObserverBatch?
 
     init(
         state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false,
@@ -55,6 +57,9 @@ final class BrokerLoop: @unchecked Sendable {
         self.secured = secured
         self.monitor = monitor
         self.state = state
+        // Metrics hear of a turn's transitions at once, not of each task (TaskObservations).
+        batch = monitor?.observer.map(TaskObserverBatch.init)
+        self.state.observer = batch
         self.router = router
         self.pub = pub
         self.store = store
@@ -165,6 +170,7 @@ final class BrokerLoop: @unchecked Sendable {
                 monitor.publish(state.snapshot(now: now))
             }
         }
+        batch?.flush()
         commitAndSend()
         sendCommitted()
     }
@@ -173,6 +179,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// committed, and closes the sockets and the store.
     func finish() {
         flushOutputs()
+        batch?.flush()
         commitAndSend()
         if let writer {
             writer.stop()
