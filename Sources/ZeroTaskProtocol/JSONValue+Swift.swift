@@ -14,9 +14,13 @@ extension JSONValue {
         }
     }
 
+    /// `.double(value)`.
     public init(_ value: Double) { self = .double(value) }
+    /// `.bool(value)`.
     public init(_ value: Bool) { self = .bool(value) }
+    /// `.string(value)`.
     public init(_ value: String) { self = .string(value) }
+    /// `.string(String(value))`.
     public init(_ value: Substring) { self = .string(String(value)) }
 
     /// An array of anything that converts: `JSONValue([1, 2])`, `JSONValue(["a", "b"])`.
@@ -30,6 +34,7 @@ extension JSONValue {
 
 /// A Swift value with an obvious JSON form, so arrays and dictionaries of it convert as a whole.
 public protocol JSONRepresentable {
+    /// The value as JSON.
     var jsonValue: JSONValue { get }
 }
 
@@ -51,7 +56,9 @@ extension Array: JSONRepresentable where Element: JSONRepresentable { public var
 /// Params written as literals: `client.call("math.add", [2, 3])` (by position) or
 /// `client.call("math.add", ["a": 2, "b": 3])` (by name).
 extension Params: ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    /// Params by position: `[2, 3]`.
     public init(arrayLiteral elements: JSONValue...) { self = .positional(elements) }
+    /// Params by name: `["a": 2, "b": 3]`.
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .named(JSONObject(elements)) }
 
     /// Positional params from Swift values: `Params(a, b)` for two `Int`s.
