@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ZeroTaskNode", targets: ["ZeroTaskNode"]),
         .library(name: "ZeroTaskClient", targets: ["ZeroTaskClient"]),
         .library(name: "ZeroTaskHTTP", targets: ["ZeroTaskHTTP"]),
+        .executable(name: "zerotask-example-client", targets: ["zerotask-example-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +86,8 @@ let package = Package(
         ),
         // The Swift client library (async/await).
         .target(name: "ZeroTaskClient", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
+        // The README's Swift program, built so that it stays true: a test runs it against a real node.
+        .executableTarget(name: "zerotask-example-client", dependencies: ["ZeroTaskClient"], path: "Examples/ClientExample"),
         // Raw broker and libzmq request rates, side by side (not a test).
         .executableTarget(name: "zerotask-wirebench", dependencies: ["ZeroTaskProtocol", "ZeroMQ", "ZeroTaskBroker"]),
         // Submit throughput of the broker's stores, memory and SQLite side by side (not a test).

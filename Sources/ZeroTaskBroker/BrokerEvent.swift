@@ -13,6 +13,10 @@ public enum BrokerEvent: Sendable, Equatable {
     /// A node reported plugins it quarantined (their load crashed or failed): `reasons` is one
     /// line per plugin, naming its file and the cause; their methods are unavailable there.
     case pluginsQuarantined(nodeID: String, reasons: [String])
+    /// A task failed: its own error, a node's report, cancellation or retries exhausted.
+    case taskFailed(taskID: String, method: String, code: Int64, message: String)
+    /// A task went back to its queue (its node was lost, or handed it back) to run again.
+    case taskRequeued(taskID: String, method: String, cause: String)
 }
 
 extension BrokerEvent: CustomStringConvertible {
@@ -23,6 +27,19 @@ extension BrokerEvent: CustomStringConvertible {
         // A node that said goodbye holding nothing is news, not trouble.
         case let .nodeLost(_, reason, requeued, failed): reason != "disconnected" || requeued + failed > 0
         case .resultsEvicted, .pluginsQuarantined: true
+        case .taskFailed, .taskRequeued: false
+        }
+    }
+
+    /// A name per case, for rate limits and log shippers (`kind` in JSON logs).
+    public var kind: String {
+        switch self {
+        case .nodeJoined: "node_joined"
+        case .nodeLost: "node_lost"
+        case .resultsEvicted: "results_evicted"
+        case .pluginsQuarantined: "plugins_quarantined"
+        case .taskFailed: "task_failed"
+        case .taskRequeued: "task_requeued"
         }
     }
 
@@ -37,6 +54,10 @@ extension BrokerEvent: CustomStringConvertible {
             "deleted \(count) of the oldest results before their result_ttl to stay within max_results/max_result_bytes (\(kept) results, \(bytes) bytes kept)"
         case let .pluginsQuarantined(id, reasons):
             "node \(id) quarantined \(reasons.count == 1 ? "a plugin" : "\(reasons.count) plugins"): " + reasons.joined(separator: "; ")
+        case let .taskFailed(id, method, code, message):
+            "task \(id) (\(method)) failed: \(message) (code \(code))"
+        case let .taskRequeued(id, method, cause):
+            "task \(id) (\(method)) queued again: \(cause)"
         }
     }
 }

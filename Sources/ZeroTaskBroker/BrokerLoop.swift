@@ -45,6 +45,10 @@ final class BrokerLoop: @unchecked Sendable {
     /// Where snapshots go for `/metrics` and the dashboard; nil: none are taken.
     private let monitor: BrokerMonitor?
     private var lastSnapshot = -Double.infinity
+    /// The events' log lines, rate-limited per kind.
+    private var eventLog = BrokerEventLog()
+    /// The monitor's observer, fed once per turn; nil without one.
+    private let batch: TaskObserverBatch?
 
     init(
         state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false,
@@ -53,6 +57,9 @@ final class BrokerLoop: @unchecked Sendable {
         self.secured = secured
         self.monitor = monitor
         self.state = state
+        // Metrics hear of a turn's transitions at once, not of each task (TaskObservations).
+        batch = monitor?.observer.map(TaskObserverBatch.init)
+        self.state.observer = batch
         self.router = router
         self.pub = pub
         self.store = store
@@ -156,12 +163,14 @@ final class BrokerLoop: @unchecked Sendable {
         if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
             lastTick = now
             state.tick(now: now)
+            logger.log(eventLog.summaries(now: now))
             flushOutputs()
             if let monitor, now - lastSnapshot >= monitor.interval {
                 lastSnapshot = now
                 monitor.publish(state.snapshot(now: now))
             }
         }
+        batch?.flush()
         commitAndSend()
         sendCommitted()
     }
@@ -170,6 +179,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// committed, and closes the sockets and the store.
     func finish() {
         flushOutputs()
+        batch?.flush()
         commitAndSend()
         if let writer {
             writer.stop()
@@ -351,9 +361,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
-        if !state.events.isEmpty {
-            for event in state.takeEvents() { logger.log(level: event.isTrouble ? .warning : .notice, "\(event)") }
-        }
+        if !state.events.isEmpty { logger.log(eventLog.lines(for: state.takeEvents(), now: monotonicSeconds())) }
         for output in state.takeOutputs() {
             switch output {
             case .reply(let route, let response):

@@ -72,7 +72,7 @@ public final class BrokerService: Service, @unchecked Sendable {
     private func makeLoop() throws -> BrokerLoop {
         var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
         state.journaling = store.isDurable
-        state.observer = monitor?.observer
+        // The loop gives the state its monitor's observer, batched per turn (BrokerLoop.init).
         if store.isDurable {
             let contents = try store.load()
             state.restore(contents, now: monotonicSeconds())

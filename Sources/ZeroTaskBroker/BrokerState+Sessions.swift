@@ -135,6 +135,7 @@ extension BrokerState {
         taskChanged(taskID)
         counters.requeued += 1
         observer?.taskRetried(method: task.method)  // metrics
+        events.append(.taskRequeued(taskID: taskID, method: task.method, cause: cause))  // logged, rate-limited
         enqueue(task)
         return true
     }

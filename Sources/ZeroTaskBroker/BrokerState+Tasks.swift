@@ -217,6 +217,7 @@ extension BrokerState {
             task.status = .failed
             task.error = e
             counters.failed += 1
+            events.append(.taskFailed(taskID: taskID, method: task.method, code: e.code, message: e.message))  // logged, rate-limited
         }
         task.finished = wallClock()
         task.completedAt = now

@@ -25,6 +25,13 @@ public protocol TaskObserver: AnyObject, Sendable {
     func taskCompleted(method: String, outcome: TaskOutcome, runSeconds: Double?)
     /// The store wrote one group commit in `seconds`.
     func storeCommitted(seconds: Double)
+    /// A loop turn's transitions at once: the broker calls this, not the methods above, when
+    /// it runs in a `BrokerService` (they are batched per turn). The default replays them.
+    func record(_ observations: TaskObservations)
+}
+
+extension TaskObserver {
+    public func record(_ observations: TaskObservations) { observations.replay(to: self) }
 }
 
 extension TaskRecord {

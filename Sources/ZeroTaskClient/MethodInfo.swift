@@ -5,15 +5,19 @@ import ZeroTaskProtocol
 public struct MethodInfo: Sendable, Equatable {
     /// One parameter of an advertised signature.
     public struct Param: Sendable, Equatable {
+        /// The param's name, as a call by name gives it.
         public var name: String
+        /// Its advertised type: a C type (`int64`, `string`, …) or a JSON kind (`array`, `json`, …).
         public var type: String
     }
 
+    /// The method's name, e.g. `math.add`.
     public var name: String
     /// The advertised params, in positional order; nil when the node did not describe them.
     public var params: [Param]?
     /// The advertised result type (`int64`, `string`, `json`, …); nil when not described.
     public var returns: String?
+    /// The one-line description its manifest gives.
     public var doc: String?
     /// The plugin ABI, `c` or `json`, when advertised.
     public var abi: String?
@@ -24,11 +28,14 @@ public struct MethodInfo: Sendable, Equatable {
     public var servesAny: Bool
     /// Seed nodes dropped for silence: their next request registers them again.
     public var silentNodes: [String]
+    /// Tasks waiting in its queue.
     public var queued: Int
+    /// Tasks assigned to nodes right now.
     public var running: Int
     /// The whole object as the broker sent it.
     public var json: JSONValue
 
+    /// Reads one entry of the broker's `methods` answer; nil when it has no name.
     public init?(json: JSONValue) {
         guard let name = json["name"]?.stringValue else { return nil }
         self.name = name
@@ -70,7 +77,9 @@ public struct MethodInfo: Sendable, Equatable {
 
 /// One node connected to the broker (`zerotask.broker.nodes`).
 public struct NodeInfo: Sendable, Equatable {
+    /// The node's id, as it registered.
     public var nodeID: String
+    /// The methods it advertises.
     public var methods: [String]
     /// A seed node (registered without a methods list): it serves any method it claims.
     public var servesAny: Bool
@@ -85,6 +94,7 @@ public struct NodeInfo: Sendable, Equatable {
     /// The whole object as the broker sent it.
     public var json: JSONValue
 
+    /// Reads one entry of the broker's `nodes` answer; nil when it has no node id.
     public init?(json: JSONValue) {
         guard let id = json["node_id"]?.stringValue else { return nil }
         nodeID = id

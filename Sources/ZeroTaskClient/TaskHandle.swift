@@ -7,8 +7,10 @@ import ZeroTaskProtocol
 public struct TaskHandle: Sendable {
     /// The broker's task id, `CLIENTID-TASKID`.
     public let id: String
+    /// The client that submitted it (tasks are visible only to their own client id).
     public let client: ZeroTaskClient
 
+    /// A handle for a task id known from elsewhere (printed by `zerotask submit`, stored by your program).
     public init(id: String, client: ZeroTaskClient) {
         self.id = id
         self.client = client

@@ -2,9 +2,13 @@ import ZeroTaskProtocol
 
 /// What the broker knows about one task (`client_task_info`).
 public struct TaskInfo: Sendable, Equatable {
+    /// The broker's task id, `CLIENTID-TASKID`.
     public var taskID: String
+    /// The method it runs.
     public var method: String
+    /// Its state now.
     public var status: TaskStatus
+    /// Higher runs first.
     public var priority: Int64
     /// How many times the task was handed to a node.
     public var attempts: Int
@@ -14,7 +18,9 @@ public struct TaskInfo: Sendable, Equatable {
     public var progress: JSONObject?
     /// Wall-clock times, seconds since 1970.
     public var created: Double?
+    /// When a node started it (seconds since 1970), if it has.
     public var started: Double?
+    /// When it completed (seconds since 1970), if it has.
     public var finished: Double?
     /// The task's deadline on the node, in seconds, when one was set.
     public var timeout: Double?

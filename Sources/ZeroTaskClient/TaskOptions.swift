@@ -13,6 +13,7 @@ public struct TaskOptions: Sendable, Equatable {
     /// How long the broker keeps the result after the task completes; nil: the broker's default.
     public var resultTTL: Duration?
 
+    /// Options for `submit`, `call` and batches; the defaults queue like the broker does.
     public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil,
         resultTTL: Duration? = nil)
     {
@@ -39,10 +40,14 @@ public struct TaskOptions: Sendable, Equatable {
 
 /// One task of a batch submission.
 public struct TaskSpec: Sendable, Equatable {
+    /// The method to run.
     public var method: String
+    /// Its params.
     public var params: Params
+    /// How it is queued.
     public var options: TaskOptions
 
+    /// One task of a batch (`ZeroTaskClient.submitBatch`).
     public init(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions()) {
         self.method = method
         self.params = params

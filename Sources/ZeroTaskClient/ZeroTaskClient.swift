@@ -1,6 +1,8 @@
+import Foundation
 import Synchronization
 import ZeroMQ
-import ZeroTaskProtocol
+// One import serves a library user: JSONValue, Params, TaskStatus and the error codes come along.
+@_exported import ZeroTaskProtocol
 
 /// A client of a ZeroTask broker: invokes methods by name and gets results back.
 ///
@@ -50,7 +52,8 @@ public final class ZeroTaskClient: Sendable {
     /// Connects to a broker (`client_connect`).
     ///
     /// - Parameters:
-    ///   - request: the broker's request endpoint.
+    ///   - request: the broker's request endpoint; nil reads `ZEROTASK_BROKER` from the
+    ///     environment (as the `zerotask` command does), else `tcp://127.0.0.1:5555`.
     ///   - publish: the broker's publish endpoint; nil means the request endpoint's host with
     ///     the port plus one.
     ///   - clientID: the id to connect as (to see tasks submitted earlier under it); nil lets the
@@ -64,9 +67,10 @@ public final class ZeroTaskClient: Sendable {
     /// - Throws: `ZeroTaskClientError.brokerUnreachable` when no broker answers in time,
     ///   `.invalidRequest` when the broker refuses the client id.
     public init(
-        request: String = "tcp://127.0.0.1:5555", publish: String? = nil, clientID: String? = nil,
+        request: String? = nil, publish: String? = nil, clientID: String? = nil,
         requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
     ) async throws {
+        let request = request ?? Self.environmentBroker()
         requestEndpoint = request
         publishEndpoint = publish ?? PublishEndpoint.derived(fromRequest: request)
         self.requestTimeout = requestTimeout
@@ -87,6 +91,16 @@ public final class ZeroTaskClient: Sendable {
     }
 
     deinit { connection.stop() }
+
+    /// The broker endpoint when none is given: `ZEROTASK_BROKER` when set and not empty, else
+    /// the broker's default request endpoint on this machine.
+    public static func environmentBroker(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let env = environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
+        return defaultBroker
+    }
+
+    /// Where a broker listens by default: `tcp://127.0.0.1:5555`.
+    public static let defaultBroker = "tcp://127.0.0.1:5555"
 
     /// The client's I/O thread as a task executor. Code that mostly makes calls runs best
     /// there: its requests leave and its replies resume it without switching threads.

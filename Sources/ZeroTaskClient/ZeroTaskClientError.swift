@@ -33,6 +33,7 @@ public enum ZeroTaskClientError: Error, Sendable, Equatable, CustomStringConvert
     /// The client was closed.
     case closed
 
+    /// One line for a log or a user: what failed and why.
     public var description: String {
         switch self {
         case .taskFailed(let id, let e):

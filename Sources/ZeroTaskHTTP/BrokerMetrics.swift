@@ -102,6 +102,20 @@ public final class BrokerMetrics: TaskObserver {
 
     public func storeCommitted(seconds: Double) { commit.recordSeconds(seconds) }
 
+    /// A loop turn's transitions: one lookup and one add per counter per method, however many
+    /// tasks moved (the broker calls this, once per turn, rather than the methods above).
+    public func record(_ observations: TaskObservations) {
+        for (method, c) in observations.byMethod {
+            let m = metrics(method)
+            for (counter, n) in [(m.submitted, c.submitted), (m.started, c.started), (m.retried, c.retried),
+                                 (m.succeeded, c.succeeded), (m.failed, c.failed), (m.cancelled, c.cancelled)] where n > 0 {
+                counter.increment(by: n)
+            }
+            for w in c.queueWaits { m.queueWait.recordSeconds(w) }
+            for r in c.runs { m.run.recordSeconds(r) }
+        }
+    }
+
     /// Every metric in the Prometheus text format, the gauges set from `snapshot` first.
     public func render(_ snapshot: BrokerSnapshot?) -> [UInt8] {
         if let snapshot { update(snapshot) }

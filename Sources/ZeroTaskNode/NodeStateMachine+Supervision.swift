@@ -49,6 +49,7 @@ extension NodeStateMachine {
         let m = t.assignment.method
         methodDurations[m] = methodDurations[m].map { 0.8 * $0 + 0.2 * took } ?? took
         recentDuration = recentDuration.map { 0.9 * $0 + 0.1 * took } ?? took
+        logTaskDone(t, outcome, seconds: took)
         // A cancelled task stays cancelled, whatever the plugin returned.
         if !t.abandoned {
             report(t.assignment.id, t.cancelled ? .failure(.taskCancelled(t.assignment.id)) : outcome)

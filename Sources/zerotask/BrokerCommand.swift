@@ -11,10 +11,12 @@ struct BrokerCommand: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @Option(name: .customLong("log-level"), help: "\(LogLevel.names). [\(Settings.Defaults.logLevel)]")
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "\(LogLevel.formats): json writes one JSON object per line, for log shippers (broker.log_format). [\(Settings.Defaults.logFormat)]")
+    var logFormat: String?
 
     func run() async throws {
         let settings = try Settings(file: broker.config)
-        try LogLevel.bootstrap(settings, key: "broker.log_level", flag: logLevel)
+        try LogLevel.bootstrap(settings, section: "broker", level: logLevel, format: logFormat)
         let logger = Logger(label: "zerotask.broker")
         ServiceProcess.configure()
         let security = try broker.security(settings, logger: logger)

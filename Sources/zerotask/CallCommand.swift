@@ -22,8 +22,11 @@ struct CallCommand: AsyncParsableCommand {
     var waitTimeout: Double?
 
     func run() async throws {
-        let params = try await CLIFailure.reporting(connection: connection) { try call.params() }
+        let input = try await CLIFailure.reporting(connection: connection) { try call.input() }
         let result = try await connection.withClient(stableID: false) { client in
+            // The signature comes from the methods list `call` fetches anyway (it is cached for
+            // the check that a node serves the method): no extra request.
+            let params = try await input.params(for: call.method, from: client)
             do {
                 return try await client.call(call.method, params,
                     timeout: waitTimeout.map { .milliseconds(Int64($0 * 1000)) }, options: task.options)

@@ -36,13 +36,23 @@ struct ConnectionOptions: ParsableArguments {
         "A broker with keys: its public key, broker.pub or the key in Z85 (security.broker_key); with --secret-key.", valueName: "PATH"))
     var brokerKey: String?
 
-    /// The flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or `client.broker` in the
-    /// configuration file, else the default.
-    func brokerEndpoint(_ settings: Settings) -> String {
-        if let flag = brokerFlag { return flag }
-        if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
-        let configured = settings.raw("client.broker")
-        return configured.flatMap { $0.isEmpty ? nil : $0 } ?? Settings.Defaults.clientBroker
+    /// The broker endpoint — the flag, else $ZEROTASK_BROKER, else $ZEROTASK_CLIENT_BROKER or
+    /// `client.broker` in the configuration file, else the default — and where it came from, so
+    /// that a bad one is reported where the user can fix it.
+    func brokerSetting(_ settings: Settings) -> (endpoint: String, source: String) {
+        if let flag = brokerFlag { return (flag, "--broker") }
+        if let env = ProcessInfo.processInfo.environment["ZEROTASK_BROKER"], !env.isEmpty { return (env, "ZEROTASK_BROKER") }
+        if let configured = settings.raw("client.broker"), !configured.isEmpty { return (configured, "client.broker") }
+        return (Settings.Defaults.clientBroker, "the default broker")
+    }
+
+    /// Refuses an endpoint libzmq cannot take because it lacks its transport (`127.0.0.1:5555`,
+    /// `localhost`), naming where it came from and how to write it.
+    static func checkScheme(_ endpoint: String, source: String) throws(CLIFailure) {
+        guard !endpoint.contains("://") else { return }
+        let example = endpoint.isEmpty ? "tcp://127.0.0.1:5555" : "tcp://" + endpoint + (endpoint.contains(":") ? "" : ":5555")
+        throw CLIFailure(.usage,
+            "\(source) \(endpoint.isEmpty ? "is empty" : "\"\(endpoint)\" has no transport"): write it as a ZeroMQ endpoint with its scheme, e.g. \(source.hasPrefix("-") ? source + " " : "")\(example)")
     }
 
     func validate() throws {
@@ -91,7 +101,9 @@ struct ConnectionOptions: ParsableArguments {
         let id = clientID(stable: stableID)
         // Read (and checked) even when flags decide: a broken file is reported, never skipped.
         let settings = try Settings(file: config)
-        let broker = brokerEndpoint(settings)
+        let (broker, source) = brokerSetting(settings)
+        try Self.checkScheme(broker, source: source)
+        if let publish { try Self.checkScheme(publish, source: "--publish") }
         let curve = try settings.clientCurve(secretKey: secretKey, brokerKey: brokerKey)
         let deadline = Date().addingTimeInterval(timeout)
         while true {

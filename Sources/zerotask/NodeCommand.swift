@@ -37,6 +37,8 @@ struct NodeCommand: AsyncParsableCommand {
     var brokerPublish: String?
     @Option(name: .customLong("log-level"), help: "\(LogLevel.names). [\(Settings.Defaults.logLevel)]")
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "\(LogLevel.formats): json writes one JSON object per line, for log shippers (node.log_format). [\(Settings.Defaults.logFormat)]")
+    var logFormat: String?
     @Flag(name: .customLong("require-pins"), help: "Refuse plugins whose manifest has no sha256 pin (node.require_pins).")
     var requirePins = false
     @Option(name: .customLong("broker-key"), help: "A remote broker with keys: its public key (broker.pub, or the key in Z85); with --secret-key, this node's own NAME.key. [none: no CURVE]")
@@ -46,7 +48,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try Settings(file: builtin.config)
-        try LogLevel.bootstrap(settings, key: "node.log_level", flag: logLevel)
+        try LogLevel.bootstrap(settings, section: "node", level: logLevel, format: logFormat)
         var config = NodeConfig()
         config.pluginsDir = settings.string("node.plugins", plugins, default: config.pluginsDir)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))

@@ -3,55 +3,48 @@ import ZeroTaskClient
 import ZeroTaskProtocol
 
 /// A method and its params as `call` and `submit` take them: `METHOD ARG…` (each ARG read as
-/// JSON, a bare word as a string), or `--json '{"a": 1}'` / `--json '[1, 2]'`, or `--named k=v`.
+/// JSON, a bare word as a string), or `--params JSON|@FILE|-` (also `--json JSON`), or
+/// `--named k=v`.
 struct ParamsOptions: ParsableArguments {
     @Argument(help: "The method to run, e.g. math.add.")
     var method: String
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp(
-        "Positional params, each read as JSON; a bare word is a string (zerotask call math.add 2 3).", valueName: "ARG"))
+        "Positional params, each read as JSON; a bare word is a string, and so is any word for a param the method's signature types as string (zerotask call math.add 2 3).", valueName: "ARG"))
     var args: [String] = []
 
+    @Option(name: .customLong("params"), help: ArgumentHelp(
+        "All params as one JSON object (by name) or array (by position): the JSON itself, @FILE to read it from a file, or - for standard input.", valueName: "JSON|@FILE|-"))
+    var paramsSource: String?
+
     @Option(name: .customLong("json"), help: ArgumentHelp(
-        "All params as one JSON object (by name) or array (by position).", valueName: "JSON"))
+        "All params as one JSON object or array, written inline (the same as --params JSON).", valueName: "JSON"))
     var json: String?
 
     @Option(name: .customLong("named"), help: ArgumentHelp(
         "A param by name, the value read like an ARG (repeatable).", valueName: "NAME=VALUE"))
     var named: [String] = []
 
-    /// An argument as JSON: valid JSON as it is, anything else as a string.
-    static func value(_ text: String) -> JSONValue {
-        (try? JSONValue.parse(text)) ?? .string(text)
-    }
-
-    /// The params, or a usage failure that says what is wrong.
-    func params() throws(CLIFailure) -> Params {
-        let forms = [json != nil, !named.isEmpty, !args.isEmpty].filter { $0 }.count
+    /// The params as given, checked for form before any broker is asked: one way of passing
+    /// them, JSON that parses, a file that can be read.
+    func input() throws(CLIFailure) -> ParamsInput {
+        let forms = [paramsSource != nil, json != nil, !named.isEmpty, !args.isEmpty].filter { $0 }.count
         guard forms <= 1 else {
-            throw CLIFailure(.usage, "pass params one way: ARG… (by position), --json, or --named (JSON-RPC params are either positional or named)")
+            throw CLIFailure(.usage, "pass params one way: ARG… (by position), --params (or --json), or --named (JSON-RPC params are either positional or named)")
         }
-        if let json {
-            let value: JSONValue
-            do { value = try JSONValue.parse(json) } catch {
-                throw CLIFailure(.usage, "--json: not valid JSON (\(error)): \(json)")
-            }
-            guard let p = Params(json: value) else {
-                throw CLIFailure(.usage, "--json must be a JSON object or array, not \(value.typeName); for one value, pass it as an ARG")
-            }
-            return p
-        }
+        if let paramsSource { return .whole(try ParamsInput.whole(ParamsInput.read(paramsSource), flag: "--params \(paramsSource)")) }
+        if let json { return .whole(try ParamsInput.whole(json, flag: "--json")) }
         if !named.isEmpty {
-            var o = JSONObject()
+            var pairs: [(String, String)] = []
             for pair in named {
                 guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
                     throw CLIFailure(.usage, "--named takes NAME=VALUE, not \"\(pair)\"")
                 }
-                o[String(pair[..<eq])] = Self.value(String(pair[pair.index(after: eq)...]))
+                pairs.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
             }
-            return .named(o)
+            return .named(pairs)
         }
-        return .positional(args.map(Self.value))
+        return .words(args)
     }
 }
 

@@ -28,14 +28,14 @@ struct Settings {
     static let knownKeys: [String] = [
         "broker.request", "broker.publish", "broker.store", "broker.data_dir", "broker.store_sync", "broker.store_password_file",
         "broker.node_timeout", "broker.client_timeout", "broker.result_ttl", "broker.max_retries",
-        "broker.max_message_bytes", "broker.max_queued", "broker.max_queued_per_method", "broker.log_level",
+        "broker.max_message_bytes", "broker.max_queued", "broker.max_queued_per_method", "broker.log_level", "broker.log_format",
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
         "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
         "broker.max_parked_wait_ids", "broker.http",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
-        "node.heartbeat_interval", "node.log_level", "node.plugin_config", "node.require_pins",
+        "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins",
         // The plugin sandbox (SandboxSettings+Settings.swift).
         "node.sandbox", "node.require_sandbox", "node.sandbox_max_memory_mib", "node.sandbox_max_cpu_seconds",
         "node.sandbox_allow_processes", "node.sandbox_allow_network",
@@ -56,6 +56,8 @@ struct Settings {
         static let dataDir = "data"
         static let storeSync = "full"
         static let logLevel = "info"
+        /// `text` for people, `json` (one object per line) for log shippers.
+        static let logFormat = "text"
         static let keysDir = "keys"
         static let nodeBroker = "builtin"
         static let clientBroker = "tcp://127.0.0.1:5555"

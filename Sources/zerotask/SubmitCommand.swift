@@ -17,9 +17,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var task: TaskFlags
 
     func run() async throws {
-        let params = try await CLIFailure.reporting(connection: connection) { try call.params() }
+        let input = try await CLIFailure.reporting(connection: connection) { try call.input() }
         let handle = try await connection.withClient(stableID: true) { client in
-            try await client.submit(call.method, params, options: task.options)
+            try await client.submit(call.method, try await input.params(for: call.method, from: client), options: task.options)
         }
         say(handle.id)
     }

@@ -16,7 +16,7 @@ import ZeroTaskTestSupport
     }
 
     @Test func nodesJoiningAndLostAndTheStopAreLogged() throws {
-        let (broker, peer, _) = try Self.startBroker(["--log-level", "notice", "--node-timeout", "1"])
+        let (broker, peer, _) = try Self.startBroker(["--log-level", "info", "--node-timeout", "1"])
         defer { broker.stop() }
         #expect(try peer.result("client_connect", ["ops"]) == "ops")
         #expect(try peer.result("node_connect", ["node_id": "n1", "methods": ["m"], "workers": 4]) == "n1")
@@ -27,6 +27,8 @@ import ZeroTaskTestSupport
         let out = broker.output
         #expect(out.contains("node n1 joined: 1 methods, 4 workers"), "\(out)")
         #expect(out.contains("2 tasks went back to the queue"), "\(out)")
+        // Each requeued task is named, with its method and the cause.
+        #expect(out.contains("task ops-t0 (m) queued again: node n1 silent for") && out.contains("task ops-t1 (m) queued again"), "\(out)")
         broker.signal(SIGTERM)
         #expect(broker.waitForExit(seconds: 20) == 0)
         #expect(broker.output.contains("broker stopping") && broker.output.contains("broker stopped"), "\(broker.output)")

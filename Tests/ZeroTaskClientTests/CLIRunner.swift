@@ -13,8 +13,9 @@ struct CLIRunner {
 
     init() throws { executable = URL(fileURLWithPath: try Binaries.locateZerotask()) }
 
-    /// Runs `zerotask ARGS…`; kills it (by its pid) if it runs longer than `limit` seconds.
-    func run(_ args: [String], environment: [String: String] = [:], limit: Double = 120) async throws -> Output {
+    /// Runs `zerotask ARGS…`, with `stdin` as its standard input when given; kills it (by its
+    /// pid) if it runs longer than `limit` seconds.
+    func run(_ args: [String], environment: [String: String] = [:], stdin: String? = nil, limit: Double = 120) async throws -> Output {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zt-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -34,6 +35,11 @@ struct CLIRunner {
         process.environment = env
         process.standardOutput = out
         process.standardError = err
+        if let stdin {
+            let inURL = dir.appendingPathComponent("in")
+            try stdin.write(to: inURL, atomically: true, encoding: .utf8)
+            process.standardInput = try FileHandle(forReadingFrom: inURL)
+        }
         try process.run()
         let deadline = Date().addingTimeInterval(limit)
         while process.isRunning {

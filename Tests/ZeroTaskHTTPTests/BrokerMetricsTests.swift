@@ -37,6 +37,33 @@ import ZeroTaskHTTP
         #expect(Self.sample(page, "zerotask_store_commit_seconds_count") == 1)
     }
 
+    @Test func aTurnsTransitionsCountTheSameAsSingleCalls() {
+        var turn = TaskObservations()
+        var a = TaskObservations.Counts()
+        a.submitted = 3
+        a.started = 2
+        a.succeeded = 2
+        a.queueWaits = [0.002]
+        a.runs = [0.5, 2]
+        turn.byMethod["a.x"] = a
+        var b = TaskObservations.Counts()
+        b.failed = 1
+        b.retried = 1
+        turn.byMethod["b.y"] = b
+        let m = BrokerMetrics()
+        m.record(turn)
+        m.record(turn)
+        let page = String(decoding: m.render(nil), as: UTF8.self)
+        #expect(Self.sample(page, #"zerotask_tasks_submitted_total{method="a.x"}"#) == 6)
+        #expect(Self.sample(page, #"zerotask_tasks_started_total{method="a.x"}"#) == 4)
+        #expect(Self.sample(page, #"zerotask_tasks_succeeded_total{method="a.x"}"#) == 4)
+        #expect(Self.sample(page, #"zerotask_tasks_failed_total{method="b.y"}"#) == 2)
+        #expect(Self.sample(page, #"zerotask_tasks_retried_total{method="b.y"}"#) == 2)
+        #expect(Self.sample(page, #"zerotask_task_run_seconds_count{method="a.x"}"#) == 4)
+        #expect(Self.sample(page, #"zerotask_task_run_seconds_sum{method="a.x"}"#) == 5)
+        #expect(Self.sample(page, #"zerotask_task_queue_wait_seconds_count{method="a.x"}"#) == 2)
+    }
+
     @Test func gaugesFollowTheSnapshotAndANodeThatLeftLosesItsSeries() {
         let m = BrokerMetrics()
         var s = BrokerSnapshot(takenAt: 1, methods: ["a.x": .init(queued: 4, running: 2)],
