@@ -78,6 +78,11 @@ final class PostgresConnection {
         }
         defer { PQclear(r) }
         try check(r, sql)
+        return Self.rows(r)
+    }
+
+    /// A result's rows, every value as text (nil for NULL).
+    private static func rows(_ r: OpaquePointer?) -> [[String?]] {
         let rows = Int(PQntuples(r)), columns = Int(PQnfields(r))
         var out: [[String?]] = []
         out.reserveCapacity(rows)
@@ -93,9 +98,11 @@ final class PostgresConnection {
     }
 
     /// Sends the statements in one round trip; they run as one implicit transaction, so either
-    /// all of them take effect or (on the first error, which is thrown) none.
-    func pipeline(_ statements: [Statement]) throws(StoreError) {
-        guard !statements.isEmpty else { return }
+    /// all of them take effect or (on the first error, which is thrown) none. Returns each
+    /// statement's rows, in order.
+    @discardableResult
+    func pipeline(_ statements: [Statement]) throws(StoreError) -> [[[String?]]] {
+        guard !statements.isEmpty else { return [] }
         let c = try live()
         guard PQenterPipelineMode(c) == 1 else { throw StoreError(store: name, reason: "cannot enter pipeline mode: \(Self.message(c))") }
         defer { _ = PQexitPipelineMode(c) }
@@ -107,16 +114,20 @@ final class PostgresConnection {
         }
         guard PQpipelineSync(c) == 1 else { throw StoreError(store: name, reason: "cannot send the pipeline: \(Self.message(c))") }
         var failure: StoreError?
+        var results: [[[String?]]] = []
         for s in statements {
             // Each statement's results, then a NULL that ends them.
+            var rows: [[String?]] = []
             while let r = PQgetResult(c) {
                 let status = PQresultStatus(r)
+                if status == PGRES_TUPLES_OK { rows += Self.rows(r) }
                 if failure == nil && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED {
                     failure = StoreError(store: name, reason: "\(Self.message(c, r)) (in: \(Self.abbreviated(s.sql)))")
                 }
                 PQclear(r)
             }
             if PQstatus(c) != CONNECTION_OK { throw failure ?? StoreError(store: name, reason: "connection lost: \(Self.message(c))") }
+            results.append(rows)
         }
         // The sync point's own result closes the pipeline.
         while let r = PQgetResult(c) {
@@ -125,6 +136,29 @@ final class PostgresConnection {
             if synced { break }
         }
         if let failure { throw failure }
+        return results
+    }
+
+    /// The connection's socket, for a poll loop (`zmq_poll` takes it as a plain fd): it turns
+    /// readable when a notification (or anything else) arrives. -1 when closed.
+    var socket: Int32 { connection.map { PQsocket($0) } ?? -1 }
+
+    /// A notification that `LISTEN` asked for.
+    struct Notification: Equatable {
+        var channel: String
+        var payload: String
+    }
+
+    /// Reads what the socket holds without blocking and returns the notifications received.
+    func notifications() throws(StoreError) -> [Notification] {
+        let c = try live()
+        guard PQconsumeInput(c) == 1 else { throw StoreError(store: name, reason: "connection lost: \(Self.message(c))") }
+        var out: [Notification] = []
+        while let n = PQnotifies(c) {
+            out.append(Notification(channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra)))
+            PQfreemem(n)
+        }
+        return out
     }
 
     private func live() throws(StoreError) -> OpaquePointer {

@@ -16,13 +16,9 @@ public final class PostgresTaskStore: TaskStore {
     public var description: String { connection.name }
     public var isDurable: Bool { true }
 
-    /// 1: the first schema.
-    static let schemaVersion = 1
-    /// Serialises schema changes between brokers that start at once.
-    static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
     /// Held by the broker that owns the database, for as long as its session lasts: until
-    /// brokers share a queue, a second one on the same database would mix two states.
-    static let ownerLock = migrationLock + 1
+    /// brokers share a queue (`PostgresQueue`), a second one on the same database would mix two states.
+    static let ownerLock = PostgresSchema.migrationLock + 1
 
     private let connection: PostgresConnection
 
@@ -43,41 +39,9 @@ public final class PostgresTaskStore: TaskStore {
         }
     }
 
-    /// The columns of both task tables, in the order `load` reads them.
-    static let columns: [(name: String, type: String)] = [
-        ("id", "text PRIMARY KEY"), ("client_id", "text NOT NULL"), ("method", "text NOT NULL"), ("params", "json NOT NULL"),
-        ("priority", "bigint NOT NULL"), ("sequence", "bigint NOT NULL"), ("timeout", "double precision"),
-        ("max_retries", "integer NOT NULL"), ("result_ttl", "double precision"), ("attempts", "integer NOT NULL"),
-        ("status", "integer NOT NULL"), ("node_id", "text"), ("result", "json"), ("error", "json"),
-        ("created", "double precision NOT NULL"), ("started", "double precision"), ("finished", "double precision"),
-    ]
+    static var columns: [(name: String, type: String)] { PostgresSchema.columns }
 
-    private func migrate() throws(StoreError) {
-        let table = Self.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
-        try connection.execute("BEGIN")
-        do throws(StoreError) {
-            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [String(Self.migrationLock)])
-            try connection.execute("CREATE TABLE IF NOT EXISTS zerotask_schema (version integer NOT NULL)")
-            let found = try connection.query("SELECT max(version) FROM zerotask_schema").first?.first ?? nil
-            let version = found.flatMap { Int($0) } ?? 0
-            guard version <= Self.schemaVersion else {
-                throw StoreError(store: description,
-                    reason: "schema version \(version) was written by a newer zerotask (this one knows \(Self.schemaVersion))")
-            }
-            if version == 0 {
-                try connection.execute("""
-                    CREATE TABLE zerotask_tasks (\(table));
-                    CREATE TABLE zerotask_results (\(table));
-                    CREATE TABLE zerotask_clients (id text PRIMARY KEY, connected boolean NOT NULL);
-                    INSERT INTO zerotask_schema (version) VALUES (\(Self.schemaVersion));
-                    """)
-            }
-            try connection.execute("COMMIT")
-        } catch {
-            try? connection.execute("ROLLBACK")
-            throw error
-        }
-    }
+    private func migrate() throws(StoreError) { try PostgresSchema.migrate(connection) }
 
     public func load() throws(StoreError) -> StoreContents {
         var contents = StoreContents()

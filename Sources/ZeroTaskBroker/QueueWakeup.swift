@@ -1,0 +1,71 @@
+/// When a broker on a shared PostgreSQL queue should look for work: at once when another
+/// broker's commit notifies (`LISTEN` on a connection of its own, whose socket the broker's
+/// `zmq_poll` loop polls as a plain fd), and in any case at least every `pollInterval`.
+///
+/// The polling is what makes it work without notifications: behind PgBouncer in transaction
+/// mode `LISTEN` does not survive the transaction (sessions are pooled), so `listening: false`
+/// skips it and the broker claims on its timer alone, at most `pollInterval` late. A lost
+/// connection costs notifications, never tasks, for the same reason.
+public final class QueueWakeup {
+    public static let defaultPollInterval = 1.0
+
+    public let pollInterval: Double
+    private let connection: PostgresConnection?
+    private var lastLook = -Double.infinity
+
+    /// - Parameter listening: false behind a transaction-mode pooler (poll only).
+    public init(url: String, password: String? = nil, listening: Bool = true,
+                pollInterval: Double = QueueWakeup.defaultPollInterval) throws(StoreError) {
+        self.pollInterval = pollInterval
+        guard listening else {
+            connection = nil
+            return
+        }
+        let c = try PostgresConnection(url: url, password: password)
+        try c.execute("LISTEN \(PostgresQueue.channel)")
+        connection = c
+    }
+
+    /// The socket to poll for readability; nil when not listening.
+    public var fileDescriptor: Int32? { connection.map(\.socket) }
+
+    /// What woke the broker: the methods notifications named (empty payload: any method), and
+    /// whether the poll timer is due. Call when the fd is readable or the loop times out;
+    /// `now` is monotonic seconds.
+    public struct Look: Equatable {
+        public var methods: Set<String> = []
+        public var anyMethod = false
+        public var notifications = 0
+        public var timerDue = false
+        /// Whether to claim now (for `methods`, or for every method when `anyMethod` or `timerDue`).
+        public var shouldClaim: Bool { notifications > 0 || timerDue }
+    }
+
+    public func look(now: Double) throws(StoreError) -> Look {
+        var look = Look()
+        if let c = connection {
+            if !c.isHealthy {
+                // Notifications sent while away are lost; the timer covers them.
+                try c.reconnect()
+                try c.execute("LISTEN \(PostgresQueue.channel)")
+            }
+            for n in try c.notifications() {
+                look.notifications += 1
+                if n.payload.isEmpty { look.anyMethod = true }
+                for m in n.payload.split(separator: ",") { look.methods.insert(String(m)) }
+            }
+        }
+        if now - lastLook >= pollInterval {
+            look.timerDue = true
+        }
+        if look.shouldClaim { lastLook = now }
+        return look
+    }
+
+    /// Milliseconds until the poll timer is due, for the loop's poll timeout.
+    public func timeoutMilliseconds(now: Double) -> Int {
+        max(0, Int(((lastLook + pollInterval) - now) * 1000))
+    }
+
+    public func close() { connection?.close() }
+}
