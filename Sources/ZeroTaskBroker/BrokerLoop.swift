@@ -35,6 +35,8 @@ final class BrokerLoop: @unchecked Sendable {
 
     private enum Held {
         case reply([[UInt8]], [UInt8])
+        /// A reply to a request from the monitor's inbox (the HTTP side).
+        case inboxReply(@Sendable (Response) -> Void, Response)
         case publish([UInt8])
         /// A reply to the local peer: handed over as it is, never encoded.
         case localReply(Response)
@@ -118,14 +120,15 @@ final class BrokerLoop: @unchecked Sendable {
     private(set) var terminated = false
 
     /// How many poll items `addPollItems` adds.
-    var pollItemCount: Int { writer == nil ? 2 : 3 }
+    var pollItemCount: Int { 2 + (writer == nil ? 0 : 1) + (monitor == nil ? 0 : 1) }
 
     /// Adds what the loop waits on, in the order `step` expects: the request socket, the publish
-    /// socket (subscriptions), and the store writer's commit signal.
+    /// socket (subscriptions), the store writer's commit signal, and the monitor's inbox.
     func addPollItems(to poller: inout ZMQPoller) {
         poller.add(router)
         poller.add(pub)
         if let writer { poller.add(fd: writer.done.readFD) }
+        if let monitor { poller.add(fd: monitor.inbox.wake.readFD) }
     }
 
     /// Milliseconds until the next timer, at most `cap`.
@@ -139,6 +142,10 @@ final class BrokerLoop: @unchecked Sendable {
         // The writer's commit signal is drained here whenever it is up, even with nothing
         // waiting for it: a byte left in the pipe would keep every poll returning at once.
         if let writer, ready.count > 2, ready[ready.startIndex + 2].contains(.readable) { writer.done.drain() }
+        let inboxItem = ready.startIndex + (writer == nil ? 2 : 3)
+        if let monitor, ready.count > inboxItem - ready.startIndex, ready[inboxItem].contains(.readable) {
+            handleInbox(monitor.inbox)
+        }
         do throws(ZMQError) {
             if ready[ready.startIndex + 1].contains(.readable) { try readSubscriptions() }
             // Drain what is waiting, but come back to timers now and then under load.
@@ -169,6 +176,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// Stores and sends what is still held, waits for the store writer, sends what it
     /// committed, and closes the sockets and the store.
     func finish() {
+        if let monitor { handleInbox(monitor.inbox) }
         flushOutputs()
         commitAndSend()
         if let writer {
@@ -178,6 +186,7 @@ final class BrokerLoop: @unchecked Sendable {
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
         store.close()
+        monitor?.inbox.close()
         logger.notice("broker stopped: \(state.taskCount) tasks (\(state.queuedTaskCount) queued) in store \(store.description)")
     }
 
@@ -233,6 +242,8 @@ final class BrokerLoop: @unchecked Sendable {
             case .reply(let envelope, let body): transmit(envelope, body)
             case .localReply(let response):
                 localReplies.append(response)
+            case .inboxReply(let answer, let response):
+                answer(response)
             case .publish(let bytes):
                 _ = try? pub.send(bytes, dontWait: true)
                 if localSubscriptions.contains(where: { bytes.starts(with: $0) }) { localNotifications.append(bytes) }
@@ -260,6 +271,19 @@ final class BrokerLoop: @unchecked Sendable {
             caller = who
         }
         handle(envelope: frames, body: body, caller: caller)
+    }
+
+    /// Handles what the HTTP side asked, as an admin (it checked its own credential): never
+    /// parked, and answered after this iteration's changes are stored, like a peer.
+    private func handleInbox(_ inbox: BrokerInbox) {
+        let admin = secured ? PeerIdentity(role: .admin, name: "http") : nil
+        for letter in inbox.take() {
+            let route = ReplyRoute(envelope: [], id: letter.request.id ?? .null)
+            let answer = state.handle(letter.request, route: route, now: monotonicSeconds(), canDefer: false, caller: admin)
+            let response = Self.response(answer, id: route.id) ?? Response(id: route.id, error: RPCError(.internalError, "parked"))
+            held.append(.inboxReply(letter.answer, response))
+        }
+        flushOutputs()
     }
 
     /// Handles one request (or batch) from the peer `envelope` names.
