@@ -1,4 +1,6 @@
+import CSodium
 import FlyingFox
+import ZeroMQ
 
 /// The token the dashboard and its actions need when security is on (`zerotask keys token`
 /// prints it). A request carries it as `Authorization: Bearer TOKEN`, as the `zerotask_token`
@@ -34,4 +36,26 @@ public struct AdminCredential: Sendable {
     }
 
     var setCookie: String { "\(Self.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict" }
+}
+
+extension AdminCredential {
+    /// What the token is derived for: another use of the same key would use another label.
+    static let label = Array("zerotask dashboard admin token v1".utf8)
+
+    /// The token of a broker whose CURVE secret key is `keys`: HMAC-SHA-256 of a fixed label
+    /// under the 32-byte secret key, as 64 hex digits. Whoever can read the broker's key file
+    /// can make it (`zerotask keys token`); nobody else can, and it needs no file of its own.
+    public init(brokerKeys keys: CurveKeyPair) {
+        var mac = [UInt8](repeating: 0, count: Int(crypto_auth_hmacsha256_BYTES))
+        let key = Z85.decode(keys.secretKey) ?? []
+        var state = crypto_auth_hmacsha256_state()
+        _ = crypto_auth_hmacsha256_init(&state, key, key.count)
+        _ = crypto_auth_hmacsha256_update(&state, Self.label, UInt64(Self.label.count))
+        _ = crypto_auth_hmacsha256_final(&state, &mac)
+        self.init(token: mac.map { String($0, radix: 16).leftPadded(2) }.joined())
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
