@@ -7,6 +7,7 @@ struct ZeroTask: AsyncParsableCommand {
         abstract: "Run native code as remotely callable tasks (JSON-RPC 2.0 over ZeroMQ).",
         subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self,
             CallCommand.self, SubmitCommand.self, StatusCommand.self, ResultCommand.self, CancelCommand.self,
-            MethodsCommand.self, NodesCommand.self, BenchCommand.self, PluginsCommand.self, KeysCommand.self]
+            MethodsCommand.self, NodesCommand.self, BenchCommand.self, PluginsCommand.self, KeysCommand.self,
+            TasksCommand.self, RetryCommand.self]
     )
 }

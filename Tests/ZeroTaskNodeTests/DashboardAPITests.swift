@@ -60,6 +60,17 @@ import ZeroTaskTestSupport
         #expect(retried["retried"] == [sleep])
         #expect(try n.outcome(sleep).get() == 20)
 
+        // The command line over the same RPCs.
+        let hungID = hung.stringValue ?? ""
+        let listed = try ChildProcess(Binaries.zerotask, ["tasks", "--state", "failed", "--json", "--broker", n.request])
+        #expect(listed.waitForExit(seconds: 30) == 0, "\(listed.output)")
+        #expect((try? JSONValue.parse(listed.output))?.arrayValue?.compactMap { $0["task_id"]?.stringValue } == [hungID], "\(listed.output)")
+        let table = try ChildProcess(Binaries.zerotask, ["tasks", "--method", "nt.add", "--broker", n.request])
+        #expect(table.waitForExit(seconds: 30) == 0 && table.output.contains("finished"), "\(table.output)")
+        let retry = try ChildProcess(Binaries.zerotask, ["retry", hungID, "nope", "--broker", n.request])
+        #expect(retry.waitForExit(seconds: 30) == 65, "\(retry.output)")
+        #expect(retry.output.contains("queued again: \(hungID)") && retry.output.contains("not retried: nope: unknown task"), "\(retry.output)")
+
         // The history is the store's: a restarted node lists the same tasks.
         n.process?.stop()
         try n.start(workers: 1, extra: ["--http", http])
