@@ -87,6 +87,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { font-weight: 600; font-size: .85rem; color: var(--muted); }
 td.error { white-space: normal; color: var(--bad); max-width: 28rem; }
+#nodes td:nth-child(4) { white-space: normal; min-width: 16rem; }
 tr.state-failed td:nth-child(2), tr.state-cancelled td:nth-child(2) { color: var(--bad); }
 tr.state-finished td:nth-child(2) { color: var(--ok); }
 a { color: var(--accent); }
