@@ -1,11 +1,11 @@
 import Synchronization
-import ZeroMQ
 import ZeroTaskProtocol
 
 /// Requests from outside the broker's thread (the HTTP side's dashboard and actions), answered
-/// on it: `ask` queues a request and wakes the broker's poll through a pipe; the broker loop
-/// handles what is queued as an admin would, and resumes each caller with its reply once the
-/// iteration's changes are stored. Nothing outside the broker thread ever touches its state.
+/// on it: `ask` queues a request and raises a flag the broker loop reads on every turn (its
+/// poll wakes at least every 100 ms); the loop handles what is queued as an admin would, and
+/// resumes each caller with its reply once the iteration's changes are stored. Nothing outside
+/// the broker thread ever touches its state.
 public final class BrokerInbox: Sendable {
     /// A request and whom to answer.
     struct Letter: Sendable {
@@ -13,8 +13,8 @@ public final class BrokerInbox: Sendable {
         var answer: @Sendable (Response) -> Void
     }
 
-    /// Readable while letters wait: the broker loop polls it.
-    let wake = WakePipe()
+    /// Letters wait: the broker loop reads it on every turn, without taking the lock.
+    private let waiting = Atomic<Bool>(false)
     private let letters = Mutex<(queued: [Letter], closed: Bool)>(([], false))
 
     public init() {}
@@ -24,10 +24,13 @@ public final class BrokerInbox: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Response, Never>) in
             let letter = Letter(request: request) { c.resume(returning: $0) }
             let closed = letters.withLock { box in
-                if !box.closed { box.queued.append(letter) }
+                if !box.closed {
+                    box.queued.append(letter)
+                    waiting.store(true, ordering: .releasing)
+                }
                 return box.closed
             }
-            if closed { letter.answer(Self.stopped(request)) } else { wake.signal() }
+            if closed { letter.answer(Self.stopped(request)) }
         }
     }
 
@@ -36,10 +39,13 @@ public final class BrokerInbox: Sendable {
         await ask(Request(method: method.wireName, params: .named(params), id: .int(1)))
     }
 
+    /// Whether letters wait (cheap: the broker loop asks on every turn).
+    var hasLetters: Bool { waiting.load(ordering: .acquiring) }
+
     /// The letters waiting now, for the broker thread.
     func take() -> [Letter] {
-        wake.drain()
-        return letters.withLock { box in
+        letters.withLock { box in
+            waiting.store(false, ordering: .relaxed)
             defer { box.queued.removeAll() }
             return box.queued
         }

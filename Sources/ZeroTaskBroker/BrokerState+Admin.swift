@@ -120,7 +120,7 @@ extension BrokerState {
             } else {
                 var q = try Self.adminQuery(p, method: name)
                 // "Everything" must be said: a filter-less retry or cancel of every task is a slip.
-                guard q != AdminTaskQuery(limit: q.limit) || p.has("state") else {
+                guard q != AdminTaskQuery(limit: q.limit) else {
                     throw RPCError.invalidParams("\(name): give task_ids or at least one filter (state, method, client_id, node_id, since, until, text)")
                 }
                 q.limit = Int.max
@@ -191,7 +191,9 @@ extension BrokerState {
     }
 
     /// Sends a failed or cancelled task back to its queue with the params it kept, as new:
-    /// its attempts count from zero again. The reason it cannot, or nil when it went.
+    /// its attempts count from zero again. The reason it cannot, or nil when it went. The queue
+    /// limits do not refuse it: the task and its params were held all along (in the result
+    /// budget), and an operator's retry must not fail because clients filled the queue.
     mutating func retry(_ id: String, now: Double) -> String? {
         guard var t = tasks[id] else { return "unknown task" }
         guard t.status == .failed else { return "not failed or cancelled (\(AdminTaskQuery.State(t).rawValue))" }
