@@ -29,6 +29,8 @@ let package = Package(
     targets: [
         // C libraries from Debian (libzmq3-dev, libffi-dev), linked through module maps.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        // libsodium's HMAC-SHA-256 for the dashboard's admin token (libzmq links it already).
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         // SQLite (libsqlite3-dev), the broker's embedded durable store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "ZeroTaskHTTP",
             dependencies: [
-                "ZeroTaskBroker", "ZeroTaskProtocol",
+                "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "CSodium",
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against
-# (libzmq, libffi, SQLite and libpq for the broker's stores),
+# (libzmq, libffi, SQLite and libpq for the broker's stores, libsodium for the dashboard token),
 # a C compiler for the plugins, and pyzmq for the language-neutral wire test.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev libffi-dev libsqlite3-dev libpq-dev pkg-config gcc; do
+for pkg in libzmq3-dev libffi-dev libsqlite3-dev libpq-dev libsodium-dev pkg-config gcc; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 # The tests start throwaway PostgreSQL servers; the main job does not need one.
 if [ "${ZEROTASK_TEST_DEPS:-0}" = 1 ]; then
-  for pkg in postgresql util-linux; do
+  # chromium: the dashboard's real-browser test (DashboardBrowserTests).
+  for pkg in postgresql util-linux chromium; do
     have_pkg "$pkg" || need+=("$pkg")
   done
 fi

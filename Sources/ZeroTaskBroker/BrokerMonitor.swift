@@ -8,6 +8,8 @@ public final class BrokerMonitor: Sendable {
     public let observer: (any TaskObserver)?
     /// Seconds between snapshots the broker thread takes.
     public let interval: Double
+    /// Requests for the broker thread to answer (the dashboard's lists and actions).
+    public let inbox = BrokerInbox()
     private let latest = Mutex<BrokerSnapshot?>(nil)
     /// Why the store's last write failed; nil once one succeeds.
     private let storeFailure = Mutex<String?>(nil)

@@ -238,6 +238,10 @@ extension BrokerState {
         case .stats:
             _ = try bind([], 0)
             return .result(statsSummary())
+
+        // MARK: operations
+        case .adminTasks, .adminTask, .adminRetry, .adminCancel:
+            return .result(try admin(method, try bind(Self.adminParams, 0), now: now))
         }
     }
 

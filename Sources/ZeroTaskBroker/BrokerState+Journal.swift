@@ -34,7 +34,8 @@ extension BrokerState {
     ///   reconnection: a node that comes back within `node_timeout` (it re-registers on -32030)
     ///   reports them as usual; otherwise they are queued again like any lost node's tasks. The
     ///   attempt in progress was counted when the task was assigned.
-    /// - Finished and failed tasks keep their results; `result_ttl` (the task's own, else the
+    /// - Finished and failed tasks keep their results (failed ones their params too, for
+    ///   `admin_retry`); `result_ttl` (the task's own, else the
     ///   broker's) counts from their finish time.
     /// - Clients exist again, connected or not as they were, on no connection yet: one that
     ///   carries on with its id is served, and `client_connect` from a new connection is not
@@ -53,7 +54,7 @@ extension BrokerState {
             switch s.status {
             case .finished, .failed:
                 t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
-                if t.params != .null {
+                if s.status == .finished && t.params != .null {
                     // Written before finished tasks dropped their params: drop them now, on disk too.
                     t.params = .null
                     taskChanged(t.id)

@@ -222,9 +222,11 @@ extension BrokerState {
         task.finished = wallClock()
         task.completedAt = now
         observer?.taskCompleted(method: task.method, outcome: task.outcome, runSeconds: task.started.map { task.finished! - $0 })  // metrics
-        // A complete task never runs again: its params are dead weight (1 MiB each, kept for a day).
+        // A finished task never runs again: its params are dead weight (1 MiB each, kept for a
+        // day). A failed or cancelled one keeps them, so that an admin can retry it; they count
+        // against the result budget then (`resultBytes`).
         pendingBytes -= task.paramsBytes
-        task.params = .null
+        if task.status == .finished { task.params = .null }
         task.resultBytes = Self.resultBytes(task)
         clients.countPending(task.clientID, by: -1)
         tasks[taskID] = task
@@ -239,8 +241,10 @@ extension BrokerState {
     /// any task costs besides (its record, id, table and heap entries): measured at about 500
     /// bytes a task over repeated `zerotask bench` runs (BENCHMARKS.md, "Memory under attack"),
     /// so tiny results are bounded by the byte budget too, not only by `max_results`.
+    /// A failed task's kept params count too.
     static func resultBytes(_ t: TaskRecord) -> Int {
         ResultBudget.recordOverhead + (t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0)
+            + (t.params.isNull ? 0 : t.paramsBytes)
     }
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
@@ -301,11 +305,16 @@ extension BrokerState {
     mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: Double) throws(BrokerError) -> Bool {
         let task = try task(taskID, of: clientID, tenancy)
         guard !task.status.isComplete else { return false }
-        if task.status == .queued { dequeued(task) }
-        if let n = task.nodeID, interest.cancelTask { publish(Notifications.cancelTask(nodeID: n, taskID: taskID)) }
-        complete(taskID, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by its client")))
-        if task.status == .queued { tidyQueue(task.method) }
+        cancel(task, now: now, by: "its client")
         return true
+    }
+
+    /// Cancels a task that is not complete; `by` says who, in the task's error.
+    mutating func cancel(_ task: TaskRecord, now: Double, by who: String) {
+        if task.status == .queued { dequeued(task) }
+        if let n = task.nodeID, interest.cancelTask { publish(Notifications.cancelTask(nodeID: n, taskID: task.id)) }
+        complete(task.id, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by \(who)")))
+        if task.status == .queued { tidyQueue(task.method) }
     }
 
     /// A result as the client reads it, or -32050 while it is not complete.

@@ -47,6 +47,8 @@ public final class BrokerMetrics: TaskObserver {
     }
 
     public let registry = PrometheusCollectorRegistry()
+    /// The last 15 minutes, for the dashboard's charts.
+    public let recent = RecentActivity()
     private let factory: PrometheusMetricsFactory
     private let methods = Mutex<[String: MethodMetrics]>([:])
     private let gauges = Mutex(Gauges())
@@ -85,7 +87,10 @@ public final class BrokerMetrics: TaskObserver {
     public func taskStarted(method: String, queueWait: Double?) {
         let m = metrics(method)
         m.started.increment()
-        if let queueWait { m.queueWait.recordSeconds(queueWait) }
+        if let queueWait {
+            m.queueWait.recordSeconds(queueWait)
+            recent.started(queueWait: queueWait)
+        }
     }
 
     public func taskRetried(method: String) { metrics(method).retried.increment() }
@@ -98,6 +103,7 @@ public final class BrokerMetrics: TaskObserver {
         case .cancelled: m.cancelled.increment()
         }
         if let runSeconds { m.run.recordSeconds(runSeconds) }
+        if outcome != .cancelled { recent.completed(method: method, failed: outcome == .failed, runSeconds: runSeconds) }
     }
 
     public func storeCommitted(seconds: Double) { commit.recordSeconds(seconds) }

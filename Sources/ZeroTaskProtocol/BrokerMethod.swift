@@ -32,6 +32,11 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
     case methods
     case nodes
     case stats
+    // Operations (admins when keys are on)
+    case adminTasks = "admin_tasks"
+    case adminTask = "admin_task"
+    case adminRetry = "admin_retry"
+    case adminCancel = "admin_cancel"
 
     /// The namespace every broker method's wire name starts with.
     public static let namespace = "zerotask.broker."
@@ -63,6 +68,9 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
 
     /// Whether a client calls it (`client_*`).
     public var isClientMethod: Bool { rawValue.hasPrefix("client_") }
+
+    /// Whether it operates on every client's tasks (`admin_*`): only admins call it when keys are on.
+    public var isAdminMethod: Bool { rawValue.hasPrefix("admin_") }
 
     /// Whether it describes the broker (`methods`, `nodes`, `stats`).
     public var isDiscovery: Bool { self == .methods || self == .nodes || self == .stats }

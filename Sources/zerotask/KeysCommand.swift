@@ -6,7 +6,7 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make CURVE keys (see docs/SECURITY.md).",
-        subcommands: [Generate.self]
+        subcommands: [Generate.self, Token.self]
     )
 
     struct Generate: ParsableCommand {

@@ -9,6 +9,7 @@ struct ZeroTask: AsyncParsableCommand {
         version: "zerotask " + ZeroTaskVersion.description,
         subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self,
             CallCommand.self, SubmitCommand.self, StatusCommand.self, ResultCommand.self, CancelCommand.self,
-            MethodsCommand.self, NodesCommand.self, StatsCommand.self, BenchCommand.self, PluginsCommand.self, KeysCommand.self]
+            MethodsCommand.self, NodesCommand.self, StatsCommand.self, BenchCommand.self, PluginsCommand.self, KeysCommand.self,
+            TasksCommand.self, RetryCommand.self]
     )
 }

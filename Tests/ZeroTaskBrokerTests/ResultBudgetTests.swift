@@ -45,7 +45,9 @@ import ZeroTaskProtocol
         #expect(Self.submit(&h, "c", params: [Self.kib]) == .result("alice-c"))
     }
 
-    @Test func aCompletedTaskDropsItsParams() {
+    /// A finished task drops its params; a cancelled (or failed) one keeps them for
+    /// `admin_retry`, counted in the result budget, not in `queued_bytes`.
+    @Test func aFinishedTaskDropsItsParamsAFailedOneKeepsThem() {
         var h = Harness()
         h.setUp()
         _ = Self.submit(&h, "a", params: [Self.kib])
@@ -55,8 +57,9 @@ import ZeroTaskProtocol
         Self.finish(&h, "alice-a")
         h.result("client_cancel_task", ["alice", "alice-b"], peer: "C")
         #expect(h.state.tasks["alice-a"]?.params == .null)
-        #expect(h.state.tasks["alice-b"]?.params == .null)
+        #expect(h.state.tasks["alice-b"]?.params == [Self.kib])
         #expect(h.result("stats", peer: "C")["queued_bytes"] == 0)
+        #expect(h.result("stats", peer: "C")["result_bytes"]?.int64Value ?? 0 > 1024)
         #expect(h.result("client_task_result", ["alice", "alice-a"], peer: "C") == 1)
     }
 

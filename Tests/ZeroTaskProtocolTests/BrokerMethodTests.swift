@@ -20,6 +20,6 @@ import ZeroTaskProtocol
         #expect(BrokerMethod.taskStatus.isNodeMethod && !BrokerMethod.taskStatus.isClientMethod)
         #expect(BrokerMethod.allCases.filter(\.isDiscovery) == [.methods, .nodes, .stats])
         // Every method is of exactly one kind.
-        for m in BrokerMethod.allCases { #expect([m.isNodeMethod, m.isClientMethod, m.isDiscovery].filter { $0 }.count == 1, "\(m)") }
+        for m in BrokerMethod.allCases { #expect([m.isNodeMethod, m.isClientMethod, m.isDiscovery, m.isAdminMethod].filter { $0 }.count == 1, "\(m)") }
     }
 }

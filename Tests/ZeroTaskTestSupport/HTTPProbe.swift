@@ -1,6 +1,6 @@
 import Foundation
 
-/// GETs over a real HTTP connection (curl), for the broker's HTTP server.
+/// Requests over a real HTTP connection (curl), for the broker's HTTP server.
 public enum HTTPProbe {
     public struct Reply: Sendable {
         /// 0 when nothing answered.
@@ -14,10 +14,21 @@ public enum HTTPProbe {
     }
 
     /// `GET url`; status 0 when the connection failed.
-    public static func get(_ url: String) throws -> Reply {
+    public static func get(_ url: String, headers: [String] = []) throws -> Reply { try send("GET", url, headers: headers) }
+
+    /// `POST url` with a JSON body.
+    public static func post(_ url: String, json body: String, headers: [String] = []) throws -> Reply {
+        try send("POST", url, body: body, headers: ["Content-Type: application/json"] + headers)
+    }
+
+    /// One request; `headers` are `Name: value` lines.
+    public static func send(_ method: String, _ url: String, body: String? = nil, headers: [String] = []) throws -> Reply {
         let bodyPath = FileManager.default.temporaryDirectory.appendingPathComponent("zt-http-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: bodyPath) }
-        let curl = try ChildProcess("/usr/bin/curl", ["-s", "-m", "10", "-o", bodyPath, "-w", "%{http_code}", url])
+        var args = ["-s", "-m", "10", "-X", method, "-o", bodyPath, "-w", "%{http_code}"]
+        for h in headers { args += ["-H", h] }
+        if let body { args += ["--data-binary", body] }
+        let curl = try ChildProcess("/usr/bin/curl", args + [url])
         curl.waitForExit(seconds: 30)
         let status = Int(curl.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         return Reply(status: status, body: (try? String(contentsOfFile: bodyPath, encoding: .utf8)) ?? "")

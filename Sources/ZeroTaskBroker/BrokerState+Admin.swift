@@ -1,0 +1,237 @@
+import ZeroTaskProtocol
+
+/// Which tasks an operator means: the filters of `admin_tasks`, `admin_retry` and `admin_cancel`.
+/// Every filter left nil matches every task; the ones given must all match.
+public struct AdminTaskQuery: Sendable, Equatable {
+    /// What the operator sees a task as: its status, with a failed task cancelled by its
+    /// client (or an admin) told apart as `cancelled`.
+    public enum State: String, Sendable, CaseIterable {
+        case queued, assigned, running, finished, failed, cancelled
+    }
+
+    public var state: State?
+    public var method: String?
+    public var clientID: String?
+    public var nodeID: String?
+    /// Submitted at or after / before this wall-clock time (seconds since 1970).
+    public var since: Double?
+    public var until: Double?
+    /// Found in the params (as JSON text) or in the error's message.
+    public var text: String?
+    /// At most this many tasks in one answer.
+    public var limit = 50
+    /// Only tasks submitted before the one with this sequence: the `next_cursor` of the page before.
+    public var cursor: UInt64?
+
+    public static let maxLimit = 1000
+
+    public init(
+        state: State? = nil, method: String? = nil, clientID: String? = nil, nodeID: String? = nil, since: Double? = nil,
+        until: Double? = nil, text: String? = nil, limit: Int = 50, cursor: UInt64? = nil
+    ) {
+        self.state = state
+        self.method = method
+        self.clientID = clientID
+        self.nodeID = nodeID
+        self.since = since
+        self.until = until
+        self.text = text
+        self.limit = limit
+        self.cursor = cursor
+    }
+
+    /// Whether a task passes every filter (the cursor included). The cheap filters go first:
+    /// the text is looked for only in tasks that passed the others.
+    func matches(_ t: TaskRecord) -> Bool {
+        if let cursor, t.sequence >= cursor { return false }
+        if let state, AdminTaskQuery.State(t) != state { return false }
+        if let method, t.method != method { return false }
+        if let clientID, t.clientID != clientID { return false }
+        if let nodeID, t.nodeID != nodeID && !t.lostBy.contains(nodeID) { return false }
+        if let since, t.created < since { return false }
+        if let until, t.created >= until { return false }
+        if let text, !text.isEmpty {
+            let inParams = !t.params.isNull && String(decoding: t.params.jsonBytes, as: UTF8.self).contains(text)
+            if !inParams && !(t.error?.message.contains(text) ?? false) { return false }
+        }
+        return true
+    }
+}
+
+extension AdminTaskQuery.State {
+    init(_ t: TaskRecord) {
+        switch t.status {
+        case .queued: self = .queued
+        case .assigned: self = .assigned
+        case .running: self = .running
+        case .finished: self = .finished
+        case .failed: self = t.outcome == .cancelled ? .cancelled : .failed
+        }
+    }
+}
+
+/// Operations on every client's tasks: list and inspect them, retry failed ones, cancel
+/// pending ones (`admin_*`; admins only when keys are on). None of it runs on the hot path:
+/// the only cost there is that a failed task keeps its params, so that it can be retried.
+extension BrokerState {
+    /// The params every `admin_*` method takes, by name (the ones a method does not use are ignored).
+    static let adminParams = ["task_id", "task_ids", "state", "method", "client_id", "node_id", "since", "until", "text", "limit", "cursor"]
+
+    /// Reads an `admin_*` request's filters; -32602 names the bad param.
+    static func adminQuery(_ p: ParamBinder, method: String) throws(RPCError) -> AdminTaskQuery {
+        var q = AdminTaskQuery()
+        if let s = try p.optionalString("state") {
+            guard let state = AdminTaskQuery.State(rawValue: s.lowercased()) else {
+                throw .invalidParams("\(method): param \"state\" must be one of \(AdminTaskQuery.State.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(s)\"")
+            }
+            q.state = state
+        }
+        q.method = try p.optionalString("method")
+        q.clientID = try p.optionalString("client_id")
+        q.nodeID = try p.optionalString("node_id")
+        q.since = try p.optionalSeconds("since")
+        q.until = try p.optionalSeconds("until")
+        q.text = try p.optionalString("text")
+        q.limit = Int(try p.optionalInt("limit", in: 1...Int64(AdminTaskQuery.maxLimit)) ?? 50)
+        if let c = try p.optionalString("cursor") {
+            guard let n = UInt64(c, radix: 36) else { throw .invalidParams("\(method): param \"cursor\" is not a cursor this broker gave (\"\(c)\")") }
+            q.cursor = n
+        }
+        return q
+    }
+
+    /// Answers one `admin_*` request.
+    mutating func admin(_ method: BrokerMethod, _ p: ParamBinder, now: Double) throws -> JSONValue {
+        let name = method.rawValue
+        switch method {
+        case .adminTask:
+            let id = try p.string("task_id")
+            guard let t = tasks[id] else { throw BrokerError.unknownTask(id) }
+            return adminDetail(t)
+        case .adminTasks:
+            return adminPage(try Self.adminQuery(p, method: name))
+        case .adminRetry, .adminCancel:
+            let targets: [String]
+            if p.has("task_ids") {
+                targets = try p.array("task_ids").enumerated().map { (i, v) throws(RPCError) -> String in
+                    guard let s = v.stringValue else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
+                    return s
+                }
+            } else {
+                var q = try Self.adminQuery(p, method: name)
+                // "Everything" must be said: a filter-less retry or cancel of every task is a slip.
+                guard q != AdminTaskQuery(limit: q.limit) else {
+                    throw RPCError.invalidParams("\(name): give task_ids or at least one filter (state, method, client_id, node_id, since, until, text)")
+                }
+                q.limit = Int.max
+                targets = matching(q).map(\.id)
+            }
+            var done: [JSONValue] = [], skipped: [JSONValue] = []
+            for id in targets {
+                let why = method == .adminRetry ? retry(id, now: now) : adminCancel(id, now: now)
+                if let why { skipped.append(["task_id": .string(id), "reason": .string(why)]) } else { done.append(.string(id)) }
+            }
+            return [method == .adminRetry ? "retried" : "cancelled": .array(done), "skipped": .array(skipped)]
+        default:
+            throw RPCError(.internalError, "\(name) is not an admin method")
+        }
+    }
+
+    /// The tasks a query matches, newest first, at most `limit`: one pass over the tasks with
+    /// a heap of the `limit` newest so far, so a page costs O(tasks · log limit).
+    func matching(_ q: AdminTaskQuery) -> [TaskRecord] {
+        var newest = BinaryHeap<OldestFirst>()
+        for t in tasks.values where q.matches(t) {
+            if newest.count < q.limit {
+                newest.push(OldestFirst(task: t))
+            } else if let oldest = newest.first, t.sequence > oldest.task.sequence {
+                newest.replaceFirst(with: OldestFirst(task: t))
+            }
+        }
+        return newest.elements.map(\.task).sorted { $0.sequence > $1.sequence }
+    }
+
+    /// One page of `admin_tasks`: `{tasks, next_cursor}`, `next_cursor` null on the last page.
+    func adminPage(_ q: AdminTaskQuery) -> JSONValue {
+        var probe = q
+        probe.limit = q.limit + 1  // one more tells whether another page follows
+        let found = matching(probe)
+        let page = found.prefix(q.limit)
+        let next: JSONValue = found.count > q.limit ? .string(String(page.last!.sequence, radix: 36)) : .null
+        return ["tasks": .array(page.map { adminSummary($0) }), "next_cursor": next]
+    }
+
+    /// A task in a list: who, what, where and how it stands (no params or result).
+    func adminSummary(_ t: TaskRecord) -> JSONValue {
+        guard case .object(var o) = t.info(Tenancy(prefix: "", seesAll: true)) else { return .null }
+        o["state"] = .string(AdminTaskQuery.State(t).rawValue)
+        o.append("client_id", .string(t.clientID))
+        o.append("max_retries", .int(Int64(t.maxRetries)))
+        if !t.lostBy.isEmpty { o.append("lost_by", .array(t.lostBy.map { .string($0) })) }
+        return .object(o)
+    }
+
+    /// One task whole: the summary, its params, its result, and a timeline of what happened.
+    ///
+    /// The timeline is made from the times the task keeps (submitted, last started, finished)
+    /// and its latest progress: recording every transition would cost every task on the hot
+    /// path, for a view few tasks are ever shown in.
+    func adminDetail(_ t: TaskRecord) -> JSONValue {
+        guard case .object(var o) = adminSummary(t) else { return .null }
+        o.append("params", t.params)
+        if let r = t.result { o.append("result", r) }
+        var timeline: [JSONValue] = [["at": .double(t.created), "event": "submitted"]]
+        if let s = t.started {
+            timeline.append(["at": .double(s), "event": .string("started (attempt \(t.attempts))"), "node_id": t.nodeID.map { .string($0) } ?? .null])
+        }
+        if let p = t.progress { timeline.append(["event": "progress", "progress": .object(p)]) }
+        if let f = t.finished { timeline.append(["at": .double(f), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
+        o.append("timeline", .array(timeline))
+        return .object(o)
+    }
+
+    /// Sends a failed or cancelled task back to its queue with the params it kept, as new:
+    /// its attempts count from zero again. The reason it cannot, or nil when it went. The queue
+    /// limits do not refuse it: the task and its params were held all along (in the result
+    /// budget), and an operator's retry must not fail because clients filled the queue.
+    mutating func retry(_ id: String, now: Double) -> String? {
+        guard var t = tasks[id] else { return "unknown task" }
+        guard t.status == .failed else { return "not failed or cancelled (\(AdminTaskQuery.State(t).rawValue))" }
+        guard !t.params.isNull || t.paramsBytes == 0 else { return "its params were not kept" }
+        results.removed(bytes: t.resultBytes, failed: true)
+        t.status = .queued
+        t.error = nil
+        t.result = nil
+        t.nodeID = nil
+        t.lostBy = []
+        t.progress = nil
+        t.attempts = 0
+        t.started = nil
+        t.finished = nil
+        // Its entries in the result budget and expiry heap no longer match it: both skip it.
+        t.completedAt = nil
+        t.resultBytes = 0
+        tasks[id] = t
+        taskChanged(id)
+        pendingBytes += t.paramsBytes
+        clients.countPending(t.clientID, by: 1)
+        counters.requeued += 1
+        observer?.taskRetried(method: t.method)  // metrics
+        enqueue(t)
+        return nil
+    }
+
+    /// Cancels a pending task of any client. The reason it cannot, or nil when it did.
+    mutating func adminCancel(_ id: String, now: Double) -> String? {
+        guard let t = tasks[id] else { return "unknown task" }
+        guard !t.status.isComplete else { return "already \(AdminTaskQuery.State(t).rawValue)" }
+        cancel(t, now: now, by: "an admin")
+        return nil
+    }
+}
+
+/// A task in the heap of `matching`: the oldest on top, to be replaced by anything newer.
+private struct OldestFirst: HeapOrdered {
+    var task: TaskRecord
+    func precedes(_ other: OldestFirst) -> Bool { task.sequence < other.task.sequence }
+}
