@@ -119,6 +119,7 @@ public final class BrokerMetrics: TaskObserver {
             }
             for w in c.queueWaits { m.queueWait.recordSeconds(w) }
             for r in c.runs { m.run.recordSeconds(r) }
+            recent.record(method: method, succeeded: c.succeeded, failed: c.failed, runs: c.runs, queueWaits: c.queueWaits)
         }
     }
 

@@ -20,14 +20,15 @@ public final class RecentActivity: Sendable {
         /// differences between two polls.
         var doneByMethod: [String: Int] = [:]
 
-        mutating func count(at now: Double, failed isFailure: Bool) {
+        mutating func count(at now: Double, succeeded ok: Int, failed bad: Int) {
             let s = Int(now), i = s % RecentActivity.window
             if second[i] != s {
                 second[i] = s
                 succeeded[i] = 0
                 failed[i] = 0
             }
-            if isFailure { failed[i] += 1 } else { succeeded[i] += 1 }
+            succeeded[i] += ok
+            failed[i] += bad
         }
     }
 
@@ -47,16 +48,25 @@ public final class RecentActivity: Sendable {
     public init(clock: @escaping @Sendable () -> Double = monotonicSeconds) { self.clock = clock }
 
     func completed(method: String, failed: Bool, runSeconds: Double?) {
-        let now = clock()
-        book.withLock {
-            $0.count(at: now, failed: failed)
-            $0.doneByMethod[method, default: 0] += 1
-            if let runSeconds { $0.run.add(max(0, runSeconds)) }
-        }
+        record(method: method, succeeded: failed ? 0 : 1, failed: failed ? 1 : 0, runs: runSeconds.map { [$0] } ?? [], queueWaits: [])
     }
 
     func started(queueWait: Double) {
         book.withLock { $0.wait.add(max(0, queueWait)) }
+    }
+
+    /// One method's share of a loop turn (`BrokerMetrics.record`): one lock for all of it.
+    func record(method: String, succeeded: Int, failed: Int, runs: [Double], queueWaits: [Double]) {
+        guard succeeded + failed > 0 || !runs.isEmpty || !queueWaits.isEmpty else { return }
+        let now = clock()
+        book.withLock {
+            if succeeded + failed > 0 {
+                $0.count(at: now, succeeded: succeeded, failed: failed)
+                $0.doneByMethod[method, default: 0] += succeeded + failed
+            }
+            for r in runs { $0.run.add(max(0, r)) }
+            for w in queueWaits { $0.wait.add(max(0, w)) }
+        }
     }
 
     /// `{seconds, succeeded: [900], failed: [900], run: {p50, p90, p99, count}, queue_wait: {…},
