@@ -1,7 +1,7 @@
 import ZeroTaskProtocol
 
 /// A task submission, as the client described it.
-struct Submission: Sendable {
+struct Submission: Sendable, Equatable {
     var method: String
     var params: JSONValue
     var taskID: String?
@@ -10,6 +10,21 @@ struct Submission: Sendable {
     var maxRetries: Int?
     /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
     var resultTTL: Double?
+
+    /// -32602 naming the broker's cap when it asks for more retries, a longer timeout or a
+    /// longer result lifetime than `config` allows.
+    /// - Parameter method: the request (or entry) to name in the error.
+    func check(_ config: BrokerConfig, method: String) throws(RPCError) {
+        if let maxRetries, maxRetries > config.maxTaskRetries {
+            throw .invalidParams("\(method): param \"max_retries\" (\(maxRetries)) exceeds the broker's max_task_retries (\(config.maxTaskRetries))")
+        }
+        func capped(_ name: String, _ value: Double?, _ cap: Double, _ setting: String) throws(RPCError) {
+            guard let value, value > cap else { return }
+            throw .invalidParams("\(method): param \"\(name)\" (\(value) s) exceeds the broker's \(setting) (\(cap) s)")
+        }
+        try capped("timeout", timeout, config.maxTaskTimeout, "max_task_timeout")
+        try capped("result_ttl", resultTTL, config.maxResultTTL, "max_result_ttl")
+    }
 }
 
 /// Tasks: submission, assignment, completion, cancellation.
