@@ -17,11 +17,20 @@ extension BrokerState {
             return .error(RPCError(.notAllowed, "\(caller) may not call \(request.method): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
         }
         counters.byMethod[method.rawValue, default: 0] += 1
+        let command: BrokerCommand
+        do { command = try BrokerCommand(method, request.params) } catch { return .error(error) }
+        return apply(command, route: route, caller: caller, now: now, canDefer: canDefer)
+    }
+
+    /// Applies a decoded command as `caller` sent it on `route`'s connection. The caller's role
+    /// is not checked here: `handle` checks it against the method before decoding.
+    mutating func apply(_ command: BrokerCommand, route: ReplyRoute, caller: PeerIdentity? = nil, now: Double,
+        canDefer: Bool = true) -> BrokerAnswer
+    {
         let tenancy = Tenancy(caller: caller)
-        let connection = Connection(peer: route.peer, key: caller)
         do {
-            let command = try BrokerCommand(method, request.params)
-            return try apply(command, route: route, connection: connection, tenancy: tenancy, now: now, canDefer: canDefer)
+            return try rules(command, route: route, connection: Connection(peer: route.peer, key: caller), tenancy: tenancy,
+                now: now, canDefer: canDefer)
         } catch {
             return .error(tenancy.outside(Self.rpcError(error)))
         }
@@ -43,7 +52,7 @@ extension BrokerState {
     ///   - tenancy: how the caller's client and task ids read inside the broker (its tenant's
     ///     prefix added to ids it names, taken off ids it is told).
     /// - Throws: `RPCError` for a param past the broker's caps, `BrokerError` for a rule's refusal.
-    mutating func apply(_ command: BrokerCommand, route: ReplyRoute, connection: Connection,
+    private mutating func rules(_ command: BrokerCommand, route: ReplyRoute, connection: Connection,
         tenancy: Tenancy, now: Double, canDefer: Bool) throws -> BrokerAnswer
     {
         let peer = route.peer
