@@ -46,8 +46,7 @@ extension BrokerState {
         var completed: [TaskRecord] = []
         for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
             var t = TaskRecord(
-                id: s.id, clientID: s.clientID, method: s.method, params: s.params, status: s.status, priority: s.priority,
-                sequence: s.sequence, timeout: s.timeout, maxRetries: s.maxRetries, resultTTL: s.resultTTL,
+                id: s.id, clientID: s.clientID, spec: s.spec, status: s.status, sequence: s.sequence, maxRetries: s.maxRetries,
                 attempts: s.attempts, nodeID: s.nodeID,
                 result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished)
             nextSequence = max(nextSequence, s.sequence &+ 1)
@@ -90,8 +89,7 @@ extension BrokerState {
 extension TaskRecord {
     var stored: StoredTask {
         StoredTask(
-            id: id, clientID: clientID, method: method, params: params, priority: priority, sequence: sequence,
-            timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL, attempts: attempts, status: status, nodeID: nodeID, result: result,
-            error: error, created: created, started: started, finished: finished)
+            id: id, clientID: clientID, spec: spec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
+            status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished)
     }
 }

@@ -1,15 +1,35 @@
 import ZeroTaskProtocol
 
 /// A task submission, as the client described it.
-struct Submission: Sendable {
-    var method: String
-    var params: JSONValue
+struct Submission: Sendable, Equatable {
+    var spec: TaskSpec
+    /// The client's own id for the task (the broker makes one up when nil).
     var taskID: String?
-    var timeout: Double?
-    var priority: Int64 = 0
+    /// nil: the broker's `max_retries`.
     var maxRetries: Int?
-    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
-    var resultTTL: Double?
+
+    init(method: String, params: JSONValue, taskID: String? = nil, timeout: Double? = nil, priority: Int64 = 0,
+        maxRetries: Int? = nil, resultTTL: Double? = nil)
+    {
+        spec = TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL)
+        self.taskID = taskID
+        self.maxRetries = maxRetries
+    }
+
+    /// -32602 naming the broker's cap when it asks for more retries, a longer timeout or a
+    /// longer result lifetime than `config` allows.
+    /// - Parameter method: the request (or entry) to name in the error.
+    func check(_ config: BrokerConfig, method: String) throws(RPCError) {
+        if let maxRetries, maxRetries > config.maxTaskRetries {
+            throw .invalidParams("\(method): param \"max_retries\" (\(maxRetries)) exceeds the broker's max_task_retries (\(config.maxTaskRetries))")
+        }
+        func capped(_ name: String, _ value: Double?, _ cap: Double, _ setting: String) throws(RPCError) {
+            guard let value, value > cap else { return }
+            throw .invalidParams("\(method): param \"\(name)\" (\(value) s) exceeds the broker's \(setting) (\(cap) s)")
+        }
+        try capped("timeout", spec.timeout, config.maxTaskTimeout, "max_task_timeout")
+        try capped("result_ttl", spec.resultTTL, config.maxResultTTL, "max_result_ttl")
+    }
 }
 
 /// Tasks: submission, assignment, completion, cancellation.
@@ -21,13 +41,14 @@ extension BrokerState {
         return t
     }
 
-    mutating func submit(_ s: Submission, clientID: String, now: Double) throws(BrokerError) -> String {
+    mutating func submit(_ submission: Submission, clientID: String, now: Double) throws(BrokerError) -> String {
+        let s = submission.spec
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
             throw .invalidParams("client_new_task: \"\(s.method)\" is not a valid method name")
         }
         if !unavailableIndex.isEmpty, let e = unavailableError(s.method) { throw e }
         let id: String
-        if let given = s.taskID {
+        if let given = submission.taskID {
             id = "\(clientID)-\(given)"
             guard Identifier.isValidID(given), Identifier.isValidID(id) else {
                 throw .invalidTaskID(given)
@@ -50,9 +71,8 @@ extension BrokerState {
             throw .queueFull("queue full: pending tasks hold \(pendingBytes) bytes of params (max_queued_bytes \(config.maxQueuedBytes)); retry later")
         }
         let task = TaskRecord(
-            id: id, clientID: clientID, method: s.method, params: s.params, priority: s.priority,
-            sequence: nextSequence, timeout: s.timeout, maxRetries: s.maxRetries ?? config.maxRetries,
-            resultTTL: s.resultTTL, created: wallClock())
+            id: id, clientID: clientID, spec: s, sequence: nextSequence, maxRetries: submission.maxRetries ?? config.maxRetries,
+            created: wallClock())
         nextSequence += 1
         tasks[id] = task
         taskChanged(id)

@@ -13,19 +13,14 @@ struct TaskRecord: Sendable {
     struct Fields: Sendable {
         let id: String
         let clientID: String
-        let method: String
-        /// Dropped (null) once the task is complete: nothing needs them then.
-        var params: JSONValue
-        /// What `params` took when submitted (`approximateByteCount`), for `max_queued_bytes`.
+        /// Its params are dropped (null) once the task is complete: nothing needs them then.
+        var spec: TaskSpec
+        /// What the params took when submitted (`approximateByteCount`), for `max_queued_bytes`.
         let paramsBytes: Int
         var status: TaskStatus
-        let priority: Int64
         /// Submission order; FIFO within a priority.
         let sequence: UInt64
-        let timeout: Double?
         let maxRetries: Int
-        /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
-        let resultTTL: Double?
         /// How many times the task was handed to a node.
         var attempts: Int
         var nodeID: String?
@@ -55,16 +50,14 @@ struct TaskRecord: Sendable {
     private var box: Box
 
     init(
-        id: String, clientID: String, method: String, params: JSONValue, status: TaskStatus = .queued,
-        priority: Int64, sequence: UInt64, timeout: Double?, maxRetries: Int, resultTTL: Double?,
+        id: String, clientID: String, spec: TaskSpec, status: TaskStatus = .queued, sequence: UInt64, maxRetries: Int,
         attempts: Int = 0, nodeID: String? = nil, progress: JSONObject? = nil, result: JSONValue? = nil,
         error: RPCError? = nil, created: Double, started: Double? = nil, finished: Double? = nil,
         completedAt: Double? = nil
     ) {
         box = Box(Fields(
-            id: id, clientID: clientID, method: method, params: params, paramsBytes: params.approximateByteCount,
-            status: status, priority: priority,
-            sequence: sequence, timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL, attempts: attempts,
+            id: id, clientID: clientID, spec: spec, paramsBytes: spec.params.approximateByteCount, status: status,
+            sequence: sequence, maxRetries: maxRetries, attempts: attempts,
             nodeID: nodeID, progress: progress, result: result, error: error, created: created, started: started,
             finished: finished, completedAt: completedAt))
     }
@@ -80,21 +73,22 @@ struct TaskRecord: Sendable {
 
     var id: String { box.fields.id }
     var clientID: String { box.fields.clientID }
-    var method: String { box.fields.method }
+    var spec: TaskSpec { box.fields.spec }
+    var method: String { box.fields.spec.method }
     var params: JSONValue {
-        get { box.fields.params }
-        set { writable.params = newValue }
+        get { box.fields.spec.params }
+        set { writable.spec.params = newValue }
     }
     var paramsBytes: Int { box.fields.paramsBytes }
     var resultBytes: Int {
         get { box.fields.resultBytes }
         set { writable.resultBytes = newValue }
     }
-    var priority: Int64 { box.fields.priority }
+    var priority: Int64 { box.fields.spec.priority }
     var sequence: UInt64 { box.fields.sequence }
-    var timeout: Double? { box.fields.timeout }
+    var timeout: Double? { box.fields.spec.timeout }
     var maxRetries: Int { box.fields.maxRetries }
-    var resultTTL: Double? { box.fields.resultTTL }
+    var resultTTL: Double? { box.fields.spec.resultTTL }
     var created: Double { box.fields.created }
     var status: TaskStatus {
         get { box.fields.status }

@@ -25,14 +25,9 @@ public protocol TaskStore: AnyObject {
 public struct StoredTask: Sendable, Equatable {
     public var id: String
     public var clientID: String
-    public var method: String
-    public var params: JSONValue
-    public var priority: Int64
+    public var spec: TaskSpec
     public var sequence: UInt64
-    public var timeout: Double?
     public var maxRetries: Int
-    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
-    public var resultTTL: Double?
     public var attempts: Int
     public var status: TaskStatus
     /// The node it is assigned to while assigned or running.
@@ -45,20 +40,15 @@ public struct StoredTask: Sendable, Equatable {
     public var finished: Double?
 
     public init(
-        id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
-        timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
-        nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
-        started: Double? = nil, finished: Double? = nil
+        id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,
+        status: TaskStatus = .queued, nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil,
+        created: Double, started: Double? = nil, finished: Double? = nil
     ) {
         self.id = id
         self.clientID = clientID
-        self.method = method
-        self.params = params
-        self.priority = priority
+        self.spec = spec
         self.sequence = sequence
-        self.timeout = timeout
         self.maxRetries = maxRetries
-        self.resultTTL = resultTTL
         self.attempts = attempts
         self.status = status
         self.nodeID = nodeID
@@ -68,6 +58,26 @@ public struct StoredTask: Sendable, Equatable {
         self.started = started
         self.finished = finished
     }
+
+    /// A row from the spec's fields one by one (the stores' columns, the tests).
+    public init(
+        id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
+        timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
+        nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
+        started: Double? = nil, finished: Double? = nil
+    ) {
+        self.init(
+            id: id, clientID: clientID, spec: TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL),
+            sequence: sequence, maxRetries: maxRetries, attempts: attempts, status: status, nodeID: nodeID, result: result,
+            error: error, created: created, started: started, finished: finished)
+    }
+
+    // The spec's fields, read and written as the stores' columns are.
+    public var method: String { get { spec.method } set { spec.method = newValue } }
+    public var params: JSONValue { get { spec.params } set { spec.params = newValue } }
+    public var priority: Int64 { get { spec.priority } set { spec.priority = newValue } }
+    public var timeout: Double? { get { spec.timeout } set { spec.timeout = newValue } }
+    public var resultTTL: Double? { get { spec.resultTTL } set { spec.resultTTL = newValue } }
 }
 
 /// A client as the store keeps it.

@@ -3,7 +3,8 @@ import ZeroTaskProtocol
 
 @testable import ZeroTaskBroker
 
-/// The broker's rules with no sockets and no sleeping: requests go straight to `BrokerState`,
+/// The broker's rules with no sockets and no sleeping: typed commands go straight to `BrokerState.apply`
+/// (no JSON params; the decoder has its own suite, BrokerCommandDecodingTests),
 /// time is a number the test moves forward, and outputs are read back from the state.
 @Suite struct BrokerStateTests {
     /// A broker state machine with a made-up clock and helpers to call it as a peer would.
@@ -57,6 +58,36 @@ import ZeroTaskProtocol
             }
         }
 
+        /// Applies a typed command, as the decoder would hand it over: no JSON params.
+        mutating func run(_ command: BrokerCommand, peer: String, id: JSONValue? = nil, canDefer: Bool = true,
+            caller: PeerIdentity? = nil) -> BrokerAnswer
+        {
+            let rid = id ?? .int(nextID)
+            nextID += 1
+            return state.apply(command, route: Self.route(peer, id: rid), caller: caller, now: now, canDefer: canDefer)
+        }
+
+        /// The result of a typed command (an issue is recorded for anything else).
+        @discardableResult
+        mutating func value(_ command: BrokerCommand, peer: String, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue {
+            switch run(command, peer: peer) {
+            case .result(let v): return v
+            case let other:
+                Issue.record("\(command) answered \(other)", sourceLocation: sourceLocation)
+                return .null
+            }
+        }
+
+        /// The error of a typed command (an issue is recorded for anything else).
+        mutating func refusal(_ command: BrokerCommand, peer: String, sourceLocation: SourceLocation = #_sourceLocation) -> RPCError? {
+            switch run(command, peer: peer) {
+            case .error(let e): return e
+            case let other:
+                Issue.record("\(command) answered \(other), not an error", sourceLocation: sourceLocation)
+                return nil
+            }
+        }
+
         /// The notifications published since the last call, as text.
         mutating func published() -> [String] {
             state.takeOutputs().compactMap {
@@ -71,20 +102,18 @@ import ZeroTaskProtocol
 
         /// Connects client "alice" on peer "C" and node "n1" serving `methods` on peer "N".
         mutating func setUp(methods: [JSONValue] = ["work"], workers: Int64 = 0) {
-            result("client_connect", ["alice"], peer: "C")
-            result("node_connect", ["node_id": "n1", "methods": .array(methods), "workers": .int(workers)], peer: "N")
+            value(.clientConnect(clientID: "alice"), peer: "C")
+            value(.nodeConnect(nodeID: "n1", methods: methods, workers: Int(workers), capacity: nil, unavailable: [:]), peer: "N")
             _ = state.takeOutputs()
         }
 
         mutating func submit(_ taskID: String, method: String = "work", priority: Int64 = 0, maxRetries: Int64? = nil) {
-            var p: JSONObject = ["client_id": "alice", "method": .string(method), "params": [], "task_id": .string(taskID),
-                "priority": .int(priority)]
-            if let maxRetries { p.append("max_retries", .int(maxRetries)) }
-            result("client_new_task", .object(p), peer: "C")
+            let submission = Submission(method: method, params: [], taskID: taskID, priority: priority, maxRetries: maxRetries.map { Int($0) })
+            value(.submit(clientID: "alice", submission), peer: "C")
         }
 
         mutating func status(_ taskID: String) -> JSONValue {
-            result("client_task_status", ["alice", .string(taskID)], peer: "C")
+            value(.clientTask(.status, clientID: "alice", taskID: taskID), peer: "C")
         }
 
         /// Task ids of a `node_task_pull` answer.
@@ -101,7 +130,7 @@ import ZeroTaskProtocol
         for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1), ("f", 10), ("g", 0)] {
             h.submit(name, priority: Int64(priority))
         }
-        let pulled = h.result("node_task_pull", ["node_id": "n1", "max": 100], peer: "N")
+        let pulled = h.value(.pull(nodeID: "n1", max: 100, wait: nil, done: []), peer: "N")
         #expect(Harness.ids(pulled) == ["f", "b", "d", "a", "c", "g", "e"].map { "alice-\($0)" })
     }
 
@@ -113,7 +142,7 @@ import ZeroTaskProtocol
         h.submit("o2", method: "other", priority: 3)
         h.submit("w2", method: "work", priority: 1)
         var order: [String] = []
-        for _ in 0..<5 { order += Harness.ids(h.result("node_task_pull", ["n1", 1], peer: "N")) }
+        for _ in 0..<5 { order += Harness.ids(h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")) }
         #expect(order == ["alice-o2", "alice-w1", "alice-o1", "alice-w2"])
     }
 
@@ -121,11 +150,11 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp()
         for name in ["a", "b", "c"] { h.submit(name) }
-        let claimed = h.result("node_task_request", ["alice-b"], peer: "N")
+        let claimed = h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "N")
         #expect(claimed == ["method": "work", "params": [], "id": "alice-b"])
         // Claimed already: the seed answer for "no longer available" is {}.
-        #expect(h.result("node_task_request", ["alice-b"], peer: "N") == .object([:]))
-        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-a", "alice-c"])
+        #expect(h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "N") == .object([:]))
+        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-a", "alice-c"])
         #expect(h.state.queuedTaskCount == 0)
     }
 
@@ -133,10 +162,10 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp(workers: 2)
         for name in ["a", "b", "c"] { h.submit(name) }
-        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-a", "alice-b"])
-        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == [])
-        h.result("node_task_finished", ["alice-a", 1], peer: "N")
-        #expect(Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) == ["alice-c"])
+        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-a", "alice-b"])
+        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == [])
+        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N")
+        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-c"])
     }
 
     // MARK: liveness
@@ -146,10 +175,10 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a")
         h.submit("b")
-        _ = h.result("node_task_pull", ["n1", 2], peer: "N")
+        _ = h.value(.pull(nodeID: "n1", max: 2, wait: nil, done: []), peer: "N")
         _ = h.published()
         h.now = 8
-        h.result("node_heartbeat", ["n1"], peer: "N")
+        h.value(.heartbeat(nodeID: "n1"), peer: "N")
         h.now = 18
         h.state.tick(now: h.now)  // 10 s after the heartbeat: not yet
         #expect(h.status("alice-a") == .int(TaskStatus.assigned.rawValue))
@@ -164,10 +193,10 @@ import ZeroTaskProtocol
             #"{"method":"zerotask.node.broker_new_task","params":{"method":"work","task_id":"alice-b"},"jsonrpc":"2.0"}"#,
         ])
         // n1 speaking again (from its own connection) is registered again, empty-handed.
-        h.result("node_heartbeat", ["n1"], peer: "N")
-        h.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "N2")
-        #expect(Harness.ids(h.result("node_task_pull", ["n2", 5], peer: "N2")) == ["alice-a", "alice-b"])
-        let info = h.result("client_task_info", ["alice", "alice-a"], peer: "C")
+        h.value(.heartbeat(nodeID: "n1"), peer: "N")
+        h.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "N2")
+        #expect(Harness.ids(h.value(.pull(nodeID: "n2", max: 5, wait: nil, done: []), peer: "N2")) == ["alice-a", "alice-b"])
+        let info = h.value(.clientTask(.info, clientID: "alice", taskID: "alice-a"), peer: "C")
         #expect(info["attempts"] == 2)
         #expect(info["node_id"] == "n2")
     }
@@ -177,13 +206,13 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a", maxRetries: 1)
         for (attempt, node) in ["n1", "n2"].enumerated() {
-            if attempt > 0 { h.result("node_connect", ["node_id": .string(node), "methods": ["work"]], peer: node) }
-            #expect(Harness.ids(h.result("node_task_pull", [.string(node), 1], peer: attempt == 0 ? "N" : node)) == ["alice-a"])
+            if attempt > 0 { h.value(.nodeConnect(nodeID: node, methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: node) }
+            #expect(Harness.ids(h.value(.pull(nodeID: node, max: 1, wait: nil, done: []), peer: attempt == 0 ? "N" : node)) == ["alice-a"])
             h.now += 11
             h.state.tick(now: h.now)
         }
         #expect(h.status("alice-a") == .int(TaskStatus.failed.rawValue))
-        let e = h.error("client_task_result", ["alice", "alice-a"], peer: "C")
+        let e = h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C")
         #expect(e?.code == ErrorCode.retriesExhausted.rawValue)
         #expect(e?.data == ["attempts": 2])
         #expect(h.published().last == #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-a"},"jsonrpc":"2.0"}"#)
@@ -193,19 +222,19 @@ import ZeroTaskProtocol
         var h = Harness { $0.nodeTimeout = 1; $0.maxRetries = 0 }
         h.setUp()
         h.submit("a")
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
+        _ = h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
         h.now = 2
         h.state.tick(now: h.now)
-        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == -32063)
+        #expect(h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == -32063)
     }
 
     @Test func aClientIDIsTakenOnlyWhileActiveWithinClientTimeout() {
         var h = Harness { $0.clientTimeout = 30 }
-        h.result("client_connect", ["alice"], peer: "C1")
+        h.value(.clientConnect(clientID: "alice"), peer: "C1")
         h.now = 29
-        #expect(h.error("client_connect", ["alice"], peer: "C2")?.code == ErrorCode.invalidClientID.rawValue)
+        #expect(h.refusal(.clientConnect(clientID: "alice"), peer: "C2")?.code == ErrorCode.invalidClientID.rawValue)
         h.now = 59.5
-        #expect(h.result("client_connect", ["alice"], peer: "C2") == "alice")
+        #expect(h.value(.clientConnect(clientID: "alice"), peer: "C2") == "alice")
     }
 
     // MARK: result expiry
@@ -215,15 +244,15 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a")
         h.now = 100
-        _ = h.result("node_task_request", ["alice-a"], peer: "N")
-        h.result("node_task_finished", ["alice-a", 5], peer: "N")
+        _ = h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "N")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(5))), peer: "N")
         h.now = 150
         h.state.tick(now: h.now)
-        #expect(h.result("client_task_result", ["alice", "alice-a"], peer: "C") == 5)
+        #expect(h.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C") == 5)
         // Expiry sweeps run at most once a second, so the result goes at the next sweep.
         h.now = 151
         h.state.tick(now: h.now)
-        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
+        #expect(h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
         #expect(h.state.taskCount == 0)
     }
 
@@ -232,7 +261,7 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("queued")
         h.submit("running")
-        _ = h.result("node_task_request", ["alice-running"], peer: "N")
+        _ = h.value(.claim(nodeID: nil, taskID: "alice-running"), peer: "N")
         h.now = 1000
         h.state.tick(now: h.now)
         #expect(h.status("alice-queued") == .int(1000))
@@ -245,7 +274,7 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp()
         h.now = 100
-        #expect(h.call("node_task_pull", ["node_id": "n1", "max": 4, "wait": 5], peer: "N", id: "pull-1") == .deferred)
+        #expect(h.run(.pull(nodeID: "n1", max: 4, wait: 5, done: []), peer: "N", id: "pull-1") == .deferred)
         #expect(h.state.nextDeadline == 105)
         h.state.tick(now: 104.999)
         #expect(h.replies().isEmpty)
@@ -260,7 +289,7 @@ import ZeroTaskProtocol
     @Test func aParkedNodeGetsANewTaskDirectlyWithoutANotification() {
         var h = Harness()
         h.setUp()
-        #expect(h.call("node_task_pull", ["node_id": "n1", "max": 4, "wait": 30], peer: "N", id: 9) == .deferred)
+        #expect(h.run(.pull(nodeID: "n1", max: 4, wait: 30, done: []), peer: "N", id: 9) == .deferred)
         h.submit("a")
         let outputs = h.state.takeOutputs()
         #expect(outputs.count == 1)
@@ -273,8 +302,8 @@ import ZeroTaskProtocol
     @Test func longPollsAreClampedToMaxWaitAndNeverParkedInABatch() {
         var h = Harness { $0.maxWait = 60 }
         h.setUp()
-        #expect(h.call("node_task_pull", ["node_id": "n1", "wait": 1000], peer: "N", canDefer: false) == .result([]))
-        #expect(h.call("node_task_pull", ["node_id": "n1", "wait": 1000], peer: "N") == .deferred)
+        #expect(h.run(.pull(nodeID: "n1", max: 1, wait: 1000, done: []), peer: "N", canDefer: false) == .result([]))
+        #expect(h.run(.pull(nodeID: "n1", max: 1, wait: 1000, done: []), peer: "N") == .deferred)
         #expect(h.state.nextDeadline == 60)
     }
 
@@ -283,10 +312,10 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a")
         h.submit("b")
-        #expect(h.call("client_wait_results", ["alice", ["alice-a"], 2], peer: "C", id: "w1") == .deferred)
-        #expect(h.call("client_wait_results", ["alice", ["alice-b"], 3], peer: "C", id: "w2") == .deferred)
-        _ = h.result("node_task_request", ["alice-a"], peer: "N")
-        h.result("node_task_finished", ["alice-a", 5], peer: "N")
+        #expect(h.run(.waitResults(clientID: "alice", taskIDs: ["alice-a"], wait: 2), peer: "C", id: "w1") == .deferred)
+        #expect(h.run(.waitResults(clientID: "alice", taskIDs: ["alice-b"], wait: 3), peer: "C", id: "w2") == .deferred)
+        _ = h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "N")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(5))), peer: "N")
         let done = h.replies()
         #expect(done.count == 1)
         #expect(done.first?.1 == Response(id: "w1", result: [["task_id": "alice-a", "status": 7000, "result": 5]]))
@@ -304,15 +333,15 @@ import ZeroTaskProtocol
         var h = Harness { $0.nodeTimeout = 1000 }
         h.setUp()
         for i in 0..<300 {
-            let answer = h.call("client_call", ["client_id": "alice", "method": "work", "params": [], "task_id": .string("t\(i)"),
-                "wait": .double(Double(10 + i % 7))], peer: "C", id: .int(Int64(i)))
+            let answer = h.run(.call(clientID: "alice", Submission(method: "work", params: [], taskID: "t\(i)"), wait: Double(10 + i % 7)),
+                peer: "C", id: .int(Int64(i)))
             #expect(answer == .deferred)
         }
-        #expect(h.call("client_wait_results", ["alice", ["alice-t5", "alice-t6"], 30], peer: "C", id: "pair") == .deferred)
-        let pulled = Harness.ids(h.result("node_task_pull", ["n1", 300], peer: "N"))
+        #expect(h.run(.waitResults(clientID: "alice", taskIDs: ["alice-t5", "alice-t6"], wait: 30), peer: "C", id: "pair") == .deferred)
+        let pulled = Harness.ids(h.value(.pull(nodeID: "n1", max: 300, wait: nil, done: []), peer: "N"))
         #expect(pulled.count == 300)
         // Finish the even ones: each answers its own call; t6 also answers the pair, t5 not again.
-        for i in stride(from: 0, to: 300, by: 2) { h.result("node_task_finished", [.string("alice-t\(i)"), .int(Int64(i))], peer: "N") }
+        for i in stride(from: 0, to: 300, by: 2) { h.value(.report(nodeID: nil, .init(taskID: "alice-t\(i)", outcome: .success(.int(Int64(i))))), peer: "N") }
         let answered = h.replies().map(\.1)
         #expect(answered.count == 151)
         var expected: Set<String> = ["\"pair\""]
@@ -324,7 +353,7 @@ import ZeroTaskProtocol
             guard case .int(let i) = r.id else { continue }
             #expect(r.outcome == .success(["task_id": .string("alice-t\(i)"), "status": 7000, "result": .int(i)]))
         }
-        h.result("node_task_finished", ["alice-t5", 5], peer: "N")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-t5", outcome: .success(5))), peer: "N")
         #expect(h.replies().map(\.1.id) == [5])
         // The odd ones expire by deadline: 10 + i % 7 seconds.
         #expect(h.state.nextDeadline == 10)
@@ -343,7 +372,7 @@ import ZeroTaskProtocol
     @Test func publishedNotificationsAreExactBytesMatchingTheirPrefixes() {
         var h = Harness()
         h.setUp(methods: ["add"])
-        h.result("client_new_task", ["alice", "add", [2, 3], "t1"], peer: "C")
+        h.value(.submit(clientID: "alice", Submission(method: "add", params: [2, 3], taskID: "t1")), peer: "C")
         let newTask = h.state.takeOutputs()
         #expect(newTask.count == 1)
         guard case .publish(let bytes)? = newTask.first else { Issue.record("no publish"); return }
@@ -353,9 +382,9 @@ import ZeroTaskProtocol
         // takeOutputs hands them over once.
         #expect(h.state.takeOutputs().isEmpty)
 
-        _ = h.result("node_task_request", ["alice-t1"], peer: "N")
+        _ = h.value(.claim(nodeID: nil, taskID: "alice-t1"), peer: "N")
         #expect(h.published().isEmpty)
-        h.result("node_task_finished", ["alice-t1", 5], peer: "N")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-t1", outcome: .success(5))), peer: "N")
         let ready = #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-t1"},"jsonrpc":"2.0"}"#
         #expect(h.published() == [ready])
         #expect(ready.hasPrefix(Notifications.resultReadyPrefix(clientID: "alice")))
@@ -367,17 +396,17 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp()
         h.submit("a")
-        _ = h.result("node_task_request", ["alice-a"], peer: "N")
+        _ = h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "N")
         _ = h.published()
-        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == true)
         #expect(h.published() == [
             #"{"method":"zerotask.node.task_cancel","params":{"node_id":"n1","task_id":"alice-a"},"jsonrpc":"2.0"}"#,
             #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-a"},"jsonrpc":"2.0"}"#,
         ])
-        #expect(h.error("client_task_result", ["alice", "alice-a"], peer: "C")?.code == -32062)
+        #expect(h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == -32062)
         // The node's late report of a cancelled task is accepted quietly.
-        #expect(h.result("node_task_finished", ["alice-a", 1], peer: "N") == true)
-        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == false)
+        #expect(h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N") == true)
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == false)
     }
 
     @Test func requestsOutsideTheBrokerNamespaceAreNotFound() {

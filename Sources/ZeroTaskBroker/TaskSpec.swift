@@ -1,0 +1,28 @@
+import ZeroTaskProtocol
+
+/// What a task is, as its client described it: the one list of a task's own fields, shared by
+/// a submission (`Submission`), the broker's record (`TaskRecord`) and the store's row
+/// (`StoredTask`), so a new field is added once.
+///
+/// Left out on purpose: the ids and the submission order (the broker gives them), and
+/// `max_retries`, which a submission may leave to the broker's default while a record holds
+/// the number it was given.
+public struct TaskSpec: Sendable, Equatable {
+    public var method: String
+    /// The task's params as submitted; a record drops them (null) once the task is complete.
+    public var params: JSONValue
+    /// Higher runs first; FIFO within a priority.
+    public var priority: Int64
+    /// Seconds a node may run it; nil: no limit.
+    public var timeout: Double?
+    /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
+    public var resultTTL: Double?
+
+    public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil) {
+        self.method = method
+        self.params = params
+        self.priority = priority
+        self.timeout = timeout
+        self.resultTTL = resultTTL
+    }
+}
