@@ -43,6 +43,20 @@ enum BrokerCommand: Sendable, Equatable {
     case nodes(refresh: Bool)
     case stats
 
+    // MARK: operations (admin)
+    case adminTask(taskID: String)
+    case adminTasks(AdminTaskQuery)
+    /// `admin_retry` / `admin_cancel`.
+    case adminAct(AdminAction, AdminTargets)
+
+    enum AdminAction: Sendable, Equatable { case retry, cancel }
+
+    /// The tasks an admin action is for: the ones named, or every one a filter matches.
+    enum AdminTargets: Sendable, Equatable {
+        case ids([String])
+        case matching(AdminTaskQuery)
+    }
+
     /// What a client asks of one of its tasks.
     enum ClientTaskQuery: Sendable, Equatable { case status, result, info, cancel }
 
@@ -191,6 +205,29 @@ enum BrokerCommand: Sendable, Equatable {
         case .stats:
             _ = try bind([], 0)
             self = .stats
+
+        case .adminTask:
+            self = .adminTask(taskID: try bind(BrokerState.adminParams, 0).string("task_id"))
+        case .adminTasks:
+            self = .adminTasks(try BrokerState.adminQuery(try bind(BrokerState.adminParams, 0), method: name))
+        case .adminRetry, .adminCancel:
+            let p = try bind(BrokerState.adminParams, 0)
+            let targets: AdminTargets
+            if p.has("task_ids") {
+                targets = .ids(try p.array("task_ids").enumerated().map { (i, v) throws(RPCError) -> String in
+                    guard let s = v.stringValue else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
+                    return s
+                })
+            } else {
+                var q = try BrokerState.adminQuery(p, method: name)
+                // "Everything" must be said: a filter-less retry or cancel of every task is a slip.
+                guard q != AdminTaskQuery(limit: q.limit) else {
+                    throw .invalidParams("\(name): give task_ids or at least one filter (state, method, client_id, node_id, since, until, text)")
+                }
+                q.limit = Int.max
+                targets = .matching(q)
+            }
+            self = .adminAct(method == .adminRetry ? .retry : .cancel, targets)
         }
     }
 

@@ -100,41 +100,19 @@ extension BrokerState {
         return q
     }
 
-    /// Answers one `admin_*` request.
-    mutating func admin(_ method: BrokerMethod, _ p: ParamBinder, now: Double) throws -> JSONValue {
-        let name = method.rawValue
-        switch method {
-        case .adminTask:
-            let id = try p.string("task_id")
-            guard let t = tasks[id] else { throw BrokerError.unknownTask(id) }
-            return adminDetail(t)
-        case .adminTasks:
-            return adminPage(try Self.adminQuery(p, method: name))
-        case .adminRetry, .adminCancel:
-            let targets: [String]
-            if p.has("task_ids") {
-                targets = try p.array("task_ids").enumerated().map { (i, v) throws(RPCError) -> String in
-                    guard let s = v.stringValue else { throw .invalidParams("\(name): task_ids[\(i)] must be a string") }
-                    return s
-                }
-            } else {
-                var q = try Self.adminQuery(p, method: name)
-                // "Everything" must be said: a filter-less retry or cancel of every task is a slip.
-                guard q != AdminTaskQuery(limit: q.limit) else {
-                    throw RPCError.invalidParams("\(name): give task_ids or at least one filter (state, method, client_id, node_id, since, until, text)")
-                }
-                q.limit = Int.max
-                targets = matching(q).map(\.id)
-            }
-            var done: [JSONValue] = [], skipped: [JSONValue] = []
-            for id in targets {
-                let why = method == .adminRetry ? retry(id, now: now) : adminCancel(id, now: now)
-                if let why { skipped.append(["task_id": .string(id), "reason": .string(why)]) } else { done.append(.string(id)) }
-            }
-            return [method == .adminRetry ? "retried" : "cancelled": .array(done), "skipped": .array(skipped)]
-        default:
-            throw RPCError(.internalError, "\(name) is not an admin method")
+    /// Retries or cancels the targets: `{retried|cancelled: [ids], skipped: [{task_id, reason}]}`.
+    mutating func admin(_ action: BrokerCommand.AdminAction, _ targets: BrokerCommand.AdminTargets, now: Double) -> JSONValue {
+        let ids: [String]
+        switch targets {
+        case .ids(let list): ids = list
+        case .matching(let q): ids = matching(q).map(\.id)
         }
+        var done: [JSONValue] = [], skipped: [JSONValue] = []
+        for id in ids {
+            let why = action == .retry ? retry(id, now: now) : adminCancel(id, now: now)
+            if let why { skipped.append(["task_id": .string(id), "reason": .string(why)]) } else { done.append(.string(id)) }
+        }
+        return [action == .retry ? "retried" : "cancelled": .array(done), "skipped": .array(skipped)]
     }
 
     /// The tasks a query matches, newest first, at most `limit`: one pass over the tasks with

@@ -219,8 +219,13 @@ extension BrokerState {
             return .result(statsSummary())
 
         // MARK: operations
-        case .adminTasks, .adminTask, .adminRetry, .adminCancel:
-            return .result(try admin(method, try bind(Self.adminParams, 0), now: now))
+        case .adminTask(let id):
+            guard let t = tasks[id] else { throw BrokerError.unknownTask(id) }
+            return .result(adminDetail(t))
+        case .adminTasks(let query):
+            return .result(adminPage(query))
+        case .adminAct(let action, let targets):
+            return .result(admin(action, targets, now: now))
         }
     }
 

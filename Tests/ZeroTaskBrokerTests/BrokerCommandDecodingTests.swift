@@ -69,6 +69,12 @@ import ZeroTaskProtocol
         (.methods, [], [:], .methods),
         (.nodes, [true], ["refresh": true], .nodes(refresh: true)),
         (.stats, [], [:], .stats),
+        (.adminTask, ["t1"], ["task_id": "t1"], .adminTask(taskID: "t1")),
+        (.adminTasks, [.null, .null, "failed", "math.add"], ["state": "failed", "method": "math.add"],
+            .adminTasks(AdminTaskQuery(state: .failed, method: "math.add"))),
+        (.adminRetry, [.null, ["t1", "t2"]], ["task_ids": ["t1", "t2"]], .adminAct(.retry, .ids(["t1", "t2"]))),
+        (.adminCancel, [.null, .null, "queued"], ["state": "queued"],
+            .adminAct(.cancel, .matching(AdminTaskQuery(state: .queued, limit: Int.max)))),
     ]
 
     @Test func theTableNamesEveryBrokerMethod() {
@@ -163,6 +169,8 @@ import ZeroTaskProtocol
             (.nodeCheckTasks, ["n1"], "node_check_tasks: missing param \"task_ids\""),
             (.methods, [1], "methods: too many params"),
             (.stats, ["verbose": true], "stats: unexpected param \"verbose\""),
+            (.adminRetry, [:], "admin_retry: give task_ids or at least one filter"),
+            (.adminTasks, ["state": "lost"], "admin_tasks: param \"state\" must be one of"),
         ]
         for (method, params, start) in cases {
             guard let e = Self.refusal(method, params) else { continue }
