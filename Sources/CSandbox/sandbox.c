@@ -31,7 +31,11 @@
 #define FS_TRUNCATE (1ULL << 14)
 #define FS_IOCTL_DEV (1ULL << 15)
 
-struct zt_ruleset_attr { uint64_t handled_access_fs; };
+/* ABI 4: TCP ports. Handling them with no rule refuses every bind and connect. */
+#define NET_BIND_TCP (1ULL << 0)
+#define NET_CONNECT_TCP (1ULL << 1)
+
+struct zt_ruleset_attr { uint64_t handled_access_fs; uint64_t handled_access_net; };
 struct zt_path_beneath_attr { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
 
 int zt_landlock_abi(void) {
@@ -67,12 +71,18 @@ static int add_path(int ruleset, const char *path, uint64_t rights, unsigned cha
 }
 
 int zt_landlock_restrict(const char *const *read, size_t nread, const char *const *write, size_t nwrite,
-                         unsigned char *missing) {
+                         int deny_tcp, unsigned char *missing) {
     int abi = zt_landlock_abi();
     if (abi <= 0) return ENOSYS;
     uint64_t handled = handled_rights(abi);
     struct zt_ruleset_attr attr = { .handled_access_fs = handled };
-    int ruleset = (int)syscall(ZT_SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    /* Before ABI 4 the kernel knows only the first field: pass that size, or it refuses. */
+    size_t size = sizeof attr.handled_access_fs;
+    if (abi >= 4) {
+        attr.handled_access_net = deny_tcp ? (NET_BIND_TCP | NET_CONNECT_TCP) : 0;
+        size = sizeof attr;
+    }
+    int ruleset = (int)syscall(ZT_SYS_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0) return errno;
     int err = 0;
     for (size_t i = 0; i < nread && err == 0; i++) {

@@ -47,7 +47,8 @@ extension NodeLoop {
             }
             do {
                 g.probes.append(try PluginProbe.start(library: dir + "/" + name, executable: config.workerExecutable,
-                                                      arguments: config.workerArguments, pluginConfig: config.pluginConfig, now: now))
+                                                      arguments: config.workerArguments, pluginConfig: config.pluginConfig,
+                                                      sandbox: probeSandboxArguments, now: now))
                 g.fresh.insert(name)
             } catch {
                 logger.error("cannot start a process to check plugin \(config.pluginsDir)/\(name): \(error)")
@@ -62,7 +63,7 @@ extension NodeLoop {
     func pollProbes(now: Double) {
         guard var g = pendingGeneration else { return }
         g.probes.removeAll { probe in
-            guard let outcome = probe.poll(now: now) else { return false }
+            guard let outcome = probe.poll(now: now).map({ cappingPaths($0, library: probe.library) }) else { return false }
             let name = (probe.library as NSString).lastPathComponent
             g.outcomes[name] = outcome
             if let key = g.keys[name] { probeVerdicts[key] = outcome }
@@ -71,6 +72,17 @@ extension NodeLoop {
         }
         pendingGeneration = g
         if g.probes.isEmpty { activate(g, now: now) }
+    }
+
+    /// A plugin that declares a path outside the node's `sandbox_read`/`sandbox_write` fails
+    /// (is quarantined) naming the file, the method and the path.
+    private func cappingPaths(_ outcome: ProbeOutcome, library: String) -> ProbeOutcome {
+        guard case .passed(_, _, let limits) = outcome else { return outcome }
+        for method in limits.keys.sorted() {
+            guard let (field, cause) = config.sandbox.pathOutsideCaps(limits[method]!) else { continue }
+            return .failed(PluginProblem(file: String(library.dropLast(3)) + ".json", method: method, field: field, cause: cause))
+        }
+        return outcome
     }
 
     /// Workers start on `g` from now on, without its quarantined plugins.

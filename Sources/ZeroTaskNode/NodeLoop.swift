@@ -140,7 +140,7 @@ final class NodeLoop: @unchecked Sendable {
                 writeToWorker(h)
             case .kill(let id):
                 guard let h = handle(id) else { continue }
-                let exit = h.process.killAndReap()
+                let exit = killAndReap(h)
                 logger.debug("worker \(id) ended: \(exit)")
                 remove(h)
             }
@@ -369,7 +369,7 @@ final class NodeLoop: @unchecked Sendable {
                 exit = h.process.reap()
             }
         }
-        let how = exit ?? h.process.killAndReap()
+        let how = exit ?? killAndReap(h)
         // Drain what it printed last (a crash message, a backtrace).
         for _ in 0..<8 where h.stdoutOpen || h.stderrOpen {
             if h.stdoutOpen { logOutput(h, stderr: false) }
@@ -443,7 +443,7 @@ final class NodeLoop: @unchecked Sendable {
             usleep(5000)
         }
         for h in handles {
-            _ = h.process.killAndReap()
+            _ = killAndReap(h)
             h.process.closeDescriptors()
         }
         handles.removeAll()

@@ -7,7 +7,7 @@ struct NodeSandbox {
 
     /// Checks the kernel (when the sandbox is on) with `detect`.
     /// - Throws: `NodeStartError.sandboxMissing` when `settings.required` and a mechanism is missing.
-    static func start(_ settings: SandboxSettings, detect: () -> SandboxSupport = SandboxSupport.detect) throws(NodeStartError) -> NodeSandbox {
+    static func start(_ settings: SandboxSettings, detect: () -> SandboxSupport = { SandboxSupport.detect() }) throws(NodeStartError) -> NodeSandbox {
         let support = settings.enabled ? detect() : nil
         if settings.required, let missing = support?.missing, !missing.isEmpty {
             if case .success(let root)? = support?.cgroups { root.remove() }

@@ -36,16 +36,17 @@ final class PluginProbe {
         self.deadline = deadline
     }
 
-    /// Starts probing `library` with the worker executable (`arguments` come before the probe's own).
+    /// Starts probing `library` with the worker executable (`arguments` come before the probe's
+    /// own; `sandbox`, the probe's `--sandbox`, after).
     static func start(library: String, executable: String, arguments: [String], pluginConfig: [String: JSONValue],
-                      now: Double) throws(WorkerProcess.SpawnError) -> PluginProbe {
+                      sandbox: [String] = [], now: Double) throws(WorkerProcess.SpawnError) -> PluginProbe {
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         let config = JSONValue.object(JSONObject(pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
         let process = try WorkerProcess.spawn(executable: executable, arguments: arguments + [
             "--probe", library, "--plugins", (library as NSString).deletingLastPathComponent, "--worker-id", "0",
             "--plugin-config", config.jsonString,
-        ], environment: env)
+        ] + sandbox, environment: env)
         return PluginProbe(library: library, process: process, deadline: now + timeout)
     }
 

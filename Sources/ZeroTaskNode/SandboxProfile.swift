@@ -105,8 +105,38 @@ public struct SandboxSettings: Sendable {
     public var allowProcesses = true
     /// Whether a plugin may declare `network: true` (`node.sandbox_allow_network`).
     public var allowNetwork = true
+    /// The paths beneath which a plugin may declare `read` paths (`node.sandbox_read`); nil: any.
+    /// A plugin declaring one outside is refused when it loads (`pathOutsideCaps`).
+    public var allowRead: [String]?
+    /// The same for `write` (`node.sandbox_write`).
+    public var allowWrite: [String]?
 
     public init() {}
+
+    /// The first declared path outside the node's allow lists: the field (`limits.read[0]`,
+    /// `methods`' own under their name) and why; nil when every path is inside. Readable paths
+    /// may also lie beneath a writable one.
+    public func pathOutsideCaps(_ declared: SandboxLimits) -> (field: String, cause: String)? {
+        guard enabled else { return nil }
+        func beneath(_ path: String, _ roots: [String]) -> Bool {
+            roots.contains { root in
+                let r = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+                return path == r || path.hasPrefix(r == "/" ? "/" : r + "/")
+            }
+        }
+        let lists: [(String, [String]?, [String]?, String)] = [
+            ("read", declared.read, allowRead.map { $0 + (allowWrite ?? []) }, "node.sandbox_read"),
+            ("write", declared.write, allowWrite, "node.sandbox_write"),
+        ]
+        for (field, paths, allowed, setting) in lists {
+            guard let allowed else { continue }
+            for (i, p) in (paths ?? []).enumerated() where !beneath(p, allowed) {
+                let shown = allowed.isEmpty ? "nothing" : allowed.joined(separator: ":")
+                return ("limits.\(field)[\(i)]", "\(p) is outside what the node allows (\(setting): \(shown))")
+            }
+        }
+        return nil
+    }
 
     /// The profile of a method that declares `declared`.
     public func profile(for declared: SandboxLimits) -> SandboxProfile {

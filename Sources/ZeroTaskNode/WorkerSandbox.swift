@@ -52,7 +52,7 @@ struct WorkerSandbox {
         if zt_set_child_subreaper() != 0 { throw Failure(mechanism: "PR_SET_CHILD_SUBREAPER", code: errno) }
         if zt_no_new_privs() != 0 { throw Failure(mechanism: "PR_SET_NO_NEW_PRIVS", code: errno) }
         var missing: [String] = []
-        if zt_landlock_abi() > 0 {
+        if SandboxSupport.landlockUsable {
             let read = loadingPaths + [pluginsDir] + profile.read
             let write = ["/dev/null"] + profile.write
             var flags = [UInt8](repeating: 0, count: read.count + write.count)
@@ -60,7 +60,7 @@ struct WorkerSandbox {
             defer { for p in cRead + cWrite { free(p) } }
             let rc = cRead.map { UnsafePointer($0) }.withUnsafeBufferPointer { r in
                 cWrite.map { UnsafePointer($0) }.withUnsafeBufferPointer { w in
-                    zt_landlock_restrict(r.baseAddress, r.count, w.baseAddress, w.count, &flags)
+                    zt_landlock_restrict(r.baseAddress, r.count, w.baseAddress, w.count, profile.network ? 0 : 1, &flags)
                 }
             }
             guard rc == 0 else { throw Failure(mechanism: "Landlock", code: rc) }
@@ -68,7 +68,7 @@ struct WorkerSandbox {
             missing = zip(read + write, flags).filter { $0.1 != 0 && declared.contains($0.0) }.map(\.0)
         }
         let denyProcesses = profile.processes == 0, denyNetwork = !profile.network
-        if (denyProcesses || denyNetwork) && zt_seccomp_available() == 0 {
+        if (denyProcesses || denyNetwork) && SandboxSupport.seccompUsable {
             let rc = zt_seccomp_install(denyProcesses ? 1 : 0, denyNetwork ? 1 : 0)
             guard rc == 0 else { throw Failure(mechanism: "seccomp", code: rc) }
         }

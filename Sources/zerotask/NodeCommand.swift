@@ -120,13 +120,13 @@ struct WorkerCommand: ParsableCommand {
         if let o = (try? JSONValue.parse(pluginConfig))?.objectValue {
             for m in o.members { config[m.key] = m.value }
         }
-        if let probe { WorkerMain.probe(library: probe, pluginConfig: config, logger: logger) }
         let profile = try sandbox.map { text in
             guard let json = try? JSONValue.parse(text), let p = SandboxProfile(json: json) else {
                 throw ValidationError("--sandbox: not a sandbox profile: \(text)")
             }
             return p
         } ?? .unrestricted
+        if let probe { WorkerMain.probe(library: probe, pluginConfig: config, sandbox: profile, logger: logger) }
         WorkerMain.run(pluginsDir: plugins, pluginConfig: config, maxResultBytes: maxResultBytes, sandbox: profile, cgroup: cgroup,
                        logger: logger)
     }

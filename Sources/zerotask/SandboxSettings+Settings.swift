@@ -11,5 +11,7 @@ extension SandboxSettings {
         maxCPUSeconds = try settings.int("node.sandbox_max_cpu_seconds", nil, default: maxCPUSeconds)
         allowProcesses = try settings.bool("node.sandbox_allow_processes", false, default: allowProcesses)
         allowNetwork = try settings.bool("node.sandbox_allow_network", false, default: allowNetwork)
+        allowRead = try settings.paths("node.sandbox_read")
+        allowWrite = try settings.paths("node.sandbox_write")
     }
 }

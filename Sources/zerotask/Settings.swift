@@ -38,7 +38,7 @@ struct Settings {
         "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins",
         // The plugin sandbox (SandboxSettings+Settings.swift).
         "node.sandbox", "node.require_sandbox", "node.sandbox_max_memory_mib", "node.sandbox_max_cpu_seconds",
-        "node.sandbox_allow_processes", "node.sandbox_allow_network",
+        "node.sandbox_allow_processes", "node.sandbox_allow_network", "node.sandbox_read", "node.sandbox_write",
         "client.broker",
         "security.secret_key", "security.keys_dir", "security.broker_key", "security.insecure",
     ]
@@ -147,6 +147,16 @@ struct Settings {
             case "false", "no", "off", "0": false
             default: nil
             }
+        }
+    }
+
+    /// A list of absolute paths separated by `:` (like PATH; empty: none); nil when unset.
+    /// - Throws: `ValidationFailure` naming the key when an entry is not absolute.
+    func paths(_ key: String) throws -> [String]? {
+        guard raw(key) != nil else { return nil }
+        return try value(key, nil, default: [], kind: "absolute paths separated by ':'") { text in
+            let list = text.split(separator: ":").map(String.init)
+            return list.allSatisfy { $0.hasPrefix("/") } ? list : nil
         }
     }
 

@@ -53,6 +53,38 @@ import ZeroTaskProtocol
         #expect(try NodeSandbox.start(settings, detect: { weak }).support == nil)
     }
 
+    /// Each mechanism forced off (as the test-only variable does) is missing, and with
+    /// require_sandbox the start is refused naming it.
+    @Test(arguments: [("landlock", "landlock"), ("seccomp", "seccomp"), ("cgroup", "memory cgroup")])
+    func requireSandboxNamesEachMissingMechanism(off: String, name: String) throws {
+        var settings = SandboxSettings()
+        settings.required = true
+        do {
+            let sandbox = try NodeSandbox.start(settings, detect: { SandboxSupport.detect(forcedOff: [off]) })
+            sandbox.cgroups?.remove()
+            Issue.record("started without \(name)")
+        } catch .sandboxMissing(let missing) {
+            #expect(missing.contains(name), "\(missing)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test func declaredPathsMustLieBeneathTheNodesAllowLists() {
+        var s = SandboxSettings()
+        let declared = SandboxLimits(read: ["/usr/share/zoneinfo", "/data/in"], write: ["/data/out/x"])
+        #expect(s.pathOutsideCaps(declared) == nil)  // no allow list: anything
+        s.allowRead = ["/usr/share/"]
+        s.allowWrite = ["/data/out"]
+        // A read path beneath neither list; one beneath the write list would do.
+        #expect(s.pathOutsideCaps(declared)?.field == "limits.read[1]")
+        #expect(s.pathOutsideCaps(SandboxLimits(read: ["/data/out/y"])) == nil)
+        #expect(s.pathOutsideCaps(SandboxLimits(read: ["/usr/sharex"]))?.cause == "/usr/sharex is outside what the node allows (node.sandbox_read: /usr/share/:/data/out)")
+        #expect(s.pathOutsideCaps(SandboxLimits(write: ["/data"]))?.field == "limits.write[0]")
+        s.allowWrite = []
+        #expect(s.pathOutsideCaps(SandboxLimits(write: ["/tmp"]))?.cause == "/tmp is outside what the node allows (node.sandbox_write: nothing)")
+    }
+
     @Test func aProfileReadsBackFromItsJSONForm() {
         let p = SandboxProfile(memoryMiB: 1, cpuSeconds: 2, processes: nil, network: true, read: ["/r"], write: ["/w"])
         #expect(SandboxProfile(json: p.json) == p)

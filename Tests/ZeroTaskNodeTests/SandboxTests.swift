@@ -9,10 +9,11 @@ import ZeroTaskTestSupport
 /// The plugin sandbox through a real node, real workers and a plugin that misbehaves on purpose
 /// (`Fixtures/sandboxed.c`): each limit ends or refuses what goes over it, and the node serves on.
 @Suite(.serialized) struct SandboxTests {
-    /// Starts a node with one worker serving the `sandboxed` plugin.
-    private func node(_ id: String) throws -> NodeHarness {
+    /// Starts a node with one worker serving the `sandboxed` plugin; `off` names mechanisms
+    /// forced off (`ZEROTASK_TEST_SANDBOX_OFF`), as on a kernel without them.
+    private func node(_ id: String, off: String? = nil) throws -> NodeHarness {
         let h = try NodeHarness(plugins: ["sandboxed"])
-        try h.startNode(id: id, workers: 1, waitFor: "sb.alloc")
+        try h.startNode(id: id, workers: 1, environment: off.map { ["ZEROTASK_TEST_SANDBOX_OFF": $0] } ?? [:], waitFor: "sb.alloc")
         return h
     }
 
@@ -54,8 +55,11 @@ import ZeroTaskTestSupport
 
     /// A daemon started by a task that then hangs is gone once the deadline has killed the worker
     /// (swept through the worker's cgroup: it is no child of the worker's group any more).
-    @Test(.timeLimit(.minutes(2))) func aDaemonOfATimedOutTaskIsGoneWithItsWorker() throws {
-        let h = try node("sb-daemon-timeout")
+    /// Without a memory cgroup (forced off) the same daemon is found beneath the worker in /proc
+    /// and killed before the worker is.
+    @Test(.timeLimit(.minutes(2)), arguments: [nil, "cgroup"])
+    func aDaemonOfATimedOutTaskIsGoneWithItsWorker(off: String?) throws {
+        let h = try node("sb-daemon-timeout-\(off ?? "all")", off: off)
         let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
         defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
         let outcome = try h.outcome(try h.submit("sb.daemonhang", [.string(file)]))
@@ -90,6 +94,54 @@ import ZeroTaskTestSupport
         #expect(!listener.acceptsWithin(seconds: 0), "a connection arrived")
         #expect(try h.outcome(try h.submit("sb.connect_allowed", [.int(Int64(listener.port))])) == .success("connected"))
         #expect(listener.acceptsWithin(seconds: 30))
+    }
+
+    /// With seccomp forced off, Landlock's network rules (ABI 4) still refuse the connection under
+    /// network: false — from connect(), socket() itself is allowed — and leave network: true alone.
+    @Test(.timeLimit(.minutes(2))) func landlockRefusesTCPWithoutSeccomp() throws {
+        let h = try node("sb-network-landlock", off: "seccomp")
+        let listener = try LoopbackListener()
+        let refused = try h.outcome(try h.submit("sb.connect", [.int(Int64(listener.port))]))
+        guard case .failure(let e) = refused else { Issue.record("connected: \(refused)"); return }
+        #expect(e.message.contains("connect: Permission denied"), "\(e)")
+        #expect(!listener.acceptsWithin(seconds: 0), "a connection arrived")
+        #expect(try h.outcome(try h.submit("sb.connect_allowed", [.int(Int64(listener.port))])) == .success("connected"))
+    }
+
+    /// A real node with node.require_sandbox on and seccomp forced off does not start, and says why.
+    @Test(.timeLimit(.minutes(2))) func requireSandboxStopsARealNodeNamingTheMechanism() throws {
+        let h = try NodeHarness(plugins: ["sandboxed"])
+        let node = try ChildProcess(Binaries.zerotask, [
+            "node", "--broker", h.broker.request, "--broker-publish", h.broker.publish, "--plugins", h.plugins, "--node-id", "sb-required",
+        ], environment: ["ZEROTASK_TEST_SANDBOX_OFF": "seccomp", "ZEROTASK_NODE_REQUIRE_SANDBOX": "true"])
+        #expect(node.waitForExit(seconds: 60) != nil, "the node started")
+        #expect(node.output.contains("node.require_sandbox is on, but this kernel lacks: seccomp"), "\(node.output)")
+    }
+
+    /// node.sandbox_read not covering a declared read path: the plugin is quarantined at load,
+    /// the log naming its manifest, the method and the path; the node's other plugins are served.
+    @Test(.timeLimit(.minutes(2))) func aDeclaredPathOutsideTheNodesAllowListIsRefusedAtLoad() throws {
+        let h = try NodeHarness(plugins: ["nodetest", "sandboxed"])
+        let node = try h.startNode(id: "sb-paths", workers: 1, environment: ["ZEROTASK_NODE_SANDBOX_READ": "/usr/share:/tmp"])
+        #expect(try h.outcome(try h.submit("nt.add", [2, 3])) == .success(5))
+        #expect(try !h.serves("sb.alloc", node: "sb-paths"))
+        let quarantined = { node.output.split(separator: "\n").first { $0.contains("plugin quarantined") } }
+        #expect(eventually(30) { quarantined() != nil }, "\(node.output)")
+        let line = String(quarantined() ?? "")
+        #expect(line.contains("\(h.plugins)/sandboxed.json: method \"sb.alloc\": limits.read[0]: /etc/os-release is outside what the node allows (node.sandbox_read: /usr/share:/tmp)"), "\(line)")
+    }
+
+    /// A constructor that writes a file outside its paths cannot, in the probe that loads the
+    /// plugin first nor in the worker: the file never appears, and the plugin is served.
+    @Test(.timeLimit(.minutes(2))) func aConstructorCannotWriteOutsideItsPathsInTheProbe() throws {
+        let h = try NodeHarness(plugins: ["ctorwrite"])
+        let dir = FixturePlugins.temporaryDirectory("zt-ctor")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try h.startNode(id: "sb-ctor", workers: 1, environment: ["ZT_TEST_CTOR_FILE": dir + "/written"], waitFor: "ctor.wrote")
+        // The worker's constructor ran and was refused (0); so, before it, was the probe's.
+        #expect(try h.outcome(try h.submit("ctor.wrote")) == .success(0))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/written"),
+                "written by: \((try? String(contentsOfFile: dir + "/written", encoding: .utf8)) ?? "")")
     }
 
     /// A file outside the declared paths cannot be opened; a declared one can.

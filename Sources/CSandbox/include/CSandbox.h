@@ -12,9 +12,10 @@ int zt_landlock_abi(void);
 
 /** Restricts this process (and what it starts later) to reading `read` paths and reading and
     writing `write` paths, through Landlock. A path that does not exist is skipped and its index
-    reported in `missing` (set to 1), so the caller can name it. Needs no_new_privs. */
+    reported in `missing` (set to 1), so the caller can name it. With `deny_tcp` and ABI 4 or
+    later, binding and connecting TCP sockets are refused too (EACCES). Needs no_new_privs. */
 int zt_landlock_restrict(const char *const *read, size_t nread, const char *const *write, size_t nwrite,
-                         unsigned char *missing);
+                         int deny_tcp, unsigned char *missing);
 
 /** Sets no_new_privs (required before an unprivileged seccomp filter or Landlock domain). */
 int zt_no_new_privs(void);
