@@ -142,7 +142,7 @@ let package = Package(
             dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Browser/drive_dashboard.py"]
         ),
         .testTarget(name: "ZeroTaskHTTPTests", dependencies: ["ZeroTaskHTTP", "ZeroTaskBroker", "ZeroTaskProtocol"]),
         .testTarget(
