@@ -22,30 +22,34 @@ public final class PostgresQueue {
     /// The channel enqueues notify: its payload is the batch's methods, comma-separated.
     public static let channel = "zerotask_queue"
 
-    /// A task to enqueue.
+    /// A task to enqueue: its `TaskSpec` (the one list of a task's own fields) and what the
+    /// broker gave it.
     public struct NewTask: Sendable, Equatable {
         public var id: String
         public var clientID: String
-        public var method: String
-        public var params: JSONValue
-        public var priority: Int64
-        public var timeout: Double?
+        public var spec: TaskSpec
         public var maxRetries: Int
-        public var resultTTL: Double?
         /// Seconds from now (the database's clock) before the task may be claimed.
         public var delay: Double?
 
-        public init(id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0,
-                    timeout: Double? = nil, maxRetries: Int = 0, resultTTL: Double? = nil, delay: Double? = nil) {
+        public init(id: String, clientID: String, spec: TaskSpec, maxRetries: Int = 0, delay: Double? = nil) {
             self.id = id
             self.clientID = clientID
-            self.method = method
-            self.params = params
-            self.priority = priority
-            self.timeout = timeout
+            self.spec = spec
             self.maxRetries = maxRetries
-            self.resultTTL = resultTTL
             self.delay = delay
+        }
+
+        public init(id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0,
+                    timeout: Double? = nil, maxRetries: Int = 0, resultTTL: Double? = nil, delay: Double? = nil) {
+            self.init(id: id, clientID: clientID,
+                      spec: TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL),
+                      maxRetries: maxRetries, delay: delay)
+        }
+
+        public var priority: Int64 {
+            get { spec.priority }
+            set { spec.priority = newValue }
         }
     }
 
@@ -53,13 +57,15 @@ public final class PostgresQueue {
     public struct Claim: Sendable, Equatable {
         public var id: String
         public var clientID: String
-        public var method: String
-        public var params: JSONValue
-        public var priority: Int64
+        /// As enqueued (the claim does not read `result_ttl`, which only matters once it is done).
+        public var spec: TaskSpec
         public var sequence: Int64
-        public var timeout: Double?
         public var maxRetries: Int
         public var attempt: Int
+
+        public var method: String { spec.method }
+        public var params: JSONValue { spec.params }
+        public var priority: Int64 { spec.priority }
     }
 
     /// A node's report on one attempt.
@@ -126,17 +132,17 @@ public final class PostgresQueue {
         guard !tasks.isEmpty else { return [] }
         let rows = JSONValue.array(tasks.map { t in
             var o: JSONObject = [
-                "id": .string(t.id), "client_id": .string(t.clientID), "method": .string(t.method),
-                "params": .string(t.params.jsonString), "priority": .int(t.priority), "max_retries": .int(Int64(t.maxRetries)),
+                "id": .string(t.id), "client_id": .string(t.clientID), "method": .string(t.spec.method),
+                "params": .string(t.spec.params.jsonString), "priority": .int(t.spec.priority), "max_retries": .int(Int64(t.maxRetries)),
             ]
-            if let v = t.timeout { o["timeout"] = .double(v) }
-            if let v = t.resultTTL { o["result_ttl"] = .double(v) }
+            if let v = t.spec.timeout { o["timeout"] = .double(v) }
+            if let v = t.spec.resultTTL { o["result_ttl"] = .double(v) }
             if let v = t.delay { o["delay"] = .double(v) }
             return .object(o)
         })
         // One pg_notify per commit, whatever the batch (a NOTIFY per task serialises commits on
         // the server's notification queue); its payload lets a listener skip methods it lacks.
-        let methods = Set(tasks.map(\.method)).sorted().joined(separator: ",")
+        let methods = Set(tasks.map(\.spec.method)).sorted().joined(separator: ",")
         let out = try transaction([
             .init(Self.enqueueSQL, [rows.jsonString]),
             .init("SELECT pg_notify($1, $2)", [Self.channel, methods]),
@@ -175,9 +181,10 @@ public final class PostgresQueue {
             do { params = try JSONValue.parse(Array((r[3] ?? "[]").utf8)) } catch {
                 throw StoreError(store: description, reason: "task \(id): unreadable JSON in params: \(error)")
             }
+            let spec = TaskSpec(method: r[2] ?? "", params: params, priority: r[4].flatMap { Int64($0) } ?? 0,
+                                timeout: r[6].flatMap { Double($0) })
             claims.append(Claim(
-                id: id, clientID: r[1] ?? "", method: r[2] ?? "", params: params, priority: r[4].flatMap { Int64($0) } ?? 0,
-                sequence: r[5].flatMap { Int64($0) } ?? 0, timeout: r[6].flatMap { Double($0) },
+                id: id, clientID: r[1] ?? "", spec: spec, sequence: r[5].flatMap { Int64($0) } ?? 0,
                 maxRetries: r[7].flatMap { Int($0) } ?? 0, attempt: r[8].flatMap { Int($0) } ?? 0))
         }
         // RETURNING keeps no order; the claim's order is the queue's.

@@ -26,6 +26,16 @@ public struct TaskObservations: Sendable, Equatable {
 
     public var isEmpty: Bool { byMethod.isEmpty }
 
+    /// One method's transitions alone: what a single observer call amounts to, for an observer
+    /// whose `record(_:)` is its one way of counting.
+    public static func one(_ method: String, _ body: (inout Counts) -> Void) -> TaskObservations {
+        var c = Counts()
+        body(&c)
+        var o = TaskObservations()
+        o.byMethod[method] = c
+        return o
+    }
+
     /// Replays the transitions to `observer` one by one, per method in name order: for an
     /// observer without a batch form of its own. Order within a method is by kind, not time.
     public func replay(to observer: some TaskObserver) {

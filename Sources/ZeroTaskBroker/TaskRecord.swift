@@ -13,7 +13,8 @@ struct TaskRecord: Sendable {
     struct Fields: Sendable {
         let id: String
         let clientID: String
-        /// Its params are dropped (null) once the task is complete: nothing needs them then.
+        /// Its params are dropped (null) once the task has finished: nothing needs them then (a
+        /// failed or cancelled task keeps them, for an admin's retry).
         var spec: TaskSpec
         /// What the params took when submitted (`approximateByteCount`), for `max_queued_bytes`.
         let paramsBytes: Int

@@ -9,7 +9,8 @@ import ZeroTaskProtocol
 /// the number it was given.
 public struct TaskSpec: Sendable, Equatable {
     public var method: String
-    /// The task's params as submitted; a record drops them (null) once the task is complete.
+    /// The task's params as submitted; a record drops them (null) once the task has finished
+    /// (a failed or cancelled one keeps them, for an admin's retry).
     public var params: JSONValue
     /// Higher runs first; FIFO within a priority.
     public var priority: Int64

@@ -82,28 +82,28 @@ public final class BrokerMetrics: TaskObserver {
         }
     }
 
-    public func taskSubmitted(method: String) { metrics(method).submitted.increment() }
+    // One task at a time (an observer not batched by a broker loop) is a turn of one
+    // transition: `record` is the one place that counts.
+    public func taskSubmitted(method: String) { record(.one(method) { $0.submitted = 1 }) }
 
     public func taskStarted(method: String, queueWait: Double?) {
-        let m = metrics(method)
-        m.started.increment()
-        if let queueWait {
-            m.queueWait.recordSeconds(queueWait)
-            recent.started(queueWait: queueWait)
-        }
+        record(.one(method) { c in
+            c.started = 1
+            if let queueWait { c.queueWaits = [queueWait] }
+        })
     }
 
-    public func taskRetried(method: String) { metrics(method).retried.increment() }
+    public func taskRetried(method: String) { record(.one(method) { $0.retried = 1 }) }
 
     public func taskCompleted(method: String, outcome: TaskOutcome, runSeconds: Double?) {
-        let m = metrics(method)
-        switch outcome {
-        case .succeeded: m.succeeded.increment()
-        case .failed: m.failed.increment()
-        case .cancelled: m.cancelled.increment()
-        }
-        if let runSeconds { m.run.recordSeconds(runSeconds) }
-        if outcome != .cancelled { recent.completed(method: method, failed: outcome == .failed, runSeconds: runSeconds) }
+        record(.one(method) { c in
+            switch outcome {
+            case .succeeded: c.succeeded = 1
+            case .failed: c.failed = 1
+            case .cancelled: c.cancelled = 1
+            }
+            if let runSeconds { c.runs = [runSeconds] }
+        })
     }
 
     public func storeCommitted(seconds: Double) { commit.recordSeconds(seconds) }

@@ -47,14 +47,6 @@ public final class RecentActivity: Sendable {
 
     public init(clock: @escaping @Sendable () -> Double = monotonicSeconds) { self.clock = clock }
 
-    func completed(method: String, failed: Bool, runSeconds: Double?) {
-        record(method: method, succeeded: failed ? 0 : 1, failed: failed ? 1 : 0, runs: runSeconds.map { [$0] } ?? [], queueWaits: [])
-    }
-
-    func started(queueWait: Double) {
-        book.withLock { $0.wait.add(max(0, queueWait)) }
-    }
-
     /// One method's share of a loop turn (`BrokerMetrics.record`): one lock for all of it.
     func record(method: String, succeeded: Int, failed: Int, runs: [Double], queueWaits: [Double]) {
         guard succeeded + failed > 0 || !runs.isEmpty || !queueWaits.isEmpty else { return }

@@ -53,17 +53,30 @@ import ZeroTaskTestSupport
         nonisolated(unsafe) var claimed: [[String]] = [[], []]
         nonisolated(unsafe) var failures: [String] = []
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: 2) { i in
-            do {
-                while true {
-                    let batch = try brokers[i].claim(methods: ["math.add"], limit: 25)
-                    if batch.isEmpty { break }
-                    lock.withLock { claimed[i] += batch.map(\.id) }
+        // Two threads of their own, released together (concurrentPerform may run both
+        // iterations on one thread, one after the other, on a busy machine): each claim is a
+        // round trip, so while one waits for the server the other claims.
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for i in 0..<2 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                start.wait()
+                do {
+                    while true {
+                        let batch = try brokers[i].claim(methods: ["math.add"], limit: 10)
+                        if batch.isEmpty { break }
+                        lock.withLock { claimed[i] += batch.map(\.id) }
+                    }
+                } catch {
+                    lock.withLock { failures.append("\(error)") }
                 }
-            } catch {
-                lock.withLock { failures.append("\(error)") }
-            }
+            }.start()
         }
+        start.signal()
+        start.signal()
+        done.wait()
         #expect(failures.isEmpty)
         #expect(claimed[0].count + claimed[1].count == 3000)
         #expect(Set(claimed[0]).isDisjoint(with: claimed[1]))
