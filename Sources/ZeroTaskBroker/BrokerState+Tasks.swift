@@ -132,7 +132,8 @@ extension BrokerState {
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
         if let observer, let t = tasks[taskID] {  // metrics
-            observer.taskStarted(method: t.method, queueWait: t.attempts == 1 ? t.started! - max(t.created, t.notBefore ?? 0) : nil)
+            // A delayed task waits from its not_before (the monotonic wait may end a hair before the wall clock's).
+            observer.taskStarted(method: t.method, queueWait: t.attempts == 1 ? max(0, t.started! - max(t.created, t.notBefore ?? 0)) : nil)
         }
         nodes.assign(taskID, to: nodeID)
         taskChanged(taskID)

@@ -68,7 +68,11 @@ import ZeroTaskProtocol
         #expect(Self.pull(&h).isEmpty)
         h.now = 10
         h.state.tick(now: h.now)
+        let metrics = TaskObserverBatchTests.Log()
+        h.state.observer = metrics
         #expect(Self.pull(&h) == ["alice-d"])
+        // Its queue wait counts from its not_before, not from its submission.
+        #expect(metrics.lines == ["started work 0.0"])
         #expect(Self.info(&h, "alice-d")["delayed"] == nil)
         #expect(h.state.delayedTaskCount == 0)
     }
@@ -210,6 +214,8 @@ import ZeroTaskProtocol
     @Test func exhaustedRetriesFailWithTheLastErrorAndKeepEveryAttempt() {
         var h = Self.harness()
         h.setUp(methods: [Self.method("work", retry: ["max_attempts": 3, "backoff": 0, "jitter": 0])])
+        let metrics = TaskObserverBatchTests.Log()
+        h.state.observer = metrics
         h.submit("t")
         for n in 1...3 {
             #expect(Self.pull(&h) == ["alice-t"], "attempt \(n)")
@@ -219,6 +225,9 @@ import ZeroTaskProtocol
         #expect(info["state"] == "failed")
         #expect(info["error"]?["message"] == "failure 3")
         #expect(info["history"]?.arrayValue?.compactMap { $0["attempt"]?.int64Value } == [1, 2, 3])
+        // zerotask_tasks_retried_total counts the two retries; the task fails once.
+        #expect(metrics.lines.filter { $0 == "retried work" }.count == 2)
+        #expect(metrics.lines.filter { $0.hasPrefix("failed work") }.count == 1)
         guard case .error(let e) = h.run(.clientTask(.result, clientID: "alice", taskID: "alice-t"), peer: "C") else {
             Issue.record("no error")
             return
