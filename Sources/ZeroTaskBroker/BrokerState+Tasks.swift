@@ -271,10 +271,10 @@ extension BrokerState {
     /// any task costs besides (its record, id, table and heap entries): measured at about 500
     /// bytes a task over repeated `zerotask bench` runs (BENCHMARKS.md, "Memory under attack"),
     /// so tiny results are bounded by the byte budget too, not only by `max_results`.
-    /// A failed task's kept params count too.
+    /// A failed task's kept params count too, and so do the errors of its retried attempts.
     static func resultBytes(_ t: TaskRecord) -> Int {
         ResultBudget.recordOverhead + (t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0)
-            + (t.params.isNull ? 0 : t.paramsBytes)
+            + (t.params.isNull ? 0 : t.paramsBytes) + t.history.reduce(0) { $0 + 48 + $1.error.json.approximateByteCount }
     }
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
