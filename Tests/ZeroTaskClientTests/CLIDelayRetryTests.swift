@@ -29,6 +29,8 @@ import ZeroTaskTestSupport
         #expect(abs((info["not_before"]?.doubleValue ?? 0) - created - 600) < 1e-3)
         let tasks = try await cli.run(["tasks", "--broker", broker.request, "--state", "queued"])
         #expect(tasks.stdout.contains("queued (delayed)"), "\(tasks.stdout)")
+        let stats = try await cli.run(["stats", "--broker", broker.request, "--interval", "0"])
+        #expect(stats.stdout.contains("queued 1 (1 delayed)") && stats.stdout.contains("retried 0"), "\(stats.stdout)")
     }
 
     @Test func aNotBeforeInThePastRunsAtOnceAndOneAheadWaits() async throws {
