@@ -70,6 +70,9 @@ enum BrokerCommand: Sendable, Equatable {
 
     /// What describes a task to submit, in positional order (after `client_id`).
     static let submissionParams = ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"]
+    /// When a task may start and how it is retried: by name in practice, and by position after
+    /// every older param (after `wait` for `client_call`), so older positional forms keep their meaning.
+    static let schedulingParams = ["not_before", "delay", "retry"]
 
     /// The command a request names: -32601 for a method the broker does not have.
     init(request: Request) throws(RPCError) {
@@ -96,7 +99,7 @@ enum BrokerCommand: Sendable, Equatable {
         case .clientDisconnect:
             self = .clientDisconnect(clientID: try bind(["client_id"], 1).string("client_id"))
         case .clientNewTask:
-            let p = try bind(["client_id"] + Self.submissionParams, 3)
+            let p = try bind(["client_id"] + Self.submissionParams + Self.schedulingParams, 3)
             self = .submit(clientID: try p.string("client_id"), try Submission(p))
         case .clientNewTasks:
             let p = try bind(["client_id", "tasks"], 2)
@@ -104,7 +107,7 @@ enum BrokerCommand: Sendable, Equatable {
             let entries = try p.array("tasks").enumerated().map { i, t -> Result<Submission, RPCError> in
                 Result { () throws(RPCError) -> Submission in
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
-                    return try Submission(try ParamBinder(tp, method: "\(name): tasks[\(i)]", names: Self.submissionParams, required: 2))
+                    return try Submission(try ParamBinder(tp, method: "\(name): tasks[\(i)]", names: Self.submissionParams + Self.schedulingParams, required: 2))
                 }
             }
             self = .submitMany(clientID: client, entries)
@@ -119,7 +122,7 @@ enum BrokerCommand: Sendable, Equatable {
                 }
             self = .clientTask(query, clientID: try p.string("client_id"), taskID: try p.string("task_id"))
         case .clientCall:
-            let p = try bind(["client_id"] + Self.submissionParams + ["wait"], 3)
+            let p = try bind(["client_id"] + Self.submissionParams + ["wait"] + Self.schedulingParams, 3)
             let client = try p.string("client_id")
             let wait = try p.optionalSeconds("wait")
             self = .call(clientID: client, try Submission(p), wait: wait)
@@ -321,5 +324,25 @@ extension Submission {
             timeout: try p.optionalSeconds("timeout"), priority: try p.optionalInt("priority") ?? 0,
             maxRetries: try p.optionalInt("max_retries", in: 0...Int64.max).map { Int(clamping: $0) },
             resultTTL: try p.optionalSeconds("result_ttl"))
+        start = try Self.start(p)
+        if let r = p.value("retry") {
+            do throws(PolicyError) { spec.retry = try RetryPolicy(json: r, field: "retry") } catch {
+                throw .invalidParams("\(p.method): param \"\(error.field)\" \(error.message)")
+            }
+        }
+    }
+
+    /// `not_before` (seconds since 1970) or `delay` (seconds from now), never both.
+    private static func start(_ p: ParamBinder) throws(RPCError) -> SubmissionStart? {
+        let delay = try p.optionalSeconds("delay")
+        guard let v = p.value("not_before") else { return delay.map { .after($0) } }
+        guard let t = v.doubleValue else {
+            throw .invalidParams("\(p.method): param \"not_before\" must be a number (seconds since 1970), not \(v.typeName)")
+        }
+        guard t.isFinite, t >= 0 else { throw .invalidParams("\(p.method): param \"not_before\" must be a non-negative number of seconds since 1970") }
+        guard delay == nil else {
+            throw .invalidParams("\(p.method): params \"not_before\" and \"delay\" both say when to start; give one of them")
+        }
+        return .at(t)
     }
 }

@@ -30,6 +30,8 @@ public struct BrokerConfig: Sendable {
     public var maxResultTTL: Double = 7 * 86400
     /// The longest `timeout` a task may ask for.
     public var maxTaskTimeout: Double = 7 * 86400
+    /// The furthest ahead a task may ask to start (`delay`, or `not_before` from now).
+    public var maxDelay: Double = 366 * 86400
     /// Task ids one `client_wait_results` may name (after removing repeats).
     public var maxWaitIDs: Int = 10_000
     /// Entries one JSON-RPC batch may hold (the whole batch is refused with -32600 beyond).

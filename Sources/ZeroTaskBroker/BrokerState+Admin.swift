@@ -159,6 +159,13 @@ extension BrokerState {
         o.append("params", t.params)
         if let r = t.result { o.append("result", r) }
         var timeline: [JSONValue] = [["at": .double(t.created), "event": "submitted"]]
+        if let n = t.notBefore { timeline.append(["at": .double(n), "event": "not before"]) }
+        // Each retried run's failure (BrokerState+Retries), before the last start (the times say
+        // the order; not_before is the latest, set by the last retry's back-off).
+        for a in t.history {
+            timeline.append(["at": .double(a.at), "event": .string("attempt \(a.attempt) failed: \(a.error.message)"),
+                "node_id": a.nodeID.map { .string($0) } ?? .null])
+        }
         if let s = t.started {
             timeline.append(["at": .double(s), "event": .string("started (attempt \(t.attempts))"), "node_id": t.nodeID.map { .string($0) } ?? .null])
         }
@@ -185,6 +192,7 @@ extension BrokerState {
         t.lostBy = []
         t.progress = nil
         t.attempts = 0
+        t.history = []
         t.started = nil
         t.finished = nil
         // Its entries in the result budget and expiry heap no longer match it: both skip it.

@@ -76,13 +76,15 @@ extension BrokerState {
     func statsSummary() -> JSONValue {
         // From counts kept as tasks move and from the tasks in flight only: a scan of every task
         // made each `stats` cost as much as a million kept results.
-        var byStatus: [TaskStatus: Int] = [.queued: queuedCount, .failed: results.failed, .finished: results.count - results.failed]
+        // Delayed tasks are queued too (held back until their not_before), and counted apart.
+        var byStatus: [TaskStatus: Int] = [.queued: queuedCount + delayed.count, .failed: results.failed, .finished: results.count - results.failed]
         for node in nodes.all {
             for id in node.assigned { if let s = tasks[id]?.status { byStatus[s, default: 0] += 1 } }
         }
         var o = JSONObject()
         o.append("tasks", .int(Int64(tasks.count)))
-        o.append("queued", .int(Int64(queuedCount)))
+        o.append("queued", .int(Int64(queuedCount + delayed.count)))
+        o.append("delayed", .int(Int64(delayed.count)))
         for s in TaskStatus.allCases where s != .queued { o.append(s.description, .int(Int64(byStatus[s] ?? 0))) }
         o.append("nodes", .int(Int64(nodes.count)))
         o.append("clients", .int(Int64(clients.connectedCount)))
@@ -90,6 +92,7 @@ extension BrokerState {
         o.append("finished_total", .int(Int64(counters.finished)))
         o.append("failed_total", .int(Int64(counters.failed)))
         o.append("requeued_total", .int(Int64(counters.requeued)))
+        o.append("retried_total", .int(Int64(counters.retried)))
         o.append("requests_total", .int(Int64(counters.requests)))
         // Memory budgets: what is held now against its cap, and what the caps cost.
         o.append("queued_bytes", .int(Int64(pendingBytes)))

@@ -79,6 +79,7 @@ extension BrokerState {
         case .submit(let given, let submission):
             let client = try client(given)
             try submission.check(config, method: BrokerMethod.clientNewTask.rawValue)
+            try submission.checkStart(config, wallNow: wallClock(), method: BrokerMethod.clientNewTask.rawValue)
             return .result(.string(tenancy.outside(try submit(submission, clientID: client, now: now))))
         case .submitMany(let given, let entries):
             let client = try client(given)
@@ -88,6 +89,7 @@ extension BrokerState {
                 do {
                     let submission = try entry.get()
                     try submission.check(config, method: "\(BrokerMethod.clientNewTasks.rawValue): tasks[\(i)]")
+                    try submission.checkStart(config, wallNow: wallClock(), method: "\(BrokerMethod.clientNewTasks.rawValue): tasks[\(i)]")
                     ids.append(.string(tenancy.outside(try submit(submission, clientID: client, now: now))))
                 } catch {
                     ids.append(tenancy.outside(Self.rpcError(error)).json)
@@ -113,6 +115,7 @@ extension BrokerState {
             let client = try client(given)
             let wait = Swift.min(askedWait ?? config.maxWait, config.maxWait)
             try submission.check(config, method: name)
+            try submission.checkStart(config, wallNow: wallClock(), method: name)
             // Refused before submitting, so a refused call leaves no task behind.
             if canDefer && wait > 0 { try checkRoomToPark(ids: 1, peer: peer, name: name) }
             let id = try submit(submission, clientID: client, now: now)

@@ -29,7 +29,8 @@ extension BrokerState {
 
     /// Starts from what a store kept (call once, before any request).
     ///
-    /// - Queued tasks go back to their queues in priority and submission order.
+    /// - Queued tasks go back to their queues in priority and submission order; those whose
+    ///   `not_before` is still ahead are held back until then (the time counts on the wall clock).
     /// - Assigned and running tasks stay with their node, which is remembered as awaiting
     ///   reconnection: a node that comes back within `node_timeout` (it re-registers on -32030)
     ///   reports them as usual; otherwise they are queued again like any lost node's tasks. The
@@ -49,7 +50,8 @@ extension BrokerState {
             var t = TaskRecord(
                 id: s.id, clientID: s.clientID, spec: s.spec, status: s.status, sequence: s.sequence, maxRetries: s.maxRetries,
                 attempts: s.attempts, nodeID: s.nodeID,
-                result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished)
+                result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished,
+                history: s.history)
             nextSequence = max(nextSequence, s.sequence &+ 1)
             switch s.status {
             case .finished, .failed:
@@ -70,6 +72,12 @@ extension BrokerState {
                 } else if s.status != .queued, let nodeID = s.nodeID {
                     tasks[t.id] = t
                     nodes.restoreAssignment(t.id, to: nodeID, now: now, connectedAt: wallNow)
+                } else if let notBefore = t.notBefore, notBefore > wallNow {
+                    // Delayed (or backing off before a retry): held back again until its time.
+                    t.status = .queued
+                    t.nodeID = nil
+                    tasks[t.id] = t
+                    holdBack(t.id, until: now + (notBefore - wallNow))
                 } else {
                     t.status = .queued
                     t.nodeID = nil
@@ -96,6 +104,7 @@ extension TaskRecord {
     var stored: StoredTask {
         StoredTask(
             id: id, clientID: clientID, spec: spec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
-            status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished)
+            status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished,
+            history: history)
     }
 }

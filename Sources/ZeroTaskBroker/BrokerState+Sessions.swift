@@ -122,7 +122,7 @@ extension BrokerState {
         guard var task = tasks[taskID], !task.status.isComplete else { return nil }
         if let n = task.nodeID, !task.lostBy.contains(n) { task.lostBy.append(n) }
         task.nodeID = nil
-        if task.attempts > task.maxRetries {
+        if task.unplannedAttempts > task.maxRetries {
             tasks[taskID] = task
             complete(taskID, now: now, outcome: .failure(RPCError(
                 .retriesExhausted, "task lost: \(cause); \(task.attempts) attempts, retries exhausted",
@@ -140,7 +140,8 @@ extension BrokerState {
         return true
     }
 
-    /// Expires silent nodes, idle clients, old results and long polls past their deadline.
+    /// Expires silent nodes, idle clients, old results and long polls past their deadline;
+    /// queues the delayed tasks whose time has come.
     public mutating func tick(now: Double) {
         for node in nodes.all where now - node.lastSeen > config.nodeTimeout {
             dropNode(node.id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s", silent: !node.awaitingReconnect)
@@ -150,6 +151,7 @@ extension BrokerState {
                 requeueOrFail(taskID, now: now, cause: "node \(node.id) did not confirm it after the broker restarted")
             }
         }
+        releaseDelayed(now: now)
         expireWaiters(now: now)
         guard now - lastSweep >= 1 else { return }
         lastSweep = now

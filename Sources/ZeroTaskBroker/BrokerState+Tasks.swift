@@ -7,6 +7,8 @@ struct Submission: Sendable, Equatable {
     var taskID: String?
     /// nil: the broker's `max_retries`.
     var maxRetries: Int?
+    /// `not_before` or `delay`; nil: at once. Resolved to the spec's `notBefore` on submission.
+    var start: SubmissionStart? = nil
 
     init(method: String, params: JSONValue, taskID: String? = nil, timeout: Double? = nil, priority: Int64 = 0,
         maxRetries: Int? = nil, resultTTL: Double? = nil)
@@ -57,8 +59,8 @@ extension BrokerState {
         } else {
             id = "\(clientID)-\(idPrefix)\(String(nextSequence, radix: 36))"
         }
-        guard queuedCount < config.maxQueued else {
-            throw .queueFull("queue full: \(queuedCount) tasks queued (limit \(config.maxQueued)); retry later")
+        guard queuedCount + delayed.count < config.maxQueued else {
+            throw .queueFull("queue full: \(queuedCount + delayed.count) tasks queued (limit \(config.maxQueued)); retry later")
         }
         if let q = queues[s.method], q.liveCount >= config.maxQueuedPerMethod {
             throw .queueFull("queue for \(s.method) full: \(q.liveCount) tasks queued; retry later")
@@ -70,9 +72,12 @@ extension BrokerState {
             }
             throw .queueFull("queue full: pending tasks hold \(pendingBytes) bytes of params (max_queued_bytes \(config.maxQueuedBytes)); retry later")
         }
+        let wallNow = wallClock()
+        var spec = s
+        if let start = submission.start { spec.notBefore = start.notBefore(wallNow: wallNow) }
         let task = TaskRecord(
-            id: id, clientID: clientID, spec: s, sequence: nextSequence, maxRetries: submission.maxRetries ?? config.maxRetries,
-            created: wallClock())
+            id: id, clientID: clientID, spec: spec, sequence: nextSequence, maxRetries: submission.maxRetries ?? config.maxRetries,
+            created: wallNow)
         nextSequence += 1
         tasks[id] = task
         taskChanged(id)
@@ -80,7 +85,7 @@ extension BrokerState {
         clients.countPending(clientID, by: 1)
         counters.submitted += 1
         observer?.taskSubmitted(method: s.method)  // metrics
-        enqueue(task)
+        enqueueOrHold(task, now: now, wallNow: wallNow)
         return id
     }
 
@@ -102,6 +107,7 @@ extension BrokerState {
 
     /// Marks a queued task as leaving its queue (the heap entry goes stale).
     mutating func dequeued(_ task: TaskRecord) {
+        if task.waitingUntil != nil { return leftDelay(task.id) }  // held back, in no queue
         queues[task.method]?.liveCount -= 1
         queuedCount -= 1
     }
@@ -126,7 +132,8 @@ extension BrokerState {
         tasks[taskID]!.attempts += 1
         tasks[taskID]!.started = wallClock()
         if let observer, let t = tasks[taskID] {  // metrics
-            observer.taskStarted(method: t.method, queueWait: t.attempts == 1 ? t.started! - t.created : nil)
+            // A delayed task waits from its not_before (the monotonic wait may end a hair before the wall clock's).
+            observer.taskStarted(method: t.method, queueWait: t.attempts == 1 ? max(0, t.started! - max(t.created, t.notBefore ?? 0)) : nil)
         }
         nodes.assign(taskID, to: nodeID)
         taskChanged(taskID)
@@ -136,7 +143,7 @@ extension BrokerState {
     /// A seed node (one that advertised nothing) may claim any method; others only theirs.
     mutating func claim(_ taskID: String, nodeID: String) throws(BrokerError) -> JSONValue? {
         guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
-        guard task.status == .queued, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
+        guard task.status == .queued, task.waitingUntil == nil, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
             node.freeSlots > 0
         else { return nil }
         dequeued(task)
@@ -148,7 +155,7 @@ extension BrokerState {
     /// Whether a queue entry still stands for a queued task (one lookup).
     func isLive(_ e: TaskQueue.Entry) -> Bool {
         guard let t = tasks[e.taskID] else { return false }
-        return t.status == .queued && t.sequence == e.sequence
+        return t.status == .queued && t.sequence == e.sequence && t.waitingUntil == nil
     }
 
     /// Takes up to `max` queued tasks the node serves, best first across its methods.
@@ -208,7 +215,7 @@ extension BrokerState {
             // A crash may be the machine's fault (memory, a bad node), so the task runs again, up
             // to max_retries; a poison task that kills every worker it gets fails instead of looping.
             if task.status == .queued { return }  // already waiting for its next attempt
-            if task.attempts <= task.maxRetries {
+            if task.unplannedAttempts <= task.maxRetries {
                 nodes.unassign(taskID, from: task.nodeID)
                 requeueOrFail(taskID, now: now, cause: "worker crashed")
                 return
@@ -218,6 +225,9 @@ extension BrokerState {
             data["attempts"] = .int(Int64(task.attempts))
             outcome = .failure(RPCError(code: e.code, message: "\(e.message) (a worker crashed on each of \(task.attempts) attempts)",
                 data: .object(data)))
+        }
+        if case .failure(let e) = outcome, task.nodeID == nodeID, retryAfterFailure(taskID, nodeID: nodeID, error: e, now: now) {
+            return  // tried again after its back-off (BrokerState+Retries)
         }
         if task.nodeID != nodeID && task.status == .queued { dequeued(task) }
         complete(taskID, now: now, outcome: outcome)
@@ -262,10 +272,10 @@ extension BrokerState {
     /// any task costs besides (its record, id, table and heap entries): measured at about 500
     /// bytes a task over repeated `zerotask bench` runs (BENCHMARKS.md, "Memory under attack"),
     /// so tiny results are bounded by the byte budget too, not only by `max_results`.
-    /// A failed task's kept params count too.
+    /// A failed task's kept params count too, and so do the errors of its retried attempts.
     static func resultBytes(_ t: TaskRecord) -> Int {
         ResultBudget.recordOverhead + (t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0)
-            + (t.params.isNull ? 0 : t.paramsBytes)
+            + (t.params.isNull ? 0 : t.paramsBytes) + t.history.reduce(0) { $0 + 48 + $1.error.json.approximateByteCount }
     }
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
@@ -391,14 +401,7 @@ extension BrokerState {
 
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
-        let a = nodeWaiters.nextDeadline
-        let b = resultWaiters.nextDeadline
-        switch (a, b) {
-        case let (x?, y?): return Swift.min(x, y)
-        case let (x?, nil): return x
-        case let (nil, y?): return y
-        default: return nil
-        }
+        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextDelayedDue].compactMap { $0 }.min()
     }
 }
 

@@ -48,6 +48,8 @@ public struct BrokerState: Sendable {
     var queuedCount = 0
     /// The workflow each pending workflow task belongs to (`BrokerState+Workflows`).
     var workflowOf: [String: String] = [:]
+    /// Queued tasks held back until their `not_before` (BrokerState+Delays), in no queue yet.
+    var delayed = DelayedTasks()
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()
@@ -79,6 +81,8 @@ public struct BrokerState: Sendable {
 
     struct Counters: Sendable {
         var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0
+        /// Runs tried again after an application error (BrokerState+Retries).
+        var retried = 0
         /// Requests per broker method (without the `zerotask.broker.` prefix).
         var byMethod: [String: Int] = [:]
     }

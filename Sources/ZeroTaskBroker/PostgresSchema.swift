@@ -7,7 +7,9 @@ enum PostgresSchema {
     /// 1: tasks, results and clients (one broker per database).
     /// 2: the shared queue: who claimed an open task and when, when it may run, brokers' leases,
     ///    and the partial indexes that claims, completions and rescues use.
-    static let version = 2
+    /// 3: a task's `not_before` as its client (or a retry's back-off) set it, its own retry
+    ///    policy and its history of failed attempts, in both task tables (`added`).
+    static let version = 3
 
     /// Serialises schema changes between brokers that start at once.
     static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
@@ -19,7 +21,12 @@ enum PostgresSchema {
         ("max_retries", "integer NOT NULL"), ("result_ttl", "double precision"), ("attempts", "integer NOT NULL"),
         ("status", "integer NOT NULL"), ("node_id", "text"), ("result", "json"), ("error", "json"),
         ("created", "double precision NOT NULL"), ("started", "double precision"), ("finished", "double precision"),
-    ]
+    ] + added
+
+    /// The columns of both task tables added after v1, each by the step named: `start_at` is
+    /// the task's `not_before` in seconds since 1970 (the queue's own `not_before`, v2, is the
+    /// claim's wake-up time on the hot table only).
+    static let added: [(name: String, type: String)] = [("start_at", "double precision"), ("retry", "json"), ("history", "json")]
 
     /// The step to each version, by version.
     static func step(to version: Int) -> String {
@@ -47,6 +54,10 @@ enum PostgresSchema {
                 CREATE INDEX zerotask_tasks_owner ON zerotask_tasks (owner) WHERE owner IS NOT NULL;
                 CREATE TABLE zerotask_brokers (id text PRIMARY KEY, started_at timestamptz NOT NULL, renewed_at timestamptz NOT NULL);
                 """
+        case 3:
+            // IF NOT EXISTS: a database created at version 1 by this code already has them.
+            let add = added.map { "ADD COLUMN IF NOT EXISTS \($0.name) \($0.type)" }.joined(separator: ", ")
+            return "ALTER TABLE zerotask_tasks \(add); ALTER TABLE zerotask_results \(add);"
         default:
             preconditionFailure("no schema step to version \(version)")
         }

@@ -74,11 +74,21 @@ public final class PostgresTaskStore: TaskStore {
             guard let r = RPCError(json: e) else { throw StoreError(store: description, reason: "task \(id): unreadable error \(e)") }
             return r
         }
+        let retry = try json(18).map { (r) throws(StoreError) -> RetryPolicy in
+            do throws(PolicyError) { return try RetryPolicy(json: r, field: "retry") } catch {
+                throw StoreError(store: description, reason: "task \(id): unreadable retry policy: \(error)")
+            }
+        }
+        let history = try json(19).map { (h) throws(StoreError) -> [FailedAttempt] in
+            guard let list = FailedAttempt.history(column: h) else { throw StoreError(store: description, reason: "task \(id): unreadable history \(h)") }
+            return list
+        }
         return StoredTask(
             id: id, clientID: row[1] ?? "", method: row[2] ?? "", params: try json(3) ?? .array([]), priority: int(4),
             sequence: UInt64(bitPattern: int(5)), timeout: double(6), maxRetries: Int(int(7)), resultTTL: double(8),
             attempts: Int(int(9)), status: status, nodeID: row[11], result: try json(12), error: error,
-            created: double(14) ?? 0, started: double(15), finished: double(16))
+            created: double(14) ?? 0, started: double(15), finished: double(16), notBefore: double(17), retry: retry,
+            history: history ?? [])
     }
 
     public func write(_ changes: StoreChanges) throws(StoreError) {
@@ -160,6 +170,9 @@ public final class PostgresTaskStore: TaskStore {
         if let v = t.error { o["error"] = .string(v.json.jsonString) }
         if let v = t.started { o["started"] = .double(v) }
         if let v = t.finished { o["finished"] = .double(v) }
+        if let v = t.notBefore { o["start_at"] = .double(v) }
+        if let v = t.retry { o["retry"] = .string(v.json.jsonString) }
+        if !t.history.isEmpty { o["history"] = .string(JSONValue.array(t.history.map(\.json)).jsonString) }
         return .object(o)
     }
 

@@ -26,8 +26,13 @@ public final class SQLiteTaskStore: TaskStore {
     public var isDurable: Bool { true }
 
     /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime), added to a
-    /// version 1 file in place when it is opened.
-    static let schemaVersion = 2
+    /// version 1 file in place when it is opened. 3: `tasks.not_before`, `tasks.retry` and
+    /// `tasks.history` (delays and retries after application errors), added likewise.
+    static let schemaVersion = 3
+
+    /// Columns added after version 1, each with its type: added to an older file when missing
+    /// (found by name, so the order in which versions were merged does not matter).
+    static let addedColumns = [("result_ttl", "REAL"), ("not_before", "REAL"), ("retry", "TEXT"), ("history", "TEXT")]
 
     /// Opens (creating when missing) the file and its directory.
     public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
@@ -57,6 +62,10 @@ public final class SQLiteTaskStore: TaskStore {
         }
         try c.execute("PRAGMA synchronous=\(synchronous.rawValue.uppercased())")
         let version = Int(try c.text("PRAGMA user_version") ?? "0") ?? 0
+        var columns: Set<String> = []
+        let info = try c.prepare("PRAGMA table_info(tasks)")
+        while try info.step() { if let name = info.text(1) { columns.insert(name) } }
+        info.finalize()
         guard version <= Self.schemaVersion else {
             throw StoreError(store: "sqlite:\(path)", reason: "schema version \(version) was written by a newer zerotask (this one knows \(Self.schemaVersion))")
         }
@@ -81,13 +90,16 @@ public final class SQLiteTaskStore: TaskStore {
                     created REAL NOT NULL,
                     started REAL,
                     finished REAL,
-                    result_ttl REAL
+                    result_ttl REAL,
+                    not_before REAL,
+                    retry TEXT,
+                    history TEXT
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS clients (
                     id TEXT PRIMARY KEY NOT NULL,
                     connected INTEGER NOT NULL
                 ) WITHOUT ROWID;
-                \(Self.migrations(from: version))
+                \(Self.migrations(from: version, columns: columns))
                 PRAGMA user_version = \(Self.schemaVersion);
                 COMMIT;
                 """)
@@ -100,8 +112,8 @@ public final class SQLiteTaskStore: TaskStore {
         rollback = try c.prepare("ROLLBACK")
         upsertTask = try c.prepare("""
             INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
-                attempts, status, node_id, result, error, created, started, finished, result_ttl)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                attempts, status, node_id, result, error, created, started, finished, result_ttl, not_before, retry, history)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
             """)
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
@@ -110,10 +122,14 @@ public final class SQLiteTaskStore: TaskStore {
 
     /// The statements that bring a file of schema `version` to the current one (inside the
     /// opening transaction, after the tables exist in at least version 1's shape).
-    static func migrations(from version: Int) -> String {
+    /// - Parameter columns: the `tasks` table's columns before opening (none for a new file).
+    static func migrations(from version: Int, columns: Set<String>) -> String {
         var sql: [String] = []
         // Version 0 is a new file: its tables were just created in the current shape.
-        if version == 1 { sql.append("ALTER TABLE tasks ADD COLUMN result_ttl REAL;") }
+        guard version >= 1, !columns.isEmpty else { return "" }
+        for (name, type) in addedColumns where !columns.contains(name) {
+            sql.append("ALTER TABLE tasks ADD COLUMN \(name) \(type);")
+        }
         return sql.joined(separator: "\n")
     }
 
@@ -130,7 +146,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let tasks = try connection.prepare("""
             SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
-                node_id, result, error, created, started, finished, result_ttl
+                node_id, result, error, created, started, finished, result_ttl, not_before, retry, history
             FROM tasks ORDER BY sequence
             """)
         while try tasks.step() {
@@ -150,12 +166,24 @@ public final class SQLiteTaskStore: TaskStore {
                 }
                 return r
             }
+            let retry = try json(18).map { (r) throws(StoreError) -> RetryPolicy in
+                do throws(PolicyError) { return try RetryPolicy(json: r, field: "retry") } catch {
+                    throw StoreError(store: description, reason: "task \(id): unreadable retry policy: \(error)")
+                }
+            }
+            let history = try json(19).map { (h) throws(StoreError) -> [FailedAttempt] in
+                guard let list = FailedAttempt.history(column: h) else {
+                    throw StoreError(store: description, reason: "task \(id): unreadable history \(h)")
+                }
+                return list
+            }
             contents.tasks.append(StoredTask(
                 id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
                 priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
                 maxRetries: Int(tasks.int64(7)), resultTTL: tasks.double(16), attempts: Int(tasks.int64(8)), status: status,
                 nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
-                started: tasks.double(14), finished: tasks.double(15)))
+                started: tasks.double(14), finished: tasks.double(15), notBefore: tasks.double(17), retry: retry,
+                history: history ?? []))
         }
         return contents
     }
@@ -192,6 +220,9 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(15, t.started)
                 s.bind(16, t.finished)
                 s.bind(17, t.resultTTL)
+                s.bind(18, t.notBefore)
+                s.bind(19, t.retry?.json.jsonBytes)
+                s.bind(20, FailedAttempt.column(t.history))
                 try s.run()
             }
             for id in changes.deletedTasks {

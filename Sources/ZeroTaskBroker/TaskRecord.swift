@@ -40,6 +40,12 @@ struct TaskRecord: Sendable {
         var finished: Double?
         /// Monotonic time of completion, for result expiry.
         var completedAt: Double?
+        /// The runs that failed with an application error and were retried (and the last one,
+        /// once retries were exhausted), oldest first.
+        var history: [FailedAttempt] = []
+        /// Monotonic time at which a delayed task leaves the broker's delayed heap for its
+        /// method's queue; nil while it is not held back (in a queue, or not queued at all).
+        var waitingUntil: Double?
     }
 
     /// Mutated only while uniquely referenced (copy on write), like an array's buffer.
@@ -54,13 +60,13 @@ struct TaskRecord: Sendable {
         id: String, clientID: String, spec: TaskSpec, status: TaskStatus = .queued, sequence: UInt64, maxRetries: Int,
         attempts: Int = 0, nodeID: String? = nil, progress: JSONObject? = nil, result: JSONValue? = nil,
         error: RPCError? = nil, created: Double, started: Double? = nil, finished: Double? = nil,
-        completedAt: Double? = nil
+        completedAt: Double? = nil, history: [FailedAttempt] = []
     ) {
         box = Box(Fields(
             id: id, clientID: clientID, spec: spec, paramsBytes: spec.params.approximateByteCount, status: status,
             sequence: sequence, maxRetries: maxRetries, attempts: attempts,
             nodeID: nodeID, progress: progress, result: result, error: error, created: created, started: started,
-            finished: finished, completedAt: completedAt))
+            finished: finished, completedAt: completedAt, history: history))
     }
 
     /// The fields for writing: copied first when another record shares them.
@@ -131,6 +137,18 @@ struct TaskRecord: Sendable {
         get { box.fields.completedAt }
         set { writable.completedAt = newValue }
     }
+    var notBefore: Double? {
+        get { box.fields.spec.notBefore }
+        set { writable.spec.notBefore = newValue }
+    }
+    var history: [FailedAttempt] {
+        get { box.fields.history }
+        set { writable.history = newValue }
+    }
+    var waitingUntil: Double? {
+        get { box.fields.waitingUntil }
+        set { writable.waitingUntil = newValue }
+    }
 
     /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
     var keepsParams: Bool { method == Workflow.method }
@@ -161,8 +179,13 @@ struct TaskRecord: Sendable {
         if let finished { o.append("finished", .double(finished)) }
         if let timeout { o.append("timeout", .double(timeout)) }
         if let resultTTL { o.append("result_ttl", .double(resultTTL)) }
+        if let notBefore = spec.notBefore { o.append("not_before", .double(notBefore)) }
+        // Held back until not_before (a delay, or a retry's back-off): queued, but in no queue yet.
+        if waitingUntil != nil { o.append("delayed", true) }
+        if let retry = spec.retry { o.append("retry", retry.json) }
         if let error { o.append("error", error.json) }
         if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
+        if !history.isEmpty { o.append("history", .array(history.map(\.json))) }
         return .object(o)
     }
 }

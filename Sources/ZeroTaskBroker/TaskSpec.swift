@@ -18,12 +18,22 @@ public struct TaskSpec: Sendable, Equatable {
     public var timeout: Double?
     /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
     public var resultTTL: Double?
+    /// Wall-clock time (seconds since 1970) before which the task does not start; nil: at once.
+    /// A `delay` on submission becomes this; a retry after an application error sets it to the
+    /// end of the back-off.
+    public var notBefore: Double?
+    /// The task's own retry policy for application errors; nil: the method's (its manifest's).
+    public var retry: RetryPolicy?
 
-    public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil) {
+    public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil,
+        notBefore: Double? = nil, retry: RetryPolicy? = nil)
+    {
         self.method = method
         self.params = params
         self.priority = priority
         self.timeout = timeout
         self.resultTTL = resultTTL
+        self.notBefore = notBefore
+        self.retry = retry
     }
 }

@@ -38,11 +38,13 @@ public struct StoredTask: Sendable, Equatable {
     public var created: Double
     public var started: Double?
     public var finished: Double?
+    /// The failed runs that were retried (and the last one once retries ran out), oldest first.
+    public var history: [FailedAttempt]
 
     public init(
         id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,
         status: TaskStatus = .queued, nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil,
-        created: Double, started: Double? = nil, finished: Double? = nil
+        created: Double, started: Double? = nil, finished: Double? = nil, history: [FailedAttempt] = []
     ) {
         self.id = id
         self.clientID = clientID
@@ -57,6 +59,7 @@ public struct StoredTask: Sendable, Equatable {
         self.created = created
         self.started = started
         self.finished = finished
+        self.history = history
     }
 
     /// A row from the spec's fields one by one (the stores' columns, the tests).
@@ -64,12 +67,15 @@ public struct StoredTask: Sendable, Equatable {
         id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
         timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
         nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
-        started: Double? = nil, finished: Double? = nil
+        started: Double? = nil, finished: Double? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil,
+        history: [FailedAttempt] = []
     ) {
         self.init(
-            id: id, clientID: clientID, spec: TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL),
+            id: id, clientID: clientID,
+            spec: TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL,
+                notBefore: notBefore, retry: retry),
             sequence: sequence, maxRetries: maxRetries, attempts: attempts, status: status, nodeID: nodeID, result: result,
-            error: error, created: created, started: started, finished: finished)
+            error: error, created: created, started: started, finished: finished, history: history)
     }
 
     // The spec's fields, read and written as the stores' columns are.
@@ -78,6 +84,8 @@ public struct StoredTask: Sendable, Equatable {
     public var priority: Int64 { get { spec.priority } set { spec.priority = newValue } }
     public var timeout: Double? { get { spec.timeout } set { spec.timeout = newValue } }
     public var resultTTL: Double? { get { spec.resultTTL } set { spec.resultTTL = newValue } }
+    public var notBefore: Double? { get { spec.notBefore } set { spec.notBefore = newValue } }
+    public var retry: RetryPolicy? { get { spec.retry } set { spec.retry = newValue } }
 }
 
 /// A client as the store keeps it.

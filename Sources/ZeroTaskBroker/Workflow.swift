@@ -35,6 +35,9 @@ struct Workflow: Sendable, Equatable {
     /// How many of a group's tasks have succeeded (a result may be null itself).
     var done = 0
 
+    /// What one of its tasks may say, by name or in this order: what a `client_new_tasks` entry may.
+    static let entryParams = BrokerCommand.submissionParams + BrokerCommand.schedulingParams
+
     /// The params of `client_new_workflow` a workflow is read from.
     static let params = ["client_id", "kind", "tasks", "callback", "task_id"]
 
@@ -61,7 +64,7 @@ struct Workflow: Sendable, Equatable {
     /// One task's submission params, named, checked as `Submission` reads them.
     private static func entry(_ value: JSONValue, at name: String, takesInput: Bool) throws(RPCError) -> JSONObject {
         guard let params = Params(json: value) else { throw .invalidParams("\(name) must be an object or array") }
-        let p = try ParamBinder(params, method: name, names: BrokerCommand.submissionParams, required: 1)
+        let p = try ParamBinder(params, method: name, names: entryParams, required: 1)
         let s = try Submission(p)
         if s.taskID != nil {
             throw .invalidParams("\(name): param \"task_id\" is not for a workflow's task: its id is the workflow's, numbered")
@@ -70,7 +73,7 @@ struct Workflow: Sendable, Equatable {
             throw .invalidParams("\(name): param \"params\" must be a list: the previous result is passed as the first param")
         }
         var o = JSONObject()
-        for key in BrokerCommand.submissionParams { if let v = p.value(key) { o.append(key, v) } }
+        for key in entryParams { if let v = p.value(key) { o.append(key, v) } }
         return o
     }
 
@@ -82,7 +85,7 @@ struct Workflow: Sendable, Equatable {
             o["params"] = .array([input] + (o["params"]?.arrayValue ?? []))
         }
         guard let params = Params(json: .object(o)),
-            let p = try? ParamBinder(params, method: "workflow", names: BrokerCommand.submissionParams, required: 1)
+            let p = try? ParamBinder(params, method: "workflow", names: entryParams, required: 1)
         else { return nil }
         return try? Submission(p)
     }

@@ -26,6 +26,26 @@ public struct TaskInfo: Sendable, Equatable {
     public var timeout: Double?
     /// The error of a failed task.
     public var error: RPCError?
+    /// The wall-clock time (seconds since 1970) before which it does not start: its `delay` or
+    /// `not_before`, or the end of a retry's back-off.
+    public var notBefore: Double?
+    /// Whether it is held back until `notBefore` (queued, but not yet in its method's queue).
+    public var delayed: Bool
+    /// The runs that failed with an application error and were retried (and the last one, once
+    /// retries ran out), oldest first.
+    public var history: [FailedAttempt]
+
+    /// One failed run of a task.
+    public struct FailedAttempt: Sendable, Equatable {
+        /// The task's attempt number, from 1.
+        public var attempt: Int
+        /// The node that ran it.
+        public var nodeID: String?
+        /// What the method reported.
+        public var error: RPCError
+        /// When (seconds since 1970).
+        public var at: Double
+    }
     /// The whole object as the broker sent it (fields this type does not name are kept here).
     public var json: JSONValue
 
@@ -46,6 +66,12 @@ public struct TaskInfo: Sendable, Equatable {
         finished = json["finished"]?.doubleValue
         timeout = json["timeout"]?.doubleValue
         error = json["error"].flatMap(RPCError.init(json:))
+        notBefore = json["not_before"]?.doubleValue
+        delayed = json["delayed"]?.boolValue == true
+        history = (json["history"]?.arrayValue ?? []).compactMap { a in
+            guard let n = a["attempt"]?.int64Value, let e = a["error"].flatMap(RPCError.init(json:)) else { return nil }
+            return FailedAttempt(attempt: Int(n), nodeID: a["node_id"]?.stringValue, error: e, at: a["at"]?.doubleValue ?? 0)
+        }
         self.json = json
     }
 }

@@ -12,21 +12,34 @@ public struct TaskOptions: Sendable, Equatable {
     public var taskID: String?
     /// How long the broker keeps the result after the task completes; nil: the broker's default.
     public var resultTTL: Duration?
+    /// How long after its submission the task may start (`delay`); nil: at once.
+    public var delay: Duration?
+    /// The wall-clock time, in seconds since 1970, before which the task does not start
+    /// (`not_before`); nil: at once. Give this or `delay`, not both (the broker refuses both).
+    public var notBefore: Double?
+    /// How the task is tried again after its method fails with an application error; nil: the
+    /// method's policy (its plugin manifest's `retry`), else one attempt.
+    public var retry: RetryPolicy?
 
     /// Options for `submit`, `call` and batches; the defaults queue like the broker does.
     public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil,
-        resultTTL: Duration? = nil)
+        resultTTL: Duration? = nil, delay: Duration? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil)
     {
         self.priority = priority
         self.timeout = timeout
         self.maxRetries = maxRetries
         self.taskID = taskID
         self.resultTTL = resultTTL
+        self.delay = delay
+        self.notBefore = notBefore
+        self.retry = retry
     }
 
     /// Whether the seed spec's `client_new_task(client_id, method, params, [task_id])` says it
     /// all: then the task goes by position, which any seed broker reads.
-    var fitsSeedForm: Bool { timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil }
+    var fitsSeedForm: Bool {
+        timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil && delay == nil && notBefore == nil && retry == nil
+    }
 
     /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
     func append(to o: inout JSONObject) {
@@ -35,6 +48,9 @@ public struct TaskOptions: Sendable, Equatable {
         if priority != 0 { o.append("priority", .int(priority)) }
         if let maxRetries { o.append("max_retries", .int(Int64(maxRetries))) }
         if let resultTTL { o.append("result_ttl", .double(resultTTL.seconds)) }
+        if let delay { o.append("delay", .double(delay.seconds)) }
+        if let notBefore { o.append("not_before", .double(notBefore)) }
+        if let retry { o.append("retry", retry.json) }
     }
 }
 

@@ -99,7 +99,7 @@ button:disabled { opacity: .4; cursor: default; }
 .actions, .pager { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0; }
 #task { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
-dt { color: var(--muted); } dd { margin: 0; }
+dt { color: var(--muted); } dd { margin: 0; white-space: pre-line; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; font-size: .85rem; }
 @media (max-width: 640px) {
   main { padding: .5rem; }
@@ -269,7 +269,7 @@ async function loadTasks() {
       const link = document.createElement("a");
       link.href = "#task=" + encodeURIComponent(t.task_id); link.textContent = t.task_id;
       r.insertCell().append(link);
-      cell(r, t.state); cell(r, t.method); cell(r, t.client_id); cell(r, t.node_id); cell(r, t.attempts);
+      cell(r, t.delayed ? t.state + " (delayed)" : t.state); cell(r, t.method); cell(r, t.client_id); cell(r, t.node_id); cell(r, t.attempts);
       cell(r, time(t.created)); cell(r, t.error ? t.error.message : "", "error");
       const act = r.insertCell();
       if (t.state === "failed" || t.state === "cancelled") act.append(button("retry", () => act1("retry", t.task_id)));
@@ -325,10 +325,13 @@ async function showTask() {
     };
     field("state", t.state); field("method", t.method); field("client", t.client_id); field("node", t.node_id || "");
     field("attempts", t.attempts + " (max retries " + t.max_retries + ")");
+    if (t.not_before) field("not before", time(t.not_before) + (t.delayed ? " (waiting)" : ""));
+    if (t.retry) field("retry", t.retry, true);
     field("params", t.params, true);
     if (t.result !== undefined) field("result", t.result, true);
     if (t.error) field("error", t.error, true);
     if (t.progress) field("progress", t.progress, true);
+    if (t.history) field("failed attempts", t.history.map((a) => `#${a.attempt} on ${a.node_id || "?"} at ${time(a.at)}: ${a.error.message} (code ${a.error.code})`).join("\n"));
     const ol = $("task-timeline");
     ol.replaceChildren();
     for (const e of t.timeline) {

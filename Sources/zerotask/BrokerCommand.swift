@@ -63,6 +63,8 @@ struct BrokerOptions: ParsableArguments {
     var maxResultTTL: Double?
     @Option(name: .customLong("max-task-timeout"), help: "The longest timeout a task may ask for, in seconds. [\(Settings.show(BrokerConfig.defaults.maxTaskTimeout))]")
     var maxTaskTimeout: Double?
+    @Option(name: .customLong("max-delay"), help: "The furthest ahead a task may ask to start (delay or not_before), in seconds. [\(Settings.show(BrokerConfig.defaults.maxDelay))]")
+    var maxDelay: Double?
     @Option(name: .customLong("client-ttl"), help: "Seconds after which an inactive client with nothing pending is forgotten. [\(Settings.show(BrokerConfig.defaults.clientTTL))]")
     var clientTTL: Double?
     @Option(help: "Where tasks and results are kept: memory, sqlite (DATA_DIR/zerotask.sqlite), sqlite:PATH or postgres://USER@HOST:PORT/DB. [\(Settings.Defaults.store)]")
@@ -155,6 +157,7 @@ struct BrokerOptions: ParsableArguments {
         c.maxTaskRetries = try s.int("broker.max_task_retries", maxTaskRetries, default: c.maxTaskRetries)
         c.maxResultTTL = try s.double("broker.max_result_ttl", maxResultTTL, default: c.maxResultTTL)
         c.maxTaskTimeout = try s.double("broker.max_task_timeout", maxTaskTimeout, default: c.maxTaskTimeout)
+        c.maxDelay = try s.double("broker.max_delay", maxDelay, default: c.maxDelay)
         c.clientTTL = try s.double("broker.client_ttl", clientTTL, default: c.clientTTL)
         c.maxWaitIDs = try s.int("broker.max_wait_ids", nil, default: c.maxWaitIDs)
         c.maxBatchEntries = try s.int("broker.max_batch_entries", nil, default: c.maxBatchEntries)

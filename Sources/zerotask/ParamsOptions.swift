@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ZeroTaskClient
 import ZeroTaskProtocol
 
@@ -67,9 +68,47 @@ struct TaskFlags: ParsableArguments {
         "Seconds the broker keeps the result after the task completes (default: the broker's).", valueName: "S"))
     var resultTTL: Double?
 
+    @Option(help: ArgumentHelp("Seconds to wait before the task may start (it stays queued meanwhile).", valueName: "S"))
+    var delay: Double?
+
+    @Option(name: .customLong("not-before"), help: ArgumentHelp(
+        "The task does not start before this time: ISO 8601 (2026-12-03T08:00:00Z) or seconds since 1970.", valueName: "TIME"))
+    var notBefore: String?
+
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
+        "Runs in all when the method fails with an application error (1: no retry; default: the method's retry policy).", valueName: "N"))
+    var maxAttempts: Int?
+
+    @Option(name: .customLong("retry-backoff"), help: ArgumentHelp(
+        "Seconds before the first retry, doubling for each further one (with --max-attempts). [1]", valueName: "S"))
+    var retryBackoff: Double?
+
+    mutating func validate() throws {
+        if delay != nil && notBefore != nil { throw ValidationError("give --delay or --not-before, not both") }
+        if let delay, !(delay >= 0 && delay.isFinite) { throw ValidationError("--delay must be a non-negative number of seconds, not \(delay)") }
+        if let notBefore, Self.epochSeconds(notBefore) == nil {
+            throw ValidationError("--not-before must be an ISO 8601 time (2026-12-03T08:00:00Z) or seconds since 1970, not \"\(notBefore)\"")
+        }
+        if let maxAttempts, !(1...100).contains(maxAttempts) { throw ValidationError("--max-attempts must be from 1 to 100, not \(maxAttempts)") }
+        if retryBackoff != nil && maxAttempts == nil { throw ValidationError("--retry-backoff needs --max-attempts") }
+        if let retryBackoff, !(0...86400).contains(retryBackoff) { throw ValidationError("--retry-backoff must be from 0 to 86400 seconds, not \(retryBackoff)") }
+    }
+
+    /// `TIME` of `--not-before` as seconds since 1970: a number, or ISO 8601 with or without
+    /// fractional seconds (a time without a zone is refused: it would be ambiguous).
+    static func epochSeconds(_ text: String) -> Double? {
+        if let n = Double(text), n.isFinite, n >= 0 { return n }
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: text) { return d.timeIntervalSince1970 }
+        f.formatOptions.insert(.withFractionalSeconds)
+        return f.date(from: text)?.timeIntervalSince1970
+    }
+
     var options: TaskOptions {
         TaskOptions(priority: priority, timeout: taskTimeout.map { .milliseconds(Int64($0 * 1000)) },
-            maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) })
+            maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) },
+            delay: delay.map { .milliseconds(Int64($0 * 1000)) }, notBefore: notBefore.flatMap(Self.epochSeconds),
+            retry: maxAttempts.map { RetryPolicy(maxAttempts: $0, backoff: retryBackoff ?? 1) })
     }
 }
 

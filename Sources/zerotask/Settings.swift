@@ -30,7 +30,7 @@ struct Settings {
         "broker.node_timeout", "broker.client_timeout", "broker.result_ttl", "broker.max_retries",
         "broker.max_message_bytes", "broker.max_queued", "broker.max_queued_per_method", "broker.log_level", "broker.log_format",
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
-        "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_wait_ids",
+        "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_delay", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
         "broker.max_parked_wait_ids", "broker.http",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",

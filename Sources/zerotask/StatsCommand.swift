@@ -50,7 +50,8 @@ struct BrokerStatsReport {
     var rated: Bool
 
     /// The counters whose rates are shown, by their name in `stats`.
-    static let ratedCounters = [("submitted", "submitted_total"), ("finished", "finished_total"), ("failed", "failed_total"), ("requeued", "requeued_total")]
+    static let ratedCounters = [("submitted", "submitted_total"), ("finished", "finished_total"), ("failed", "failed_total"), ("requeued", "requeued_total"),
+        ("retried", "retried_total")]
 
     func count(_ key: String) -> Int64 { second[key]?.int64Value ?? 0 }
 
@@ -87,7 +88,9 @@ struct BrokerStatsReport {
 
     var text: String {
         var lines: [String] = []
-        let states = ["queued", "assigned", "running", "finished", "failed"].map { "\($0) \(count($0))" }
+        var states = ["queued", "assigned", "running", "finished", "failed"].map { "\($0) \(count($0))" }
+        // Delayed tasks are queued too, held back until their not_before.
+        if count("delayed") > 0 { states[0] += " (\(count("delayed")) delayed)" }
         lines.append("tasks    \(count("tasks")) held: " + states.joined(separator: ", "))
         lines.append("nodes    \(nodes.count), workers \(workers) (\(busy) busy), clients \(count("clients"))")
         lines.append("totals   " + Self.ratedCounters.map { "\($0.0) \(count($0.1))" }.joined(separator: ", "))

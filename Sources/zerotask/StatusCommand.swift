@@ -29,10 +29,14 @@ struct StatusCommand: AsyncParsableCommand {
         if info.priority != 0 { rows.append(("priority", String(info.priority))) }
         if let p = info.progress { rows.append(("progress", JSONValue.object(p).jsonString)) }
         if let t = info.created { rows.append(("created", Self.time(t))) }
+        if let t = info.notBefore { rows.append(("not before", Self.time(t) + (info.delayed ? " (waiting)" : ""))) }
         if let t = info.started { rows.append(("started", Self.time(t))) }
         if let t = info.finished { rows.append(("finished", Self.time(t))) }
         if let s = info.timeout { rows.append(("timeout", SecondsText.format(s))) }
         if let e = info.error { rows.append(("error", "\(e.message) (code \(e.code))")) }
+        for a in info.history {
+            rows.append(("attempt \(a.attempt)", "failed on \(a.nodeID ?? "?") at \(Self.time(a.at)): \(a.error.message) (code \(a.error.code))"))
+        }
         let width = rows.map(\.0.count).max() ?? 0
         for (k, v) in rows { say(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
     }

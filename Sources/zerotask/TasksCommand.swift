@@ -40,7 +40,9 @@ struct TasksCommand: AsyncParsableCommand {
         }
         var table = TextTable(["TASK", "STATE", "METHOD", "NODE", "ATTEMPTS", "ERROR"], numeric: [4])
         for t in tasks {
-            table.add([t["task_id"]?.stringValue ?? "", t["state"]?.stringValue ?? "", t["method"]?.stringValue ?? "",
+            // A task held back until its not_before reads "queued (delayed)".
+            let state = (t["state"]?.stringValue ?? "") + (t["delayed"] == .bool(true) ? " (delayed)" : "")
+            table.add([t["task_id"]?.stringValue ?? "", state, t["method"]?.stringValue ?? "",
                 t["node_id"]?.stringValue ?? "", t["attempts"].map { "\($0.int64Value ?? 0)" } ?? "",
                 t["error"]?["message"]?.stringValue ?? ""])
         }

@@ -13,6 +13,11 @@ import ZeroTaskTestSupport
         var t = StoredTask(id: id, clientID: "c1", method: "math.add", params: .array([1, .string("two"), .object(["z": 1, "a": .null])]),
             priority: 3, sequence: sequence, timeout: 2.5, maxRetries: 1, resultTTL: 60, attempts: 1, status: status,
             nodeID: status == .queued ? nil : "n1", created: 1_790_000_000.123456)
+        if status == .queued {
+            // Delayed, with its own retry policy (schema 3).
+            t.notBefore = 1_790_000_100.25
+            t.retry = RetryPolicy(maxAttempts: 4, backoff: 0.5, codes: [17, -32060])
+        }
         if status == .running { t.started = 1_790_000_001.5 }
         if status == .finished {
             t.result = .null  // a plugin returning nothing: JSON null, not "no result"
@@ -21,6 +26,10 @@ import ZeroTaskTestSupport
         if status == .failed {
             t.error = RPCError(code: 4242, message: "failed on purpose", data: .object(["why": "test"]))
             t.finished = 1_790_000_003
+            t.history = [
+                FailedAttempt(attempt: 1, nodeID: "n1", error: RPCError(code: 4242, message: "first", data: ["n": 1]), at: 1_790_000_002.5),
+                FailedAttempt(attempt: 2, nodeID: nil, error: RPCError(code: 4242, message: "failed on purpose"), at: 1_790_000_003),
+            ]
         }
         return t
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -50,6 +51,19 @@ class ClientAgainstANode(unittest.TestCase):
         self.assertEqual(info["attempts"], 1)
         self.assertEqual(info["priority"], 5)
         self.assertEqual(self.client.result(t.id), "cba")
+
+    def test_a_delayed_task_waits_queued_with_its_time_and_can_be_cancelled(self):
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        t = self.client.submit("math.add", [1, 2], not_before=when, retry={"max_attempts": 2, "backoff": 0})
+        info = t.info()
+        self.assertEqual(info["state"], "queued")
+        self.assertTrue(info["delayed"])
+        self.assertAlmostEqual(info["not_before"], when.timestamp(), places=3)
+        self.assertEqual(info["retry"]["max_attempts"], 2)
+        self.assertTrue(t.cancel())
+        with self.assertRaises(ValueError):
+            self.client.submit("math.add", [1, 2], not_before=datetime.datetime.now())
+        self.assertEqual(self.client.call("math.add", [2, 2], delay=0.2), 4)
 
     def test_a_chosen_task_id_is_kept(self):
         t = self.client.submit("math.mul", [6, 7], task_id="py-mul-1")

@@ -8,6 +8,7 @@ subscription is needed, and nothing is lost when the publish socket drops messag
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
@@ -65,7 +66,14 @@ def _entry(task: Union[Tuple[str, Params], Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _task_fields(options: Dict[str, Any]) -> Dict[str, Any]:
-    return {_WIRE_NAMES.get(k, k): v for k, v in options.items() if v is not None}
+    fields = {_WIRE_NAMES.get(k, k): v for k, v in options.items() if v is not None}
+    # `not_before` may be a datetime (an aware one: a naive time would be ambiguous).
+    when = fields.get("not_before")
+    if isinstance(when, datetime.datetime):
+        if when.tzinfo is None:
+            raise ValueError("not_before must be an aware datetime (with a tzinfo) or seconds since 1970")
+        fields["not_before"] = when.timestamp()
+    return fields
 
 
 def _params(params: Params) -> Any:
@@ -168,8 +176,10 @@ class Client:
 
         ``timeout``: seconds to wait for the result (None: no limit; :class:`Timeout` after it,
         the task keeps its place). ``options`` are task fields: ``task_id``, ``priority``,
-        ``max_retries``, ``result_ttl``, ``task_timeout`` (the task's own run-time limit), and
-        any further field the broker accepts on submission.
+        ``max_retries``, ``result_ttl``, ``task_timeout`` (the task's own run-time limit),
+        ``delay`` (seconds before it may start) or ``not_before`` (seconds since 1970, or an
+        aware ``datetime``), ``retry`` (``{"max_attempts": 3, "backoff": 1, ...}``: retries
+        after the method's own errors), and any further field the broker accepts on submission.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
