@@ -85,7 +85,7 @@ struct Workflow: Sendable, Equatable {
             o["params"] = .array([input] + (o["params"]?.arrayValue ?? []))
         }
         guard let params = Params(json: .object(o)),
-            let p = try? ParamBinder(params, method: "workflow", names: entryParams, required: 1)
+            let p = try? ParamBinder(params, method: "workflow", names: Self.entryParams, required: 1)
         else { return nil }
         return try? Submission(p)
     }
