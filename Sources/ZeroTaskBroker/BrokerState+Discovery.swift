@@ -15,6 +15,8 @@ extension BrokerState {
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
         for (name, q) in queues where q.liveCount > 0 && byName[name] == nil { byName[name] = (["name": .string(name)], []) }
+        // And methods held back by the operator (paused or limited in the configuration).
+        for name in limits.paused.union(limits.gates.keys) where byName[name] == nil { byName[name] = (["name": .string(name)], []) }
         // So are methods no node serves because their plugin is quarantined, with the reasons.
         for (name, holders) in unavailableIndex where byName[name] == nil {
             let reasons: [JSONValue] = holders.sorted().compactMap { id in
@@ -31,6 +33,7 @@ extension BrokerState {
             o["nodes"] = .array(entry.nodes.sorted().map { .string($0) })
             o["queued"] = .int(Int64(queues[name]?.liveCount ?? 0))
             o["running"] = .int(Int64(running[name] ?? 0))
+            limitFields(name, into: &o)
             return .object(o)
         }
         if let any = anyMethodEntry() { list.append(any) }

@@ -46,6 +46,8 @@ public struct BrokerState: Sendable {
     var tasks: [String: TaskRecord] = [:]
     var queues: [String: TaskQueue] = [:]
     var queuedCount = 0
+    /// Concurrency and rate gates, paused methods (see `BrokerState+Limits`).
+    var limits: MethodLimits
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()
@@ -86,6 +88,7 @@ public struct BrokerState: Sendable {
         self.wallClock = wallClock
         self.idPrefix = idPrefix
         self.clients = ClientRegistry(timeout: config.clientTimeout)
+        self.limits = MethodLimits(configured: config.methodPolicies)
     }
 
     /// Hands the queued outputs to the caller and clears them.

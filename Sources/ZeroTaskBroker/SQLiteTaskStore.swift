@@ -20,14 +20,15 @@ public final class SQLiteTaskStore: TaskStore {
     public let path: String
     public let synchronous: Synchronous
     private let connection: SQLiteConnection
-    private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient: SQLiteStatement
+    private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused: SQLiteStatement
 
     public var description: String { "sqlite:\(path)" }
     public var isDurable: Bool { true }
 
-    /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime), added to a
-    /// version 1 file in place when it is opened.
-    static let schemaVersion = 2
+    /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime). 3: `tasks.tags`
+    /// (the tags a task requires, a JSON list) and the `paused_methods` table. An older file is
+    /// brought up to date in place when it is opened (columns and tables added, nothing rewritten).
+    static let schemaVersion = 3
 
     /// Opens (creating when missing) the file and its directory.
     public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
@@ -81,11 +82,15 @@ public final class SQLiteTaskStore: TaskStore {
                     created REAL NOT NULL,
                     started REAL,
                     finished REAL,
-                    result_ttl REAL
+                    result_ttl REAL,
+                    tags TEXT
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS clients (
                     id TEXT PRIMARY KEY NOT NULL,
                     connected INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS paused_methods (
+                    method TEXT PRIMARY KEY NOT NULL
                 ) WITHOUT ROWID;
                 \(Self.migrations(from: version))
                 PRAGMA user_version = \(Self.schemaVersion);
@@ -100,12 +105,14 @@ public final class SQLiteTaskStore: TaskStore {
         rollback = try c.prepare("ROLLBACK")
         upsertTask = try c.prepare("""
             INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
-                attempts, status, node_id, result, error, created, started, finished, result_ttl)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                attempts, status, node_id, result, error, created, started, finished, result_ttl, tags)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
             """)
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
         deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
+        clearPaused = try c.prepare("DELETE FROM paused_methods")
+        insertPaused = try c.prepare("INSERT INTO paused_methods (method) VALUES (?1)")
     }
 
     /// The statements that bring a file of schema `version` to the current one (inside the
@@ -114,6 +121,7 @@ public final class SQLiteTaskStore: TaskStore {
         var sql: [String] = []
         // Version 0 is a new file: its tables were just created in the current shape.
         if version == 1 { sql.append("ALTER TABLE tasks ADD COLUMN result_ttl REAL;") }
+        if version == 1 || version == 2 { sql.append("ALTER TABLE tasks ADD COLUMN tags TEXT;") }
         return sql.joined(separator: "\n")
     }
 
@@ -130,7 +138,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let tasks = try connection.prepare("""
             SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
-                node_id, result, error, created, started, finished, result_ttl
+                node_id, result, error, created, started, finished, result_ttl, tags
             FROM tasks ORDER BY sequence
             """)
         while try tasks.step() {
@@ -150,13 +158,23 @@ public final class SQLiteTaskStore: TaskStore {
                 }
                 return r
             }
+            var tagList: [String] = []
+            if let t = try json(17) {
+                guard let list = t.arrayValue?.compactMap(\.stringValue), list.count == t.arrayValue?.count else {
+                    throw StoreError(store: description, reason: "task \(id): unreadable tags \(t)")
+                }
+                tagList = list
+            }
             contents.tasks.append(StoredTask(
                 id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
                 priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
                 maxRetries: Int(tasks.int64(7)), resultTTL: tasks.double(16), attempts: Int(tasks.int64(8)), status: status,
                 nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
                 started: tasks.double(14), finished: tasks.double(15)))
+            contents.tasks[contents.tasks.count - 1].spec.tags = tagList
         }
+        let paused = try connection.prepare("SELECT method FROM paused_methods ORDER BY method")
+        while try paused.step() { if let m = paused.text(0) { contents.pausedMethods.append(m) } }
         return contents
     }
 
@@ -192,7 +210,15 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(15, t.started)
                 s.bind(16, t.finished)
                 s.bind(17, t.resultTTL)
+                s.bind(18, t.spec.tags.isEmpty ? nil : JSONValue.array(t.spec.tags.map { .string($0) }).jsonBytes)
                 try s.run()
+            }
+            if let paused = changes.pausedMethods {
+                try clearPaused.run()
+                for m in paused.sorted() {
+                    insertPaused.bind(1, m)
+                    try insertPaused.run()
+                }
             }
             for id in changes.deletedTasks {
                 deleteTask.bind(1, id)
@@ -207,7 +233,7 @@ public final class SQLiteTaskStore: TaskStore {
 
     /// Finalizes the statements and closes the file, which releases its lock.
     public func close() {
-        for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient] { s.finalize() }
+        for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused] { s.finalize() }
         connection.close()
     }
 }

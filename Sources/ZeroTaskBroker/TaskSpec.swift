@@ -18,12 +18,18 @@ public struct TaskSpec: Sendable, Equatable {
     public var timeout: Double?
     /// Seconds the result is kept after completion; nil: the broker's `result_ttl`.
     public var resultTTL: Double?
+    /// Tags a node must all have to be given the task (`node --tags`), sorted, without repeats;
+    /// empty: any node serving the method.
+    public var tags: [String]
 
-    public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil) {
+    public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil,
+        tags: [String] = [])
+    {
         self.method = method
         self.params = params
         self.priority = priority
         self.timeout = timeout
         self.resultTTL = resultTTL
+        self.tags = tags
     }
 }

@@ -46,7 +46,7 @@ import ZeroTaskTestSupport
         let loaded = try SQLiteTaskStore(path: path).load()
         #expect(loaded.tasks == [short, plain])
         #expect(loaded.tasks.map(\.resultTTL) == [2.5, nil])
-        #expect(try Self.userVersion(path) == "2")
+        #expect(try Self.userVersion(path) == "3")
     }
 
     @Test func aVersionOneFileIsMigratedInPlaceAndKeepsEverything() throws {
@@ -73,7 +73,7 @@ import ZeroTaskTestSupport
         c.tasks = [changed]
         try store.write(c)
         store.close()
-        #expect(try Self.userVersion(path) == "2")
+        #expect(try Self.userVersion(path) == "3")
         let again = try SQLiteTaskStore(path: path)
         #expect(try again.load().tasks.map(\.resultTTL) == [nil, 60])
         again.close()
