@@ -12,21 +12,25 @@ public struct TaskOptions: Sendable, Equatable {
     public var taskID: String?
     /// How long the broker keeps the result after the task completes; nil: the broker's default.
     public var resultTTL: Duration?
+    /// Tags a node must all have to run the task (`zerotask node --tags gpu,eu`); empty: any node
+    /// serving the method. A task whose tags no connected node has waits in its queue.
+    public var tags: [String]
 
     /// Options for `submit`, `call` and batches; the defaults queue like the broker does.
     public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil,
-        resultTTL: Duration? = nil)
+        resultTTL: Duration? = nil, tags: [String] = [])
     {
         self.priority = priority
         self.timeout = timeout
         self.maxRetries = maxRetries
         self.taskID = taskID
         self.resultTTL = resultTTL
+        self.tags = tags
     }
 
     /// Whether the seed spec's `client_new_task(client_id, method, params, [task_id])` says it
     /// all: then the task goes by position, which any seed broker reads.
-    var fitsSeedForm: Bool { timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil }
+    var fitsSeedForm: Bool { timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil && tags.isEmpty }
 
     /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
     func append(to o: inout JSONObject) {
@@ -35,6 +39,7 @@ public struct TaskOptions: Sendable, Equatable {
         if priority != 0 { o.append("priority", .int(priority)) }
         if let maxRetries { o.append("max_retries", .int(Int64(maxRetries))) }
         if let resultTTL { o.append("result_ttl", .double(resultTTL.seconds)) }
+        if !tags.isEmpty { o.append("tags", .array(tags.map { .string($0) })) }
     }
 }
 

@@ -67,9 +67,19 @@ struct TaskFlags: ParsableArguments {
         "Seconds the broker keeps the result after the task completes (default: the broker's).", valueName: "S"))
     var resultTTL: Double?
 
+    @Option(help: ArgumentHelp("Tags a node must all have to run the task, comma-separated (gpu,eu); it waits in its queue until such a node serves it.", valueName: "TAGS"))
+    var tags: String?
+
+    func validate() throws {
+        if let tags {
+            do throws(PolicyError) { _ = try Tags.parse(tags, field: "--tags") } catch { throw ValidationError(error.description) }
+        }
+    }
+
     var options: TaskOptions {
         TaskOptions(priority: priority, timeout: taskTimeout.map { .milliseconds(Int64($0 * 1000)) },
-            maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) })
+            maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) },
+            tags: tags.flatMap { try? Tags.parse($0, field: "--tags") } ?? [])
     }
 }
 
