@@ -7,7 +7,8 @@ enum PostgresSchema {
     /// 1: tasks, results and clients (one broker per database).
     /// 2: the shared queue: who claimed an open task and when, when it may run, brokers' leases,
     ///    and the partial indexes that claims, completions and rescues use.
-    static let version = 2
+    /// 3: the tags a task requires (`tags`, both task tables) and the paused methods.
+    static let version = 3
 
     /// Serialises schema changes between brokers that start at once.
     static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
@@ -20,6 +21,9 @@ enum PostgresSchema {
         ("status", "integer NOT NULL"), ("node_id", "text"), ("result", "json"), ("error", "json"),
         ("created", "double precision NOT NULL"), ("started", "double precision"), ("finished", "double precision"),
     ]
+
+    /// The columns both task tables took later (v3), read and written after `columns`.
+    static let laterColumns: [(name: String, type: String)] = [("tags", "json")]
 
     /// The step to each version, by version.
     static func step(to version: Int) -> String {
@@ -46,6 +50,12 @@ enum PostgresSchema {
                 CREATE INDEX zerotask_tasks_claim ON zerotask_tasks (method, priority DESC, sequence) WHERE status = \(TaskStatusCode.queued);
                 CREATE INDEX zerotask_tasks_owner ON zerotask_tasks (owner) WHERE owner IS NOT NULL;
                 CREATE TABLE zerotask_brokers (id text PRIMARY KEY, started_at timestamptz NOT NULL, renewed_at timestamptz NOT NULL);
+                """
+        case 3:
+            return """
+                ALTER TABLE zerotask_tasks ADD COLUMN tags json;
+                ALTER TABLE zerotask_results ADD COLUMN tags json;
+                CREATE TABLE zerotask_paused_methods (method text PRIMARY KEY);
                 """
         default:
             preconditionFailure("no schema step to version \(version)")

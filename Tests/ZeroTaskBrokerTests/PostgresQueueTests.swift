@@ -245,7 +245,7 @@ import ZeroTaskTestSupport
             """, database: db)
         let q = try PostgresQueue(url: url, brokerID: "a")
         defer { q.close() }
-        #expect(try pg.sql("SELECT string_agg(version::text, ',') FROM zerotask_schema", database: db) == "2")
+        #expect(try pg.sql("SELECT string_agg(version::text, ',') FROM zerotask_schema", database: db) == String(PostgresSchema.version))
         try q.enqueue(Self.tasks(1))
         // The new task is numbered after the old one, which is claimed first.
         #expect(try q.claim(methods: ["math.add"], limit: 5).map(\.id) == ["old", "t0"])
