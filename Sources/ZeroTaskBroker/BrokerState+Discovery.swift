@@ -64,6 +64,7 @@ extension BrokerState {
             o.append("node_id", .string(n.id))
             o.append("methods", .array(n.methods.keys.sorted().map { .string($0) }))
             if n.servesAny { o.append("serves_any", true) }
+            if !n.tags.isEmpty { o.append("tags", .array(n.tags.sorted().map { .string($0) })) }
             // A seed node that declared no workers runs one task at a time (see freeSlots).
             o.append("workers", .int(Int64(n.servesAny ? max(n.workers, 1) : n.workers)))
             o.append("assigned", .int(Int64(n.assigned.count)))

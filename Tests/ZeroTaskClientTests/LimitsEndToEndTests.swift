@@ -68,6 +68,10 @@ import ZeroTaskTestSupport
         let info = try Self.task(peer, waitingID)
         #expect(info["state"] == "queued")
         #expect(info["tags"] == ["tpu"])
+        let status = try await cli.run(["status"] + common + [waitingID])
+        #expect(status.stdout.contains("state     queued") && status.stdout.contains("tags      tpu"), "\(status.stdout)")
+        let nodes = try await cli.run(["nodes", "--broker", broker.request])
+        #expect(nodes.stdout.split(separator: "\n").contains { $0.hasPrefix("gpu-node") && $0.contains("eu,gpu") }, "\(nodes.stdout)")
         // A bad tag is a usage error naming the flag.
         let bad = try await cli.run(["submit"] + common + ["--tags", "a b", "math.add", "1", "1"])
         #expect(bad.status == 64 && bad.stderr.contains("--tags holds \"a b\""), "stderr: \(bad.stderr)")
