@@ -33,6 +33,8 @@ import ZeroTaskTestSupport
         let listed = try peer.result("methods").arrayValue?.first { $0["name"] == "math.sleep" }
         #expect(listed?["concurrency"] == 1)
         #expect((listed?["running"]?.int64Value ?? 0) <= 1)
+        let stats = try await cli.run(["stats", "--broker", broker.request, "--interval", "0"])
+        #expect(stats.stdout.split(separator: "\n").contains { $0.hasPrefix("math.sleep") && $0.hasSuffix("max 1") }, "\(stats.stdout)")
         #expect(try eventually(60) { try ids.allSatisfy { try Self.task(peer, $0)["state"] == "finished" } })
         // Two nodes with a free worker each, yet no two tasks ran at once: each started after
         // the one before it had finished (the broker's own times).
