@@ -124,6 +124,15 @@ extension BrokerState {
             for w in passed {
                 if let n = nodes[w.nodeID] { _ = nodeWaiters.park(w, methods: n.methods.keys) }
             }
+            // Seed nodes do not pull: they claim what they hear of, and a claim the gate refused
+            // is not tried again. Announce the method's next task once it may go.
+            if interest.newTask, let lanes = queues[m]?.lanes.indices, isOpen(m, now: now) {
+                var best: TaskQueue.Entry?
+                for lane in lanes {
+                    if let e = liveTop(m, lane: lane), best.map({ e.precedes($0) }) ?? true { best = e }
+                }
+                if let best { publish(Notifications.newTask(method: m, taskID: best.taskID)) }
+            }
         }
     }
 

@@ -200,7 +200,7 @@ extension BrokerState {
 
     /// The best live entry of a lane of a method's queue, stale entries above it dropped in
     /// place (popping a copy would copy the whole heap, milliseconds at a million queued).
-    private mutating func liveTop(_ method: String, lane: Int) -> TaskQueue.Entry? {
+    mutating func liveTop(_ method: String, lane: Int) -> TaskQueue.Entry? {
         guard queues[method]?.isEmpty == false else { return nil }
         while let top = queues[method]!.top(lane: lane), !isLive(top) { queues[method]!.popTop(lane: lane) }
         return queues[method]!.top(lane: lane)

@@ -260,3 +260,21 @@ import ZeroTaskProtocol
         #expect(Self.pull(&h, "n2", peer: "N2") == [])
     }
 }
+
+extension BrokerStateLimitsTests {
+    @Test func aSeedNodeHearsOfTheNextTaskWhenAPlaceFrees() {
+        var h = Self.limited(["work": MethodPolicy(concurrency: 1)])
+        h.value(.clientConnect(clientID: "alice"), peer: "C")
+        h.value(.nodeConnect(nodeID: "s1", methods: nil, workers: nil, capacity: nil, unavailable: [:]), peer: "S1")
+        h.value(.nodeConnect(nodeID: "s2", methods: nil, workers: nil, capacity: nil, unavailable: [:]), peer: "S2")
+        h.submit("a")
+        h.submit("b")
+        #expect(h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "S1")["id"] == "alice-a")
+        // At the limit: the other seed node's claim of b gets nothing.
+        #expect(h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "S2") == .object([:]))
+        _ = h.published()
+        h.value(.report(nodeID: nil, Self.done("alice-a")), peer: "S1")
+        #expect(h.published().contains { $0.contains("broker_new_task") && $0.contains("alice-b") })
+        #expect(h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "S2")["id"] == "alice-b")
+    }
+}
