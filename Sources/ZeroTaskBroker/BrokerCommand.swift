@@ -21,7 +21,8 @@ enum BrokerCommand: Sendable, Equatable {
     case waitResults(clientID: String, taskIDs: [String], wait: Double?)
 
     // MARK: nodes
-    /// `tags`: the node's tags (nil: not given, none for a new node, unchanged for a known one).
+    /// `tags`: the node's tags (nil: not given, which is none: each registration and
+    /// advertisement says them all).
     case nodeConnect(nodeID: String?, methods: [JSONValue]?, workers: Int?, capacity: Int?, unavailable: [String: JSONValue],
         tags: [String]? = nil)
     case heartbeat(nodeID: String?)

@@ -152,7 +152,7 @@ extension BrokerState {
         case .nodeConnect(let requested, let methods, let workers, let capacity, let unavailable, let tags):
             let id = try connectNode(requested, methods: methods, workers: workers, connection: connection, now: now)
             if let capacity { nodes.update(id) { $0.capacity = capacity } }
-            if let tags { nodes.update(id) { $0.tags = Set(tags) } }
+            nodes.update(id) { $0.tags = Set(tags ?? []) }
             setUnavailable(unavailable, node: id)
             refreshLimits(node: id, now: now)
             return .result(.string(id))
@@ -165,7 +165,7 @@ extension BrokerState {
         case .advertise(let given, let methods, let workers, let capacity, let unavailable, let tags):
             let id = try node(given)
             nodes.update(id) { $0.advertise(methods) }
-            if let tags { nodes.update(id) { $0.tags = Set(tags) } }
+            nodes.update(id) { $0.tags = Set(tags ?? []) }
             refreshLimits(node: id, now: now)
             nodeWaiters.refile(nodeID: id, methods: methods.keys)
             setUnavailable(unavailable, node: id)
