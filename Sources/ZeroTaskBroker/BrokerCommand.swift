@@ -23,10 +23,14 @@ enum BrokerCommand: Sendable, Equatable {
     case newWorkflow(clientID: String, Workflow, taskID: String?)
 
     // MARK: nodes
-    case nodeConnect(nodeID: String?, methods: [JSONValue]?, workers: Int?, capacity: Int?, unavailable: [String: JSONValue])
+    /// `tags`: the node's tags (nil: not given, which is none: each registration and
+    /// advertisement says them all).
+    case nodeConnect(nodeID: String?, methods: [JSONValue]?, workers: Int?, capacity: Int?, unavailable: [String: JSONValue],
+        tags: [String]? = nil)
     case heartbeat(nodeID: String?)
     case nodeDisconnect(nodeID: String?)
-    case advertise(nodeID: String, methods: [String: JSONValue], workers: Int?, capacity: Int?, unavailable: [String: JSONValue])
+    case advertise(nodeID: String, methods: [String: JSONValue], workers: Int?, capacity: Int?, unavailable: [String: JSONValue],
+        tags: [String]? = nil)
     case release(nodeID: String, taskIDs: [String])
     /// `node_task_request`: the seed spec's claim of one task.
     case claim(nodeID: String?, taskID: String)
@@ -51,7 +55,12 @@ enum BrokerCommand: Sendable, Equatable {
     /// `admin_retry` / `admin_cancel`.
     case adminAct(AdminAction, AdminTargets)
 
+    /// `admin_queue`: stop handing out a method's tasks, start again, or cancel its queued ones.
+    case adminQueue(method: String, QueueAction)
+
     enum AdminAction: Sendable, Equatable { case retry, cancel }
+
+    enum QueueAction: String, Sendable, Equatable, CaseIterable { case pause, resume, purge }
 
     /// The tasks an admin action is for: the ones named, or every one a filter matches.
     enum AdminTargets: Sendable, Equatable {
@@ -73,6 +82,9 @@ enum BrokerCommand: Sendable, Equatable {
     /// When a task may start and how it is retried: by name in practice, and by position after
     /// every older param (after `wait` for `client_call`), so older positional forms keep their meaning.
     static let schedulingParams = ["not_before", "delay", "retry"]
+    /// Submission params added later, after the positional ones above (and after `client_call`'s
+    /// `wait`), so the positions in use keep their meaning.
+    static let laterSubmissionParams = ["tags"]
 
     /// The command a request names: -32601 for a method the broker does not have.
     init(request: Request) throws(RPCError) {
@@ -90,6 +102,9 @@ enum BrokerCommand: Sendable, Equatable {
         func count(_ p: ParamBinder, _ key: String) throws(RPCError) -> Int? {
             try p.optionalInt(key, in: 0...1_000_000).map { Int($0) }
         }
+        func nodeTags(_ p: ParamBinder) throws(RPCError) -> [String]? {
+            p.has("tags") ? try Submission.tags(p) : nil
+        }
         func unavailable(_ p: ParamBinder) throws(RPCError) -> [String: JSONValue] {
             try BrokerState.unavailableMethods(p.has("unavailable") ? try p.array("unavailable") : [], name)
         }
@@ -99,7 +114,7 @@ enum BrokerCommand: Sendable, Equatable {
         case .clientDisconnect:
             self = .clientDisconnect(clientID: try bind(["client_id"], 1).string("client_id"))
         case .clientNewTask:
-            let p = try bind(["client_id"] + Self.submissionParams + Self.schedulingParams, 3)
+            let p = try bind(["client_id"] + Self.submissionParams + Self.schedulingParams + Self.laterSubmissionParams, 3)
             self = .submit(clientID: try p.string("client_id"), try Submission(p))
         case .clientNewTasks:
             let p = try bind(["client_id", "tasks"], 2)
@@ -107,7 +122,7 @@ enum BrokerCommand: Sendable, Equatable {
             let entries = try p.array("tasks").enumerated().map { i, t -> Result<Submission, RPCError> in
                 Result { () throws(RPCError) -> Submission in
                     guard let tp = Params(json: t) else { throw .invalidParams("tasks[\(i)] must be an object or array") }
-                    return try Submission(try ParamBinder(tp, method: "\(name): tasks[\(i)]", names: Self.submissionParams + Self.schedulingParams, required: 2))
+                    return try Submission(try ParamBinder(tp, method: "\(name): tasks[\(i)]", names: Self.submissionParams + Self.schedulingParams + Self.laterSubmissionParams, required: 2))
                 }
             }
             self = .submitMany(clientID: client, entries)
@@ -122,7 +137,7 @@ enum BrokerCommand: Sendable, Equatable {
                 }
             self = .clientTask(query, clientID: try p.string("client_id"), taskID: try p.string("task_id"))
         case .clientCall:
-            let p = try bind(["client_id"] + Self.submissionParams + ["wait"] + Self.schedulingParams, 3)
+            let p = try bind(["client_id"] + Self.submissionParams + ["wait"] + Self.schedulingParams + Self.laterSubmissionParams, 3)
             let client = try p.string("client_id")
             let wait = try p.optionalSeconds("wait")
             self = .call(clientID: client, try Submission(p), wait: wait)
@@ -143,24 +158,24 @@ enum BrokerCommand: Sendable, Equatable {
             self = .newWorkflow(clientID: client, workflow, taskID: try p.optionalString("task_id"))
 
         case .nodeConnect:
-            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 0)
+            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable", "tags"], 0)
             let methods = p.has("methods") ? try p.array("methods") : nil
             let workers = try count(p, "workers")
             let unavailable = try unavailable(p)
             self = .nodeConnect(nodeID: try p.optionalString("node_id"), methods: methods, workers: workers,
-                capacity: try count(p, "capacity"), unavailable: unavailable)
+                capacity: try count(p, "capacity"), unavailable: unavailable, tags: try nodeTags(p))
         case .nodeHeartbeat:
             self = .heartbeat(nodeID: try bind(["node_id"], 0).optionalString("node_id"))
         case .nodeDisconnect:
             self = .nodeDisconnect(nodeID: try bind(["node_id"], 0).optionalString("node_id"))
         case .nodeAdvertise:
-            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable"], 2)
+            let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable", "tags"], 2)
             let id = try p.string("node_id")
             let listed = try p.array("methods")
             let methods: [String: JSONValue]
             do throws(BrokerError) { methods = try BrokerState.methodDescriptions(listed) } catch { throw error.rpcError }
             self = .advertise(nodeID: id, methods: methods, workers: try count(p, "workers"),
-                capacity: try count(p, "capacity"), unavailable: try unavailable(p))
+                capacity: try count(p, "capacity"), unavailable: try unavailable(p), tags: try nodeTags(p))
         case .nodeTaskRelease:
             let p = try bind(["node_id", "task_ids"], 2)
             let id = try p.string("node_id")
@@ -217,6 +232,14 @@ enum BrokerCommand: Sendable, Equatable {
             _ = try bind([], 0)
             self = .stats
 
+        case .adminQueue:
+            let p = try bind(["method", "action"], 2)
+            let m = try p.string("method")
+            let a = try p.string("action")
+            guard let action = QueueAction(rawValue: a) else {
+                throw .invalidParams("\(name): param \"action\" must be one of \(QueueAction.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(a)\"")
+            }
+            self = .adminQueue(method: m, action)
         case .adminTask:
             self = .adminTask(taskID: try bind(BrokerState.adminParams, 0).string("task_id"))
         case .adminTasks:
@@ -323,7 +346,7 @@ extension Submission {
             method: try p.string("method"), params: params, taskID: try p.optionalString("task_id"),
             timeout: try p.optionalSeconds("timeout"), priority: try p.optionalInt("priority") ?? 0,
             maxRetries: try p.optionalInt("max_retries", in: 0...Int64.max).map { Int(clamping: $0) },
-            resultTTL: try p.optionalSeconds("result_ttl"))
+            resultTTL: try p.optionalSeconds("result_ttl"), tags: try Self.tags(p))
         start = try Self.start(p)
         if let r = p.value("retry") {
             do throws(PolicyError) { spec.retry = try RetryPolicy(json: r, field: "retry") } catch {
@@ -344,5 +367,16 @@ extension Submission {
             throw .invalidParams("\(p.method): params \"not_before\" and \"delay\" both say when to start; give one of them")
         }
         return .at(t)
+    }
+
+    /// The `tags` param: a list of tags (`gpu`, `eu-west`), sorted without repeats; empty when absent.
+    static func tags(_ p: ParamBinder) throws(RPCError) -> [String] {
+        guard p.has("tags") else { return [] }
+        let list = try p.array("tags")
+        do throws(PolicyError) {
+            return try Tags.read(list, field: "\(p.method): param \"tags\"")
+        } catch {
+            throw .invalidParams(error.description)
+        }
     }
 }

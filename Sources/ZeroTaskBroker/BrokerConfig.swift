@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// The broker's rules and limits. Durations are in seconds.
 public struct BrokerConfig: Sendable {
     /// A node silent this long is dead; its assigned tasks go back to the queue.
@@ -52,6 +54,11 @@ public struct BrokerConfig: Sendable {
     public var maxResults: Int = 1_000_000
     /// Bytes of results and errors kept in all; past it the oldest results are deleted early.
     public var maxResultBytes: Int = 256 << 20
+
+    // Limits per method (`broker.methods`).
+    /// Method name → its concurrency and rate (and retry) as the operator sets them: each field
+    /// given here wins over what the plugin's manifest declares (`MethodPolicy.overridden(by:)`).
+    public var methodPolicies: [String: MethodPolicy] = [:]
 
     public init() {}
 }

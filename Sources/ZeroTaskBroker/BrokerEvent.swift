@@ -17,6 +17,8 @@ public enum BrokerEvent: Sendable, Equatable {
     case taskFailed(taskID: String, method: String, code: Int64, message: String)
     /// A task went back to its queue (its node was lost, or handed it back) to run again.
     case taskRequeued(taskID: String, method: String, cause: String)
+    /// An admin paused, resumed or purged a method's queue (`purged`: the tasks cancelled).
+    case queueControlled(method: String, action: String, purged: Int?)
 }
 
 extension BrokerEvent: CustomStringConvertible {
@@ -27,7 +29,7 @@ extension BrokerEvent: CustomStringConvertible {
         // A node that said goodbye holding nothing is news, not trouble.
         case let .nodeLost(_, reason, requeued, failed): reason != "disconnected" || requeued + failed > 0
         case .resultsEvicted, .pluginsQuarantined: true
-        case .taskFailed, .taskRequeued: false
+        case .taskFailed, .taskRequeued, .queueControlled: false
         }
     }
 
@@ -40,6 +42,7 @@ extension BrokerEvent: CustomStringConvertible {
         case .pluginsQuarantined: "plugins_quarantined"
         case .taskFailed: "task_failed"
         case .taskRequeued: "task_requeued"
+        case .queueControlled: "queue_controlled"
         }
     }
 
@@ -58,6 +61,8 @@ extension BrokerEvent: CustomStringConvertible {
             "task \(id) (\(method)) failed: \(message) (code \(code))"
         case let .taskRequeued(id, method, cause):
             "task \(id) (\(method)) queued again: \(cause)"
+        case let .queueControlled(method, action, purged):
+            "queue of \(method): \(action)d by an admin" + (purged.map { " (\($0) queued tasks cancelled)" } ?? "")
         }
     }
 }

@@ -88,6 +88,9 @@ public struct BrokerEventLog: Sendable {
         case let .taskRequeued(id, method, _):
             m["task_id"] = id
             m["method"] = method
+        case let .queueControlled(method, action, _):
+            m["method"] = method
+            m["action"] = action
         case .resultsEvicted: break
         }
         return m

@@ -204,7 +204,7 @@ extension BrokerState {
         clients.countPending(t.clientID, by: 1)
         counters.requeued += 1
         observer?.taskRetried(method: t.method)  // metrics
-        enqueue(t)
+        enqueue(t, now: now)
         return nil
     }
 

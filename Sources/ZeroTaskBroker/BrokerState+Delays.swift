@@ -70,7 +70,7 @@ extension BrokerState {
             guard let t = tasks[first.key], t.status == .queued, t.waitingUntil == first.at else { continue }
             tasks[first.key]!.waitingUntil = nil
             delayed.count -= 1
-            enqueue(tasks[first.key]!)
+            enqueue(tasks[first.key]!, now: now)
         }
     }
 
@@ -85,7 +85,7 @@ extension BrokerState {
         if let notBefore = task.notBefore, notBefore > wallNow {
             holdBack(task.id, until: now + (notBefore - wallNow))
         } else {
-            enqueue(task)
+            enqueue(task, now: now)
         }
     }
 }

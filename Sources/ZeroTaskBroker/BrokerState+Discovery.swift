@@ -15,6 +15,8 @@ extension BrokerState {
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
         for (name, q) in queues where q.liveCount > 0 && byName[name] == nil { byName[name] = (["name": .string(name)], []) }
+        // And methods held back by the operator (paused or limited in the configuration).
+        for name in limits.paused.union(limits.gates.keys) where byName[name] == nil { byName[name] = (["name": .string(name)], []) }
         // So are methods no node serves because their plugin is quarantined, with the reasons.
         for (name, holders) in unavailableIndex where byName[name] == nil {
             let reasons: [JSONValue] = holders.sorted().compactMap { id in
@@ -31,6 +33,7 @@ extension BrokerState {
             o["nodes"] = .array(entry.nodes.sorted().map { .string($0) })
             o["queued"] = .int(Int64(queues[name]?.liveCount ?? 0))
             o["running"] = .int(Int64(running[name] ?? 0))
+            limitFields(name, into: &o)
             return .object(o)
         }
         if let any = anyMethodEntry() { list.append(any) }
@@ -61,6 +64,7 @@ extension BrokerState {
             o.append("node_id", .string(n.id))
             o.append("methods", .array(n.methods.keys.sorted().map { .string($0) }))
             if n.servesAny { o.append("serves_any", true) }
+            if !n.tags.isEmpty { o.append("tags", .array(n.tags.sorted().map { .string($0) })) }
             // A seed node that declared no workers runs one task at a time (see freeSlots).
             o.append("workers", .int(Int64(n.servesAny ? max(n.workers, 1) : n.workers)))
             o.append("assigned", .int(Int64(n.assigned.count)))

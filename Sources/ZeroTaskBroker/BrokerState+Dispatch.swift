@@ -28,6 +28,8 @@ extension BrokerState {
         canDefer: Bool = true) -> BrokerAnswer
     {
         let tenancy = Tenancy(caller: caller)
+        // Queues a command reopened (a slot freed, a method resumed) go to parked pulls now.
+        defer { if !limits.due.isEmpty { dispatchReopened(now: now) } }
         do {
             return try rules(command, route: route, connection: Connection(peer: route.peer, key: caller), tenancy: tenancy,
                 now: now, canDefer: canDefer)
@@ -153,10 +155,12 @@ extension BrokerState {
             return .result(.string(tenancy.outside(try startWorkflow(workflow, taskID: taskID, clientID: client, now: now))))
 
         // MARK: nodes
-        case .nodeConnect(let requested, let methods, let workers, let capacity, let unavailable):
+        case .nodeConnect(let requested, let methods, let workers, let capacity, let unavailable, let tags):
             let id = try connectNode(requested, methods: methods, workers: workers, connection: connection, now: now)
             if let capacity { nodes.update(id) { $0.capacity = capacity } }
+            nodes.update(id) { $0.tags = Set(tags ?? []) }
             setUnavailable(unavailable, node: id)
+            refreshLimits(node: id, now: now)
             return .result(.string(id))
         case .heartbeat(let given):
             _ = try node(given)
@@ -164,18 +168,20 @@ extension BrokerState {
         case .nodeDisconnect(let given):
             dropNode(try node(given), now: now, reason: "disconnected")
             return .result(true)
-        case .advertise(let given, let methods, let workers, let capacity, let unavailable):
+        case .advertise(let given, let methods, let workers, let capacity, let unavailable, let tags):
             let id = try node(given)
             nodes.update(id) { $0.advertise(methods) }
+            nodes.update(id) { $0.tags = Set(tags ?? []) }
+            refreshLimits(node: id, now: now)
             nodeWaiters.refile(nodeID: id, methods: methods.keys)
             setUnavailable(unavailable, node: id)
             if let workers { nodes.update(id) { $0.workers = workers } }
             if let capacity { nodes.update(id) { $0.capacity = capacity } }
             return .result(true)
         case .release(let given, let ids):
-            return .result(.int(Int64(release(ids, nodeID: try node(given)))))
+            return .result(.int(Int64(release(ids, nodeID: try node(given), now: now))))
         case .claim(let given, let taskID):
-            return .result(try claim(taskID, nodeID: try node(given)) ?? .object([:]))
+            return .result(try claim(taskID, nodeID: try node(given), now: now) ?? .object([:]))
         case .taskStatus(let given, let taskID, let status, let fields):
             try updateStatus(taskID, nodeID: try node(given), status: status, fields: fields)
             return .result(true)
@@ -189,7 +195,7 @@ extension BrokerState {
             let node = try node(given)
             reportBatch(done, nodeID: node, now: now)
             let wait = Swift.min(askedWait ?? 0, config.maxWait)
-            let got = pullQueued(for: node, max: max)
+            let got = pullQueued(for: node, max: max, now: now)
             guard let record = nodes[node], got.isEmpty, wait > 0, canDefer, max > 0, record.freeSlots > 0 else {
                 return .result(.array(got))
             }
@@ -232,6 +238,8 @@ extension BrokerState {
             return .result(adminPage(query))
         case .adminAct(let action, let targets):
             return .result(admin(action, targets, now: now))
+        case .adminQueue(let method, let action):
+            return .result(try queueControl(method, action, now: now))
         }
     }
 

@@ -14,6 +14,10 @@ extension BrokerState {
     /// The owner writes them before sending the replies that acknowledge them.
     public mutating func takeChanges() -> StoreChanges {
         var c = StoreChanges()
+        if limits.pausedChanged {
+            limits.pausedChanged = false
+            c.pausedMethods = limits.paused
+        }
         guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
         c.tasks.reserveCapacity(changedTasks.count)
         for id in changedTasks {
@@ -83,7 +87,7 @@ extension BrokerState {
                     t.nodeID = nil
                     tasks[t.id] = t
                     queues[t.method, default: TaskQueue()].push(
-                        TaskQueue.Entry(priority: t.priority, sequence: t.sequence, taskID: t.id))
+                        TaskQueue.Entry(priority: t.priority, sequence: t.sequence, taskID: t.id), tags: t.tags)
                     queuedCount += 1
                 }
             }
@@ -97,6 +101,8 @@ extension BrokerState {
         restoreWorkflows(runningWorkflows)
         evictResultsOverBudget()
         reportEvictions(now: now, interval: 0)
+        limits.paused = Set(contents.pausedMethods)
+        adoptRunningTasks()
     }
 }
 

@@ -5,18 +5,19 @@ import ZeroTaskProtocol
 extension BrokerState {
     /// Queues again the tasks among `ids` that are assigned to `nodeID` and not complete, without
     /// counting the attempt (they never started). Returns how many were handed back.
-    mutating func release(_ ids: [String], nodeID: String) -> Int {
+    mutating func release(_ ids: [String], nodeID: String, now: Double) -> Int {
         var released = 0
         for id in ids {
             guard var task = tasks[id], task.nodeID == nodeID, !task.status.isComplete else { continue }
             nodes.unassign(id, from: nodeID)
+            if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
             task.nodeID = nil
             task.status = .queued
             task.attempts = max(0, task.attempts - 1)
             task.progress = nil
             tasks[id] = task
             taskChanged(id)
-            enqueue(task)
+            enqueue(task, now: now)
             released += 1
         }
         return released

@@ -49,7 +49,7 @@ extension BrokerState {
         observer?.taskRetried(method: task.method)  // metrics
         events.append(.taskRequeued(taskID: taskID, method: task.method,  // logged, rate-limited
             cause: "attempt \(task.attempts) failed with \(error.code) (\(error.message)); retry \(failedRuns) of \(policy.maxAttempts - 1) in \(SecondsText.format(wait))"))
-        if wait > 0 { holdBack(taskID, until: now + wait) } else { enqueue(task) }
+        if wait > 0 { holdBack(taskID, until: now + wait) } else { enqueue(task, now: now) }
         return true
     }
 }

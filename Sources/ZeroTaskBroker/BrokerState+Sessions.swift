@@ -77,6 +77,7 @@ extension BrokerState {
                 }
                 name = s
                 desc = m
+                try checkAdvertisedLimit(o, index: i)
             default:
                 throw .invalidParams("methods[\(i)]: must be a method name or a description object, not \(m.typeName)")
             }
@@ -129,6 +130,7 @@ extension BrokerState {
                 data: ["attempts": .int(Int64(task.attempts))])))
             return false
         }
+        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
         task.status = .queued
         task.progress = nil
         tasks[taskID] = task
@@ -136,7 +138,7 @@ extension BrokerState {
         counters.requeued += 1
         observer?.taskRetried(method: task.method)  // metrics
         events.append(.taskRequeued(taskID: taskID, method: task.method, cause: cause))  // logged, rate-limited
-        enqueue(task)
+        enqueue(task, now: now)
         return true
     }
 
@@ -152,6 +154,8 @@ extension BrokerState {
             }
         }
         releaseDelayed(now: now)
+        if limits.wakeups.count > 0 { wakeLimits(now: now) }
+        dispatchReopened(now: now)
         expireWaiters(now: now)
         guard now - lastSweep >= 1 else { return }
         lastSweep = now

@@ -11,9 +11,9 @@ struct Submission: Sendable, Equatable {
     var start: SubmissionStart? = nil
 
     init(method: String, params: JSONValue, taskID: String? = nil, timeout: Double? = nil, priority: Int64 = 0,
-        maxRetries: Int? = nil, resultTTL: Double? = nil)
+        maxRetries: Int? = nil, resultTTL: Double? = nil, tags: [String] = [])
     {
-        spec = TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL)
+        spec = TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL, tags: tags)
         self.taskID = taskID
         self.maxRetries = maxRetries
     }
@@ -89,18 +89,24 @@ extension BrokerState {
         return id
     }
 
-    /// Puts a task in its method's queue; hands it straight to a node waiting for that method.
-    mutating func enqueue(_ task: TaskRecord) {
-        if let waiter = nodeWaiters.takeFirst(for: task.method, where: { nodes[$0.nodeID].map { $0.freeSlots > 0 } ?? false }) {
+    /// Puts a task in its method's queue; hands it straight to a node waiting for that method
+    /// (one with the task's tags) unless the method is held back (paused or limited: then the
+    /// queue reopens at the end of the turn, through the gate).
+    mutating func enqueue(_ task: TaskRecord, now: Double) {
+        let tags = task.tags
+        if !isHeldBack(task.method), let waiter = nodeWaiters.takeFirst(for: task.method, where: { w in
+            nodes[w.nodeID].map { $0.freeSlots > 0 && (tags.isEmpty || tags.allSatisfy($0.tags.contains)) } ?? false
+        }) {
             assign(task.id, to: waiter.nodeID)
             var batch = [tasks[task.id]!.assignment]
-            batch += pullQueued(for: waiter.nodeID, max: waiter.max - 1)
+            batch += pullQueued(for: waiter.nodeID, max: waiter.max - 1, now: now)
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array(batch))))
             return
         }
         queues[task.method, default: TaskQueue()].push(
-            TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id))
+            TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id), tags: tags)
         queuedCount += 1
+        if isHeldBack(task.method) { limits.due.insert(task.method) }
         if interest.newTask { publish(Notifications.newTask(method: task.method, taskID: task.id)) }
         if interest.taskReady { publish(Notifications.taskReady(method: task.method, taskID: task.id)) }
     }
@@ -141,10 +147,10 @@ extension BrokerState {
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
     /// A seed node (one that advertised nothing) may claim any method; others only theirs.
-    mutating func claim(_ taskID: String, nodeID: String) throws(BrokerError) -> JSONValue? {
+    mutating func claim(_ taskID: String, nodeID: String, now: Double) throws(BrokerError) -> JSONValue? {
         guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
         guard task.status == .queued, task.waitingUntil == nil, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
-            node.freeSlots > 0
+            node.freeSlots > 0, task.tags.allSatisfy(node.tags.contains), mayStart(task.method, now: now)
         else { return nil }
         dequeued(task)
         assign(taskID, to: nodeID)
@@ -162,34 +168,49 @@ extension BrokerState {
     ///
     /// The methods with work are found once, and their queues' best entries compete in a heap:
     /// O((methods + tasks) · log methods). (Scanning every method for every task was quadratic
-    /// for a node serving thousands of methods.)
-    mutating func pullQueued(for nodeID: String, max: Int) -> [JSONValue] {
+    /// for a node serving thousands of methods.) Each method's queue competes with the lanes
+    /// whose tags the node has; a method that is paused or at its limit (`mayStart`, O(1)) drops
+    /// out of the pull.
+    mutating func pullQueued(for nodeID: String, max: Int, now: Double) -> [JSONValue] {
         guard let node = nodes[nodeID] else { return [] }
         let limit = Swift.min(max, node.freeSlots)
         guard limit > 0 else { return [] }
+        let checkLimits = !limits.isEmpty
         var fronts = BinaryHeap<QueueFront>()
         for m in node.methods.keys {
-            if let top = liveTop(m) { fronts.push(QueueFront(entry: top, method: m)) }
+            guard let q = queues[m], !q.isEmpty else { continue }
+            if checkLimits && limits.paused.contains(m) { continue }
+            for lane in q.lanes.indices where q.lanes[lane].admits(node.tags) {
+                if let top = liveTop(m, lane: lane) { fronts.push(QueueFront(entry: top, method: m, lane: lane)) }
+            }
         }
         var out: [JSONValue] = []
         while out.count < limit, let best = fronts.first {
             let m = best.method
-            queues[m]!.popTop()
+            if checkLimits && !mayStart(m, now: now) {
+                fronts.popFirst()
+                continue
+            }
+            queues[m]!.popTop(lane: best.lane)
             dequeued(tasks[best.entry.taskID]!)
             assign(best.entry.taskID, to: nodeID)
             out.append(tasks[best.entry.taskID]!.assignment)
             queues[m]!.compactIfNeeded { tasks[$0]?.status == .queued }
-            if let next = liveTop(m) { fronts.replaceFirst(with: QueueFront(entry: next, method: m)) } else { fronts.popFirst() }
+            if let next = liveTop(m, lane: best.lane) {
+                fronts.replaceFirst(with: QueueFront(entry: next, method: m, lane: best.lane))
+            } else {
+                fronts.popFirst()
+            }
         }
         return out
     }
 
-    /// The best live entry of a method's queue, stale entries above it dropped in place
-    /// (popping a copy would copy the whole heap, milliseconds at a million queued).
-    private mutating func liveTop(_ method: String) -> TaskQueue.Entry? {
+    /// The best live entry of a lane of a method's queue, stale entries above it dropped in
+    /// place (popping a copy would copy the whole heap, milliseconds at a million queued).
+    mutating func liveTop(_ method: String, lane: Int) -> TaskQueue.Entry? {
         guard queues[method]?.isEmpty == false else { return nil }
-        while let top = queues[method]!.top, !isLive(top) { queues[method]!.popTop() }
-        return queues[method]!.top
+        while let top = queues[method]!.top(lane: lane), !isLive(top) { queues[method]!.popTop(lane: lane) }
+        return queues[method]!.top(lane: lane)
     }
 
     /// A node reports a result or an error. A late report from a node that lost the task is
@@ -238,6 +259,7 @@ extension BrokerState {
     mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
         nodes.unassign(taskID, from: task.nodeID)
+        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
         switch outcome {
         case .success(let r):
             task.status = .finished
@@ -401,7 +423,8 @@ extension BrokerState {
 
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
-        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextDelayedDue].compactMap { $0 }.min()
+        // A rate-limited method's next token is a deadline too: its queue must not stall.
+        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextDelayedDue, nextLimitWake].compactMap { $0 }.min()
     }
 }
 
@@ -409,5 +432,6 @@ extension BrokerState {
 struct QueueFront: HeapOrdered {
     var entry: TaskQueue.Entry
     var method: String
+    var lane: Int
     func precedes(_ other: QueueFront) -> Bool { entry.precedes(other.entry) }
 }

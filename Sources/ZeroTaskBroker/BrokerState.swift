@@ -50,6 +50,8 @@ public struct BrokerState: Sendable {
     var workflowOf: [String: String] = [:]
     /// Queued tasks held back until their `not_before` (BrokerState+Delays), in no queue yet.
     var delayed = DelayedTasks()
+    /// Concurrency and rate gates, paused methods (see `BrokerState+Limits`).
+    var limits: MethodLimits
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()
@@ -92,6 +94,7 @@ public struct BrokerState: Sendable {
         self.wallClock = wallClock
         self.idPrefix = idPrefix
         self.clients = ClientRegistry(timeout: config.clientTimeout)
+        self.limits = MethodLimits(configured: config.methodPolicies)
     }
 
     /// Hands the queued outputs to the caller and clears them.

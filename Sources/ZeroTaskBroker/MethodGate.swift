@@ -29,6 +29,16 @@ struct MethodGate: Sendable, Equatable {
     /// Whether the policy limits anything (a gate that does not is never asked).
     var limits: Bool { concurrency != nil || bucket != nil }
 
+    /// The rate it enforces.
+    var rate: RateLimit? { bucket?.limit }
+
+    /// When `admit` would start a task (nothing taken): `now` or the next token's time; nil
+    /// while the concurrency limit is reached.
+    mutating func nextStart(now: Double) -> Double? {
+        if let concurrency, running >= concurrency { return nil }
+        return bucket == nil ? now : bucket!.nextToken(now: now)
+    }
+
     /// Takes a place for one task, or says when to ask again. The concurrency limit is checked
     /// first, so a full method does not spend rate tokens it cannot use.
     mutating func admit(now: Double) -> Admission {

@@ -181,6 +181,8 @@ struct NodeRecord: Sendable {
     var servesAny = false
     /// Method name → why the node cannot serve it (a quarantined plugin): `{name, plugin, file, reason}`.
     var unavailable: [String: JSONValue] = [:]
+    /// What the node says it is (`--tags gpu,eu`): it gets only tasks whose tags it all has.
+    var tags: Set<String> = []
     /// Declared worker count; 0 means unknown (no capacity limit enforced, except 1 for a seed node).
     var workers = 0
     var assigned: Set<String> = []

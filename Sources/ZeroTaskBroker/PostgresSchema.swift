@@ -9,7 +9,8 @@ enum PostgresSchema {
     ///    and the partial indexes that claims, completions and rescues use.
     /// 3: a task's `not_before` as its client (or a retry's back-off) set it, its own retry
     ///    policy and its history of failed attempts, in both task tables (`added`).
-    static let version = 3
+    /// 4: the tags a task requires (`tags`, both task tables) and the paused methods.
+    static let version = 4
 
     /// Serialises schema changes between brokers that start at once.
     static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
@@ -27,6 +28,9 @@ enum PostgresSchema {
     /// the task's `not_before` in seconds since 1970 (the queue's own `not_before`, v2, is the
     /// claim's wake-up time on the hot table only).
     static let added: [(name: String, type: String)] = [("start_at", "double precision"), ("retry", "json"), ("history", "json")]
+
+    /// The columns both task tables took later (v4), read and written after `columns`.
+    static let laterColumns: [(name: String, type: String)] = [("tags", "json")]
 
     /// The step to each version, by version.
     static func step(to version: Int) -> String {
@@ -58,6 +62,12 @@ enum PostgresSchema {
             // IF NOT EXISTS: a database created at version 1 by this code already has them.
             let add = added.map { "ADD COLUMN IF NOT EXISTS \($0.name) \($0.type)" }.joined(separator: ", ")
             return "ALTER TABLE zerotask_tasks \(add); ALTER TABLE zerotask_results \(add);"
+        case 4:
+            return """
+                ALTER TABLE zerotask_tasks ADD COLUMN IF NOT EXISTS tags json;
+                ALTER TABLE zerotask_results ADD COLUMN IF NOT EXISTS tags json;
+                CREATE TABLE IF NOT EXISTS zerotask_paused_methods (method text PRIMARY KEY);
+                """
         default:
             preconditionFailure("no schema step to version \(version)")
         }

@@ -39,7 +39,7 @@ public final class PostgresTaskStore: TaskStore {
         }
     }
 
-    static var columns: [(name: String, type: String)] { PostgresSchema.columns }
+    static var columns: [(name: String, type: String)] { PostgresSchema.columns + PostgresSchema.laterColumns }
 
     private func migrate() throws(StoreError) { try PostgresSchema.migrate(connection) }
 
@@ -54,6 +54,7 @@ public final class PostgresTaskStore: TaskStore {
             """)
         contents.tasks.reserveCapacity(rows.count)
         for row in rows { contents.tasks.append(try task(row)) }
+        contents.pausedMethods = try connection.query("SELECT method FROM zerotask_paused_methods ORDER BY method").compactMap { $0.first ?? nil }
         return contents
     }
 
@@ -83,12 +84,19 @@ public final class PostgresTaskStore: TaskStore {
             guard let list = FailedAttempt.history(column: h) else { throw StoreError(store: description, reason: "task \(id): unreadable history \(h)") }
             return list
         }
-        return StoredTask(
+        var t = StoredTask(
             id: id, clientID: row[1] ?? "", method: row[2] ?? "", params: try json(3) ?? .array([]), priority: int(4),
             sequence: UInt64(bitPattern: int(5)), timeout: double(6), maxRetries: Int(int(7)), resultTTL: double(8),
             attempts: Int(int(9)), status: status, nodeID: row[11], result: try json(12), error: error,
             created: double(14) ?? 0, started: double(15), finished: double(16), notBefore: double(17), retry: retry,
             history: history ?? [])
+        if let tags = try json(20) {
+            guard let list = tags.arrayValue?.compactMap(\.stringValue), list.count == tags.arrayValue?.count else {
+                throw StoreError(store: description, reason: "task \(id): unreadable tags \(tags)")
+            }
+            t.spec.tags = list
+        }
+        return t
     }
 
     public func write(_ changes: StoreChanges) throws(StoreError) {
@@ -127,6 +135,11 @@ public final class PostgresTaskStore: TaskStore {
         if !changes.deletedTasks.isEmpty {
             out.append(delete(changes.deletedTasks, from: "zerotask_tasks"))
             out.append(delete(changes.deletedTasks, from: "zerotask_results"))
+        }
+        if let paused = changes.pausedMethods {
+            out.append(.init("DELETE FROM zerotask_paused_methods"))
+            out.append(.init("INSERT INTO zerotask_paused_methods (method) SELECT json_array_elements_text($1::json)",
+                [JSONValue.array(paused.sorted().map { .string($0) }).jsonString]))
         }
         return out
     }
@@ -173,6 +186,7 @@ public final class PostgresTaskStore: TaskStore {
         if let v = t.notBefore { o["start_at"] = .double(v) }
         if let v = t.retry { o["retry"] = .string(v.json.jsonString) }
         if !t.history.isEmpty { o["history"] = .string(JSONValue.array(t.history.map(\.json)).jsonString) }
+        if !t.spec.tags.isEmpty { o["tags"] = .string(JSONValue.array(t.spec.tags.map { .string($0) }).jsonString) }
         return .object(o)
     }
 

@@ -20,19 +20,20 @@ public final class SQLiteTaskStore: TaskStore {
     public let path: String
     public let synchronous: Synchronous
     private let connection: SQLiteConnection
-    private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient: SQLiteStatement
+    private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused: SQLiteStatement
 
     public var description: String { "sqlite:\(path)" }
     public var isDurable: Bool { true }
 
     /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime), added to a
     /// version 1 file in place when it is opened. 3: `tasks.not_before`, `tasks.retry` and
-    /// `tasks.history` (delays and retries after application errors), added likewise.
-    static let schemaVersion = 3
+    /// `tasks.history` (delays and retries after application errors), added likewise. 4:
+    /// `tasks.tags` (the tags a task requires, a JSON list) and the `paused_methods` table.
+    static let schemaVersion = 4
 
     /// Columns added after version 1, each with its type: added to an older file when missing
     /// (found by name, so the order in which versions were merged does not matter).
-    static let addedColumns = [("result_ttl", "REAL"), ("not_before", "REAL"), ("retry", "TEXT"), ("history", "TEXT")]
+    static let addedColumns = [("result_ttl", "REAL"), ("not_before", "REAL"), ("retry", "TEXT"), ("history", "TEXT"), ("tags", "TEXT")]
 
     /// Opens (creating when missing) the file and its directory.
     public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
@@ -93,11 +94,15 @@ public final class SQLiteTaskStore: TaskStore {
                     result_ttl REAL,
                     not_before REAL,
                     retry TEXT,
-                    history TEXT
+                    history TEXT,
+                    tags TEXT
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS clients (
                     id TEXT PRIMARY KEY NOT NULL,
                     connected INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS paused_methods (
+                    method TEXT PRIMARY KEY NOT NULL
                 ) WITHOUT ROWID;
                 \(Self.migrations(from: version, columns: columns))
                 PRAGMA user_version = \(Self.schemaVersion);
@@ -112,12 +117,14 @@ public final class SQLiteTaskStore: TaskStore {
         rollback = try c.prepare("ROLLBACK")
         upsertTask = try c.prepare("""
             INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
-                attempts, status, node_id, result, error, created, started, finished, result_ttl, not_before, retry, history)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                attempts, status, node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
             """)
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
         deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
+        clearPaused = try c.prepare("DELETE FROM paused_methods")
+        insertPaused = try c.prepare("INSERT INTO paused_methods (method) VALUES (?1)")
     }
 
     /// The statements that bring a file of schema `version` to the current one (inside the
@@ -146,7 +153,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let tasks = try connection.prepare("""
             SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
-                node_id, result, error, created, started, finished, result_ttl, not_before, retry, history
+                node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags
             FROM tasks ORDER BY sequence
             """)
         while try tasks.step() {
@@ -177,6 +184,13 @@ public final class SQLiteTaskStore: TaskStore {
                 }
                 return list
             }
+            var tagList: [String] = []
+            if let t = try json(20) {
+                guard let list = t.arrayValue?.compactMap(\.stringValue), list.count == t.arrayValue?.count else {
+                    throw StoreError(store: description, reason: "task \(id): unreadable tags \(t)")
+                }
+                tagList = list
+            }
             contents.tasks.append(StoredTask(
                 id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
                 priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
@@ -184,7 +198,10 @@ public final class SQLiteTaskStore: TaskStore {
                 nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
                 started: tasks.double(14), finished: tasks.double(15), notBefore: tasks.double(17), retry: retry,
                 history: history ?? []))
+            contents.tasks[contents.tasks.count - 1].spec.tags = tagList
         }
+        let paused = try connection.prepare("SELECT method FROM paused_methods ORDER BY method")
+        while try paused.step() { if let m = paused.text(0) { contents.pausedMethods.append(m) } }
         return contents
     }
 
@@ -223,7 +240,15 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(18, t.notBefore)
                 s.bind(19, t.retry?.json.jsonBytes)
                 s.bind(20, FailedAttempt.column(t.history))
+                s.bind(21, t.spec.tags.isEmpty ? nil : JSONValue.array(t.spec.tags.map { .string($0) }).jsonBytes)
                 try s.run()
+            }
+            if let paused = changes.pausedMethods {
+                try clearPaused.run()
+                for m in paused.sorted() {
+                    insertPaused.bind(1, m)
+                    try insertPaused.run()
+                }
             }
             for id in changes.deletedTasks {
                 deleteTask.bind(1, id)
@@ -238,7 +263,7 @@ public final class SQLiteTaskStore: TaskStore {
 
     /// Finalizes the statements and closes the file, which releases its lock.
     public func close() {
-        for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient] { s.finalize() }
+        for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused] { s.finalize() }
         connection.close()
     }
 }

@@ -83,6 +83,7 @@ final class StoreWriter: @unchecked Sendable {
             for id in c.deletedClients { clients.delete(id) }
         }
         var out = StoreChanges()
+        out.pausedMethods = batches.last { $0.pausedMethods != nil }?.pausedMethods
         out.tasks = tasks.written
         out.deletedTasks = tasks.deletions
         out.clients = clients.written

@@ -96,6 +96,7 @@ struct TaskRecord: Sendable {
     var timeout: Double? { box.fields.spec.timeout }
     var maxRetries: Int { box.fields.maxRetries }
     var resultTTL: Double? { box.fields.spec.resultTTL }
+    var tags: [String] { box.fields.spec.tags }
     var created: Double { box.fields.created }
     var status: TaskStatus {
         get { box.fields.status }
@@ -183,6 +184,7 @@ struct TaskRecord: Sendable {
         // Held back until not_before (a delay, or a retry's back-off): queued, but in no queue yet.
         if waitingUntil != nil { o.append("delayed", true) }
         if let retry = spec.retry { o.append("retry", retry.json) }
+        if !tags.isEmpty { o.append("tags", .array(tags.map { .string($0) })) }
         if let error { o.append("error", error.json) }
         if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
         if !history.isEmpty { o.append("history", .array(history.map(\.json))) }
@@ -190,9 +192,13 @@ struct TaskRecord: Sendable {
     }
 }
 
-/// The queued tasks of one method: a binary heap, highest priority first, FIFO within a priority.
+/// The queued tasks of one method: binary heaps, highest priority first, FIFO within a priority.
 ///
-/// Removal is lazy: a task cancelled or claimed by id stays in the heap and is skipped when it
+/// Tasks that require tags (`TaskSpec.tags`) wait in a lane of their own per set of tags, so a
+/// task no connected node can take never blocks the method's other tasks: a pull looks only at
+/// the lanes whose tags the node has (lane 0, the tasks that require none, always).
+///
+/// Removal is lazy: a task cancelled or claimed by id stays in its heap and is skipped when it
 /// reaches the top, so every operation is O(log n) however long the queue grows.
 struct TaskQueue: Sendable {
     struct Entry: HeapOrdered {
@@ -206,27 +212,60 @@ struct TaskQueue: Sendable {
         }
     }
 
-    private var entries = BinaryHeap<Entry>()
-    /// Every entry, live or stale, in heap order.
-    var heap: [Entry] { entries.elements }
-    /// Tasks really waiting (the heap may also hold stale entries).
+    /// The tasks that require one set of tags.
+    struct Lane: Sendable {
+        /// Sorted, as in `TaskSpec.tags`; empty for lane 0.
+        let tags: [String]
+        var entries = BinaryHeap<Entry>()
+
+        /// Whether a node with `nodeTags` may take this lane's tasks.
+        @inline(__always) func admits(_ nodeTags: Set<String>) -> Bool {
+            tags.isEmpty || tags.allSatisfy(nodeTags.contains)
+        }
+    }
+
+    /// Lane 0 holds the tasks that require no tags; a lane, once made, stays while the queue does
+    /// (a pull holds lane indices).
+    private(set) var lanes = [Lane(tags: [])]
+    /// Every entry, live or stale, lane by lane, each in heap order.
+    var heap: [Entry] { lanes.count == 1 ? lanes[0].entries.elements : lanes.flatMap(\.entries.elements) }
+    /// Tasks really waiting (the heaps may also hold stale entries).
     var liveCount = 0
 
     var isEmpty: Bool { liveCount == 0 }
 
-    mutating func push(_ e: Entry) {
-        entries.push(e)
+    mutating func push(_ e: Entry, tags: [String] = []) {
+        if tags.isEmpty {
+            lanes[0].entries.push(e)
+        } else if let i = lanes.firstIndex(where: { $0.tags == tags }) {
+            lanes[i].entries.push(e)
+        } else {
+            var lane = Lane(tags: tags)
+            lane.entries.push(e)
+            lanes.append(lane)
+        }
         liveCount += 1
     }
 
-    /// The best entry, without removing it (it may be stale: the caller checks).
-    var top: Entry? { entries.first }
+    /// The best entry of a lane, without removing it (it may be stale: the caller checks).
+    @inline(__always) func top(lane: Int) -> Entry? { lanes[lane].entries.first }
 
-    mutating func popTop() { entries.popFirst() }
+    mutating func popTop(lane: Int) { lanes[lane].entries.popFirst() }
+
+    /// The best entry of every lane, without removing it (it may be stale).
+    var top: Entry? {
+        lanes.indices.compactMap { top(lane: $0) }.min { $0.precedes($1) }
+    }
+
+    mutating func popTop() {
+        guard let best = top, let i = lanes.firstIndex(where: { $0.entries.first?.taskID == best.taskID }) else { return }
+        popTop(lane: i)
+    }
 
     /// Drops stale entries once they outnumber live ones, so memory follows the live count.
     mutating func compactIfNeeded(isLive: (String) -> Bool) {
-        guard entries.count > 1024, entries.count > 2 * liveCount else { return }
-        entries = BinaryHeap(entries.elements.filter { isLive($0.taskID) })
+        let count = lanes.count == 1 ? lanes[0].entries.count : lanes.reduce(0) { $0 + $1.entries.count }
+        guard count > 1024, count > 2 * liveCount else { return }
+        for i in lanes.indices { lanes[i].entries = BinaryHeap(lanes[i].entries.elements.filter { isLive($0.taskID) }) }
     }
 }

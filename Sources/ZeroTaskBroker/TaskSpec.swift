@@ -24,9 +24,12 @@ public struct TaskSpec: Sendable, Equatable {
     public var notBefore: Double?
     /// The task's own retry policy for application errors; nil: the method's (its manifest's).
     public var retry: RetryPolicy?
+    /// Tags a node must all have to be given the task (`node --tags`), sorted, without repeats;
+    /// empty: any node serving the method.
+    public var tags: [String]
 
     public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil,
-        notBefore: Double? = nil, retry: RetryPolicy? = nil)
+        notBefore: Double? = nil, retry: RetryPolicy? = nil, tags: [String] = [])
     {
         self.method = method
         self.params = params
@@ -35,5 +38,6 @@ public struct TaskSpec: Sendable, Equatable {
         self.resultTTL = resultTTL
         self.notBefore = notBefore
         self.retry = retry
+        self.tags = tags
     }
 }

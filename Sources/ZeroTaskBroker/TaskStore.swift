@@ -108,21 +108,26 @@ public struct StoreChanges: Sendable {
     public var deletedTasks: [String] = []
     public var clients: [StoredClient] = []
     public var deletedClients: [String] = []
+    /// The methods paused now, when that changed (nil: unchanged); written whole.
+    public var pausedMethods: Set<String>?
 
     public init() {}
 
-    public var isEmpty: Bool { tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty }
-    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count }
+    public var isEmpty: Bool { tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty && pausedMethods == nil }
+    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count + (pausedMethods == nil ? 0 : 1) }
 }
 
 /// What a store holds when the broker starts.
 public struct StoreContents: Sendable {
     public var tasks: [StoredTask]
     public var clients: [StoredClient]
+    /// Methods an admin paused (`admin_queue`).
+    public var pausedMethods: [String]
 
-    public init(tasks: [StoredTask] = [], clients: [StoredClient] = []) {
+    public init(tasks: [StoredTask] = [], clients: [StoredClient] = [], pausedMethods: [String] = []) {
         self.tasks = tasks
         self.clients = clients
+        self.pausedMethods = pausedMethods
     }
 }
 

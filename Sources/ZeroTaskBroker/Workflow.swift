@@ -36,7 +36,7 @@ struct Workflow: Sendable, Equatable {
     var done = 0
 
     /// What one of its tasks may say, by name or in this order: what a `client_new_tasks` entry may.
-    static let entryParams = BrokerCommand.submissionParams + BrokerCommand.schedulingParams
+    static let entryParams = BrokerCommand.submissionParams + BrokerCommand.schedulingParams + BrokerCommand.laterSubmissionParams
 
     /// The params of `client_new_workflow` a workflow is read from.
     static let params = ["client_id", "kind", "tasks", "callback", "task_id"]

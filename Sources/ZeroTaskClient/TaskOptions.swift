@@ -21,9 +21,14 @@ public struct TaskOptions: Sendable, Equatable {
     /// method's policy (its plugin manifest's `retry`), else one attempt.
     public var retry: RetryPolicy?
 
+    /// Tags a node must all have to run the task (`zerotask node --tags gpu,eu`); empty: any node
+    /// serving the method. A task whose tags no connected node has waits in its queue.
+    public var tags: [String]
+
     /// Options for `submit`, `call` and batches; the defaults queue like the broker does.
     public init(priority: Int64 = 0, timeout: Duration? = nil, maxRetries: Int? = nil, taskID: String? = nil,
-        resultTTL: Duration? = nil, delay: Duration? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil)
+        resultTTL: Duration? = nil, delay: Duration? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil,
+        tags: [String] = [])
     {
         self.priority = priority
         self.timeout = timeout
@@ -33,12 +38,14 @@ public struct TaskOptions: Sendable, Equatable {
         self.delay = delay
         self.notBefore = notBefore
         self.retry = retry
+        self.tags = tags
     }
 
     /// Whether the seed spec's `client_new_task(client_id, method, params, [task_id])` says it
     /// all: then the task goes by position, which any seed broker reads.
     var fitsSeedForm: Bool {
         timeout == nil && priority == 0 && maxRetries == nil && resultTTL == nil && delay == nil && notBefore == nil && retry == nil
+            && tags.isEmpty
     }
 
     /// The named fields of `client_new_task` (or of one entry of `client_new_tasks`).
@@ -51,6 +58,7 @@ public struct TaskOptions: Sendable, Equatable {
         if let delay { o.append("delay", .double(delay.seconds)) }
         if let notBefore { o.append("not_before", .double(notBefore)) }
         if let retry { o.append("retry", retry.json) }
+        if !tags.isEmpty { o.append("tags", .array(tags.map { .string($0) })) }
     }
 }
 

@@ -13,6 +13,18 @@ extension ZeroTaskClient {
         try await object(.adminRetry, ["task_ids": .array(taskIDs.map { .string($0) })])
     }
 
+    /// Pauses a method's queue (tasks are accepted, none is handed out), resumes it, or purges
+    /// it (its queued tasks are cancelled, running ones are left alone):
+    /// `{method, paused, queued, purged?}`.
+    public func adminQueue(_ method: String, action: QueueAction) async throws -> JSONObject {
+        try await object(.adminQueue, ["method": .string(method), "action": .string(action.rawValue)])
+    }
+
+    /// What `adminQueue` does to a method's queue.
+    public enum QueueAction: String, Sendable, CaseIterable {
+        case pause, resume, purge
+    }
+
     private func object(_ method: BrokerMethod, _ params: JSONObject) async throws -> JSONObject {
         let answer = try await rpc(method, .named(params))
         guard let o = answer.objectValue else { throw ZeroTaskClientError.invalidResponse("\(method.rawValue) answered \(answer)") }

@@ -99,6 +99,7 @@ extension BrokerHTTPServer {
         await guarded("GET /api/task") { await api.task($0) }
         await guarded("POST /api/retry") { await api.act(.adminRetry, $0) }
         await guarded("POST /api/cancel") { await api.act(.adminCancel, $0) }
+        await guarded("POST /api/queue") { await api.act(.adminQueue, $0) }
     }
 
     private static func asset(_ text: String, _ type: String) -> HTTPResponse {

@@ -14,6 +14,7 @@ typealias JSONValue = ZeroTaskProtocol.JSONValue
 /// - `GET /api/tasks?state=&method=&client_id=&node_id=&since=&until=&text=&limit=&cursor=`
 /// - `GET /api/task?id=`
 /// - `POST /api/retry`, `POST /api/cancel`: a JSON object, `{task_ids}` or the filters
+/// - `POST /api/queue`: `{method, action}` (pause, resume or purge a method's queue)
 struct DashboardAPI: Sendable {
     let inbox: BrokerInbox
     let recent: RecentActivity
@@ -45,7 +46,7 @@ struct DashboardAPI: Sendable {
         return Self.answer(await inbox.ask(.adminTask, ["task_id": .string(id)]))
     }
 
-    /// `admin_retry` or `admin_cancel` with the request's JSON object as params.
+    /// `admin_retry`, `admin_cancel` or `admin_queue` with the request's JSON object as params.
     func act(_ method: BrokerMethod, _ request: HTTPRequest) async -> HTTPResponse {
         let body: [UInt8]
         do { body = Array(try await request.bodyData) } catch { return Self.failure(.invalidParams("\(request.path): unreadable body")) }

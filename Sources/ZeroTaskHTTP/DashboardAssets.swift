@@ -30,7 +30,7 @@ enum DashboardAssets {
   </section>
   <section>
     <h2>Methods</h2>
-    <div class="scroll"><table id="methods"><thead><tr><th>method</th><th>signature</th><th>queued</th><th>running</th><th>rate</th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="methods"><thead><tr><th>method</th><th>signature</th><th>queued</th><th>running</th><th>rate</th><th>limits</th><th>queue</th></tr></thead><tbody></tbody></table></div>
   </section>
   <section>
     <h2>Tasks</h2>
@@ -90,6 +90,7 @@ td.error { white-space: normal; color: var(--bad); max-width: 28rem; }
 #nodes td:nth-child(4) { white-space: normal; min-width: 16rem; }
 tr.state-failed td:nth-child(2), tr.state-cancelled td:nth-child(2) { color: var(--bad); }
 tr.state-finished td:nth-child(2) { color: var(--ok); }
+tr.paused td:first-child { color: var(--bad); }
 a { color: var(--accent); }
 form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: .5rem; }
 label { display: flex; flex-direction: column; font-size: .8rem; color: var(--muted); }
@@ -224,8 +225,34 @@ function fillMethods(methods, done) {
     cell(r, m.name); cell(r, signature(m)); cell(r, m.queued); cell(r, m.running);
     const before = state.lastDone ? state.lastDone[m.name] || 0 : null;
     cell(r, before === null || elapsed <= 0 ? "…" : (((done[m.name] || 0) - before) / elapsed).toFixed(1) + "/s");
+    cell(r, limits(m));
+    const act = r.insertCell();
+    if (m.name !== "*") {
+      r.dataset.method = m.name;
+      if (m.paused) r.classList.add("paused");
+      act.append(button(m.paused ? "resume" : "pause", () => queueAct(m.paused ? "resume" : "pause", m.name)));
+      if (m.queued) act.append(button("purge", () => queueAct("purge", m.name)));
+    }
   }
   state.lastDone = done; state.lastAt = now;
+}
+
+// "max 4, 100/s, paused": the limits in force (the manifest's or the broker's) and the pause.
+function limits(m) {
+  const parts = [];
+  if (m.concurrency) parts.push("max " + m.concurrency);
+  if (m.rate) parts.push(typeof m.rate === "string" ? m.rate : m.rate.limit + " burst " + m.rate.burst);
+  if (m.paused) parts.push("paused");
+  return parts.join(", ");
+}
+
+async function queueAct(action, method) {
+  if (action === "purge" && !confirm(`cancel every queued task of ${method}?`)) return;
+  try {
+    const r = await api("/api/queue", { method, action });
+    $("action-result").textContent = `${method}: ${action}d` + (r.purged !== undefined ? ` (${r.purged} cancelled)` : "");
+  } catch (e) { $("action-result").textContent = e.message; }
+  refresh();
 }
 
 async function refresh() {

@@ -19,6 +19,9 @@ public struct NodeConfig: Sendable {
     public var pluginsDir = "Plugins"
     /// Refuse plugins whose manifest has no `sha256` pin (a pin always refuses a changed file).
     public var requirePins = false
+    /// What this node says it is (`--tags gpu,eu`): tasks that require tags go only to nodes
+    /// having all of them. Sent in `node_connect` when not empty.
+    public var tags: [String] = []
     /// Per-plugin configuration, keyed by plugin name, overriding each manifest's `config`.
     public var pluginConfig: [String: JSONValue] = [:]
     /// Worker processes.

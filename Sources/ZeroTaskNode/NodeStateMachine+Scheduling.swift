@@ -48,6 +48,7 @@ extension NodeStateMachine {
                              "capacity": .int(Int64(capacity))]
         // Only when there are some: a broker that predates quarantine would refuse an unknown param.
         if !unavailable.isEmpty { o["unavailable"] = .array(unavailable) }
+        if !config.tags.isEmpty { o["tags"] = .array(config.tags.map { .string($0) }) }
         return o
     }
 

@@ -38,6 +38,8 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
     case adminTask = "admin_task"
     case adminRetry = "admin_retry"
     case adminCancel = "admin_cancel"
+    /// Pause, resume or purge a method's queue.
+    case adminQueue = "admin_queue"
 
     /// The namespace every broker method's wire name starts with.
     public static let namespace = "zerotask.broker."

@@ -41,6 +41,8 @@ struct NodeCommand: AsyncParsableCommand {
     var logFormat: String?
     @Flag(name: .customLong("require-pins"), help: "Refuse plugins whose manifest has no sha256 pin (node.require_pins).")
     var requirePins = false
+    @Option(help: "Tags of this node, comma-separated (gpu,eu): tasks that require tags run only on nodes having all of them (node.tags). [none]")
+    var tags: String?
     @Option(name: .customLong("broker-key"), help: "A remote broker with keys: its public key (broker.pub, or the key in Z85); with --secret-key, this node's own NAME.key. [none: no CURVE]")
     var brokerKey: String?
 
@@ -63,6 +65,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.heartbeatInterval = try settings.double("node.heartbeat_interval", heartbeatInterval, default: config.heartbeatInterval)
         config.pluginConfig = try settings.pluginConfig()
         config.requirePins = try settings.bool("node.require_pins", requirePins, default: false)
+        config.tags = try settings.tags("node.tags", tags)
         config.sandbox = try SandboxSettings(settings)
 
         ServiceProcess.configure()

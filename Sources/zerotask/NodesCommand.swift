@@ -20,10 +20,14 @@ struct NodesCommand: AsyncParsableCommand {
             say("no nodes connected (start one with: zerotask node --broker builtin)")
             return
         }
-        var table = TextTable(["NODE", "WORKERS", "ASSIGNED", "LAST SEEN", "METHODS"], numeric: [1, 2])
-        for n in nodes {
+        // A TAGS column only when some node has tags (`zerotask node --tags`).
+        let tags = nodes.map { n in (n.json["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",") }
+        let tagged = tags.contains { !$0.isEmpty }
+        var table = TextTable(["NODE", "WORKERS", "ASSIGNED", "LAST SEEN"] + (tagged ? ["TAGS"] : []) + ["METHODS"], numeric: [1, 2])
+        for (n, t) in zip(nodes, tags) {
             table.add([n.nodeID, n.workers == 0 ? "?" : String(n.workers), String(n.assigned),
-                "\(SecondsText.format((n.lastSeen * 10).rounded() / 10)) ago", n.servesAny ? "any (seed node)" : n.methods.joined(separator: ", ")])
+                "\(SecondsText.format((n.lastSeen * 10).rounded() / 10)) ago"] + (tagged ? [t] : [])
+                + [n.servesAny ? "any (seed node)" : n.methods.joined(separator: ", ")])
         }
         say(table.rendered)
     }

@@ -83,7 +83,13 @@ struct TaskFlags: ParsableArguments {
         "Seconds before the first retry, doubling for each further one (with --max-attempts). [1]", valueName: "S"))
     var retryBackoff: Double?
 
+    @Option(help: ArgumentHelp("Tags a node must all have to run the task, comma-separated (gpu,eu); it waits in its queue until such a node serves it.", valueName: "TAGS"))
+    var tags: String?
+
     mutating func validate() throws {
+        if let tags {
+            do throws(PolicyError) { _ = try Tags.parse(tags, field: "--tags") } catch { throw ValidationError(error.description) }
+        }
         if delay != nil && notBefore != nil { throw ValidationError("give --delay or --not-before, not both") }
         if let delay, !(delay >= 0 && delay.isFinite) { throw ValidationError("--delay must be a non-negative number of seconds, not \(delay)") }
         if let notBefore, Self.epochSeconds(notBefore) == nil {
@@ -108,7 +114,8 @@ struct TaskFlags: ParsableArguments {
         TaskOptions(priority: priority, timeout: taskTimeout.map { .milliseconds(Int64($0 * 1000)) },
             maxRetries: maxRetries, taskID: taskID, resultTTL: resultTTL.map { .milliseconds(Int64($0 * 1000)) },
             delay: delay.map { .milliseconds(Int64($0 * 1000)) }, notBefore: notBefore.flatMap(Self.epochSeconds),
-            retry: maxAttempts.map { RetryPolicy(maxAttempts: $0, backoff: retryBackoff ?? 1) })
+            retry: maxAttempts.map { RetryPolicy(maxAttempts: $0, backoff: retryBackoff ?? 1) },
+            tags: tags.flatMap { try? Tags.parse($0, field: "--tags") } ?? [])
     }
 }
 

@@ -22,6 +22,9 @@ struct Settings {
     private let lines: [String: Int]
     /// `node.plugin_config`: plugin name to its configuration, from the file.
     private let pluginConfigFromFile: [String: JSONValue]
+    /// `broker.methods` from the file, and each method's line.
+    private let methodsFromFile: [String: JSONValue]
+    private let methodLines: [String: Int]
 
     /// Every key the file may hold (besides `node.plugin_config.PLUGIN`). Their defaults live with
     /// the code that uses them (`BrokerConfig`, `NodeConfig`, `Settings.Defaults`).
@@ -32,10 +35,10 @@ struct Settings {
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
         "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_delay", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
-        "broker.max_parked_wait_ids", "broker.http",
+        "broker.max_parked_wait_ids", "broker.http", "broker.methods",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
-        "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins",
+        "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins", "node.tags",
         // The plugin sandbox (SandboxSettings+Settings.swift).
         "node.sandbox", "node.require_sandbox", "node.sandbox_max_memory_mib", "node.sandbox_max_cpu_seconds",
         "node.sandbox_allow_processes", "node.sandbox_allow_network", "node.sandbox_read", "node.sandbox_write",
@@ -88,6 +91,8 @@ struct Settings {
         var fileValues: [String: String] = [:]
         var lines: [String: Int] = [:]
         var plugins: [String: JSONValue] = [:]
+        var methods: [String: JSONValue] = [:]
+        var methodLines: [String: Int] = [:]
         if let path {
             let file = try SettingsFile(path: path)
             for entry in file.entries {
@@ -95,7 +100,11 @@ struct Settings {
                 lines[entry.key] = entry.line
             }
             plugins = file.pluginConfig
+            methods = file.methods
+            methodLines = file.methodLines
         }
+        methodsFromFile = methods
+        self.methodLines = methodLines
         self.lines = lines
         pluginConfigFromFile = plugins
         self.fileValues = fileValues
@@ -167,6 +176,51 @@ struct Settings {
             throw ValidationFailure("\(origin(key)) must be \(kind), not \"\(text)\"")
         }
         return v
+    }
+
+    /// `broker.methods`: each method's `concurrency`, `rate` and `retry` as the operator sets them
+    /// (they win over the plugin manifest's, field by field); from the file, then
+    /// `$ZEROTASK_BROKER_METHODS` (a JSON object of method name to limits), whose methods replace
+    /// the file's.
+    /// - Throws: `ValidationFailure` naming the file and line (or the variable), the method and
+    ///   the field, for a value that does not read or a key that is no limit.
+    func methodPolicies() throws -> [String: MethodPolicy] {
+        var entries: [(name: String, value: JSONValue, origin: String)] = methodsFromFile.map { name, value in
+            (name, value, source.map { "\($0):\(methodLines[name] ?? 0): broker.methods" } ?? "broker.methods")
+        }
+        let variable = Self.variable("broker.methods")
+        if let text = environment[variable], !text.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let object = (try? JSONValue.parse(text))?.objectValue else {
+                throw ValidationFailure("\(variable) must be a JSON object of method name to limits, like {\"math.add\": {\"concurrency\": 4}}, not \(text)")
+            }
+            entries.removeAll { object[$0.name] != nil }
+            entries += object.members.map { ($0.key, $0.value, variable) }
+        }
+        var out: [String: MethodPolicy] = [:]
+        for e in entries {
+            guard Identifier.isValidMethodName(e.name) else { throw ValidationFailure("\(e.origin): \"\(e.name)\" is not a method name") }
+            guard let o = e.value.objectValue else {
+                throw ValidationFailure("\(e.origin).\(e.name) must hold limits, like {concurrency: 4, rate: 100/s}, not \(e.value)")
+            }
+            for key in o.keys where !MethodPolicy.fields.contains(key) {
+                throw ValidationFailure("\(e.origin).\(e.name).\(key) is not a method setting (known: \(MethodPolicy.fields.joined(separator: ", ")))")
+            }
+            do throws(PolicyError) {
+                out[e.name] = try MethodPolicy(reading: o, prefix: "\(e.origin).\(e.name)")
+            } catch {
+                throw ValidationFailure(error.description)
+            }
+        }
+        return out
+    }
+
+    /// `node.tags` (`gpu,eu`), or the flag; empty when neither.
+    /// - Throws: `ValidationFailure` naming the setting and the tag that is not one.
+    func tags(_ key: String, _ flag: String?) throws -> [String] {
+        guard let text = flag ?? raw(key) else { return [] }
+        do throws(PolicyError) { return try Tags.parse(text, field: flag != nil ? "--tags" : origin(key)) } catch {
+            throw ValidationFailure(error.description)
+        }
     }
 
     /// The configuration of each plugin: the file's `node.plugin_config`, then

@@ -16,6 +16,9 @@ struct SettingsFile {
 
     private(set) var entries: [Entry] = []
     private(set) var pluginConfig: [String: JSONValue] = [:]
+    /// `broker.methods`: method name to its limits (as JSON), and the line each stands on.
+    private(set) var methods: [String: JSONValue] = [:]
+    private(set) var methodLines: [String: Int] = [:]
 
     /// - Throws: `Settings.FileError` naming `path` (and the line where there is one) when the
     ///   file cannot be read, is not YAML, is not sections of settings, or holds an unknown key.
@@ -55,6 +58,14 @@ struct SettingsFile {
                 }
                 if full == "node.plugin_config" {
                     pluginConfig = try Self.plugins(value, path: path)
+                } else if full == "broker.methods" {
+                    guard Self.isNull(value) || value.mapping != nil else {
+                        throw Settings.FileError(file: path, line: Self.line(value), reason: "broker.methods must map method names to their limits, like math.add: {concurrency: 4, rate: 100/s}")
+                    }
+                    for (name, limits) in value.mapping ?? [:] {
+                        methods[name.string ?? ""] = Self.json(limits)
+                        methodLines[name.string ?? ""] = Self.line(name)
+                    }
                 } else if let scalar = value.scalar {
                     entries.append(Entry(key: full, text: scalar.string, line: Self.line(key)))
                 } else {

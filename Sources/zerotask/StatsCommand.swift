@@ -70,7 +70,9 @@ struct BrokerStatsReport {
         var o = JSONObject()
         o.append("stats", .object(second))
         o.append("methods", .array(listed.map { m in
-            ["name": .string(m.name), "queued": JSONValue(m.queued), "running": JSONValue(m.running), "nodes": JSONValue(m.nodes.count)]
+            var e: JSONObject = ["name": .string(m.name), "queued": JSONValue(m.queued), "running": JSONValue(m.running), "nodes": JSONValue(m.nodes.count)]
+            for key in ["concurrency", "rate", "paused"] { if let v = m.json[key] { e[key] = v } }
+            return .object(e)
         }))
         o.append("nodes", .array(nodes.map { n in
             ["node_id": .string(n.nodeID), "workers": JSONValue(n.workers), "busy": JSONValue(n.assigned), "last_seen": .double(n.lastSeen)]
@@ -99,8 +101,13 @@ struct BrokerStatsReport {
             lines.append("rates    " + rates.joined(separator: ", ") + " (over \(SecondsText.format((seconds * 10).rounded() / 10)))")
         }
         if !listed.isEmpty {
-            var table = TextTable(["METHOD", "QUEUED", "RUNNING", "NODES"], numeric: [1, 2, 3])
-            for m in listed { table.add([m.name, String(m.queued), String(m.running), String(m.nodes.count)]) }
+            // A LIMITS column only when some method is limited or paused.
+            let limits = listed.map { MethodsCommand.limits($0.json) }
+            let limited = limits.contains { !$0.isEmpty }
+            var table = TextTable(["METHOD", "QUEUED", "RUNNING", "NODES"] + (limited ? ["LIMITS"] : []), numeric: [1, 2, 3])
+            for (m, l) in zip(listed, limits) {
+                table.add([m.name, String(m.queued), String(m.running), String(m.nodes.count)] + (limited ? [l] : []))
+            }
             lines.append("")
             lines.append(table.rendered)
         }

@@ -28,6 +28,9 @@ struct StatusCommand: AsyncParsableCommand {
         if !seedOnly { rows.append(("attempts", String(info.attempts))) }
         if info.priority != 0 { rows.append(("priority", String(info.priority))) }
         if let p = info.progress { rows.append(("progress", JSONValue.object(p).jsonString)) }
+        if let tags = info.json["tags"]?.arrayValue, !tags.isEmpty {
+            rows.append(("tags", tags.compactMap(\.stringValue).joined(separator: ",")))
+        }
         if let t = info.created { rows.append(("created", Self.time(t))) }
         if let t = info.notBefore { rows.append(("not before", Self.time(t) + (info.delayed ? " (waiting)" : ""))) }
         if let t = info.started { rows.append(("started", Self.time(t))) }

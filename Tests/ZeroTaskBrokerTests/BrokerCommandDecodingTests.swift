@@ -78,11 +78,26 @@ import ZeroTaskProtocol
         (.adminRetry, [.null, ["t1", "t2"]], ["task_ids": ["t1", "t2"]], .adminAct(.retry, .ids(["t1", "t2"]))),
         (.adminCancel, [.null, .null, "queued"], ["state": "queued"],
             .adminAct(.cancel, .matching(AdminTaskQuery(state: .queued, limit: Int.max)))),
+        (.adminQueue, ["math.add", "pause"], ["method": "math.add", "action": "pause"], .adminQueue(method: "math.add", .pause)),
     ]
 
     /// add(2, 3) then mul(that, 4), as the decoder keeps a workflow's tasks: named params.
     static let chain = try! Workflow(
         kind: "chain", tasks: [["method": "math.add", "params": [2, 3]], ["method": "math.mul", "params": [4]]], callback: nil, method: "t")
+
+    @Test func tagsAreReadSortedWithoutRepeatsAndBadOnesAreRefusedByName() throws {
+        let tagged = Submission(method: "math.add", params: [2, 3], tags: ["eu", "gpu"])
+        #expect(try Self.decode(.clientNewTask, ["client_id": "c1", "method": "math.add", "params": [2, 3], "tags": ["gpu", "eu", "gpu"]])
+            == .submit(clientID: "c1", tagged))
+        #expect(try Self.decode(.nodeConnect, ["node_id": "n1", "tags": ["gpu"]])
+            == .nodeConnect(nodeID: "n1", methods: nil, workers: nil, capacity: nil, unavailable: [:], tags: ["gpu"]))
+        #expect(Self.refusal(.clientNewTask, ["client_id": "c1", "method": "m", "params": [], "tags": ["a b"]])?.message
+            .contains("client_new_task: param \"tags\" holds \"a b\"") == true)
+        #expect(Self.refusal(.clientNewTask, ["client_id": "c1", "method": "m", "params": [], "tags": [1]])?.message
+            .contains("param \"tags\"[0] must be a string") == true)
+        #expect(Self.refusal(.adminQueue, ["method": "m", "action": "stop"])?.message
+            == "admin_queue: param \"action\" must be one of pause, resume, purge, not \"stop\"")
+    }
 
     @Test func theTableNamesEveryBrokerMethod() {
         #expect(Set(Self.forms.map(\.0)) == Set(BrokerMethod.allCases))

@@ -60,6 +60,31 @@ import ZeroTaskTestSupport
         #expect(try pg.sql("SELECT params FROM zerotask_tasks WHERE id = 'c1-a'", database: db) == #"[1,"two",{"z":1,"a":null}]"#)
     }
 
+    @Test func tagsAndPausedMethodsLoadBack() throws {
+        let pg = try Self.server()
+        let url = try pg.createDatabase()
+        var tagged = Self.sample("c1-t", .queued, sequence: 1)
+        tagged.spec.tags = ["eu", "gpu"]
+        var done = Self.sample("c1-u", .finished, sequence: 2)
+        done.spec.tags = ["gpu"]
+        do {
+            let store = try PostgresTaskStore(url: url)
+            defer { store.close() }
+            var changes = StoreChanges()
+            changes.tasks = [tagged, done, Self.sample("c1-v", .queued, sequence: 3)]
+            changes.pausedMethods = ["math.add", "work"]
+            try store.write(changes)
+            var resumed = StoreChanges()
+            resumed.pausedMethods = ["work"]
+            try store.write(resumed)
+        }
+        let store = try PostgresTaskStore(url: url)
+        defer { store.close() }
+        let loaded = try store.load()
+        #expect(loaded.tasks.map(\.spec.tags) == [["eu", "gpu"], ["gpu"], []])
+        #expect(loaded.pausedMethods == ["work"])
+    }
+
     @Test func laterWritesReplaceAndDeleteRowsAcrossBothTables() throws {
         let pg = try Self.server()
         let url = try pg.createDatabase()

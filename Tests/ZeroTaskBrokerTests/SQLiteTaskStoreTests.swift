@@ -95,3 +95,30 @@ import ZeroTaskProtocol
         }
     }
 }
+
+/// What issue 17's routing and queue control keep in SQLite: a task's tags, the paused methods.
+@Suite struct SQLiteTagsAndPausedTests {
+    @Test func tagsAndPausedMethodsSurviveClosingAndOpeningAgain() throws {
+        let dir = SQLiteTaskStoreTests.TempDir()
+        let path = dir.path + "/store.sqlite"
+        var tagged = SQLiteTaskStoreTests.running
+        tagged.spec.tags = ["eu", "gpu"]
+        do {
+            let store = try SQLiteTaskStore(path: path)
+            var c = StoreChanges()
+            c.tasks = [tagged, SQLiteTaskStoreTests.done]
+            c.pausedMethods = ["work", "math.add"]
+            try store.write(c)
+            var only = StoreChanges()
+            only.pausedMethods = ["work"]  // written whole: math.add resumed
+            try store.write(only)
+            store.close()
+        }
+        let store = try SQLiteTaskStore(path: path)
+        let loaded = try store.load()
+        store.close()
+        #expect(loaded.tasks.first { $0.id == tagged.id }?.spec.tags == ["eu", "gpu"])
+        #expect(loaded.tasks.first { $0.id == SQLiteTaskStoreTests.done.id }?.spec.tags == [])
+        #expect(loaded.pausedMethods == ["work"])
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZeroTaskProtocol
 import ZeroTaskTestSupport
 
 /// The configuration as `zerotask` reads it, through the real executable: flag over environment
@@ -86,5 +87,47 @@ import ZeroTaskTestSupport
         #expect(try listening(["--config", path, "--request", fromFlag], environment: env) == fromFlag)
         // $ZEROTASK_CONFIG names the file when --config does not.
         #expect(try listening([], environment: ["ZEROTASK_CONFIG": path]) == fromFile)
+    }
+
+    @Test func methodLimitsComeFromTheFileAndTheEnvironmentAndShowInMethods() async throws {
+        let path = try Self.file("""
+            broker:
+              store: memory
+              request: \(try unusedEndpoint())
+              publish: \(try unusedEndpoint())
+              methods:
+                math.add: {concurrency: 2, rate: 10/s}
+                text.upper:
+                  rate: {limit: 5/m, burst: 3}
+            """)
+        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--config", path],
+            environment: ["ZEROTASK_BROKER_METHODS": #"{"text.upper": {"concurrency": 1}}"#])
+        defer { broker.stop() }
+        let request = try listeningEndpoints(of: broker).request
+        let r = try await cli.run(["methods", "--json", "--broker", request])
+        #expect(r.status == 0, "\(r.stderr)")
+        let listed = try JSONValue.parse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).arrayValue ?? []
+        let add = listed.first { $0["name"] == "math.add" }
+        #expect(add?["concurrency"] == 2 && add?["rate"] == "10/s", "\(r.stdout)")
+        // The environment's entry replaces the file's for its method.
+        let upper = listed.first { $0["name"] == "text.upper" }
+        #expect(upper?["concurrency"] == 1 && upper?["rate"] == nil, "\(r.stdout)")
+        let text = try await cli.run(["methods", "--broker", request])
+        #expect(text.stdout.split(separator: "\n").contains { $0.hasPrefix("math.add") && $0.contains("max 2, 10/s") }, "\(text.stdout)")
+    }
+
+    @Test func aBadMethodLimitIsNamedWithItsFileLineAndField() async throws {
+        let endpoints = "  request: \(try unusedEndpoint())\n  publish: \(try unusedEndpoint())\n"
+        let zero = try Self.file("broker:\n  store: memory\n\(endpoints)  methods:\n    math.add: {concurrency: 0}\n")
+        let r = try await cli.run(["broker", "--config", zero])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("\(zero):6: broker.methods.math.add.concurrency must be a whole number from 1 to 1000000, not 0"), "\(r.stderr)")
+        let typo = try Self.file("broker:\n  store: memory\n\(endpoints)  methods:\n    math.add: {concurency: 2}\n")
+        let t = try await cli.run(["broker", "--config", typo])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains("\(typo):6: broker.methods.math.add.concurency is not a method setting (known: retry, concurrency, rate)"), "\(t.stderr)")
+        let tags = try await cli.run(["node", "--broker", "tcp://127.0.0.1:1"], environment: ["ZEROTASK_NODE_TAGS": "gpu,no good"])
+        #expect(tags.status != 0)
+        #expect(tags.stderr.contains("ZEROTASK_NODE_TAGS (node.tags) holds \"no good\""), "\(tags.stderr)")
     }
 }

@@ -77,4 +77,42 @@ import ZeroTaskTestSupport
         let all = Self.ids(Self.json(try HTTPProbe.get(http + "/api/tasks")))
         for id in [ok, hung, slow, sleep].compactMap(\.stringValue) { #expect(all.contains(id), "\(id) not in \(all)") }
     }
+
+    /// A method's row in the overview.
+    static func method(_ http: String, _ name: String) throws -> JSONValue? {
+        json(try HTTPProbe.get(http + "/api/overview"))["methods"]?.arrayValue?.first { $0["name"] == .string(name) }
+    }
+
+    @Test func pausesPurgesAndResumesAQueueOverHTTPAndThePauseSurvivesARestart() throws {
+        let http = try BrokerHTTPTests.unusedHTTP()
+        let n = try Node()
+        try n.start(workers: 1, extra: ["--http", http])
+        #expect(try HTTPProbe.get(http + "/dashboard.js").body.contains("/api/queue"))
+        let paused = Self.json(try HTTPProbe.post(http + "/api/queue", json: #"{"method":"nt.add","action":"pause"}"#))
+        #expect(paused["paused"] == true)
+        let doomed = try n.submit("nt.add", [1, 1])
+        let kept = try n.submit("nt.add", [2, 3])
+        // Other methods run; the paused one's tasks wait, shown as paused.
+        #expect(try n.outcome(try n.submit("nt.sleep", [1])).get() == 1)
+        #expect(try n.status(doomed) == .int(TaskStatus.queued.rawValue))
+        #expect(try Self.method(http, "nt.add")?["paused"] == true)
+        #expect(try HTTPProbe.post(http + "/api/queue", json: #"{"method":"nt.add","action":"halt"}"#).status == 400)
+
+        // One cancelled by id; then a restart: the pause is kept in SQLite, the other task waits.
+        _ = Self.json(try HTTPProbe.post(http + "/api/cancel", json: #"{"task_ids":["\#(doomed.stringValue ?? "")"]}"#))
+        n.process?.stop()
+        try n.start(workers: 1, extra: ["--http", http])
+        #expect(try Self.method(http, "nt.add")?["paused"] == true)
+        #expect(try n.status(kept) == .int(TaskStatus.queued.rawValue))
+
+        let resumed = Self.json(try HTTPProbe.post(http + "/api/queue", json: #"{"method":"nt.add","action":"resume"}"#))
+        #expect(resumed["paused"] == false)
+        #expect(try n.outcome(kept).get() == 5)
+
+        _ = Self.json(try HTTPProbe.post(http + "/api/queue", json: #"{"method":"nt.add","action":"pause"}"#))
+        let purgedOne = try n.submit("nt.add", [4, 4])
+        let purged = Self.json(try HTTPProbe.post(http + "/api/queue", json: #"{"method":"nt.add","action":"purge"}"#))
+        #expect(purged["purged"] == 1)
+        #expect(throws: RPCError.self) { try n.outcome(purgedOne).get() }
+    }
 }

@@ -125,6 +125,17 @@ try:
     if not said.startswith("retry: 1"):
         fail("the page reported: " + said)
 
+    # Queue control from the methods table: pause a method, see it marked, resume it.
+    method = until("a method row with a pause button",
+                   lambda: dt.js("(() => { const r = document.querySelector('#methods tr[data-method]');"
+                                 " return r && r.querySelector('.act-pause') ? r.dataset.method : null; })()"))
+    mrow = f"document.querySelector('#methods tr[data-method=\"{method}\"]')"
+    dt.js(f"{mrow}.querySelector('.act-pause').click()")
+    until("the page to report the pause", lambda: dt.js("document.getElementById('action-result').textContent") == f"{method}: paused")
+    until("the method marked paused", lambda: dt.js(f"{mrow}.classList.contains('paused') && !!{mrow}.querySelector('.act-resume')"))
+    dt.js(f"{mrow}.querySelector('.act-resume').click()")
+    until("the method resumed", lambda: dt.js(f"!{mrow}.classList.contains('paused') && !!{mrow}.querySelector('.act-pause')"))
+
     # Back to every task, the task page open, for the screenshot.
     dt.js("document.getElementById('filters').elements.state.value = ''; document.getElementById('filters').requestSubmit()")
     dt.js(f"location.hash = '#task=' + encodeURIComponent('{submitted}')")
