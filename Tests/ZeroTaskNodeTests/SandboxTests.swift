@@ -207,6 +207,23 @@ import ZeroTaskTestSupport
         #expect(lines.count == 1, "written \(lines.count) times: the probe's constructor wrote too")
     }
 
+    /// `plugins list` shows under each method the processes limit in force: the method's own
+    /// count (sb.forkn: 2), the plugin's (0) for the others.
+    @Test(.timeLimit(.minutes(2))) func pluginsListShowsTheProcessesLimitInForce() throws {
+        let dir = FixturePlugins.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FixturePlugins.compile("sandboxed", from: NodeHarness.fixtures, into: dir)
+        let list = try ChildProcess(Binaries.zerotask, ["plugins", "list", dir])
+        #expect(list.waitForExit(seconds: 60) == 0, "\(list.output)")
+        let lines = list.output.split(separator: "\n").map(String.init)
+        func limits(of method: String) -> String? {
+            guard let i = lines.firstIndex(where: { $0.contains(method + "(") }) else { return nil }
+            return lines[(i + 1)...].first { $0.contains("limits:") }
+        }
+        #expect(limits(of: "sb.forkn")?.contains("processes 2,") == true, "\(list.output)")
+        #expect(limits(of: "sb.alloc")?.contains("processes 0,") == true, "\(list.output)")
+    }
+
     /// A file outside the declared paths cannot be opened; a declared one can.
     @Test(.timeLimit(.minutes(2))) func aFileOutsideTheDeclaredPathsCannotBeRead() throws {
         let h = try node("sb-files")
