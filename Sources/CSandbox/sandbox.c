@@ -104,6 +104,11 @@ int zt_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
 }
 
+int zt_pidfd_open(int pid) {
+    long fd = syscall(434 /* SYS_pidfd_open */, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
 int zt_seccomp_available(void) {
     return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? 0 : errno;
 }

@@ -62,6 +62,7 @@ extension NodeLoop {
     /// Collects the verdicts of finished probes; activates the generation once all are in.
     func pollProbes(now: Double) {
         guard var g = pendingGeneration else { return }
+        let running = g.probes.count
         g.probes.removeAll { probe in
             guard let outcome = probe.poll(now: now).map({ cappingPaths($0, library: probe.library) }) else { return false }
             let name = (probe.library as NSString).lastPathComponent
@@ -71,6 +72,8 @@ extension NodeLoop {
             return true
         }
         pendingGeneration = g
+        // What a probe left running (its library's constructors or init) goes with it.
+        if g.probes.count < running { sweepOrphans() }
         if g.probes.isEmpty { activate(g, now: now) }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ZeroTaskPlugins
 
@@ -16,17 +17,39 @@ extension NodeLoop {
         }
     }
 
-    /// The worker's `--sandbox` (and `--cgroup`) arguments for `spec`, and the cgroup made for it.
-    func sandboxArguments(for spec: WorkerSpec) -> ([String], WorkerCgroup?) {
-        guard sandbox.support != nil else { return ([], nil) }
+    /// The worker's `--sandbox` (and `--cgroup`) arguments for `spec`, and the cgroups made for it:
+    /// memory (with `memory_mib`), and pids for a profile with `processes` above 0 (until the
+    /// worker is ready, its own threads get `pidsStartAllowance` tasks besides; `limitProcesses`).
+    func sandboxArguments(for spec: WorkerSpec) -> ([String], WorkerCgroups) {
+        guard sandbox.support != nil else { return ([], WorkerCgroups()) }
         let args = ["--sandbox", spec.profile.json.jsonString]
-        guard let root = sandbox.cgroups else { return (args, nil) }
-        switch root.worker(spec.id, limitMiB: spec.profile.memoryMiB) {
-        case .success(let cg):
-            return (args + ["--cgroup", cg.path], cg)
-        case .failure(let why):
-            logger.warning("worker \(spec.id): no memory cgroup (\(why)); memory_mib falls back to RLIMIT_DATA")
-            return (args, nil)
+        var cgroups = WorkerCgroups()
+        if let root = sandbox.cgroups {
+            switch root.worker(spec.id, limitMiB: spec.profile.memoryMiB) {
+            case .success(let cg): cgroups.memory = cg
+            case .failure(let why): logger.warning("worker \(spec.id): no memory cgroup (\(why)); memory_mib falls back to RLIMIT_DATA")
+            }
+        }
+        if let root = sandbox.pids, let n = spec.profile.processes, n > 0 {
+            switch root.worker(spec.id, maxTasks: n + Self.pidsStartAllowance) {
+            case .success(let cg): (cgroups.pids, cgroups.processes) = (cg, n)
+            case .failure(let why): logger.warning("worker \(spec.id): no pids cgroup (\(why)); processes: \(n) is not counted")
+            }
+        }
+        return (cgroups.isEmpty ? args : args + ["--cgroup", cgroups.argument], cgroups)
+    }
+
+    /// Tasks a worker's own threads may take in its pids cgroup while it loads its plugins.
+    static let pidsStartAllowance = 64
+
+    /// Once the worker is ready: its pids cgroup allows the threads it has now (its own, and
+    /// those its plugins' `init` started) plus `processes`, so that the plugin's N+1th live
+    /// process fails to start (EAGAIN). Before any task: the machine sends tasks only after this.
+    func limitProcesses(_ h: WorkerHandle) {
+        guard let pids = h.cgroups.pids else { return }
+        let threads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(h.process.pid)/task")) ?? []).count
+        if let e = pids.limitTasks(max(1, threads) + h.cgroups.processes) {
+            logger.warning("worker \(h.id): cannot set \(pids.path)/pids.max (\(e)); processes: \(h.cgroups.processes) is not counted")
         }
     }
 
@@ -35,11 +58,23 @@ extension NodeLoop {
     /// on) they are found beneath the worker in `/proc` and killed first, while they are still
     /// its descendants (`ProcessTree`).
     func killAndReap(_ h: WorkerHandle) -> ProcessExit {
-        if sandbox.support != nil && h.cgroup == nil {
+        if sandbox.support != nil && h.cgroups.isEmpty {
             let swept = ProcessTree.stopAndKillDescendants(of: h.process.pid)
             if !swept.isEmpty { logger.debug("worker \(h.id): killed \(swept.count) process(es) its plugins left") }
         }
         return h.process.killAndReap()
+    }
+
+    /// After a worker or a probe has ended: with the node a child subreaper, whatever it left
+    /// running came back to the node (`setsid` or not, crash or not); every child of the node that
+    /// is no live worker or probe is such an orphan, and is killed with its descendants and reaped.
+    /// A worker's own processes stay beneath it while it lives (it is their subreaper).
+    func sweepOrphans() {
+        guard let support = sandbox.support, support.subreaper else { return }
+        var known = Set(handles.map(\.process.pid))
+        for p in pendingGeneration?.probes ?? [] { known.insert(p.process.pid) }
+        let swept = ProcessTree.killAndReapOrphans(keeping: known)
+        if !swept.isEmpty { logger.debug("killed \(swept.count) process(es) left by a worker or probe that ended") }
     }
 
     /// The probe's `--sandbox`: the profile of a plugin that declares nothing (the node's

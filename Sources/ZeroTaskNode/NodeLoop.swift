@@ -104,7 +104,8 @@ final class NodeLoop: @unchecked Sendable {
         }
         abandonProbes()
         shutdownWorkers()
-        sandbox.cgroups?.remove()
+        sandbox.removeCgroups()
+        sweepOrphans()
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
         sub?.close(lingerMilliseconds: 0)
@@ -171,12 +172,12 @@ final class NodeLoop: @unchecked Sendable {
         let (sandboxArgs, cgroup) = sandboxArguments(for: spec)
         do {
             let process = try WorkerProcess.spawn(executable: config.workerExecutable, arguments: args + sandboxArgs, environment: env)
-            handles.append(WorkerHandle(id: spec.id, process: process, cgroup: cgroup))
+            handles.append(WorkerHandle(id: spec.id, process: process, cgroups: cgroup))
             pollCache = nil
             logger.debug("worker \(spec.id) started (pid \(process.pid))")
             return true
         } catch {
-            cgroup?.remove()
+            cgroup.remove()
             logger.error("cannot start a worker: \(error)")
             return false
         }
@@ -189,8 +190,10 @@ final class NodeLoop: @unchecked Sendable {
         reportSuppressedOutput(h, now: Self.now(), force: true)
         h.process.closeDescriptors()
         // Whatever the worker's plugins started and left behind goes with it.
-        h.cgroup?.remove()
+        h.cgroups.remove()
         handles.removeAll { $0 === h }
+        // What it left running that came back to the node (no cgroup, or a crash) goes too.
+        sweepOrphans()
         pollCache = nil
         let live = machine.liveGenerations
         for g in 1..<max(1, snapshot.generation) where !live.contains(g) { snapshot.removeGeneration(g) }
@@ -204,7 +207,7 @@ final class NodeLoop: @unchecked Sendable {
         var dealer: Int?
         var sub: Int?
         var wake = 0
-        /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
+        /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr, 3 its pidfd: it ended).
         var handlers: [(worker: WorkerHandle, which: Int, index: Int)] = []
         /// Whether any probe's channel is readable comes in `pollProbes`, which polls the probes.
         var probes: [Int] = []
@@ -223,6 +226,7 @@ final class NodeLoop: @unchecked Sendable {
             set.handlers.append((h, 0, set.poller.add(fd: h.process.channel.fd, h.outputBlocked ? [.readable, .writable] : .readable)))
             if h.stdoutOpen { set.handlers.append((h, 1, set.poller.add(fd: h.process.stdoutFD))) }
             if h.stderrOpen { set.handlers.append((h, 2, set.poller.add(fd: h.process.stderrFD))) }
+            if h.process.pidFD >= 0 { set.handlers.append((h, 3, set.poller.add(fd: h.process.pidFD))) }
         }
         for p in pendingGeneration?.probes ?? [] { set.probes.append(set.poller.add(fd: p.fd)) }
         // The built-in broker's items come last.
@@ -254,7 +258,12 @@ final class NodeLoop: @unchecked Sendable {
             switch which {
             case 0: receiveFromWorker(h)
             case 1: logOutput(h, stderr: false)
-            default: logOutput(h, stderr: true)
+            case 2: logOutput(h, stderr: true)
+            default:
+                // Ended: what it sent before that first, then its end (also where a process it
+                // started keeps its channel open, so that no end of file comes).
+                receiveFromWorker(h)
+                if handles.contains(where: { $0 === h }) { workerEnded(h) }
             }
         }
         if let broker {
@@ -352,6 +361,7 @@ final class NodeLoop: @unchecked Sendable {
             case .ready(let pid, let methods, let problems):
                 // Problems name files in the private copy: the operator knows the plugins folder.
                 let shown = problems.map { snapshot.sourcePath($0, in: generationDir) }
+                limitProcesses(h)
                 execute(machine.workerSent(.ready(pid: pid, methods: methods, problems: shown), worker: h.id, now: now))
             default:
                 execute(machine.workerSent(message, worker: h.id, now: now))
@@ -375,7 +385,7 @@ final class NodeLoop: @unchecked Sendable {
             if h.stdoutOpen { logOutput(h, stderr: false) }
             if h.stderrOpen { logOutput(h, stderr: true) }
         }
-        let actions = machine.workerExited(h.id, how, oomKills: h.cgroup?.oomKills ?? 0, now: Self.now())
+        let actions = machine.workerExited(h.id, how, oomKills: h.cgroups.oomKills, now: Self.now())
         remove(h)
         execute(actions)
     }
@@ -463,13 +473,13 @@ final class WorkerHandle {
     var output = OutputBudget()
     var stdoutOpen = true
     var stderrOpen = true
-    /// Its memory cgroup, when the node could make one: its OOM count tells a memory limit from
-    /// a crash, and removing it kills what the worker's plugins left running.
-    let cgroup: WorkerCgroup?
+    /// Its memory and pids cgroups, where the node could make them: the OOM count tells a memory
+    /// limit from a crash, and removing them kills what the worker's plugins left running.
+    let cgroups: WorkerCgroups
 
-    init(id: Int, process: WorkerProcess, cgroup: WorkerCgroup?) {
+    init(id: Int, process: WorkerProcess, cgroups: WorkerCgroups) {
         self.id = id
         self.process = process
-        self.cgroup = cgroup
+        self.cgroups = cgroups
     }
 }

@@ -10,7 +10,7 @@ struct NodeSandbox {
     static func start(_ settings: SandboxSettings, detect: () -> SandboxSupport = { SandboxSupport.detect() }) throws(NodeStartError) -> NodeSandbox {
         let support = settings.enabled ? detect() : nil
         if settings.required, let missing = support?.missing, !missing.isEmpty {
-            if case .success(let root)? = support?.cgroups { root.remove() }
+            for root in support?.cgroupRoots ?? [] { root.remove() }
             throw .sandboxMissing(missing)
         }
         return NodeSandbox(support: support)
@@ -19,5 +19,15 @@ struct NodeSandbox {
     /// The memory cgroup folder, when this machine has one the node may write.
     var cgroups: CgroupRoot? {
         if case .success(let root)? = support?.cgroups { root } else { nil }
+    }
+
+    /// The pids cgroup folder (on v2 the memory one), when this machine has one the node may write.
+    var pids: CgroupRoot? {
+        if case .success(let root)? = support?.pids { root } else { nil }
+    }
+
+    /// Removes the node's cgroup folders with what runs in them.
+    func removeCgroups() {
+        for root in support?.cgroupRoots ?? [] { root.remove() }
     }
 }

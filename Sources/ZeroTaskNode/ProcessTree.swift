@@ -14,8 +14,13 @@ enum ProcessTree {
     /// (not `root`, which the caller kills and reaps).
     @discardableResult
     static func stopAndKillDescendants(of root: pid_t) -> [pid_t] {
-        kill(root, SIGSTOP)
-        var stopped: Set<pid_t> = [root]
+        Array(stopAndKill([root], sparing: root))
+    }
+
+    /// Stops `roots` and every descendant, then kills them all but `spared`. Returns those killed.
+    private static func stopAndKill(_ roots: Set<pid_t>, sparing spared: pid_t? = nil) -> Set<pid_t> {
+        for pid in roots { kill(pid, SIGSTOP) }
+        var stopped = roots
         // Bounded: each pass stops what the last one found; a fork racing a stop shows on the next.
         for _ in 0..<100 {
             let found = descendants(of: stopped, parents: parents()).subtracting(stopped)
@@ -23,9 +28,34 @@ enum ProcessTree {
             for pid in found { kill(pid, SIGSTOP) }
             stopped.formUnion(found)
         }
-        stopped.remove(root)
+        if let spared { stopped.remove(spared) }
         for pid in stopped { kill(pid, SIGKILL) }
-        return Array(stopped)
+        return stopped
+    }
+
+    /// For a process that is a child subreaper: its children not in `known` — orphans of a dead
+    /// worker or probe that came back to it — and their descendants, stopped, killed and reaped
+    /// (a killed orphan's own children come back to this process in turn, to be reaped too).
+    /// Returns those killed; by PID only, and only this process's own descendants.
+    @discardableResult
+    static func killAndReapOrphans(keeping known: Set<pid_t>) -> [pid_t] {
+        let me = getpid()
+        let orphans = Set(parents().filter { $0.value == me && !known.contains($0.key) }.map(\.key))
+        guard !orphans.isEmpty else { return [] }
+        var pending = stopAndKill(orphans)
+        let killed = Array(pending)
+        let all = Int32(0x4000_0000)  // __WALL
+        // Bounded: a killed process is gone (or a zombie of ours) within milliseconds.
+        for _ in 0..<2000 where !pending.isEmpty {
+            for pid in pending {
+                var status: Int32 = 0
+                let r = waitpid(pid, &status, WNOHANG | all)
+                // Reaped, or gone without us (reaped by its own parent before that died).
+                if r == pid || (r < 0 && parent(of: pid) == nil) { pending.remove(pid) }
+            }
+            if !pending.isEmpty { usleep(1000) }
+        }
+        return killed
     }
 
     /// Every process's parent, from `/proc/PID/stat`.

@@ -12,18 +12,43 @@ public struct SandboxSupport: Sendable {
     public var seccomp: Bool
     /// The memory cgroup the node makes its workers' cgroups in, or why there is none.
     var cgroups: Result<CgroupRoot, CgroupError>
+    /// The pids cgroup the node makes its workers' cgroups in (on v2 the memory cgroup's folder),
+    /// or why there is none.
+    var pids: Result<CgroupRoot, CgroupError>
+    /// Whether this process is a child subreaper (`NodeProcess.becomeSubreaper`): the processes
+    /// of a worker that dies come back to it, to be killed and reaped.
+    var subreaper: Bool
 
-    /// Checks the kernel (and makes the node's cgroup folder when it can). A mechanism named in
-    /// `forcedOff` counts as missing whatever the kernel offers.
+    init(landlockABI: Int32, seccomp: Bool, cgroups: Result<CgroupRoot, CgroupError>,
+         pids: Result<CgroupRoot, CgroupError> = .failure(CgroupError("not looked for")), subreaper: Bool = false) {
+        self.landlockABI = landlockABI
+        self.seccomp = seccomp
+        self.cgroups = cgroups
+        self.pids = pids
+        self.subreaper = subreaper
+    }
+
+    /// Checks the kernel (and makes the node's cgroup folders when it can). A mechanism named in
+    /// `forcedOff` counts as missing whatever the kernel offers (`cgroup`: memory and pids).
     static func detect(forcedOff: Set<String> = forcedOff) -> SandboxSupport {
-        SandboxSupport(
+        let off = CgroupError("forced off by \(forceOffVariable)")
+        let memory = forcedOff.contains("cgroup") ? .failure(off) : CgroupRoot.create("memory")
+        let pids = forcedOff.contains("cgroup") || forcedOff.contains("pids") ? .failure(off) : CgroupRoot.create("pids", sharing: try? memory.get())
+        return SandboxSupport(
             landlockABI: forcedOff.contains("landlock") ? 0 : Int32(zt_landlock_abi()),
             seccomp: !forcedOff.contains("seccomp") && zt_seccomp_available() == 0,
-            cgroups: forcedOff.contains("cgroup") ? .failure(CgroupError("forced off by \(forceOffVariable)")) : CgroupRoot.create())
+            cgroups: memory, pids: pids, subreaper: NodeProcess.isSubreaper)
+    }
+
+    /// The cgroup folders the node made (one on v2, where memory and pids share it), for removal.
+    var cgroupRoots: [CgroupRoot] {
+        var roots: [CgroupRoot] = []
+        for case .success(let root) in [cgroups, pids] where !roots.contains(where: { $0.path == root.path }) { roots.append(root) }
+        return roots
     }
 
     /// The test-only environment variable that makes mechanisms count as missing
-    /// (`landlock,seccomp,cgroup`), so that what stands in for each is tested on a kernel that has
+    /// (`landlock,seccomp,cgroup,pids`), so that what stands in for each is tested on a kernel that has
     /// them all. The worker reads it too (it inherits the node's environment), so that it applies
     /// what the node reported.
     static let forceOffVariable = "ZEROTASK_TEST_SANDBOX_OFF"
@@ -53,9 +78,20 @@ public struct SandboxSupport: Sendable {
         case .success(let root):
             lines.append(("memory cgroup", false, "memory cgroup v\(root.version) (\(root.path)): memory_mib ends a task that exceeds it; a dead worker's processes are found and killed"))
         case .failure(let why):
-            lines.append(("memory cgroup", true, "no writable memory cgroup (\(why)): memory_mib is RLIMIT_DATA (allocations past it fail in the plugin); the processes of a worker the node kills are found beneath it in /proc and killed, those of a worker that crashes are not"))
+            lines.append(("memory cgroup", true, "no writable memory cgroup (\(why)): memory_mib is RLIMIT_DATA (allocations past it fail in the plugin); the processes of a worker the node kills are found beneath it in /proc and killed"))
         }
-        lines.append(("rlimits", false, "RLIMIT_CPU: cpu_seconds per task; PR_SET_CHILD_SUBREAPER: processes a task leaves are killed when it ends; processes above 0 are not counted (no pids cgroup is used, and RLIMIT_NPROC counts the user's processes, not one worker's)"))
+        switch pids {
+        case .success(let root):
+            lines.append(("pids cgroup", false, "pids cgroup v\(root.version) (\(root.path)): processes: N holds a plugin to N live processes and threads of its own (fork fails with EAGAIN past them)"))
+        case .failure(let why):
+            lines.append(("pids cgroup", true, "no writable pids cgroup (\(why)): processes above 0 are not counted (RLIMIT_NPROC counts the user's processes, not one worker's, so it cannot stand in; seccomp enforces processes: 0 only)"))
+        }
+        let swept = (try? cgroups.get()) != nil || (try? pids.get()) != nil
+        lines.append(subreaper
+            ? ("subreaper", false, "the node is a child subreaper: the processes of a worker that dies on its own (a crash) come back to it and are killed")
+            : ("subreaper", !swept, "the node process is not a child subreaper (its host did not make it one): "
+                + (swept ? "the processes of a worker that crashes are killed through its cgroup" : "the processes of a worker that crashes are not killed")))
+        lines.append(("rlimits", false, "RLIMIT_CPU: cpu_seconds per task; PR_SET_CHILD_SUBREAPER in each worker: processes a task leaves are killed when it ends"))
         return lines
     }
 

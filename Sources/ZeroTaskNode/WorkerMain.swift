@@ -43,10 +43,11 @@ public enum WorkerMain {
         let urgent = FrameChannel(fd: urgentFD)
         let writer = ChannelWriter(channel)
         let (plugins, problems) = PluginSet.load(directory: pluginsDir, config: pluginConfig, logger: logger)
-        writer.send(.ready(pid: getpid(), methods: plugins.methods.map(\.json), problems: problems.map(\.description)))
 
         let host = WorkerTaskHost(writer: writer)
+        let watching = DispatchSemaphore(value: 0)
         let watcher = Thread {
+            watching.signal()
             while true {
                 guard let frame = try? urgent.receive() else { nodeGone() }
                 if case .cancel(let id)? = try? WorkerMessage(json: frame) { host.cancel(id) }
@@ -54,6 +55,10 @@ public enum WorkerMain {
         }
         watcher.name = "zerotask-worker-watch"
         watcher.start()
+        // Ready once every thread of the worker's own has started: the node counts them in the
+        // pids cgroup's limit then (`processes` counts the plugin's processes beyond them).
+        watching.wait()
+        writer.send(.ready(pid: getpid(), methods: plugins.methods.map(\.json), problems: problems.map(\.description)))
 
         var lastRSSAt = 0.0
         // Frames received and not yet handled: the node may queue several tasks behind the

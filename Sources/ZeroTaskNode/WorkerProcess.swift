@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSandbox
 import ZeroTaskProtocol
 
 /// One worker child process: its pid, its control channel and its output pipes.
@@ -19,9 +20,15 @@ final class WorkerProcess: @unchecked Sendable {
     let urgent: FrameChannel
     let stdoutFD: Int32
     let stderrFD: Int32
+    /// Readable once the worker has ended (-1 where the kernel has no pidfds): the node learns of
+    /// a crash from it even when a process the worker started still holds its channels open, so
+    /// that no end of file comes.
+    let pidFD: Int32
 
     private init(pid: pid_t, channel: FrameChannel, urgent: FrameChannel, stdoutFD: Int32, stderrFD: Int32) {
         self.pid = pid
+        let fd = zt_pidfd_open(pid)
+        self.pidFD = fd >= 0 ? fd : -1
         self.channel = channel
         self.urgent = urgent
         self.stdoutFD = stdoutFD
@@ -146,6 +153,7 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     func closeDescriptors() {
+        if pidFD >= 0 { close(pidFD) }
         channel.close()
         urgent.close()
         close(stdoutFD)

@@ -32,20 +32,25 @@ struct WorkerSandbox {
     }
 
     /// Applies `profile` to this process. `pluginsDir` is readable (the libraries are there);
-    /// `cgroup`, when the node made one for this worker, is joined and holds the memory limit.
+    /// `cgroup`, the folders the node made for this worker (`:`-separated: memory, pids), are
+    /// joined and hold the memory and process limits.
     /// Returns the declared paths that do not exist (skipped), for the caller to log.
     static func apply(_ profile: SandboxProfile, pluginsDir: String, cgroup: String?) throws(Failure) -> (WorkerSandbox, [String]) {
         let sandbox = WorkerSandbox(profile: profile)
         guard !profile.isUnrestricted else { return (sandbox, []) }
-        if let cgroup {
-            let fd = open(cgroup + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw Failure(mechanism: "joining \(cgroup)", code: errno) }
+        // The cgroups the node made for this worker (memory, pids: `:`-separated).
+        let cgroups = (cgroup ?? "").split(separator: ":").map(String.init)
+        for dir in cgroups {
+            let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw Failure(mechanism: "joining \(dir)", code: errno) }
             let text = Array("\(getpid())\n".utf8)
             let n = write(fd, text, text.count)
             let code = errno
             close(fd)
-            guard n == text.count else { throw Failure(mechanism: "joining \(cgroup)", code: code) }
-        } else if profile.memoryMiB > 0 {
+            guard n == text.count else { throw Failure(mechanism: "joining \(dir)", code: code) }
+        }
+        let memoryCgroup = cgroups.contains { access($0 + "/memory.max", F_OK) == 0 || access($0 + "/memory.limit_in_bytes", F_OK) == 0 }
+        if !memoryCgroup && profile.memoryMiB > 0 {
             // No memory cgroup: allocations past the limit fail (ENOMEM) instead of ending the task.
             try setLimit(RLIMIT_DATA, UInt(profile.memoryMiB) << 20, "RLIMIT_DATA")
         }

@@ -69,6 +69,8 @@ struct NodeCommand: AsyncParsableCommand {
         config.sandbox = try SandboxSettings(settings)
 
         ServiceProcess.configure()
+        // The processes a crashed worker leaves come back to this process, for the node to kill.
+        if config.sandbox.enabled { NodeProcess.becomeSubreaper() }
         var embedded: EmbeddedBroker?
         var http: BrokerOptions.HTTPSide?
         let context = ZMQContext()

@@ -46,22 +46,22 @@ import ZeroTaskProtocol
     @Test func requireSandboxRefusesToStartWhenAMechanismIsMissing() throws {
         let weak = SandboxSupport(landlockABI: 0, seccomp: true, cgroups: .failure(CgroupError("not mounted")))
         var settings = SandboxSettings()
-        #expect(try NodeSandbox.start(settings, detect: { weak }).support?.missing == ["landlock", "memory cgroup"])
+        #expect(try NodeSandbox.start(settings, detect: { weak }).support?.missing == ["landlock", "memory cgroup", "pids cgroup", "subreaper"])
         settings.required = true
-        #expect(throws: NodeStartError.sandboxMissing(["landlock", "memory cgroup"])) { try NodeSandbox.start(settings, detect: { weak }) }
+        #expect(throws: NodeStartError.sandboxMissing(["landlock", "memory cgroup", "pids cgroup", "subreaper"])) { try NodeSandbox.start(settings, detect: { weak }) }
         settings.enabled = false
         #expect(try NodeSandbox.start(settings, detect: { weak }).support == nil)
     }
 
     /// Each mechanism forced off (as the test-only variable does) is missing, and with
     /// require_sandbox the start is refused naming it.
-    @Test(arguments: [("landlock", "landlock"), ("seccomp", "seccomp"), ("cgroup", "memory cgroup")])
+    @Test(arguments: [("landlock", "landlock"), ("seccomp", "seccomp"), ("cgroup", "memory cgroup"), ("pids", "pids cgroup")])
     func requireSandboxNamesEachMissingMechanism(off: String, name: String) throws {
         var settings = SandboxSettings()
         settings.required = true
         do {
             let sandbox = try NodeSandbox.start(settings, detect: { SandboxSupport.detect(forcedOff: [off]) })
-            sandbox.cgroups?.remove()
+            sandbox.removeCgroups()
             Issue.record("started without \(name)")
         } catch .sandboxMissing(let missing) {
             #expect(missing.contains(name), "\(missing)")

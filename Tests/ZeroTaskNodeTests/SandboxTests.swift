@@ -75,6 +75,54 @@ import ZeroTaskTestSupport
         #expect(gone, "process \(pid) outlived its timed-out task")
     }
 
+    /// A daemon started by a task whose worker then crashes (abort) is gone: through the worker's
+    /// cgroups, and without cgroups (forced off) because it came back to the node, the child
+    /// subreaper of its workers, which killed it. The daemon holds the worker's channels open, so
+    /// the node learns of the crash from the worker's pidfd, not from an end of file.
+    @Test(.timeLimit(.minutes(2)), arguments: [nil, "cgroup"])
+    func aDaemonOfACrashedWorkerIsGone(off: String?) throws {
+        let h = try node("sb-daemon-crash-\(off ?? "all")", off: off)
+        let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        let outcome = try h.outcome(try h.submit("sb.daemoncrash", [.string(file)]))
+        guard case .failure = outcome else {
+            Issue.record("the worker did not crash: \(outcome)")
+            return
+        }
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(pid > 0)
+        let gone = eventually(30) { processIsGone(pid) }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "process \(pid) outlived its crashed worker")
+        // The node serves on.
+        #expect(try h.outcome(try h.submit("sb.alloc", [1])) == .success(1))
+    }
+
+    /// processes: 2 is a count the kernel keeps (the worker's pids cgroup): of three forks the
+    /// third fails with EAGAIN inside the plugin, and the two children are gone after the task.
+    @Test(.timeLimit(.minutes(2))) func processesNIsACountTheThirdForkFails() throws {
+        let h = try node("sb-forkn")
+        let file = FixturePlugins.temporaryDirectory("zt-forkn") + "/pids"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        for round in 0..<2 {
+            // Twice: what a task started is killed when it ends, and the count starts again.
+            #expect(try h.outcome(try h.submit("sb.forkn", [3, .string(file)])) == .success(2), "round \(round)")
+            let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+            #expect(lines.first == EAGAIN, "the third fork: \(lines)")
+            let children = Array(lines.dropFirst())
+            #expect(children.count == 2)
+            for pid in children {
+                let gone = eventually(30) { processIsGone(pid) }
+                if !gone { kill(pid, SIGKILL) }
+                #expect(gone, "child \(pid) outlived its task")
+            }
+        }
+        // Within the count all forks succeed.
+        #expect(try h.outcome(try h.submit("sb.forkn", [2, .string(file)])) == .success(2))
+        #expect(try String(contentsOfFile: file, encoding: .utf8).hasPrefix("0\n"))
+    }
+
     /// processes: 0 makes fork fail with EPERM.
     @Test(.timeLimit(.minutes(2))) func forkIsRefusedUnderProcessesZero() throws {
         let h = try node("sb-fork")
@@ -142,6 +190,38 @@ import ZeroTaskTestSupport
         #expect(try h.outcome(try h.submit("ctor.wrote")) == .success(0))
         #expect(!FileManager.default.fileExists(atPath: dir + "/written"),
                 "written by: \((try? String(contentsOfFile: dir + "/written", encoding: .utf8)) ?? "")")
+    }
+
+    /// The probe runs a library's constructors under the profile of a plugin that declares
+    /// nothing, not under what its methods declare: a constructor writing to a folder its method
+    /// may write (/tmp) can in the method's worker, not in the probe — the file has one line.
+    @Test(.timeLimit(.minutes(2))) func theProbeRunsConstructorsUnderTheUndeclaredProfile() throws {
+        let h = try NodeHarness(plugins: ["ctordeclared"])
+        let dir = FixturePlugins.temporaryDirectory("zt-ctor")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #require(dir.hasPrefix("/tmp/"), "the fixture declares /tmp: \(dir)")
+        try h.startNode(id: "sb-ctor-declared", workers: 1, environment: ["ZT_TEST_CTOR_FILE": dir + "/written"], waitFor: "ctord.wrote")
+        // The worker's constructor could write (1): its method's profile allows /tmp.
+        #expect(try h.outcome(try h.submit("ctord.wrote")) == .success(1))
+        let lines = try String(contentsOfFile: dir + "/written", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1, "written \(lines.count) times: the probe's constructor wrote too")
+    }
+
+    /// `plugins list` shows under each method the processes limit in force: the method's own
+    /// count (sb.forkn: 2), the plugin's (0) for the others.
+    @Test(.timeLimit(.minutes(2))) func pluginsListShowsTheProcessesLimitInForce() throws {
+        let dir = FixturePlugins.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FixturePlugins.compile("sandboxed", from: NodeHarness.fixtures, into: dir)
+        let list = try ChildProcess(Binaries.zerotask, ["plugins", "list", dir])
+        #expect(list.waitForExit(seconds: 60) == 0, "\(list.output)")
+        let lines = list.output.split(separator: "\n").map(String.init)
+        func limits(of method: String) -> String? {
+            guard let i = lines.firstIndex(where: { $0.contains(method + "(") }) else { return nil }
+            return lines[(i + 1)...].first { $0.contains("limits:") }
+        }
+        #expect(limits(of: "sb.forkn")?.contains("processes 2,") == true, "\(list.output)")
+        #expect(limits(of: "sb.alloc")?.contains("processes 0,") == true, "\(list.output)")
     }
 
     /// A file outside the declared paths cannot be opened; a declared one can.

@@ -31,4 +31,7 @@ int zt_seccomp_available(void);
 /** Makes this process the reaper of every orphan among its descendants. */
 int zt_set_child_subreaper(void);
 
+/** A pidfd for `pid` (close-on-exec; readable once the process has ended), or -errno. */
+int zt_pidfd_open(int pid);
+
 #endif

@@ -115,3 +115,35 @@ int try_read(zt_context *ctx, const char *params, size_t len) {
     ctx->set_result(ctx, "\"read\"", 6);
     return 0;
 }
+
+/* Forks `n` children that sleep for good, and writes to PATH the errno of the first fork that
+   failed (0: none did), then each child's pid, one a line. Returns how many forks succeeded;
+   the children are left running (the sandbox must end them when the task ends). */
+int64_t fork_children(int64_t n, const char *path) {
+    pid_t pids[64];
+    int64_t forked = 0;
+    int failure = 0;
+    for (int64_t i = 0; i < n && i < 64; i++) {
+        pid_t child = fork();
+        if (child < 0) { failure = errno; break; }
+        if (child == 0) { for (;;) pause(); }
+        pids[forked++] = child;
+    }
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%d\n", failure);
+        for (int64_t i = 0; i < forked; i++) fprintf(f, "%d\n", (int)pids[i]);
+        fclose(f);
+    }
+    return forked;
+}
+
+/* Starts a daemon as `daemonize` does, writes its pid to PATH, then crashes the worker
+   (abort): nothing kills the daemon on the worker's way out, the node must. */
+int64_t daemonize_and_crash(const char *path) {
+    int64_t pid = daemonize();
+    FILE *f = fopen(path, "w");
+    if (f) { fprintf(f, "%lld\n", (long long)pid); fclose(f); }
+    abort();
+    return pid;
+}
