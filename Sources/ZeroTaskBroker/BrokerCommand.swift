@@ -48,6 +48,8 @@ enum BrokerCommand: Sendable, Equatable {
     case adminTasks(AdminTaskQuery)
     /// `admin_retry` / `admin_cancel`.
     case adminAct(AdminAction, AdminTargets)
+    /// `admin_schedule_add` / `_list` / `_remove` (BrokerState+Schedules).
+    case schedule(ScheduleCommand)
 
     enum AdminAction: Sendable, Equatable { case retry, cancel }
 
@@ -228,6 +230,8 @@ enum BrokerCommand: Sendable, Equatable {
                 targets = .matching(q)
             }
             self = .adminAct(method == .adminRetry ? .retry : .cancel, targets)
+        case .adminScheduleAdd, .adminScheduleList, .adminScheduleRemove:
+            self = try Self.schedule(method, params)
         }
     }
 

@@ -51,5 +51,8 @@ public struct BrokerConfig: Sendable {
     /// Bytes of results and errors kept in all; past it the oldest results are deleted early.
     public var maxResultBytes: Int = 256 << 20
 
+    /// Periodic schedules declared by the config file (`broker.schedules`), again at each start.
+    public var schedules: [Schedule] = []
+
     public init() {}
 }

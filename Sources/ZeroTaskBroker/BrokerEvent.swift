@@ -17,6 +17,9 @@ public enum BrokerEvent: Sendable, Equatable {
     case taskFailed(taskID: String, method: String, code: Int64, message: String)
     /// A task went back to its queue (its node was lost, or handed it back) to run again.
     case taskRequeued(taskID: String, method: String, cause: String)
+    /// A schedule's tick could not submit its task (a full queue, a method no node serves);
+    /// the schedule goes on with its next tick.
+    case scheduleTickFailed(schedule: String, taskID: String, reason: String)
 }
 
 extension BrokerEvent: CustomStringConvertible {
@@ -26,7 +29,7 @@ extension BrokerEvent: CustomStringConvertible {
         case .nodeJoined: false
         // A node that said goodbye holding nothing is news, not trouble.
         case let .nodeLost(_, reason, requeued, failed): reason != "disconnected" || requeued + failed > 0
-        case .resultsEvicted, .pluginsQuarantined: true
+        case .resultsEvicted, .pluginsQuarantined, .scheduleTickFailed: true
         case .taskFailed, .taskRequeued: false
         }
     }
@@ -40,6 +43,7 @@ extension BrokerEvent: CustomStringConvertible {
         case .pluginsQuarantined: "plugins_quarantined"
         case .taskFailed: "task_failed"
         case .taskRequeued: "task_requeued"
+        case .scheduleTickFailed: "schedule_tick_failed"
         }
     }
 
@@ -58,6 +62,8 @@ extension BrokerEvent: CustomStringConvertible {
             "task \(id) (\(method)) failed: \(message) (code \(code))"
         case let .taskRequeued(id, method, cause):
             "task \(id) (\(method)) queued again: \(cause)"
+        case let .scheduleTickFailed(schedule, id, reason):
+            "schedule \(schedule): tick \(id) not submitted: \(reason)"
         }
     }
 }

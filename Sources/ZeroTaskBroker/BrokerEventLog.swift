@@ -88,6 +88,9 @@ public struct BrokerEventLog: Sendable {
         case let .taskRequeued(id, method, _):
             m["task_id"] = id
             m["method"] = method
+        case let .scheduleTickFailed(schedule, id, _):
+            m["schedule"] = schedule
+            m["task_id"] = id
         case .resultsEvicted: break
         }
         return m

@@ -226,6 +226,8 @@ extension BrokerState {
             return .result(adminPage(query))
         case .adminAct(let action, let targets):
             return .result(admin(action, targets, now: now))
+        case .schedule(let c):
+            return .result(try scheduleRule(c, now: now))
         }
     }
 

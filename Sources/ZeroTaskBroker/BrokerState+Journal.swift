@@ -14,6 +14,7 @@ extension BrokerState {
     /// The owner writes them before sending the replies that acknowledge them.
     public mutating func takeChanges() -> StoreChanges {
         var c = StoreChanges()
+        takeScheduleChanges(into: &c)
         guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
         c.tasks.reserveCapacity(changedTasks.count)
         for id in changedTasks {
@@ -83,6 +84,7 @@ extension BrokerState {
         }
         evictResultsOverBudget()
         reportEvictions(now: now, interval: 0)
+        restoreSchedules(contents.schedules, now: now)
     }
 }
 

@@ -151,6 +151,7 @@ extension BrokerState {
             }
         }
         expireWaiters(now: now)
+        fireDueSchedules(now: now)
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
         expireResults(now: now)

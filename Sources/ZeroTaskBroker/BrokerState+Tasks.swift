@@ -388,16 +388,10 @@ extension BrokerState {
         }
     }
 
-    /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
+    /// The earliest time something is due (a long-poll deadline, a schedule's tick), for the
+    /// owner's poll timeout.
     public var nextDeadline: Double? {
-        let a = nodeWaiters.nextDeadline
-        let b = resultWaiters.nextDeadline
-        switch (a, b) {
-        case let (x?, y?): return Swift.min(x, y)
-        case let (x?, nil): return x
-        case let (nil, y?): return y
-        default: return nil
-        }
+        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, scheduleDeadline].compactMap { $0 }.min()
     }
 }
 

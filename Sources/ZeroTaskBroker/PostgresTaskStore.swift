@@ -29,6 +29,7 @@ public final class PostgresTaskStore: TaskStore {
         connection = try PostgresConnection(url: url, password: password)
         try migrate()
         try own()
+        try connection.execute(PostgresScheduleTable.create)
     }
 
     /// Takes the owner lock, or fails at once when another broker holds it.
@@ -54,6 +55,7 @@ public final class PostgresTaskStore: TaskStore {
             """)
         contents.tasks.reserveCapacity(rows.count)
         for row in rows { contents.tasks.append(try task(row)) }
+        contents.schedules = try PostgresScheduleTable.load(connection, store: description)
         return contents
     }
 
@@ -118,6 +120,7 @@ public final class PostgresTaskStore: TaskStore {
             out.append(delete(changes.deletedTasks, from: "zerotask_tasks"))
             out.append(delete(changes.deletedTasks, from: "zerotask_results"))
         }
+        out += PostgresScheduleTable.statements(for: changes)
         return out
     }
 

@@ -21,6 +21,8 @@ public final class SQLiteTaskStore: TaskStore {
     public let synchronous: Synchronous
     private let connection: SQLiteConnection
     private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient: SQLiteStatement
+    /// Periodic schedules (SQLiteScheduleTable.swift).
+    private let schedules: SQLiteScheduleTable
 
     public var description: String { "sqlite:\(path)" }
     public var isDurable: Bool { true }
@@ -106,6 +108,7 @@ public final class SQLiteTaskStore: TaskStore {
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
         deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
+        schedules = try SQLiteScheduleTable(c)
     }
 
     /// The statements that bring a file of schema `version` to the current one (inside the
@@ -157,6 +160,7 @@ public final class SQLiteTaskStore: TaskStore {
                 nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
                 started: tasks.double(14), finished: tasks.double(15)))
         }
+        contents.schedules = try schedules.load(store: description)
         return contents
     }
 
@@ -198,6 +202,7 @@ public final class SQLiteTaskStore: TaskStore {
                 deleteTask.bind(1, id)
                 try deleteTask.run()
             }
+            try schedules.write(changes)
             try commit.run()
         } catch {
             try? rollback.run()
@@ -208,6 +213,7 @@ public final class SQLiteTaskStore: TaskStore {
     /// Finalizes the statements and closes the file, which releases its lock.
     public func close() {
         for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient] { s.finalize() }
+        schedules.close()
         connection.close()
     }
 }

@@ -100,21 +100,29 @@ public struct StoreChanges: Sendable {
     public var deletedTasks: [String] = []
     public var clients: [StoredClient] = []
     public var deletedClients: [String] = []
+    /// Schedules added or changed (their latest tick moved), each written whole; removed ones.
+    public var schedules: [Schedule] = []
+    public var deletedSchedules: [String] = []
 
     public init() {}
 
-    public var isEmpty: Bool { tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty }
-    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count }
+    public var isEmpty: Bool {
+        tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty && schedules.isEmpty && deletedSchedules.isEmpty
+    }
+    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count + schedules.count + deletedSchedules.count }
 }
 
 /// What a store holds when the broker starts.
 public struct StoreContents: Sendable {
     public var tasks: [StoredTask]
     public var clients: [StoredClient]
+    /// The schedules added by RPC and declared by config, with their latest ticks.
+    public var schedules: [Schedule]
 
-    public init(tasks: [StoredTask] = [], clients: [StoredClient] = []) {
+    public init(tasks: [StoredTask] = [], clients: [StoredClient] = [], schedules: [Schedule] = []) {
         self.tasks = tasks
         self.clients = clients
+        self.schedules = schedules
     }
 }
 

@@ -37,6 +37,9 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
     case adminTask = "admin_task"
     case adminRetry = "admin_retry"
     case adminCancel = "admin_cancel"
+    case adminScheduleAdd = "admin_schedule_add"
+    case adminScheduleList = "admin_schedule_list"
+    case adminScheduleRemove = "admin_schedule_remove"
 
     /// The namespace every broker method's wire name starts with.
     public static let namespace = "zerotask.broker."

@@ -1,4 +1,5 @@
 import Foundation
+import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// Settings from the configuration file and the environment, for flags left unset.
@@ -22,6 +23,8 @@ struct Settings {
     private let lines: [String: Int]
     /// `node.plugin_config`: plugin name to its configuration, from the file.
     private let pluginConfigFromFile: [String: JSONValue]
+    /// `broker.schedules`, from the file only.
+    let schedules: [Schedule]
 
     /// Every key the file may hold (besides `node.plugin_config.PLUGIN`). Their defaults live with
     /// the code that uses them (`BrokerConfig`, `NodeConfig`, `Settings.Defaults`).
@@ -32,7 +35,7 @@ struct Settings {
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
         "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
-        "broker.max_parked_wait_ids", "broker.http",
+        "broker.max_parked_wait_ids", "broker.http", "broker.schedules",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
         "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins",
@@ -88,6 +91,7 @@ struct Settings {
         var fileValues: [String: String] = [:]
         var lines: [String: Int] = [:]
         var plugins: [String: JSONValue] = [:]
+        var schedules: [Schedule] = []
         if let path {
             let file = try SettingsFile(path: path)
             for entry in file.entries {
@@ -95,7 +99,9 @@ struct Settings {
                 lines[entry.key] = entry.line
             }
             plugins = file.pluginConfig
+            schedules = file.schedules
         }
+        self.schedules = schedules
         self.lines = lines
         pluginConfigFromFile = plugins
         self.fileValues = fileValues
