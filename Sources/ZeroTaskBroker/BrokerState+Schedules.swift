@@ -157,6 +157,14 @@ extension BrokerState {
         scheduleDeadline = schedules.nextWake().map { now + Swift.max(0, Double($0) - wallClock()) }
     }
 
+    /// The ids `schedule:…` belong to the broker's schedules: a peer connecting as one could
+    /// submit a tick's id before the tick does (and so fence it off).
+    static func refuseScheduleClient(_ id: String) throws(BrokerError) {
+        if id.hasPrefix(ScheduleTick.clientID(schedule: "")) {
+            throw .client(id: id, why: "reserved for the broker's schedules")
+        }
+    }
+
     @inline(__always) mutating func scheduleChanged(_ name: String) {
         if journaling { changedSchedules.insert(name) }
     }

@@ -19,6 +19,7 @@ extension BrokerState {
         throws(BrokerError) -> String
     {
         let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: BrokerError.client))
+        try Self.refuseScheduleClient(id)
         if try clients.connect(id, connection: connection, now: now) { clientChanged(id) }
         return id
     }
