@@ -391,7 +391,12 @@ extension BrokerState {
     /// The earliest time something is due (a long-poll deadline, a schedule's tick), for the
     /// owner's poll timeout.
     public var nextDeadline: Double? {
-        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, scheduleDeadline].compactMap { $0 }.min()
+        func earlier(_ a: Double?, _ b: Double?) -> Double? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return Swift.min(a, b)
+        }
+        return earlier(earlier(nodeWaiters.nextDeadline, resultWaiters.nextDeadline), scheduleDeadline)
     }
 }
 
