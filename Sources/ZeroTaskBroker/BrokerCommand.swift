@@ -54,6 +54,8 @@ enum BrokerCommand: Sendable, Equatable {
     case adminTasks(AdminTaskQuery)
     /// `admin_retry` / `admin_cancel`.
     case adminAct(AdminAction, AdminTargets)
+    /// `admin_schedule_add` / `_list` / `_remove` (BrokerState+Schedules).
+    case schedule(ScheduleCommand)
 
     /// `admin_queue`: stop handing out a method's tasks, start again, or cancel its queued ones.
     case adminQueue(method: String, QueueAction)
@@ -262,6 +264,8 @@ enum BrokerCommand: Sendable, Equatable {
                 targets = .matching(q)
             }
             self = .adminAct(method == .adminRetry ? .retry : .cancel, targets)
+        case .adminScheduleAdd, .adminScheduleList, .adminScheduleRemove:
+            self = try Self.schedule(method, params)
         }
     }
 

@@ -59,6 +59,8 @@ public struct BrokerConfig: Sendable {
     /// Method name → its concurrency and rate (and retry) as the operator sets them: each field
     /// given here wins over what the plugin's manifest declares (`MethodPolicy.overridden(by:)`).
     public var methodPolicies: [String: MethodPolicy] = [:]
+    /// Periodic schedules declared by the config file (`broker.schedules`), again at each start.
+    public var schedules: [Schedule] = []
 
     public init() {}
 }

@@ -19,6 +19,9 @@ public enum BrokerEvent: Sendable, Equatable {
     case taskRequeued(taskID: String, method: String, cause: String)
     /// An admin paused, resumed or purged a method's queue (`purged`: the tasks cancelled).
     case queueControlled(method: String, action: String, purged: Int?)
+    /// A schedule's tick could not submit its task (a full queue, a method no node serves);
+    /// the schedule goes on with its next tick.
+    case scheduleTickFailed(schedule: String, taskID: String, reason: String)
 }
 
 extension BrokerEvent: CustomStringConvertible {
@@ -28,7 +31,7 @@ extension BrokerEvent: CustomStringConvertible {
         case .nodeJoined: false
         // A node that said goodbye holding nothing is news, not trouble.
         case let .nodeLost(_, reason, requeued, failed): reason != "disconnected" || requeued + failed > 0
-        case .resultsEvicted, .pluginsQuarantined: true
+        case .resultsEvicted, .pluginsQuarantined, .scheduleTickFailed: true
         case .taskFailed, .taskRequeued, .queueControlled: false
         }
     }
@@ -43,6 +46,7 @@ extension BrokerEvent: CustomStringConvertible {
         case .taskFailed: "task_failed"
         case .taskRequeued: "task_requeued"
         case .queueControlled: "queue_controlled"
+        case .scheduleTickFailed: "schedule_tick_failed"
         }
     }
 
@@ -63,6 +67,8 @@ extension BrokerEvent: CustomStringConvertible {
             "task \(id) (\(method)) queued again: \(cause)"
         case let .queueControlled(method, action, purged):
             "queue of \(method): \(action)d by an admin" + (purged.map { " (\($0) queued tasks cancelled)" } ?? "")
+        case let .scheduleTickFailed(schedule, id, reason):
+            "schedule \(schedule): tick \(id) not submitted: \(reason)"
         }
     }
 }

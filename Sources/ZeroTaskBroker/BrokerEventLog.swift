@@ -91,6 +91,9 @@ public struct BrokerEventLog: Sendable {
         case let .queueControlled(method, action, _):
             m["method"] = method
             m["action"] = action
+        case let .scheduleTickFailed(schedule, id, _):
+            m["schedule"] = schedule
+            m["task_id"] = id
         case .resultsEvicted: break
         }
         return m

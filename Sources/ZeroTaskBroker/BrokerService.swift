@@ -78,6 +78,8 @@ public final class BrokerService: Service, @unchecked Sendable {
             state.restore(contents, now: monotonicSeconds())
             logger.info("store \(store.description): \(contents.tasks.count) tasks (\(state.queuedTaskCount) queued), \(contents.clients.count) clients")
         }
+        // The config file's schedules, again at each start (after the store's, whose latest ticks they keep).
+        state.declareSchedules(config.schedules, now: monotonicSeconds())
         let router = try ZMQSocket(context, .router)
         // XPUB: like PUB, and it tells who subscribes to what (see NotificationInterest).
         let pub = try ZMQSocket(context, .xpub)

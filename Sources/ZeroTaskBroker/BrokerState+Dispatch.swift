@@ -240,6 +240,8 @@ extension BrokerState {
             return .result(admin(action, targets, now: now))
         case .adminQueue(let method, let action):
             return .result(try queueControl(method, action, now: now))
+        case .schedule(let c):
+            return .result(try scheduleRule(c, now: now))
         }
     }
 

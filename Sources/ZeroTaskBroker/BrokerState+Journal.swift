@@ -18,6 +18,7 @@ extension BrokerState {
             limits.pausedChanged = false
             c.pausedMethods = limits.paused
         }
+        takeScheduleChanges(into: &c)
         guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
         c.tasks.reserveCapacity(changedTasks.count)
         for id in changedTasks {
@@ -103,6 +104,7 @@ extension BrokerState {
         reportEvictions(now: now, interval: 0)
         limits.paused = Set(contents.pausedMethods)
         adoptRunningTasks()
+        restoreSchedules(contents.schedules, now: now)
     }
 }
 

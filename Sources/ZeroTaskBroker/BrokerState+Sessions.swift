@@ -19,6 +19,7 @@ extension BrokerState {
         throws(BrokerError) -> String
     {
         let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: BrokerError.client))
+        try Self.refuseScheduleClient(id)
         if try clients.connect(id, connection: connection, now: now) { clientChanged(id) }
         return id
     }
@@ -157,6 +158,7 @@ extension BrokerState {
         if limits.wakeups.count > 0 { wakeLimits(now: now) }
         dispatchReopened(now: now)
         expireWaiters(now: now)
+        fireDueSchedules(now: now)
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
         expireResults(now: now)

@@ -421,10 +421,17 @@ extension BrokerState {
         }
     }
 
-    /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
+    /// The earliest time something is due (a long-poll deadline, a schedule's tick), for the
+    /// owner's poll timeout.
     public var nextDeadline: Double? {
         // A rate-limited method's next token is a deadline too: its queue must not stall.
-        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextDelayedDue, nextLimitWake].compactMap { $0 }.min()
+        func earlier(_ a: Double?, _ b: Double?) -> Double? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return Swift.min(a, b)
+        }
+        return earlier(earlier(earlier(nodeWaiters.nextDeadline, resultWaiters.nextDeadline), earlier(nextDelayedDue, nextLimitWake)),
+            scheduleDeadline)
     }
 }
 

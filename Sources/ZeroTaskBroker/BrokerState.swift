@@ -80,6 +80,10 @@ public struct BrokerState: Sendable {
     /// `clients` was deleted.
     var changedTasks: Set<String> = []
     var changedClients: Set<String> = []
+    /// Periodic schedules (`BrokerState+Schedules`), and when the next tick is due (monotonic).
+    var schedules = ScheduleBook()
+    var scheduleDeadline: Double?
+    var changedSchedules: Set<String> = []
 
     struct Counters: Sendable {
         var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0

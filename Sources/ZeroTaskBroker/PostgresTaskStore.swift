@@ -29,6 +29,7 @@ public final class PostgresTaskStore: TaskStore {
         connection = try PostgresConnection(url: url, password: password)
         try migrate()
         try own()
+        try connection.execute(PostgresScheduleTable.create)
     }
 
     /// Takes the owner lock, or fails at once when another broker holds it.
@@ -55,6 +56,7 @@ public final class PostgresTaskStore: TaskStore {
         contents.tasks.reserveCapacity(rows.count)
         for row in rows { contents.tasks.append(try task(row)) }
         contents.pausedMethods = try connection.query("SELECT method FROM zerotask_paused_methods ORDER BY method").compactMap { $0.first ?? nil }
+        contents.schedules = try PostgresScheduleTable.load(connection, store: description)
         return contents
     }
 
@@ -141,6 +143,7 @@ public final class PostgresTaskStore: TaskStore {
             out.append(.init("INSERT INTO zerotask_paused_methods (method) SELECT json_array_elements_text($1::json)",
                 [JSONValue.array(paused.sorted().map { .string($0) }).jsonString]))
         }
+        out += PostgresScheduleTable.statements(for: changes)
         return out
     }
 

@@ -21,6 +21,8 @@ public final class SQLiteTaskStore: TaskStore {
     public let synchronous: Synchronous
     private let connection: SQLiteConnection
     private let begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused: SQLiteStatement
+    /// Periodic schedules (SQLiteScheduleTable.swift).
+    private let schedules: SQLiteScheduleTable
 
     public var description: String { "sqlite:\(path)" }
     public var isDurable: Bool { true }
@@ -125,6 +127,7 @@ public final class SQLiteTaskStore: TaskStore {
         deleteClient = try c.prepare("DELETE FROM clients WHERE id = ?1")
         clearPaused = try c.prepare("DELETE FROM paused_methods")
         insertPaused = try c.prepare("INSERT INTO paused_methods (method) VALUES (?1)")
+        schedules = try SQLiteScheduleTable(c)
     }
 
     /// The statements that bring a file of schema `version` to the current one (inside the
@@ -202,6 +205,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let paused = try connection.prepare("SELECT method FROM paused_methods ORDER BY method")
         while try paused.step() { if let m = paused.text(0) { contents.pausedMethods.append(m) } }
+        contents.schedules = try schedules.load(store: description)
         return contents
     }
 
@@ -254,6 +258,7 @@ public final class SQLiteTaskStore: TaskStore {
                 deleteTask.bind(1, id)
                 try deleteTask.run()
             }
+            try schedules.write(changes)
             try commit.run()
         } catch {
             try? rollback.run()
@@ -264,6 +269,7 @@ public final class SQLiteTaskStore: TaskStore {
     /// Finalizes the statements and closes the file, which releases its lock.
     public func close() {
         for s in [begin, commit, rollback, upsertTask, deleteTask, upsertClient, deleteClient, clearPaused, insertPaused] { s.finalize() }
+        schedules.close()
         connection.close()
     }
 }

@@ -17,6 +17,11 @@ public struct Schedule: Sendable, Equatable {
     /// it was added if none was yet. Kept in the store, so a restarted broker knows which ticks
     /// it missed.
     public var last: Int64
+    /// The id of the task its latest submitted tick made; nil before the first.
+    public var lastTaskID: String?
+    /// Why its latest tick could not be submitted (a full queue, a method no node serves);
+    /// nil once a tick went in.
+    public var lastError: String?
 
     public enum Origin: String, Sendable, Codable {
         case config, rpc
@@ -84,21 +89,37 @@ struct ScheduleBook: Sendable {
     /// The tasks due at `now` (seconds since 1970), one per schedule at most, in tick order; each
     /// schedule's `last` moves on to the latest tick that fell, whether it runs or was skipped as
     /// missed (`ScheduleTick.due`). A trigger that never ticks again leaves the heap.
-    mutating func due(now: Int64) -> [ScheduleTick] {
+    mutating func due(now: Int64) -> [ScheduleTick] { dueChanges(now: now).ticks }
+
+    /// `due(now:)`, with the names of the schedules whose `last` moved (to store them).
+    mutating func dueChanges(now: Int64) -> (ticks: [ScheduleTick], moved: [String]) {
         var out: [ScheduleTick] = []
+        var moved: [String] = []
         while true {
             dropStale()
             guard let first = heap.first, first.time <= now else { break }
             heap.popFirst()
             guard var s = schedules[first.name] else { continue }
             let (latest, submit) = ScheduleTick.due(s.trigger, after: s.last, now: now, policy: s.missed)
-            if let latest { s.last = latest }
+            if let latest, latest != s.last {
+                s.last = latest
+                moved.append(s.name)
+            }
             schedules[s.name] = s
             if let submit { out.append(ScheduleTick(schedule: s.name, time: submit)) }
             arm(s.name, after: Swift.max(s.last, now))
         }
-        return out
+        return (out, moved)
     }
+
+    /// Records what a tick's submission came to (the schedule's `lastTaskID` or `lastError`).
+    mutating func record(_ name: String, taskID: String?, error: String?) {
+        if let taskID { schedules[name]?.lastTaskID = taskID }
+        schedules[name]?.lastError = error
+    }
+
+    /// When `name` ticks next; nil when it never will (or is unknown).
+    func nextTick(of name: String) -> Int64? { nextTick[name] }
 
     private mutating func arm(_ name: String, after time: Int64) {
         guard let trigger = schedules[name]?.trigger, let next = trigger.nextTick(after: time) else {

@@ -75,8 +75,10 @@ final class StoreWriter: @unchecked Sendable {
     /// (a row written later replaces an earlier one, a deletion drops it, and the reverse).
     static func merge(_ batches: [StoreChanges]) -> StoreChanges {
         if batches.count == 1 { return batches[0] }
-        var tasks = LastWord<StoredTask>(), clients = LastWord<StoredClient>()
+        var tasks = LastWord<StoredTask>(), clients = LastWord<StoredClient>(), schedules = LastWord<Schedule>()
         for c in batches {
+            for s in c.schedules { schedules.write(s.name, s) }
+            for name in c.deletedSchedules { schedules.delete(name) }
             for t in c.tasks { tasks.write(t.id, t) }
             for id in c.deletedTasks { tasks.delete(id) }
             for r in c.clients { clients.write(r.id, r) }
@@ -88,6 +90,8 @@ final class StoreWriter: @unchecked Sendable {
         out.deletedTasks = tasks.deletions
         out.clients = clients.written
         out.deletedClients = clients.deletions
+        out.schedules = schedules.written
+        out.deletedSchedules = schedules.deletions
         return out
     }
 

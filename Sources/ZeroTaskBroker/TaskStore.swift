@@ -110,11 +110,20 @@ public struct StoreChanges: Sendable {
     public var deletedClients: [String] = []
     /// The methods paused now, when that changed (nil: unchanged); written whole.
     public var pausedMethods: Set<String>?
+    /// Schedules added or changed (their latest tick moved), each written whole; removed ones.
+    public var schedules: [Schedule] = []
+    public var deletedSchedules: [String] = []
 
     public init() {}
 
-    public var isEmpty: Bool { tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty && pausedMethods == nil }
-    public var count: Int { tasks.count + deletedTasks.count + clients.count + deletedClients.count + (pausedMethods == nil ? 0 : 1) }
+    public var isEmpty: Bool {
+        tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty && pausedMethods == nil && schedules.isEmpty
+            && deletedSchedules.isEmpty
+    }
+    public var count: Int {
+        tasks.count + deletedTasks.count + clients.count + deletedClients.count + (pausedMethods == nil ? 0 : 1) + schedules.count
+            + deletedSchedules.count
+    }
 }
 
 /// What a store holds when the broker starts.
@@ -123,11 +132,14 @@ public struct StoreContents: Sendable {
     public var clients: [StoredClient]
     /// Methods an admin paused (`admin_queue`).
     public var pausedMethods: [String]
+    /// The schedules added by RPC and declared by config, with their latest ticks.
+    public var schedules: [Schedule]
 
-    public init(tasks: [StoredTask] = [], clients: [StoredClient] = [], pausedMethods: [String] = []) {
+    public init(tasks: [StoredTask] = [], clients: [StoredClient] = [], pausedMethods: [String] = [], schedules: [Schedule] = []) {
         self.tasks = tasks
         self.clients = clients
         self.pausedMethods = pausedMethods
+        self.schedules = schedules
     }
 }
 

@@ -10,7 +10,7 @@ typealias JSONValue = ZeroTaskProtocol.JSONValue
 /// monitor's inbox (`BrokerInbox`) and answers what the broker said, so the HTTP side reads
 /// nothing of the broker's state itself.
 ///
-/// - `GET /api/overview`: `{activity, stats, methods, nodes}` (what the page polls every 2 s)
+/// - `GET /api/overview`: `{activity, stats, methods, nodes, schedules}` (what the page polls every 2 s)
 /// - `GET /api/tasks?state=&method=&client_id=&node_id=&since=&until=&text=&limit=&cursor=`
 /// - `GET /api/task?id=`
 /// - `POST /api/retry`, `POST /api/cancel`: a JSON object, `{task_ids}` or the filters
@@ -25,7 +25,7 @@ struct DashboardAPI: Sendable {
 
     func overview() async -> HTTPResponse {
         var o: JSONObject = ["activity": recent.json()]
-        for (key, method) in [("stats", BrokerMethod.stats), ("methods", .methods), ("nodes", .nodes)] {
+        for (key, method) in [("stats", BrokerMethod.stats), ("methods", .methods), ("nodes", .nodes), ("schedules", .adminScheduleList)] {
             switch await inbox.ask(method).outcome {
             case .success(let v): o[key] = v
             case .failure(let e): return Self.failure(e)

@@ -28,6 +28,10 @@ enum DashboardAssets {
     <h2>Nodes</h2>
     <div class="scroll"><table id="nodes"><thead><tr><th>node</th><th>workers</th><th>busy</th><th>methods</th><th>last seen</th><th>crashes</th><th>tasks done</th></tr></thead><tbody></tbody></table></div>
   </section>
+  <section id="schedules-section" hidden>
+    <h2>Schedules</h2>
+    <div class="scroll"><table id="schedules"><thead><tr><th>schedule</th><th>method</th><th>spec</th><th>next tick</th><th>last tick</th><th>last task</th><th>from</th></tr></thead><tbody></tbody></table></div>
+  </section>
   <section>
     <h2>Methods</h2>
     <div class="scroll"><table id="methods"><thead><tr><th>method</th><th>signature</th><th>queued</th><th>running</th><th>rate</th><th>limits</th><th>queue</th></tr></thead><tbody></tbody></table></div>
@@ -210,6 +214,21 @@ function fillNodes(nodes) {
   }
 }
 
+function fillSchedules(list) {
+  $("schedules-section").hidden = list.length === 0;
+  const body = $("schedules").tBodies[0];
+  body.replaceChildren();
+  for (const s of list) {
+    const r = body.insertRow();
+    cell(r, s.name); cell(r, s.method);
+    cell(r, s.cron !== undefined ? `cron ${s.cron} (${s.time_zone})` : `every ${s.every} s`);
+    cell(r, s.next_tick || ""); cell(r, s.last_tick || "");
+    cell(r, s.last_task_id || "", s.last_error ? "error" : undefined);
+    if (s.last_error) r.cells[5].title = s.last_error;
+    cell(r, s.origin);
+  }
+}
+
 function signature(m) {
   if (m.serves_any) return "any method";
   const params = (m.params || []).map((p) => p.name + ": " + p.type).join(", ");
@@ -260,6 +279,7 @@ async function refresh() {
     const o = await api("/api/overview");
     drawRate(o.activity); drawDepth(o.methods); drawLatency(o.activity);
     fillNodes(o.nodes); fillMethods(o.methods, o.activity.done_by_method || {});
+    fillSchedules((o.schedules && o.schedules.schedules) || []);
     const s = o.stats;
     $("summary").textContent = `${s.queued} queued · ${s.running + s.assigned} running · ${s.finished} finished · ${s.failed} failed · ${s.nodes} nodes`;
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();

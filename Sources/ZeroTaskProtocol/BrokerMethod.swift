@@ -40,6 +40,9 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
     case adminCancel = "admin_cancel"
     /// Pause, resume or purge a method's queue.
     case adminQueue = "admin_queue"
+    case adminScheduleAdd = "admin_schedule_add"
+    case adminScheduleList = "admin_schedule_list"
+    case adminScheduleRemove = "admin_schedule_remove"
 
     /// The namespace every broker method's wire name starts with.
     public static let namespace = "zerotask.broker."

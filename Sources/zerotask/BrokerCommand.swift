@@ -165,6 +165,7 @@ struct BrokerOptions: ParsableArguments {
         c.maxParkedWaits = try s.int("broker.max_parked_waits", nil, default: c.maxParkedWaits)
         c.maxParkedWaitIDs = try s.int("broker.max_parked_wait_ids", nil, default: c.maxParkedWaitIDs)
         c.methodPolicies = try s.methodPolicies()
+        c.schedules = s.schedules
         return c
     }
 }

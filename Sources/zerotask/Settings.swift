@@ -1,4 +1,5 @@
 import Foundation
+import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// Settings from the configuration file and the environment, for flags left unset.
@@ -25,6 +26,8 @@ struct Settings {
     /// `broker.methods` from the file, and each method's line.
     private let methodsFromFile: [String: JSONValue]
     private let methodLines: [String: Int]
+    /// `broker.schedules`, from the file only.
+    let schedules: [Schedule]
 
     /// Every key the file may hold (besides `node.plugin_config.PLUGIN`). Their defaults live with
     /// the code that uses them (`BrokerConfig`, `NodeConfig`, `Settings.Defaults`).
@@ -35,7 +38,7 @@ struct Settings {
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
         "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_delay", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
-        "broker.max_parked_wait_ids", "broker.http", "broker.methods",
+        "broker.max_parked_wait_ids", "broker.http", "broker.methods", "broker.schedules",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
         "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins", "node.tags",
@@ -93,6 +96,7 @@ struct Settings {
         var plugins: [String: JSONValue] = [:]
         var methods: [String: JSONValue] = [:]
         var methodLines: [String: Int] = [:]
+        var schedules: [Schedule] = []
         if let path {
             let file = try SettingsFile(path: path)
             for entry in file.entries {
@@ -102,9 +106,11 @@ struct Settings {
             plugins = file.pluginConfig
             methods = file.methods
             methodLines = file.methodLines
+            schedules = file.schedules
         }
         methodsFromFile = methods
         self.methodLines = methodLines
+        self.schedules = schedules
         self.lines = lines
         pluginConfigFromFile = plugins
         self.fileValues = fileValues

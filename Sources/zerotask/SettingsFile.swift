@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// A configuration file, read and checked against `Settings.knownKeys`: its scalar settings with
@@ -19,6 +20,8 @@ struct SettingsFile {
     /// `broker.methods`: method name to its limits (as JSON), and the line each stands on.
     private(set) var methods: [String: JSONValue] = [:]
     private(set) var methodLines: [String: Int] = [:]
+    /// `broker.schedules`: periodic schedules, each checked whole (SettingsFile+Schedules.swift).
+    private(set) var schedules: [Schedule] = []
 
     /// - Throws: `Settings.FileError` naming `path` (and the line where there is one) when the
     ///   file cannot be read, is not YAML, is not sections of settings, or holds an unknown key.
@@ -66,6 +69,8 @@ struct SettingsFile {
                         methods[name.string ?? ""] = Self.json(limits)
                         methodLines[name.string ?? ""] = Self.line(name)
                     }
+                } else if full == "broker.schedules" {
+                    schedules = try Self.schedules(value, path: path)
                 } else if let scalar = value.scalar {
                     entries.append(Entry(key: full, text: scalar.string, line: Self.line(key)))
                 } else {
@@ -105,12 +110,12 @@ struct SettingsFile {
         }
     }
 
-    private static func isNull(_ node: Node) -> Bool {
+    static func isNull(_ node: Node) -> Bool {
         guard case .scalar(let s) = node, s.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
-    private static func unknown(_ key: String, at node: Node, in path: String, candidates: [String]) -> Settings.FileError {
+    static func unknown(_ key: String, at node: Node, in path: String, candidates: [String]) -> Settings.FileError {
         let nearest = candidates.min { distance(key, $0) < distance(key, $1) }
         return Settings.FileError(file: path, line: line(node),
             reason: "unknown key \(key)" + (nearest.map { "; did you mean \($0)?" } ?? ""))
@@ -132,7 +137,7 @@ struct SettingsFile {
         return a.isEmpty ? b.count : row[b.count]
     }
 
-    private static func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+    static func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
 
     private static func line(of error: YamlError) -> Int {
         switch error {

@@ -79,6 +79,10 @@ import ZeroTaskProtocol
         (.adminCancel, [.null, .null, "queued"], ["state": "queued"],
             .adminAct(.cancel, .matching(AdminTaskQuery(state: .queued, limit: Int.max)))),
         (.adminQueue, ["math.add", "pause"], ["method": "math.add", "action": "pause"], .adminQueue(method: "math.add", .pause)),
+        (.adminScheduleAdd, ["s", "math.add", [1, 2], nil, nil, 30], ["name": "s", "method": "math.add", "params": [1, 2], "every": "30s"],
+            .schedule(.add(Schedule(name: "s", method: "math.add", params: [1, 2], trigger: .every(seconds: 30), last: 0), replace: false))),
+        (.adminScheduleList, [], [:], .schedule(.list)),
+        (.adminScheduleRemove, ["s"], ["name": "s"], .schedule(.remove(name: "s"))),
     ]
 
     /// add(2, 3) then mul(that, 4), as the decoder keeps a workflow's tasks: named params.
@@ -97,6 +101,25 @@ import ZeroTaskProtocol
             .contains("param \"tags\"[0] must be a string") == true)
         #expect(Self.refusal(.adminQueue, ["method": "m", "action": "stop"])?.message
             == "admin_queue: param \"action\" must be one of pause, resume, purge, not \"stop\"")
+    }
+
+    /// A schedule's definition: each field that does not read names itself.
+    @Test func aScheduleDefinitionRefusesEachBadFieldByName() throws {
+        let cron = try Self.decode(.adminScheduleAdd, ["name": "b", "method": "m", "cron": "*/5 * * * *", "time_zone": "Europe/Berlin",
+            "missed": "skip", "priority": 3, "timeout": 9, "replace": true])
+        #expect(cron == .schedule(.add(Schedule(name: "b", method: "m", trigger: .cron(try CronExpression("*/5 * * * *"), timeZone: "Europe/Berlin"),
+            missed: .skip, priority: 3, timeout: 9, last: 0), replace: true)))
+        func refused(_ params: JSONValue) -> String { Self.refusal(.adminScheduleAdd, params)?.message ?? "" }
+        #expect(refused(["name": "a:b", "method": "m", "every": 5]).hasPrefix("admin_schedule_add: param \"name\" must be"))
+        #expect(refused(["name": "a", "method": "zerotask.x", "every": 5]).contains("param \"method\""))
+        #expect(refused(["name": "a", "method": "m", "params": 5, "every": 5]).contains("param \"params\" must be an array or an object"))
+        #expect(refused(["name": "a", "method": "m"]) == "admin_schedule_add: a schedule needs cron or every")
+        #expect(refused(["name": "a", "method": "m", "cron": "* * * * *", "every": 5]).contains("cron or every, not both"))
+        #expect(refused(["name": "a", "method": "m", "cron": "61 * * * *"]).contains("minute field \"61\": 61 is outside 0-59"))
+        #expect(refused(["name": "a", "method": "m", "cron": "* * * * *", "time_zone": "Mars/Base"]).contains("time zone \"Mars/Base\" is not known"))
+        #expect(refused(["name": "a", "method": "m", "every": true]).contains("param \"every\" must be seconds"))
+        #expect(refused(["name": "a", "method": "m", "every": 5, "missed": "all"]).contains("param \"missed\" must be run_once or skip"))
+        #expect(refused(["name": "a", "method": "m", "every": 5, "evrey": 5]).contains("unexpected param \"evrey\""))
     }
 
     @Test func theTableNamesEveryBrokerMethod() {

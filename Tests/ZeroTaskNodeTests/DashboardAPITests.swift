@@ -16,6 +16,21 @@ import ZeroTaskTestSupport
 
     static func ids(_ page: JSONValue) -> [String] { (page["tasks"]?.arrayValue ?? []).compactMap { $0["task_id"]?.stringValue } }
 
+    /// The overview carries the schedules (the page's table), with each one's latest task.
+    @Test func theOverviewListsSchedulesWithTheirLatestTask() throws {
+        let http = try BrokerHTTPTests.unusedHTTP()
+        let n = try Node()
+        try n.start(workers: 1, extra: ["--http", http])
+        _ = try n.client.result("admin_schedule_add", ["name": "sum", "method": "nt.add", "params": [2, 3], "every": 1])
+        var listed: [JSONValue] = []
+        #expect(try eventually(30) {
+            listed = Self.json(try HTTPProbe.get(http + "/api/overview"))["schedules"]?["schedules"]?.arrayValue ?? []
+            return listed.first?["last_task_id"]?.stringValue?.hasPrefix("schedule:sum-") == true
+        }, "\(listed)")
+        #expect(listed.first?["every"] == 1 && listed.first?["next_tick"]?.stringValue != nil)
+        #expect(try HTTPProbe.get(http + "/dashboard.js").body.contains("fillSchedules"))
+    }
+
     @Test func listsInspectsCancelsAndRetriesOverHTTP() throws {
         let http = try BrokerHTTPTests.unusedHTTP()
         let n = try Node()
