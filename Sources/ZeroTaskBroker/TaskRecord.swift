@@ -132,6 +132,14 @@ struct TaskRecord: Sendable {
         set { writable.completedAt = newValue }
     }
 
+    /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and
+    /// params. A finished task no longer keeps its params, so for it their size stands in.
+    func isResubmission(of spec: TaskSpec, by clientID: String) -> Bool {
+        guard self.clientID == clientID, method == spec.method else { return false }
+        if status == .finished && params == .null { return paramsBytes == spec.params.approximateByteCount }
+        return params == spec.params
+    }
+
     /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
     var assignment: JSONValue {
         var o = JSONObject()

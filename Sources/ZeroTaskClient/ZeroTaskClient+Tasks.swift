@@ -17,6 +17,7 @@ extension ZeroTaskClient {
         options: TaskOptions = TaskOptions()) async throws -> JSONValue
     {
         try await requireServed(method)
+        let options = resendable(options)
         // Submit and wait in one request (`client_call`): the broker answers when the task
         // completes. A long task outlives that first wait and is then waited for as usual.
         let start = monotonicSeconds()
@@ -69,6 +70,7 @@ extension ZeroTaskClient {
     public func submit(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions())
         async throws -> TaskHandle
     {
+        let options = resendable(options)
         let request: Params
         if options.fitsSeedForm {
             // By position, as the seed spec writes it: any broker reads that.
@@ -129,7 +131,8 @@ extension ZeroTaskClient {
             chunk.removeAll(keepingCapacity: true)
             bytes = 0
         }
-        for spec in specs {
+        for var spec in specs {
+            spec.options = resendable(spec.options)
             let json = spec.json
             let size = json.jsonBytes.count
             if !chunk.isEmpty && (bytes + size > 256 << 10 || chunk.count >= 1000) { try await flush() }

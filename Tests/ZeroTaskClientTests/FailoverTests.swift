@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import ZeroMQ
+import ZeroTaskClient
+import ZeroTaskTestSupport
+
+/// Two real `zerotask broker` processes on loopback; a real node and clients given both
+/// (`tcp://a,tcp://b`). The first broker is killed with SIGKILL: the client and the node fail
+/// over to the second and carry on there.
+@Suite(.serialized) struct FailoverTests {
+    struct Broker {
+        let request: String
+        let publish: String
+        let process: ChildProcess
+    }
+
+    static let context = ZMQContext()
+
+    /// A memory broker on free ports, once it answers.
+    static func startBroker() throws -> Broker {
+        let request = try unusedEndpoint(), publish = try unusedEndpoint()
+        let process = try ChildProcess(Binaries.zerotask, [
+            "broker", "--store", "memory", "--request", request, "--publish", publish, "--http", "off",
+        ])
+        let answered = try eventually(30) {
+            guard process.isRunning else { return true }
+            let peer = try TestPeer(endpoint: request, context: context)
+            return (try? peer.call("stats").outcome.get()) != nil
+        }
+        guard answered, process.isRunning else {
+            process.stop()
+            throw TestNode.NodeError("broker did not start on \(request):\n\(process.output)")
+        }
+        return Broker(request: request, publish: publish, process: process)
+    }
+
+    /// Whether the broker at `request` lists `method` as served by a node.
+    static func serves(_ request: String, _ method: String) -> Bool {
+        guard let peer = try? TestPeer(endpoint: request, context: context),
+            let list = try? peer.call("methods").outcome.get().arrayValue
+        else { return false }
+        return list.contains { $0["name"] == .string(method) && ($0["nodes"]?.arrayValue?.isEmpty == false) }
+    }
+
+    @Test func aClientAndANodeWithBothBrokersCarryOnOnTheSecondWhenTheFirstIsKilled() async throws {
+        let a = try Self.startBroker()
+        let b = try Self.startBroker()
+        defer { a.process.stop(); b.process.stop() }
+        let node = try ChildProcess(Binaries.zerotask, [
+            "node", "--broker", "\(a.request),\(b.request)", "--plugins", try RealNode.plugins.get(),
+            "--workers", "1", "--http", "off", "--heartbeat-interval", "1", "--node-id", "fo-node",
+        ])
+        defer { node.stop() }
+        #expect(eventually(60) { Self.serves(a.request, "math.add") }, "the node registers with the first broker")
+
+        let client = try await ZeroTaskClient(request: "\(a.request), \(b.request)", requestTimeout: .seconds(2))
+        #expect(client.brokers.endpoints == [a.request, b.request])
+        #expect(client.requestEndpoint == a.request)
+        #expect(try await client.call("math.add", .positional([2, 3])) == 5)
+        let early = try await client.submit("math.add", .positional([1, 1]))
+        #expect(try await early.wait(timeout: .seconds(30)) == 2)
+        // With a failover list every submission names its task, so a resend is the same task.
+        #expect(early.id.hasPrefix(client.clientID + "-f"))
+
+        a.process.signal(SIGKILL)
+        #expect(a.process.waitForExit(seconds: 10) != nil)
+
+        // Sent to the dead broker, unanswered, failed over and resent to b with its task id.
+        let late = try await client.submit("math.mul", .positional([6, 7]))
+        #expect(client.requestEndpoint == b.request)
+        #expect(late.id.hasPrefix(client.clientID + "-f"))
+        let status = try await late.status()
+        #expect([.queued, .assigned, .running, .finished].contains(status))
+        // The node fails over too, registers at b and runs what b holds.
+        #expect(eventually(60) { Self.serves(b.request, "math.mul") }, "the node moved to the second broker:\n\(node.output)")
+        #expect(try await late.wait(timeout: .seconds(60)) == 42)
+        #expect(try await client.call("math.add", .positional([40, 2]), timeout: .seconds(60)) == 42)
+        let batch = try await client.submitBatch([TaskSpec("math.sub", .positional([5, 3])), TaskSpec("math.add", .positional([5, 3]))])
+        var results: [JSONValue] = []
+        for entry in batch { results.append(try await entry.get().wait(timeout: .seconds(60))) }
+        #expect(results == [2, 8])
+        await client.close()
+        #expect(node.isRunning)
+    }
+
+    @Test func aClientWhoseFirstBrokerIsDeadConnectsToTheNext() async throws {
+        let b = try Self.startBroker()
+        defer { b.process.stop() }
+        let dead = try unusedEndpoint()
+        let client = try await ZeroTaskClient(request: "\(dead),\(b.request)", requestTimeout: .seconds(1))
+        #expect(client.requestEndpoint == b.request)
+        #expect(try await client.submit("math.add", .positional([1, 2])).status() == .queued)
+        await client.close()
+        // All of them dead: unreachable, naming the list.
+        let other = try unusedEndpoint()
+        do {
+            _ = try await ZeroTaskClient(request: "\(dead),\(other)", requestTimeout: .milliseconds(300))
+            Issue.record("connected to no broker")
+        } catch ZeroTaskClientError.brokerUnreachable(let endpoint, _) {
+            #expect(endpoint == "\(dead),\(other)")
+        }
+        // A malformed entry is named.
+        do {
+            _ = try await ZeroTaskClient(request: "\(b.request),127.0.0.1:5555")
+            Issue.record("accepted an entry with no transport")
+        } catch ZeroTaskClientError.invalidArgument(let why) {
+            #expect(why.contains("broker endpoint 2 \"127.0.0.1:5555\" has no transport"))
+        }
+    }
+
+    @Test func theCLIWithADeadFirstBrokerUsesTheNextAndNamesAMalformedEntry() async throws {
+        let b = try Self.startBroker()
+        defer { b.process.stop() }
+        let node = try RealNode(request: b.request, publish: b.publish, waitingFor: "math.add")
+        defer { node.stop() }
+        let cli = try CLIRunner()
+        let dead = try unusedEndpoint()
+        let call = try await cli.run(["call", "--broker", "\(dead),\(b.request)", "--timeout", "1", "math.add", "2", "3"])
+        #expect(call.status == 0 && call.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "5", "\(call.stderr)")
+        // ZEROTASK_BROKER takes the same list.
+        let methods = try await cli.run(["methods", "--timeout", "1"], environment: ["ZEROTASK_BROKER": "\(dead),\(b.request)"])
+        #expect(methods.status == 0 && methods.stdout.contains("math.add"), "\(methods.stderr)")
+        // The configuration's client.broker as a YAML list.
+        let dir = FixturePlugins.temporaryDirectory("zt-failover-config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/zerotask.yaml"
+        try "client:\n  broker:\n    - \(dead)\n    - \(b.request)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let configured = try await cli.run(["call", "--config", file, "--timeout", "1", "math.add", "1", "1"])
+        #expect(configured.status == 0 && configured.stdout.contains("2"), "\(configured.stderr)")
+        let bad = try await cli.run(["call", "--broker", "\(b.request),tcp://host", "math.add", "1", "1"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--broker") && bad.stderr.contains("broker endpoint 2 \"tcp://host\" has no port"), "\(bad.stderr)")
+        let badNode = try await cli.run(["node", "--broker", "tcp://127.0.0.1:1,udp://x:1", "--plugins", dir], limit: 30)
+        #expect(badNode.status != 0)
+        #expect(badNode.stderr.contains("broker endpoint 2 \"udp://x:1\""), "\(badNode.stderr)")
+    }
+}
