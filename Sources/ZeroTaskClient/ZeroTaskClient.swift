@@ -132,7 +132,7 @@ public final class ZeroTaskClient: Sendable {
             let answer: JSONValue
             do {
                 answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
-            } catch ZeroTaskClientError.brokerUnreachable where index + 1 < brokers.count {
+            } catch ZeroTaskClientError.brokerUnreachable {
                 connection.stop()
                 continue
             } catch {

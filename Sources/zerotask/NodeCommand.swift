@@ -83,7 +83,12 @@ struct NodeCommand: AsyncParsableCommand {
             embedded = try service.startEmbedded()
             config.broker = "builtin"
         } else {
-            config.brokers = try ConnectionOptions.brokerList(brokerChoice, source: broker != nil ? "--broker" : settings.origin("node.broker")).endpoints
+            do {
+                config.brokers = try ConnectionOptions.brokerList(
+                    brokerChoice, source: broker != nil ? "--broker" : settings.origin("node.broker")).endpoints
+            } catch {
+                throw ValidationError(error.message)
+            }
             config.curve = try settings.clientCurve(secretKey: builtin.secretKey, brokerKey: brokerKey)
             if let curve = config.curve {
                 Logger(label: "zerotask.node").notice("CURVE to the broker: broker key \(curve.serverKey), this node's key \(curve.keys.publicKey)")

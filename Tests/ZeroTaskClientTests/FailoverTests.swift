@@ -86,6 +86,42 @@ import ZeroTaskTestSupport
         #expect(node.isRunning)
     }
 
+    @Test func aCallAndAWaitParkedAtTheKilledBrokerResumeOnTheNext() async throws {
+        let a = try Self.startBroker()
+        let b = try Self.startBroker()
+        defer { a.process.stop(); b.process.stop() }
+        let nodeA = try TestNode(broker: a.request, nodeID: "fo-a")
+        let nodeB = try TestNode(broker: b.request, nodeID: "fo-b")
+        defer { nodeA.stop(); nodeB.stop() }
+        // As with a shared store: b already knows task w1 (the same client, id and spec), and
+        // has finished it.
+        let direct = try await ZeroTaskClient(request: b.request, clientID: "fo-w", requestTimeout: .seconds(2))
+        let known = try await direct.submit("sleep", .positional([2]), options: TaskOptions(taskID: "w1"))
+        #expect(try await known.wait(timeout: .seconds(30)) == 2.0)
+        await direct.close()
+
+        let client = try await ZeroTaskClient(request: "\(a.request),\(b.request)", clientID: "fo-w", requestTimeout: .seconds(1))
+        #expect(client.requestEndpoint == a.request)
+        let handle = try await client.submit("sleep", .positional([2]), options: TaskOptions(taskID: "w1"))
+        #expect(handle.id == "fo-w-w1")
+        let waiting = Task { try await handle.wait(timeout: .seconds(90)) }
+        let calling = Task { try await client.call("sleep", .positional([1.5]), timeout: .seconds(90)) }
+        // Both are parked at a (its node sleeps) when a dies.
+        #expect(eventually(20) {
+            let nodes = try? TestPeer(endpoint: a.request, context: Self.context).call("nodes").outcome.get().arrayValue
+            return (nodes ?? []).reduce(0) { $0 + ($1["assigned"]?.int64Value ?? 0) } >= 1
+        })
+        a.process.signal(SIGKILL)
+        #expect(a.process.waitForExit(seconds: 10) != nil)
+        // Any request left unanswered moves the client (a lone long poll notices at its own
+        // deadline); what was parked at a is sent again to b.
+        _ = try? await handle.status()
+        #expect(client.requestEndpoint == b.request)
+        #expect(try await waiting.value == 2.0, "the wait resumed on b, which knows w1")
+        #expect(try await calling.value == 1.5, "the call was sent again to b with its task id and ran there")
+        await client.close()
+    }
+
     @Test func aClientWhoseFirstBrokerIsDeadConnectsToTheNext() async throws {
         let b = try Self.startBroker()
         defer { b.process.stop() }
