@@ -133,10 +133,9 @@ struct TaskRecord: Sendable {
     }
 
     /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and
-    /// params. A finished task no longer keeps its params, so for it their size stands in.
+    /// params. A finished task no longer keeps its params, so nothing can be compared: never.
     func isResubmission(of spec: TaskSpec, by clientID: String) -> Bool {
-        guard self.clientID == clientID, method == spec.method else { return false }
-        if status == .finished && params == .null { return paramsBytes == spec.params.approximateByteCount }
+        guard self.clientID == clientID, method == spec.method, !(status == .finished && params == .null) else { return false }
         return params == spec.params
     }
 

@@ -79,6 +79,14 @@ extension ZeroTaskClient {
         return o
     }
 
+    /// Whether the broker refused a submission as "task id taken": for an id this client
+    /// generated (`resendable`), only its own earlier send of that submission can hold it (a
+    /// resend after a failover, of a task that has finished meanwhile), so the task is there.
+    static func isTaken(_ error: ZeroTaskClientError) -> Bool {
+        guard let e = error.rpcError else { return false }
+        return e.code == ErrorCode.invalidTaskID.rawValue && e.message.hasSuffix("is taken")
+    }
+
     /// A task id no other submission of this client uses: 128 random bits.
     static func newTaskID() -> String {
         "f" + String(UInt64.random(in: .min ... .max), radix: 36) + "." + String(UInt64.random(in: .min ... .max), radix: 36)
