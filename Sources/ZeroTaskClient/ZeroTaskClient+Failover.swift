@@ -44,7 +44,7 @@ extension ZeroTaskClient {
         var index = start
         for _ in 1..<brokers.count {
             index = brokers.next(after: index)
-            let connection = try Self.open(brokers[index], context: context, curve: curve)
+            let connection = try Self.open(brokers[index], context: context, curve: curve, watch: true)
             do {
                 _ = try await Self.send(connection, .clientConnect, .positional([.string(clientID)]),
                     timeout: requestTimeout.seconds)

@@ -128,7 +128,7 @@ public final class ZeroTaskClient: Sendable {
         let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
         var found: (index: Int, connection: ClientConnection, id: String)?
         for index in 0..<brokers.count {
-            let connection = try Self.open(brokers[index], context: context, curve: curve)
+            let connection = try Self.open(brokers[index], context: context, curve: curve, watch: brokers.failsOver)
             let answer: JSONValue
             do {
                 answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
@@ -154,9 +154,10 @@ public final class ZeroTaskClient: Sendable {
     }
 
     /// A connection to one broker (its sockets only: nothing is sent yet).
-    static func open(_ endpoint: String, context: ZMQContext, curve: CurveClientKeys?) throws -> ClientConnection {
+    /// - Parameter watch: whether a dropped connection fails its requests at once (to fail over).
+    static func open(_ endpoint: String, context: ZMQContext, curve: CurveClientKeys?, watch: Bool) throws -> ClientConnection {
         do {
-            return try ClientConnection(endpoint: endpoint, context: context, curve: curve)
+            return try ClientConnection(endpoint: endpoint, context: context, curve: curve, watchDisconnects: watch)
         } catch {
             throw ZeroTaskClientError.invalidArgument("cannot connect to \(endpoint): \(error.message)")
         }

@@ -19,6 +19,10 @@ final class NodeLoop: @unchecked Sendable {
     /// the loop calls directly (see `broker`). Replaced on a failover (`useBroker`).
     var dealer: ZMQSocket?
     var sub: ZMQSocket?
+    /// With a failover list: the dealer's monitor (`ZMQ_EVENT_DISCONNECTED`), so that a broker
+    /// whose connection drops is left at once.
+    var monitor: ZMQSocket?
+    var monitors = 0
     let context: ZMQContext
     let subscriptions: [String]
     let wake: WakePipe
@@ -68,6 +72,19 @@ final class NodeLoop: @unchecked Sendable {
             return
         }
         (dealer, sub) = try Self.openSockets(config, index: 0, nodeID: nodeID, subscriptions: subscriptions, context: context)
+        monitor = try watch(dealer)
+    }
+
+    /// A PAIR socket that hears when `dealer`'s connection drops; nil without a failover list.
+    private func watch(_ dealer: ZMQSocket?) throws -> ZMQSocket? {
+        guard let dealer, config.brokers.count > 1 else { return nil }
+        monitors += 1
+        let endpoint = "inproc://zerotask-node-monitor-\(getpid())-\(monitors)"
+        try dealer.monitor(endpoint, events: Int32(ZMQMonitorEvent.disconnected))
+        let pair = try ZMQSocket(context, .pair)
+        try pair.setLinger(milliseconds: 0)
+        try pair.connect(endpoint)
+        return pair
     }
 
     /// The DEALER and SUB sockets to broker `index` of `config.brokers`.
@@ -97,11 +114,14 @@ final class NodeLoop: @unchecked Sendable {
         guard broker == nil else { return }
         dealer?.close(lingerMilliseconds: 0)
         sub?.close(lingerMilliseconds: 0)
+        monitor?.close(lingerMilliseconds: 0)
         dealer = nil
         sub = nil
+        monitor = nil
         pollCache = nil
         do {
             (dealer, sub) = try Self.openSockets(config, index: index, nodeID: nodeID, subscriptions: subscriptions, context: context)
+            monitor = try watch(dealer)
             logger.info("connecting to the broker at \(config.brokers[index])")
         } catch {
             // The endpoints were checked at start: not expected. The requests that find no
@@ -136,6 +156,7 @@ final class NodeLoop: @unchecked Sendable {
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
         sub?.close(lingerMilliseconds: 0)
+        monitor?.close(lingerMilliseconds: 0)
         broker?.finish()
         logger.info("node stopped")
     }
@@ -233,6 +254,7 @@ final class NodeLoop: @unchecked Sendable {
         var poller = ZMQPoller()
         var dealer: Int?
         var sub: Int?
+        var monitor: Int?
         var wake = 0
         /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr).
         var handlers: [(worker: WorkerHandle, which: Int, index: Int)] = []
@@ -248,6 +270,7 @@ final class NodeLoop: @unchecked Sendable {
         var set = PollSet()
         if let dealer { set.dealer = set.poller.add(dealer) }
         if let sub { set.sub = set.poller.add(sub) }
+        if let monitor { set.monitor = set.poller.add(monitor) }
         set.wake = set.poller.add(fd: wake.readFD)
         for h in handles {
             set.handlers.append((h, 0, set.poller.add(fd: h.process.channel.fd, h.outputBlocked ? [.readable, .writable] : .readable)))
@@ -276,6 +299,7 @@ final class NodeLoop: @unchecked Sendable {
         pollCache = set
         if let i = set.dealer, ready[i].contains(.readable) { receiveFromBroker() }
         if let i = set.sub, ready[i].contains(.readable) { receiveNotifications() }
+        if let i = set.monitor, ready[i].contains(.readable) { receiveMonitorEvents() }
         if ready[set.wake].contains(.readable) { wakeUp() }
         for (h, which, i) in set.handlers where !ready[i].isEmpty {
             guard handles.contains(where: { $0 === h }) else { continue }
@@ -330,6 +354,15 @@ final class NodeLoop: @unchecked Sendable {
                 if let response = Response(json: r) { execute(machine.brokerReplied(response, now: Self.now())) }
             }
         }
+    }
+
+    /// The dealer's monitor: a dropped connection is a lost broker.
+    func receiveMonitorEvents() {
+        var dropped = false
+        while let frames = try? monitor?.receiveFrames(dontWait: true) {
+            if ZMQMonitorEvent(frames: frames)?.event == ZMQMonitorEvent.disconnected { dropped = true }
+        }
+        if dropped { execute(machine.brokerDisconnected(now: Self.now())) }
     }
 
     func receiveNotifications() {

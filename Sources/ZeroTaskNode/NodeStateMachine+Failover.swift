@@ -32,6 +32,17 @@ extension NodeStateMachine {
         emit(.useBroker(index: brokerIndex))
     }
 
+    /// The connection to the broker in use dropped (its process ended, or the network cut it):
+    /// with another broker in the list the node fails over now, not at the next request's
+    /// deadline. With one broker nothing changes: libzmq connects again by itself.
+    func brokerDisconnected(now: Double) -> [NodeAction] {
+        if config.brokers.count > 1, !phase.isStopping {
+            logger.warning("lost the connection to the broker at \(currentBroker)")
+            failOver(now: now)
+        }
+        return takeActions()
+    }
+
     /// The tasks `node_check_tasks` lists: those the broker in use assigned.
     func confirmableTaskIDs() -> [String] {
         let held = heldTaskIDs()

@@ -84,7 +84,7 @@ final class NodeStateMachine {
 
     func emit(_ action: NodeAction) { actions.append(action) }
 
-    private func takeActions() -> [NodeAction] {
+    func takeActions() -> [NodeAction] {
         defer { actions = [] }
         return actions
     }

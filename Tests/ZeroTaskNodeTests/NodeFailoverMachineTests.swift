@@ -79,6 +79,21 @@ import ZeroTaskProtocol
         #expect(sends(moved, "node_connect").count == 1)
     }
 
+    @Test func aDroppedConnectionFailsOverAtOnce() throws {
+        let h = NodeMachineHarness { $0.brokers = Self.brokers }
+        let pull = try h.register()
+        _ = h.reply(pull, [assignment("t1")]) + h.tick()
+        // The broker's process ended: its connection dropped, long before any deadline.
+        let moved = h.machine.brokerDisconnected(now: h.now) + h.tick()
+        #expect(moves(moved) == [1])
+        #expect(sends(moved, "node_connect").count == 1)
+        #expect(h.machine.orphans == ["t1"])
+        // With one broker a dropped connection changes nothing: libzmq reconnects by itself.
+        let single = NodeMachineHarness()
+        _ = try single.register()
+        #expect(single.machine.brokerDisconnected(now: single.now).isEmpty)
+    }
+
     @Test func oneBrokerMeansNoFailover() throws {
         let h = NodeMachineHarness()
         _ = try h.register()
