@@ -49,8 +49,12 @@ import ZeroTaskTestSupport
         let a = try Self.startBroker()
         let b = try Self.startBroker()
         defer { a.process.stop(); b.process.stop() }
+        // The node's list from its configuration file, as a YAML list.
+        let dir = FixturePlugins.temporaryDirectory("zt-failover-node")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "node:\n  broker: [\(a.request), \(b.request)]\n".write(toFile: dir + "/zerotask.yaml", atomically: true, encoding: .utf8)
         let node = try ChildProcess(Binaries.zerotask, [
-            "node", "--broker", "\(a.request),\(b.request)", "--plugins", try RealNode.plugins.get(),
+            "node", "--config", dir + "/zerotask.yaml", "--plugins", try RealNode.plugins.get(),
             "--workers", "1", "--http", "off", "--heartbeat-interval", "1", "--node-id", "fo-node",
         ])
         defer { node.stop() }
