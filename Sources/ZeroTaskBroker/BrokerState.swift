@@ -46,6 +46,8 @@ public struct BrokerState: Sendable {
     var tasks: [String: TaskRecord] = [:]
     var queues: [String: TaskQueue] = [:]
     var queuedCount = 0
+    /// The workflow each pending workflow task belongs to (`BrokerState+Workflows`).
+    var workflowOf: [String: String] = [:]
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()

@@ -139,6 +139,9 @@ struct TaskRecord: Sendable {
         return params == spec.params
     }
 
+    /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
+    var keepsParams: Bool { method == Workflow.method }
+
     /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
     var assignment: JSONValue {
         var o = JSONObject()
@@ -166,6 +169,7 @@ struct TaskRecord: Sendable {
         if let timeout { o.append("timeout", .double(timeout)) }
         if let resultTTL { o.append("result_ttl", .double(resultTTL)) }
         if let error { o.append("error", error.json) }
+        if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
         return .object(o)
     }
 }
