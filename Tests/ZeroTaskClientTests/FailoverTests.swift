@@ -19,13 +19,24 @@ import ZeroTaskTestSupport
 
     static let context = ZMQContext()
 
+    /// Polls `condition` every 50 ms for up to `seconds`, sleeping as a Swift task: these tests
+    /// run beside others on a small cooperative pool, which a blocking poll would hold up.
+    static func until(_ seconds: Double, _ condition: () throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try condition()
+    }
+
     /// A memory broker on free ports, once it answers.
-    static func startBroker() throws -> Broker {
+    static func startBroker() async throws -> Broker {
         let request = try unusedEndpoint(), publish = try unusedEndpoint()
         let process = try ChildProcess(Binaries.zerotask, [
             "broker", "--store", "memory", "--request", request, "--publish", publish, "--http", "off",
         ])
-        let answered = try eventually(30) {
+        let answered = try await until(30) {
             guard process.isRunning else { return true }
             let peer = try TestPeer(endpoint: request, context: context)
             return (try? peer.call("stats").outcome.get()) != nil
@@ -46,8 +57,8 @@ import ZeroTaskTestSupport
     }
 
     @Test func aClientAndANodeWithBothBrokersCarryOnOnTheSecondWhenTheFirstIsKilled() async throws {
-        let a = try Self.startBroker()
-        let b = try Self.startBroker()
+        let a = try await Self.startBroker()
+        let b = try await Self.startBroker()
         defer { a.process.stop(); b.process.stop() }
         // The node's list from its configuration file, as a YAML list.
         let dir = FixturePlugins.temporaryDirectory("zt-failover-node")
@@ -58,7 +69,7 @@ import ZeroTaskTestSupport
             "--workers", "1", "--http", "off", "--heartbeat-interval", "1", "--node-id", "fo-node",
         ])
         defer { node.stop() }
-        #expect(eventually(60) { Self.serves(a.request, "math.add") }, "the node registers with the first broker")
+        #expect(await Self.until(60) { Self.serves(a.request, "math.add") }, "the node registers with the first broker")
 
         let client = try await ZeroTaskClient(request: "\(a.request), \(b.request)", requestTimeout: .seconds(2))
         #expect(client.brokers.endpoints == [a.request, b.request])
@@ -80,7 +91,7 @@ import ZeroTaskTestSupport
         let status = try await late.status()
         #expect([.queued, .assigned, .running, .finished].contains(status))
         // The node fails over too, registers at b and runs what b holds.
-        #expect(eventually(60) { Self.serves(b.request, "math.mul") }, "the node moved to the second broker:\n\(node.output)")
+        #expect(await Self.until(60) { Self.serves(b.request, "math.mul") }, "the node moved to the second broker:\n\(node.output)")
         // For the record (not checked): how long from the kill until b lists the node.
         print("failover: the node serves at the second broker \(String(format: "%.2f", Date().timeIntervalSince(killed))) s after the first was killed")
         #expect(try await late.wait(timeout: .seconds(60)) == 42)
@@ -94,8 +105,8 @@ import ZeroTaskTestSupport
     }
 
     @Test func aCallAndAWaitParkedAtTheKilledBrokerResumeOnTheNext() async throws {
-        let a = try Self.startBroker()
-        let b = try Self.startBroker()
+        let a = try await Self.startBroker()
+        let b = try await Self.startBroker()
         defer { a.process.stop(); b.process.stop() }
         let nodeA = try TestNode(broker: a.request, nodeID: "fo-a")
         let nodeB = try TestNode(broker: b.request, nodeID: "fo-b")
@@ -116,7 +127,7 @@ import ZeroTaskTestSupport
         let waiting = Task { try await handle.wait(timeout: .seconds(20)) }
         let calling = Task { try await client.call("sleep", .positional([1.5]), timeout: .seconds(20)) }
         // Both are parked at a (its node sleeps) when a dies.
-        #expect(eventually(20) {
+        #expect(await Self.until(20) {
             let nodes = try? TestPeer(endpoint: a.request, context: Self.context).call("nodes").outcome.get().arrayValue
             return (nodes ?? []).reduce(0) { $0 + ($1["assigned"]?.int64Value ?? 0) } >= 1
         })
@@ -130,7 +141,7 @@ import ZeroTaskTestSupport
     }
 
     @Test func aClientWhoseFirstBrokerIsDeadConnectsToTheNext() async throws {
-        let b = try Self.startBroker()
+        let b = try await Self.startBroker()
         defer { b.process.stop() }
         let dead = try unusedEndpoint()
         let client = try await ZeroTaskClient(request: "\(dead),\(b.request)", requestTimeout: .seconds(1))
@@ -155,7 +166,7 @@ import ZeroTaskTestSupport
     }
 
     @Test func theCLIWithADeadFirstBrokerUsesTheNextAndNamesAMalformedEntry() async throws {
-        let b = try Self.startBroker()
+        let b = try await Self.startBroker()
         defer { b.process.stop() }
         let node = try RealNode(request: b.request, publish: b.publish, waitingFor: "math.add")
         defer { node.stop() }
