@@ -2,8 +2,9 @@ import ZeroTaskProtocol
 
 /// Failing over between the brokers of a list (`ZeroTaskClient.brokers`).
 ///
-/// A broker that leaves a request unanswered past its deadline (`requestTimeout`, plus the
-/// wait of a long poll) is taken as gone: the client opens a connection to the next broker of
+/// A broker whose connection drops (its process ended: the DEALER's monitor tells at once), or
+/// that leaves a request unanswered past its deadline (`requestTimeout`, plus the wait of a long
+/// poll), is taken as gone: the client opens a connection to the next broker of
 /// the list, round robin, connects there with its same client id (`client_connect`), and sends
 /// the request again. What follows the request's kind:
 ///

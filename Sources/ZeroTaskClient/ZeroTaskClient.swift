@@ -19,8 +19,9 @@ import ZeroMQ
 /// broker lost fail with the broker's "unknown task" error.
 ///
 /// Given several brokers (`tcp://a:5555,tcp://b:5555`), the client talks to one at a time and
-/// fails over to the next, round robin, when the current one leaves a request unanswered past
-/// its deadline: it connects there with the same client id and sends the request again. Every
+/// fails over to the next, round robin, when its connection to the current one drops (a killed
+/// broker: at once) or that broker leaves a request unanswered past its deadline: it connects
+/// there with the same client id and sends the request again. Every
 /// submission then carries a task id the client chose, so a submission resent after a failover
 /// is idempotent (the broker returns the same task), and waits resume on the new broker
 /// (see `ZeroTaskClient+Failover.swift`).
