@@ -217,8 +217,10 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
             // Deadlines are checked every 50 ms: precise enough, and O(1) per message.
             let timeout = !commands.isEmpty ? 0 : pending.isEmpty ? 1000 : 50
             do throws(ZMQError) {
-                _ = pending.hasUnsent
+                let ready = pending.hasUnsent
                     ? try sending.poll(timeoutMilliseconds: timeout) : try idle.poll(timeoutMilliseconds: timeout)
+                // The monitor is the third item of both poll sets; read only when it has news.
+                let monitorReady = monitor != nil && ready.count > 2 && ready[2].contains(.readable)
                 drainWake()
                 // Replies resume jobs that run here and queue new requests: send those now
                 // rather than after another poll.
@@ -227,7 +229,7 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
                     for command in commands.take() { apply(command) }
                     try sendWaiting()
                     try receiveReplies()
-                    if monitor != nil { droppedConnection() }
+                    if monitorReady && rounds == 0 { droppedConnection() }
                     rounds += 1
                 } while rounds < 8 && !commands.isEmpty
             } catch where error.isTerminated {

@@ -76,7 +76,7 @@ extension ZeroTaskClient {
     func resendable(_ options: TaskOptions) -> TaskOptions {
         guard brokers.failsOver, options.taskID == nil else { return options }
         var o = options
-        o.taskID = Self.newTaskID()
+        o.taskID = newTaskID()
         return o
     }
 
@@ -88,8 +88,9 @@ extension ZeroTaskClient {
         return e.code == ErrorCode.invalidTaskID.rawValue && e.message.hasSuffix("is taken")
     }
 
-    /// A task id no other submission of this client uses: 128 random bits.
-    static func newTaskID() -> String {
-        "f" + String(UInt64.random(in: .min ... .max), radix: 36) + "." + String(UInt64.random(in: .min ... .max), radix: 36)
+    /// A task id no other submission of this client uses: this client object's random prefix
+    /// (64 bits, so two clients under one client id never meet) and a counter.
+    func newTaskID() -> String {
+        taskIDPrefix + String(taskIDCounter.add(1, ordering: .relaxed).newValue, radix: 36)
     }
 }

@@ -30,7 +30,7 @@ extension ZeroTaskClient {
         o.append("tasks", .array(tasks.map(\.json)))
         if let callback { o.append("callback", callback.json) }
         // With brokers to fail over to, a workflow resent after a failover must name itself.
-        if let id = id ?? (brokers.failsOver ? Self.newTaskID() : nil) { o.append("task_id", .string(id)) }
+        if let id = id ?? (brokers.failsOver ? newTaskID() : nil) { o.append("task_id", .string(id)) }
         let answer = try await rpc(.clientNewWorkflow, .named(o))
         guard let s = answer.stringValue else {
             throw ZeroTaskClientError.invalidResponse("client_new_workflow answered \(answer), not a task id")

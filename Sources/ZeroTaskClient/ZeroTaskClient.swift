@@ -48,6 +48,9 @@ public final class ZeroTaskClient: Sendable {
     let curve: CurveClientKeys?
     /// The connection in use, to which broker of the list, and how many failovers made it.
     let link: Mutex<Link>
+    /// What the task ids this client generates start with (`newTaskID`), and their counter.
+    let taskIDPrefix = "f" + String(UInt64.random(in: .min ... .max), radix: 36) + "."
+    let taskIDCounter = Atomic<UInt64>(0)
     /// A failover in progress, shared by every request that found the broker gone.
     let failingOver = Mutex<(generation: Int, task: Task<Void, Error>)?>(nil)
 
