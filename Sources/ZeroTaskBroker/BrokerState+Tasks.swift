@@ -43,6 +43,10 @@ extension BrokerState {
         return t
     }
 
+    /// Queues a task and returns its id. A task id the client chose that names one of its own
+    /// tasks with the same method and params is a resend, not a new task: its id comes back and
+    /// nothing changes (clients resend with the same id after failing over to another broker).
+    /// The same id with a different method or params, or another client's, is -32020.
     mutating func submit(_ submission: Submission, clientID: String, now: Double) throws(BrokerError) -> String {
         let s = submission.spec
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
@@ -55,7 +59,11 @@ extension BrokerState {
             guard Identifier.isValidID(given), Identifier.isValidID(id) else {
                 throw .invalidTaskID(given)
             }
-            guard tasks[id] == nil else { throw .taskIDTaken(id) }
+            if let existing = tasks[id] {
+                // A resend (the client failed over before it heard the reply) is idempotent.
+                guard existing.isResubmission(of: s, by: clientID) else { throw .taskIDTaken(id) }
+                return id
+            }
         } else {
             id = "\(clientID)-\(idPrefix)\(String(nextSequence, radix: 36))"
         }

@@ -151,6 +151,13 @@ struct TaskRecord: Sendable {
         set { writable.waitingUntil = newValue }
     }
 
+    /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and
+    /// params. A finished task no longer keeps its params, so nothing can be compared: never.
+    func isResubmission(of spec: TaskSpec, by clientID: String) -> Bool {
+        guard self.clientID == clientID, method == spec.method, !(status == .finished && params == .null) else { return false }
+        return params == spec.params
+    }
+
     /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
     var keepsParams: Bool { method == Workflow.method }
 

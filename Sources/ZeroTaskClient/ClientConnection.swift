@@ -25,8 +25,12 @@ final class ClientConnection: Sendable {
 
     /// Creates the sockets and starts the I/O thread. Nothing is sent yet: libzmq connects in
     /// the background and requests wait (until their deadline) for the connection to complete.
-    /// - Parameter curve: CURVE keys for the connection; nil: plain.
-    init(endpoint: String, context: ZMQContext, curve: CurveClientKeys? = nil) throws(ZMQError) {
+    /// - Parameters:
+    ///   - curve: CURVE keys for the connection; nil: plain.
+    ///   - watchDisconnects: when the connection to the broker drops (its process ended), fail
+    ///     the requests sent on it at once (`.noAnswer`) rather than at their deadlines: a
+    ///     client with brokers to fail over to moves on without waiting.
+    init(endpoint: String, context: ZMQContext, curve: CurveClientKeys? = nil, watchDisconnects: Bool = false) throws(ZMQError) {
         self.endpoint = endpoint
         // A plain pipe, not a libzmq socket: each poll of it is one descriptor for poll(2), with
         // none of the mailbox checks a socket costs on every zmq_poll.
@@ -41,10 +45,20 @@ final class ClientConnection: Sendable {
         try dealer.setHighWaterMarks(send: 100_000, receive: 100_000)
         try dealer.setLinger(milliseconds: 200)
         try dealer.secure(with: curve)
+        var monitor: ZMQSocket?
+        if watchDisconnects {
+            let name = "inproc://zerotask-client-monitor-\(Self.monitors.add(1, ordering: .relaxed).newValue)"
+            try dealer.monitor(name, events: Int32(ZMQMonitorEvent.disconnected) | Int32(ZMQMonitorEvent.connected))
+            let pair = try ZMQSocket(context, .pair)
+            try pair.setLinger(milliseconds: 0)
+            try pair.connect(name)
+            monitor = pair
+        }
+        // After the monitor: it hears the first connection too.
         try dealer.connect(endpoint)
 
         commands = CommandQueue(wake: wake)
-        let loop = ClientIOLoop(dealer: dealer, wake: wake, commands: commands)
+        let loop = ClientIOLoop(dealer: dealer, monitor: monitor, wake: wake, commands: commands)
         executor = loop
         let thread = Thread { loop.run() }
         thread.name = "zerotask-client-io"
@@ -52,6 +66,9 @@ final class ClientConnection: Sendable {
     }
 
     deinit { commands.push(.stop) }
+
+    /// Names each monitor's inproc endpoint apart.
+    private static let monitors = Atomic<Int>(0)
 
     /// A fresh JSON-RPC id.
     func nextID() -> Int64 { commands.nextID() }
@@ -161,15 +178,20 @@ final class CommandQueue: Sendable {
 /// The I/O thread's work. Everything here runs on that one thread.
 final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
     private let dealer: ZMQSocket
+    /// Hears the dealer's connection drop (`ClientConnection(watchDisconnects:)`), or nil.
+    private let monitor: ZMQSocket?
     private let wake: WakePipe
     private let commands: CommandQueue
     private var pending = PendingRequests()
     private var stopping = false
+    /// The monitor saw the connection drop and not come back: requests fail at once.
+    private var down = false
     /// Whether requests carry the empty delimiter frame (see `sendFramed`).
     let delimited = Atomic<Bool>(true)
 
-    init(dealer: ZMQSocket, wake: WakePipe, commands: CommandQueue) {
+    init(dealer: ZMQSocket, monitor: ZMQSocket?, wake: WakePipe, commands: CommandQueue) {
         self.dealer = dealer
+        self.monitor = monitor
         self.wake = wake
         self.commands = commands
     }
@@ -186,13 +208,19 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
         var sending = ZMQPoller()
         sending.add(fd: wake.readFD)
         sending.add(dealer, [.readable, .writable])
+        if let monitor {
+            idle.add(monitor, .readable)
+            sending.add(monitor, .readable)
+        }
         var nextSweep = 0.0
         while !stopping {
             // Deadlines are checked every 50 ms: precise enough, and O(1) per message.
             let timeout = !commands.isEmpty ? 0 : pending.isEmpty ? 1000 : 50
             do throws(ZMQError) {
-                _ = pending.hasUnsent
+                let ready = pending.hasUnsent
                     ? try sending.poll(timeoutMilliseconds: timeout) : try idle.poll(timeoutMilliseconds: timeout)
+                // The monitor is the third item of both poll sets; read only when it has news.
+                let monitorReady = monitor != nil && ready.count > 2 && ready[2].contains(.readable)
                 drainWake()
                 // Replies resume jobs that run here and queue new requests: send those now
                 // rather than after another poll.
@@ -201,6 +229,7 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
                     for command in commands.take() { apply(command) }
                     try sendWaiting()
                     try receiveReplies()
+                    if monitorReady && rounds == 0 { droppedConnection() }
                     rounds += 1
                 } while rounds < 8 && !commands.isEmpty
             } catch where error.isTerminated {
@@ -225,6 +254,7 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
         }
         for r in pending.removeAll() { r.completion(.closed) }
         dealer.close(lingerMilliseconds: 200)
+        monitor?.close(lingerMilliseconds: 0)
     }
 
     private func drainWake() {
@@ -234,7 +264,11 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
     private func apply(_ command: CommandQueue.Command) {
         switch command {
         case .send(let r):
-            if !pending.add(r) { r.completion(.cancelled) }
+            if down {
+                r.completion(.noAnswer)
+            } else if !pending.add(r) {
+                r.completion(.cancelled)
+            }
         case .cancel(let id):
             pending.cancel(id)?.completion(.cancelled)
         case .run(let job):
@@ -280,6 +314,22 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
             guard try dealer.send(UnsafeRawBufferPointer(start: nil, count: 0), more: true, dontWait: true) else { return false }
         }
         return try dealer.send(body, dontWait: true)
+    }
+
+    /// The broker's connection dropped: what was sent on it will not be answered, and what is
+    /// asked until it is back fails at once (the client fails over to another broker).
+    private func droppedConnection() {
+        var dropped = false
+        while let frames = try? monitor?.receiveFrames(dontWait: true), let event = ZMQMonitorEvent(frames: frames) {
+            if event.event == ZMQMonitorEvent.disconnected {
+                dropped = true
+                down = true
+            } else if event.event == ZMQMonitorEvent.connected {
+                down = false
+            }
+        }
+        guard dropped else { return }
+        for r in pending.takeInFlight() + pending.takeUnsent() { r.completion(.noAnswer) }
     }
 
     private func receiveReplies() throws(ZMQError) {

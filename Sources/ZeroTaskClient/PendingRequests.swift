@@ -103,6 +103,21 @@ struct PendingRequests {
         return out
     }
 
+    /// Removes and returns the requests sent and not answered (the connection dropped).
+    mutating func takeInFlight() -> [OutgoingRequest] {
+        defer { inFlight = [:] }
+        return Array(inFlight.values)
+    }
+
+    /// Removes and returns the requests not sent yet.
+    mutating func takeUnsent() -> [OutgoingRequest] {
+        defer {
+            unsent = []
+            unsentHead = 0
+        }
+        return Array(unsent[unsentHead...])
+    }
+
     /// Removes and returns everything (the connection stops).
     mutating func removeAll() -> [OutgoingRequest] {
         let out = Array(unsent[unsentHead...]) + Array(inFlight.values)

@@ -17,6 +17,8 @@ extension ZeroTaskClient {
         options: TaskOptions = TaskOptions()) async throws -> JSONValue
     {
         try await requireServed(method)
+        let generated = options.taskID == nil && brokers.failsOver
+        let options = resendable(options)
         // Submit and wait in one request (`client_call`): the broker answers when the task
         // completes. A long task outlives that first wait and is then waited for as usual.
         let start = monotonicSeconds()
@@ -35,6 +37,9 @@ extension ZeroTaskClient {
             }
             if entry["result"] != nil || entry["error"] != nil { return try TaskHandle.outcome(entry, id) }
             task = TaskHandle(id: id, client: self)
+        } catch let error as ZeroTaskClientError where generated && Self.isTaken(error) {
+            // Our own id, taken: the task was submitted before a failover. Wait for it.
+            task = TaskHandle(id: "\(clientID)-\(options.taskID!)", client: self)
         } catch ZeroTaskClientError.unsupported {
             // A seed-only broker: submit, then wait by polling (see ResultWaiters).
             task = try await submit(method, params, options: options)
@@ -69,6 +74,8 @@ extension ZeroTaskClient {
     public func submit(_ method: String, _ params: Params = .none, options: TaskOptions = TaskOptions())
         async throws -> TaskHandle
     {
+        let generated = options.taskID == nil && brokers.failsOver
+        let options = resendable(options)
         let request: Params
         if options.fitsSeedForm {
             // By position, as the seed spec writes it: any broker reads that.
@@ -83,7 +90,13 @@ extension ZeroTaskClient {
             options.append(to: &o)
             request = .named(o)
         }
-        let id = try await rpc(.clientNewTask, request)
+        let id: JSONValue
+        do {
+            id = try await rpc(.clientNewTask, request)
+        } catch let error as ZeroTaskClientError where generated && Self.isTaken(error) {
+            // Our own id, taken: the task was submitted before a failover (and has finished).
+            return TaskHandle(id: "\(clientID)-\(options.taskID!)", client: self)
+        }
         guard let s = id.stringValue else {
             throw ZeroTaskClientError.invalidResponse("client_new_task answered \(id), not a task id")
         }
@@ -97,6 +110,8 @@ extension ZeroTaskClient {
         out.reserveCapacity(specs.count)
         // Stay well under the broker's max_message_bytes (1 MiB by default).
         var chunk: [JSONValue] = []
+        /// The task id this client generated for each entry of the chunk, if it did.
+        var generatedIDs: [String?] = []
         var bytes = 0
         func flush() async throws {
             guard !chunk.isEmpty else { return }
@@ -113,27 +128,35 @@ extension ZeroTaskClient {
                     }
                 }
                 chunk.removeAll(keepingCapacity: true)
+                generatedIDs.removeAll(keepingCapacity: true)
                 bytes = 0
                 return
             }
             guard let list = answer.arrayValue, list.count == chunk.count else {
                 throw ZeroTaskClientError.invalidResponse("client_new_tasks answered \(list(answer)) for \(chunk.count) tasks")
             }
-            for entry in list {
+            for (entry, generated) in zip(list, generatedIDs) {
                 if let id = entry.stringValue {
                     out.append(.success(TaskHandle(id: id, client: self)))
+                } else if let generated, let e = RPCError(json: entry), Self.isTaken(.invalidRequest(e)) {
+                    // Our own id, taken: submitted before a failover.
+                    out.append(.success(TaskHandle(id: "\(clientID)-\(generated)", client: self)))
                 } else {
                     out.append(.failure(.invalidRequest(RPCError(json: entry) ?? RPCError(.internalError, "\(entry)"))))
                 }
             }
             chunk.removeAll(keepingCapacity: true)
+            generatedIDs.removeAll(keepingCapacity: true)
             bytes = 0
         }
-        for spec in specs {
+        for var spec in specs {
+            let given = spec.options.taskID
+            spec.options = resendable(spec.options)
             let json = spec.json
             let size = json.jsonBytes.count
             if !chunk.isEmpty && (bytes + size > 256 << 10 || chunk.count >= 1000) { try await flush() }
             chunk.append(json)
+            generatedIDs.append(given == nil ? spec.options.taskID : nil)
             bytes += size + 1
         }
         try await flush()

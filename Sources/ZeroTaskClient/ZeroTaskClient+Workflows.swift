@@ -29,7 +29,8 @@ extension ZeroTaskClient {
         o.append("kind", .string(kind))
         o.append("tasks", .array(tasks.map(\.json)))
         if let callback { o.append("callback", callback.json) }
-        if let id { o.append("task_id", .string(id)) }
+        // With brokers to fail over to, a workflow resent after a failover must name itself.
+        if let id = id ?? (brokers.failsOver ? newTaskID() : nil) { o.append("task_id", .string(id)) }
         let answer = try await rpc(.clientNewWorkflow, .named(o))
         guard let s = answer.stringValue else {
             throw ZeroTaskClientError.invalidResponse("client_new_workflow answered \(answer), not a task id")

@@ -17,27 +17,62 @@ import ZeroMQ
 /// When the broker restarts and forgets the client (-32010), the client connects again with the
 /// same client id and retries the request once, so new calls keep working; tasks a memory-only
 /// broker lost fail with the broker's "unknown task" error.
+///
+/// Given several brokers (`tcp://a:5555,tcp://b:5555`), the client talks to one at a time and
+/// fails over to the next, round robin, when its connection to the current one drops (a killed
+/// broker: at once) or that broker leaves a request unanswered past its deadline: it connects
+/// there with the same client id and sends the request again. Every
+/// submission then carries a task id the client chose, so a submission resent after a failover
+/// is idempotent (the broker returns the same task), and waits resume on the new broker
+/// (see `ZeroTaskClient+Failover.swift`).
 public final class ZeroTaskClient: Sendable {
-    /// The broker's request endpoint, e.g. `tcp://127.0.0.1:5555`.
-    public let requestEndpoint: String
-    /// The broker's publish endpoint (by default the request endpoint's port plus one). The
-    /// client works without notifications; this is kept for tools that subscribe to them.
-    public let publishEndpoint: String?
+    /// The brokers to use, in the order they are tried; one endpoint: no failover.
+    public let brokers: BrokerEndpoints
+    /// The request endpoint of the broker in use, e.g. `tcp://127.0.0.1:5555`.
+    public var requestEndpoint: String { link.withLock { brokers[$0.index] } }
+    /// The publish endpoint of the broker in use (by default its request endpoint's port plus
+    /// one; an explicit `publish` names the first broker's). The client works without
+    /// notifications; this is kept for tools that subscribe to them.
+    public var publishEndpoint: String? {
+        let index = link.withLock { $0.index }
+        return index == 0 ? explicitPublish ?? PublishEndpoint.derived(fromRequest: brokers[0])
+            : PublishEndpoint.derived(fromRequest: brokers[index])
+    }
     /// The id the broker knows this client by; tasks are visible only to their own client.
     public let clientID: String
     /// How long any one request may wait for the broker's answer.
     public let requestTimeout: Duration
 
-    let connection: ClientConnection
+    private let explicitPublish: String?
+    let context: ZMQContext
+    let curve: CurveClientKeys?
+    /// The connection in use, to which broker of the list, and how many failovers made it.
+    let link: Mutex<Link>
+    /// What the task ids this client generates start with (`newTaskID`), and their counter.
+    let taskIDPrefix = "f" + String(UInt64.random(in: .min ... .max), radix: 36) + "."
+    let taskIDCounter = Atomic<UInt64>(0)
+    /// A failover in progress, shared by every request that found the broker gone.
+    let failingOver = Mutex<(generation: Int, task: Task<Void, Error>)?>(nil)
+
+    struct Link: Sendable {
+        var index: Int
+        var generation: Int
+        var connection: ClientConnection
+    }
+
+    /// The connection requests go to now.
+    var connection: ClientConnection { link.withLock { $0.connection } }
     let waiters = ResultWaiters()
     private let methodCache = Mutex<MethodCache>(MethodCache())
     private let reconnecting = Mutex<Task<Void, Error>?>(nil)
     private let closed = Atomic<Bool>(false)
+    /// Whether `close` was called.
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
     /// Learned from a -32601 to an extension: the broker speaks only the seed methods, so
     /// extensions are not tried again and nothing travels in a batch.
-    private let seedOnly = Atomic<Bool>(false)
+    let seedOnly = Atomic<Bool>(false)
     /// Set once the broker answered an extension: it is a ZeroTask broker.
-    private let extensionsAnswered = Atomic<Bool>(false)
+    let extensionsAnswered = Atomic<Bool>(false)
 
     /// Whether the broker turned out to implement only the seed methods.
     public var brokerIsSeedOnly: Bool { seedOnly.load(ordering: .relaxed) }
@@ -52,7 +87,8 @@ public final class ZeroTaskClient: Sendable {
     /// Connects to a broker (`client_connect`).
     ///
     /// - Parameters:
-    ///   - request: the broker's request endpoint; nil reads `ZEROTASK_BROKER` from the
+    ///   - request: the broker's request endpoint, or several separated by commas to fail over
+    ///     between (`tcp://a:5555,tcp://b:5555`); nil reads `ZEROTASK_BROKER` from the
     ///     environment (as the `zerotask` command does), else `tcp://127.0.0.1:5555`.
     ///   - publish: the broker's publish endpoint; nil means the request endpoint's host with
     ///     the port plus one.
@@ -65,35 +101,77 @@ public final class ZeroTaskClient: Sendable {
     ///     `ZEROTASK_SECURITY_SECRET_KEY`; nil connects plain. A broker that does not allow the
     ///     key never answers: the call fails with `.brokerUnreachable`.
     /// - Throws: `ZeroTaskClientError.brokerUnreachable` when no broker answers in time,
-    ///   `.invalidRequest` when the broker refuses the client id.
-    public init(
+    ///   `.invalidRequest` when the broker refuses the client id, `.invalidArgument` naming the
+    ///   entry of a list that is no endpoint.
+    public convenience init(
         request: String? = nil, publish: String? = nil, clientID: String? = nil,
         requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
     ) async throws {
-        let request = request ?? Self.environmentBroker()
-        requestEndpoint = request
-        publishEndpoint = publish ?? PublishEndpoint.derived(fromRequest: request)
-        self.requestTimeout = requestTimeout
-        let connection: ClientConnection
+        let brokers: BrokerEndpoints
         do {
-            connection = try ClientConnection(endpoint: request, context: context ?? ZMQContext(), curve: curve)
+            brokers = try BrokerEndpoints(parsing: request ?? Self.environmentBroker())
         } catch {
-            throw ZeroTaskClientError.invalidArgument("cannot connect to \(request): \(error.message)")
+            throw ZeroTaskClientError.invalidArgument(error.description)
         }
-        self.connection = connection
-        let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
-        let answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
-        guard let id = answer.stringValue else {
-            connection.stop()
-            throw ZeroTaskClientError.invalidResponse("client_connect answered \(answer), not a client id")
-        }
-        self.clientID = id
+        try await self.init(brokers: brokers, publish: publish, clientID: clientID, requestTimeout: requestTimeout,
+            context: context, curve: curve)
     }
 
-    deinit { connection.stop() }
+    /// Connects to the first broker of `brokers` that answers (`client_connect`), trying each
+    /// in turn; the others are where the client fails over to. Parameters as for `init(request:)`.
+    public init(
+        brokers: BrokerEndpoints, publish: String? = nil, clientID: String? = nil,
+        requestTimeout: Duration = .seconds(10), context: ZMQContext? = nil, curve: CurveClientKeys? = nil
+    ) async throws {
+        self.brokers = brokers
+        explicitPublish = publish
+        self.requestTimeout = requestTimeout
+        let context = context ?? ZMQContext()
+        self.context = context
+        self.curve = curve
+        let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
+        var found: (index: Int, connection: ClientConnection, id: String)?
+        for index in 0..<brokers.count {
+            let connection = try Self.open(brokers[index], context: context, curve: curve, watch: brokers.failsOver)
+            let answer: JSONValue
+            do {
+                answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
+            } catch ZeroTaskClientError.brokerUnreachable {
+                connection.stop()
+                continue
+            } catch {
+                connection.stop()
+                throw error
+            }
+            guard let id = answer.stringValue else {
+                connection.stop()
+                throw ZeroTaskClientError.invalidResponse("client_connect answered \(answer), not a client id")
+            }
+            found = (index, connection, id)
+            break
+        }
+        guard let found else {
+            throw ZeroTaskClientError.brokerUnreachable(endpoint: brokers.description, seconds: requestTimeout.seconds)
+        }
+        link = Mutex(Link(index: found.index, generation: 0, connection: found.connection))
+        self.clientID = found.id
+    }
 
-    /// The broker endpoint when none is given: `ZEROTASK_BROKER` when set and not empty, else
-    /// the broker's default request endpoint on this machine.
+    /// A connection to one broker (its sockets only: nothing is sent yet).
+    /// - Parameter watch: whether a dropped connection fails its requests at once (to fail over).
+    static func open(_ endpoint: String, context: ZMQContext, curve: CurveClientKeys?, watch: Bool) throws -> ClientConnection {
+        do {
+            return try ClientConnection(endpoint: endpoint, context: context, curve: curve, watchDisconnects: watch)
+        } catch {
+            throw ZeroTaskClientError.invalidArgument("cannot connect to \(endpoint): \(error.message)")
+        }
+    }
+
+    deinit { link.withLock { $0.connection.stop() } }
+
+    /// The broker endpoint (or comma-separated failover list) when none is given:
+    /// `ZEROTASK_BROKER` when set and not empty, else the broker's default request endpoint on
+    /// this machine.
     public static func environmentBroker(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let env = environment["ZEROTASK_BROKER"], !env.isEmpty { return env }
         return defaultBroker
@@ -126,15 +204,34 @@ public final class ZeroTaskClient: Sendable {
 
     /// Calls a broker method (`zerotask.broker.NAME`) and returns its result. On -32010 (the
     /// broker forgot this client, e.g. after a restart) it connects again and retries once.
+    /// With several brokers, a request left unanswered fails over to the next broker and is
+    /// sent again there (each broker at most once per request).
     /// - Parameter wait: extra seconds the broker may hold the request (long polls).
     /// An extension the broker does not implement (-32601) throws `.unsupported`, at once
     /// once that is known, so callers can fall back to the seed methods.
     func rpc(_ method: BrokerMethod, _ params: Params, wait: Double = 0) async throws -> JSONValue {
+        var (connection, generation) = link.withLock { ($0.connection, $0.generation) }
+        var failovers = 0
+        while true {
+            do {
+                return try await rpc(method, params, wait: wait, on: connection)
+            } catch let error as ZeroTaskClientError where failovers + 1 < brokers.count && isLostBroker(error) {
+                failovers += 1
+                try await failOver(from: generation)
+                (connection, generation) = link.withLock { ($0.connection, $0.generation) }
+            }
+        }
+    }
+
+    /// `rpc` on one connection, without failover.
+    private func rpc(_ method: BrokerMethod, _ params: Params, wait: Double, on connection: ClientConnection)
+        async throws -> JSONValue
+    {
         guard !closed.load(ordering: .acquiring) else { throw ZeroTaskClientError.closed }
         let timeout = requestTimeout.seconds + wait
         let seed = seedOnly.load(ordering: .relaxed)
         if seed && !method.isSeed {
-            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: requestEndpoint)
+            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: connection.endpoint)
         }
         // A seed broker may not read JSON-RPC batches: once it is known, requests go one by one.
         let batchable = wait == 0 && !seed
@@ -143,14 +240,14 @@ public final class ZeroTaskClient: Sendable {
             do {
                 answer = try await Self.send(connection, method, params, timeout: timeout, batchable: batchable)
             } catch ZeroTaskClientError.invalidRequest(let e) where e.code == ErrorCode.invalidClientID.rawValue {
-                try await reconnect()
+                try await reconnect(connection)
                 answer = try await Self.send(connection, method, params, timeout: timeout, batchable: batchable)
             }
         } catch ZeroTaskClientError.invalidRequest(let e)
             where e.code == ErrorCode.methodNotFound.rawValue && !method.isSeed
         {
             seedOnly.store(true, ordering: .relaxed)
-            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: requestEndpoint)
+            throw ZeroTaskClientError.unsupported(method: method.wireName, endpoint: connection.endpoint)
         }
         if !extensionsAnswered.load(ordering: .relaxed), !method.isSeed {
             extensionsAnswered.store(true, ordering: .relaxed)
@@ -160,10 +257,10 @@ public final class ZeroTaskClient: Sendable {
     }
 
     /// Connects again under the same id; concurrent callers share one attempt.
-    func reconnect() async throws {
+    func reconnect(_ connection: ClientConnection) async throws {
         let task = reconnecting.withLock { current -> Task<Void, Error> in
             if let current { return current }
-            let t = Task { [connection, clientID, requestTimeout] in
+            let t = Task { [clientID, requestTimeout] in
                 _ = try await Self.send(connection, .clientConnect, .positional([.string(clientID)]),
                     timeout: requestTimeout.seconds)
             }

@@ -16,4 +16,7 @@ enum NodeAction {
     case cancel(worker: Int, task: String)
     /// Kill the worker's process group now and forget the process: the machine has already.
     case kill(worker: Int)
+    /// Fail over: close the sockets to the broker in use and connect to broker `index` of
+    /// `NodeConfig.brokers` (its request and publish endpoints); requests follow there.
+    case useBroker(index: Int)
 }

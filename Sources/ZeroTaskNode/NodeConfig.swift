@@ -6,9 +6,18 @@ import ZeroTaskProtocol
 
 /// A node's settings. Durations in seconds, sizes in bytes; 0 means "no limit" where noted.
 public struct NodeConfig: Sendable {
-    /// The broker's request endpoint (DEALER connects here).
-    public var broker = "tcp://127.0.0.1:5555"
-    /// The broker's publish endpoint; nil: the request endpoint's port plus one.
+    /// The broker's request endpoint (DEALER connects here): the first of `brokers`; setting it
+    /// makes it the only one.
+    public var broker: String {
+        get { brokers[0] }
+        set { brokers = [newValue] }
+    }
+    /// The brokers' request endpoints, tried in this order: the node talks to one at a time and
+    /// fails over to the next, round robin, when the one in use stops answering (a request
+    /// unanswered for `requestTimeout`). Never empty.
+    public var brokers = ["tcp://127.0.0.1:5555"]
+    /// The first broker's publish endpoint; nil: the request endpoint's port plus one (always
+    /// so for the other brokers of a failover list).
     public var publish: String?
     /// CURVE for both sockets to a remote broker (its public key, this node's key pair); nil:
     /// plain connections. A built-in broker is called directly and needs none.
@@ -73,7 +82,13 @@ public struct NodeConfig: Sendable {
 
     /// The publish endpoint to use: explicit, or the one `PublishEndpoint` derives from the
     /// request endpoint (the request endpoint itself where it derives none).
-    public var publishEndpoint: String { publish ?? PublishEndpoint.derived(fromRequest: broker) ?? broker }
+    public var publishEndpoint: String { publishEndpoint(of: 0) }
+
+    /// The publish endpoint of broker `index` of `brokers`.
+    public func publishEndpoint(of index: Int) -> String {
+        let request = brokers[index]
+        return (index == 0 ? publish : nil) ?? PublishEndpoint.derived(fromRequest: request) ?? request
+    }
 
     /// The deadline for a task: the client's timeout, else the manifest's, else the default; capped.
     public func deadline(client: Double?, manifest: Double?) -> Double {

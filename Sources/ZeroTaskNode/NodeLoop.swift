@@ -16,9 +16,15 @@ final class NodeLoop: @unchecked Sendable {
     var logger: Logger
     var nodeID: String { machine.nodeID }
     /// Requests to a remote broker and its notifications; nil with a built-in broker, which
-    /// the loop calls directly (see `broker`).
-    let dealer: ZMQSocket?
-    let sub: ZMQSocket?
+    /// the loop calls directly (see `broker`). Replaced on a failover (`useBroker`).
+    var dealer: ZMQSocket?
+    var sub: ZMQSocket?
+    /// With a failover list: the dealer's monitor (`ZMQ_EVENT_DISCONNECTED`), so that a broker
+    /// whose connection drops is left at once.
+    var monitor: ZMQSocket?
+    var monitors = 0
+    let context: ZMQContext
+    let subscriptions: [String]
     let wake: WakePipe
     /// A built-in broker served by this loop's own poll and called directly (no socket, no
     /// thread between node and broker), or nil.
@@ -45,6 +51,7 @@ final class NodeLoop: @unchecked Sendable {
         self.broker = broker
         self.config = config
         self.wake = wake
+        self.context = context
         let hostname = (HostName.current() ?? "").filter { Identifier.isValidID(String($0)) || $0 == "-" || $0 == "." }
         let nodeID = config.nodeID ?? "\(hostname.isEmpty ? "node" : hostname)-\(getpid())"
         var logger = logger
@@ -54,7 +61,7 @@ final class NodeLoop: @unchecked Sendable {
         snapshot = PluginSnapshot(source: config.pluginsDir)
         sandbox = try NodeSandbox.start(config.sandbox)
 
-        let subscriptions = [
+        subscriptions = [
             "{\"method\":\"zerotask.node.task_cancel\",\"params\":{\"node_id\":\(JSONValue.string(nodeID).jsonString),",
             "{\"method\":\"zerotask.node.broker_node_status\"",
         ]
@@ -64,6 +71,26 @@ final class NodeLoop: @unchecked Sendable {
             sub = nil
             return
         }
+        (dealer, sub) = try Self.openSockets(config, index: 0, nodeID: nodeID, subscriptions: subscriptions, context: context)
+        monitor = try watch(dealer)
+    }
+
+    /// A PAIR socket that hears when `dealer`'s connection drops; nil without a failover list.
+    private func watch(_ dealer: ZMQSocket?) throws -> ZMQSocket? {
+        guard let dealer, config.brokers.count > 1 else { return nil }
+        monitors += 1
+        let endpoint = "inproc://zerotask-node-monitor-\(getpid())-\(monitors)"
+        try dealer.monitor(endpoint, events: Int32(ZMQMonitorEvent.disconnected))
+        let pair = try ZMQSocket(context, .pair)
+        try pair.setLinger(milliseconds: 0)
+        try pair.connect(endpoint)
+        return pair
+    }
+
+    /// The DEALER and SUB sockets to broker `index` of `config.brokers`.
+    static func openSockets(_ config: NodeConfig, index: Int, nodeID: String, subscriptions: [String], context: ZMQContext)
+        throws -> (ZMQSocket, ZMQSocket)
+    {
         let dealer = try ZMQSocket(context, .dealer)
         // Without keys a stable routing id lets the node take its place back after a reconnect
         // (ROUTER handover). With keys its key proves who it is, the broker keeps handover off,
@@ -72,14 +99,35 @@ final class NodeLoop: @unchecked Sendable {
         try dealer.setReconnectInterval(100, max: 2000)
         try dealer.setLinger(milliseconds: 1000)
         try dealer.secure(with: config.curve)
-        try dealer.connect(config.broker)
-        self.dealer = dealer
+        try dealer.connect(config.brokers[index])
         let sub = try ZMQSocket(context, .sub)
         for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.setLinger(milliseconds: 0)
         try sub.secure(with: config.curve)
-        try sub.connect(config.publishEndpoint)
-        self.sub = sub
+        try sub.connect(config.publishEndpoint(of: index))
+        return (dealer, sub)
+    }
+
+    /// Fails over: the sockets to the old broker close (what they still hold is given up: the
+    /// machine sends it again) and new ones connect to broker `index`.
+    private func useBroker(_ index: Int) {
+        guard broker == nil else { return }
+        dealer?.close(lingerMilliseconds: 0)
+        sub?.close(lingerMilliseconds: 0)
+        monitor?.close(lingerMilliseconds: 0)
+        dealer = nil
+        sub = nil
+        monitor = nil
+        pollCache = nil
+        do {
+            (dealer, sub) = try Self.openSockets(config, index: index, nodeID: nodeID, subscriptions: subscriptions, context: context)
+            monitor = try watch(dealer)
+            logger.info("connecting to the broker at \(config.brokers[index])")
+        } catch {
+            // The endpoints were checked at start: not expected. The requests that find no
+            // socket are lost, and the machine fails over again when their deadline passes.
+            logger.error("cannot connect to the broker at \(config.brokers[index]): \(error)")
+        }
     }
 
     static func now() -> Double { monotonicSeconds() }
@@ -89,7 +137,7 @@ final class NodeLoop: @unchecked Sendable {
         if !stale.isEmpty {
             logger.info("removed \(stale.count) private plugin folder\(stale.count == 1 ? "" : "s") left behind by nodes that are gone (\(stale.prefix(3).joined(separator: ", "))\(stale.count > 3 ? ", …" : ""))")
         }
-        logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.broker)")
+        logger.info("node starting: \(config.workers) workers, plugins from \(config.pluginsDir), broker \(config.brokers.joined(separator: ", then "))")
         logSandboxSupport()
         checkPlugins(now: Self.now())
         while !machine.isDone {
@@ -109,6 +157,7 @@ final class NodeLoop: @unchecked Sendable {
         snapshot.removeAll()
         dealer?.close(lingerMilliseconds: 500)
         sub?.close(lingerMilliseconds: 0)
+        monitor?.close(lingerMilliseconds: 0)
         broker?.finish()
         logger.info("node stopped")
     }
@@ -144,6 +193,8 @@ final class NodeLoop: @unchecked Sendable {
                 let exit = killAndReap(h)
                 logger.debug("worker \(id) ended: \(exit)")
                 remove(h)
+            case .useBroker(let index):
+                useBroker(index)
             }
         }
     }
@@ -206,6 +257,7 @@ final class NodeLoop: @unchecked Sendable {
         var poller = ZMQPoller()
         var dealer: Int?
         var sub: Int?
+        var monitor: Int?
         var wake = 0
         /// Worker items: (worker, which: 0 control, 1 stdout, 2 stderr, 3 its pidfd: it ended).
         var handlers: [(worker: WorkerHandle, which: Int, index: Int)] = []
@@ -221,6 +273,7 @@ final class NodeLoop: @unchecked Sendable {
         var set = PollSet()
         if let dealer { set.dealer = set.poller.add(dealer) }
         if let sub { set.sub = set.poller.add(sub) }
+        if let monitor { set.monitor = set.poller.add(monitor) }
         set.wake = set.poller.add(fd: wake.readFD)
         for h in handles {
             set.handlers.append((h, 0, set.poller.add(fd: h.process.channel.fd, h.outputBlocked ? [.readable, .writable] : .readable)))
@@ -250,6 +303,7 @@ final class NodeLoop: @unchecked Sendable {
         pollCache = set
         if let i = set.dealer, ready[i].contains(.readable) { receiveFromBroker() }
         if let i = set.sub, ready[i].contains(.readable) { receiveNotifications() }
+        if let i = set.monitor, ready[i].contains(.readable) { receiveMonitorEvents() }
         if ready[set.wake].contains(.readable) { wakeUp() }
         for (h, which, i) in set.handlers where !ready[i].isEmpty {
             guard handles.contains(where: { $0 === h }) else { continue }
@@ -309,6 +363,15 @@ final class NodeLoop: @unchecked Sendable {
                 if let response = Response(json: r) { execute(machine.brokerReplied(response, now: Self.now())) }
             }
         }
+    }
+
+    /// The dealer's monitor: a dropped connection is a lost broker.
+    func receiveMonitorEvents() {
+        var dropped = false
+        while let frames = try? monitor?.receiveFrames(dontWait: true) {
+            if ZMQMonitorEvent(frames: frames)?.event == ZMQMonitorEvent.disconnected { dropped = true }
+        }
+        if dropped { execute(machine.brokerDisconnected(now: Self.now())) }
     }
 
     func receiveNotifications() {

@@ -30,13 +30,18 @@ extension NodeStateMachine {
         guard registered else { return }
         var free = 0
         if case .running = phase { free = freeSlots(now: now) - waiting.count }
+        var pulled = false
         if free > 0 && !pullInFlight {
             var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
-            let done = takeDone()
+            // Outcomes of tasks from a broker the node left go alone (node_tasks_done), so
+            // that the new broker's refusal of each is heard and logged.
+            let done = orphans.isEmpty ? takeDone() : []
             if !done.isEmpty { params["done"] = .array(done) }
             pullInFlight = true
+            pulled = true
             send(.nodeTaskPull, .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
-        } else if !doneBuffer.isEmpty {
+        }
+        if !doneBuffer.isEmpty && (!pulled || !orphans.isEmpty) {
             let done = takeDone()
             send(.nodeTasksDone, .positional([.string(nodeID), .array(done)]), .done(done), now: now)
         }

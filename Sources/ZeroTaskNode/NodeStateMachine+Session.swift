@@ -72,7 +72,7 @@ extension NodeStateMachine {
                 registered = true
                 advertisedGeneration = methodsGeneration
                 lastHeartbeat = now
-                logger.info("registered with the broker at \(config.broker)")
+                logger.info("registered with the broker at \(currentBroker)")
             case .failure(let e):
                 logger.error("broker refused node_connect: \(e.message)")
                 nextRegisterAt = now + 1
@@ -86,10 +86,13 @@ extension NodeStateMachine {
                 logger.error("node_task_pull failed: \(e.message)")
                 takeBack(kind)
             }
-        case .done:
-            if case .failure(let e) = outcome {
+        case .done(let done):
+            switch outcome {
+            case .failure(let e):
                 logger.error("node_tasks_done failed: \(e.message)")
                 takeBack(kind)
+            case .success(let answers):
+                reported(done, answers: answers)
             }
         case .checkTasks:
             for id in (try? outcome.get())?.arrayValue ?? [] {
@@ -129,7 +132,7 @@ extension NodeStateMachine {
         }
         guard now - oldest >= 2 * config.heartbeatInterval else { return }
         brokerSilentSince = oldest
-        logger.warning("broker at \(config.broker) has not answered for \(SecondsText.format(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
+        logger.warning("broker at \(currentBroker) has not answered for \(SecondsText.format(((now - oldest) * 10).rounded() / 10)) (\(pending.count) request\(pending.count == 1 ? "" : "s") waiting); will keep trying")
     }
 
     /// A request got no answer in time: the broker is gone or restarted.
@@ -137,7 +140,7 @@ extension NodeStateMachine {
         if case .pull = kind { abandonPull(id) }
         if brokerSilentSince == nil {
             brokerSilentSince = now
-            logger.warning("broker at \(config.broker) is not answering; will keep trying")
+            logger.warning("broker at \(currentBroker) is not answering; \(config.brokers.count > 1 ? "failing over" : "will keep trying")")
         }
         switch kind {
         case .pull:
@@ -155,5 +158,6 @@ extension NodeStateMachine {
         default:
             break
         }
+        failOver(now: now)
     }
 }

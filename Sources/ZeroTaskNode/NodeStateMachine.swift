@@ -57,6 +57,11 @@ final class NodeStateMachine {
     var doneBuffer: [JSONValue] = []
     var lastHeartbeat = 0.0
     var brokerSilentSince: Double?
+    /// Which of `config.brokers` the node talks to (`NodeStateMachine+Failover`).
+    var brokerIndex = 0
+    /// Tasks the node held when it failed over: they finish, and their outcomes go to the new
+    /// broker, but they are not its to confirm (`node_check_tasks` would have them cancelled).
+    var orphans: Set<String> = []
     var lastStatus = 0.0
     var stats = NodeStats()
     /// How long each method's tasks take (a moving average, seconds), to decide what to queue
@@ -79,7 +84,7 @@ final class NodeStateMachine {
 
     func emit(_ action: NodeAction) { actions.append(action) }
 
-    private func takeActions() -> [NodeAction] {
+    func takeActions() -> [NodeAction] {
         defer { actions = [] }
         return actions
     }
@@ -249,7 +254,8 @@ final class NodeStateMachine {
         }
         releaseStaleWaiting(now: now)
         for (id, p) in pending where now >= p.deadline {
-            pending[id] = nil
+            // A failover (from an earlier lost request) gave up the rest already.
+            guard pending.removeValue(forKey: id) != nil else { continue }
             requestLost(id, p.kind, now: now)
         }
         warnIfBrokerSilent(now: now)
@@ -259,7 +265,7 @@ final class NodeStateMachine {
             // Every task this node holds — waiting, queued on or run by a worker, or done and not
             // yet acknowledged: the broker confirms them, answers the ones to drop, and takes
             // back what it assigned but this node never got (a lost reply).
-            send(.nodeCheckTasks, .named(["node_id": .string(nodeID), "task_ids": .array(heldTaskIDs().map { .string($0) }),
+            send(.nodeCheckTasks, .named(["node_id": .string(nodeID), "task_ids": .array(confirmableTaskIDs().map { .string($0) }),
                 "complete": true]), .checkTasks, now: now)
         }
         if registered, now - lastStatus >= 5 {

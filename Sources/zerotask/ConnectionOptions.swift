@@ -10,7 +10,7 @@ import ZeroTaskSystem
 /// The flags every client command shares: where the broker is, who we are, how long to wait.
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("broker"), help: ArgumentHelp(
-        "The broker's request endpoint (default: $ZEROTASK_BROKER, else client.broker in the configuration, else \(Settings.Defaults.clientBroker)).", valueName: "tcp://HOST:5555"))
+        "The broker's request endpoint, or several separated by commas to fail over between (default: $ZEROTASK_BROKER, else client.broker in the configuration, else \(Settings.Defaults.clientBroker)).", valueName: "tcp://HOST:5555[,tcp://HOST2:5555]"))
     var brokerFlag: String?
 
     @Option(help: ArgumentHelp(
@@ -53,6 +53,19 @@ struct ConnectionOptions: ParsableArguments {
         let example = endpoint.isEmpty ? "tcp://127.0.0.1:5555" : "tcp://" + endpoint + (endpoint.contains(":") ? "" : ":5555")
         throw CLIFailure(.usage,
             "\(source) \(endpoint.isEmpty ? "is empty" : "\"\(endpoint)\" has no transport"): write it as a ZeroMQ endpoint with its scheme, e.g. \(source.hasPrefix("-") ? source + " " : "")\(example)")
+    }
+
+    /// A failover list of brokers (`tcp://a:5555,tcp://b:5555`; one endpoint is a list of one),
+    /// each entry checked, from `source` (a flag, variable or configuration line).
+    /// - Throws: `CLIFailure` naming `source` and the entry that is no endpoint.
+    static func brokerList(_ text: String, source: String) throws(CLIFailure) -> BrokerEndpoints {
+        let entries = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if entries.count == 1 { try checkScheme(entries[0], source: source) }
+        do {
+            return try BrokerEndpoints(entries)
+        } catch {
+            throw CLIFailure(.usage, "\(source): \(error)")
+        }
     }
 
     func validate() throws {
@@ -102,14 +115,14 @@ struct ConnectionOptions: ParsableArguments {
         // Read (and checked) even when flags decide: a broken file is reported, never skipped.
         let settings = try Settings(file: config)
         let (broker, source) = brokerSetting(settings)
-        try Self.checkScheme(broker, source: source)
+        let brokers = try Self.brokerList(broker, source: source)
         if let publish { try Self.checkScheme(publish, source: "--publish") }
         let curve = try settings.clientCurve(secretKey: secretKey, brokerKey: brokerKey)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             do {
                 return try await ZeroTaskClient(
-                    request: broker, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)),
+                    brokers: brokers, publish: publish, clientID: id, requestTimeout: .milliseconds(Int64(timeout * 1000)),
                     curve: curve)
             } catch ZeroTaskClientError.invalidRequest(let e)
                 where e.code == -32010 && e.message.contains("taken") && Date() < deadline

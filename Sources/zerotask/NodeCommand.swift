@@ -13,7 +13,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Run a node: a worker pool serving the plugins, with a built-in or remote broker.")
 
-    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555). [\(Settings.Defaults.nodeBroker)]")
+    @Option(help: "`builtin` to run a broker inside this node, or a broker's request endpoint (tcp://HOST:5555), or several separated by commas to fail over between (tcp://a:5555,tcp://b:5555). [\(Settings.Defaults.nodeBroker)]")
     var broker: String?
     @Option(help: "The plugins folder. [\(NodeConfig.defaults.pluginsDir)]")
     var plugins: String?
@@ -88,7 +88,12 @@ struct NodeCommand: AsyncParsableCommand {
             embedded = try service.startEmbedded()
             config.broker = "builtin"
         } else {
-            config.broker = brokerChoice
+            do {
+                config.brokers = try ConnectionOptions.brokerList(
+                    brokerChoice, source: broker != nil ? "--broker" : settings.origin("node.broker")).endpoints
+            } catch {
+                throw ValidationError(error.message)
+            }
             config.curve = try settings.clientCurve(secretKey: builtin.secretKey, brokerKey: brokerKey)
             if let curve = config.curve {
                 Logger(label: "zerotask.node").notice("CURVE to the broker: broker key \(curve.serverKey), this node's key \(curve.keys.publicKey)")

@@ -130,7 +130,7 @@ struct Settings {
     func raw(_ key: String) -> String? { environment[Self.variable(key)] ?? fileValues[key] }
 
     /// Where the value of `key` came from, for an error about it.
-    private func origin(_ key: String) -> String {
+    func origin(_ key: String) -> String {
         if environment[Self.variable(key)] != nil { return "\(Self.variable(key)) (\(key))" }
         if let source, let line = lines[key] { return "\(source):\(line): \(key)" }
         return key

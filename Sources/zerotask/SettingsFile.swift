@@ -73,11 +73,26 @@ struct SettingsFile {
                     schedules = try Self.schedules(value, path: path)
                 } else if let scalar = value.scalar {
                     entries.append(Entry(key: full, text: scalar.string, line: Self.line(key)))
+                } else if Self.listKeys.contains(full), let items = value.sequence, let texts = Self.scalars(items) {
+                    // A failover list of brokers, as a YAML list: the same as the comma string.
+                    entries.append(Entry(key: full, text: texts.joined(separator: ","), line: Self.line(key)))
                 } else {
                     throw Settings.FileError(file: path, line: Self.line(value), reason: "\(full) must be a single value")
                 }
             }
         }
+    }
+
+    /// Keys that may hold a YAML list of plain values (read as the values separated by commas).
+    static let listKeys: Set<String> = ["node.broker", "client.broker"]
+
+    private static func scalars(_ items: Node.Sequence) -> [String]? {
+        var out: [String] = []
+        for item in items {
+            guard let s = item.scalar else { return nil }
+            out.append(s.string)
+        }
+        return out.isEmpty ? nil : out
     }
 
     private static func plugins(_ node: Node, path: String) throws -> [String: JSONValue] {

@@ -196,7 +196,7 @@ import ZeroTaskProtocol
         let late = h.replies().first?.1
         #expect((try? late?.outcome.get()) == [["task_id": "c1-t", "status": 7000, "result": 42]])
         #expect(h.call("client_call", ["client_id": "c1", "method": "work", "params": [], "task_id": "v", "wait": 0], peer: "A", caller: tenantA).resultValue?["task_id"] == "c1-v")
-        guard case .error(let taken) = h.call("client_new_task", ["c1", "work", [], "t"], peer: "A", caller: tenantA) else {
+        guard case .error(let taken) = h.call("client_new_task", ["c1", "work", [1], "t"], peer: "A", caller: tenantA) else {
             Issue.record("a taken task id was accepted again")
             return
         }

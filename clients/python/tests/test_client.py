@@ -201,6 +201,59 @@ class ClientAgainstANode(unittest.TestCase):
             silent.close(0)
 
 
+class ClientFailover(unittest.TestCase):
+    """Two nodes with built-in brokers; the client is given both and the first is killed."""
+
+    def test_a_killed_broker_is_left_for_the_next_and_work_carries_on_there(self):
+        first, second = Node(workers=1), Node(workers=1)
+        try:
+            with Client(f"{first.request}, {second.request}", request_timeout=1) as c:
+                self.assertEqual(c.brokers, [first.request, second.request])
+                self.assertEqual(c.endpoint, first.request)
+                self.assertTrue(eventually(lambda: serving(c, "math.add")))
+                self.assertEqual(c.call("math.add", [2, 3]), 5)
+                handle = c.submit("math.add", [1, 1])
+                self.assertTrue(handle.id.startswith(c.client_id + "-f"), handle.id)
+                self.assertEqual(handle.wait(30), 2)
+                first.process.kill()  # SIGKILL, by the PID this test started
+                first.process.wait(30)
+                # Unanswered, failed over, resent with its task id.
+                late = c.submit("math.mul", [6, 7])
+                self.assertEqual(c.endpoint, second.request)
+                self.assertTrue(eventually(lambda: serving(c, "math.mul")))
+                self.assertEqual(late.wait(60), 42)
+                self.assertEqual(c.call("math.add", [40, 2], timeout=60), 42)
+                batch = c.submit_many([("math.sub", [5, 3]), ("math.add", [5, 3])])
+                self.assertEqual([h.wait(60) for h in batch], [2, 8])
+        finally:
+            first.stop()
+            second.stop()
+
+    def test_a_dead_first_broker_and_a_malformed_entry(self):
+        import zmq
+        ctx = zmq.Context.instance()
+        silent = ctx.socket(zmq.ROUTER)
+        port = silent.bind_to_random_port("tcp://127.0.0.1")
+        node = Node(workers=1)
+        try:
+            with Client([f"tcp://127.0.0.1:{port}", node.request], request_timeout=0.5) as c:
+                self.assertEqual(c.endpoint, node.request)
+                self.assertTrue(eventually(lambda: serving(c, "math.add")))
+                self.assertEqual(c.call("math.add", [1, 2]), 3)
+            with self.assertRaises(zerotask.Timeout) as caught:
+                Client([f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port}"], request_timeout=0.3)
+            self.assertIn("any of", str(caught.exception))
+        finally:
+            silent.close(0)
+            node.stop()
+        with self.assertRaises(ValueError) as caught:
+            Client("tcp://127.0.0.1:5555,broker-b:5555")
+        self.assertIn("broker endpoint 2 'broker-b:5555' has no scheme", str(caught.exception))
+        with self.assertRaises(ValueError) as caught:
+            Client("tcp://127.0.0.1:5555,tcp://broker-b")
+        self.assertIn("broker endpoint 2 'tcp://broker-b' has no port", str(caught.exception))
+
+
 class ClientWithKeys(unittest.TestCase):
     """CURVE: a broker with its own key and a clients/ folder; real keys from `zerotask keys`."""
 

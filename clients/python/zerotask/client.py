@@ -12,6 +12,8 @@ import datetime
 import itertools
 import json
 import os
+import re
+import secrets
 import threading
 import time
 from enum import IntEnum
@@ -76,6 +78,47 @@ def _task_fields(options: Dict[str, Any]) -> Dict[str, Any]:
     return fields
 
 
+def parse_brokers(brokers: Union[str, Sequence[str]]) -> List[str]:
+    """A failover list of broker endpoints: ``"tcp://a:5555,tcp://b:5555"`` or a list of them.
+
+    Raises ValueError naming the first entry that is not an endpoint to connect to, with its
+    position in the list.
+    """
+    entries = brokers.split(",") if isinstance(brokers, str) else list(brokers)
+    out: List[str] = []
+    for position, raw in enumerate(entries, 1):
+        entry = str(raw).strip()
+        problem = _endpoint_problem(entry)
+        if problem:
+            hint = f": write tcp://{entry}" if problem == "has no scheme" and entry else ""
+            raise ValueError(f"broker endpoint {position} {entry!r} {problem}{hint} "
+                             "(write each as tcp://HOST:PORT, ipc://PATH or inproc://NAME, separated by commas)")
+        out.append(entry)
+    if not out:
+        raise ValueError("the broker list is empty")
+    return out
+
+
+def _endpoint_problem(entry: str) -> Optional[str]:
+    if not entry:
+        return "is empty"
+    if "://" not in entry:
+        return "has no scheme"
+    scheme, address = entry.split("://", 1)
+    if scheme == "tcp":
+        m = re.fullmatch(r"(.+):(\d+)", address)
+        if not m:
+            return "has no port"
+        if m.group(1) == "*":
+            return "names no host ('*' is for binding)"
+        if not 0 < int(m.group(2)) <= 65535:
+            return "has no valid port (1-65535)"
+        return None
+    if scheme in ("ipc", "inproc"):
+        return None if address else "has no address"
+    return f"has transport {scheme!r} (tcp, ipc or inproc)"
+
+
 def _params(params: Params) -> Any:
     if params is None:
         return []
@@ -114,7 +157,12 @@ class TaskHandle:
 class Client:
     """A connection to a ZeroTask broker.
 
-    ``Client()`` connects to ``$ZEROTASK_BROKER`` (else ``tcp://127.0.0.1:5555``). With keys
+    ``Client()`` connects to ``$ZEROTASK_BROKER`` (else ``tcp://127.0.0.1:5555``). Given several
+    brokers (``"tcp://a:5555,tcp://b:5555"`` or a list), it uses the first that answers and fails
+    over to the next, round robin, when a request goes unanswered for ``request_timeout``: it
+    connects there with its same client id and sends the request again. Submissions then always
+    carry a task id the client chose, so a resent submission is the same task (the broker takes a
+    resend with the same id, method and params as idempotent). With keys
     (``secret_key``: this client's ``NAME.key`` file; ``broker_key``: the broker's ``.pub`` file
     or its Z85 public key; defaults ``$ZEROTASK_SECURITY_SECRET_KEY`` and
     ``$ZEROTASK_SECURITY_BROKER_KEY``) the connection is encrypted and authenticated with CURVE.
@@ -123,30 +171,52 @@ class Client:
     context manager, or call :meth:`close`, to disconnect its client id.
     """
 
-    def __init__(self, broker: Optional[str] = None, *, client_id: Optional[str] = None,
+    def __init__(self, broker: Union[None, str, Sequence[str]] = None, *, client_id: Optional[str] = None,
                  secret_key: Optional[str] = None, broker_key: Optional[str] = None,
                  request_timeout: float = 30.0, context: Optional[zmq.Context] = None):
         env = os.environ
-        self.endpoint = broker or env.get("ZEROTASK_BROKER") or DEFAULT_BROKER
-        if "://" not in self.endpoint:
-            raise ValueError(f"broker endpoint {self.endpoint!r} has no scheme: write tcp://{self.endpoint}")
+        #: The brokers, in the order they are tried.
+        self.brokers: List[str] = parse_brokers(broker or env.get("ZEROTASK_BROKER") or DEFAULT_BROKER)
         self.request_timeout = request_timeout
         self._keys = CurveKeys.configured(secret_key or env.get("ZEROTASK_SECURITY_SECRET_KEY") or None,
                                           broker_key or env.get("ZEROTASK_SECURITY_BROKER_KEY") or None)
         self._context = context or zmq.Context.instance()
-        self._socket = self._context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        if self._keys is not None:
-            self._keys.apply(self._socket)
-        self._socket.connect(self.endpoint)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closed = False
-        try:
-            self.client_id: str = self._rpc("client_connect", [client_id] if client_id else [])
-        except BaseException:
-            self._socket.close(0)
-            raise
+        self._index = 0
+        self._socket = self._open(0)
+        params = [client_id] if client_id else []
+        for index in range(len(self.brokers)):
+            try:
+                with self._lock:
+                    self.client_id: str = self._exchange("client_connect", params, request_timeout)
+                break
+            except Timeout:
+                self._socket.close(0)
+                if index + 1 == len(self.brokers):
+                    if len(self.brokers) > 1:
+                        raise Timeout(f"no answer to client_connect from any of {', '.join(self.brokers)} "
+                                      f"within {request_timeout:g} s each") from None
+                    raise
+                self._index = index + 1
+                self._socket = self._open(self._index)
+            except BaseException:
+                self._socket.close(0)
+                raise
+
+    @property
+    def endpoint(self) -> str:
+        """The request endpoint of the broker in use."""
+        return self.brokers[self._index]
+
+    def _open(self, index: int) -> zmq.Socket:
+        socket = self._context.socket(zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        if self._keys is not None:
+            self._keys.apply(socket)
+        socket.connect(self.brokers[index])
+        return socket
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -183,10 +253,16 @@ class Client:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
-        fields.update(_task_fields(options))
+        fields.update(_task_fields(self._resendable(options)))
         first = _LONG_POLL if timeout is None else max(0.0, min(timeout, _LONG_POLL))
         fields["wait"] = first
-        entry = self._rpc("client_call", fields, timeout=self.request_timeout + first)
+        try:
+            entry = self._rpc("client_call", fields, timeout=self.request_timeout + first)
+        except UnknownTask as e:
+            own = self._own_taken(options, fields, e)
+            if own is None:
+                raise
+            entry = {"task_id": own}
         if not isinstance(entry, dict) or "task_id" not in entry:
             raise UnexpectedReply(f"client_call answered {entry!r}, not a task entry")
         if "result" in entry or "error" in entry:
@@ -196,8 +272,14 @@ class Client:
     def submit(self, method: str, params: Params = None, **options: Any) -> TaskHandle:
         """Queues a task and returns its handle at once (options as for :meth:`call`)."""
         fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
-        fields.update(_task_fields(options))
-        return TaskHandle(self, self._rpc("client_new_task", fields))
+        fields.update(_task_fields(self._resendable(options)))
+        try:
+            return TaskHandle(self, self._rpc("client_new_task", fields))
+        except UnknownTask as e:
+            own = self._own_taken(options, fields, e)
+            if own is None:
+                raise
+            return TaskHandle(self, own)
 
     def submit_many(self, tasks: Iterable[Union[Tuple[str, Params], Dict[str, Any]]]
                     ) -> List[Union[TaskHandle, ZeroTaskError]]:
@@ -207,14 +289,22 @@ class Client:
         Returns one entry per task, in order: its handle, or the error the broker gave for it
         (the other tasks are queued all the same).
         """
-        entries = [_entry(task) for task in tasks]
+        # As each task was given (a task id the caller chose, or none), and as sent.
+        given = [_entry(task) for task in tasks]
+        entries = [self._resendable(e) for e in given]
         out: List[Union[TaskHandle, ZeroTaskError]] = []
         for start in range(0, len(entries), _BATCH):
             chunk = entries[start:start + _BATCH]
             answer = self._rpc("client_new_tasks", [self.client_id, chunk])
             if not isinstance(answer, list) or len(answer) != len(chunk):
                 raise UnexpectedReply(f"client_new_tasks answered {answer!r} for {len(chunk)} tasks")
-            out += [TaskHandle(self, a) if isinstance(a, str) else error_from_reply(a) for a in answer]
+            for asked, entry, a in zip(given[start:start + _BATCH], chunk, answer):
+                if isinstance(a, str):
+                    out.append(TaskHandle(self, a))
+                    continue
+                error = error_from_reply(a)
+                own = self._own_taken(asked, entry, error) if isinstance(error, UnknownTask) else None
+                out.append(TaskHandle(self, own) if own else error)
         return out
 
     def chain(self, steps: Sequence[Union[Tuple[str, Params], Dict[str, Any]]], *,
@@ -243,8 +333,8 @@ class Client:
                                   "tasks": [_entry(t) for t in tasks]}
         if callback is not None:
             fields["callback"] = _entry(callback)
-        if task_id is not None:
-            fields["task_id"] = task_id
+        # With brokers to fail over to, a workflow resent after a failover must name itself.
+        fields.update(self._resendable({} if task_id is None else {"task_id": task_id}))
         return TaskHandle(self, self._rpc("client_new_workflow", fields))
 
     def wait(self, task_id: str, timeout: Optional[float] = None) -> Any:
@@ -314,32 +404,71 @@ class Client:
         methods this client has no wrapper for."""
         return self._rpc(method, [] if params is None else params, timeout=timeout)
 
+    def _own_taken(self, given: Dict[str, Any], sent: Dict[str, Any], error: ZeroTaskError) -> Optional[str]:
+        """The task's id when the broker refused a submission as "task id taken" for an id this
+        client generated: only its own earlier send (before a failover, of a task that has
+        finished since) can hold such an id, so the task is there. None otherwise."""
+        if given.get("task_id") is not None or "task_id" not in sent or not error.message.endswith("is taken"):
+            return None
+        return f"{self.client_id}-{sent['task_id']}"
+
+    def _resendable(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Task fields with a task id this client chose when it may fail over (a resend must
+        name the same task)."""
+        if len(self.brokers) < 2 or options.get("task_id") is not None:
+            return options
+        return {**options, "task_id": "f" + secrets.token_hex(12)}
+
     def _rpc(self, method: str, params: Any, timeout: Optional[float] = None) -> Any:
         if self._closed:
             raise ZeroTaskError("the client is closed")
         timeout = self.request_timeout if timeout is None else timeout
         with self._lock:
-            rid = next(self._ids)
-            body = json.dumps({"jsonrpc": "2.0", "method": _PREFIX + method, "params": params, "id": rid},
-                              separators=(",", ":"))
-            self._socket.send(body.encode())
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
-                    if time.monotonic() >= deadline:
-                        raise Timeout(f"no answer to {method} from {self.endpoint} within {timeout:g} s")
-                    continue
-                frames = self._socket.recv_multipart()
-                try:
-                    reply = json.loads(frames[-1])
-                except ValueError:
-                    raise UnexpectedReply(f"{method}: the broker answered invalid JSON") from None
-                if not isinstance(reply, dict) or reply.get("id") != rid:
-                    continue  # the late answer to a request that timed out
-                if "error" in reply:
-                    raise error_from_reply(reply["error"])
-                return reply.get("result")
+            try:
+                return self._exchange(method, params, timeout)
+            except Timeout:
+                if len(self.brokers) < 2 or method == "client_disconnect":
+                    raise
+                self._fail_over()
+            return self._exchange(method, params, timeout)
+
+    def _fail_over(self) -> None:
+        """Moves to the next broker that answers ``client_connect`` with this client id, round
+        robin; Timeout when none of the others does. Called with the lock held."""
+        for _ in range(len(self.brokers) - 1):
+            self._socket.close(0)
+            self._index = (self._index + 1) % len(self.brokers)
+            self._socket = self._open(self._index)
+            try:
+                self._exchange("client_connect", [self.client_id], self.request_timeout)
+                return
+            except Timeout:
+                continue
+        raise Timeout(f"no broker of {', '.join(self.brokers)} answered within {self.request_timeout:g} s")
+
+    def _exchange(self, method: str, params: Any, timeout: float) -> Any:
+        """One request and its answer on the current socket. Called with the lock held."""
+        rid = next(self._ids)
+        body = json.dumps({"jsonrpc": "2.0", "method": _PREFIX + method, "params": params, "id": rid},
+                          separators=(",", ":"))
+        self._socket.send(body.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                if time.monotonic() >= deadline:
+                    raise Timeout(f"no answer to {method} from {self.endpoint} within {timeout:g} s")
+                continue
+            frames = self._socket.recv_multipart()
+            try:
+                reply = json.loads(frames[-1])
+            except ValueError:
+                raise UnexpectedReply(f"{method}: the broker answered invalid JSON") from None
+            if not isinstance(reply, dict) or reply.get("id") != rid:
+                continue  # the late answer to a request that timed out
+            if "error" in reply:
+                raise error_from_reply(reply["error"])
+            return reply.get("result")
 
 
 def _outcome(entry: Dict[str, Any]) -> Any:
