@@ -48,6 +48,8 @@ public struct BrokerState: Sendable {
     var queuedCount = 0
     /// Queued tasks held back until their `not_before` (BrokerState+Delays), in no queue yet.
     var delayed = DelayedTasks()
+    /// The workflow each pending workflow task belongs to (`BrokerState+Workflows`).
+    var workflowOf: [String: String] = [:]
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()

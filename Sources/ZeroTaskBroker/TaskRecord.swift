@@ -150,6 +150,9 @@ struct TaskRecord: Sendable {
         set { writable.waitingUntil = newValue }
     }
 
+    /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
+    var keepsParams: Bool { method == Workflow.method }
+
     /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
     var assignment: JSONValue {
         var o = JSONObject()
@@ -182,6 +185,7 @@ struct TaskRecord: Sendable {
         if let retry = spec.retry { o.append("retry", retry.json) }
         if let error { o.append("error", error.json) }
         if !history.isEmpty { o.append("history", .array(history.map(\.json))) }
+        if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
         return .object(o)
     }
 }
