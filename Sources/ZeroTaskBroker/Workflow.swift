@@ -58,10 +58,14 @@ struct Workflow: Sendable, Equatable {
         }
     }
 
+    /// What a step may say: a task's submission params, with when it may start and how it is
+    /// retried (a step's `delay` counts from when the step is submitted, after the one before).
+    static let stepParams = BrokerCommand.submissionParams + BrokerCommand.schedulingParams
+
     /// One task's submission params, named, checked as `Submission` reads them.
     private static func entry(_ value: JSONValue, at name: String, takesInput: Bool) throws(RPCError) -> JSONObject {
         guard let params = Params(json: value) else { throw .invalidParams("\(name) must be an object or array") }
-        let p = try ParamBinder(params, method: name, names: BrokerCommand.submissionParams, required: 1)
+        let p = try ParamBinder(params, method: name, names: Self.stepParams, required: 1)
         let s = try Submission(p)
         if s.taskID != nil {
             throw .invalidParams("\(name): param \"task_id\" is not for a workflow's task: its id is the workflow's, numbered")
@@ -70,7 +74,7 @@ struct Workflow: Sendable, Equatable {
             throw .invalidParams("\(name): param \"params\" must be a list: the previous result is passed as the first param")
         }
         var o = JSONObject()
-        for key in BrokerCommand.submissionParams { if let v = p.value(key) { o.append(key, v) } }
+        for key in Self.stepParams { if let v = p.value(key) { o.append(key, v) } }
         return o
     }
 
@@ -82,7 +86,7 @@ struct Workflow: Sendable, Equatable {
             o["params"] = .array([input] + (o["params"]?.arrayValue ?? []))
         }
         guard let params = Params(json: .object(o)),
-            let p = try? ParamBinder(params, method: "workflow", names: BrokerCommand.submissionParams, required: 1)
+            let p = try? ParamBinder(params, method: "workflow", names: Self.stepParams, required: 1)
         else { return nil }
         return try? Submission(p)
     }
