@@ -399,9 +399,15 @@ extension BrokerState {
         }
     }
 
-    /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
+    /// The earliest time something is due (a long-poll deadline, a delayed task), for the owner's poll timeout.
     public var nextDeadline: Double? {
-        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextDelayedDue].compactMap { $0 }.min()
+        // Read on every loop turn: compared in place, no array built for it.
+        func earlier(_ a: Double?, _ b: Double?) -> Double? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return Swift.min(a, b)
+        }
+        return earlier(earlier(nodeWaiters.nextDeadline, resultWaiters.nextDeadline), nextDelayedDue)
     }
 }
 
