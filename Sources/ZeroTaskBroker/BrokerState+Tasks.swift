@@ -432,7 +432,8 @@ extension BrokerState {
     /// The earliest time something is due (a long-poll deadline, a schedule's tick), for the
     /// owner's poll timeout.
     public var nextDeadline: Double? {
-        // A rate-limited method's next token is a deadline too: its queue must not stall.
+        // Read on every loop turn: compared in place, no array built for it. A rate-limited
+        // method's next token is a deadline too: its queue must not stall.
         func earlier(_ a: Double?, _ b: Double?) -> Double? {
             guard let a else { return b }
             guard let b else { return a }

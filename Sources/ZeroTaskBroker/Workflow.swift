@@ -35,7 +35,8 @@ struct Workflow: Sendable, Equatable {
     /// How many of a group's tasks have succeeded (a result may be null itself).
     var done = 0
 
-    /// What one of its tasks may say, by name or in this order: what a `client_new_tasks` entry may.
+    /// What one of its tasks may say, by name or in this order: what a `client_new_tasks` entry
+    /// may (a step's `delay` counts from when the step is submitted, after the one before).
     static let entryParams = BrokerCommand.submissionParams + BrokerCommand.schedulingParams + BrokerCommand.laterSubmissionParams
 
     /// The params of `client_new_workflow` a workflow is read from.

@@ -347,3 +347,31 @@ import ZeroTaskProtocol
         #expect(pulled(&again, 1060) == ["alice-d"])
     }
 }
+
+/// Delays and retries on a workflow's steps.
+@Suite struct BrokerStateWorkflowDelayRetryTests {
+    typealias Harness = BrokerStateTests.Harness
+
+    @Test func aChainsStepIsRetriedAndDelayedAndTheChainCarriesOn() throws {
+        var h = BrokerStateDelayRetryTests.harness()
+        h.setUp(methods: ["work"])
+        let wf = try Workflow(kind: "chain", tasks: [
+            ["method": "work", "params": [1], "retry": ["max_attempts": 2, "backoff": 0]],
+            ["method": "work", "params": [], "delay": 30],
+        ], callback: nil, method: "test")
+        #expect(h.value(.newWorkflow(clientID: "alice", wf, taskID: "wf"), peer: "C") == "alice-wf")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.1"])
+        BrokerStateDelayRetryTests.fail(&h, "alice-wf.1", code: 17)
+        // Retried, not the end of the chain.
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.1"])
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-wf.1", outcome: .success(5))), peer: "N")
+        // The next step waits out its own delay, counted from when it was submitted.
+        #expect(BrokerStateDelayRetryTests.pull(&h).isEmpty)
+        #expect(BrokerStateDelayRetryTests.info(&h, "alice-wf.2")["delayed"] == true)
+        h.now = 30
+        h.state.tick(now: h.now)
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.2"])
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-wf.2", outcome: .success(6))), peer: "N")
+        #expect(h.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .result(6))
+    }
+}
