@@ -19,6 +19,8 @@ enum BrokerCommand: Sendable, Equatable {
     case call(clientID: String, Submission, wait: Double?)
     /// `client_wait_results`, with the ids as listed (repeats are dropped by the rules).
     case waitResults(clientID: String, taskIDs: [String], wait: Double?)
+    /// `client_new_workflow`: a chain or a group, optionally with the workflow's own id.
+    case newWorkflow(clientID: String, Workflow, taskID: String?)
 
     // MARK: nodes
     /// `tags`: the node's tags (nil: not given, which is none: each registration and
@@ -145,6 +147,12 @@ enum BrokerCommand: Sendable, Equatable {
                 ids.append(s)
             }
             self = .waitResults(clientID: client, taskIDs: ids, wait: try p.optionalSeconds("wait"))
+
+        case .clientNewWorkflow:
+            let p = try bind(Workflow.params, 3)
+            let client = try p.string("client_id")
+            let workflow = try Workflow(kind: try p.string("kind"), tasks: try p.array("tasks"), callback: p.value("callback"), method: name)
+            self = .newWorkflow(clientID: client, workflow, taskID: try p.optionalString("task_id"))
 
         case .nodeConnect:
             let p = try bind(["node_id", "methods", "workers", "capacity", "unavailable", "tags"], 0)

@@ -175,6 +175,7 @@ extension BrokerState {
     mutating func retry(_ id: String, now: Double) -> String? {
         guard var t = tasks[id] else { return "unknown task" }
         guard t.status == .failed else { return "not failed or cancelled (\(AdminTaskQuery.State(t).rawValue))" }
+        guard !t.keepsParams else { return "a workflow is not retried as a whole: retry its failed task, or submit it again" }
         guard !t.params.isNull || t.paramsBytes == 0 else { return "its params were not kept" }
         results.removed(bytes: t.resultBytes, failed: true)
         t.status = .queued

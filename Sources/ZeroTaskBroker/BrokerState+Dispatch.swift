@@ -147,6 +147,9 @@ extension BrokerState {
             try checkRoomToPark(ids: ids.count, peer: peer, name: name)
             resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait, tenancy: tenancy))
             return .deferred
+        case .newWorkflow(let given, let workflow, let taskID):
+            let client = try client(given)
+            return .result(.string(tenancy.outside(try startWorkflow(workflow, taskID: taskID, clientID: client, now: now))))
 
         // MARK: nodes
         case .nodeConnect(let requested, let methods, let workers, let capacity, let unavailable, let tags):

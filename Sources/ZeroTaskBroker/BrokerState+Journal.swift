@@ -48,6 +48,7 @@ extension BrokerState {
         let wallNow = wallClock()
         for c in contents.clients { clients.restore(c, now: now) }
         var completed: [TaskRecord] = []
+        var runningWorkflows: [String] = []
         for s in contents.tasks.sorted(by: { $0.sequence < $1.sequence }) {
             var t = TaskRecord(
                 id: s.id, clientID: s.clientID, spec: s.spec, status: s.status, sequence: s.sequence, maxRetries: s.maxRetries,
@@ -57,7 +58,7 @@ extension BrokerState {
             switch s.status {
             case .finished, .failed:
                 t.completedAt = now - max(0, wallNow - (s.finished ?? wallNow))
-                if s.status == .finished && t.params != .null {
+                if s.status == .finished && t.params != .null && !t.keepsParams {
                     // Written before finished tasks dropped their params: drop them now, on disk too.
                     t.params = .null
                     taskChanged(t.id)
@@ -66,7 +67,11 @@ extension BrokerState {
             case .assigned, .running, .queued:
                 pendingBytes += t.paramsBytes
                 clients.countPending(t.clientID, by: 1)
-                if s.status != .queued, let nodeID = s.nodeID {
+                if t.keepsParams {
+                    // A workflow runs on the broker itself: no queue, no node.
+                    tasks[t.id] = t
+                    runningWorkflows.append(t.id)
+                } else if s.status != .queued, let nodeID = s.nodeID {
                     tasks[t.id] = t
                     nodes.restoreAssignment(t.id, to: nodeID, now: now, connectedAt: wallNow)
                 } else {
@@ -85,6 +90,7 @@ extension BrokerState {
             tasks[t.id] = t
             keepResult(t)
         }
+        restoreWorkflows(runningWorkflows)
         evictResultsOverBudget()
         reportEvictions(now: now, interval: 0)
         limits.paused = Set(contents.pausedMethods)

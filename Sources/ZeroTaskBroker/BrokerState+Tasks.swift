@@ -268,7 +268,7 @@ extension BrokerState {
         // day). A failed or cancelled one keeps them, so that an admin can retry it; they count
         // against the result budget then (`resultBytes`).
         pendingBytes -= task.paramsBytes
-        if task.status == .finished { task.params = .null }
+        if task.status == .finished && !task.keepsParams { task.params = .null }
         task.resultBytes = Self.resultBytes(task)
         clients.countPending(task.clientID, by: -1)
         tasks[taskID] = task
@@ -277,6 +277,7 @@ extension BrokerState {
         if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
         evictResultsOverBudget()
+        if !workflowOf.isEmpty || task.method == Workflow.method { workflowTaskCompleted(task, now: now) }
     }
 
     /// What a completed task's result or error takes, for `max_result_bytes`, with what keeping

@@ -48,6 +48,8 @@ public struct BrokerState: Sendable {
     var queuedCount = 0
     /// Concurrency and rate gates, paused methods (see `BrokerState+Limits`).
     var limits: MethodLimits
+    /// The workflow each pending workflow task belongs to (`BrokerState+Workflows`).
+    var workflowOf: [String: String] = [:]
     var nextSequence: UInt64 = 0
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()

@@ -133,6 +133,9 @@ struct TaskRecord: Sendable {
         set { writable.completedAt = newValue }
     }
 
+    /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
+    var keepsParams: Bool { method == Workflow.method }
+
     /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
     var assignment: JSONValue {
         var o = JSONObject()
@@ -161,6 +164,7 @@ struct TaskRecord: Sendable {
         if let resultTTL { o.append("result_ttl", .double(resultTTL)) }
         if !tags.isEmpty { o.append("tags", .array(tags.map { .string($0) })) }
         if let error { o.append("error", error.json) }
+        if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
         return .object(o)
     }
 }

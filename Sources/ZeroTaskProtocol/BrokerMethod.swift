@@ -12,6 +12,7 @@ public enum BrokerMethod: String, Sendable, CaseIterable {
     case clientCancelTask = "client_cancel_task"
     case clientCall = "client_call"
     case clientWaitResults = "client_wait_results"
+    case clientNewWorkflow = "client_new_workflow"
     // Nodes
     case nodeConnect = "node_connect"
     case nodeHeartbeat = "node_heartbeat"

@@ -10,6 +10,6 @@ struct ZeroTask: AsyncParsableCommand {
         subcommands: [NodeCommand.self, BrokerCommand.self, WorkerCommand.self,
             CallCommand.self, SubmitCommand.self, StatusCommand.self, ResultCommand.self, CancelCommand.self,
             MethodsCommand.self, NodesCommand.self, StatsCommand.self, BenchCommand.self, PluginsCommand.self, KeysCommand.self,
-            TasksCommand.self, RetryCommand.self, QueueCommand.self]
+            TasksCommand.self, RetryCommand.self, QueueCommand.self, WorkflowCommand.self]
     )
 }

@@ -41,6 +41,9 @@ import ZeroTaskProtocol
             ["client_id": "c1", "method": "math.add", "params": [2, 3], "wait": 5], .call(clientID: "c1", add, wait: 5)),
         (.clientWaitResults, ["c1", ["t1", "t2"], 1.5], ["client_id": "c1", "task_ids": ["t1", "t2"], "wait": 1.5],
             .waitResults(clientID: "c1", taskIDs: ["t1", "t2"], wait: 1.5)),
+        (.clientNewWorkflow, ["c1", "chain", [["math.add", [2, 3]], ["method": "math.mul", "params": [4]]]],
+            ["client_id": "c1", "kind": "chain", "tasks": [["math.add", [2, 3]], ["method": "math.mul", "params": [4]]]],
+            .newWorkflow(clientID: "c1", Self.chain, taskID: nil)),
         (.nodeConnect, ["n1", ["math.add"], 4, 8], ["node_id": "n1", "methods": ["math.add"], "workers": 4, "capacity": 8],
             .nodeConnect(nodeID: "n1", methods: ["math.add"], workers: 4, capacity: 8, unavailable: [:])),
         (.nodeHeartbeat, ["n1"], ["node_id": "n1"], .heartbeat(nodeID: "n1")),
@@ -77,6 +80,10 @@ import ZeroTaskProtocol
             .adminAct(.cancel, .matching(AdminTaskQuery(state: .queued, limit: Int.max)))),
         (.adminQueue, ["math.add", "pause"], ["method": "math.add", "action": "pause"], .adminQueue(method: "math.add", .pause)),
     ]
+
+    /// add(2, 3) then mul(that, 4), as the decoder keeps a workflow's tasks: named params.
+    static let chain = try! Workflow(
+        kind: "chain", tasks: [["method": "math.add", "params": [2, 3]], ["method": "math.mul", "params": [4]]], callback: nil, method: "t")
 
     @Test func tagsAreReadSortedWithoutRepeatsAndBadOnesAreRefusedByName() throws {
         let tagged = Submission(method: "math.add", params: [2, 3], tags: ["eu", "gpu"])
@@ -165,6 +172,13 @@ import ZeroTaskProtocol
             (.clientCall, ["client_id": "c1", "method": "m.x", "params": [], "wait": -1], "client_call: param \"wait\" must be a non-negative"),
             (.clientWaitResults, ["c1", ["t1", 2]], "client_wait_results: task_ids[1] must be a string"),
             (.clientTaskInfo, ["c1"], "client_task_info: missing param \"task_id\""),
+            (.clientNewWorkflow, ["c1", "loop", [["m.x"]]], "client_new_workflow: param \"kind\" must be \"chain\" or \"group\""),
+            (.clientNewWorkflow, ["c1", "chain", []], "client_new_workflow: param \"tasks\" is empty"),
+            (.clientNewWorkflow, ["c1", "chain", [["m.x"], ["method": "m.y", "params": ["a": 1]]]],
+                "client_new_workflow: tasks[1]: param \"params\" must be a list: the previous result is passed as the first param"),
+            (.clientNewWorkflow, ["c1", "chain", [["m.x"]], ["m.y"]], "client_new_workflow: param \"callback\" is for a group"),
+            (.clientNewWorkflow, ["c1", "group", [["method": "m.x", "task_id": "mine"]]], "client_new_workflow: tasks[0]: param \"task_id\" is not for a workflow's task"),
+            (.clientNewWorkflow, ["c1", "group", [5]], "client_new_workflow: tasks[0] must be an object or array"),
             (.nodeConnect, ["n1", nil, -1], "node_connect: param \"workers\" must be in 0...1000000"),
             (.nodeConnect, ["node_id": "n1", "capacity": "many"], "node_connect: param \"capacity\" must be an integer"),
             (.nodeConnect, ["node_id": "n1", "unavailable": [5]], "node_connect: unavailable[0] must be an object"),

@@ -113,6 +113,18 @@ class ClientAgainstANode(unittest.TestCase):
         results = self.client.wait_many([h.id for h in handles], timeout=120)
         self.assertEqual(sorted(r["result"] for r in results.values()), [i + 1000 for i in range(1200)])
 
+    def test_a_chain_and_a_group_run_as_one(self):
+        chain = self.client.chain([("math.add", [1, 2]), ("math.mul", [10])])
+        self.assertEqual(chain.wait(timeout=60), 30)
+        group = self.client.group([("math.add", [1, 2]), ("math.add", [3, 4])])
+        self.assertEqual(group.wait(timeout=60), [3, 7])
+        summed = self.client.group([("math.add", [1, 2]), ("math.add", [3, 4])], callback=("stats.summary", None))
+        self.assertEqual(summed.wait(timeout=60)["max"], 7)
+        failing = self.client.chain([("math.div", [1, 0]), ("math.mul", [10])])
+        with self.assertRaises(zerotask.TaskFailed) as caught:
+            failing.wait(timeout=60)
+        self.assertIn("chain task 1 of 2 (math.div) failed", str(caught.exception))
+
     def test_discovery(self):
         add = next(m for m in self.client.methods() if m["name"] == "math.add")
         self.assertEqual([p["type"] for p in add["params"]], ["int64", "int64"])

@@ -52,6 +52,18 @@ class Status(IntEnum):
 _WIRE_NAMES = {"task_timeout": "timeout"}
 
 
+def _entry(task: Union[Tuple[str, Params], Dict[str, Any]]) -> Dict[str, Any]:
+    """One task of a batch or workflow: ``(method, params)`` or a dict with task fields."""
+    if isinstance(task, dict):
+        spec = dict(task)
+        if "method" not in spec:
+            raise ValueError(f"task {task!r} has no method")
+        spec["params"] = _params(spec.get("params"))
+        return _task_fields(spec)
+    method, params = task
+    return {"method": method, "params": _params(params)}
+
+
 def _task_fields(options: Dict[str, Any]) -> Dict[str, Any]:
     return {_WIRE_NAMES.get(k, k): v for k, v in options.items() if v is not None}
 
@@ -185,17 +197,7 @@ class Client:
         Returns one entry per task, in order: its handle, or the error the broker gave for it
         (the other tasks are queued all the same).
         """
-        entries: List[Dict[str, Any]] = []
-        for task in tasks:
-            if isinstance(task, dict):
-                spec = dict(task)
-                if "method" not in spec:
-                    raise ValueError(f"task {task!r} has no method")
-                spec["params"] = _params(spec.get("params"))
-                entries.append(_task_fields(spec))
-            else:
-                method, params = task
-                entries.append({"method": method, "params": _params(params)})
+        entries = [_entry(task) for task in tasks]
         out: List[Union[TaskHandle, ZeroTaskError]] = []
         for start in range(0, len(entries), _BATCH):
             chunk = entries[start:start + _BATCH]
@@ -204,6 +206,36 @@ class Client:
                 raise UnexpectedReply(f"client_new_tasks answered {answer!r} for {len(chunk)} tasks")
             out += [TaskHandle(self, a) if isinstance(a, str) else error_from_reply(a) for a in answer]
         return out
+
+    def chain(self, steps: Sequence[Union[Tuple[str, Params], Dict[str, Any]]], *,
+              task_id: Optional[str] = None) -> TaskHandle:
+        """Runs ``steps`` one after another on the broker; one handle for all.
+
+        Each step's result is passed to the next as its first param (so steps after the first
+        take their params as a list); the chain's result is the last step's. A failing step ends
+        the chain with its error; cancelling the handle stops what it has pending. Steps are as
+        for :meth:`submit_many`.
+        """
+        return self._workflow("chain", steps, None, task_id)
+
+    def group(self, tasks: Sequence[Union[Tuple[str, Params], Dict[str, Any]]], *,
+              callback: Optional[Union[Tuple[str, Params], Dict[str, Any]]] = None,
+              task_id: Optional[str] = None) -> TaskHandle:
+        """Runs ``tasks`` at once; the result is the list of their results, in order.
+
+        With ``callback``, that list is passed to the callback as its first param once every task
+        has succeeded, and the callback's result is the group's.
+        """
+        return self._workflow("group", tasks, callback, task_id)
+
+    def _workflow(self, kind: str, tasks: Sequence[Any], callback: Any, task_id: Optional[str]) -> TaskHandle:
+        fields: Dict[str, Any] = {"client_id": self.client_id, "kind": kind,
+                                  "tasks": [_entry(t) for t in tasks]}
+        if callback is not None:
+            fields["callback"] = _entry(callback)
+        if task_id is not None:
+            fields["task_id"] = task_id
+        return TaskHandle(self, self._rpc("client_new_workflow", fields))
 
     def wait(self, task_id: str, timeout: Optional[float] = None) -> Any:
         """The result of task ``task_id`` once it is complete (see :meth:`TaskHandle.wait`)."""
