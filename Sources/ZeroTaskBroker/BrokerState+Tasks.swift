@@ -171,9 +171,11 @@ extension BrokerState {
         let checkLimits = !limits.isEmpty
         var fronts = BinaryHeap<QueueFront>()
         for m in node.methods.keys {
-            guard let q = queues[m], !q.isEmpty else { continue }
+            // No copy of the queue is held here: liveTop pops in place, and a second reference
+            // to a lane's heap would make that pop copy the whole heap.
+            guard let lanes = queues[m]?.laneCount else { continue }
             if checkLimits && limits.paused.contains(m) { continue }
-            for lane in q.lanes.indices where q.lanes[lane].admits(node.tags) {
+            for lane in 0..<lanes where lane == 0 || queues[m]!.lane(lane, admits: node.tags) {
                 if let top = liveTop(m, lane: lane) { fronts.push(QueueFront(entry: top, method: m, lane: lane)) }
             }
         }
@@ -414,7 +416,10 @@ extension BrokerState {
     /// The earliest time something is due (a long-poll deadline), for the owner's poll timeout.
     public var nextDeadline: Double? {
         // A rate-limited method's next token is a deadline too: its queue must not stall.
-        [nodeWaiters.nextDeadline, resultWaiters.nextDeadline, nextLimitWake].compactMap { $0 }.min()
+        var due = nodeWaiters.nextDeadline
+        if let d = resultWaiters.nextDeadline, due.map({ d < $0 }) ?? true { due = d }
+        if let d = nextLimitWake, due.map({ d < $0 }) ?? true { due = d }
+        return due
     }
 }
 
