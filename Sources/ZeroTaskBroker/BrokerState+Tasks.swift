@@ -186,9 +186,11 @@ extension BrokerState {
         let checkLimits = !limits.isEmpty
         var fronts = BinaryHeap<QueueFront>()
         for m in node.methods.keys {
-            guard let q = queues[m], !q.isEmpty else { continue }
+            // No copy of the queue is held here: liveTop pops in place, and a second reference
+            // to a lane's heap would make that pop copy the whole heap.
+            guard let lanes = queues[m]?.laneCount else { continue }
             if checkLimits && limits.paused.contains(m) { continue }
-            for lane in q.lanes.indices where q.lanes[lane].admits(node.tags) {
+            for lane in 0..<lanes where lane == 0 || queues[m]!.lane(lane, admits: node.tags) {
                 if let top = liveTop(m, lane: lane) { fronts.push(QueueFront(entry: top, method: m, lane: lane)) }
             }
         }

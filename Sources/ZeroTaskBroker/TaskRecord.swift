@@ -254,6 +254,12 @@ struct TaskQueue: Sendable {
         liveCount += 1
     }
 
+    /// Lanes with live tasks may be among them; nil when nothing is queued.
+    var laneCount: Int? { liveCount > 0 ? lanes.count : nil }
+
+    /// Whether a node with `nodeTags` may take the tasks of lane `i`.
+    @inline(__always) func lane(_ i: Int, admits nodeTags: Set<String>) -> Bool { lanes[i].admits(nodeTags) }
+
     /// The best entry of a lane, without removing it (it may be stale: the caller checks).
     @inline(__always) func top(lane: Int) -> Entry? { lanes[lane].entries.first }
 

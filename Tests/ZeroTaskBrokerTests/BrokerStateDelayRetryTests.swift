@@ -238,6 +238,24 @@ import ZeroTaskProtocol
         #expect(detail["timeline"]?.arrayValue?.filter { $0["event"]?.stringValue?.hasPrefix("attempt ") == true }.count == 3)
     }
 
+    /// A task backing off before its retry does not hold its method's concurrency place: with
+    /// `concurrency: 1`, the next task starts while the first waits for its retry.
+    @Test func aTaskBackingOffFreesItsConcurrencyPlace() {
+        var h = Self.harness { $0.methodPolicies = ["work": MethodPolicy(concurrency: 1)] }
+        h.setUp(methods: [Self.method("work", retry: ["max_attempts": 3, "backoff": 60, "jitter": 0])])
+        h.submit("a")
+        h.submit("b")
+        #expect(Self.pull(&h) == ["alice-a"])
+        #expect(Self.pull(&h) == [])  // at its concurrency
+        Self.fail(&h, "alice-a", code: 17)
+        #expect(Self.info(&h, "alice-a")["delayed"] == true)
+        #expect(Self.pull(&h) == ["alice-b"])
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-b", outcome: .success(1))), peer: "N")
+        h.now += 61
+        h.state.tick(now: h.now)
+        #expect(Self.pull(&h) == ["alice-a"])
+    }
+
     @Test func aCodeThePolicyDoesNotNameFailsAtOnce() {
         var h = Self.harness()
         h.setUp(methods: [Self.method("work", retry: ["max_attempts": 5, "backoff": 0, "codes": [17]])])
