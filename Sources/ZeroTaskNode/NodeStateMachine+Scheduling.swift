@@ -12,12 +12,12 @@ extension NodeStateMachine {
                 if let w = worker(for: a, now: now) { dispatch(a, to: w, now: now) } else { kept.append(a) }
             }
             waiting = kept
-            // One write per worker for all the tasks it just got.
-            for w in workers where !w.unsent.isEmpty {
-                emit(.write(worker: w.id, w.unsent))
-                w.unsent = []
-            }
             replaceIdleWorkerForWaiting()
+        }
+        // One write per worker for all the tasks it just got (or got again: `workerDone`).
+        for w in workers where !w.unsent.isEmpty {
+            emit(.write(worker: w.id, w.unsent))
+            w.unsent = []
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true

@@ -38,6 +38,16 @@ extension NodeStateMachine {
 
     func workerDone(_ w: Worker, _ id: String, _ outcome: Result<JSONValue, RPCError>, residentBytes: Int?, now: Double) {
         guard let t = w.task, id == t.assignment.id else { return }
+        if case .failure(let e) = outcome, e == .taskCancelled(id), residentBytes == nil, !t.cancelled, !t.resent {
+            // Skipped, yet never cancelled: the worker still held the cancel of an earlier copy
+            // of this task (handed back while queued behind a slow one, it ran before the cancel
+            // came, and the broker gave it to this node again). Send it again: the worker has
+            // used up that cancel now.
+            w.queue[0].resent = true
+            w.queue[0].startedAt = now
+            w.unsent.append(.task(id: t.assignment.id, method: t.assignment.method, params: t.assignment.params))
+            return
+        }
         w.queue.removeFirst()
         if !w.queue.isEmpty {
             w.queue[0].startedAt = now

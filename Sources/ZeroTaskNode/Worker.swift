@@ -62,6 +62,8 @@ final class Worker {
         /// The broker says this node no longer holds it (it runs elsewhere): stop it and report
         /// nothing, since whatever this node says about it is not the task's outcome.
         var abandoned = false
+        /// Sent to the worker again after it skipped this copy for an older copy's cancel.
+        var resent = false
     }
 
     let spec: WorkerSpec

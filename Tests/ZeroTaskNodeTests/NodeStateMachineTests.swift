@@ -118,6 +118,46 @@ import ZeroTaskProtocol
         #expect(reported.map { $0["id"] } == ["t2"])
     }
 
+    /// A task handed back while queued behind a slow one may already have run when its cancel
+    /// reaches the worker, which then keeps that cancel; when the broker gives the same task to
+    /// this node again, the worker skips it. That skip is no cancel: the node sends the task
+    /// again, and its real outcome is reported (a bench at 200 in flight saw tasks fail as
+    /// cancelled that nobody cancelled).
+    @Test func aTaskSkippedForAnOlderCopysCancelRunsAgainAndIsNotReportedCancelled() throws {
+        let h = NodeMachineHarness(workers: 1)
+        _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
+        h.now += 0.0005
+        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
+        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), "node_task_pull").first)
+        var pulls = sends(h.reply(prefetch, [assignment("t3")]) + h.tick(), "node_task_pull")
+        // t2 turns slow: t3, queued behind it, goes back to the broker.
+        var actions = h.advance(0.11)
+        pulls += sends(actions, "node_task_pull")
+        #expect(cancels(actions) == ["t3"])
+        // The worker had already run t3 when the cancel came (its outcome is not reported), and t2 ends.
+        actions = h.done("t2", worker: 1) + h.done("t3", worker: 1, result: 99) + h.tick()
+        actions += h.advance(0.001)
+        pulls += sends(actions, "node_task_pull")
+        var reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
+        #expect(reported.map { $0["id"] } == ["t2"])
+        // The broker gives t3 to this node again (the answer of the pull in flight); the worker
+        // skips it for the cancel it kept.
+        let again = try #require(pulls.last)
+        actions = h.reply(again, [assignment("t3")]) + h.tick()
+        #expect(taskWrites(actions).first?.tasks == ["t3"])
+        actions = h.machine.workerSent(.done(id: "t3", outcome: .failure(.taskCancelled("t3")), residentBytes: nil), worker: 1, now: h.now)
+            + h.tick()
+        // Not reported as cancelled: sent to the worker again.
+        #expect(taskWrites(actions).first?.tasks == ["t3"])
+        reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
+        #expect(reported.isEmpty)
+        // Its real outcome is what the broker hears.
+        actions = h.done("t3", worker: 1, result: 3) + h.tick() + h.advance(0.001)
+        reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
+        #expect(reported.map { $0["id"] } == ["t3"])
+        #expect(reported.first?["result"] == 3)
+    }
+
     // MARK: Supervision
 
     @Test func aTaskPastItsDeadlineFailsAndItsWorkerIsReplaced() throws {
