@@ -10,7 +10,7 @@ import ZeroTaskProtocol
 extension BrokerState {
     /// Starts a workflow for `clientID`; its id. All or nothing: when one of its first tasks is
     /// refused (queue full, a method a node declared unavailable), nothing is left behind.
-    /// - Throws: -32602 for a task past the broker's caps, `BrokerError` as `submit` does.
+    /// - Throws: -32602 for a task past the broker's caps (`max_delay` too), `BrokerError` as `submit` does.
     mutating func startWorkflow(_ workflow: Workflow, taskID given: String?, clientID: String, now: Double) throws -> String {
         let name = BrokerMethod.clientNewWorkflow.rawValue
         guard workflow.taskCount <= config.maxBatchEntries else {
@@ -22,7 +22,10 @@ extension BrokerState {
             guard let s = workflow.submission(i, input: takesInput ? .null : nil) else {
                 throw RPCError.invalidParams("\(name): task \(i + 1) cannot be read")
             }
-            try s.check(config, method: i < workflow.tasks.count ? "\(name): tasks[\(i)]" : "\(name): callback")
+            let entry = i < workflow.tasks.count ? "\(name): tasks[\(i)]" : "\(name): callback"
+            try s.check(config, method: entry)
+            // A step's delay counts from its own submission: checked against max_delay as it is.
+            try s.checkStart(config, wallNow: wallClock(), method: entry)
         }
         let id: String
         if let given {
