@@ -103,4 +103,21 @@ import ZeroTaskProtocol
         #expect(h.state.taskCount == 0)
         Self.expectNothingPending(h)
     }
+
+    // MARK: admin retry
+
+    /// A delayed task cancelled before its time and retried by an admin waits for its time again,
+    /// as it does after a restart: it does not start at once.
+    @Test func aDelayedTaskRetriedByAnAdminWaitsForItsTime() {
+        var h = Self.harness()
+        h.setUp()
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("d", start: .after(60))), peer: "C")
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-d"), peer: "C") == true)
+        #expect(h.value(.adminAct(.retry, .ids(["alice-d"])), peer: "A")["retried"] == ["alice-d"])
+        #expect(h.state.delayedTaskCount == 1)
+        #expect(BrokerStateDelayRetryTests.pull(&h) == [])
+        h.now = 60
+        h.state.tick(now: h.now)
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-d"])
+    }
 }
