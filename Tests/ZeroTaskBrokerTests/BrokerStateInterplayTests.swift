@@ -120,4 +120,23 @@ import ZeroTaskProtocol
         h.state.tick(now: h.now)
         #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-d"])
     }
+
+    // MARK: resends
+
+    /// A client that failed over resends a task it submitted: its id comes back, even once the
+    /// method's plugin is quarantined on every node (the task is still there, queued).
+    @Test func aResendIsAnsweredWithItsIDWhenTheMethodBecameUnavailable() {
+        var h = Self.harness()
+        h.setUp()
+        h.submit("a")
+        let why: JSONValue = ["name": "work", "plugin": "work", "file": "Plugins/work.so", "reason": "crashed while loading"]
+        h.value(.advertise(nodeID: "n1", methods: [:], workers: nil, capacity: nil, unavailable: ["work": why], tags: nil), peer: "N")
+        #expect(h.state.unavailableError("work") != nil)
+        let again = Submission(method: "work", params: [], taskID: "a")
+        #expect(h.run(.submit(clientID: "alice", again), peer: "C") == .result("alice-a"))
+        #expect(h.state.counters.submitted == 1)
+        // A new task of the method is refused as before.
+        #expect(h.refusal(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: "b")), peer: "C")?.code
+            == ErrorCode.methodNotFound.rawValue)
+    }
 }
