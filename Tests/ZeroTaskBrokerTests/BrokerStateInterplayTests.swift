@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ZeroTaskProtocol
 
@@ -138,5 +139,95 @@ import ZeroTaskProtocol
         // A new task of the method is refused as before.
         #expect(h.refusal(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: "b")), peer: "C")?.code
             == ErrorCode.methodNotFound.rawValue)
+    }
+
+    // MARK: a workflow cancelled as a whole
+
+    /// One task running under its method's concurrency, one backing off before a retry, one in a
+    /// paused queue, one delayed and tagged: cancelling the workflow cancels them all, and every
+    /// book balances (the running task's place is free again).
+    @Test func cancellingAWorkflowCancelsTasksInEveryStateAndFreesTheirPlaces() throws {
+        var h = Self.harness { $0.methodPolicies = ["work": MethodPolicy(concurrency: 1)] }
+        h.setUp(methods: ["work", "held"])
+        h.value(.adminQueue(method: "held", .pause), peer: "A")
+        let wf = try Workflow(kind: "group", tasks: [
+            ["method": "work", "params": [1], "retry": ["max_attempts": 3, "backoff": 30, "jitter": 0]],
+            ["method": "work", "params": [2]],
+            ["method": "held", "params": [3]],
+            ["method": "work", "params": [4], "delay": 60, "tags": ["gpu"]],
+        ], callback: nil, method: "test")
+        h.value(.newWorkflow(clientID: "alice", wf, taskID: "wf"), peer: "C")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.1"])
+        BrokerStateDelayRetryTests.fail(&h, "alice-wf.1", code: 17)
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.2"])
+        #expect(h.state.delayedTaskCount == 2)
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-wf"), peer: "C") == true)
+        for i in 1...4 { #expect(Self.cancelled(&h, "alice-wf.\(i)"), "alice-wf.\(i)") }
+        #expect(h.state.workflowOf.isEmpty)
+        Self.expectNothingPending(h)
+        h.submit("next")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-next"])
+        h.now = 100
+        h.state.tick(now: h.now)
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-next", outcome: .success(1))), peer: "N")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == [])
+    }
+
+    // MARK: restart
+
+    /// A group with one task running under its method's concurrency and one delayed, restarted
+    /// from SQLite: the books come back as they were, the limit counts the running task, the
+    /// delayed one waits out its time, and the workflow finishes.
+    @Test func aWorkflowWithARunningAndADelayedTaskCarriesOnAfterARestart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zt-interplay-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/s.sqlite"
+        let policies = ["work": MethodPolicy(concurrency: 1)]
+        var h = Self.harness { $0.methodPolicies = policies }
+        h.state.journaling = true
+        h.setUp()
+        let wf = try Workflow(kind: "group", tasks: [
+            ["method": "work", "params": [1]],
+            ["method": "work", "params": [2], "delay": 60],
+        ], callback: nil, method: "test")
+        h.value(.newWorkflow(clientID: "alice", wf, taskID: "wf"), peer: "C")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.1"])
+        do {
+            let store = try SQLiteTaskStore(path: path)
+            try store.write(h.state.takeChanges())
+            store.close()
+        }
+        let store = try SQLiteTaskStore(path: path)
+        defer { store.close() }
+        var config = BrokerConfig()
+        config.nodeTimeout = 1e9
+        config.methodPolicies = policies
+        // 10 s later on the wall clock, in a new process (its monotonic clock starts again).
+        var r = Harness { $0 = config }
+        r.state = BrokerState(config: config, wallClock: { BrokerStateDelayRetryTests.wall + 10 }, idPrefix: "y.")
+        r.state.restore(try store.load(), now: 1000)
+        r.now = 1000
+        // (pendingBytes is not compared: a workflow's record counts its params as they were when
+        // it was loaded, children and results included, so it counts more after a restart.)
+        #expect(r.state.clients["alice"]?.pending == 3)
+        #expect(r.state.delayedTaskCount == 1)
+        #expect(r.state.workflowOf == ["alice-wf.1": "alice-wf", "alice-wf.2": "alice-wf"])
+        r.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: 0, capacity: nil, unavailable: [:]), peer: "N2")
+        r.value(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: "other")), peer: "C")
+        // The limit counts wf.1, still running on n1.
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "N2")) == [])
+        r.value(.nodeConnect(nodeID: "n1", methods: ["work"], workers: 0, capacity: nil, unavailable: [:]), peer: "N")
+        r.value(.report(nodeID: "n1", .init(taskID: "alice-wf.1", outcome: .success(1))), peer: "N")
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "N2")) == ["alice-other"])
+        r.value(.report(nodeID: "n2", .init(taskID: "alice-other", outcome: .success(0))), peer: "N2")
+        r.now = 1049.9
+        r.state.tick(now: r.now)
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "N2")) == [])
+        r.now = 1050
+        r.state.tick(now: r.now)
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "N2")) == ["alice-wf.2"])
+        r.value(.report(nodeID: "n2", .init(taskID: "alice-wf.2", outcome: .success(2))), peer: "N2")
+        #expect(r.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .result([1, 2]))
+        Self.expectNothingPending(r)
     }
 }
