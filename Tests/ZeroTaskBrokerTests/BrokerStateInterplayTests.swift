@@ -230,4 +230,29 @@ import ZeroTaskProtocol
         #expect(r.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .result([1, 2]))
         Self.expectNothingPending(r)
     }
+
+    // MARK: delays under limits
+
+    /// A delayed task that comes due while its method is at its concurrency, and one that comes
+    /// due while its method is paused, wait in their queues; each goes to the parked pull as soon
+    /// as its method lets it (a place frees, the method is resumed).
+    @Test func aDelayedTaskDueWhileItsMethodIsFullOrPausedGoesWhenItMayStart() {
+        var h = Self.harness { $0.methodPolicies = ["work": MethodPolicy(concurrency: 1)] }
+        h.setUp(methods: ["work", "held"])
+        h.value(.adminQueue(method: "held", .pause), peer: "A")
+        h.submit("running")
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("d", start: .after(10))), peer: "C")
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("p", method: "held", start: .after(10))), peer: "C")
+        #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-running"])
+        h.now = 10
+        h.state.tick(now: h.now)
+        #expect(h.state.delayedTaskCount == 0 && h.state.queuedTaskCount == 2)
+        #expect(h.run(.pull(nodeID: "n1", max: 5, wait: 30, done: []), peer: "N") == .deferred)
+        _ = h.state.takeOutputs()
+        h.value(.reportMany(nodeID: "n1", [.init(taskID: "alice-running", outcome: .success(1))]), peer: "N")
+        #expect(BrokerStateLimitsTests.handedOut(&h) == ["alice-d"])
+        #expect(h.run(.pull(nodeID: "n1", max: 5, wait: 30, done: []), peer: "N") == .deferred)
+        h.value(.adminQueue(method: "held", .resume), peer: "A")
+        #expect(BrokerStateLimitsTests.handedOut(&h) == ["alice-p"])
+    }
 }
