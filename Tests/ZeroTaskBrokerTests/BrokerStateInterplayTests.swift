@@ -255,4 +255,24 @@ import ZeroTaskProtocol
         h.value(.adminQueue(method: "held", .resume), peer: "A")
         #expect(BrokerStateLimitsTests.handedOut(&h) == ["alice-p"])
     }
+
+    // MARK: schedules into a paused method
+
+    /// A paused method still gets its schedule's ticks, queued (a tick is not lost for a pause);
+    /// a purge cancels them, and the schedule carries on with the next tick.
+    @Test func aScheduleTicksIntoAPausedMethodAndAPurgeCancelsItsTasks() {
+        var b = BrokerStateScheduleTests.Broker()
+        b.add(BrokerStateScheduleTests.every("s", 10))
+        _ = b.state.apply(.adminQueue(method: "math.add", .pause), route: Harness.route("A", id: 1), now: b.now)
+        b.advance(10)
+        b.advance(10)
+        #expect(b.scheduledTaskIDs.count == 2)
+        #expect(b.state.queuedTaskCount == 2)
+        let purged = b.state.apply(.adminQueue(method: "math.add", .purge), route: Harness.route("A", id: 2), now: b.now)
+        #expect(purged == .result(["method": "math.add", "paused": true, "queued": 0, "purged": 2]))
+        #expect(b.state.pendingBytes == 0 && b.state.queuedTaskCount == 0)
+        b.advance(10)
+        #expect(b.scheduledTaskIDs.count == 3)
+        #expect(b.state.queuedTaskCount == 1)
+    }
 }
