@@ -204,7 +204,8 @@ extension BrokerState {
         clients.countPending(t.clientID, by: 1)
         counters.requeued += 1
         observer?.taskRetried(method: t.method)  // metrics
-        enqueue(t, now: now)
+        // A `not_before` still ahead (cancelled while delayed) holds it back, as `restore` would.
+        enqueueOrHold(t, now: now, wallNow: wallClock())
         return nil
     }
 

@@ -1,8 +1,8 @@
 import ZeroTaskProtocol
 
 /// Queue control (`admin_queue`): an admin pauses a method (its tasks are still accepted and
-/// queued, none is handed out), resumes it, or purges it (its queued tasks are cancelled; the
-/// running ones are left alone). Paused methods are durable: the store keeps them.
+/// queued, none is handed out), resumes it, or purges it (its queued tasks are cancelled, the
+/// delayed ones too; the running ones are left alone). Paused methods are durable: the store keeps them.
 extension BrokerState {
     /// Applies `action` to `method`'s queue: `{"method", "paused", "queued", "purged"?}`.
     /// - Throws: -32602 for a name that cannot be a method.
@@ -35,13 +35,27 @@ extension BrokerState {
         if journaling { limits.pausedChanged = true }
     }
 
-    /// Cancels every queued task of `method` (O(its queue)); returns how many.
+    /// Cancels every queued task of `method`, the ones held back until their time (delayed, or
+    /// backing off before a retry) too: they show as queued. O(its queue + the delayed tasks);
+    /// returns how many.
+    ///
+    /// Each task is looked at again just before it is cancelled: a queue may hold two entries
+    /// that both look live for one task (cancelled and retried by an admin, or claimed and
+    /// queued again, while the queue kept other tasks), and cancelling one task may cancel
+    /// others (a workflow's task cancels its workflow, which cancels the rest of its tasks).
     mutating func purge(_ method: String, now: Double) -> Int {
-        guard let q = queues[method] else { return 0 }
-        let ids = q.heap.filter(isLive).map(\.taskID)
-        for id in ids {
-            if let t = tasks[id] { cancel(t, now: now, by: "an admin (queue purged)") }
+        var ids = queues[method]?.heap.filter(isLive).map(\.taskID) ?? []
+        if delayed.count > 0 {
+            for e in delayed.heap.heap {
+                if let t = tasks[e.key], t.method == method, t.status == .queued, t.waitingUntil == e.at { ids.append(e.key) }
+            }
         }
-        return ids.count
+        var purged = Set<String>()
+        for id in ids where purged.insert(id).inserted {
+            // Cancelled already by the workflow of one cancelled before: purged all the same.
+            guard let t = tasks[id], t.status == .queued else { continue }
+            cancel(t, now: now, by: "an admin (queue purged)")
+        }
+        return purged.count
     }
 }

@@ -52,7 +52,6 @@ extension BrokerState {
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
             throw .invalidParams("client_new_task: \"\(s.method)\" is not a valid method name")
         }
-        if !unavailableIndex.isEmpty, let e = unavailableError(s.method) { throw e }
         let id: String
         if let given = submission.taskID {
             id = "\(clientID)-\(given)"
@@ -67,6 +66,9 @@ extension BrokerState {
         } else {
             id = "\(clientID)-\(idPrefix)\(String(nextSequence, radix: 36))"
         }
+        // After the resend check: a task accepted before its method's plugin was quarantined
+        // still answers a resend with its id.
+        if !unavailableIndex.isEmpty, let e = unavailableError(s.method) { throw e }
         guard queuedCount + delayed.count < config.maxQueued else {
             throw .queueFull("queue full: \(queuedCount + delayed.count) tasks queued (limit \(config.maxQueued)); retry later")
         }

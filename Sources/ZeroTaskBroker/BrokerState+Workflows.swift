@@ -10,7 +10,7 @@ import ZeroTaskProtocol
 extension BrokerState {
     /// Starts a workflow for `clientID`; its id. All or nothing: when one of its first tasks is
     /// refused (queue full, a method a node declared unavailable), nothing is left behind.
-    /// - Throws: -32602 for a task past the broker's caps, `BrokerError` as `submit` does.
+    /// - Throws: -32602 for a task past the broker's caps (`max_delay` too), `BrokerError` as `submit` does.
     mutating func startWorkflow(_ workflow: Workflow, taskID given: String?, clientID: String, now: Double) throws -> String {
         let name = BrokerMethod.clientNewWorkflow.rawValue
         guard workflow.taskCount <= config.maxBatchEntries else {
@@ -22,7 +22,10 @@ extension BrokerState {
             guard let s = workflow.submission(i, input: takesInput ? .null : nil) else {
                 throw RPCError.invalidParams("\(name): task \(i + 1) cannot be read")
             }
-            try s.check(config, method: i < workflow.tasks.count ? "\(name): tasks[\(i)]" : "\(name): callback")
+            let entry = i < workflow.tasks.count ? "\(name): tasks[\(i)]" : "\(name): callback"
+            try s.check(config, method: entry)
+            // A step's delay counts from its own submission: checked against max_delay as it is.
+            try s.checkStart(config, wallNow: wallClock(), method: entry)
         }
         let id: String
         if let given {
@@ -54,9 +57,8 @@ extension BrokerState {
         clients.countPending(clientID, by: 1)
         do {
             switch workflow.kind {
-            case .chain: try startTask(0, of: id, input: nil, now: now)
-            case .group:
-                for i in workflow.tasks.indices { try startTask(i, of: id, input: nil, now: now) }
+            case .chain: try startTasks(0..<1, of: id, input: nil, now: now)
+            case .group: try startTasks(workflow.tasks.indices, of: id, input: nil, now: now)
             }
         } catch {
             // Undo: the tasks started so far are cancelled and forgotten with the workflow.
@@ -75,20 +77,24 @@ extension BrokerState {
         return Workflow(json: t.params)
     }
 
-    /// Submits task `index` of workflow `parentID` as the workflow's client, with `input` as its
-    /// first param when given, and records it as the workflow's.
-    private mutating func startTask(_ index: Int, of parentID: String, input: JSONValue?, now: Double) throws {
-        guard let parent = tasks[parentID], var workflow = Workflow(json: parent.params),
-            var submission = workflow.submission(index, input: input)
-        else { throw BrokerError.unknownTask(parentID) }
-        submission.taskID = String(parentID.dropFirst(parent.clientID.count + 1)) + workflow.childSuffix(index)
-        let child = try submit(submission, clientID: parent.clientID, now: now)
-        workflowOf[child] = parentID
-        workflow.children.append(child)
+    /// Submits tasks `indices` of workflow `parentID` as the workflow's client, with `input` as
+    /// their first param when given, and records them as the workflow's. The record is read and
+    /// written once for them all (once per task, a group's start took time quadratic in its
+    /// size); when one is refused, the ones started before it are recorded all the same.
+    private mutating func startTasks(_ indices: Range<Int>, of parentID: String, input: JSONValue?, now: Double) throws {
+        guard let parent = tasks[parentID], var workflow = Workflow(json: parent.params) else { throw BrokerError.unknownTask(parentID) }
+        let given = String(parentID.dropFirst(parent.clientID.count + 1))
         if workflow.kind == .group && workflow.results.count < workflow.tasks.count {
             workflow.results = Array(repeating: .null, count: workflow.tasks.count)
         }
-        save(workflow, in: parentID)
+        defer { save(workflow, in: parentID) }
+        for index in indices {
+            guard var submission = workflow.submission(index, input: input) else { throw BrokerError.unknownTask(parentID) }
+            submission.taskID = given + workflow.childSuffix(index)
+            let child = try submit(submission, clientID: parent.clientID, now: now)
+            workflowOf[child] = parentID
+            workflow.children.append(child)
+        }
     }
 
     private mutating func save(_ workflow: Workflow, in id: String) {
@@ -147,7 +153,7 @@ extension BrokerState {
             return
         }
         do {
-            try startTask(next.index, of: parentID, input: next.input, now: now)
+            try startTasks(next.index..<next.index + 1, of: parentID, input: next.input, now: now)
         } catch {
             let e = Self.rpcError(error)
             let what = next.index < workflow.tasks.count ? "task \(next.index + 1)" : "the callback"
