@@ -72,7 +72,7 @@ results="$logdir/results.jsonl"
 for r in $(seq "$rounds"); do
   for which in idle busy; do
     endpoint=$idle; [ "$which" = busy ] && endpoint=$busy
-    line=$(timeout 600 "$z" bench --broker "$endpoint" --method math.add --tasks "$tasks" --inflight "$inflight" --json)
+    line=$(timeout 600 "$z" bench --broker "$endpoint" --method math.add --tasks "$tasks" --inflight "$inflight" --json 2>"$logdir/bench-$which-$r.err") || { echo "bench against $which broker failed in round $r: $(tail -3 "$logdir/bench-$which-$r.err")" >&2; exit 1; }
     echo "{\"broker\": \"$which\", \"round\": $r, \"run\": $line}" >>"$results"
   done
 done
