@@ -42,9 +42,13 @@ extension NodeStateMachine {
             // Skipped, yet never cancelled: the worker still held the cancel of an earlier copy
             // of this task (handed back while queued behind a slow one, it ran before the cancel
             // came, and the broker gave it to this node again). Send it again: the worker has
-            // used up that cancel now.
-            w.queue[0].resent = true
-            w.queue[0].startedAt = now
+            // used up that cancel now. It goes behind what the worker holds already, in the node's
+            // queue as in the worker's, so that each outcome meets its own task.
+            var again = w.queue.removeFirst()
+            again.resent = true
+            again.startedAt = w.queue.isEmpty ? now : nil
+            if !w.queue.isEmpty { w.queue[0].startedAt = now }
+            w.queue.append(again)
             w.unsent.append(.task(id: t.assignment.id, method: t.assignment.method, params: t.assignment.params))
             return
         }
