@@ -45,17 +45,9 @@ extension ZeroTaskClient {
         var index = start
         for _ in 1..<brokers.count {
             index = brokers.next(after: index)
-            let connection = try Self.open(brokers[index], context: context, curve: curve, watch: true)
-            do {
-                _ = try await Self.send(connection, .clientConnect, .positional([.string(clientID)]),
-                    timeout: requestTimeout.seconds)
-            } catch ZeroTaskClientError.brokerUnreachable {
-                connection.stop()
-                continue
-            } catch {
-                connection.stop()
-                throw error
-            }
+            guard let (connection, _) = try await Self.connect(brokers[index], .positional([.string(clientID)]), context: context,
+                curve: curve, watch: true, timeout: requestTimeout.seconds)
+            else { continue }
             let old = link.withLock { l -> ClientConnection in
                 let old = l.connection
                 l = Link(index: index, generation: l.generation + 1, connection: connection)

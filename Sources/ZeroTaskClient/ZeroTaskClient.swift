@@ -132,17 +132,9 @@ public final class ZeroTaskClient: Sendable {
         let params: Params = clientID.map { .positional([.string($0)]) } ?? .positional([])
         var found: (index: Int, connection: ClientConnection, id: String)?
         for index in 0..<brokers.count {
-            let connection = try Self.open(brokers[index], context: context, curve: curve, watch: brokers.failsOver)
-            let answer: JSONValue
-            do {
-                answer = try await Self.send(connection, .clientConnect, params, timeout: requestTimeout.seconds)
-            } catch ZeroTaskClientError.brokerUnreachable {
-                connection.stop()
-                continue
-            } catch {
-                connection.stop()
-                throw error
-            }
+            guard let (connection, answer) = try await Self.connect(brokers[index], params, context: context, curve: curve,
+                watch: brokers.failsOver, timeout: requestTimeout.seconds)
+            else { continue }
             guard let id = answer.stringValue else {
                 connection.stop()
                 throw ZeroTaskClientError.invalidResponse("client_connect answered \(answer), not a client id")
@@ -155,6 +147,23 @@ public final class ZeroTaskClient: Sendable {
         }
         link = Mutex(Link(index: found.index, generation: 0, connection: found.connection))
         self.clientID = found.id
+    }
+
+    /// A connection to one broker on which `client_connect(params)` was answered, with the
+    /// answer; nil when the broker is unreachable (the next of a list is tried then).
+    static func connect(_ endpoint: String, _ params: Params, context: ZMQContext, curve: CurveClientKeys?, watch: Bool,
+        timeout: Double) async throws -> (ClientConnection, JSONValue)?
+    {
+        let connection = try open(endpoint, context: context, curve: curve, watch: watch)
+        do {
+            return (connection, try await send(connection, .clientConnect, params, timeout: timeout))
+        } catch ZeroTaskClientError.brokerUnreachable {
+            connection.stop()
+            return nil
+        } catch {
+            connection.stop()
+            throw error
+        }
     }
 
     /// A connection to one broker (its sockets only: nothing is sent yet).
