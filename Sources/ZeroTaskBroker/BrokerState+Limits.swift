@@ -89,6 +89,19 @@ extension BrokerState {
         if queues[method]?.isEmpty == false { limits.due.insert(method) }
     }
 
+    /// `task` stops holding a place under its method's concurrency, if it held one (it was
+    /// assigned or running).
+    @inline(__always) mutating func stoppedRunning(_ task: TaskRecord) {
+        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
+    }
+
+    /// `task` leaves the node that held it (finished, handed back, backing off before a retry):
+    /// the node's slot and its method's concurrency place are free, in one step.
+    @inline(__always) mutating func leftNode(_ task: TaskRecord) {
+        nodes.unassign(task.id, from: task.nodeID)
+        stoppedRunning(task)
+    }
+
     /// The earliest rate wake-up, for the owner's poll timeout.
     var nextLimitWake: Double? { limits.wakeups.first?.at }
 

@@ -9,8 +9,7 @@ extension BrokerState {
         var released = 0
         for id in ids {
             guard var task = tasks[id], task.nodeID == nodeID, !task.status.isComplete else { continue }
-            nodes.unassign(id, from: nodeID)
-            if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
+            leftNode(task)
             task.nodeID = nil
             task.status = .queued
             task.attempts = max(0, task.attempts - 1)

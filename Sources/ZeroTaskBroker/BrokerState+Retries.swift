@@ -36,9 +36,8 @@ extension BrokerState {
             }
             return false
         }
-        nodes.unassign(taskID, from: nodeID)
-        // Its place under the method's concurrency is free while it backs off.
-        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
+        // Its node's slot and its method's concurrency place are free while it backs off.
+        leftNode(task)
         let wait = policy.delay(after: failedRuns, random: Double.random(in: 0..<1))
         task.history.append(attempt)
         task.status = .queued

@@ -131,7 +131,7 @@ extension BrokerState {
                 data: ["attempts": .int(Int64(task.attempts))])))
             return false
         }
-        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
+        stoppedRunning(task)
         task.status = .queued
         task.progress = nil
         tasks[taskID] = task

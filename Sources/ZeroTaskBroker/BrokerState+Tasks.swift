@@ -270,8 +270,7 @@ extension BrokerState {
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
     mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
-        nodes.unassign(taskID, from: task.nodeID)
-        if task.status == .assigned || task.status == .running { stoppedRunning(task.method) }
+        leftNode(task)
         switch outcome {
         case .success(let r):
             task.status = .finished
