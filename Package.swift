@@ -13,13 +13,13 @@ let package = Package(
         .library(name: "ZeroTaskNode", targets: ["ZeroTaskNode"]),
         .library(name: "ZeroTaskClient", targets: ["ZeroTaskClient"]),
         .library(name: "ZeroTaskHTTP", targets: ["ZeroTaskHTTP"]),
+        .library(name: "ZeroTaskLifecycle", targets: ["ZeroTaskLifecycle"]),
         .executable(name: "zerotask-example-client", targets: ["zerotask-example-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The broker's HTTP server: no dependencies, BSD sockets, async/await (BENCHMARKS.md,
         // "Build time": Hummingbird's SwiftNIO would more than double the clean build).
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
@@ -32,6 +32,9 @@ let package = Package(
         // libsodium's HMAC-SHA-256 for the dashboard's admin token (libzmq links it already).
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        // libyaml (libyaml-dev), the configuration file's parser: a C library from Debian costs no
+        // Swift build time (Yams, its Swift wrapper, took 28 s of a 2-core release build).
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // SQLite (libsqlite3-dev), the broker's embedded durable store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // libpq (libpq-dev), the client of the PostgreSQL store that several brokers share.
@@ -52,7 +55,6 @@ let package = Package(
             dependencies: [
                 "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "CSQLite", "CPostgres",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Plugins: manifests, dlopen, typed calls through libffi.
@@ -70,7 +72,6 @@ let package = Package(
             dependencies: [
                 "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskPlugins", "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The broker's HTTP side: /metrics, /health and the dashboard.
@@ -82,6 +83,15 @@ let package = Package(
                 .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Broker, node and HTTP side as swift-service-lifecycle Services. Kept out of their own
+        // modules so that those build beside swift-service-lifecycle's dependencies, not after them.
+        .target(
+            name: "ZeroTaskLifecycle",
+            dependencies: [
+                "ZeroTaskBroker", "ZeroTaskNode", "ZeroTaskHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -104,12 +114,10 @@ let package = Package(
             name: "zerotask",
             dependencies: [
                 "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
-                "ZeroTaskHTTP",
+                "ZeroTaskHTTP", "ZeroTaskLifecycle", "CYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // The configuration file (SettingsFile): its values and the line of each key.
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
 
@@ -139,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroTaskNodeTests",
-            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
+            dependencies: ["ZeroTaskNode", "ZeroTaskBroker", "ZeroTaskLifecycle", "ZeroTaskPlugins", "ZeroTaskProtocol", "ZeroMQ", "ZeroTaskTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures", "Browser/drive_dashboard.py"]

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what ZeroTask needs on Debian when it is missing: the C libraries it links against
-# (libzmq, libffi, SQLite and libpq for the broker's stores, libsodium for the dashboard token),
-# a C compiler for the plugins, and pyzmq for the language-neutral wire test.
+# (libzmq, libffi, SQLite and libpq for the broker's stores, libsodium for the dashboard token,
+# libyaml for the configuration file), a C compiler for the plugins, and pyzmq for the
+# language-neutral wire test.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev libffi-dev libsqlite3-dev libpq-dev libsodium-dev pkg-config gcc; do
+for pkg in libzmq3-dev libffi-dev libsqlite3-dev libpq-dev libsodium-dev libyaml-dev pkg-config gcc; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 # The tests start throwaway PostgreSQL servers; the main job does not need one.

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Foundation
 import Logging
-import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskProtocol
 import ZeroTaskSystem
@@ -12,9 +11,10 @@ import ZeroTaskSystem
 /// one thread of its own that owns the `BrokerState`. Every request is handled to completion on
 /// that thread, so there are no locks on the hot path and no hops between threads.
 ///
-/// A `Service` for a `ServiceGroup`: graceful shutdown and cancellation both store what the
-/// broker holds (pending commits are written) and stop it; neither blocks the caller's task.
-public final class BrokerService: Service, @unchecked Sendable {
+/// Run by `serve()`; a `Service` for a `ServiceGroup` through ZeroTaskLifecycle, where graceful
+/// shutdown and cancellation both store what the broker holds (pending commits are written) and
+/// stop it; neither blocks the caller's task.
+public final class BrokerService: @unchecked Sendable {
     public let config: BrokerConfig
     public let logger: Logger
     /// Where clients, tasks and results are kept across restarts.
@@ -133,20 +133,16 @@ public final class BrokerService: Service, @unchecked Sendable {
         thread = nil
     }
 
-    /// Starts, then serves until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or
-    /// cancellation of the surrounding task; returns once the store has what the broker held.
-    public func run() async throws {
+    /// Starts, then serves until `requestStop()` or cancellation of the surrounding task;
+    /// returns once the store has what the broker held. (A `ServiceGroup`'s graceful shutdown
+    /// calls `requestStop()`: ZeroTaskLifecycle.)
+    public func serve() async throws {
         try start()
         guard let thread else { return }
-        // The handlers only wake the broker's thread; the thread itself does the storing.
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await thread.ended()
-            } onCancel: {
-                self.requestStop()
-            }
-        } onGracefulShutdown: {
-            self.logger.notice("broker stopping: storing what it holds")
+        // The handler only wakes the broker's thread; the thread itself does the storing.
+        await withTaskCancellationHandler {
+            await thread.ended()
+        } onCancel: {
             self.requestStop()
         }
         stop()

@@ -2,7 +2,6 @@ import FlyingFox
 import FlyingSocks
 import Foundation
 import Logging
-import ServiceLifecycle
 import ZeroTaskBroker
 import ZeroTaskProtocol
 
@@ -13,8 +12,9 @@ import ZeroTaskProtocol
 /// With an `AdminCredential` the dashboard and the API answer 401 without its token;
 /// `/metrics` and `/health` stay open for scrapers and probes.
 ///
-/// A `Service`: run it in the `ServiceGroup` after the broker, so that it stops first.
-public final class BrokerHTTPServer: Service, Sendable {
+/// A `Service` through ZeroTaskLifecycle: run it in the `ServiceGroup` after the broker, so
+/// that it stops first.
+public final class BrokerHTTPServer: Sendable {
     public let address: HTTPAddress
     private let monitor: BrokerMonitor
     private let metrics: BrokerMetrics
@@ -36,8 +36,9 @@ public final class BrokerHTTPServer: Service, Sendable {
             logger: FlyingFoxLogger(logger: logger))
     }
 
-    /// Serves until graceful shutdown or cancellation; a taken port fails here.
-    public func run() async throws {
+    /// Serves until `stopServing()` (a `ServiceGroup`'s graceful shutdown) or cancellation; a
+    /// taken port is logged here, and the call returns.
+    public func serve() async throws {
         await server.appendRoute("GET /metrics") { [metrics, monitor] _ in
             HTTPResponse(
                 statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -55,23 +56,26 @@ public final class BrokerHTTPServer: Service, Sendable {
         // The broker is what matters: an HTTP port that is taken is an error in the log, not a
         // broker that does not start.
         do {
-            try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup { group in
-                    group.addTask { [server] in try await server.run() }
-                    group.addTask { [server, logger, address] in
-                        try await server.waitUntilListening(timeout: 60)
-                        logger.info("http listening", metadata: ["http": "\(address)"])
-                    }
-                    // The first error (a taken port) is thrown here at once, which cancels the other.
-                    while try await group.next() != nil {}
+            try await withThrowingTaskGroup { group in
+                group.addTask { [server] in try await server.run() }
+                group.addTask { [server, logger, address] in
+                    try await server.waitUntilListening(timeout: 60)
+                    logger.info("http listening", metadata: ["http": "\(address)"])
                 }
-            } onGracefulShutdown: { [server] in
-                Task { await server.stop(timeout: 1) }
+                // The first error (a taken port) is thrown here at once, which cancels the other.
+                while try await group.next() != nil {}
             }
         } catch is CancellationError {
         } catch {
             logger.error("http: cannot serve \(address): \(error); the broker goes on without /metrics, /health and the dashboard")
         }
+    }
+}
+
+extension BrokerHTTPServer {
+    /// Stops serving, letting requests in progress finish for a second; returns at once.
+    public func stopServing() {
+        Task { [server] in await server.stop(timeout: 1) }
     }
 }
 

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Foundation
 import Logging
-import ServiceLifecycle
 import ZeroMQ
 import ZeroTaskProtocol
 import ZeroTaskSystem
@@ -14,9 +13,10 @@ import ZeroTaskSystem
 /// notification socket, every worker's control channel and output pipes, and a wake-up pipe
 /// (stop requests). No locks, no hops between threads on the way of a task.
 ///
-/// A `Service` for a `ServiceGroup`: graceful shutdown drains (no new tasks, running ones get
-/// the drain grace), cancellation stops at once (running tasks are handed back to the broker).
-public final class NodeService: Service, @unchecked Sendable {
+/// Run by `serve()`; a `Service` for a `ServiceGroup` through ZeroTaskLifecycle, where graceful
+/// shutdown drains (no new tasks, running ones get the drain grace) and cancellation stops at
+/// once (running tasks are handed back to the broker).
+public final class NodeService: @unchecked Sendable {
     public let config: NodeConfig
     public let logger: Logger
     /// Wakes the node's loop to stop: `NodeLoop.drainSignal` or `NodeLoop.hardStopSignal`.
@@ -80,20 +80,16 @@ public final class NodeService: Service, @unchecked Sendable {
         thread = nil
     }
 
-    /// Runs until stopped: `requestStop` or graceful shutdown (SIGTERM/SIGINT in a
-    /// `ServiceGroup`) drain; cancellation of the surrounding task stops at once.
-    public func run() async throws {
+    /// Runs until stopped: `requestStop` (a `ServiceGroup`'s graceful shutdown, through
+    /// ZeroTaskLifecycle) drains; cancellation of the surrounding task stops at once.
+    public func serve() async throws {
         try start()
         guard let thread else { return }
-        // The handlers only wake the node's thread, which does the draining and killing.
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await thread.ended()
-            } onCancel: {
-                self.requestHardStop()
-            }
-        } onGracefulShutdown: {
-            self.requestStop()
+        // The handler only wakes the node's thread, which does the draining and killing.
+        await withTaskCancellationHandler {
+            await thread.ended()
+        } onCancel: {
+            self.requestHardStop()
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ZeroMQ
 import ZeroTaskBroker
+import ZeroTaskLifecycle
 
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,9 @@ import Glibc
 import ArgumentParser
 import Foundation
 import Logging
-import ZeroTaskBroker
 import ZeroMQ
+import ZeroTaskBroker
+import ZeroTaskLifecycle
 import ZeroTaskNode
 import ZeroTaskProtocol
 

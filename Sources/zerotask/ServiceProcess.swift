@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import ServiceLifecycle
+import ZeroTaskLifecycle
 
 /// What a process serving the broker or a node sets up once for itself, and how it runs.
 enum ServiceProcess {

@@ -7,7 +7,7 @@ import ZeroTaskProtocol
 /// Precedence, highest first: a command-line flag, an environment variable
 /// (`ZEROTASK_SECTION_KEY`, e.g. `ZEROTASK_NODE_WORKERS=4`), the file (`--config PATH`, else
 /// `$ZEROTASK_CONFIG`, else `config/zerotask.yaml` when it exists), the built-in default.
-/// The file is read with Yams (SettingsFile); the precedence is the few lines of `raw` and
+/// The file is read with libyaml (SettingsFile, YAMLNode); the precedence is the few lines of `raw` and
 /// `value` below.
 ///
 /// The file is YAML (JSON is YAML too). It is checked whole when it is read: an unknown key is an

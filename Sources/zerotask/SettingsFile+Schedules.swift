@@ -1,4 +1,3 @@
-import Yams
 import ZeroTaskBroker
 import ZeroTaskProtocol
 
@@ -7,7 +6,7 @@ import ZeroTaskProtocol
 /// (`Schedule.init(definition:…)`). A misspelt field is an error naming the file, its line and
 /// the nearest field; so is a value the decoder refuses (a cron expression, a time zone).
 extension SettingsFile {
-    static func schedules(_ node: Node, path: String) throws -> [Schedule] {
+    static func schedules(_ node: YAMLNode, path: String) throws -> [Schedule] {
         if isNull(node) { return [] }
         guard let list = node.sequence else {
             throw Settings.FileError(file: path, line: line(node),
@@ -20,7 +19,7 @@ extension SettingsFile {
             guard let mapping = entry.mapping else {
                 throw Settings.FileError(file: path, line: line(entry), reason: "\(context) must be a mapping (name: …, method: …, cron: … or every: …)")
             }
-            for key in mapping.keys where !Schedule.definitionFields.contains(key.string ?? "") {
+            for (key, _) in mapping where !Schedule.definitionFields.contains(key.string ?? "") {
                 let e = unknown(key.string ?? "", at: key, in: path, candidates: Schedule.definitionFields)
                 throw Settings.FileError(file: e.file, line: e.line, reason: "\(context): \(e.reason)")
             }

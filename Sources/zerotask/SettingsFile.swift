@@ -1,13 +1,12 @@
 import Foundation
-import Yams
 import ZeroTaskBroker
 import ZeroTaskProtocol
 
 /// A configuration file, read and checked against `Settings.knownKeys`: its scalar settings with
 /// their lines, and `node.plugin_config` as JSON.
 ///
-/// Yams parses it, keeping each node's line, so that a misspelt key is reported with the line
-/// it stands on.
+/// libyaml parses it (`YAMLNode`), keeping each node's line, so that a misspelt key is reported
+/// with the line it stands on.
 struct SettingsFile {
     struct Entry {
         var key: String
@@ -32,13 +31,11 @@ struct SettingsFile {
         } catch {
             throw Settings.FileError(file: path, line: 0, reason: "cannot read the configuration file: \(Self.unreadable(path))")
         }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let e as YamlError {
-            throw Settings.FileError(file: path, line: Self.line(of: e), reason: "not valid YAML: \(Self.summary(of: e))")
+            root = try YAMLNode.parse(text)
         } catch {
-            throw Settings.FileError(file: path, line: 0, reason: "not valid YAML: \(error)")
+            throw Settings.FileError(file: path, line: error.line, reason: "not valid YAML: \(error.problem)")
         }
         // A file of comments only holds nothing.
         guard let root, !Self.isNull(root) else { return }
@@ -65,14 +62,14 @@ struct SettingsFile {
                     guard Self.isNull(value) || value.mapping != nil else {
                         throw Settings.FileError(file: path, line: Self.line(value), reason: "broker.methods must map method names to their limits, like math.add: {concurrency: 4, rate: 100/s}")
                     }
-                    for (name, limits) in value.mapping ?? [:] {
+                    for (name, limits) in value.mapping ?? [] {
                         methods[name.string ?? ""] = Self.json(limits)
                         methodLines[name.string ?? ""] = Self.line(name)
                     }
                 } else if full == "broker.schedules" {
                     schedules = try Self.schedules(value, path: path)
-                } else if let scalar = value.scalar {
-                    entries.append(Entry(key: full, text: scalar.string, line: Self.line(key)))
+                } else if let scalar = value.string {
+                    entries.append(Entry(key: full, text: scalar, line: Self.line(key)))
                 } else if Self.listKeys.contains(full), let items = value.sequence, let texts = Self.scalars(items) {
                     // A failover list of brokers, as a YAML list: the same as the comma string.
                     entries.append(Entry(key: full, text: texts.joined(separator: ","), line: Self.line(key)))
@@ -86,16 +83,16 @@ struct SettingsFile {
     /// Keys that may hold a YAML list of plain values (read as the values separated by commas).
     static let listKeys: Set<String> = ["node.broker", "client.broker"]
 
-    private static func scalars(_ items: Node.Sequence) -> [String]? {
+    private static func scalars(_ items: [YAMLNode]) -> [String]? {
         var out: [String] = []
         for item in items {
-            guard let s = item.scalar else { return nil }
-            out.append(s.string)
+            guard let s = item.string else { return nil }
+            out.append(s)
         }
         return out.isEmpty ? nil : out
     }
 
-    private static func plugins(_ node: Node, path: String) throws -> [String: JSONValue] {
+    private static func plugins(_ node: YAMLNode, path: String) throws -> [String: JSONValue] {
         if isNull(node) { return [:] }
         guard let mapping = node.mapping else {
             throw Settings.FileError(file: path, line: line(node), reason: "node.plugin_config must map plugin names to their configuration")
@@ -106,31 +103,38 @@ struct SettingsFile {
     }
 
     /// A YAML value as JSON: plain scalars by what they look like (numbers, booleans, null).
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let s):
-            if s.style == .plain {
+    static func json(_ node: YAMLNode) -> JSONValue {
+        switch node.kind {
+        case .scalar(let s, let plain):
+            if plain {
                 if isNull(node) { return .null }
-                if let b = Bool.construct(from: s) { return .bool(b) }
-                if let i = Int64(s.string) { return .int(i) }
-                if let d = Double.construct(from: s), d.isFinite { return .double(d) }
+                if let b = bool(s) { return .bool(b) }
+                if let i = Int64(s) { return .int(i) }
+                if let d = Double(s.replacingOccurrences(of: "_", with: "")), d.isFinite { return .double(d) }
             }
-            return .string(s.string)
+            return .string(s)
         case .mapping(let m):
             return .object(JSONObject(m.map { ($0.key.string ?? "", json($0.value)) }))
         case .sequence(let q):
             return .array(q.map(json))
-        case .alias:
-            return .null
         }
     }
 
-    static func isNull(_ node: Node) -> Bool {
-        guard case .scalar(let s) = node, s.style == .plain else { return false }
-        return ["", "~", "null", "Null", "NULL"].contains(s.string)
+    /// YAML 1.1's booleans (what libyaml's users, Yams and PyYAML among them, read as true or false).
+    static func bool(_ s: String) -> Bool? {
+        switch s {
+        case "true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON": true
+        case "false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF": false
+        default: nil
+        }
     }
 
-    static func unknown(_ key: String, at node: Node, in path: String, candidates: [String]) -> Settings.FileError {
+    static func isNull(_ node: YAMLNode) -> Bool {
+        guard node.isPlainScalar, let s = node.string else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s)
+    }
+
+    static func unknown(_ key: String, at node: YAMLNode, in path: String, candidates: [String]) -> Settings.FileError {
         let nearest = candidates.min { distance(key, $0) < distance(key, $1) }
         return Settings.FileError(file: path, line: line(node),
             reason: "unknown key \(key)" + (nearest.map { "; did you mean \($0)?" } ?? ""))
@@ -152,25 +156,7 @@ struct SettingsFile {
         return a.isEmpty ? b.count : row[b.count]
     }
 
-    static func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
-
-    private static func line(of error: YamlError) -> Int {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        default:
-            return 0
-        }
-    }
-
-    private static func summary(of error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        default:
-            return "\(error)"
-        }
-    }
+    static func line(_ node: YAMLNode) -> Int { node.line }
 
     /// Why `path` could not be read, in the words of `ls`.
     private static func unreadable(_ path: String) -> String {

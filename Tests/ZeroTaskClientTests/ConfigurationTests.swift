@@ -130,4 +130,39 @@ import ZeroTaskTestSupport
         #expect(tags.status != 0)
         #expect(tags.stderr.contains("ZEROTASK_NODE_TAGS (node.tags) holds \"no good\""), "\(tags.stderr)")
     }
+
+    /// The file is YAML as libyaml reads it: flow and block forms, an anchor's alias standing for
+    /// its node, a quoted number staying a string (and so refused where a number belongs), and a
+    /// second document in the file an error with its line.
+    @Test func yamlFormsReadAsYAMLMeansThem() async throws {
+        let path = try Self.file("""
+            # limits shared by two methods through an anchor
+            broker:
+              store: memory
+              request: \(try unusedEndpoint())
+              publish: \(try unusedEndpoint())
+              methods:
+                math.add: &shared
+                  concurrency: 3
+                text.upper: *shared
+            """)
+        let broker = try ChildProcess(Binaries.zerotask, ["broker", "--config", path])
+        defer { broker.stop() }
+        let request = try listeningEndpoints(of: broker).request
+        let r = try await cli.run(["methods", "--json", "--broker", request])
+        let listed = try JSONValue.parse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).arrayValue ?? []
+        #expect(listed.first { $0["name"] == "math.add" }?["concurrency"] == 3, "\(r.stdout)")
+        #expect(listed.first { $0["name"] == "text.upper" }?["concurrency"] == 3, "\(r.stdout)")
+
+        let endpoints = "  request: \(try unusedEndpoint())\n  publish: \(try unusedEndpoint())\n"
+        let quoted = try Self.file("broker:\n  store: memory\n\(endpoints)  methods:\n    math.add: {concurrency: \"2\"}\n")
+        let q = try await cli.run(["broker", "--config", quoted])
+        #expect(q.status != 0)
+        #expect(q.stderr.contains("\(quoted):6: broker.methods.math.add.concurrency"), "\(q.stderr)")
+
+        let two = try Self.file("client:\n  broker: tcp://127.0.0.1:1\n---\nclient:\n  broker: tcp://127.0.0.1:2\n")
+        let t = try await cli.run(["call", "--config", two, "math.add", "1", "2"])
+        #expect(t.status == 78)
+        #expect(t.stderr.hasPrefix("zerotask: \(two):3: not valid YAML: expected one document"), "\(t.stderr)")
+    }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ServiceLifecycle
+import ZeroTaskLifecycle
 import Synchronization
 import Testing
 import ZeroTaskNode
