@@ -36,7 +36,7 @@ extension BrokerState {
             if let existing = tasks[id] {
                 // The same workflow sent again (a client that got no reply resends it): the same id.
                 if existing.clientID == clientID, existing.method == Workflow.method,
-                    let kept = Workflow(json: existing.params), kept.kind == workflow.kind, kept.tasks == workflow.tasks,
+                    let kept = existing.workflow, kept.kind == workflow.kind, kept.tasks == workflow.tasks,
                     kept.callback == workflow.callback
                 {
                     return id
@@ -47,9 +47,10 @@ extension BrokerState {
             id = "\(clientID)-\(idPrefix)\(String(nextSequence, radix: 36))"
         }
         let wall = wallClock()
-        let record = TaskRecord(
+        var record = TaskRecord(
             id: id, clientID: clientID, spec: TaskSpec(method: Workflow.method, params: workflow.json), status: .running,
             sequence: nextSequence, maxRetries: 0, created: wall, started: wall)
+        record.workflow = workflow
         nextSequence += 1
         tasks[id] = record
         taskChanged(id)
@@ -72,17 +73,14 @@ extension BrokerState {
     }
 
     /// The workflow a record holds, when it is one.
-    func workflow(_ id: String) -> Workflow? {
-        guard let t = tasks[id], t.method == Workflow.method else { return nil }
-        return Workflow(json: t.params)
-    }
+    func workflow(_ id: String) -> Workflow? { tasks[id]?.workflow }
 
     /// Submits tasks `indices` of workflow `parentID` as the workflow's client, with `input` as
     /// their first param when given, and records them as the workflow's. The record is read and
     /// written once for them all (once per task, a group's start took time quadratic in its
     /// size); when one is refused, the ones started before it are recorded all the same.
     private mutating func startTasks(_ indices: Range<Int>, of parentID: String, input: JSONValue?, now: Double) throws {
-        guard let parent = tasks[parentID], var workflow = Workflow(json: parent.params) else { throw BrokerError.unknownTask(parentID) }
+        guard let parent = tasks[parentID], var workflow = parent.workflow else { throw BrokerError.unknownTask(parentID) }
         let given = String(parentID.dropFirst(parent.clientID.count + 1))
         if workflow.kind == .group && workflow.results.count < workflow.tasks.count {
             workflow.results = Array(repeating: .null, count: workflow.tasks.count)
@@ -97,8 +95,9 @@ extension BrokerState {
         }
     }
 
+    /// Keeps `workflow` decoded in its record (no encoding here: the store's write encodes it).
     private mutating func save(_ workflow: Workflow, in id: String) {
-        tasks[id]?.params = workflow.json
+        tasks[id]?.workflow = workflow
         taskChanged(id)
     }
 
@@ -108,7 +107,7 @@ extension BrokerState {
         if let parentID = workflowOf.removeValue(forKey: task.id) {
             advance(parentID, after: task, now: now)
         }
-        if task.method == Workflow.method, let workflow = Workflow(json: task.params) {
+        if let workflow = task.workflow {
             for child in workflow.children {
                 guard workflowOf.removeValue(forKey: child) != nil, let t = tasks[child], !t.status.isComplete else { continue }
                 cancel(t, now: now, by: "its workflow (\(task.error?.message ?? "finished"))")
@@ -118,7 +117,7 @@ extension BrokerState {
 
     /// A task of workflow `parentID` completed: the next step, the callback, or the end.
     private mutating func advance(_ parentID: String, after child: TaskRecord, now: Double) {
-        guard let parent = tasks[parentID], !parent.status.isComplete, var workflow = Workflow(json: parent.params),
+        guard let parent = tasks[parentID], !parent.status.isComplete, var workflow = parent.workflow,
             let index = workflow.children.firstIndex(of: child.id)
         else { return }
         let position = index < workflow.tasks.count ? "task \(index + 1) of \(workflow.tasks.count)" : "callback"
@@ -167,7 +166,10 @@ extension BrokerState {
     /// comes back with a completed task it did not act on.
     mutating func restoreWorkflows(_ running: [String]) {
         for id in running {
-            for child in workflow(id)?.children ?? [] where tasks[child]?.status.isComplete == false {
+            // Decoded once here, then kept decoded in the record.
+            guard let workflow = workflow(id) else { continue }
+            tasks[id]?.workflow = workflow
+            for child in workflow.children where tasks[child]?.status.isComplete == false {
                 workflowOf[child] = id
             }
         }

@@ -46,6 +46,10 @@ struct TaskRecord: Sendable {
         /// Monotonic time at which a delayed task leaves the broker's delayed heap for its
         /// method's queue; nil while it is not held back (in a queue, or not queued at all).
         var waitingUntil: Double?
+        /// A workflow record's workflow, kept decoded: when set, it is the record's params (they
+        /// are encoded from it when read), so a child's completion neither decodes nor encodes
+        /// the whole workflow; the store's write encodes it once per commit.
+        var workflow: Workflow?
     }
 
     /// Mutated only while uniquely referenced (copy on write), like an array's buffer.
@@ -80,11 +84,28 @@ struct TaskRecord: Sendable {
 
     var id: String { box.fields.id }
     var clientID: String { box.fields.clientID }
-    var spec: TaskSpec { box.fields.spec }
+    var spec: TaskSpec {
+        guard let workflow = box.fields.workflow else { return box.fields.spec }
+        var spec = box.fields.spec
+        spec.params = workflow.json
+        return spec
+    }
     var method: String { box.fields.spec.method }
     var params: JSONValue {
-        get { box.fields.spec.params }
-        set { writable.spec.params = newValue }
+        get { box.fields.workflow?.json ?? box.fields.spec.params }
+        set {
+            writable.spec.params = newValue
+            writable.workflow = nil
+        }
+    }
+    /// The workflow a workflow record holds (nil for any other task): the decoded one it keeps,
+    /// or decoded from its params (a record read back from the store).
+    var workflow: Workflow? {
+        get {
+            guard keepsParams else { return nil }
+            return box.fields.workflow ?? Workflow(json: box.fields.spec.params)
+        }
+        set { writable.workflow = newValue }
     }
     var paramsBytes: Int { box.fields.paramsBytes }
     var resultBytes: Int {
@@ -193,7 +214,7 @@ struct TaskRecord: Sendable {
         if let retry = spec.retry { o.append("retry", retry.json) }
         if !tags.isEmpty { o.append("tags", .array(tags.map { .string($0) })) }
         if let error { o.append("error", error.json) }
-        if keepsParams, let workflow = Workflow(json: params) { o.append("workflow", workflow.summary(tenancy)) }
+        if let workflow { o.append("workflow", workflow.summary(tenancy)) }
         if !history.isEmpty { o.append("history", .array(history.map(\.json))) }
         return .object(o)
     }
