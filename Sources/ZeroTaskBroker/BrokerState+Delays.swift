@@ -27,6 +27,14 @@ struct DelayedTasks: Sendable {
     var heap = DeadlineHeap<String>()
     /// Tasks really held back (the heap may also hold stale entries).
     var count = 0
+    /// The same by method: they show as queued in `methods` and `admin_queue`, as in `stats`.
+    var byMethod: [String: Int] = [:]
+
+    mutating func counted(_ method: String, by n: Int) {
+        count += n
+        let now = byMethod[method, default: 0] + n
+        byMethod[method] = now > 0 ? now : nil
+    }
 }
 
 extension Submission {
@@ -48,14 +56,14 @@ extension BrokerState {
     mutating func holdBack(_ taskID: String, until at: Double) {
         tasks[taskID]!.waitingUntil = at
         delayed.heap.push(at: at, taskID)
-        delayed.count += 1
+        delayed.counted(tasks[taskID]!.method, by: 1)
     }
 
     /// A held-back task leaves the heap before its time (cancelled, or finished by a late
     /// report): its entry goes stale.
     mutating func leftDelay(_ taskID: String) {
         tasks[taskID]?.waitingUntil = nil
-        delayed.count -= 1
+        delayed.counted(tasks[taskID]?.method ?? "", by: -1)
         if delayed.heap.count > 1024 && delayed.heap.count > 2 * delayed.count {
             let tasks = tasks
             delayed.heap.retain { tasks[$0.key]?.waitingUntil == $0.at }
@@ -69,7 +77,7 @@ extension BrokerState {
             delayed.heap.popFirst()
             guard let t = tasks[first.key], t.status == .queued, t.waitingUntil == first.at else { continue }
             tasks[first.key]!.waitingUntil = nil
-            delayed.count -= 1
+            delayed.counted(t.method, by: -1)
             enqueue(tasks[first.key]!, now: now)
         }
     }

@@ -15,6 +15,7 @@ extension BrokerState {
         }
         // Methods with queued work but no node are listed too: a user should see them waiting.
         for (name, q) in queues where q.liveCount > 0 && byName[name] == nil { byName[name] = (["name": .string(name)], []) }
+        for name in delayed.byMethod.keys where byName[name] == nil { byName[name] = (["name": .string(name)], []) }
         // And methods held back by the operator (paused or limited in the configuration).
         for name in limits.paused.union(limits.gates.keys) where byName[name] == nil { byName[name] = (["name": .string(name)], []) }
         // So are methods no node serves because their plugin is quarantined, with the reasons.
@@ -31,7 +32,10 @@ extension BrokerState {
             var o = entry.desc.objectValue ?? JSONObject()
             o["name"] = .string(name)
             o["nodes"] = .array(entry.nodes.sorted().map { .string($0) })
-            o["queued"] = .int(Int64(queues[name]?.liveCount ?? 0))
+            // Delayed tasks are queued too (as in `stats`), and counted apart.
+            let delayedCount = delayed.byMethod[name] ?? 0
+            o["queued"] = .int(Int64((queues[name]?.liveCount ?? 0) + delayedCount))
+            if delayedCount > 0 { o["delayed"] = .int(Int64(delayedCount)) }
             o["running"] = .int(Int64(running[name] ?? 0))
             limitFields(name, into: &o)
             return .object(o)

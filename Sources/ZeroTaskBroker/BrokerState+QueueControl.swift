@@ -4,7 +4,8 @@ import ZeroTaskProtocol
 /// queued, none is handed out), resumes it, or purges it (its queued tasks are cancelled, the
 /// delayed ones too; the running ones are left alone). Paused methods are durable: the store keeps them.
 extension BrokerState {
-    /// Applies `action` to `method`'s queue: `{"method", "paused", "queued", "purged"?}`.
+    /// Applies `action` to `method`'s queue: `{"method", "paused", "queued", "delayed"?, "purged"?}`
+    /// (`queued` counts the delayed tasks too, as `stats` does).
     /// - Throws: -32602 for a name that cannot be a method.
     mutating func queueControl(_ method: String, _ action: BrokerCommand.QueueAction, now: Double) throws(BrokerError) -> JSONValue {
         guard Identifier.isValidMethodName(method), !Identifier.isReservedMethodName(method) else {
@@ -26,7 +27,9 @@ extension BrokerState {
         var o = JSONObject()
         o.append("method", .string(method))
         o.append("paused", .bool(limits.paused.contains(method)))
-        o.append("queued", .int(Int64(queues[method]?.liveCount ?? 0)))
+        let delayedCount = delayed.byMethod[method] ?? 0
+        o.append("queued", .int(Int64((queues[method]?.liveCount ?? 0) + delayedCount)))
+        if delayedCount > 0 { o.append("delayed", .int(Int64(delayedCount))) }
         if let purged { o.append("purged", .int(Int64(purged))) }
         return .object(o)
     }

@@ -34,10 +34,11 @@ struct QueueCommand: AsyncParsableCommand {
             say(JSONValue.object(answer).jsonString)
             return
         }
-        let queued = answer["queued"]?.int64Value ?? 0
+        let delayed = answer["delayed"]?.int64Value ?? 0
+        let queued = "\(answer["queued"]?.int64Value ?? 0) queued" + (delayed > 0 ? ", \(delayed) of them delayed" : "")
         switch act {
-        case .pause: say("\(method): paused (\(queued) queued; none is handed out until: zerotask queue resume \(method))")
-        case .resume: say("\(method): resumed (\(queued) queued)")
+        case .pause: say("\(method): paused (\(queued); none is handed out until: zerotask queue resume \(method))")
+        case .resume: say("\(method): resumed (\(queued))")
         case .purge: say("\(method): \(answer["purged"]?.int64Value ?? 0) queued tasks cancelled" + (answer["paused"]?.boolValue == true ? " (still paused)" : ""))
         }
     }

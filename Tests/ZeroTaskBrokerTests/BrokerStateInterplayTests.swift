@@ -87,6 +87,28 @@ import ZeroTaskProtocol
         #expect(BrokerStateDelayRetryTests.pull(&h) == [])
     }
 
+    /// A method's delayed tasks and the ones backing off count as queued in `admin_queue` and
+    /// `methods`, as in `stats`, with `delayed` apart; they leave the count when they are due.
+    @Test func delayedTasksCountAsQueuedForTheirMethod() {
+        var h = Self.harness()
+        h.setUp()
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("d", start: .after(60))), peer: "C")
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("q")), peer: "C")
+        var answer = h.value(.adminQueue(method: "work", .pause), peer: "A")
+        #expect(answer["queued"] == 2 && answer["delayed"] == 1, "\(answer)")
+        let listed = h.value(.methods, peer: "C").arrayValue?.first { $0["name"] == "work" }
+        #expect(listed?["queued"] == 2 && listed?["delayed"] == 1, "\(String(describing: listed))")
+        #expect(h.value(.stats, peer: "C")["queued"] == 2)
+        h.now = 100
+        h.state.tick(now: h.now)
+        answer = h.value(.adminQueue(method: "work", .resume), peer: "A")
+        #expect(answer["queued"] == 2 && answer["delayed"] == nil, "\(answer)")
+        // A method no node serves, with only a delayed task, is listed with it.
+        h.value(.submit(clientID: "alice", BrokerStateDelayRetryTests.submission("later", method: "nobody.serves", start: .after(60))), peer: "C")
+        let waiting = h.value(.methods, peer: "C").arrayValue?.first { $0["name"] == "nobody.serves" }
+        #expect(waiting?["queued"] == 1 && waiting?["delayed"] == 1, "\(String(describing: waiting))")
+    }
+
     // MARK: workflows with delays
 
     /// A workflow's step is a submission like any other: a delay past `max_delay` is refused,
