@@ -167,12 +167,36 @@ extension BrokerState {
                 "node_id": a.nodeID.map { .string($0) } ?? .null])
         }
         if let s = t.started {
-            timeline.append(["at": .double(s), "event": .string("started (attempt \(t.attempts))"), "node_id": t.nodeID.map { .string($0) } ?? .null])
+            // A workflow's record is never handed to a node: it starts with its first task.
+            let event = t.workflow == nil ? "started (attempt \(t.attempts))" : "started"
+            timeline.append(["at": .double(s), "event": .string(event), "node_id": t.nodeID.map { .string($0) } ?? .null])
         }
         if let p = t.progress { timeline.append(["event": "progress", "progress": .object(p)]) }
         if let f = t.finished { timeline.append(["at": .double(f), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
         o.append("timeline", .array(timeline))
+        if let workflow = t.workflow { o.append("steps", workflowSteps(workflow)) }
         return .object(o)
+    }
+
+    /// A workflow's tasks for its page, in order, the callback last: `{task_id?, method, state}`,
+    /// where a step not started yet has no id and the state `waiting`, and one whose record is
+    /// gone (its result expired) the state `expired`.
+    func workflowSteps(_ workflow: Workflow) -> JSONValue {
+        let definitions = workflow.tasks + (workflow.callback.map { [$0] } ?? [])
+        return .array(definitions.enumerated().map { i, definition in
+            var step = JSONObject()
+            if i < workflow.children.count {
+                let id = workflow.children[i]
+                step.append("task_id", .string(id))
+                step.append("method", .string(tasks[id]?.method ?? definition["method"]?.stringValue ?? ""))
+                step.append("state", .string(tasks[id].map { AdminTaskQuery.State($0).rawValue } ?? "expired"))
+            } else {
+                step.append("method", definition["method"] ?? "")
+                step.append("state", "waiting")
+            }
+            if i == workflow.tasks.count { step.append("callback", true) }
+            return .object(step)
+        })
     }
 
     /// Sends a failed or cancelled task back to its queue with the params it kept, as new:

@@ -26,7 +26,7 @@ enum DashboardAssets {
   </section>
   <section>
     <h2>Nodes</h2>
-    <div class="scroll"><table id="nodes"><thead><tr><th>node</th><th>workers</th><th>busy</th><th>methods</th><th>last seen</th><th>crashes</th><th>tasks done</th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="nodes"><thead><tr><th>node</th><th>tags</th><th>workers</th><th>busy</th><th>methods</th><th>last seen</th><th>crashes</th><th>tasks done</th></tr></thead><tbody></tbody></table></div>
   </section>
   <section id="schedules-section" hidden>
     <h2>Schedules</h2>
@@ -54,12 +54,16 @@ enum DashboardAssets {
       <button type="button" id="cancel-all">Cancel all matching</button>
       <span id="action-result" class="muted"></span>
     </div>
-    <div class="scroll"><table id="tasks"><thead><tr><th>task</th><th>state</th><th>method</th><th>client</th><th>node</th><th>attempts</th><th>submitted</th><th>error</th><th></th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="tasks"><thead><tr><th>task</th><th>state</th><th>method</th><th>tags</th><th>client</th><th>node</th><th>attempts</th><th>submitted</th><th>error</th><th></th></tr></thead><tbody></tbody></table></div>
     <div class="pager"><button type="button" id="newer">← newer</button><span id="page" class="muted"></span><button type="button" id="older">older →</button></div>
   </section>
   <section id="task" hidden>
     <h2>Task <code id="task-id"></code> <button type="button" id="task-close">close</button></h2>
     <dl id="task-fields"></dl>
+    <div id="task-steps-section" hidden>
+      <h3>Workflow tasks</h3>
+      <div class="scroll"><table id="task-steps"><thead><tr><th>#</th><th>task</th><th>method</th><th>state</th></tr></thead><tbody></tbody></table></div>
+    </div>
     <h3>Timeline</h3>
     <ol id="task-timeline"></ol>
   </section>
@@ -91,9 +95,12 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { font-weight: 600; font-size: .85rem; color: var(--muted); }
 td.error { white-space: normal; color: var(--bad); max-width: 28rem; }
-#nodes td:nth-child(4) { white-space: normal; min-width: 16rem; }
+#nodes td:nth-child(5) { white-space: normal; min-width: 16rem; }
+.tag { display: inline-block; padding: 0 .4em; margin: 0 .2em .1em 0; border: 1px solid var(--line); border-radius: 3px; font-size: .8rem; color: var(--accent); }
 tr.state-failed td:nth-child(2), tr.state-cancelled td:nth-child(2) { color: var(--bad); }
 tr.state-finished td:nth-child(2) { color: var(--ok); }
+#task-steps tr.state-failed td:nth-child(4), #task-steps tr.state-cancelled td:nth-child(4) { color: var(--bad); }
+#task-steps tr.state-finished td:nth-child(4) { color: var(--ok); }
 tr.paused td:first-child { color: var(--bad); }
 a { color: var(--accent); }
 form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: .5rem; }
@@ -199,12 +206,33 @@ function drawLatency(a) {
   bars("latency", items, "s");
 }
 
+// A cell of tags, each a chip ("gpu", "eu"); empty when there are none.
+function tagsCell(row, tags) {
+  const td = row.insertCell();
+  td.className = "tags";
+  for (const t of tags || []) {
+    const span = document.createElement("span");
+    span.className = "tag"; span.textContent = t;
+    td.append(span);
+  }
+  return td;
+}
+
+// A link to a task's page.
+function taskLink(id) {
+  const link = document.createElement("a");
+  link.href = "#task=" + encodeURIComponent(id); link.textContent = id;
+  return link;
+}
+
 function fillNodes(nodes) {
   const body = $("nodes").tBodies[0];
   body.replaceChildren();
   for (const n of nodes) {
     const r = body.insertRow(), s = n.status || {};
+    r.dataset.nodeId = n.node_id;
     cell(r, n.node_id + (n.awaiting_reconnect ? " (away)" : ""));
+    tagsCell(r, n.tags);
     cell(r, n.workers);
     cell(r, s.running !== undefined ? s.running : (n.assigned || []).length);
     cell(r, n.serves_any ? "any (seed)" : (n.methods || []).map((m) => m.name || m).join(", "));
@@ -313,10 +341,8 @@ async function loadTasks() {
       const r = body.insertRow();
       r.className = "state-" + t.state;
       r.dataset.taskId = t.task_id;
-      const link = document.createElement("a");
-      link.href = "#task=" + encodeURIComponent(t.task_id); link.textContent = t.task_id;
-      r.insertCell().append(link);
-      cell(r, t.delayed ? t.state + " (delayed)" : t.state); cell(r, t.method); cell(r, t.client_id); cell(r, t.node_id); cell(r, t.attempts);
+      r.insertCell().append(taskLink(t.task_id));
+      cell(r, t.delayed ? t.state + " (delayed)" : t.state); cell(r, t.method); tagsCell(r, t.tags); cell(r, t.client_id); cell(r, t.node_id); cell(r, t.attempts);
       cell(r, time(t.created)); cell(r, t.error ? t.error.message : "", "error");
       const act = r.insertCell();
       if (t.state === "failed" || t.state === "cancelled") act.append(button("retry", () => act1("retry", t.task_id)));
@@ -371,6 +397,7 @@ async function showTask() {
       dl.append(dt, dd);
     };
     field("state", t.state); field("method", t.method); field("client", t.client_id); field("node", t.node_id || "");
+    if (t.tags) field("requires tags", t.tags.join(", "));
     field("attempts", t.attempts + " (max retries " + t.max_retries + ")");
     if (t.not_before) field("not before", time(t.not_before) + (t.delayed ? " (waiting)" : ""));
     if (t.retry) field("retry", t.retry, true);
@@ -379,6 +406,7 @@ async function showTask() {
     if (t.error) field("error", t.error, true);
     if (t.progress) field("progress", t.progress, true);
     if (t.history) field("failed attempts", t.history.map((a) => `#${a.attempt} on ${a.node_id || "?"} at ${time(a.at)}: ${a.error.message} (code ${a.error.code})`).join("\n"));
+    fillSteps(t.steps);
     const ol = $("task-timeline");
     ol.replaceChildren();
     for (const e of t.timeline) {
@@ -390,6 +418,21 @@ async function showTask() {
   } catch (e) {
     $("task-fields").textContent = e.message;
   }
+}
+
+// A workflow's tasks in order, each with its state and a link to its own page.
+function fillSteps(steps) {
+  $("task-steps-section").hidden = !steps;
+  const body = $("task-steps").tBodies[0];
+  body.replaceChildren();
+  (steps || []).forEach((step, i) => {
+    const r = body.insertRow();
+    r.className = "state-" + step.state;
+    cell(r, step.callback ? "callback" : i + 1);
+    const id = r.insertCell();
+    if (step.task_id) { id.append(taskLink(step.task_id)); r.dataset.taskId = step.task_id; }
+    cell(r, step.method); cell(r, step.state);
+  });
 }
 
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.cursors = [null]; state.page = 0; loadTasks(); });

@@ -10,7 +10,8 @@ import ZeroTaskTestSupport
 /// `ZEROTASK_TEST_DEPS=1 scripts/install-deps.sh`), driven over its DevTools protocol by
 /// Browser/drive_dashboard.py, against a real node with a built-in broker and the example
 /// plugins. The charts draw, a submitted task appears, and a task that failed (its worker was
-/// killed) is retried by clicking its button and then succeeds. `ZEROTASK_UPDATE_SCREENSHOT=1`
+/// killed) is retried by clicking its button and then succeeds; the node's tags and a task's
+/// required tags are drawn, and a chain's page lists its steps with their states. `ZEROTASK_UPDATE_SCREENSHOT=1`
 /// writes the screenshot to docs/dashboard.png (the README shows it).
 @Suite(.timeLimit(.minutes(3))) struct DashboardBrowserTests {
     static let chromium = "/usr/bin/chromium"
@@ -30,11 +31,17 @@ import ZeroTaskTestSupport
         try Command.run("/bin/bash", [Binaries.repositoryRoot + "/Plugins/build.sh", n.plugins])
         let http = try BrokerHTTPTests.unusedHTTP()
         // No retries: a task whose worker dies fails at once, as a task out of retries would.
-        try n.start(workers: 1, waitFor: "math.add", extra: ["--http", http, "--max-retries", "0"])
+        try n.start(workers: 1, waitFor: "math.add", extra: ["--http", http, "--max-retries", "0", "--tags", "gpu,eu"])
 
         for i in 0..<5 { #expect(try n.outcome(try n.submit("math.add", [.int(Int64(i)), 1])).get() == .int(Int64(i + 1))) }
         let submitted = try n.submit("text.upper", ["dashboard"])
         #expect(try n.outcome(submitted).get() == "DASHBOARD")
+        let tagged = try n.client.result("client_new_task", ["client_id": "user", "method": "math.add", "params": [2, 2], "tags": ["gpu"]])
+        #expect(try n.outcome(tagged).get() == 4)
+        let chain = try n.client.result("client_new_workflow", ["client_id": "user", "kind": "chain", "tasks": [
+            ["method": "math.add", "params": [1, 2]], ["method": "math.add", "params": [10]],
+        ]])
+        #expect(try n.outcome(chain).get() == 13)
 
         // A real failure: the worker running the task is killed (SIGKILL, by PID).
         let victim = try n.submit("math.sleep", [1500])
@@ -51,7 +58,8 @@ import ZeroTaskTestSupport
 
         let update = ProcessInfo.processInfo.environment["ZEROTASK_UPDATE_SCREENSHOT"] == "1"
         let shot = update ? Binaries.repositoryRoot + "/docs/dashboard.png" : FixturePlugins.temporaryDirectory("zt-shot") + "/dashboard.png"
-        let browser = try ChildProcess("/usr/bin/python3", [Self.driver, Self.chromium, http, submitted.stringValue ?? "", victim.stringValue ?? "", shot])
+        let browser = try ChildProcess("/usr/bin/python3", [Self.driver, Self.chromium, http, submitted.stringValue ?? "", victim.stringValue ?? "", shot,
+            tagged.stringValue ?? "", chain.stringValue ?? ""])
         defer { browser.stop() }
         #expect(browser.waitForExit(seconds: 150) == 0, "\(browser.output)")
         #expect(browser.output.contains("\"ok\": true"), "\(browser.output)")

@@ -2,16 +2,18 @@
 """Drives headless Chromium over its DevTools protocol (stdlib only: a minimal WebSocket
 client) against the ZeroTask dashboard, for DashboardBrowserTests.
 
-usage: drive_dashboard.py CHROMIUM BASE_URL SUBMITTED_ID FAILED_ID SCREENSHOT.png
+usage: drive_dashboard.py CHROMIUM BASE_URL SUBMITTED_ID FAILED_ID SCREENSHOT.png TAGGED_ID CHAIN_ID
 
 Checks, in a real browser: the three charts drew (non-blank canvas pixels), the submitted
-task appears in the tasks view, and the failed task is retried by clicking its button. Writes
+task appears in the tasks view, the failed task is retried by clicking its button, the node's
+tags (gpu, eu) show in the nodes table and the tagged task's (gpu) in the tasks view and on its
+page, and the chain's page lists its two steps, finished, each linking to its own page. Writes
 a screenshot and prints one JSON object with what it saw; exits 1 on the first check that
 does not hold within its deadline (the message says which).
 """
 import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.request
 
-chromium, base, submitted, failed, shot = sys.argv[1:6]
+chromium, base, submitted, failed, shot, tagged, chain = sys.argv[1:8]
 profile = tempfile.mkdtemp(prefix="zt-chromium-")
 browser = subprocess.Popen(
     [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
@@ -136,16 +138,39 @@ try:
     dt.js(f"{mrow}.querySelector('.act-resume').click()")
     until("the method resumed", lambda: dt.js(f"!{mrow}.classList.contains('paused') && !!{mrow}.querySelector('.act-pause')"))
 
-    # Back to every task, the task page open, for the screenshot.
+    # Tags: the node's in the nodes table, the task's in the tasks view and on its page.
+    tags_of = lambda selector: dt.js(f"(() => {{ const r = {selector}; return r ? [...r.querySelectorAll('.tag')].map(t => t.textContent).sort().join(',') : null; }})()")
+    until("the node's tags in the nodes table",
+          lambda: tags_of("document.querySelector('#nodes tr[data-node-id]')") == "eu,gpu")
     dt.js("document.getElementById('filters').elements.state.value = ''; document.getElementById('filters').requestSubmit()")
-    dt.js(f"location.hash = '#task=' + encodeURIComponent('{submitted}')")
+    until("the tagged task's tags in the tasks view", lambda: tags_of(row(tagged)) == "gpu")
+    dt.js(f"location.hash = '#task=' + encodeURIComponent('{tagged}')")
+    until("the tagged task's page naming its tags",
+          lambda: "requires tags" in (dt.js("document.getElementById('task-fields').textContent") or "")
+          and "gpu" in dt.js("document.getElementById('task-fields').textContent"))
+
+    # The chain's page: its steps in order, finished, each a link to its own page.
+    dt.js(f"location.hash = '#task=' + encodeURIComponent('{chain}')")
+    steps = until("the chain's steps on its page", lambda: dt.js(
+        "(() => { const s = document.getElementById('task-steps-section'); if (s.hidden) return null;"
+        " const rows = [...document.querySelectorAll('#task-steps tbody tr')];"
+        " return rows.length ? rows.map(r => [r.cells[2].textContent, r.cells[3].textContent, !!r.querySelector('a')]) : null; })()"))
+    if steps != [["math.add", "finished", True], ["math.add", "finished", True]]:
+        fail("the chain's steps: " + json.dumps(steps))
+    dt.js("document.querySelector('#task-steps tbody tr a').click()")
+    until("a step's own page", lambda: dt.js("document.getElementById('task-id').textContent") == chain + ".1"
+          and dt.js("document.getElementById('task-steps-section').hidden"))
+
+    # Back to every task, the chain's page open, for the screenshot.
+    dt.js("document.getElementById('filters').elements.state.value = ''; document.getElementById('filters').requestSubmit()")
+    dt.js(f"location.hash = '#task=' + encodeURIComponent('{chain}')")
     until("the task page", lambda: dt.js("!document.getElementById('task').hidden && document.getElementById('task-timeline').children.length > 0"))
     time.sleep(2.5)  # one more refresh, so the picture shows the latest poll (not a check)
     dt.js("window.scrollTo(0, 0)")
     png = dt.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
     with open(shot, "wb") as f:
         f.write(base64.b64decode(png))
-    print(json.dumps({"ok": True, "inked": inked, "said": said}))
+    print(json.dumps({"ok": True, "inked": inked, "said": said, "steps": steps}))
 finally:
     browser.kill()
     browser.wait()
