@@ -21,6 +21,21 @@ def serving(client: Client, method: str) -> bool:
     return any(m["name"] == method and m.get("nodes") for m in client.methods())
 
 
+class ATaggedNode(unittest.TestCase):
+    """A node started with tags runs the tasks that require them."""
+
+    def test_a_task_requiring_the_nodes_tags_runs_there(self):
+        node = Node("--tags", "gpu,eu", workers=1)
+        try:
+            with Client(node.request, request_timeout=30) as client:
+                self.assertTrue(eventually(lambda: serving(client, "math.add")), node.output)
+                self.assertEqual(sorted(client.nodes()[0]["tags"]), ["eu", "gpu"])
+                self.assertEqual(client.call("math.add", [3, 4], tags=["gpu"], timeout=60), 7)
+                self.assertEqual(client.submit("math.add", [1, 2], tags=["eu", "gpu"]).wait(timeout=60), 3)
+        finally:
+            node.stop()
+
+
 class ClientAgainstANode(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -138,6 +153,63 @@ class ClientAgainstANode(unittest.TestCase):
         with self.assertRaises(zerotask.TaskFailed) as caught:
             failing.wait(timeout=60)
         self.assertIn("chain task 1 of 2 (math.div) failed", str(caught.exception))
+
+    def test_a_paused_queue_holds_its_tasks_and_a_purge_cancels_them(self):
+        paused = self.client.pause("math.mul")
+        self.assertTrue(paused["paused"])
+        try:
+            held = self.client.submit("math.mul", [6, 7])
+            later = self.client.submit("math.mul", [1, 1], delay=3600)
+            answer = self.client.pause("math.mul")
+            self.assertEqual(answer["queued"], 2)
+            self.assertEqual(answer["delayed"], 1)
+            self.assertEqual(held.status(), Status.QUEUED)
+            self.assertEqual(self.client.resume("math.mul")["paused"], False)
+            self.assertEqual(held.wait(timeout=60), 42)
+            self.client.pause("math.mul")
+            doomed = self.client.submit("math.mul", [2, 2])
+            purged = self.client.purge("math.mul")
+            self.assertEqual(purged["purged"], 2)  # the delayed one and the one just queued
+            for t in (later, doomed):
+                with self.assertRaises(zerotask.TaskCancelled):
+                    t.wait(timeout=60)
+        finally:
+            self.client.resume("math.mul")
+
+    def test_a_schedule_ticks_once_per_tick_and_goes_when_removed(self):
+        added = self.client.schedule_add("py-every", "math.add", [20, 22], every=1)
+        self.assertEqual(added["name"], "py-every")
+        self.assertEqual(added["every"], 1)
+        try:
+            listed = {s["name"]: s for s in self.client.schedules()}
+            self.assertIn("py-every", listed)
+            ran = eventually(lambda: (self.client.schedules_by_name().get("py-every") or {}).get("last_task_id"))
+            self.assertTrue(ran, self.client.schedules())
+            last = self.client.schedules_by_name()["py-every"]["last_task_id"]
+            self.assertTrue(last.startswith("schedule:py-every-"), last)
+            # A tick's task is the broker's own (no client's): an admin reads it.
+            done = eventually(lambda: self.client.request("admin_task", {"task_id": last}).get("state") == "finished")
+            self.assertTrue(done, self.client.request("admin_task", {"task_id": last}))
+            self.assertEqual(self.client.request("admin_task", {"task_id": last})["result"], 42)
+            with self.assertRaises(zerotask.InvalidParams) as caught:
+                self.client.schedule_add("py-bad", "math.add", cron="61 * * * *")
+            self.assertIn("minute", str(caught.exception))
+        finally:
+            self.assertEqual(self.client.schedule_remove("py-every")["name"], "py-every")
+        self.assertNotIn("py-every", self.client.schedules_by_name())
+        with self.assertRaises(zerotask.InvalidParams) as caught:
+            self.client.schedule_remove("py-every")
+        self.assertIn("py-every", str(caught.exception))
+
+    def test_a_task_that_requires_tags_waits_for_a_node_that_has_them(self):
+        t = self.client.submit("math.add", [1, 1], tags=["tpu"])
+        info = t.info()
+        self.assertEqual(info["tags"], ["tpu"])
+        self.assertEqual(info["state"], "queued")
+        # This node has no tags: the task waits, and other tasks of the method still run.
+        self.assertEqual(self.client.call("math.add", [2, 2], timeout=60), 4)
+        self.assertEqual(t.status(), Status.QUEUED)
+        self.assertTrue(t.cancel())
 
     def test_discovery(self):
         add = next(m for m in self.client.methods() if m["name"] == "math.add")

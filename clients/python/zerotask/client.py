@@ -249,7 +249,9 @@ class Client:
         ``max_retries``, ``result_ttl``, ``task_timeout`` (the task's own run-time limit),
         ``delay`` (seconds before it may start) or ``not_before`` (seconds since 1970, or an
         aware ``datetime``), ``retry`` (``{"max_attempts": 3, "backoff": 1, ...}``: retries
-        after the method's own errors), and any further field the broker accepts on submission.
+        after the method's own errors), ``tags`` (``["gpu"]``: only a node with every one of
+        them runs it; it waits queued until one serves), and any further field the broker
+        accepts on submission.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         fields = {"client_id": self.client_id, "method": method, "params": _params(params)}
@@ -396,6 +398,54 @@ class Client:
 
     def stats(self) -> Dict[str, Any]:
         return self._rpc("stats", [])
+
+    # -- operations (admin methods: with keys on, this client's key must be an admin's) ----
+
+    def pause(self, method: str) -> Dict[str, Any]:
+        """Pauses ``method``'s queue: its tasks are still accepted and queued, none is handed
+        out until :meth:`resume` (running ones go on). Returns ``{method, paused, queued,
+        delayed?}`` (``queued`` counts the delayed tasks too)."""
+        return self._rpc("admin_queue", {"method": method, "action": "pause"})
+
+    def resume(self, method: str) -> Dict[str, Any]:
+        """Hands ``method``'s queued tasks out again (see :meth:`pause`)."""
+        return self._rpc("admin_queue", {"method": method, "action": "resume"})
+
+    def purge(self, method: str) -> Dict[str, Any]:
+        """Cancels every queued task of ``method``, delayed ones included; running ones are left
+        alone. Returns the :meth:`pause` fields plus ``purged``, how many were cancelled."""
+        return self._rpc("admin_queue", {"method": method, "action": "purge"})
+
+    def schedule_add(self, name: str, method: str, params: Params = None, *, cron: Optional[str] = None,
+                     time_zone: Optional[str] = None, every: Optional[float] = None, missed: Optional[str] = None,
+                     priority: Optional[int] = None, timeout: Optional[float] = None,
+                     replace: Optional[bool] = None) -> Dict[str, Any]:
+        """Adds a periodic schedule: ``cron`` (five fields, in ``time_zone``, default UTC) or
+        ``every`` seconds; each tick submits ``method`` with ``params`` once, with the id
+        ``schedule:NAME-TIME`` (a tick runs once, across broker restarts too). ``missed``:
+        ``"run_once"`` or ``"skip"`` for ticks missed while the broker was down. ``replace``: True
+        to change a schedule of that name. Returns the schedule as :meth:`schedules` lists it;
+        a bad field is :class:`InvalidParams` naming it."""
+        fields = {"name": name, "method": method, "params": _params(params), "cron": cron, "time_zone": time_zone,
+                  "every": every, "missed": missed, "priority": priority, "timeout": timeout, "replace": replace}
+        return self._rpc("admin_schedule_add", {k: v for k, v in fields.items() if v is not None})
+
+    def schedules(self) -> List[Dict[str, Any]]:
+        """Every schedule, by name: its method, spec, next and last tick, last task and origin
+        (``rpc``, or ``config`` for the broker's configuration file, which RPC cannot remove)."""
+        answer = self._rpc("admin_schedule_list", [])
+        if not isinstance(answer, dict) or not isinstance(answer.get("schedules"), list):
+            raise UnexpectedReply(f"admin_schedule_list answered {answer!r}")
+        return answer["schedules"]
+
+    def schedules_by_name(self) -> Dict[str, Dict[str, Any]]:
+        """:meth:`schedules` as a dict by name."""
+        return {s["name"]: s for s in self.schedules()}
+
+    def schedule_remove(self, name: str) -> Dict[str, Any]:
+        """Removes a schedule (its ticks stop); returns it as it was. A name no schedule has is
+        :class:`InvalidParams` naming it."""
+        return self._rpc("admin_schedule_remove", {"name": name})
 
     # -- the wire --------------------------------------------------------------------------
 
