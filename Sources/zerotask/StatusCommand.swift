@@ -31,6 +31,13 @@ struct StatusCommand: AsyncParsableCommand {
         if let tags = info.json["tags"]?.arrayValue, !tags.isEmpty {
             rows.append(("tags", tags.compactMap(\.stringValue).joined(separator: ",")))
         }
+        if let w = info.json["workflow"] {
+            // A workflow: its kind and size, then its tasks started so far (each has its own status).
+            let size = "\(w["kind"]?.stringValue ?? "workflow") of \(w["tasks"]?.int64Value ?? 0) tasks"
+            rows.append(("workflow", size + (w["callback"] == .bool(true) ? " and a callback" : "")))
+            let ids = (w["task_ids"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if !ids.isEmpty { rows.append(("its tasks", ids.joined(separator: ", "))) }
+        }
         if let t = info.created { rows.append(("created", Self.time(t))) }
         if let t = info.notBefore { rows.append(("not before", Self.time(t) + (info.delayed ? " (waiting)" : ""))) }
         if let t = info.started { rows.append(("started", Self.time(t))) }

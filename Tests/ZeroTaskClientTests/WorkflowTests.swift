@@ -74,6 +74,18 @@ import ZeroTaskProtocol
         #expect(r.status == 0 && r.stdout == "30\n", "stderr: \(r.stderr)")
         let g = try await cli.run(["workflow", "group", "--broker", broker.request, "text.upper [\"x\"]", "text.length [\"abc\"]", "--wait"])
         #expect(g.status == 0 && g.stdout == "[\"X\",3]\n", "stdout: \(g.stdout) stderr: \(g.stderr)")
+        // Without --wait: its id; `zerotask status` shows the workflow and its tasks.
+        let started = try await cli.run(["workflow", "chain", "--broker", broker.request, "math.add [2, 3]", "math.mul [10]"])
+        let id = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(started.status == 0 && !id.isEmpty, "\(started.stderr)")
+        var shown: String?
+        for _ in 0..<300 where shown == nil {
+            let s = try await cli.run(["status", "--broker", broker.request, id])
+            if s.stdout.contains("finished") { shown = s.stdout } else { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let lines = (shown ?? "").split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("workflow ") && $0.hasSuffix(" chain of 2 tasks") }, "\(shown ?? "")")
+        #expect(lines.contains { $0.hasPrefix("its tasks ") && $0.hasSuffix(" \(id).1, \(id).2") }, "\(shown ?? "")")
         let bad = try await cli.run(["workflow", "chain", "--broker", broker.request, "math.add [1,", "math.mul [10]"])
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("STEP 1 \"math.add [1,\""), "\(bad.stderr)")
