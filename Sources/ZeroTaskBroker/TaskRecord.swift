@@ -48,8 +48,15 @@ struct TaskRecord: Sendable {
         var waitingUntil: Double?
         /// A workflow record's workflow, kept decoded: when set, it is the record's params (they
         /// are encoded from it when read), so a child's completion neither decodes nor encodes
-        /// the whole workflow; the store's write encodes it once per commit.
-        var workflow: Workflow?
+        /// the whole workflow; the store's write encodes it once per commit. Behind a reference,
+        /// so that every other task's fields grow by one word, not by a workflow.
+        var workflow: Decoded<Workflow>?
+    }
+
+    /// An immutable value behind one reference.
+    final class Decoded<Value: Sendable>: Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
     }
 
     /// Mutated only while uniquely referenced (copy on write), like an array's buffer.
@@ -87,12 +94,12 @@ struct TaskRecord: Sendable {
     var spec: TaskSpec {
         guard let workflow = box.fields.workflow else { return box.fields.spec }
         var spec = box.fields.spec
-        spec.params = workflow.json
+        spec.params = workflow.value.json
         return spec
     }
     var method: String { box.fields.spec.method }
     var params: JSONValue {
-        get { box.fields.workflow?.json ?? box.fields.spec.params }
+        get { box.fields.workflow?.value.json ?? box.fields.spec.params }
         set {
             writable.spec.params = newValue
             writable.workflow = nil
@@ -103,9 +110,9 @@ struct TaskRecord: Sendable {
     var workflow: Workflow? {
         get {
             guard keepsParams else { return nil }
-            return box.fields.workflow ?? Workflow(json: box.fields.spec.params)
+            return box.fields.workflow?.value ?? Workflow(json: box.fields.spec.params)
         }
-        set { writable.workflow = newValue }
+        set { writable.workflow = newValue.map(Decoded.init) }
     }
     var paramsBytes: Int { box.fields.paramsBytes }
     var resultBytes: Int {
