@@ -149,29 +149,51 @@ extension BrokerState {
         return .object(o)
     }
 
-    /// One task whole: the summary, its params, its result, and a timeline of what happened.
+    /// One task whole: the summary, its params, its result, and its timeline.
     ///
-    /// The timeline is made from the times the task keeps (submitted, last started, finished)
-    /// and its latest progress: recording every transition would cost every task on the hot
-    /// path, for a view few tasks are ever shown in.
+    /// The timeline is the task's recorded events (`TaskEvent`: earlier attempts' starts,
+    /// requeues, an admin's retry, progress samples) merged by time with what its fields keep
+    /// (submitted, not before, the failed attempts, the last start, finished). Only what the
+    /// fields lose is recorded, so the hot path pays for the timeline only when something out
+    /// of the ordinary happens to a task.
     func adminDetail(_ t: TaskRecord) -> JSONValue {
         guard case .object(var o) = adminSummary(t) else { return .null }
         o.append("params", t.params)
         if let r = t.result { o.append("result", r) }
-        var timeline: [JSONValue] = [["at": .double(t.created), "event": "submitted"]]
-        if let n = t.notBefore { timeline.append(["at": .double(n), "event": "not before"]) }
-        // Each retried run's failure (BrokerState+Retries), before the last start (the times say
-        // the order; not_before is the latest, set by the last retry's back-off).
-        for a in t.history {
-            timeline.append(["at": .double(a.at), "event": .string("attempt \(a.attempt) failed: \(a.error.message)"),
-                "node_id": a.nodeID.map { .string($0) } ?? .null])
+        var timed: [(at: Double, entry: JSONValue)] = [(t.created, ["at": .double(t.created), "event": "submitted"])]
+        func add(_ at: Double, _ event: String, attempt: Int? = nil, node: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
+            var e = JSONObject()
+            e.append("at", .double(at))
+            e.append("event", .string(event))
+            if let attempt { e.append("attempt", .int(Int64(attempt))) }
+            if let node { e.append("node_id", .string(node)) }
+            if let detail { e.append("detail", .string(detail)) }
+            if let progress { e.append("progress", .object(progress)) }
+            timed.append((at, .object(e)))
         }
-        if let s = t.started {
+        if let n = t.notBefore { add(n, "not before") }
+        // Each retried run's failure (BrokerState+Retries); not_before is the latest back-off's.
+        for a in t.history { add(a.at, "attempt \(a.attempt) failed: \(a.error.message)", attempt: a.attempt, node: a.nodeID) }
+        // The last start, unless a requeue recorded it already (the task waits for its next one).
+        if let s = t.started, !t.events.contains(where: { $0.kind == .started && $0.at == s && $0.attempt == t.attempts }) {
             // A workflow's record is never handed to a node: it starts with its first task.
-            let event = t.workflow == nil ? "started (attempt \(t.attempts))" : "started"
-            timeline.append(["at": .double(s), "event": .string(event), "node_id": t.nodeID.map { .string($0) } ?? .null])
+            if t.workflow == nil { add(s, "started (attempt \(t.attempts))", attempt: t.attempts, node: t.nodeID) } else { add(s, "started") }
         }
-        if let p = t.progress { timeline.append(["event": "progress", "progress": .object(p)]) }
+        for e in t.events {
+            switch e.kind {
+            case .started: add(e.at, "started (attempt \(e.attempt))", attempt: e.attempt, node: e.nodeID)
+            case .progress: add(e.at, "progress", attempt: e.attempt, node: e.nodeID, progress: e.progress)
+            case .requeued: add(e.at, "requeued", attempt: e.attempt, node: e.nodeID, detail: e.detail)
+            case .failed: add(e.at, "attempt \(e.attempt) failed: \(e.detail ?? "")", attempt: e.attempt, node: e.nodeID)
+            case .retriedByAdmin: add(e.at, e.kind.rawValue)
+            }
+        }
+        // Sorted by time; entries at the same time keep the order above (stable).
+        var timeline = timed.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element.entry)
+        // The latest progress when it is newer than the last sample (samples are a second apart).
+        if let p = t.progress, t.events.last(where: { $0.kind == .progress })?.progress != p {
+            timeline.append(["event": "progress", "progress": .object(p)])
+        }
         if let f = t.finished { timeline.append(["at": .double(f), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
         o.append("timeline", .array(timeline))
         if let workflow = t.workflow { o.append("steps", workflowSteps(workflow)) }
@@ -209,6 +231,17 @@ extension BrokerState {
         guard !t.keepsParams else { return "a workflow is not retried as a whole: retry its failed task, or submit it again" }
         guard !t.params.isNull || t.paramsBytes == 0 else { return "its params were not kept" }
         results.removed(bytes: t.resultBytes, failed: true)
+        // What the reset below clears stays in the timeline: the runs and how they ended.
+        let wall = wallClock()
+        t.recordStart(of: t.nodeID)
+        for a in t.history {
+            t.events.record(TaskEvent(.failed, at: a.at, attempt: a.attempt, nodeID: a.nodeID, detail: a.error.message))
+        }
+        // The last failure is in the history too when retries ran out; otherwise only here.
+        if let e = t.error, t.history.last?.attempt != t.attempts {
+            t.events.record(TaskEvent(.failed, at: t.finished ?? wall, attempt: t.attempts, nodeID: t.nodeID ?? t.lostBy.last, detail: e.message))
+        }
+        t.events.record(TaskEvent(.retriedByAdmin, at: wall, attempt: t.attempts))
         t.status = .queued
         t.error = nil
         t.result = nil

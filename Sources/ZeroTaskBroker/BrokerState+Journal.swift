@@ -57,6 +57,7 @@ extension BrokerState {
                 attempts: s.attempts, nodeID: s.nodeID,
                 result: s.result, error: s.error, created: s.created, started: s.started, finished: s.finished,
                 history: s.history)
+            t.events = s.events
             nextSequence = max(nextSequence, s.sequence &+ 1)
             switch s.status {
             case .finished, .failed:
@@ -113,6 +114,6 @@ extension TaskRecord {
         StoredTask(
             id: id, clientID: clientID, spec: spec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
             status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished,
-            history: history)
+            history: history, events: events)
     }
 }

@@ -39,6 +39,7 @@ extension BrokerState {
         // Its node's slot and its method's concurrency place are free while it backs off.
         leftNode(task)
         let wait = policy.delay(after: failedRuns, random: Double.random(in: 0..<1))
+        task.recordStart(of: nodeID)  // the next start overwrites `started`; the failure is in `history`
         task.history.append(attempt)
         task.status = .queued
         task.nodeID = nil

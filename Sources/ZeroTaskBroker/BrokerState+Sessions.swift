@@ -123,6 +123,7 @@ extension BrokerState {
     mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) -> Bool? {
         guard var task = tasks[taskID], !task.status.isComplete else { return nil }
         if let n = task.nodeID, !task.lostBy.contains(n) { task.lostBy.append(n) }
+        let lostOn = task.nodeID
         task.nodeID = nil
         if task.unplannedAttempts > task.maxRetries {
             tasks[taskID] = task
@@ -132,6 +133,8 @@ extension BrokerState {
             return false
         }
         stoppedRunning(task)
+        task.recordStart(of: lostOn)
+        task.events.record(TaskEvent(.requeued, at: wallClock(), attempt: task.attempts, nodeID: lostOn, detail: cause))
         task.status = .queued
         task.progress = nil
         tasks[taskID] = task

@@ -305,10 +305,12 @@ extension BrokerState {
     /// any task costs besides (its record, id, table and heap entries): measured at about 500
     /// bytes a task over repeated `zerotask bench` runs (BENCHMARKS.md, "Memory under attack"),
     /// so tiny results are bounded by the byte budget too, not only by `max_results`.
-    /// A failed task's kept params count too, and so do the errors of its retried attempts.
+    /// A failed task's kept params count too, and so do the errors of its retried attempts and
+    /// its recorded events.
     static func resultBytes(_ t: TaskRecord) -> Int {
         ResultBudget.recordOverhead + (t.result?.approximateByteCount ?? t.error?.json.approximateByteCount ?? 0)
             + (t.params.isNull ? 0 : t.paramsBytes) + t.history.reduce(0) { $0 + 48 + $1.error.json.approximateByteCount }
+            + t.events.reduce(0) { $0 + 64 + ($1.detail?.utf8.count ?? 0) + ($1.progress.map { JSONValue.object($0).approximateByteCount } ?? 0) }
     }
 
     /// Counts a completed task's result against the budgets and schedules its expiry.
@@ -362,7 +364,14 @@ extension BrokerState {
             tasks[taskID]!.status = status
             taskChanged(taskID)
         }
-        if !fields.isEmpty { tasks[taskID]!.progress = fields }
+        if !fields.isEmpty {
+            tasks[taskID]!.progress = fields
+            // Sampled for the timeline: an attempt's first report, then at most one a second.
+            let wall = wallClock()
+            if task.events.wantsProgress(at: wall, attempt: task.attempts) {
+                tasks[taskID]!.events.record(TaskEvent(.progress, at: wall, attempt: task.attempts, nodeID: nodeID, progress: fields))
+            }
+        }
     }
 
     /// Cancels a task: a queued one leaves its queue, a running one fails at once and its node is told.

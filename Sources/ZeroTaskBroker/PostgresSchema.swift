@@ -10,7 +10,8 @@ enum PostgresSchema {
     /// 3: a task's `not_before` as its client (or a retry's back-off) set it, its own retry
     ///    policy and its history of failed attempts, in both task tables (`added`).
     /// 4: the tags a task requires (`tags`, both task tables) and the paused methods.
-    static let version = 4
+    /// 5: what a task's recorded timeline adds to its fields (`events`, both task tables).
+    static let version = 5
 
     /// Serialises schema changes between brokers that start at once.
     static let migrationLock = 0x7a65_726f_7461_736b  // "zerotask"
@@ -29,8 +30,8 @@ enum PostgresSchema {
     /// claim's wake-up time on the hot table only).
     static let added: [(name: String, type: String)] = [("start_at", "double precision"), ("retry", "json"), ("history", "json")]
 
-    /// The columns both task tables took later (v4), read and written after `columns`.
-    static let laterColumns: [(name: String, type: String)] = [("tags", "json")]
+    /// The columns both task tables took later (v4, v5), read and written after `columns`.
+    static let laterColumns: [(name: String, type: String)] = [("tags", "json"), ("events", "json")]
 
     /// The step to each version, by version.
     static func step(to version: Int) -> String {
@@ -67,6 +68,11 @@ enum PostgresSchema {
                 ALTER TABLE zerotask_tasks ADD COLUMN IF NOT EXISTS tags json;
                 ALTER TABLE zerotask_results ADD COLUMN IF NOT EXISTS tags json;
                 CREATE TABLE IF NOT EXISTS zerotask_paused_methods (method text PRIMARY KEY);
+                """
+        case 5:
+            return """
+                ALTER TABLE zerotask_tasks ADD COLUMN IF NOT EXISTS events json;
+                ALTER TABLE zerotask_results ADD COLUMN IF NOT EXISTS events json;
                 """
         default:
             preconditionFailure("no schema step to version \(version)")

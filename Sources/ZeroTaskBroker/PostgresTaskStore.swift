@@ -98,6 +98,10 @@ public final class PostgresTaskStore: TaskStore {
             }
             t.spec.tags = list
         }
+        if let e = try json(21) {
+            guard let events = TaskEvent.events(column: e) else { throw StoreError(store: description, reason: "task \(id): unreadable events \(e)") }
+            t.events = events
+        }
         return t
     }
 
@@ -190,6 +194,7 @@ public final class PostgresTaskStore: TaskStore {
         if let v = t.retry { o["retry"] = .string(v.json.jsonString) }
         if !t.history.isEmpty { o["history"] = .string(JSONValue.array(t.history.map(\.json)).jsonString) }
         if !t.spec.tags.isEmpty { o["tags"] = .string(JSONValue.array(t.spec.tags.map { .string($0) }).jsonString) }
+        if !t.events.isEmpty { o["events"] = .string(JSONValue.array(t.events.map(\.json)).jsonString) }
         return .object(o)
     }
 

@@ -30,12 +30,13 @@ public final class SQLiteTaskStore: TaskStore {
     /// 1: the first schema. 2: `tasks.result_ttl` (a task's own result lifetime), added to a
     /// version 1 file in place when it is opened. 3: `tasks.not_before`, `tasks.retry` and
     /// `tasks.history` (delays and retries after application errors), added likewise. 4:
-    /// `tasks.tags` (the tags a task requires, a JSON list) and the `paused_methods` table.
-    static let schemaVersion = 4
+    /// `tasks.tags` (the tags a task requires, a JSON list) and the `paused_methods` table. 5:
+    /// `tasks.events` (what the task's recorded timeline adds to its fields, `TaskEvent`).
+    static let schemaVersion = 5
 
     /// Columns added after version 1, each with its type: added to an older file when missing
     /// (found by name, so the order in which versions were merged does not matter).
-    static let addedColumns = [("result_ttl", "REAL"), ("not_before", "REAL"), ("retry", "TEXT"), ("history", "TEXT"), ("tags", "TEXT")]
+    static let addedColumns = [("result_ttl", "REAL"), ("not_before", "REAL"), ("retry", "TEXT"), ("history", "TEXT"), ("tags", "TEXT"), ("events", "TEXT")]
 
     /// Opens (creating when missing) the file and its directory.
     public init(path: String, synchronous: Synchronous = .full) throws(StoreError) {
@@ -97,7 +98,8 @@ public final class SQLiteTaskStore: TaskStore {
                     not_before REAL,
                     retry TEXT,
                     history TEXT,
-                    tags TEXT
+                    tags TEXT,
+                    events TEXT
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS clients (
                     id TEXT PRIMARY KEY NOT NULL,
@@ -119,8 +121,8 @@ public final class SQLiteTaskStore: TaskStore {
         rollback = try c.prepare("ROLLBACK")
         upsertTask = try c.prepare("""
             INSERT OR REPLACE INTO tasks (id, client_id, method, params, priority, sequence, timeout, max_retries,
-                attempts, status, node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                attempts, status, node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags, events)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
             """)
         deleteTask = try c.prepare("DELETE FROM tasks WHERE id = ?1")
         upsertClient = try c.prepare("INSERT OR REPLACE INTO clients (id, connected) VALUES (?1, ?2)")
@@ -156,7 +158,7 @@ public final class SQLiteTaskStore: TaskStore {
         }
         let tasks = try connection.prepare("""
             SELECT id, client_id, method, params, priority, sequence, timeout, max_retries, attempts, status,
-                node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags
+                node_id, result, error, created, started, finished, result_ttl, not_before, retry, history, tags, events
             FROM tasks ORDER BY sequence
             """)
         while try tasks.step() {
@@ -202,6 +204,12 @@ public final class SQLiteTaskStore: TaskStore {
                 started: tasks.double(14), finished: tasks.double(15), notBefore: tasks.double(17), retry: retry,
                 history: history ?? []))
             contents.tasks[contents.tasks.count - 1].spec.tags = tagList
+            if let e = try json(21) {
+                guard let events = TaskEvent.events(column: e) else {
+                    throw StoreError(store: description, reason: "task \(id): unreadable events \(e)")
+                }
+                contents.tasks[contents.tasks.count - 1].events = events
+            }
         }
         let paused = try connection.prepare("SELECT method FROM paused_methods ORDER BY method")
         while try paused.step() { if let m = paused.text(0) { contents.pausedMethods.append(m) } }
@@ -245,6 +253,7 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(19, t.retry?.json.jsonBytes)
                 s.bind(20, FailedAttempt.column(t.history))
                 s.bind(21, t.spec.tags.isEmpty ? nil : JSONValue.array(t.spec.tags.map { .string($0) }).jsonBytes)
+                s.bind(22, TaskEvent.column(t.events))
                 try s.run()
             }
             if let paused = changes.pausedMethods {

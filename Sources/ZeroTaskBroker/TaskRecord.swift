@@ -43,6 +43,9 @@ struct TaskRecord: Sendable {
         /// The runs that failed with an application error and were retried (and the last one,
         /// once retries were exhausted), oldest first.
         var history: [FailedAttempt] = []
+        /// What happened to it that the fields above do not keep (`TaskEvent`): empty, and no
+        /// allocation, for a task that ran once without progress.
+        var events: [TaskEvent] = []
         /// Monotonic time at which a delayed task leaves the broker's delayed heap for its
         /// method's queue; nil while it is not held back (in a queue, or not queued at all).
         var waitingUntil: Double?
@@ -173,6 +176,10 @@ struct TaskRecord: Sendable {
     var history: [FailedAttempt] {
         get { box.fields.history }
         set { writable.history = newValue }
+    }
+    var events: [TaskEvent] {
+        get { box.fields.events }
+        set { writable.events = newValue }
     }
     var waitingUntil: Double? {
         get { box.fields.waitingUntil }

@@ -40,11 +40,13 @@ public struct StoredTask: Sendable, Equatable {
     public var finished: Double?
     /// The failed runs that were retried (and the last one once retries ran out), oldest first.
     public var history: [FailedAttempt]
+    /// What the fields do not keep (`TaskEvent`), for its recorded timeline.
+    public var events: [TaskEvent] = []
 
     public init(
         id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,
         status: TaskStatus = .queued, nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil,
-        created: Double, started: Double? = nil, finished: Double? = nil, history: [FailedAttempt] = []
+        created: Double, started: Double? = nil, finished: Double? = nil, history: [FailedAttempt] = [], events: [TaskEvent] = []
     ) {
         self.id = id
         self.clientID = clientID
@@ -60,6 +62,7 @@ public struct StoredTask: Sendable, Equatable {
         self.started = started
         self.finished = finished
         self.history = history
+        self.events = events
     }
 
     /// A row from the spec's fields one by one (the stores' columns, the tests).

@@ -411,7 +411,8 @@ async function showTask() {
     ol.replaceChildren();
     for (const e of t.timeline) {
       const li = document.createElement("li");
-      li.textContent = (e.at ? time(e.at) + " — " : "") + e.event + (e.node_id ? " on " + e.node_id : "") + (e.progress ? " " + JSON.stringify(e.progress) : "");
+      li.textContent = (e.at ? time(e.at) + " — " : "") + e.event + (e.node_id ? " on " + e.node_id : "") + (e.detail ? ": " + e.detail : "") + (e.progress ? " " + JSON.stringify(e.progress) : "");
+      li.dataset.event = e.event;
       ol.append(li);
     }
     $("task").scrollIntoView({ block: "nearest" });

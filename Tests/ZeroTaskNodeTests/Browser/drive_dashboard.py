@@ -7,7 +7,8 @@ usage: drive_dashboard.py CHROMIUM BASE_URL SUBMITTED_ID FAILED_ID SCREENSHOT.pn
 Checks, in a real browser: the three charts drew (non-blank canvas pixels), the submitted
 task appears in the tasks view, the failed task is retried by clicking its button, the node's
 tags (gpu, eu) show in the nodes table and the tagged task's (gpu) in the tasks view and on its
-page, and the chain's page lists its two steps, finished, each linking to its own page. Writes
+page, the chain's page lists its two steps, finished, each linking to its own page, and the
+retried task's timeline shows its crashed run, the retry and the run that finished. Writes
 a screenshot and prints one JSON object with what it saw; exits 1 on the first check that
 does not hold within its deadline (the message says which).
 """
@@ -161,6 +162,15 @@ try:
     until("a step's own page", lambda: dt.js("document.getElementById('task-id').textContent") == chain + ".1"
           and dt.js("document.getElementById('task-steps-section').hidden"))
 
+    # The retried task's page: its recorded timeline keeps the crashed run, the admin's retry
+    # and the run that succeeded.
+    dt.js(f"location.hash = '#task=' + encodeURIComponent('{failed}')")
+    timeline = until("the retried task's timeline with its second run finished", lambda: (lambda events:
+        events if events and "retried by an admin" in events and events[-1] == "finished" else None)(
+        dt.js(f"document.getElementById('task-id').textContent === '{failed}' ? [...document.querySelectorAll('#task-timeline li')].map(li => li.dataset.event) : null")))
+    if not any(e.startswith("attempt 1 failed") for e in timeline) or timeline.count("started (attempt 1)") != 2:
+        fail("the retried task's timeline: " + json.dumps(timeline))
+
     # Back to every task, the chain's page open, for the screenshot.
     dt.js("document.getElementById('filters').elements.state.value = ''; document.getElementById('filters').requestSubmit()")
     dt.js(f"location.hash = '#task=' + encodeURIComponent('{chain}')")
@@ -170,7 +180,7 @@ try:
     png = dt.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
     with open(shot, "wb") as f:
         f.write(base64.b64decode(png))
-    print(json.dumps({"ok": True, "inked": inked, "said": said, "steps": steps}))
+    print(json.dumps({"ok": True, "inked": inked, "said": said, "steps": steps, "timeline": timeline}))
 finally:
     browser.kill()
     browser.wait()
