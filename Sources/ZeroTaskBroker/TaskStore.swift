@@ -71,14 +71,14 @@ public struct StoredTask: Sendable, Equatable {
         timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
         nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
         started: Double? = nil, finished: Double? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil,
-        history: [FailedAttempt] = []
+        history: [FailedAttempt] = [], events: [TaskEvent] = []
     ) {
         self.init(
             id: id, clientID: clientID,
             spec: TaskSpec(method: method, params: params, priority: priority, timeout: timeout, resultTTL: resultTTL,
                 notBefore: notBefore, retry: retry),
             sequence: sequence, maxRetries: maxRetries, attempts: attempts, status: status, nodeID: nodeID, result: result,
-            error: error, created: created, started: started, finished: finished, history: history)
+            error: error, created: created, started: started, finished: finished, history: history, events: events)
     }
 
     // The spec's fields, read and written as the stores' columns are.

@@ -30,6 +30,11 @@ import ZeroTaskTestSupport
                 FailedAttempt(attempt: 1, nodeID: "n1", error: RPCError(code: 4242, message: "first", data: ["n": 1]), at: 1_790_000_002.5),
                 FailedAttempt(attempt: 2, nodeID: nil, error: RPCError(code: 4242, message: "failed on purpose"), at: 1_790_000_003),
             ]
+            t.events = [
+                TaskEvent(.started, at: 1_790_000_001, attempt: 1, nodeID: "n1"),
+                TaskEvent(.progress, at: 1_790_000_001.5, attempt: 1, nodeID: "n1", progress: ["done": 0.5]),
+                TaskEvent(.requeued, at: 1_790_000_002, attempt: 1, nodeID: "n1", detail: "node n1 lost"),
+            ]
         }
         return t
     }

@@ -17,7 +17,9 @@ import ZeroTaskProtocol
         result: nil, error: RPCError(code: -32061, message: "worker crashed", data: ["signal": "SIGSEGV"]),
         created: 1_800_000_000.25, started: 1_800_000_001.5, finished: 1_800_000_002.75, notBefore: 1_800_000_001.25,
         retry: RetryPolicy(maxAttempts: 3, backoff: 0.25, factor: 3, maxBackoff: 10, jitter: 0, codes: [-32061, 5]),
-        history: [FailedAttempt(attempt: 1, nodeID: "n1", error: RPCError(code: 5, message: "once", data: ["k": [1, 2]]), at: 1_800_000_001)])
+        history: [FailedAttempt(attempt: 1, nodeID: "n1", error: RPCError(code: 5, message: "once", data: ["k": [1, 2]]), at: 1_800_000_001)],
+        events: [TaskEvent(.requeued, at: 1_800_000_000.5, attempt: 1, nodeID: "n0", detail: "node n0 lost"),
+                 TaskEvent(.progress, at: 1_800_000_001.25, attempt: 2, progress: ["step": "é"])])
     static let running = StoredTask(
         id: "alice-2", clientID: "alice", method: "m", params: [], sequence: 1 << 50, attempts: 1, status: .running,
         nodeID: "n1", created: 1, started: 2)
