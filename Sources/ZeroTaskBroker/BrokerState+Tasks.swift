@@ -366,9 +366,12 @@ extension BrokerState {
         }
         if !fields.isEmpty {
             tasks[taskID]!.progress = fields
-            // Sampled for the timeline: an attempt's first report, then at most one a second.
+            // Sampled for the timeline from an attempt's second report on, at most one a second
+            // (the first, the worker the node chose, comes with every task: the hot path neither
+            // reads the clock nor records for it; the record's `progress` shows the latest).
+            guard task.progress != nil else { return }
             let wall = wallClock()
-            if task.events.wantsProgress(at: wall, attempt: task.attempts) {
+            if task.events.wantsProgress(at: wall, attempt: task.attempts, since: task.started) {
                 tasks[taskID]!.events.record(TaskEvent(.progress, at: wall, attempt: task.attempts, nodeID: nodeID, progress: fields))
             }
         }

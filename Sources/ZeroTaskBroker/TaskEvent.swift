@@ -2,7 +2,11 @@ import ZeroTaskProtocol
 
 /// One thing that happened to a task that its record's own fields do not keep: an earlier
 /// attempt's start (the record keeps the latest), the attempt being requeued, an admin's retry
-/// (with the failures it clears from the record), and samples of its progress. With the fields (created, not_before, the
+/// (with the failures it clears from the record), and samples of its progress.
+///
+/// Samples start with an attempt's second progress report: the first (the worker the node
+/// chose) comes with every task, and recording it cost 6 µs of broker CPU a task at 200 in
+/// flight (BENCHMARKS.md, "Session 9"). With the fields (created, not_before, the
 /// failed attempts, started, finished) they make the task's recorded timeline (`admin_task`).
 ///
 /// Only what the fields lose is recorded, so a task that runs once without progress records
@@ -13,7 +17,7 @@ public struct TaskEvent: Sendable, Equatable {
     public enum Kind: String, Sendable {
         /// An attempt started on a node (recorded when the record is about to forget it).
         case started
-        /// The node reported progress (the first report of an attempt, then at most one a second).
+        /// The node reported progress (from an attempt's second report on, at most one a second).
         case progress
         /// Its node was lost, or its worker crashed, or the node no longer held it: queued again.
         case requeued
@@ -101,11 +105,12 @@ extension [TaskEvent] {
         }
     }
 
-    /// Whether a progress report now (wall `at`) for `attempt` is a new sample: the attempt's
-    /// first, or a second or more after its latest.
-    func wantsProgress(at: Double, attempt: Int) -> Bool {
-        guard let last = last(where: { $0.kind == .progress && $0.attempt == attempt }) else { return true }
-        return at - last.at >= TaskEvent.progressInterval
+    /// Whether a progress report now (wall `at`) for `attempt` is a new sample: a second or more
+    /// after the attempt's latest sample, or after its start (`since`) when it has none.
+    func wantsProgress(at: Double, attempt: Int, since start: Double?) -> Bool {
+        let last = last(where: { $0.kind == .progress && $0.attempt == attempt })?.at ?? start
+        guard let last else { return true }
+        return at - last >= TaskEvent.progressInterval
     }
 }
 

@@ -75,24 +75,29 @@ import ZeroTaskProtocol
         func report(_ n: Int) {
             h.value(.taskStatus(nodeID: "n1", taskID: "alice-p", status: .running, fields: ["done": .int(Int64(n))]), peer: "N")
         }
-        for n in 0..<5 { report(n) }  // the same second: one sample, the first
-        #expect(h.state.tasks["alice-p"]?.events.map(\.progress) == [["done": 0]])
-        // The latest report shows apart while it is newer than the last sample.
+        for n in 0..<5 { report(n) }  // within a second of its start: no sample
+        #expect(h.state.tasks["alice-p"]?.events == [])
+        // The latest report shows all the same (without a time).
+        #expect(Self.events(&h, "alice-p") == ["submitted", "started (attempt 1)", "progress"])
+        wall.now += 1
+        report(5)
+        report(6)  // the same second as the sample before
+        #expect(h.state.tasks["alice-p"]?.events.map(\.progress) == [["done": 5]])
         #expect(Self.events(&h, "alice-p") == ["submitted", "started (attempt 1)", "progress", "progress"])
-        for n in 5..<200 {
+        for n in 7..<200 {
             wall.now += 1
             report(n)
         }
         var events = h.state.tasks["alice-p"]?.events ?? []
         // Full: the latest sample replaces the one before it; the first stays.
         #expect(events.count == TaskEvent.maxPerTask)
-        #expect(events.first?.progress == ["done": 0] && events.last?.progress == ["done": 199])
+        #expect(events.first?.progress == ["done": 5] && events.last?.progress == ["done": 199])
         // Other events still get in, in place of the oldest samples.
         h.value(.nodeDisconnect(nodeID: "n1"), peer: "N")
         events = h.state.tasks["alice-p"]?.events ?? []
         #expect(events.count == TaskEvent.maxPerTask)
         #expect(events.suffix(2).map(\.kind) == [.started, .requeued])
-        #expect(events.first?.progress != ["done": 0])
+        #expect(events.first?.progress != ["done": 5])
     }
 
     @Test func anAdminRetryKeepsTheFailureItClears() {
