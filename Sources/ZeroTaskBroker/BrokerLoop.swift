@@ -390,7 +390,7 @@ final class BrokerLoop: @unchecked Sendable {
             switch output {
             case .reply(let route, let response):
                 if route.envelope.isEmpty { held.append(.localReply(response)) } else { send(route.envelope, response.json) }
-            case .publish(let bytes): held.append(.publish(bytes))
+            case .publish(let notification): held.append(.publish(notification.bytes))
             }
         }
     }

@@ -225,7 +225,7 @@ extension BrokerState {
         case .nodes(let refresh):
             // `refresh`: ask every node for its status now (broker_node_status); the answers
             // arrive as node_status and show in the next `nodes`.
-            if refresh, interest.nodeStatus { publish(Notifications.nodeStatusRequest()) }
+            if refresh, interest.nodeStatus { publish(.nodeStatusRequest) }
             return .result(nodesSummary(now: now))
         case .stats:
             return .result(statsSummary())

@@ -144,7 +144,7 @@ extension BrokerState {
                 for lane in lanes {
                     if let e = liveTop(m, lane: lane), best.map({ e.precedes($0) }) ?? true { best = e }
                 }
-                if let best { publish(Notifications.newTask(method: m, taskID: best.taskID)) }
+                if let best { publish(.newTask(method: m, taskID: best.taskID)) }
             }
         }
     }

@@ -117,8 +117,8 @@ extension BrokerState {
             TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id), tags: tags)
         queuedCount += 1
         if isHeldBack(task.method) { limits.due.insert(task.method) }
-        if interest.newTask { publish(Notifications.newTask(method: task.method, taskID: task.id)) }
-        if interest.taskReady { publish(Notifications.taskReady(method: task.method, taskID: task.id)) }
+        if interest.newTask { publish(.newTask(method: task.method, taskID: task.id)) }
+        if interest.taskReady { publish(.taskReady(method: task.method, taskID: task.id)) }
     }
 
     /// Marks a queued task as leaving its queue (the heap entry goes stale).
@@ -295,7 +295,7 @@ extension BrokerState {
         tasks[taskID] = task
         taskChanged(taskID)
         keepResult(task)
-        if interest.resultReady { publish(Notifications.resultReady(taskID: taskID)) }
+        if interest.resultReady { publish(.resultReady(taskID: taskID)) }
         answerResultWaiters(for: task)
         evictResultsOverBudget()
         if !workflowOf.isEmpty || task.method == Workflow.method { workflowTaskCompleted(task, now: now) }
@@ -388,7 +388,7 @@ extension BrokerState {
     /// Cancels a task that is not complete; `by` says who, in the task's error.
     mutating func cancel(_ task: TaskRecord, now: Double, by who: String) {
         if task.status == .queued { dequeued(task) }
-        if let n = task.nodeID, interest.cancelTask { publish(Notifications.cancelTask(nodeID: n, taskID: task.id)) }
+        if let n = task.nodeID, interest.cancelTask { publish(.cancelTask(nodeID: n, taskID: task.id)) }
         complete(task.id, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by \(who)")))
         if task.status == .queued { tidyQueue(task.method) }
     }

@@ -19,8 +19,23 @@ public struct ReplyRoute: Sendable {
 public enum BrokerOutput: Sendable {
     /// Send a reply that was held back (a long poll that was answered later).
     case reply(ReplyRoute, Response)
-    /// Publish a notification on the PUB socket.
-    case publish([UInt8])
+    /// Publish a notification on the PUB socket (its bytes are written by the I/O owner).
+    case publish(BrokerNotification)
+}
+
+/// A notification the rules decide to publish, as a value: its bytes are written once, at the
+/// edge (`bytes`, in Notifications.swift), by whoever sends it.
+public enum BrokerNotification: Sendable, Equatable {
+    /// A task of `method` was queued (`broker_new_task`: nodes that serve it may claim it).
+    case newTask(method: String, taskID: String)
+    /// The same, under the prototype's name (`task_ready`).
+    case taskReady(method: String, taskID: String)
+    /// A client's task completed (`task_result_ready`).
+    case resultReady(taskID: String)
+    /// Every node is asked for its status (`broker_node_status`).
+    case nodeStatusRequest
+    /// A running task was cancelled: its node stops it (`task_cancel`).
+    case cancelTask(nodeID: String, taskID: String)
 }
 
 /// The answer to one request.
@@ -107,7 +122,7 @@ public struct BrokerState: Sendable {
         return outputs
     }
 
-    mutating func publish(_ bytes: [UInt8]) { outputs.append(.publish(bytes)) }
+    mutating func publish(_ notification: BrokerNotification) { outputs.append(.publish(notification)) }
 
     /// Hands the recorded events to the caller (to log) and clears them.
     public mutating func takeEvents() -> [BrokerEvent] {

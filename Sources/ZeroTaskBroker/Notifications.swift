@@ -47,3 +47,16 @@ public enum Notifications {
         notification(cancelTaskMethod, ["node_id": .string(nodeID), "task_id": .string(taskID)])
     }
 }
+
+extension BrokerNotification {
+    /// The notification as published: the one place its JSON is written.
+    public var bytes: [UInt8] {
+        switch self {
+        case .newTask(let method, let taskID): Notifications.newTask(method: method, taskID: taskID)
+        case .taskReady(let method, let taskID): Notifications.taskReady(method: method, taskID: taskID)
+        case .resultReady(let taskID): Notifications.resultReady(taskID: taskID)
+        case .nodeStatusRequest: Notifications.nodeStatusRequest()
+        case .cancelTask(let nodeID, let taskID): Notifications.cancelTask(nodeID: nodeID, taskID: taskID)
+        }
+    }
+}

@@ -91,7 +91,7 @@ import ZeroTaskProtocol
         /// The notifications published since the last call, as text.
         mutating func published() -> [String] {
             state.takeOutputs().compactMap {
-                if case .publish(let b) = $0 { String(decoding: b, as: UTF8.self) } else { nil }
+                if case .publish(let n) = $0 { String(decoding: n.bytes, as: UTF8.self) } else { nil }
             }
         }
 
@@ -375,9 +375,11 @@ import ZeroTaskProtocol
         h.value(.submit(clientID: "alice", Submission(method: "add", params: [2, 3], taskID: "t1")), peer: "C")
         let newTask = h.state.takeOutputs()
         #expect(newTask.count == 1)
-        guard case .publish(let bytes)? = newTask.first else { Issue.record("no publish"); return }
+        guard case .publish(let notification)? = newTask.first else { Issue.record("no publish"); return }
+        // The rules decide a value; its bytes are written at the edge.
+        #expect(notification == .newTask(method: "add", taskID: "alice-t1"))
         let expected = #"{"method":"zerotask.node.broker_new_task","params":{"method":"add","task_id":"alice-t1"},"jsonrpc":"2.0"}"#
-        #expect(bytes == Array(expected.utf8))
+        #expect(notification.bytes == Array(expected.utf8))
         #expect(expected.hasPrefix(Notifications.newTaskPrefix(method: "add")))
         // takeOutputs hands them over once.
         #expect(h.state.takeOutputs().isEmpty)
