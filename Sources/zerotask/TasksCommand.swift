@@ -38,13 +38,17 @@ struct TasksCommand: AsyncParsableCommand {
             say("no tasks match")
             return
         }
-        var table = TextTable(["TASK", "STATE", "METHOD", "NODE", "ATTEMPTS", "ERROR"], numeric: [4])
-        for t in tasks {
+        // A TAGS column only when some task requires tags (`zerotask submit --tags`).
+        let tags = tasks.map { t in (t["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",") }
+        let tagged = tags.contains { !$0.isEmpty }
+        var table = TextTable(["TASK", "STATE", "METHOD"] + (tagged ? ["TAGS"] : []) + ["NODE", "ATTEMPTS", "ERROR"], numeric: [tagged ? 5 : 4])
+        for (t, taskTags) in zip(tasks, tags) {
             // A task held back until its not_before reads "queued (delayed)".
             let state = (t["state"]?.stringValue ?? "") + (t["delayed"] == .bool(true) ? " (delayed)" : "")
-            table.add([t["task_id"]?.stringValue ?? "", state, t["method"]?.stringValue ?? "",
+            table.add([t["task_id"]?.stringValue ?? "", state, t["method"]?.stringValue ?? ""] + (tagged ? [taskTags] : []) + [
                 t["node_id"]?.stringValue ?? "", t["attempts"].map { "\($0.int64Value ?? 0)" } ?? "",
-                t["error"]?["message"]?.stringValue ?? ""])
+                t["error"]?["message"]?.stringValue ?? "",
+            ])
         }
         say(table.rendered)
         if page["next_cursor"]?.stringValue != nil { say("(more: raise --limit or narrow the filters)") }

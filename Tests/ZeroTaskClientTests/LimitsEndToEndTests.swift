@@ -72,6 +72,8 @@ import ZeroTaskTestSupport
         #expect(info["tags"] == ["tpu"])
         let status = try await cli.run(["status"] + common + [waitingID])
         #expect(status.stdout.contains("state     queued") && status.stdout.contains("tags      tpu"), "\(status.stdout)")
+        let listed = try await cli.run(["tasks", "--broker", broker.request, "--state", "queued"])
+        #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix(waitingID) && $0.contains(" tpu ") }, "\(listed.stdout)")
         let nodes = try await cli.run(["nodes", "--broker", broker.request])
         #expect(nodes.stdout.split(separator: "\n").contains { $0.hasPrefix("gpu-node") && $0.contains("eu,gpu") }, "\(nodes.stdout)")
         // A bad tag is a usage error naming the flag.
