@@ -118,7 +118,7 @@ extension BrokerState {
     /// A task of workflow `parentID` completed: the next step, the callback, or the end.
     private mutating func advance(_ parentID: String, after child: TaskRecord, now: Double) {
         guard let parent = tasks[parentID], !parent.status.isComplete, var workflow = parent.workflow,
-            let index = workflow.children.firstIndex(of: child.id)
+            let index = workflow.position(of: child.id, in: parentID)
         else { return }
         let position = index < workflow.tasks.count ? "task \(index + 1) of \(workflow.tasks.count)" : "callback"
         guard child.status == .finished else {

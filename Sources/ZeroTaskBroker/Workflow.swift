@@ -94,6 +94,19 @@ struct Workflow: Sendable, Equatable {
     /// The suffix of task `index`'s id after the workflow's own.
     func childSuffix(_ index: Int) -> String { index < tasks.count ? ".\(index + 1)" : ".callback" }
 
+    /// The position of task `childID` of workflow `parentID` (`tasks.count` for the callback),
+    /// read from its id (`PARENT.N`, `PARENT.callback`) in O(1); nil when it is none of its tasks.
+    func position(of childID: String, in parentID: String) -> Int? {
+        let child = childID.utf8, parent = parentID.utf8
+        guard child.count > parent.count + 1, childID.hasPrefix(parentID), child.dropFirst(parent.count).first == UInt8(ascii: ".") else {
+            return nil
+        }
+        let suffix = String(decoding: child.dropFirst(parent.count + 1), as: UTF8.self)
+        let index = suffix == "callback" ? tasks.count : (Int(suffix).map { $0 - 1 } ?? -1)
+        guard index >= 0, index < children.count, children[index] == childID else { return nil }
+        return index
+    }
+
     /// How many tasks it runs in all, the callback included.
     var taskCount: Int { tasks.count + (callback == nil ? 0 : 1) }
 

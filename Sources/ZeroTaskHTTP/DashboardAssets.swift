@@ -269,7 +269,7 @@ function fillMethods(methods, done) {
   body.replaceChildren();
   for (const m of methods) {
     const r = body.insertRow();
-    cell(r, m.name); cell(r, signature(m)); cell(r, m.queued); cell(r, m.running);
+    cell(r, m.name); cell(r, signature(m)); cell(r, m.delayed ? `${m.queued} (${m.delayed} delayed)` : m.queued); cell(r, m.running);
     const before = state.lastDone ? state.lastDone[m.name] || 0 : null;
     cell(r, before === null || elapsed <= 0 ? "…" : (((done[m.name] || 0) - before) / elapsed).toFixed(1) + "/s");
     cell(r, limits(m));
