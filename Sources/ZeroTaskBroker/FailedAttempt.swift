@@ -38,20 +38,29 @@ public struct FailedAttempt: Sendable, Equatable {
         else { return nil }
         self.init(attempt: Int(n), nodeID: json["node_id"]?.stringValue, error: e, at: at)
     }
+}
 
-    /// A history as the stores keep it: a JSON array, nil when empty.
-    static func column(_ history: [FailedAttempt]) -> [UInt8]? {
-        history.isEmpty ? nil : JSONValue.array(history.map(\.json)).jsonBytes
-    }
+extension FailedAttempt: JSONListItem {}
 
-    /// A history read back from the stores' column; nil when it does not read.
-    static func history(column json: JSONValue) -> [FailedAttempt]? {
+/// A value the stores keep in a list column as JSON: a task's history, its events.
+protocol JSONListItem {
+    var json: JSONValue { get }
+    init?(json: JSONValue)
+}
+
+extension Array where Element: JSONListItem {
+    /// As the stores keep it: a JSON array, nil when empty.
+    var column: [UInt8]? { isEmpty ? nil : JSONValue.array(map(\.json)).jsonBytes }
+
+    /// Read back from a stores' column; nil when it is not an array or an item does not read.
+    init?(column json: JSONValue) {
         guard case .array(let items) = json else { return nil }
-        var out: [FailedAttempt] = []
+        var out: [Element] = []
+        out.reserveCapacity(items.count)
         for item in items {
-            guard let a = FailedAttempt(json: item) else { return nil }
-            out.append(a)
+            guard let e = Element(json: item) else { return nil }
+            out.append(e)
         }
-        return out
+        self = out
     }
 }

@@ -83,7 +83,7 @@ public final class PostgresTaskStore: TaskStore {
             }
         }
         let history = try json(19).map { (h) throws(StoreError) -> [FailedAttempt] in
-            guard let list = FailedAttempt.history(column: h) else { throw StoreError(store: description, reason: "task \(id): unreadable history \(h)") }
+            guard let list = [FailedAttempt](column: h) else { throw StoreError(store: description, reason: "task \(id): unreadable history \(h)") }
             return list
         }
         var t = StoredTask(
@@ -99,7 +99,7 @@ public final class PostgresTaskStore: TaskStore {
             t.spec.tags = list
         }
         if let e = try json(21) {
-            guard let events = TaskEvent.events(column: e) else { throw StoreError(store: description, reason: "task \(id): unreadable events \(e)") }
+            guard let events = [TaskEvent](column: e) else { throw StoreError(store: description, reason: "task \(id): unreadable events \(e)") }
             t.events = events
         }
         return t

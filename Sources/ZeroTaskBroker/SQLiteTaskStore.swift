@@ -184,7 +184,7 @@ public final class SQLiteTaskStore: TaskStore {
                 }
             }
             let history = try json(19).map { (h) throws(StoreError) -> [FailedAttempt] in
-                guard let list = FailedAttempt.history(column: h) else {
+                guard let list = [FailedAttempt](column: h) else {
                     throw StoreError(store: description, reason: "task \(id): unreadable history \(h)")
                 }
                 return list
@@ -205,7 +205,7 @@ public final class SQLiteTaskStore: TaskStore {
                 history: history ?? []))
             contents.tasks[contents.tasks.count - 1].spec.tags = tagList
             if let e = try json(21) {
-                guard let events = TaskEvent.events(column: e) else {
+                guard let events = [TaskEvent](column: e) else {
                     throw StoreError(store: description, reason: "task \(id): unreadable events \(e)")
                 }
                 contents.tasks[contents.tasks.count - 1].events = events
@@ -251,9 +251,9 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(17, t.resultTTL)
                 s.bind(18, t.notBefore)
                 s.bind(19, t.retry?.json.jsonBytes)
-                s.bind(20, FailedAttempt.column(t.history))
+                s.bind(20, t.history.column)
                 s.bind(21, t.spec.tags.isEmpty ? nil : JSONValue.array(t.spec.tags.map { .string($0) }).jsonBytes)
-                s.bind(22, TaskEvent.column(t.events))
+                s.bind(22, t.events.column)
                 try s.run()
             }
             if let paused = changes.pausedMethods {

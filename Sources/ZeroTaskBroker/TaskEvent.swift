@@ -72,23 +72,9 @@ public struct TaskEvent: Sendable, Equatable {
         self.init(kind, at: at, attempt: Int(attempt), nodeID: json["node_id"]?.stringValue, detail: json["detail"]?.stringValue,
             progress: json["progress"]?.objectValue)
     }
-
-    /// Events as the stores keep them: a JSON array, nil when there are none.
-    static func column(_ events: [TaskEvent]) -> [UInt8]? {
-        events.isEmpty ? nil : JSONValue.array(events.map(\.json)).jsonBytes
-    }
-
-    /// Events read back from the stores' column; nil when it does not read.
-    static func events(column json: JSONValue) -> [TaskEvent]? {
-        guard case .array(let items) = json else { return nil }
-        var out: [TaskEvent] = []
-        for item in items {
-            guard let e = TaskEvent(json: item) else { return nil }
-            out.append(e)
-        }
-        return out
-    }
 }
+
+extension TaskEvent: JSONListItem {}
 
 extension [TaskEvent] {
     /// Adds `event` within `TaskEvent.maxPerTask`.
