@@ -160,6 +160,7 @@ extension BrokerState {
         guard case .object(var o) = adminSummary(t) else { return .null }
         o.append("params", t.params)
         if let r = t.result { o.append("result", r) }
+        let workflow = t.workflow
         var timed: [(at: Double, entry: JSONValue)] = [(t.created, ["at": .double(t.created), "event": "submitted"])]
         func add(_ at: Double, _ event: String, attempt: Int? = nil, node: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
             var e = JSONObject()
@@ -177,7 +178,7 @@ extension BrokerState {
         // The last start, unless a requeue recorded it already (the task waits for its next one).
         if let s = t.started, !t.events.contains(where: { $0.kind == .started && $0.at == s && $0.attempt == t.attempts }) {
             // A workflow's record is never handed to a node: it starts with its first task.
-            if t.workflow == nil { add(s, "started (attempt \(t.attempts))", attempt: t.attempts, node: t.nodeID) } else { add(s, "started") }
+            if workflow == nil { add(s, "started (attempt \(t.attempts))", attempt: t.attempts, node: t.nodeID) } else { add(s, "started") }
         }
         for e in t.events {
             switch e.kind {
@@ -196,7 +197,7 @@ extension BrokerState {
         }
         if let f = t.finished { timeline.append(["at": .double(f), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
         o.append("timeline", .array(timeline))
-        if let workflow = t.workflow { o.append("steps", workflowSteps(workflow)) }
+        if let workflow { o.append("steps", workflowSteps(workflow)) }
         return .object(o)
     }
 

@@ -112,7 +112,7 @@ extension BrokerState {
 extension TaskRecord {
     var stored: StoredTask {
         StoredTask(
-            id: id, clientID: clientID, spec: spec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
+            id: id, clientID: clientID, spec: storedSpec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
             status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished,
             history: history, events: events)
     }

@@ -94,7 +94,11 @@ struct TaskRecord: Sendable {
 
     var id: String { box.fields.id }
     var clientID: String { box.fields.clientID }
-    var spec: TaskSpec {
+    /// The task's own fields as submitted; for a workflow record its `params` may be stale
+    /// (the decoded workflow is current): read `params`, or `storedSpec` for the store.
+    var spec: TaskSpec { box.fields.spec }
+    /// `spec` with current params: what the store writes (a workflow encoded here, once per commit).
+    var storedSpec: TaskSpec {
         guard let workflow = box.fields.workflow else { return box.fields.spec }
         var spec = box.fields.spec
         spec.params = workflow.value.json
