@@ -384,3 +384,18 @@ extension Submission {
         }
     }
 }
+
+extension BrokerCommand {
+    /// The tasks the command reads or changes by id, as the broker keeps them (a submission's
+    /// chosen id prefixed with its client): on a shared queue, those this broker does not hold
+    /// are read from the database first (`BrokerLoop.lookUpShared`).
+    var namedTaskIDs: [String] {
+        switch self {
+        case .clientTask(_, _, let id), .adminTask(let id): [id]
+        case .submit(let client, let s): s.taskID.map { ["\(client)-\($0)"] } ?? []
+        case .waitResults(_, let ids, _): ids
+        case .adminAct(_, .ids(let ids)): ids
+        default: []
+        }
+    }
+}

@@ -51,11 +51,14 @@ final class BrokerLoop: @unchecked Sendable {
     private var eventLog = BrokerEventLog()
     /// The monitor's observer, fed once per turn; nil without one.
     private let batch: TaskObserverBatch?
+    /// The broker thread's connections to a shared PostgreSQL queue; nil for a broker of its own.
+    private let shared: SharedQueueLink?
 
     init(
         state: BrokerState, router: ZMQSocket, pub: ZMQSocket, store: TaskStore, logger: Logger, secured: Bool = false,
-        monitor: BrokerMonitor? = nil
+        monitor: BrokerMonitor? = nil, shared: SharedQueueLink? = nil
     ) {
+        self.shared = shared
         self.secured = secured
         self.monitor = monitor
         self.state = state
@@ -67,6 +70,7 @@ final class BrokerLoop: @unchecked Sendable {
         self.store = store
         self.logger = logger
         writer = store.isDurable ? StoreWriter(store: store, logger: logger) : nil
+        if let shared { self.state.shareQueue(claimNow: shared.claimer) }
         updateInterest()
     }
 
@@ -83,6 +87,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// Handles a request from the local peer now, as it is (no JSON in between); its reply goes
     /// out with the iteration's others (after their commit), into `localReplies`.
     func handleLocal(_ request: Request) {
+        lookUpShared(request)
         let route = ReplyRoute(envelope: [], id: request.id ?? .null)
         let answer = state.handle(request, route: route, now: monotonicSeconds(), canDefer: !request.isNotification)
         if !request.isNotification, let response = Self.response(answer, id: route.id) {
@@ -127,14 +132,16 @@ final class BrokerLoop: @unchecked Sendable {
     private(set) var terminated = false
 
     /// How many poll items `addPollItems` adds.
-    var pollItemCount: Int { writer == nil ? 2 : 3 }
+    var pollItemCount: Int { (writer == nil ? 2 : 3) + (shared?.fileDescriptor == nil ? 0 : 1) }
 
     /// Adds what the loop waits on, in the order `step` expects: the request socket, the publish
-    /// socket (subscriptions), and the store writer's commit signal.
+    /// socket (subscriptions), the store writer's commit signal, and a shared queue's LISTEN
+    /// connection.
     func addPollItems(to poller: inout ZMQPoller) {
         poller.add(router)
         poller.add(pub)
         if let writer { poller.add(fd: writer.done.readFD) }
+        if let fd = shared?.fileDescriptor { poller.add(fd: fd) }
     }
 
     /// Milliseconds until the next timer, at most `cap`.
@@ -148,6 +155,12 @@ final class BrokerLoop: @unchecked Sendable {
         // The writer's commit signal is drained here whenever it is up, even with nothing
         // waiting for it: a byte left in the pipe would keep every poll returning at once.
         if let writer, ready.count > 2, ready[ready.startIndex + 2].contains(.readable) { writer.done.drain() }
+        // The shared queue's lease before anything else: a broker presumed dead acts on none of
+        // the claims it held.
+        if let shared {
+            shared.turn(&state, now: monotonicSeconds())
+            flushOutputs()
+        }
         // The inbox is looked at on every turn (one atomic load), not polled: the poll wakes at
         // least every 100 ms, soon enough for a dashboard. (With the inbox's pipe in the poll
         // set, BrokerMemoryTests' flood of bad requests grew the broker by gigabytes; without
@@ -195,6 +208,7 @@ final class BrokerLoop: @unchecked Sendable {
         }
         router.close(lingerMilliseconds: 500)
         pub.close(lingerMilliseconds: 0)
+        shared?.close()
         store.close()
         monitor?.inbox.close()
         logger.notice("broker stopped: \(state.taskCount) tasks (\(state.queuedTaskCount) queued) in store \(store.description)")
@@ -236,6 +250,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Sends what waited for commits that are now on disk.
     func sendCommitted() {
+        if let writer, shared != nil { applyFeedback(writer.takeFeedback()) }
         guard let writer, !awaitingCommit.isEmpty else { return }
         let written = writer.written
         var n = 0
@@ -244,6 +259,28 @@ final class BrokerLoop: @unchecked Sendable {
             n += 1
         }
         awaitingCommit.removeFirst(n)
+    }
+
+    /// What the shared queue's commits brought back: claims go to nodes at once (the claim is
+    /// stored: that is what their assignment acknowledges), refused writes are given up.
+    private func applyFeedback(_ feedback: [StoreFeedback]) {
+        guard !feedback.isEmpty else { return }
+        let now = monotonicSeconds()
+        for f in feedback { state.applyShared(f, now: now) }
+        flushOutputs()
+        send(held)
+        held.removeAll(keepingCapacity: true)
+    }
+
+    /// Reads from the shared queue the tasks a request names that this broker does not hold,
+    /// so that any broker answers for any task.
+    private func lookUpShared(_ request: Request) {
+        guard let shared, let method = BrokerMethod(wireName: request.method),
+            let ids = try? BrokerCommand(method, request.params).namedTaskIDs, !ids.isEmpty
+        else { return }
+        let wanted = state.idsToLookUp(ids)
+        guard !wanted.isEmpty else { return }
+        state.adoptRemote(shared.lookUp(wanted), now: monotonicSeconds())
     }
 
     private func send(_ outputs: [Held]) {
@@ -288,6 +325,7 @@ final class BrokerLoop: @unchecked Sendable {
     private func handleInbox(_ inbox: BrokerInbox) {
         let admin = secured ? PeerIdentity(role: .admin, name: "http") : nil
         for letter in inbox.take() {
+            lookUpShared(letter.request)
             let route = ReplyRoute(envelope: [], id: letter.request.id ?? .null)
             let answer = state.handle(letter.request, route: route, now: monotonicSeconds(), canDefer: false, caller: admin)
             let response = Self.response(answer, id: route.id) ?? Response(id: route.id, error: RPCError(.internalError, "parked"))
@@ -317,6 +355,7 @@ final class BrokerLoop: @unchecked Sendable {
             case .invalid(let response):
                 send(envelope, response.json)
             case .request(let request):
+                lookUpShared(request)
                 let route = ReplyRoute(envelope: envelope, id: request.id ?? .null)
                 let answer = state.handle(request, route: route, now: now, canDefer: !request.isNotification, caller: caller)
                 if request.isNotification {
@@ -343,6 +382,7 @@ final class BrokerLoop: @unchecked Sendable {
                         if !request.isNotification { reply.append(Response(id: id, error: BatchReply.notHandled)) }
                         continue
                     }
+                    lookUpShared(request)
                     let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
                     if !request.isNotification, let r = Self.response(answer, id: id) { reply.append(r) }
                 }

@@ -120,7 +120,15 @@ public final class BrokerService: @unchecked Sendable {
             logger.notice("CURVE on: broker key \(security.keys.publicKey); allowed keys: \(counts[.client] ?? 0) clients, \(counts[.node] ?? 0) nodes, \(counts[.admin] ?? 0) admins (\(security.peers.directory))")
         }
         let observed = monitor.map { ObservedTaskStore(store, monitor: $0) } ?? store
-        return BrokerLoop(state: state, router: router, pub: pub, store: observed, logger: logger, secured: security != nil, monitor: monitor)
+        // Several brokers on one database: the lease, rescues, look-ups and wake-ups.
+        var shared: SharedQueueLink?
+        if let s = store as? PostgresSharedStore {
+            shared = try SharedQueueLink(s.options, logger: logger)
+            logger.info("shared queue \(s.description): broker \(s.options.brokerID), broker_timeout \(s.options.brokerTimeout) s\(s.options.listening ? "" : ", polling (no LISTEN)")")
+        }
+        return BrokerLoop(
+            state: state, router: router, pub: pub, store: observed, logger: logger, secured: security != nil, monitor: monitor,
+            shared: shared)
     }
 
     /// Asks the broker to store what it holds and stop; returns at once.

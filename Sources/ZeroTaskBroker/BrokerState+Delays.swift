@@ -90,6 +90,8 @@ extension BrokerState {
 
     /// Queues a task just submitted, or holds it back when its `not_before` is ahead.
     mutating func enqueueOrHold(_ task: TaskRecord, now: Double, wallNow: Double) {
+        // On a shared queue an unclaimed task waits in the database, which knows its not_before.
+        if shared != nil, task.claim == nil, !task.keepsParams { return leaveToSharedQueue(task.id) }
         if let notBefore = task.notBefore, notBefore > wallNow {
             holdBack(task.id, until: now + (notBefore - wallNow))
         } else {

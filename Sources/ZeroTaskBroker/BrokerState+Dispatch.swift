@@ -195,7 +195,9 @@ extension BrokerState {
             let node = try node(given)
             reportBatch(done, nodeID: node, now: now)
             let wait = Swift.min(askedWait ?? 0, config.maxWait)
-            let got = pullQueued(for: node, max: max, now: now)
+            var got = pullQueued(for: node, max: max, now: now)
+            // On a shared queue, a pull that will not wait claims what the queue holds for it.
+            if got.count < max, shared != nil, wait <= 0 || !canDefer { got += claimForPull(node, max: max - got.count, now: now) }
             guard let record = nodes[node], got.isEmpty, wait > 0, canDefer, max > 0, record.freeSlots > 0 else {
                 return .result(.array(got))
             }
@@ -204,6 +206,8 @@ extension BrokerState {
             if let w = nodeWaiters.park(waiter, methods: record.methods.keys) {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
+            // On a shared queue the turn's commit claims for it.
+            if shared != nil { shared!.claimDue = true }
             return .deferred
         case .reportMany(let given, let outcomes):
             return .result(.array(reportBatch(outcomes, nodeID: try node(given), now: now)))

@@ -19,6 +19,7 @@ extension BrokerState {
             c.pausedMethods = limits.paused
         }
         takeScheduleChanges(into: &c)
+        if shared != nil { c.shared = takeSharedRequest() }
         guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
         c.tasks.reserveCapacity(changedTasks.count)
         for id in changedTasks {
@@ -111,9 +112,11 @@ extension BrokerState {
 
 extension TaskRecord {
     var stored: StoredTask {
-        StoredTask(
+        var s = StoredTask(
             id: id, clientID: clientID, spec: storedSpec, sequence: sequence, maxRetries: maxRetries, attempts: attempts,
             status: status, nodeID: nodeID, result: result, error: error, created: created, started: started, finished: finished,
             history: history, events: events)
+        s.claim = claim
+        return s
     }
 }

@@ -162,6 +162,7 @@ extension BrokerState {
         dispatchReopened(now: now)
         expireWaiters(now: now)
         fireDueSchedules(now: now)
+        tickShared(now: now)
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
         expireResults(now: now)

@@ -95,7 +95,11 @@ extension BrokerState {
         clients.countPending(clientID, by: 1)
         counters.submitted += 1
         observer?.taskSubmitted(method: s.method)  // metrics
-        enqueueOrHold(task, now: now, wallNow: wallNow)
+        if shared != nil {
+            submittedShared(task, clientChose: submission.taskID != nil, now: now, wallNow: wallNow)
+        } else {
+            enqueueOrHold(task, now: now, wallNow: wallNow)
+        }
         return id
     }
 
@@ -103,6 +107,7 @@ extension BrokerState {
     /// (one with the task's tags) unless the method is held back (paused or limited: then the
     /// queue reopens at the end of the turn, through the gate).
     mutating func enqueue(_ task: TaskRecord, now: Double) {
+        if shared != nil, enqueueShared(task) { return }
         let tags = task.tags
         if !isHeldBack(task.method), let waiter = nodeWaiters.takeFirst(for: task.method, where: { w in
             nodes[w.nodeID].map { $0.freeSlots > 0 && (tags.isEmpty || tags.allSatisfy($0.tags.contains)) } ?? false
@@ -113,8 +118,13 @@ extension BrokerState {
             outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array(batch))))
             return
         }
+        queueHere(task)
+    }
+
+    /// Puts a task in its method's queue, for the next pull (no parked node is looked at).
+    mutating func queueHere(_ task: TaskRecord) {
         queues[task.method, default: TaskQueue()].push(
-            TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id), tags: tags)
+            TaskQueue.Entry(priority: task.priority, sequence: task.sequence, taskID: task.id), tags: task.tags)
         queuedCount += 1
         if isHeldBack(task.method) { limits.due.insert(task.method) }
         if interest.newTask { publish(.newTask(method: task.method, taskID: task.id)) }
@@ -284,6 +294,7 @@ extension BrokerState {
         }
         task.finished = wallClock()
         task.completedAt = now
+        if shared != nil { shared!.remoteOpen.remove(taskID) }
         observer?.taskCompleted(method: task.method, outcome: task.outcome, runSeconds: task.started.map { task.finished! - $0 })  // metrics
         // A finished task never runs again: its params are dead weight (1 MiB each, kept for a
         // day). A failed or cancelled one keeps them, so that an admin can retry it; they count

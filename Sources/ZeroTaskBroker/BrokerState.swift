@@ -99,6 +99,8 @@ public struct BrokerState: Sendable {
     var schedules = ScheduleBook()
     var scheduleDeadline: Double?
     var changedSchedules: Set<String> = []
+    /// Set on a shared PostgreSQL queue (`BrokerState+Shared`); nil for a broker of its own.
+    var shared: SharedQueue?
 
     struct Counters: Sendable {
         var submitted = 0, finished = 0, failed = 0, requeued = 0, requests = 0

@@ -33,6 +33,9 @@ struct NodeWaiterSet: Sendable {
 
     var count: Int { parked.count }
 
+    /// The parked pulls, in no order.
+    var all: [NodeWaiter] { parked.values.map(\.waiter) }
+
     /// Parks `waiter` for `methods`; returns the node's older pull, which it replaces.
     mutating func park(_ waiter: NodeWaiter, methods: some Sequence<String>) -> NodeWaiter? {
         let older = remove(nodeID: waiter.nodeID)

@@ -54,13 +54,14 @@ public final class PostgresTaskStore: TaskStore {
             SELECT \(names) FROM zerotask_tasks UNION ALL SELECT \(names) FROM zerotask_results ORDER BY sequence
             """)
         contents.tasks.reserveCapacity(rows.count)
-        for row in rows { contents.tasks.append(try task(row)) }
+        for row in rows { contents.tasks.append(try Self.task(row, store: description)) }
         contents.pausedMethods = try connection.query("SELECT method FROM zerotask_paused_methods ORDER BY method").compactMap { $0.first ?? nil }
         contents.schedules = try PostgresScheduleTable.load(connection, store: description)
         return contents
     }
 
-    private func task(_ row: [String?]) throws(StoreError) -> StoredTask {
+    /// A row of `columns`, in their order, as a task; `store` names the store in errors.
+    static func task(_ row: [String?], store description: String) throws(StoreError) -> StoredTask {
         let id = row[0] ?? ""
         func json(_ i: Int) throws(StoreError) -> JSONValue? {
             guard let text = row[i] else { return nil }
@@ -154,11 +155,21 @@ public final class PostgresTaskStore: TaskStore {
     /// The upsert of a task table, written once: only its parameter changes per commit.
     static let upsertOpen = upsertSQL(into: "zerotask_tasks"), upsertFinished = upsertSQL(into: "zerotask_results")
 
+    /// The record type `json_to_recordset` reads a task row as (JSON columns travel as text:
+    /// their exact bytes; a JSON null result stays `null`).
+    static let recordType = columns.map { c in
+        "\(c.name) \(c.type.hasPrefix("json") ? "text" : c.type.replacingOccurrences(of: " PRIMARY KEY", with: "").replacingOccurrences(of: " NOT NULL", with: ""))"
+    }.joined(separator: ", ")
+
+    /// A record's column as the table's value (`x.` prefixed with `prefix`).
+    static func value(_ c: (name: String, type: String), prefix: String = "") -> String {
+        c.type.hasPrefix("json") ? "\(prefix)\(c.name)::json" : "\(prefix)\(c.name)"
+    }
+
     private static func upsertSQL(into table: String) -> String {
         let names = columns.map(\.name)
-        // JSON columns travel as text (their exact bytes; a JSON null result stays `null`).
-        let record = columns.map { c in "\(c.name) \(c.type.hasPrefix("json") ? "text" : c.type.replacingOccurrences(of: " PRIMARY KEY", with: "").replacingOccurrences(of: " NOT NULL", with: ""))" }
-        let values = columns.map { $0.type.hasPrefix("json") ? "\($0.name)::json" : $0.name }
+        let record = [recordType]
+        let values = columns.map { value($0) }
         let updates = names.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
         return """
             INSERT INTO \(table) (\(names.joined(separator: ", ")))
@@ -177,7 +188,7 @@ public final class PostgresTaskStore: TaskStore {
     }
 
     /// A task as one JSON object keyed by column name (`json_to_recordset` reads it).
-    private static func row(_ t: StoredTask) -> JSONValue {
+    static func row(_ t: StoredTask) -> JSONValue {
         var o: JSONObject = [
             "id": .string(t.id), "client_id": .string(t.clientID), "method": .string(t.method), "params": .string(t.params.jsonString),
             "priority": .int(t.priority), "sequence": .int(Int64(bitPattern: t.sequence)), "max_retries": .int(Int64(t.maxRetries)),

@@ -37,9 +37,17 @@ public final class QueueWakeup {
         public var anyMethod = false
         public var notifications = 0
         public var timerDue = false
+        /// Some commit wrote results (read back the tasks this broker watches).
+        public var results = false
         /// Whether to claim now (for `methods`, or for every method when `anyMethod` or `timerDue`).
         public var shouldClaim: Bool { notifications > 0 || timerDue }
     }
+
+    /// A payload's methods part that stands for every method (tasks were handed back or
+    /// rescued, or too many methods to name).
+    public static let anyMethod = "*"
+    /// Appended to a payload when the commit wrote results: brokers watching tasks read back.
+    public static let resultsFlag = ";results"
 
     public func look(now: Double) throws(StoreError) -> Look {
         var look = Look()
@@ -51,8 +59,15 @@ public final class QueueWakeup {
             }
             for n in try c.notifications() {
                 look.notifications += 1
-                if n.payload.isEmpty { look.anyMethod = true }
-                for m in n.payload.split(separator: ",") { look.methods.insert(String(m)) }
+                // "m1,m2", "*" or "" (any method), each maybe followed by ";results".
+                var methods = Substring(n.payload)
+                if methods.hasSuffix(Self.resultsFlag) {
+                    look.results = true
+                    methods = methods.dropLast(Self.resultsFlag.count)
+                    if methods.isEmpty { continue }
+                }
+                if methods.isEmpty || methods == Self.anyMethod { look.anyMethod = true }
+                for m in methods.split(separator: ",") where m != Self.anyMethod { look.methods.insert(String(m)) }
             }
         }
         if now - lastLook >= pollInterval {

@@ -20,6 +20,8 @@ final class StoreWriter: @unchecked Sendable {
     /// `submitted` counts every batch handed over; `written` those on disk. (The count cannot be
     /// derived from `written + queued.count`: a batch being committed is in neither.)
     private let state = Mutex<(queued: [StoreChanges], stopping: Bool, submitted: Int, written: Int)>(([], false, 0, 0))
+    /// What commits on a shared queue brought back, until the loop takes it (with `written`).
+    private let feedback = Mutex<[StoreFeedback]>([])
     private let wake = DispatchSemaphore(value: 0)
     private var thread: LoopThread?
     /// Signalled after each commit; the loop polls its `readFD`.
@@ -46,6 +48,14 @@ final class StoreWriter: @unchecked Sendable {
     /// How many submitted batches are on disk (they complete in order). The owner's loop
     /// drains `done` when poll says so.
     var written: Int { state.withLock { $0.written } }
+
+    /// What the commits written so far brought back (shared queue), oldest first; cleared.
+    func takeFeedback() -> [StoreFeedback] {
+        feedback.withLock { f in
+            defer { f.removeAll() }
+            return f
+        }
+    }
 
     /// Writes what is queued and stops the thread.
     func stop() {
@@ -92,6 +102,10 @@ final class StoreWriter: @unchecked Sendable {
         out.deletedClients = clients.deletions
         out.schedules = schedules.written
         out.deletedSchedules = schedules.deletions
+        // The latest room to claim for; every read-back and hand-back asked.
+        out.shared.claim = batches.last { $0.shared.claim != nil }?.shared.claim
+        out.shared.watch = Array(Set(batches.flatMap(\.shared.watch)))
+        out.shared.releases = batches.flatMap(\.shared.releases)
         return out
     }
 
@@ -101,7 +115,8 @@ final class StoreWriter: @unchecked Sendable {
         var failures = 0
         while true {
             do throws(StoreError) {
-                try store.write(changes)
+                let back = try store.exchange(changes)
+                if !back.isEmpty { feedback.withLock { $0.append(back) } }
                 if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }
                 return
             } catch {

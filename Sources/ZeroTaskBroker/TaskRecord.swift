@@ -54,6 +54,10 @@ struct TaskRecord: Sendable {
         /// the whole workflow; the store's write encodes it once per commit. Behind a reference,
         /// so that every other task's fields grow by one word, not by a workflow.
         var workflow: Decoded<Workflow>?
+        /// On a shared PostgreSQL queue, the attempt of the claim this broker holds (the fence
+        /// its reports name); nil while it holds none: the task is another broker's, or queued
+        /// in the database for any broker to claim (`BrokerState+Shared`).
+        var claim: Int?
     }
 
     /// An immutable value behind one reference.
@@ -188,6 +192,10 @@ struct TaskRecord: Sendable {
     var waitingUntil: Double? {
         get { box.fields.waitingUntil }
         set { writable.waitingUntil = newValue }
+    }
+    var claim: Int? {
+        get { box.fields.claim }
+        set { writable.claim = newValue }
     }
 
     /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and

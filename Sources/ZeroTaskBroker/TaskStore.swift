@@ -18,6 +18,66 @@ public protocol TaskStore: AnyObject {
     func write(_ changes: StoreChanges) throws(StoreError)
     /// Releases the file; the store is not used afterwards.
     func close()
+    /// `write`, and on a shared queue what `changes.shared` asks (claims, read-backs) in the
+    /// same transaction, with what it brought back. Other stores write and bring back nothing.
+    func exchange(_ changes: StoreChanges) throws(StoreError) -> StoreFeedback
+}
+
+extension TaskStore {
+    public func exchange(_ changes: StoreChanges) throws(StoreError) -> StoreFeedback {
+        try write(changes)
+        return StoreFeedback()
+    }
+}
+
+/// What a broker on a shared queue asks of a commit besides its changes (`BrokerState+Shared`).
+public struct SharedQueueRequest: Sendable {
+    /// A claim handed back: the task and the attempt that fences it.
+    public struct Release: Sendable, Equatable {
+        public var id: String
+        public var attempt: Int
+        public init(id: String, attempt: Int) {
+            self.id = id
+            self.attempt = attempt
+        }
+    }
+
+    /// What to claim: up to `limit` tasks of these methods, best first.
+    public struct Claim: Sendable, Equatable {
+        public var methods: Set<String>
+        public var limit: Int
+        public init(methods: Set<String>, limit: Int) {
+            self.methods = methods
+            self.limit = limit
+        }
+    }
+
+    /// The room the nodes here have: claim for it.
+    public var claim: Claim?
+    /// Tasks another broker holds (or none yet) whose state to read back.
+    public var watch: [String] = []
+    /// Claims to put back in the queue.
+    public var releases: [Release] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { claim == nil && watch.isEmpty && releases.isEmpty }
+}
+
+/// What a commit on a shared queue brought back.
+public struct StoreFeedback: Sendable {
+    /// Tasks claimed for this broker (`StoredTask.claim` is the attempt).
+    public var claimed: [StoredTask] = []
+    /// Methods whose claim took all it asked for: more may be waiting.
+    public var fullMethods: Set<String> = []
+    /// Tasks whose write the fence refused: another broker holds them now.
+    public var refused: [String] = []
+    /// The watched tasks as the database has them.
+    public var watched: [StoredTask] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { claimed.isEmpty && fullMethods.isEmpty && refused.isEmpty && watched.isEmpty }
 }
 
 /// A task as the store keeps it: everything but what only matters while the broker runs
@@ -42,6 +102,9 @@ public struct StoredTask: Sendable, Equatable {
     public var history: [FailedAttempt]
     /// What the fields do not keep (`TaskEvent`), for its recorded timeline.
     public var events: [TaskEvent] = []
+    /// On a shared PostgreSQL queue: the attempt this broker's claim holds (its fence), nil
+    /// when it holds none. Other stores ignore it.
+    public var claim: Int?
 
     public init(
         id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,
@@ -116,12 +179,14 @@ public struct StoreChanges: Sendable {
     /// Schedules added or changed (their latest tick moved), each written whole; removed ones.
     public var schedules: [Schedule] = []
     public var deletedSchedules: [String] = []
+    /// On a shared queue: what to claim, read back and hand back in the same commit.
+    public var shared = SharedQueueRequest()
 
     public init() {}
 
     public var isEmpty: Bool {
         tasks.isEmpty && deletedTasks.isEmpty && clients.isEmpty && deletedClients.isEmpty && pausedMethods == nil && schedules.isEmpty
-            && deletedSchedules.isEmpty
+            && deletedSchedules.isEmpty && shared.isEmpty
     }
     public var count: Int {
         tasks.count + deletedTasks.count + clients.count + deletedClients.count + (pausedMethods == nil ? 0 : 1) + schedules.count

@@ -4,6 +4,7 @@ import Logging
 import ZeroMQ
 import ZeroTaskBroker
 import ZeroTaskLifecycle
+import ZeroTaskSystem
 
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +26,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let http = try broker.httpSide(settings, logger: logger)
         let service = BrokerService(
             config: try broker.brokerConfig(settings), request: endpoints.request,
-            publish: endpoints.publish, store: try broker.taskStore(settings),
+            publish: endpoints.publish, store: try broker.taskStore(settings, request: endpoints.request),
             logger: logger, security: security, monitor: http?.monitor)
         // SIGINT/SIGTERM: pending commits are written and the stop is logged before the exit;
         // the HTTP server, last in the group, stops first.
@@ -78,6 +79,12 @@ struct BrokerOptions: ParsableArguments {
     var http: String?
     @Option(name: .customLong("store-password-file"), help: "A file holding the PostgreSQL password (else the URL's, $PGPASSWORD or ~/.pgpass).")
     var storePasswordFile: String?
+    @Option(name: .customLong("broker-id"), help: "On a shared PostgreSQL store: this broker's name in the queue, the same across its restarts. [HOST:REQUEST_ENDPOINT]")
+    var brokerID: String?
+    @Option(name: .customLong("broker-timeout"), help: "On a shared PostgreSQL store: seconds without renewing its lease after which a broker is dead and its tasks run elsewhere. [\(Settings.show(BrokerLease.defaultTimeout))]")
+    var brokerTimeout: Double?
+    @Flag(name: .customLong("store-poll-only"), help: "On a shared PostgreSQL store: no LISTEN for other brokers' commits, only a look every second (behind PgBouncer in transaction mode; broker.store_poll_only).")
+    var storePollOnly = false
 
     @Option(name: .customLong("secret-key"), help: "This process's own key file (NAME.key from `zerotask keys generate`). A broker: CURVE on both sockets; a node of a remote broker: with --broker-key. [none: no CURVE]")
     var secretKey: String?
@@ -113,7 +120,7 @@ struct BrokerOptions: ParsableArguments {
 
     /// The store `--store` names: `memory`, `sqlite` (the default file under the data directory),
     /// `sqlite:PATH` (relative to the working directory).
-    func taskStore(_ s: Settings) throws -> TaskStore {
+    func taskStore(_ s: Settings, request: String) throws -> TaskStore {
         let spec = s.string("broker.store", store, default: Settings.Defaults.store)
         let syncName = s.string("broker.store_sync", storeSync, default: Settings.Defaults.storeSync)
         guard let sync = SQLiteTaskStore.Synchronous(rawValue: syncName.lowercased()) else {
@@ -128,7 +135,14 @@ struct BrokerOptions: ParsableArguments {
         case let p where p.hasPrefix("sqlite:") && p.count > 7:
             return try SQLiteTaskStore(path: String(p.dropFirst(7)), synchronous: sync)
         case let url where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
-            return try PostgresTaskStore(url: url, password: try storePassword(s))
+            // Several brokers on one database share its queue (issue 16).
+            let host = HostName.current() ?? "broker"
+            let id = s.string("broker.broker_id", brokerID, default: "\(host):\(request)")
+            let timeout = try s.double("broker.broker_timeout", brokerTimeout, default: BrokerLease.defaultTimeout)
+            guard timeout > 0 else { throw Settings.ValidationFailure("broker.broker_timeout must be above 0, not \(timeout)") }
+            return try PostgresSharedStore(SharedQueueOptions(
+                url: url, password: try storePassword(s), brokerID: id, brokerTimeout: timeout,
+                listening: !(try s.bool("broker.store_poll_only", storePollOnly, default: false))))
         default:
             throw Settings.ValidationFailure("broker.store must be memory, sqlite, sqlite:PATH or postgres://USER@HOST:PORT/DB, not \"\(spec)\"")
         }

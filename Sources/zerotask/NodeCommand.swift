@@ -82,7 +82,7 @@ struct NodeCommand: AsyncParsableCommand {
             let endpoints = try builtin.endpoints(settings, secured: security != nil, logger: logger)
             http = try builtin.httpSide(settings, logger: Logger(label: "zerotask.http"))
             let service = BrokerService(config: try builtin.brokerConfig(settings), request: endpoints.request,
-                publish: endpoints.publish, store: try builtin.taskStore(settings), context: context,
+                publish: endpoints.publish, store: try builtin.taskStore(settings, request: endpoints.request), context: context,
                 logger: logger, security: security, monitor: http?.monitor)
             // The node serves its own broker from its own thread and calls it directly: no
             // socket, no libzmq I/O thread and no thread switch between node and broker.

@@ -33,6 +33,7 @@ struct Settings {
     /// the code that uses them (`BrokerConfig`, `NodeConfig`, `Settings.Defaults`).
     static let knownKeys: [String] = [
         "broker.request", "broker.publish", "broker.store", "broker.data_dir", "broker.store_sync", "broker.store_password_file",
+        "broker.broker_id", "broker.broker_timeout", "broker.store_poll_only",
         "broker.node_timeout", "broker.client_timeout", "broker.result_ttl", "broker.max_retries",
         "broker.max_message_bytes", "broker.max_queued", "broker.max_queued_per_method", "broker.log_level", "broker.log_format",
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
