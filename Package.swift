@@ -22,7 +22,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // The broker's HTTP server: no dependencies, BSD sockets, async/await (BENCHMARKS.md,
         // "Build time": Hummingbird's SwiftNIO would more than double the clean build).
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -79,8 +78,6 @@ let package = Package(
             name: "ZeroTaskHTTP",
             dependencies: [
                 "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroMQ", "CSodium",
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -152,7 +149,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures", "Browser/drive_dashboard.py"]
         ),
-        .testTarget(name: "ZeroTaskHTTPTests", dependencies: ["ZeroTaskHTTP", "ZeroTaskBroker", "ZeroTaskProtocol"]),
+        .testTarget(name: "ZeroTaskHTTPTests", dependencies: ["ZeroTaskHTTP", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroTaskTestSupport"]),
         .testTarget(
             name: "ZeroTaskClientTests",
             dependencies: ["ZeroTaskClient", "ZeroTaskBroker", "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskTestSupport"]

@@ -1,5 +1,4 @@
 import CSodium
-import FlyingFox
 import ZeroMQ
 
 /// The token the dashboard and its actions need when security is on (`zerotask keys token`

@@ -1,10 +1,6 @@
-import FlyingFox
 import Foundation
 import ZeroTaskBroker
 import ZeroTaskProtocol
-
-// Ours, not FlyingFox's type of the same name.
-typealias JSONValue = ZeroTaskProtocol.JSONValue
 
 /// The dashboard's JSON endpoints under `/api/`: each one asks the broker thread through the
 /// monitor's inbox (`BrokerInbox`) and answers what the broker said, so the HTTP side reads
@@ -48,8 +44,7 @@ struct DashboardAPI: Sendable {
 
     /// `admin_retry`, `admin_cancel` or `admin_queue` with the request's JSON object as params.
     func act(_ method: BrokerMethod, _ request: HTTPRequest) async -> HTTPResponse {
-        let body: [UInt8]
-        do { body = Array(try await request.bodyData) } catch { return Self.failure(.invalidParams("\(request.path): unreadable body")) }
+        let body = Array(request.body)
         guard let value = try? JSONValue.parse(body), case .object(let p) = value else {
             return Self.failure(.invalidParams("\(request.path): the body must be a JSON object ({\"task_ids\": [...]} or filters)"))
         }
