@@ -56,7 +56,33 @@ zerotask_run() {  # LABEL STORE…
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   pids=()
 }
+two_brokers() {  # two brokers on one database, a node on each, a bench client on each at once
+  local pa pb; pa=$(free_port); pb=$(free_port)
+  psql -c "CREATE DATABASE zt2"
+  for port in $pa $pb; do
+    "$bin" broker --request "tcp://127.0.0.1:$port" --publish "tcp://127.0.0.1:$((port + 1))" --http off \
+      --store "postgres://zerotask@127.0.0.1:$pgport/zt2" --broker-id "b$port" >"$dir/broker-two-$port.log" 2>&1 &
+    pids+=($!)
+    "$bin" node --broker "tcp://127.0.0.1:$port" --workers 2 --plugins Plugins >"$dir/node-two-$port.log" 2>&1 &
+    pids+=($!)
+  done
+  sleep 3
+  for k in 1 200; do
+    local n=$((tasks / 2)); ((k == 1)) && n=$((tasks / 20))
+    local start end
+    start=$(date +%s.%N)
+    timeout 600 "$bin" bench --broker "tcp://127.0.0.1:$pa" --tasks "$n" --inflight "$k" --json >"$dir/two-a.json" 2>/dev/null &
+    local ba=$!
+    timeout 600 "$bin" bench --broker "tcp://127.0.0.1:$pb" --tasks "$n" --inflight "$k" --json >"$dir/two-b.json" 2>/dev/null || true
+    wait $ba || true
+    end=$(date +%s.%N)
+    echo "{\"system\":\"zerotask\",\"store\":\"postgres, two brokers\",\"inflight\":$k,\"total_jobs_per_s\":$(python3 -c "print(round(2*$n/($end-$start)))"),\"a\":$(cat "$dir/two-a.json" || echo null),\"b\":$(cat "$dir/two-b.json" || echo null)}"
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  pids=()
+}
 zerotask_run postgres --store "postgres://zerotask@127.0.0.1:$pgport/zt"
+two_brokers
 zerotask_run sqlite --store sqlite --data-dir "$dir/sqlite"
 psql -d zt -t -A -c "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables ORDER BY relname" |
   sed 's/^/dead tuples after the run (table|live|dead): /'
