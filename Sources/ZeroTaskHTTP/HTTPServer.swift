@@ -5,10 +5,11 @@ import Foundation
 import Synchronization
 
 /// A small HTTP/1.1 server on POSIX sockets: one thread accepts, each connection has a thread
-/// of its own (at most `maxConnections`; beyond, 503), and a handler is an `async` function run
-/// as a task the connection's thread waits for. No socket read ever blocks Swift's cooperative
-/// pool. A connection that sends nothing for `idleSeconds` is closed, so a silent client holds a
-/// thread for that long at most; headers and bodies are bounded (`HTTPParser.Limits`).
+/// of its own (at most `maxConnections`; beyond, 503), and a handler is an `async` function whose
+/// task runs on its connection's thread (`ConnectionExecutor`). No socket read blocks Swift's
+/// cooperative pool, and no response waits for that pool to have a free thread. A connection
+/// that sends nothing for `idleSeconds` is closed, so a silent client holds a thread for that
+/// long at most; headers and bodies are bounded (`HTTPParser.Limits`).
 final class HTTPServer: @unchecked Sendable {
     typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
 
@@ -140,13 +141,15 @@ final class HTTPServer: @unchecked Sendable {
             }
             return .text(.notFound, "404: nothing at \(request.path)\n")
         }
+        // The handler runs on this connection's own thread (its task executor), not on Swift's
+        // cooperative pool: a pool kept busy elsewhere cannot hold a response up.
         let box = ResponseBox()
-        let done = DispatchSemaphore(value: 0)
-        Task {
+        let executor = ConnectionExecutor()
+        Task(executorPreference: executor) {
             box.value = await handler(request)
-            done.signal()
+            executor.finish()
         }
-        done.wait()
+        executor.run()
         var response = box.value ?? .text(.internalServerError, "500\n")
         if request.method == "HEAD" { response.body = Data() }
         return response
@@ -168,4 +171,40 @@ final class HTTPServer: @unchecked Sendable {
 /// A handler's response, written by its task before the waiting thread reads it.
 private final class ResponseBox: @unchecked Sendable {
     var value: HTTPResponse?
+}
+
+/// Runs one task's jobs on the thread that calls `run()`, until the task calls `finish()`.
+private final class ConnectionExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var finished = false
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !finished { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
 }
