@@ -102,7 +102,7 @@ import ZeroTaskTestSupport
 
     @Test func theServerAnswersRoutesKeepsConnectionsAliveAndStops() async throws {
         let port = UInt16(try unusedEndpoint().split(separator: ":").last!)!
-        let server = HTTPServer(host: "127.0.0.1", port: port, maxConnections: 8, idleSeconds: 5)
+        let server = HTTPServer(host: "127.0.0.1", port: port, maxConnections: 8, idleSeconds: 30)
         server.route("GET /hello") { r in .text(.ok, "hello \(r.query["name"] ?? "?")") }
         server.route("POST /echo") { r in HTTPResponse(statusCode: .ok, body: r.body) }
         let stopped = Mutex(false)
@@ -113,23 +113,55 @@ import ZeroTaskTestSupport
         // A client that connects and says nothing does not hold up the others.
         let silent = try Connection(port: port)
         let c = try Connection(port: port)
-        func ask(_ text: String) async -> (status: Int, body: String) {
-            await Self.offPool {
+        // One thread runs the whole conversation, so no pause of the test's own (a busy pool)
+        // comes between its requests.
+        let replies = await Self.offPool { () -> [(status: Int, body: String)] in
+            [
+                "GET /hello?name=zt HTTP/1.1\r\nHost: x\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nping",  // same connection: kept alive
+                "GET /nothing HTTP/1.1\r\n\r\n", "DELETE /hello HTTP/1.1\r\n\r\n", "BROKEN\r\n\r\n", "",
+            ].map { text in
                 if !text.isEmpty { c.send(text) }
                 return c.response()
             }
         }
-        #expect(await ask("GET /hello?name=zt HTTP/1.1\r\nHost: x\r\n\r\n") == (200, "hello zt"))
-        // Same connection: kept alive.
-        #expect(await ask("POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nping") == (200, "ping"))
-        #expect(await ask("GET /nothing HTTP/1.1\r\n\r\n").status == 404)
-        #expect(await ask("DELETE /hello HTTP/1.1\r\n\r\n").status == 405)
-        #expect(await ask("BROKEN\r\n\r\n").status == 400)
-        #expect(await ask("").status == 0, "a refused request ends the connection")
+        #expect(replies[0] == (200, "hello zt"))
+        #expect(replies[1] == (200, "ping"))
+        #expect(replies[2].status == 404 && replies[3].status == 405 && replies[4].status == 400)
+        #expect(replies[5].status == 0, "a refused request ends the connection")
         _ = silent
 
         server.stop()
         #expect(eventually(10) { stopped.withLock { $0 } }, "the accept thread ended")
         #expect(throws: TimedOut.self, "nothing listens any more") { try Connection(port: port) }
+    }
+
+    @Test func aResponseDoesNotWaitForABusyCooperativePool() async throws {
+        let port = UInt16(try unusedEndpoint().split(separator: ":").last!)!
+        let server = HTTPServer(host: "127.0.0.1", port: port)
+        server.route("GET /hello") { _ in .text(.ok, "hello") }
+        try server.listen {}
+        defer { server.stop() }
+        let answered = Flag()
+        // Every thread of the pool is held (as tests and busy code hold it) until the response
+        // comes, or for 20 s: the handler must not need one of them.
+        let width = ProcessInfo.processInfo.activeProcessorCount + 1
+        let hogs = (0..<width).map { _ in
+            Task.detached { () -> Bool in
+                let deadline = Date().addingTimeInterval(20)
+                while !answered.value.load(ordering: .acquiring) && Date() < deadline { usleep(1000) }
+                return answered.value.load(ordering: .acquiring)
+            }
+        }
+        let c = try Connection(port: port)
+        Thread {
+            c.send("GET /hello HTTP/1.1\r\n\r\n")
+            if c.response() == (200, "hello") { answered.value.store(true, ordering: .releasing) }
+        }.start()
+        for h in hogs { #expect(await h.value, "answered while the pool was busy") }
+    }
+
+    final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
     }
 }
