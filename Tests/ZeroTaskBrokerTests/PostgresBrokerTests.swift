@@ -13,7 +13,7 @@ import ZeroTaskTestSupport
 @Suite(.serialized) struct PostgresBrokerTests {
     static func broker(_ store: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> (ChildProcess, TestPeer) {
         let broker = try ChildProcess(Binaries.zerotask, ["broker", "--store", store, "--request", "tcp://127.0.0.1:*",
-            "--publish", "tcp://127.0.0.1:*"] + extra, environment: environment)
+            "--publish", "tcp://127.0.0.1:*", "--http", "off"] + extra, environment: environment)
         let request = try listeningEndpoints(of: broker).request
         return (broker, try TestPeer(endpoint: request, context: ZMQContext(), .req))
     }
