@@ -59,8 +59,8 @@ import ZeroTaskProtocol
         #expect(first.tasks.first?.maxRetries == 2)
 
         h.submit("b")
-        h.result("node_task_pull", ["n1", 10], peer: "N")
-        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-b", "result": ["x": 1]], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-b", outcome: .success(["x": 1]))), peer: "N")
         let c = h.state.takeChanges()
         let byID = Dictionary(uniqueKeysWithValues: c.tasks.map { ($0.id, $0) })
         #expect(c.tasks.count == 2)
@@ -77,9 +77,9 @@ import ZeroTaskProtocol
         var h = Self.journaling { $0.resultTTL = 10 }
         h.setUp()
         h.submit("a")
-        h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_failed", ["node_id": "n1", "task_id": "alice-a", "error": ["code": 5, "message": "no"]], peer: "N")
-        h.result("client_disconnect", ["alice"], peer: "C")
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-a", outcome: .failure(RPCError(code: 5, message: "no")))), peer: "N")
+        h.value(.clientDisconnect(clientID: "alice"), peer: "C")
         let c = h.state.takeChanges()
         #expect(c.clients == [StoredClient(id: "alice", connected: false)])
         #expect(c.tasks.first?.error == RPCError(code: 5, message: "no"))
@@ -96,11 +96,11 @@ import ZeroTaskProtocol
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept)
-        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
-        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == ["b", "d", "a", "c", "e"].map { "alice-\($0)" })
+        r.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "M")
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "M")) == ["b", "d", "a", "c", "e"].map { "alice-\($0)" })
         // New submissions continue the sequence: FIFO holds across the restart.
         r.submit("f", priority: 5)
-        r.result("node_connect", ["node_id": "n3", "methods": ["work"]], peer: "O")
+        r.value(.nodeConnect(nodeID: "n3", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "O")
         #expect(r.state.tasks["alice-f"]!.sequence > r.state.tasks["alice-e"]!.sequence)
     }
 
@@ -109,20 +109,20 @@ import ZeroTaskProtocol
         h.setUp()
         var kept = Kept()
         h.submit("a")
-        h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-a", "result": 42], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-a", outcome: .success(42))), peer: "N")
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept)
         // Same id, a new connection, no client_connect: served.
-        #expect(r.result("client_task_result", ["alice", "alice-a"], peer: "C2") == 42)
+        #expect(r.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C2") == 42)
         // Or, after another restart, client_connect from a new connection is not refused as taken.
         var r2 = Self.restarted(kept)
-        #expect(r2.result("client_connect", ["alice"], peer: "C3") == "alice")
-        #expect(r2.result("client_task_result", ["alice", "alice-a"], peer: "C3") == 42)
+        #expect(r2.value(.clientConnect(clientID: "alice"), peer: "C3") == "alice")
+        #expect(r2.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C3") == 42)
         // Another client does not see alice's task.
-        r.result("client_connect", ["bob"], peer: "B")
-        #expect(r.error("client_task_status", ["bob", "alice-a"], peer: "B")?.code == ErrorCode.invalidTaskID.rawValue)
+        r.value(.clientConnect(clientID: "bob"), peer: "B")
+        #expect(r.refusal(.clientTask(.status, clientID: "bob", taskID: "alice-a"), peer: "B")?.code == ErrorCode.invalidTaskID.rawValue)
     }
 
     @Test func aDisconnectedClientStaysDisconnectedAndKeepsItsTasks() {
@@ -130,12 +130,12 @@ import ZeroTaskProtocol
         h.setUp()
         var kept = Kept()
         h.submit("a")
-        h.result("client_disconnect", ["alice"], peer: "C")
+        h.value(.clientDisconnect(clientID: "alice"), peer: "C")
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept)
-        #expect(r.error("client_task_status", ["alice", "alice-a"], peer: "C")?.code == ErrorCode.invalidClientID.rawValue)
-        r.result("client_connect", ["alice"], peer: "C")
+        #expect(r.refusal(.clientTask(.status, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == ErrorCode.invalidClientID.rawValue)
+        r.value(.clientConnect(clientID: "alice"), peer: "C")
         #expect(r.status("alice-a") == .int(TaskStatus.queued.rawValue))
     }
 
@@ -145,29 +145,29 @@ import ZeroTaskProtocol
         var kept = Kept()
         h.submit("a")
         h.submit("b")
-        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept)
-        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
+        r.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "M")
         // Another node gets only the queued task, not the one n1 still runs.
-        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == ["alice-b"])
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "M")) == ["alice-b"])
         // n1 is asked to register again (its session died with the broker) ...
-        #expect(r.error("node_heartbeat", ["n1"], peer: "N2")?.code == ErrorCode.invalidNodeID.rawValue)
-        #expect(r.error("node_tasks_done", ["n1", [["id": "alice-a", "result": 1]]], peer: "N2")?.code
+        #expect(r.refusal(.heartbeat(nodeID: "n1"), peer: "N2")?.code == ErrorCode.invalidNodeID.rawValue)
+        #expect(r.refusal(.reportMany(nodeID: "n1", [.init(taskID: "alice-a", outcome: .success(1))]), peer: "N2")?.code
             == ErrorCode.invalidNodeID.rawValue)
         // ... and once it did, from a new connection, its task is still its own and its result is taken.
-        r.result("node_connect", ["node_id": "n1", "methods": ["work"]], peer: "N2")
-        let gone = r.result("node_check_tasks", ["n1", .array([.string("alice-a")])], peer: "N2")
+        r.value(.nodeConnect(nodeID: "n1", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "N2")
+        let gone = r.value(.checkTasks(nodeID: "n1", taskIDs: ["alice-a"], complete: false), peer: "N2")
         #expect(gone == [], "\(gone)")
         // Confirmed: it stays n1's past node_timeout, and no other node gets it.
         r.now += 11
-        r.result("node_heartbeat", ["n1"], peer: "N2")
-        r.result("node_heartbeat", ["n2"], peer: "M")
+        r.value(.heartbeat(nodeID: "n1"), peer: "N2")
+        r.value(.heartbeat(nodeID: "n2"), peer: "M")
         r.state.tick(now: r.now)
-        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == [])
-        #expect(r.result("node_tasks_done", ["n1", [["id": "alice-a", "result": 1]]], peer: "N2") == [true])
-        #expect(r.result("client_task_result", ["alice", "alice-a"], peer: "C") == 1)
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "M")) == [])
+        #expect(r.value(.reportMany(nodeID: "n1", [.init(taskID: "alice-a", outcome: .success(1))]), peer: "N2") == [true])
+        #expect(r.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C") == 1)
         #expect(r.state.tasks["alice-a"]!.attempts == 1)
     }
 
@@ -178,21 +178,21 @@ import ZeroTaskProtocol
         var kept = Kept()
         h.submit("a")
         h.submit("b")
-        h.result("node_task_pull", ["n1", 2], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 2, wait: nil, done: []), peer: "N")
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept) { $0.nodeTimeout = 10 }
-        r.result("node_connect", ["node_id": "n1", "methods": ["work"], "workers": 2], peer: "N2")
+        r.value(.nodeConnect(nodeID: "n1", methods: ["work"], workers: 2, capacity: nil, unavailable: [:]), peer: "N2")
         // n1 runs alice-a only; alice-b's assignment never reached it.
-        #expect(r.result("node_check_tasks", ["n1", .array([.string("alice-a")])], peer: "N2") == [])
+        #expect(r.value(.checkTasks(nodeID: "n1", taskIDs: ["alice-a"], complete: false), peer: "N2") == [])
         r.now += 5
-        r.result("node_heartbeat", ["n1"], peer: "N2")
+        r.value(.heartbeat(nodeID: "n1"), peer: "N2")
         r.state.tick(now: r.now)
-        #expect(Harness.ids(r.result("node_task_pull", ["n1", 2], peer: "N2")) == [])
+        #expect(Harness.ids(r.value(.pull(nodeID: "n1", max: 2, wait: nil, done: []), peer: "N2")) == [])
         r.now += 6
-        r.result("node_heartbeat", ["n1"], peer: "N2")
+        r.value(.heartbeat(nodeID: "n1"), peer: "N2")
         r.state.tick(now: r.now)
-        #expect(Harness.ids(r.result("node_task_pull", ["n1", 2], peer: "N2")) == ["alice-b"])
+        #expect(Harness.ids(r.value(.pull(nodeID: "n1", max: 2, wait: nil, done: []), peer: "N2")) == ["alice-b"])
         #expect(r.state.tasks["alice-a"]!.nodeID == "n1")
     }
 
@@ -201,16 +201,16 @@ import ZeroTaskProtocol
         h.setUp()
         var kept = Kept()
         h.submit("a")
-        h.result("node_task_pull", ["n1", 1], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
         kept.apply(h.state.takeChanges())
 
         var r = Self.restarted(kept) { $0.nodeTimeout = 10 }
-        r.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "M")
-        #expect(Harness.ids(r.result("node_task_pull", ["n2", 10], peer: "M")) == [])
+        r.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "M")
+        #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "M")) == [])
         r.now += 11
-        r.result("node_heartbeat", ["n2"], peer: "M")
+        r.value(.heartbeat(nodeID: "n2"), peer: "M")
         r.state.tick(now: r.now)
-        let pulled = r.result("node_task_pull", ["n2", 10], peer: "M")
+        let pulled = r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "M")
         #expect(Harness.ids(pulled) == ["alice-a"])
         // The attempt lost with the broker counts: at-least-once, bounded by max_retries.
         #expect(r.state.tasks["alice-a"]!.attempts == 2)
@@ -223,8 +223,8 @@ import ZeroTaskProtocol
         h.setUp()
         var kept = Kept()
         h.submit("a")
-        h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_finished", ["node_id": "n1", "task_id": "alice-a", "result": 1], peer: "N")
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-a", outcome: .success(1))), peer: "N")
         kept.apply(h.state.takeChanges())
         // The harness's wall clock is fixed, so the result is as old as the restart: 100 s to go.
         var r = Self.restarted(kept) { $0.resultTTL = 100 }
