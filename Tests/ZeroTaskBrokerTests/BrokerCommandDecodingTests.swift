@@ -180,6 +180,16 @@ import ZeroTaskProtocol
         }
     }
 
+    /// The admin methods' filters: a bad one is named, and a retry or cancel must say which
+    /// tasks it is for. (From AdminTaskTests.)
+    @Test func adminFiltersAreNamedAndEverythingMustBeSaid() {
+        #expect(Self.refusal(.adminTasks, ["state": "lost"])?.message.contains("\"state\"") == true)
+        #expect(Self.refusal(.adminTasks, ["limit": 0])?.message.contains("\"limit\"") == true)
+        #expect(Self.refusal(.adminTasks, ["cursor": "!!"])?.message.contains("\"cursor\"") == true)
+        #expect(Self.refusal(.adminRetry, [:])?.message.contains("task_ids or at least one filter") == true)
+        #expect(Self.refusal(.adminCancel, ["task_ids": [3]])?.message.contains("task_ids[0]") == true)
+    }
+
     // MARK: refusals name the method and the parameter
 
     @Test func refusalsNameTheParameter() {
