@@ -12,14 +12,23 @@ import ZeroTaskProtocol
 
     static let kib = JSONValue.string(String(repeating: "x", count: 1024))
 
-    static func submit(_ h: inout Harness, _ name: String, params: JSONValue = [], extra: JSONObject = [:]) -> BrokerAnswer {
-        var p: JSONObject = ["client_id": "alice", "method": "work", "params": params, "task_id": .string(name)]
-        for m in extra.members { p[m.key] = m.value }
-        return h.call("client_new_task", .object(p), peer: "C")
+    /// Alice's task `work` named `name`, with what it may ask for.
+    static func task(_ name: String, params: JSONValue = [], timeout: Double? = nil, maxRetries: Int? = nil,
+        resultTTL: Double? = nil) -> Submission
+    {
+        Submission(method: "work", params: params, taskID: name, timeout: timeout, maxRetries: maxRetries, resultTTL: resultTTL)
+    }
+
+    static func submit(_ h: inout Harness, _ name: String, params: JSONValue = [], resultTTL: Double? = nil) -> BrokerAnswer {
+        h.run(.submit(clientID: "alice", task(name, params: params, resultTTL: resultTTL)), peer: "C")
     }
 
     static func finish(_ h: inout Harness, _ id: String, result: JSONValue = 1) {
-        h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": result], peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: id, outcome: .success(result))), peer: "N")
+    }
+
+    static func pull(_ h: inout Harness, _ max: Int) -> [String] {
+        Harness.ids(h.value(.pull(nodeID: "n1", max: max, wait: nil, done: []), peer: "N"))
     }
 
     @Test func queuedParamsAreBoundedInBytes() {
@@ -40,7 +49,7 @@ import ZeroTaskProtocol
         }
         #expect(tooBig.code == -32602 && tooBig.message.contains("max_queued_bytes"))
         // A completion gives its bytes back.
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
+        _ = Self.pull(&h, 1)
         Self.finish(&h, "alice-a")
         #expect(Self.submit(&h, "c", params: [Self.kib]) == .result("alice-c"))
     }
@@ -52,28 +61,28 @@ import ZeroTaskProtocol
         h.setUp()
         _ = Self.submit(&h, "a", params: [Self.kib])
         _ = Self.submit(&h, "b", params: [Self.kib])
-        #expect(h.result("stats", peer: "C")["queued_bytes"]?.int64Value ?? 0 > 2048)
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
+        #expect(h.value(.stats, peer: "C")["queued_bytes"]?.int64Value ?? 0 > 2048)
+        _ = Self.pull(&h, 1)
         Self.finish(&h, "alice-a")
-        h.result("client_cancel_task", ["alice", "alice-b"], peer: "C")
+        h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-b"), peer: "C")
         #expect(h.state.tasks["alice-a"]?.params == .null)
         #expect(h.state.tasks["alice-b"]?.params == [Self.kib])
-        #expect(h.result("stats", peer: "C")["queued_bytes"] == 0)
-        #expect(h.result("stats", peer: "C")["result_bytes"]?.int64Value ?? 0 > 1024)
-        #expect(h.result("client_task_result", ["alice", "alice-a"], peer: "C") == 1)
+        #expect(h.value(.stats, peer: "C")["queued_bytes"] == 0)
+        #expect(h.value(.stats, peer: "C")["result_bytes"]?.int64Value ?? 0 > 1024)
+        #expect(h.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C") == 1)
     }
 
     @Test func theOldestResultsAreDeletedPastMaxResults() {
         var h = Harness { $0.maxResults = 3 }
         h.setUp()
         for n in ["a", "b", "c", "d", "e"] { _ = Self.submit(&h, n) }
-        for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) {
+        for id in Self.pull(&h, 10) {
             h.now += 1
             Self.finish(&h, id)
         }
         #expect(h.state.tasks.keys.sorted() == ["alice-c", "alice-d", "alice-e"])
-        #expect(h.error("client_task_status", ["alice", "alice-a"], peer: "C")?.code == -32020)
-        let stats = h.result("stats", peer: "C")
+        #expect(h.refusal(.clientTask(.status, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == -32020)
+        let stats = h.value(.stats, peer: "C")
         #expect(stats["results"] == 3 && stats["results_evicted_total"] == 2)
         // Told once for both, at the next sweep, not once per eviction.
         #expect(!h.state.takeEvents().contains { if case .resultsEvicted = $0 { true } else { false } })
@@ -89,9 +98,9 @@ import ZeroTaskProtocol
         var h = Harness { $0.maxResultBytes = 3500 }
         h.setUp()
         for n in ["a", "b", "c"] { _ = Self.submit(&h, n) }
-        for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) { Self.finish(&h, id, result: Self.kib) }
+        for id in Self.pull(&h, 10) { Self.finish(&h, id, result: Self.kib) }
         #expect(h.state.tasks.keys.sorted() == ["alice-b", "alice-c"])
-        #expect(h.result("stats", peer: "C")["result_bytes"]?.int64Value ?? 0 <= 3500)
+        #expect(h.value(.stats, peer: "C")["result_bytes"]?.int64Value ?? 0 <= 3500)
         // Expiry by result_ttl and eviction agree on the count.
         h.now += 100_000
         h.state.tick(now: h.now)
@@ -105,19 +114,19 @@ import ZeroTaskProtocol
             $0.maxTaskTimeout = 30
         }
         h.setUp()
-        for (key, value, cap) in [("max_retries", JSONValue.int(6), "max_task_retries"), ("result_ttl", 61, "max_result_ttl"),
-            ("timeout", 30.5, "max_task_timeout")]
+        for (key, task, cap) in [("max_retries", Self.task("t", maxRetries: 6), "max_task_retries"),
+            ("result_ttl", Self.task("t", resultTTL: 61), "max_result_ttl"), ("timeout", Self.task("t", timeout: 30.5), "max_task_timeout")]
         {
-            guard case .error(let e) = Self.submit(&h, "t", extra: [key: value]) else {
-                Issue.record("\(key) \(value) was accepted past \(cap)")
+            guard case .error(let e) = h.run(.submit(clientID: "alice", task), peer: "C") else {
+                Issue.record("\(key) of \(task) was accepted past \(cap)")
                 continue
             }
             #expect(e.code == -32602 && e.message.contains(cap) && e.message.contains(key), "\(e.message)")
         }
         #expect(h.state.taskCount == 0)
-        #expect(Self.submit(&h, "t", extra: ["max_retries": 5, "result_ttl": 60, "timeout": 30]) == .result("alice-t"))
+        #expect(h.run(.submit(clientID: "alice", Self.task("t", timeout: 30, maxRetries: 5, resultTTL: 60)), peer: "C") == .result("alice-t"))
         // The batch form is capped the same way, entry by entry.
-        let batch = h.result("client_new_tasks", ["alice", [["method": "work", "params": [], "max_retries": 9]]], peer: "C")
+        let batch = h.value(.submitMany(clientID: "alice", [.success(Submission(method: "work", params: [], maxRetries: 9))]), peer: "C")
         #expect(batch.arrayValue?.first?["code"] == -32602)
     }
 
@@ -127,13 +136,13 @@ import ZeroTaskProtocol
             $0.nodeTimeout = 1e9
         }
         h.setUp()
-        h.result("client_connect", ["bob"], peer: "D")
+        h.value(.clientConnect(clientID: "bob"), peer: "D")
         _ = Self.submit(&h, "a")
         h.now = 200
         h.state.tick(now: h.now)
         #expect(h.state.clients["bob"] == nil)
         #expect(h.state.clients["alice"] != nil, "a client with a queued task must be kept")
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
+        _ = Self.pull(&h, 1)
         Self.finish(&h, "alice-a")
         h.now = 400
         h.state.tick(now: h.now)
@@ -144,10 +153,10 @@ import ZeroTaskProtocol
     @Test func evictionFollowsCompletionOrderEvenWithMixedTTLs() {
         var h = Harness { $0.maxResults = 2 }
         h.setUp()
-        _ = Self.submit(&h, "long", extra: ["result_ttl": 5000])
-        _ = Self.submit(&h, "short", extra: ["result_ttl": 5])
+        _ = Self.submit(&h, "long", resultTTL: 5000)
+        _ = Self.submit(&h, "short", resultTTL: 5)
         _ = Self.submit(&h, "mid")
-        for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) {
+        for id in Self.pull(&h, 10) {
             h.now += 1
             Self.finish(&h, id)
         }
