@@ -180,6 +180,40 @@ import ZeroTaskProtocol
         }
     }
 
+    /// `result_ttl` by name or by position (the eighth param of `client_new_task`, the seventh
+    /// of a batch entry), and -32602 naming it when it is not a non-negative number of seconds,
+    /// a batch entry failing alone. (From BrokerStateResultTTLTests, which checks that each
+    /// task keeps its TTL.)
+    @Test func aResultTTLIsReadByNameOrPositionAndABadOneIsRefused() throws {
+        guard case .submitMany(_, let entries) = try Self.decode(.clientNewTasks, ["alice", [
+            ["method": "work", "params": [], "task_id": "named", "result_ttl": 7],
+            ["work", [], "positional", .null, 0, 3, 8],
+            ["method": "work", "params": [], "task_id": "plain"],
+        ]]) else {
+            Issue.record("not a submitMany")
+            return
+        }
+        #expect(try entries.map { try $0.get() } == [
+            Submission(method: "work", params: [], taskID: "named", resultTTL: 7),
+            Submission(method: "work", params: [], taskID: "positional", maxRetries: 3, resultTTL: 8),
+            Submission(method: "work", params: [], taskID: "plain"),
+        ])
+        #expect(try Self.decode(.clientNewTask, ["alice", "work", [], "pos1", .null, 0, 3, 9])
+            == .submit(clientID: "alice", Submission(method: "work", params: [], taskID: "pos1", maxRetries: 3, resultTTL: 9)))
+        for bad: JSONValue in [-1, "soon", [1], true] {
+            let e = Self.refusal(.clientNewTask, ["client_id": "alice", "method": "work", "params": [], "result_ttl": bad])
+            #expect(e?.message.contains("result_ttl") == true, "\(e?.message ?? "")")
+        }
+        guard case .submitMany(_, let batch) = try Self.decode(.clientNewTasks, ["alice", [["method": "work", "params": [], "result_ttl": -5]]])
+        else {
+            Issue.record("not a submitMany")
+            return
+        }
+        #expect(throws: RPCError.invalidParams("client_new_tasks: tasks[0]: param \"result_ttl\" must be a non-negative number of seconds")) {
+            try batch.first?.get()
+        }
+    }
+
     /// The admin methods' filters: a bad one is named, and a retry or cancel must say which
     /// tasks it is for. (From AdminTaskTests.)
     @Test func adminFiltersAreNamedAndEverythingMustBeSaid() {

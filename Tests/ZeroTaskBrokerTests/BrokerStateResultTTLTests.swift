@@ -9,17 +9,15 @@ import ZeroTaskProtocol
     typealias Harness = BrokerStateTests.Harness
     typealias Kept = BrokerStateJournalTests.Kept
 
-    /// Submits `alice-NAME` with an optional `result_ttl` by name.
-    static func submit(_ h: inout Harness, _ name: String, ttl: JSONValue? = nil) {
-        var p: JSONObject = ["client_id": "alice", "method": "work", "params": [], "task_id": .string(name)]
-        if let ttl { p["result_ttl"] = ttl }
-        h.result("client_new_task", .object(p), peer: "C")
+    /// Submits `alice-NAME` with an optional `result_ttl`.
+    static func submit(_ h: inout Harness, _ name: String, ttl: Double? = nil) {
+        h.value(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: name, resultTTL: ttl)), peer: "C")
     }
 
     /// Pulls every queued task on n1 and finishes each with its own name.
     static func finishAll(_ h: inout Harness) {
-        for id in Harness.ids(h.result("node_task_pull", ["n1", 100], peer: "N")) {
-            h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": .string(id)], peer: "N")
+        for id in Harness.ids(h.value(.pull(nodeID: "n1", max: 100, wait: nil, done: []), peer: "N")) {
+            h.value(.report(nodeID: "n1", .init(taskID: id, outcome: .success(.string(id)))), peer: "N")
         }
     }
 
@@ -33,17 +31,17 @@ import ZeroTaskProtocol
         Self.submit(&h, "long", ttl: 5000)
         h.now = 100
         Self.finishAll(&h)
-        #expect(h.result("client_task_info", ["alice", "alice-short"], peer: "C")["result_ttl"]?.doubleValue == 10)
-        #expect(h.result("client_task_info", ["alice", "alice-default"], peer: "C")["result_ttl"] == nil)
+        #expect(h.value(.clientTask(.info, clientID: "alice", taskID: "alice-short"), peer: "C")["result_ttl"]?.doubleValue == 10)
+        #expect(h.value(.clientTask(.info, clientID: "alice", taskID: "alice-default"), peer: "C")["result_ttl"] == nil)
 
         h.now = 109
         h.state.tick(now: h.now)
         #expect(Self.kept(h) == ["alice-default", "alice-long", "alice-short"])
-        #expect(h.result("client_task_result", ["alice", "alice-short"], peer: "C") == "alice-short")
+        #expect(h.value(.clientTask(.result, clientID: "alice", taskID: "alice-short"), peer: "C") == "alice-short")
         h.now = 111
         h.state.tick(now: h.now)
         #expect(Self.kept(h) == ["alice-default", "alice-long"])
-        #expect(h.error("client_task_result", ["alice", "alice-short"], peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
+        #expect(h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-short"), peer: "C")?.code == ErrorCode.invalidTaskID.rawValue)
         // Longer than the broker's own: the task's TTL wins that way too.
         h.now = 1101
         h.state.tick(now: h.now)
@@ -80,9 +78,9 @@ import ZeroTaskProtocol
         h.setUp()
         Self.submit(&h, "fails", ttl: 3)
         Self.submit(&h, "cancelled", ttl: 0)
-        #expect(h.result("client_cancel_task", ["alice", "alice-cancelled"], peer: "C") == true)
-        h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_failed", ["node_id": "n1", "task_id": "alice-fails", "error": ["code": 5, "message": "no"]], peer: "N")
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-cancelled"), peer: "C") == true)
+        h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: "n1", .init(taskID: "alice-fails", outcome: .failure(RPCError(code: 5, message: "no")))), peer: "N")
         // A TTL of 0: gone at the next sweep.
         h.now = 0.5
         h.state.tick(now: h.now)
@@ -92,32 +90,31 @@ import ZeroTaskProtocol
         #expect(Self.kept(h) == [])
     }
 
-    @Test func batchSubmissionsTakeAResultTTLByNameOrPosition() {
+    /// Each entry of a batch keeps its own TTL, the broker's when it gives none. (Reading
+    /// `result_ttl` by name or by position, and refusing a bad one, is the decoder's business:
+    /// BrokerCommandDecodingTests.aResultTTLIsReadByNameOrPositionAndABadOneIsRefused.)
+    @Test func batchSubmissionsKeepEachEntrysResultTTL() {
         var h = Harness { $0.resultTTL = 1000 }
         h.setUp()
-        let ids = h.result("client_new_tasks", ["alice", [
-            ["method": "work", "params": [], "task_id": "named", "result_ttl": 7],
-            ["work", [], "positional", .null, 0, 3, 8],
-            ["method": "work", "params": [], "task_id": "plain"],
-        ]], peer: "C")
+        let ids = h.value(.submitMany(clientID: "alice", [
+            .success(Submission(method: "work", params: [], taskID: "named", resultTTL: 7)),
+            .success(Submission(method: "work", params: [], taskID: "positional", maxRetries: 3, resultTTL: 8)),
+            .success(Submission(method: "work", params: [], taskID: "plain")),
+        ]), peer: "C")
         #expect(ids == ["alice-named", "alice-positional", "alice-plain"])
         #expect(h.state.tasks["alice-named"]?.resultTTL == 7)
         #expect(h.state.tasks["alice-positional"]?.resultTTL == 8)
         #expect(h.state.tasks["alice-plain"]?.resultTTL == nil)
-        // client_new_task by position: the eighth param.
-        h.result("client_new_task", ["alice", "work", [], "pos1", .null, 0, 3, 9], peer: "C")
+        h.value(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: "pos1", maxRetries: 3, resultTTL: 9)), peer: "C")
         #expect(h.state.tasks["alice-pos1"]?.resultTTL == 9)
     }
 
-    @Test func aResultTTLMustBeANonNegativeNumberOfSeconds() {
+    /// An entry the decoder refused (here a negative `result_ttl`) fails alone and queues nothing.
+    @Test func aBatchEntryWithABadResultTTLQueuesNothing() {
         var h = Harness()
         h.setUp()
-        for bad: JSONValue in [-1, "soon", [1], true] {
-            let e = h.error("client_new_task", ["client_id": "alice", "method": "work", "params": [], "result_ttl": bad], peer: "C")
-            #expect(e?.code == ErrorCode.invalidParams.rawValue)
-            #expect(e?.message.contains("result_ttl") == true, "\(e?.message ?? "")")
-        }
-        let batch = h.result("client_new_tasks", ["alice", [["method": "work", "params": [], "result_ttl": -5]]], peer: "C")
+        let refused = RPCError.invalidParams("client_new_tasks: tasks[0]: param \"result_ttl\" must be a non-negative number of seconds")
+        let batch = h.value(.submitMany(clientID: "alice", [.failure(refused)]), peer: "C")
         #expect(batch.arrayValue?.first?["code"] == .int(ErrorCode.invalidParams.rawValue))
         #expect(h.state.taskCount == 0)
     }
