@@ -26,6 +26,10 @@ import ZeroTaskProtocol
             ReplyRoute(envelope: [Array(peer.utf8), []], id: id)
         }
 
+        /// Sends `method` (its name without `zerotask.broker.`) with JSON `params` through `handle`,
+        /// as the socket loop does. Only for tests whose point is what `handle` does before the
+        /// rules: the caller's role (BrokerStateRoleTests), an unknown method, or a param form of
+        /// the wire (SeedNodeTests). Rule tests send typed commands: `run`, `value`, `refusal`.
         mutating func call(_ method: String, _ params: JSONValue = [], peer: String, id: JSONValue? = nil,
             canDefer: Bool = true, caller: PeerIdentity? = nil) -> BrokerAnswer
         {
@@ -35,6 +39,7 @@ import ZeroTaskProtocol
             return state.handle(request, route: Self.route(peer, id: rid), now: now, canDefer: canDefer, caller: caller)
         }
 
+        /// The result of `call` (an issue is recorded for anything else); see `call` for when to use it.
         @discardableResult
         mutating func result(_ method: String, _ params: JSONValue = [], peer: String,
             sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue
@@ -47,6 +52,7 @@ import ZeroTaskProtocol
             }
         }
 
+        /// The error of `call` (an issue is recorded for anything else); see `call` for when to use it.
         mutating func error(_ method: String, _ params: JSONValue = [], peer: String,
             sourceLocation: SourceLocation = #_sourceLocation) -> RPCError?
         {
@@ -416,6 +422,7 @@ import ZeroTaskProtocol
         let answer = h.state.handle(Request(method: "add", params: .positional([1, 2]), id: 1), route: Harness.route("P", id: 1),
             now: 0, canDefer: true)
         #expect(answer == .error(RPCError(.methodNotFound, "method not found: add")))
+        // Through `handle` on purpose: a method the broker does not have never becomes a command.
         #expect(h.error("nothing", peer: "P")?.code == -32601)
     }
 }
