@@ -22,13 +22,14 @@ import ZeroTaskTestSupport
         let runs: String
         let url: String
 
-        init() throws {
+        /// On `server`'s database (the suite's shared server unless a test needs its own).
+        init(server: PostgresServer? = nil) throws {
             dir = FixturePlugins.temporaryDirectory("zt-shared")
             plugins = dir + "/plugins"
             runs = dir + "/runs"
             for d in [plugins, runs] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
             try FixturePlugins.compile("nodetest", from: NodeHarness.fixtures, into: plugins)
-            url = try PostgresServer.shared.get().createDatabase("zt_shared")
+            url = try (server ?? PostgresServer.shared.get()).createDatabase("zt_shared")
         }
 
         /// How many times `nt.tally` ran task `i`.
@@ -247,5 +248,52 @@ import ZeroTaskTestSupport
             #expect(atA[id]?["result"] == atB[id]?["result"], "\(id): A says \(String(describing: atA[id])), B says \(String(describing: atB[id]))")
         }
         #expect(a.process.output.contains("was presumed dead"), "A heard that it was presumed dead:\n\(a.process.output.suffix(2000))")
+    }
+
+    @Test func aPostgreSQLRestartMidLoadLeavesBothBrokersServingAndLosesNothing() throws {
+        // A server of its own: the shared one must not restart under the other tests.
+        let pg = try PostgresServer()
+        let bench = try Bench(server: pg)
+        defer { try? FileManager.default.removeItem(atPath: bench.dir) }
+        let a = try Self.broker(bench, id: "a"), b = try Self.broker(bench, id: "b")
+        defer { a.process.stop(); b.process.stop() }
+        let na = try Self.node(bench, id: "na", brokers: [a.request, b.request])
+        let nb = try Self.node(bench, id: "nb", brokers: [b.request, a.request])
+        defer { na.stop(); nb.stop() }
+        #expect(try eventually(30) { try Self.serves(a.request, "nt.tally", node: "na") && Self.serves(b.request, "nt.tally", node: "nb") })
+
+        // Clients on both brokers; the server restarts while the second half is being sent.
+        let half = 300
+        let loaders = try [a.request, b.request].map { try Pipeline(Self.context, $0) }
+        for l in loaders { _ = try l.run([("client_connect", [.string(Self.client)])]) }
+        func load(_ range: Range<Int>, on l: Pipeline) throws {
+            let acks = try l.run(range.map { Self.tally(bench, $0) }, seconds: 180)
+            for (k, i) in range.enumerated() {
+                #expect(acks[k] == .success(.string("\(Self.client)-t\(i)")), "t\(i): \(String(describing: acks[k]))")
+            }
+        }
+        try load(0..<half, on: loaders[0])
+        try load(half..<2 * half, on: loaders[1])
+        let restarted = Thread { try? pg.restart() }
+        restarted.start()
+        try load(2 * half..<3 * half, on: loaders[0])
+        try load(3 * half..<4 * half, on: loaders[1])
+        #expect(try eventually(120) { pg.pid != nil })
+
+        // Every task finishes once with its right result, and both brokers answer for all.
+        let total = 4 * half
+        let ids = (0..<total).map { "\(Self.client)-t\($0)" }
+        for (request, l) in zip([a.request, b.request], loaders) {
+            let results = try Self.results(at: request, ids: ids, on: l)
+            #expect(results.count == total, "\(request): \(total - results.count) without a result")
+            for i in 0..<total {
+                let r = results["\(Self.client)-t\(i)"]
+                #expect(r?["status"] == .int(TaskStatus.finished.rawValue) && r?["result"] == .int(Int64(2 * i)), "t\(i) at \(request): \(String(describing: r))")
+            }
+        }
+        let never = (0..<total).filter { bench.runs(of: $0) == 0 }
+        #expect(never.isEmpty, "never ran: \(never.prefix(20))")
+        #expect(a.process.isRunning && b.process.isRunning)
+        #expect((a.process.output + b.process.output).contains("written again after"), "a broker noticed the restart")
     }
 }
