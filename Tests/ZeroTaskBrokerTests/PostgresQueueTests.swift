@@ -206,6 +206,17 @@ import ZeroTaskTestSupport
         #expect(!completePlan.contains("Seq Scan on zerotask_tasks"), "\(completePlan)")
         #expect(try q.complete(claims.map { .init(id: $0.id, attempt: $0.attempt, outcome: .finished(1)) }).count == 100)
         #expect(try pg.sql("SELECT count(*) FROM zerotask_tasks", database: db) == "19900")
+        // The disabled scans' made-up cost passes jit_above_cost: without JIT turned off, each of
+        // these would be compiled first (160–420 ms here, on the broker's thread for a rescue).
+        let rescuePlan = try q.plan(BrokerLease.rescueSQL, ["a", "10"])
+        for plan in [claimPlan, completePlan, rescuePlan] { #expect(!plan.contains("JIT"), "\(plan)") }
+        // The shared store's completion and hand-back name their rows by id: the primary key,
+        // never a scan of every task the broker holds (the owner index) or of the queue.
+        for sql in [PostgresSharedStore.completeSQL, PostgresSharedStore.releaseSQL] {
+            let plan = try q.plan(sql, ["[]", "a"])
+            #expect(plan.contains("zerotask_tasks_pkey"), "\(plan)")
+            #expect(!plan.contains("zerotask_tasks_owner") && !plan.contains("zerotask_tasks_claim"), "\(plan)")
+        }
     }
 
     @Test func aLongTransactionHeldOpenByAnotherSessionDoesNotStopClaims() throws {
