@@ -19,6 +19,14 @@ final class PostgresConnection {
     /// The URL without its password: what logs and errors say.
     let name: String
     private var connection: OpaquePointer?
+    /// Whether statements are prepared once per session and then only executed (no parsing
+    /// and planning on every commit). Off behind a transaction-mode pooler older than
+    /// PgBouncer 1.21, where the next transaction may land on a session without them.
+    var prepares = true
+    /// The statements this session has prepared, by SQL text, and their names.
+    private var prepared: [String: String] = [:]
+    /// At most this many (a statement whose text changes call by call is not prepared).
+    private static let maxPrepared = 64
 
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`; libpq also takes
     /// `PGPASSWORD` and `~/.pgpass`). `password`, when given, overrides the URL's.
@@ -57,6 +65,7 @@ final class PostgresConnection {
     func reconnect() throws(StoreError) {
         guard let c = connection else { throw StoreError(store: name, reason: "the connection is closed") }
         PQreset(c)
+        prepared.removeAll()
         guard PQstatus(c) == CONNECTION_OK else {
             throw StoreError(store: name, reason: "cannot connect again: \(Self.message(c))")
         }
@@ -106,16 +115,45 @@ final class PostgresConnection {
         let c = try live()
         guard PQenterPipelineMode(c) == 1 else { throw StoreError(store: name, reason: "cannot enter pipeline mode: \(Self.message(c))") }
         defer { _ = PQexitPipelineMode(c) }
+        // A statement new to this session is prepared in the same pipeline, just before it runs;
+        // it counts as prepared once the server said so.
+        var preparing: [String?] = []
+        var named: [String: String] = [:]
         for s in statements {
+            var statement = prepared[s.sql] ?? named[s.sql]
+            if statement == nil, prepares, prepared.count + named.count < Self.maxPrepared {
+                let n = "zt\(prepared.count + named.count)"
+                guard PQsendPrepare(c, n, s.sql, Int32(s.params.count), nil) == 1 else {
+                    throw StoreError(store: name, reason: "cannot send a statement: \(Self.message(c))")
+                }
+                named[s.sql] = n
+                statement = n
+                preparing.append(n)
+            } else {
+                preparing.append(nil)
+            }
             let sent = Self.withCStrings(s.params) { values in
-                PQsendQueryParams(c, s.sql, Int32(s.params.count), nil, values, nil, nil, 0)
+                if let statement { PQsendQueryPrepared(c, statement, Int32(s.params.count), values, nil, nil, 0) }
+                else { PQsendQueryParams(c, s.sql, Int32(s.params.count), nil, values, nil, nil, 0) }
             }
             guard sent == 1 else { throw StoreError(store: name, reason: "cannot send a statement: \(Self.message(c))") }
         }
         guard PQpipelineSync(c) == 1 else { throw StoreError(store: name, reason: "cannot send the pipeline: \(Self.message(c))") }
         var failure: StoreError?
         var results: [[[String?]]] = []
-        for s in statements {
+        for (s, preparedAs) in zip(statements, preparing) {
+            if let preparedAs {
+                var ok = false
+                while let r = PQgetResult(c) {
+                    let status = PQresultStatus(r)
+                    if status == PGRES_COMMAND_OK { ok = true }
+                    if failure == nil && status != PGRES_COMMAND_OK && status != PGRES_PIPELINE_ABORTED {
+                        failure = StoreError(store: name, reason: "\(Self.message(c, r)) (preparing: \(Self.abbreviated(s.sql)))")
+                    }
+                    PQclear(r)
+                }
+                if ok { prepared[s.sql] = preparedAs }
+            }
             // Each statement's results, then a NULL that ends them.
             var rows: [[String?]] = []
             while let r = PQgetResult(c) {
@@ -147,7 +185,12 @@ final class PostgresConnection {
     struct Notification: Equatable {
         var channel: String
         var payload: String
+        /// The server process of the session that sent it (`backendPID` there).
+        var senderPID: Int32 = 0
     }
+
+    /// The server process serving this session (changes when it connects again).
+    var backendPID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
 
     /// Reads what the socket holds without blocking and returns the notifications received.
     func notifications() throws(StoreError) -> [Notification] {
@@ -155,7 +198,8 @@ final class PostgresConnection {
         guard PQconsumeInput(c) == 1 else { throw StoreError(store: name, reason: "connection lost: \(Self.message(c))") }
         var out: [Notification] = []
         while let n = PQnotifies(c) {
-            out.append(Notification(channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra)))
+            out.append(Notification(channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra),
+                senderPID: n.pointee.be_pid))
             PQfreemem(n)
         }
         return out

@@ -185,6 +185,37 @@ import ZeroTaskTestSupport
         #expect(PostgresConnection.redacted("postgres://u:secret@h:5/db") == "postgres://u@h:5/db")
     }
 
+    @Test func statementsArePreparedOncePerSessionAndAgainInTheNextOne() throws {
+        let url = try Self.server().createDatabase()
+        let c = try PostgresConnection(url: url)
+        defer { c.close() }
+        func prepared(_ on: PostgresConnection) throws -> [String] {
+            try on.query("SELECT statement FROM pg_prepared_statements ORDER BY statement").compactMap { $0.first ?? nil }
+        }
+        let add = PostgresConnection.Statement("SELECT $1::int + 1", ["41"])
+        for _ in 0..<3 { #expect(try c.pipeline([add, add])[1] == [["42"]]) }
+        #expect(try prepared(c) == ["SELECT $1::int + 1"])
+        // A statement that cannot be prepared is an error naming it, and the session carries on.
+        #expect(throws: StoreError.self) { try c.pipeline([.init("SELEC 1")]) }
+        #expect(try c.pipeline([add])[0] == [["42"]])
+        #expect(try prepared(c) == ["SELECT $1::int + 1"])
+        // A new session (the server ended the old one) prepares again.
+        let admin = try PostgresConnection(url: url)
+        defer { admin.close() }
+        _ = try admin.query("SELECT pg_terminate_backend($1::int)", [String(c.backendPID)])
+        #expect(throws: StoreError.self) { try c.pipeline([add]) }
+        #expect(!c.isHealthy)
+        try c.reconnect()
+        #expect(try c.pipeline([add])[0] == [["42"]])
+        #expect(try prepared(c) == ["SELECT $1::int + 1"])
+        // Behind a transaction-mode pooler: nothing prepared.
+        let pooled = try PostgresConnection(url: url)
+        defer { pooled.close() }
+        pooled.prepares = false
+        #expect(try pooled.pipeline([add])[0] == [["42"]])
+        #expect(try prepared(pooled).isEmpty)
+    }
+
     @Test func anUnreachableServerIsAClearError() throws {
         let port = try unusedEndpoint().split(separator: ":").last!
         let url = "postgres://zerotask:pw@127.0.0.1:\(port)/nothing"
