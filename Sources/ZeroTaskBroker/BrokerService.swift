@@ -123,7 +123,7 @@ public final class BrokerService: @unchecked Sendable {
         // Several brokers on one database: the lease, rescues, look-ups and wake-ups.
         var shared: SharedQueueLink?
         if let s = store as? PostgresSharedStore {
-            shared = try SharedQueueLink(s.options, logger: logger)
+            shared = try SharedQueueLink(s.options, store: s, logger: logger)
             logger.info("shared queue \(s.description): broker \(s.options.brokerID), broker_timeout \(s.options.brokerTimeout) s\(s.options.listening ? "" : ", polling (no LISTEN)")")
         }
         return BrokerLoop(

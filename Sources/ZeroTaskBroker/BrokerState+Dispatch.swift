@@ -177,6 +177,7 @@ extension BrokerState {
             setUnavailable(unavailable, node: id)
             if let workers { nodes.update(id) { $0.workers = workers } }
             if let capacity { nodes.update(id) { $0.capacity = capacity } }
+            if shared != nil { shared!.mayClaimAny() }
             return .result(true)
         case .release(let given, let ids):
             return .result(.int(Int64(release(ids, nodeID: try node(given), now: now))))
@@ -206,8 +207,7 @@ extension BrokerState {
             if let w = nodeWaiters.park(waiter, methods: record.methods.keys) {
                 outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
             }
-            // On a shared queue the turn's commit claims for it.
-            if shared != nil { shared!.claimDue = true }
+            // On a shared queue the turn's commit claims for it, for the methods the database may hold.
             return .deferred
         case .reportMany(let given, let outcomes):
             return .result(.array(reportBatch(outcomes, nodeID: try node(given), now: now)))

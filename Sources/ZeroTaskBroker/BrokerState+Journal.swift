@@ -23,7 +23,19 @@ extension BrokerState {
         guard !changedTasks.isEmpty || !changedClients.isEmpty else { return c }
         c.tasks.reserveCapacity(changedTasks.count)
         for id in changedTasks {
-            if let t = tasks[id] { c.tasks.append(t.stored) } else { c.deletedTasks.append(id) }
+            guard let t = tasks[id] else {
+                c.deletedTasks.append(id)
+                continue
+            }
+            // On a shared queue a claimed task's row says "claimed by this broker" until its
+            // outcome: written once (by the claim, or as the claim made on insert), and then not
+            // for every state in between, which only this broker needs (a broker that dies has
+            // its claims rescued, and one that restarts hands its claims back).
+            if t.claim != nil, !t.status.isComplete {
+                if t.claimStored { continue }
+                tasks[id]!.claimStored = true
+            }
+            c.tasks.append(t.stored)
         }
         for id in changedClients {
             if let stored = clients.stored(id) { c.clients.append(stored) } else { c.deletedClients.append(id) }

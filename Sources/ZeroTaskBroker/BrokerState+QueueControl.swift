@@ -19,6 +19,7 @@ extension BrokerState {
             if limits.paused.remove(method) != nil {
                 pausedChanged()
                 limits.due.insert(method)
+                if shared != nil { shared!.mayClaim(CollectionOfOne(method)) }
             }
         case .purge:
             purged = purge(method, now: now)

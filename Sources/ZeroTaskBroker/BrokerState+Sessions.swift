@@ -59,6 +59,8 @@ extension BrokerState {
             events.append(.nodeJoined(nodeID: id, methods: record.methods.count, workers: record.workers))
         }
         nodes.forgetSilent(id, peer: connection.peer)
+        // The database may hold a backlog of what it serves.
+        if shared != nil { shared!.mayClaimAny() }
         return id
     }
 

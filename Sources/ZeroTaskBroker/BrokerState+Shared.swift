@@ -15,11 +15,51 @@ struct SharedQueue: Sendable {
     var remoteOpen: Set<String> = []
     /// Claims to hand back at the next commit (no node here serves the method any more).
     var releases: [SharedQueueRequest.Release] = []
-    /// Whether the next commit claims for the nodes' room: set by another broker's
-    /// notification, by a claim that took all it asked for, and by the poll timer.
-    var claimDue = true
+    /// The methods whose tasks the database may hold queued for this broker to claim (every
+    /// method while `claimAny`): told by notifications, by the poll timer, by a claim that took
+    /// all it asked for, and by this broker's own hand-backs; forgotten for the methods a claim
+    /// came back short of. A claim is asked for only these: a broker whose tasks were all
+    /// claimed on insert does not ask the database in every commit for tasks it does not have.
+    var claimable: Set<String> = []
+    var claimAny = true
+    /// Counts every piece of news about `claimable`: a claim's "no more" forgets nothing
+    /// learnt after it was asked.
+    var claimEpoch = 0
+
+    /// News that tasks of `methods` may be queued in the database.
+    mutating func mayClaim(_ methods: some Sequence<String>) {
+        claimable.formUnion(methods)
+        claimEpoch += 1
+    }
+
+    /// News that tasks of any method may be queued in the database.
+    mutating func mayClaimAny() {
+        claimAny = true
+        claimEpoch += 1
+    }
+
+    /// Of `methods`, those a claim may find tasks of.
+    func claimable(of methods: Set<String>) -> Set<String> { claimAny ? methods : methods.intersection(claimable) }
+
+    /// What a claim brought back: took all it asked, there may be more; came back short, the
+    /// database holds no more of its methods (unless news came since it was asked). `served`
+    /// is every method served here (what "any method" stands for).
+    mutating func claimed(_ count: Int, of ask: SharedQueueRequest.Claim, served: Set<String>) {
+        if count >= ask.limit {
+            mayClaim(ask.methods)
+        } else if ask.epoch == claimEpoch {
+            if claimAny {
+                claimAny = false
+                claimable = served
+            }
+            claimable.subtract(ask.methods)
+        }
+    }
     /// Whether the next commit reads back the watched tasks.
     var syncDue = false
+    /// Whether that read-back also shows the open ones' state (running where): on the poll
+    /// timer only; a notification that results were written asks for outcomes alone.
+    var syncOpenDue = false
     var lastPoll = -Double.infinity
     /// How often the database is looked at without a notification (works behind PgBouncer).
     var pollInterval = 1.0
@@ -46,26 +86,28 @@ extension BrokerState {
     /// their nodes serve: what a claim in a commit asks for. Nil when there is no room. (A pull
     /// that does not wait claims for itself, `claimForPull`: the two never race for a node.)
     func claimAsk() -> SharedQueueRequest.Claim? {
+        guard let shared else { return nil }
         var methods: Set<String> = []
         var free = 0
         for w in nodeWaiters.all {
             guard let node = nodes[w.nodeID], node.freeSlots > 0 else { continue }
-            let served = node.methods.keys.filter { !limits.paused.contains($0) }
+            let served = shared.claimable(of: Set(node.methods.keys.filter { !limits.paused.contains($0) }))
             guard !served.isEmpty else { continue }
             free += Swift.min(w.max, node.freeSlots)
             methods.formUnion(served)
         }
         let limit = free - queuedCount
-        return limit > 0 ? .init(methods: methods, limit: limit) : nil
+        return limit > 0 ? .init(methods: methods, limit: limit, epoch: shared.claimEpoch) : nil
     }
 
     /// What a claim for one node's pull asks for: its room, beyond what is queued here for it.
     func claimAsk(for nodeID: String, max: Int) -> SharedQueueRequest.Claim? {
-        guard let node = nodes[nodeID] else { return nil }
-        let methods = Set(node.methods.keys.filter { !limits.paused.contains($0) })
-        let queued = methods.reduce(0) { $0 + (queues[$1]?.liveCount ?? 0) }
+        guard let shared, let node = nodes[nodeID] else { return nil }
+        let served = Set(node.methods.keys.filter { !limits.paused.contains($0) })
+        let queued = served.reduce(0) { $0 + (queues[$1]?.liveCount ?? 0) }
+        let methods = shared.claimable(of: served)
         let limit = Swift.min(max, node.freeSlots) - queued
-        return limit > 0 && !methods.isEmpty ? .init(methods: methods, limit: limit) : nil
+        return limit > 0 && !methods.isEmpty ? .init(methods: methods, limit: limit, epoch: shared.claimEpoch) : nil
     }
 
     /// Whether a node here has room for one more task of `task`'s method now.
@@ -75,6 +117,13 @@ extension BrokerState {
             free += n.freeSlots
         }
         return free > (queues[task.method]?.liveCount ?? 0)
+    }
+
+    /// Every method a node here serves.
+    var methodsServedHere: Set<String> {
+        var all: Set<String> = []
+        for n in nodes.all { all.formUnion(n.methods.keys) }
+        return all
     }
 
     /// Whether a node here could take `task` now or later (one serves its method with its tags).
@@ -107,6 +156,7 @@ extension BrokerState {
         tasks[id]!.status = .queued
         tasks[id]!.nodeID = nil
         shared!.remoteOpen.insert(id)
+        shared!.mayClaim(CollectionOfOne(tasks[id]!.method))
     }
 
     /// `enqueue` on a shared queue: a task this broker holds no claim on goes to the database;
@@ -120,7 +170,6 @@ extension BrokerState {
         }
         guard !servedHere(task) else { return false }
         shared!.releases.append(.init(id: task.id, attempt: claim))
-        shared!.claimDue = true
         leaveToSharedQueue(task.id)
         untrack(task.id)
         return true
@@ -132,13 +181,12 @@ extension BrokerState {
         guard shared != nil else { return r }
         r.releases = shared!.releases
         shared!.releases.removeAll()
-        if shared!.claimDue, let ask = claimAsk() {
-            r.claim = ask
-            shared!.claimDue = false
-        }
+        r.claim = claimAsk()
         if shared!.syncDue, !shared!.remoteOpen.isEmpty {
             r.watch = Array(shared!.remoteOpen.prefix(5000))
+            r.watchOpen = shared!.syncOpenDue
             shared!.syncDue = false
+            shared!.syncOpenDue = false
         }
         return r
     }
@@ -147,16 +195,19 @@ extension BrokerState {
     mutating func tickShared(now: Double) {
         guard shared != nil, now - shared!.lastPoll >= shared!.pollInterval else { return }
         shared!.lastPoll = now
-        shared!.claimDue = true
+        shared!.mayClaimAny()
         shared!.syncDue = true
+        shared!.syncOpenDue = true
     }
 
     /// Another broker's commit notified: tasks of `methods` (any method when `anyMethod`) were
     /// queued, or results were written (`results`).
     public mutating func sharedQueueNotified(methods: Set<String>, anyMethod: Bool, results: Bool) {
         guard shared != nil else { return }
-        if anyMethod || nodes.all.contains(where: { n in n.servesAny || methods.contains(where: { n.methods[$0] != nil }) }) {
-            shared!.claimDue = true
+        if anyMethod || nodes.all.contains(where: \.servesAny) {
+            shared!.mayClaimAny()
+        } else if !methods.isEmpty {
+            shared!.mayClaim(methods)
         }
         if results { shared!.syncDue = true }
     }
@@ -166,7 +217,7 @@ extension BrokerState {
     mutating func applyShared(_ feedback: StoreFeedback, now: Double) {
         guard shared != nil else { return }
         for id in feedback.refused { dropClaim(id, reason: "the shared queue refused this broker's claim (another broker holds the task now)") }
-        if !feedback.fullMethods.isEmpty { shared!.claimDue = true }
+        if let ask = feedback.asked { shared!.claimed(feedback.claimed.count, of: ask, served: methodsServedHere) }
         for s in feedback.claimed { adoptClaim(s, now: now) }
         for s in feedback.watched { learn(s, now: now) }
         // The claims go to the parked nodes all at once, each pull as full as it asked.
@@ -178,6 +229,7 @@ extension BrokerState {
     mutating func claimForPull(_ nodeID: String, max: Int, now: Double) -> [JSONValue] {
         guard let claimNow = shared?.claimNow, let ask = claimAsk(for: nodeID, max: max) else { return [] }
         let claimed = claimNow.run(ask)
+        shared!.claimed(claimed.count, of: ask, served: methodsServedHere)
         guard !claimed.isEmpty else { return [] }
         for s in claimed { adoptClaim(s, now: now) }
         return pullQueued(for: nodeID, max: max, now: now)
@@ -198,6 +250,7 @@ extension BrokerState {
             // Submitted here, queued in the database, and claimed back by this broker.
             guard !t.status.isComplete else { return }
             t.claim = claim
+            t.claimStored = true
             t.attempts = claim - 1
             t.history = s.history
             t.status = .queued
@@ -213,6 +266,7 @@ extension BrokerState {
         nextSequence += 1
         t.events = s.events
         t.claim = claim
+        t.claimStored = true
         tasks[s.id] = t
         pendingBytes += t.paramsBytes
         clients.countPending(t.clientID, by: 1)

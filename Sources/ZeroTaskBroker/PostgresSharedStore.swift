@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ZeroTaskProtocol
 
 /// The store of a broker on a shared PostgreSQL queue (`--store postgres://…`): several brokers
@@ -27,10 +28,16 @@ public final class PostgresSharedStore: TaskStore {
     /// How the broker thread joins the queue (`SharedQueueLink`).
     public let options: SharedQueueOptions
     private let connection: PostgresConnection
+    private let committer = Atomic<Int32>(0)
+
+    /// The server process that runs this store's commits: its notifications are this broker's
+    /// own, which the broker does not act on (it knows what it queued and finished).
+    public var committerPID: Int32 { committer.load(ordering: .relaxed) }
 
     public init(_ options: SharedQueueOptions) throws(StoreError) {
         self.options = options
         connection = try PostgresConnection(url: options.url, password: options.password)
+        connection.prepares = options.listening
         try PostgresSchema.migrate(connection)
         try connection.execute(PostgresScheduleTable.create)
     }
@@ -52,6 +59,7 @@ public final class PostgresSharedStore: TaskStore {
     public func exchange(_ changes: StoreChanges) throws(StoreError) -> StoreFeedback {
         guard !changes.isEmpty else { return StoreFeedback() }
         if !connection.isHealthy { try connection.reconnect() }
+        committer.store(connection.backendPID, ordering: .relaxed)
         var statements = [PostgresQueue.planSettings]
         statements += Self.clientStatements(changes)
         var queued: [StoredTask] = [], held: [StoredTask] = [], done: [StoredTask] = []
@@ -86,7 +94,7 @@ public final class PostgresSharedStore: TaskStore {
         if !r.watch.isEmpty {
             let ids = JSONValue.array(r.watch.map { .string($0) }).jsonString
             statements.append(.init(Self.watchSQL(from: "zerotask_results"), [ids]))
-            statements.append(.init(Self.watchSQL(from: "zerotask_tasks"), [ids]))
+            if r.watchOpen { statements.append(.init(Self.watchSQL(from: "zerotask_tasks"), [ids])) }
         }
         // One NOTIFY per commit, whatever it holds: other brokers claim the methods it names
         // (none named: any), and read back what they watch when it says results were written.
@@ -110,10 +118,12 @@ public final class PostgresSharedStore: TaskStore {
         }
         if limit > 0 {
             back.claimed = try Self.claimed(out[claimAt], store: description)
-            if back.claimed.count >= limit { back.fullMethods = Set(back.claimed.map(\.method)) }
+            back.asked = r.claim
         }
         if !r.watch.isEmpty {
-            for row in out[watchAt] + out[watchAt + 1] { back.watched.append(try PostgresTaskStore.task(row, store: description)) }
+            for row in out[watchAt..<(watchAt + (r.watchOpen ? 2 : 1))].joined() {
+                back.watched.append(try PostgresTaskStore.task(row, store: description))
+            }
         }
         return back
     }
@@ -189,8 +199,8 @@ public final class PostgresSharedStore: TaskStore {
         gone AS (
             DELETE FROM zerotask_tasks t USING x
             WHERE t.id = x.id AND (
-                (x.claim IS NOT NULL AND t.owner = $2 AND t.attempts = x.claim AND t.status IN (\(open)))
-                OR (x.claim IS NULL AND t.status = \(TaskStatusCode.queued) AND t.owner IS NULL))
+                (x.claim IS NOT NULL AND \(unindexed("t.owner")) = $2 AND t.attempts = x.claim AND t.status + 0 IN (\(open)))
+                OR (x.claim IS NULL AND t.status + 0 = \(TaskStatusCode.queued) AND \(unindexed("t.owner")) = ''))
             RETURNING t.id
         ),
         fresh AS (
@@ -208,8 +218,15 @@ public final class PostgresSharedStore: TaskStore {
     static let releaseSQL = """
         UPDATE zerotask_tasks t SET status = \(TaskStatusCode.queued), owner = NULL, claimed_at = NULL, node_id = NULL
         FROM json_to_recordset($1::json) AS x(id text, attempt integer)
-        WHERE t.id = x.id AND t.attempts = x.attempt AND t.owner = $2 AND t.status IN (\(open))
+        WHERE t.id = x.id AND t.attempts = x.attempt AND \(unindexed("t.owner")) = $2 AND t.status + 0 IN (\(open))
         """
+
+    /// A column compared so that no index serves the comparison (with `status + 0` for the
+    /// status): statements that name their rows by id reach them by the primary key alone.
+    /// The owner and status indexes would otherwise look cheaper on a table that grew fast
+    /// from empty (statistics that say "one row"), and the planner scanned every task this
+    /// broker holds once per reported task: a 40-task completion took 4.8 ms instead of ~0.3.
+    static func unindexed(_ column: String) -> String { "coalesce(\(column), '')" }
 
     /// Up to `$3` queued tasks of the methods `$2` names, best first, skipping rows another
     /// transaction holds: the claim adds one to `attempts`, the fence of every later write.

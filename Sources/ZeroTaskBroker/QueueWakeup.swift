@@ -49,7 +49,9 @@ public final class QueueWakeup {
     /// Appended to a payload when the commit wrote results: brokers watching tasks read back.
     public static let resultsFlag = ";results"
 
-    public func look(now: Double) throws(StoreError) -> Look {
+    /// - Parameter ownPID: the server process of this broker's own commits: what they notify is
+    ///   not news to it.
+    public func look(now: Double, ownPID: Int32 = 0) throws(StoreError) -> Look {
         var look = Look()
         if let c = connection {
             if !c.isHealthy {
@@ -57,7 +59,7 @@ public final class QueueWakeup {
                 try c.reconnect()
                 try c.execute("LISTEN \(PostgresQueue.channel)")
             }
-            for n in try c.notifications() {
+            for n in try c.notifications() where ownPID == 0 || n.senderPID != ownPID {
                 look.notifications += 1
                 // "m1,m2", "*" or "" (any method), each maybe followed by ";results".
                 var methods = Substring(n.payload)

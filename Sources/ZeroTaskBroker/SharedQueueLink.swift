@@ -38,10 +38,14 @@ final class SharedQueueLink {
     private var lastRenew = -Double.infinity, lastRescue = -Double.infinity
     private var failures = 0
 
-    init(_ options: SharedQueueOptions, logger: Logger) throws(StoreError) {
+    /// The store's commits, whose own notifications this broker skips.
+    private let store: PostgresSharedStore?
+
+    init(_ options: SharedQueueOptions, store: PostgresSharedStore? = nil, logger: Logger) throws(StoreError) {
         self.options = options
+        self.store = store
         self.logger = logger
-        queue = try PostgresQueue(url: options.url, password: options.password, brokerID: options.brokerID)
+        queue = try PostgresQueue(url: options.url, password: options.password, brokerID: options.brokerID, prepares: options.listening)
         lease = BrokerLease(queue: queue, timeout: options.brokerTimeout)
         wakeup = try QueueWakeup(url: options.url, password: options.password, listening: options.listening)
         // Started again under the same id: whatever it held before is stale; hand it back.
@@ -55,7 +59,7 @@ final class SharedQueueLink {
     /// One turn: notifications, the lease when due, rescues at most every second.
     func turn(_ state: inout BrokerState, now: Double) {
         do throws(StoreError) {
-            let look = try wakeup.look(now: now)
+            let look = try wakeup.look(now: now, ownPID: store?.committerPID ?? 0)
             if look.notifications > 0 {
                 state.sharedQueueNotified(methods: look.methods, anyMethod: look.anyMethod, results: look.results)
             }

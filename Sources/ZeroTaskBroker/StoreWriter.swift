@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Synchronization
 import ZeroMQ
+import ZeroTaskProtocol
 import ZeroTaskSystem
 
 /// Writes the broker's changes to a durable store on a thread of its own, so the broker loop
@@ -105,6 +106,7 @@ final class StoreWriter: @unchecked Sendable {
         // The latest room to claim for; every read-back and hand-back asked.
         out.shared.claim = batches.last { $0.shared.claim != nil }?.shared.claim
         out.shared.watch = Array(Set(batches.flatMap(\.shared.watch)))
+        out.shared.watchOpen = batches.contains { $0.shared.watchOpen }
         out.shared.releases = batches.flatMap(\.shared.releases)
         return out
     }
@@ -115,7 +117,11 @@ final class StoreWriter: @unchecked Sendable {
         var failures = 0
         while true {
             do throws(StoreError) {
+                let started = monotonicSeconds()
                 let back = try store.exchange(changes)
+                if logger.logLevel <= .debug {
+                    logger.debug("store commit: \(changes.tasks.count) tasks, \(changes.deletedTasks.count) deleted, \(changes.clients.count) clients, watch \(changes.shared.watch.count), claim \(changes.shared.claim?.limit ?? 0), \(back.claimed.count) claimed in \(Int((monotonicSeconds() - started) * 1e6)) µs")
+                }
                 if !back.isEmpty { feedback.withLock { $0.append(back) } }
                 if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }
                 return

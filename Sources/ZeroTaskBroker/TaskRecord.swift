@@ -58,6 +58,10 @@ struct TaskRecord: Sendable {
         /// its reports name); nil while it holds none: the task is another broker's, or queued
         /// in the database for any broker to claim (`BrokerState+Shared`).
         var claim: Int?
+        /// Whether the database holds the task claimed by this broker at `claim` already (the
+        /// claim's own UPDATE, or the first write of a claim made on insert): its later open
+        /// states (assigned here, running on a node) are not written again; its outcome is.
+        var claimStored = false
     }
 
     /// An immutable value behind one reference.
@@ -193,9 +197,17 @@ struct TaskRecord: Sendable {
         get { box.fields.waitingUntil }
         set { writable.waitingUntil = newValue }
     }
+    /// Setting it (a new claim, or none) forgets `claimStored`.
     var claim: Int? {
         get { box.fields.claim }
-        set { writable.claim = newValue }
+        set {
+            writable.claim = newValue
+            writable.claimStored = false
+        }
+    }
+    var claimStored: Bool {
+        get { box.fields.claimStored }
+        set { writable.claimStored = newValue }
     }
 
     /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and

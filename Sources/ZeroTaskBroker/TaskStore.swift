@@ -46,9 +46,12 @@ public struct SharedQueueRequest: Sendable {
     public struct Claim: Sendable, Equatable {
         public var methods: Set<String>
         public var limit: Int
-        public init(methods: Set<String>, limit: Int) {
+        /// `SharedQueue.claimEpoch` when asked: what the broker knew then.
+        public var epoch: Int
+        public init(methods: Set<String>, limit: Int, epoch: Int = 0) {
             self.methods = methods
             self.limit = limit
+            self.epoch = epoch
         }
     }
 
@@ -56,6 +59,8 @@ public struct SharedQueueRequest: Sendable {
     public var claim: Claim?
     /// Tasks another broker holds (or none yet) whose state to read back.
     public var watch: [String] = []
+    /// Whether to read the watched tasks still open too (else only those with an outcome).
+    public var watchOpen = false
     /// Claims to put back in the queue.
     public var releases: [Release] = []
 
@@ -68,8 +73,8 @@ public struct SharedQueueRequest: Sendable {
 public struct StoreFeedback: Sendable {
     /// Tasks claimed for this broker (`StoredTask.claim` is the attempt).
     public var claimed: [StoredTask] = []
-    /// Methods whose claim took all it asked for: more may be waiting.
-    public var fullMethods: Set<String> = []
+    /// The claim this commit made, if any (with `claimed`, whether more may be waiting).
+    public var asked: SharedQueueRequest.Claim?
     /// Tasks whose write the fence refused: another broker holds them now.
     public var refused: [String] = []
     /// The watched tasks as the database has them.
@@ -77,7 +82,7 @@ public struct StoreFeedback: Sendable {
 
     public init() {}
 
-    public var isEmpty: Bool { claimed.isEmpty && fullMethods.isEmpty && refused.isEmpty && watched.isEmpty }
+    public var isEmpty: Bool { asked == nil && refused.isEmpty && watched.isEmpty }
 }
 
 /// A task as the store keeps it: everything but what only matters while the broker runs

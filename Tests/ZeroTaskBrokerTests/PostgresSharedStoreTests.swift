@@ -21,11 +21,12 @@ import ZeroTaskTestSupport
         return t
     }
 
-    static func changes(_ tasks: [StoredTask], claim: Int = 0, watch: [String] = []) -> StoreChanges {
+    static func changes(_ tasks: [StoredTask], claim: Int = 0, watch: [String] = [], watchOpen: Bool = false) -> StoreChanges {
         var c = StoreChanges()
         c.tasks = tasks
         if claim > 0 { c.shared.claim = .init(methods: ["math.add"], limit: claim) }
         c.shared.watch = watch
+        c.shared.watchOpen = watchOpen
         return c
     }
 
@@ -48,8 +49,10 @@ import ZeroTaskTestSupport
         #expect(try b.exchange(Self.changes([Self.task("t0", sequence: 0, claim: 1, status: .finished, result: 3)])).refused.isEmpty)
         #expect(try b.exchange(Self.changes([Self.task("t0", sequence: 0, claim: 1, status: .finished, result: 99)])).refused == ["t0"],
             "a second outcome never replaces the first")
-        // A reads back what B finished (and what is still running).
-        let watched = try a.exchange(Self.changes([], watch: ["t0", "t1"])).watched
+        // A reads back what B finished; on the poll timer also what is still running.
+        let outcomes = try a.exchange(Self.changes([], watch: ["t0", "t1"])).watched
+        #expect(outcomes.map(\.id) == ["t0"] && outcomes.first?.result == 3)
+        let watched = try a.exchange(Self.changes([], watch: ["t0", "t1"], watchOpen: true)).watched
         #expect(Set(watched.map(\.id)) == ["t0", "t1"])
         #expect(watched.first { $0.id == "t0" }?.result == 3 && watched.first { $0.id == "t0" }?.status == .finished)
         #expect(watched.first { $0.id == "t1" }?.status == .assigned)
