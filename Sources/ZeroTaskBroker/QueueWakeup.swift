@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// When a broker on a shared PostgreSQL queue should look for work: at once when another
 /// broker's commit notifies (`LISTEN` on a connection of its own, whose socket the broker's
 /// `zmq_poll` loop polls as a plain fd), and in any case at least every `pollInterval`.
@@ -11,7 +13,7 @@ public final class QueueWakeup {
 
     public let pollInterval: Double
     private let connection: PostgresConnection?
-    private var lastLook = -Double.infinity
+    private var lastLook = MonotonicInstant.distantPast
 
     /// - Parameter listening: false behind a transaction-mode pooler (poll only).
     public init(url: String, password: String? = nil, listening: Bool = true,
@@ -49,7 +51,7 @@ public final class QueueWakeup {
     /// Appended to a payload when the commit wrote results: brokers watching tasks read back.
     public static let resultsFlag = ";results"
 
-    public func look(now: Double) throws(StoreError) -> Look {
+    public func look(now: MonotonicInstant) throws(StoreError) -> Look {
         var look = Look()
         if let c = connection {
             if !c.isHealthy {
@@ -78,7 +80,7 @@ public final class QueueWakeup {
     }
 
     /// Milliseconds until the poll timer is due, for the loop's poll timeout.
-    public func timeoutMilliseconds(now: Double) -> Int {
+    public func timeoutMilliseconds(now: MonotonicInstant) -> Int {
         max(0, Int(((lastLook + pollInterval) - now) * 1000))
     }
 

@@ -130,7 +130,7 @@ final class NodeLoop: @unchecked Sendable {
         }
     }
 
-    static func now() -> Double { monotonicSeconds() }
+    static func now() -> Double { MonotonicInstant.now().seconds }
 
     func run() {
         let stale = PluginSnapshot.removeStale()

@@ -115,7 +115,7 @@ final class PluginProbe {
         for library in libraries {
             do {
                 running.append(try start(library: library, executable: executable, arguments: arguments,
-                                         pluginConfig: pluginConfig, now: monotonicSeconds()))
+                                         pluginConfig: pluginConfig, now: MonotonicInstant.now().seconds))
             } catch {
                 outcomes[library] = .failed(PluginProblem(file: library, cause: "cannot start a process to load it: \(error)"))
             }
@@ -123,7 +123,7 @@ final class PluginProbe {
         while !running.isEmpty {
             var fds = running.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             _ = Glibc.poll(&fds, nfds_t(fds.count), 50)
-            let now = monotonicSeconds()
+            let now = MonotonicInstant.now().seconds
             running.removeAll { probe in
                 guard let outcome = probe.poll(now: now) else { return false }
                 outcomes[probe.library] = outcome
