@@ -370,7 +370,7 @@ extension Submission {
         guard delay == nil else {
             throw .invalidParams("\(p.method): params \"not_before\" and \"delay\" both say when to start; give one of them")
         }
-        return .at(t)
+        return .at(WallInstant(seconds: t))
     }
 
     /// The `tags` param: a list of tags (`gpu`, `eu-west`), sorted without repeats; empty when absent.

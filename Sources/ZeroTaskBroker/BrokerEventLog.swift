@@ -1,4 +1,5 @@
 import Logging
+import ZeroTaskProtocol
 
 /// How the broker's events become log lines, at most `limit` per kind (`BrokerEvent.kind`) in
 /// each `interval`: a node that loses a thousand tasks, or a method failing every call, gives
@@ -21,7 +22,7 @@ public struct BrokerEventLog: Sendable {
     /// One kind's current interval: when it began, lines logged, events held back and the
     /// highest level among those.
     private struct Window: Sendable {
-        var start: Double
+        var start: MonotonicInstant
         var logged = 0
         var held = 0
         var heldLevel = Logger.Level.trace
@@ -35,7 +36,7 @@ public struct BrokerEventLog: Sendable {
     }
 
     /// The lines for `events` at `now`, in order, after the summaries of intervals that ended.
-    public mutating func lines(for events: [BrokerEvent], now: Double) -> [Line] {
+    public mutating func lines(for events: [BrokerEvent], now: MonotonicInstant) -> [Line] {
         var out = summaries(now: now)
         for event in events {
             let kind = event.kind
@@ -55,7 +56,7 @@ public struct BrokerEventLog: Sendable {
 
     /// "…and K more" for each kind whose interval ended with events held back; forgets kinds
     /// whose interval ended, so the next event of them starts a fresh one.
-    public mutating func summaries(now: Double) -> [Line] {
+    public mutating func summaries(now: MonotonicInstant) -> [Line] {
         var out: [Line] = []
         for (kind, w) in windows.sorted(by: { $0.key < $1.key }) where now - w.start >= interval {
             windows[kind] = nil

@@ -15,7 +15,7 @@ final class BrokerLoop: @unchecked Sendable {
     let pub: ZMQSocket
     let store: TaskStore
     let logger: Logger
-    private var lastTick = 0.0
+    private var lastTick = MonotonicInstant(seconds: 0)
     /// Live subscriptions on the publish socket, by prefix, with how many subscribers hold each.
     private var subscriptions: [[UInt8]: Int] = [:]
     /// What this iteration will send once its changes are stored.
@@ -46,7 +46,7 @@ final class BrokerLoop: @unchecked Sendable {
     let secured: Bool
     /// Where snapshots go for `/metrics` and the dashboard; nil: none are taken.
     private let monitor: BrokerMonitor?
-    private var lastSnapshot = -Double.infinity
+    private var lastSnapshot = MonotonicInstant.distantPast
     /// The events' log lines, rate-limited per kind.
     private var eventLog = BrokerEventLog()
     /// The monitor's observer, fed once per turn; nil without one.
@@ -89,7 +89,7 @@ final class BrokerLoop: @unchecked Sendable {
     func handleLocal(_ request: Request) {
         lookUpShared(request)
         let route = ReplyRoute(envelope: [], id: request.id ?? .null)
-        let answer = state.handle(request, route: route, now: monotonicSeconds(), canDefer: !request.isNotification)
+        let answer = state.handle(request, route: route, now: MonotonicInstant.now(), canDefer: !request.isNotification)
         if !request.isNotification, let response = Self.response(answer, id: route.id) {
             held.append(.localReply(response))
         }
@@ -147,7 +147,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// Milliseconds until the next timer, at most `cap`.
     func pollTimeout(cap: Int) -> Int {
         guard let due = state.nextDeadline else { return cap }
-        return max(0, min(cap, Int(((due - monotonicSeconds()) * 1000).rounded(.up))))
+        return max(0, min(cap, Int(((due - MonotonicInstant.now()) * 1000).rounded(.up))))
     }
 
     /// One turn of the loop after a poll; `ready` holds the events of this loop's items.
@@ -158,7 +158,7 @@ final class BrokerLoop: @unchecked Sendable {
         // The shared queue's lease before anything else: a broker presumed dead acts on none of
         // the claims it held.
         if let shared {
-            shared.turn(&state, now: monotonicSeconds())
+            shared.turn(&state, now: MonotonicInstant.now())
             flushOutputs()
         }
         // The inbox is looked at on every turn (one atomic load), not polled: the poll wakes at
@@ -179,7 +179,7 @@ final class BrokerLoop: @unchecked Sendable {
         } catch {
             logger.error("broker socket error: \(error)")
         }
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
         if now - lastTick >= 0.05 || (state.nextDeadline.map { $0 <= now } ?? false) {
             lastTick = now
             state.tick(now: now)
@@ -265,7 +265,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// stored: that is what their assignment acknowledges), refused writes are given up.
     private func applyFeedback(_ feedback: [StoreFeedback]) {
         guard !feedback.isEmpty else { return }
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
         for f in feedback { state.applyShared(f, now: now) }
         flushOutputs()
         send(held)
@@ -280,7 +280,7 @@ final class BrokerLoop: @unchecked Sendable {
         else { return }
         let wanted = state.idsToLookUp(ids)
         guard !wanted.isEmpty else { return }
-        state.adoptRemote(shared.lookUp(wanted), now: monotonicSeconds())
+        state.adoptRemote(shared.lookUp(wanted), now: MonotonicInstant.now())
     }
 
     private func send(_ outputs: [Held]) {
@@ -327,7 +327,7 @@ final class BrokerLoop: @unchecked Sendable {
         for letter in inbox.take() {
             lookUpShared(letter.request)
             let route = ReplyRoute(envelope: [], id: letter.request.id ?? .null)
-            let answer = state.handle(letter.request, route: route, now: monotonicSeconds(), canDefer: false, caller: admin)
+            let answer = state.handle(letter.request, route: route, now: MonotonicInstant.now(), canDefer: false, caller: admin)
             let response = Self.response(answer, id: route.id) ?? Response(id: route.id, error: RPCError(.internalError, "parked"))
             held.append(.inboxReply(letter.answer, response))
         }
@@ -338,7 +338,7 @@ final class BrokerLoop: @unchecked Sendable {
     private func handle(envelope: [[UInt8]], body: [UInt8], caller: PeerIdentity?) {
         // A REQ peer (or a DEALER imitating one) put an empty delimiter: it gets exactly one reply.
         let strict = envelope.count >= 2 && envelope.last!.isEmpty
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
 
         guard body.count <= state.config.maxMessageBytes else {
             let e = RPCError(.invalidRequest, "message of \(body.count) bytes exceeds max_message_bytes (\(state.config.maxMessageBytes))")
@@ -425,7 +425,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Moves the state's outputs behind the replies already held, keeping their order.
     func flushOutputs() {
-        if !state.events.isEmpty { logger.log(eventLog.lines(for: state.takeEvents(), now: monotonicSeconds())) }
+        if !state.events.isEmpty { logger.log(eventLog.lines(for: state.takeEvents(), now: MonotonicInstant.now())) }
         for output in state.takeOutputs() {
             switch output {
             case .reply(let route, let response):

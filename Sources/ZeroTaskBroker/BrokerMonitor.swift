@@ -1,4 +1,5 @@
 import Synchronization
+import ZeroTaskProtocol
 
 /// The broker as seen from outside its thread: the latest `BrokerSnapshot`, whether the store
 /// writes, and the `TaskObserver` its state machine tells of each task. Give one to
@@ -23,7 +24,7 @@ public final class BrokerMonitor: Sendable {
     public var snapshot: BrokerSnapshot? { latest.withLock { $0 } }
 
     /// Whether the broker serves and its store writes, judged at monotonic time `now`.
-    public func health(now: Double) -> BrokerHealth {
+    public func health(now: MonotonicInstant) -> BrokerHealth {
         guard let taken = snapshot?.takenAt else { return .unhealthy("the broker has not started") }
         // The broker thread takes one every `interval` seconds while it serves (its poll wakes at
         // least every 100 ms): a stale one means it is stuck or gone.

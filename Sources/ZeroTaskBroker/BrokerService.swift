@@ -70,16 +70,16 @@ public final class BrokerService: @unchecked Sendable {
     }
 
     private func makeLoop() throws -> BrokerLoop {
-        var state = BrokerState(config: config, wallClock: { Date().timeIntervalSince1970 }, idPrefix: Self.randomPrefix())
+        var state = BrokerState(config: config, wallClock: { WallInstant.now() }, idPrefix: Self.randomPrefix())
         state.journaling = store.isDurable
         // The loop gives the state its monitor's observer, batched per turn (BrokerLoop.init).
         if store.isDurable {
             let contents = try store.load()
-            state.restore(contents, now: monotonicSeconds())
+            state.restore(contents, now: MonotonicInstant.now())
             logger.info("store \(store.description): \(contents.tasks.count) tasks (\(state.queuedTaskCount) queued), \(contents.clients.count) clients")
         }
         // The config file's schedules, again at each start (after the store's, whose latest ticks they keep).
-        state.declareSchedules(config.schedules, now: monotonicSeconds())
+        state.declareSchedules(config.schedules, now: MonotonicInstant.now())
         let router = try ZMQSocket(context, .router)
         // XPUB: like PUB, and it tells who subscribes to what (see NotificationInterest).
         let pub = try ZMQSocket(context, .xpub)

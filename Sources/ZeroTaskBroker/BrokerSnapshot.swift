@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// What the broker holds at one moment, for `/metrics` and the dashboard: taken on the broker's
 /// thread (`BrokerState.snapshot`) and read from any other through a `BrokerMonitor`.
 public struct BrokerSnapshot: Sendable, Equatable {
@@ -33,13 +35,13 @@ public struct BrokerSnapshot: Sendable, Equatable {
     }
 
     /// Monotonic seconds at which it was taken.
-    public var takenAt: Double
+    public var takenAt: MonotonicInstant
     /// Method name → its load, for every method with queued or running tasks.
     public var methods: [String: MethodLoad]
     /// The connected nodes, by id.
     public var nodes: [NodeLoad]
 
-    public init(takenAt: Double, methods: [String: MethodLoad] = [:], nodes: [NodeLoad] = []) {
+    public init(takenAt: MonotonicInstant, methods: [String: MethodLoad] = [:], nodes: [NodeLoad] = []) {
         self.takenAt = takenAt
         self.methods = methods
         self.nodes = nodes
@@ -48,7 +50,7 @@ public struct BrokerSnapshot: Sendable, Equatable {
 
 extension BrokerState {
     /// The load per method and node now; O(queues + running tasks + nodes).
-    public func snapshot(now: Double) -> BrokerSnapshot {
+    public func snapshot(now: MonotonicInstant) -> BrokerSnapshot {
         var methods: [String: BrokerSnapshot.MethodLoad] = [:]
         for (name, queue) in queues where queue.liveCount > 0 { methods[name, default: .init()].queued = queue.liveCount }
         var loads: [BrokerSnapshot.NodeLoad] = []

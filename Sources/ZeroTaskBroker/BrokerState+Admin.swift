@@ -14,8 +14,8 @@ public struct AdminTaskQuery: Sendable, Equatable {
     public var clientID: String?
     public var nodeID: String?
     /// Submitted at or after / before this wall-clock time (seconds since 1970).
-    public var since: Double?
-    public var until: Double?
+    public var since: WallInstant?
+    public var until: WallInstant?
     /// Found in the params (as JSON text) or in the error's message.
     public var text: String?
     /// At most this many tasks in one answer.
@@ -26,8 +26,8 @@ public struct AdminTaskQuery: Sendable, Equatable {
     public static let maxLimit = 1000
 
     public init(
-        state: State? = nil, method: String? = nil, clientID: String? = nil, nodeID: String? = nil, since: Double? = nil,
-        until: Double? = nil, text: String? = nil, limit: Int = 50, cursor: UInt64? = nil
+        state: State? = nil, method: String? = nil, clientID: String? = nil, nodeID: String? = nil, since: WallInstant? = nil,
+        until: WallInstant? = nil, text: String? = nil, limit: Int = 50, cursor: UInt64? = nil
     ) {
         self.state = state
         self.method = method
@@ -89,8 +89,8 @@ extension BrokerState {
         q.method = try p.optionalString("method")
         q.clientID = try p.optionalString("client_id")
         q.nodeID = try p.optionalString("node_id")
-        q.since = try p.optionalSeconds("since")
-        q.until = try p.optionalSeconds("until")
+        q.since = try p.optionalSeconds("since").map(WallInstant.init(seconds:))
+        q.until = try p.optionalSeconds("until").map(WallInstant.init(seconds:))
         q.text = try p.optionalString("text")
         q.limit = Int(try p.optionalInt("limit", in: 1...Int64(AdminTaskQuery.maxLimit)) ?? 50)
         if let c = try p.optionalString("cursor") {
@@ -101,7 +101,7 @@ extension BrokerState {
     }
 
     /// Retries or cancels the targets: `{retried|cancelled: [ids], skipped: [{task_id, reason}]}`.
-    mutating func admin(_ action: BrokerCommand.AdminAction, _ targets: BrokerCommand.AdminTargets, now: Double) -> JSONValue {
+    mutating func admin(_ action: BrokerCommand.AdminAction, _ targets: BrokerCommand.AdminTargets, now: MonotonicInstant) -> JSONValue {
         let ids: [String]
         switch targets {
         case .ids(let list): ids = list
@@ -161,10 +161,10 @@ extension BrokerState {
         o.append("params", t.params)
         if let r = t.result { o.append("result", r) }
         let workflow = t.workflow
-        var timed: [(at: Double, entry: JSONValue)] = [(t.created, ["at": .double(t.created), "event": "submitted"])]
-        func add(_ at: Double, _ event: String, attempt: Int? = nil, node: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
+        var timed: [(at: WallInstant, entry: JSONValue)] = [(t.created, ["at": .double(t.created.seconds), "event": "submitted"])]
+        func add(_ at: WallInstant, _ event: String, attempt: Int? = nil, node: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
             var e = JSONObject()
-            e.append("at", .double(at))
+            e.append("at", .double(at.seconds))
             e.append("event", .string(event))
             if let attempt { e.append("attempt", .int(Int64(attempt))) }
             if let node { e.append("node_id", .string(node)) }
@@ -195,7 +195,7 @@ extension BrokerState {
         if let p = t.progress, t.events.last(where: { $0.kind == .progress })?.progress != p {
             timeline.append(["event": "progress", "progress": .object(p)])
         }
-        if let f = t.finished { timeline.append(["at": .double(f), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
+        if let f = t.finished { timeline.append(["at": .double(f.seconds), "event": .string(AdminTaskQuery.State(t).rawValue)]) }
         o.append("timeline", .array(timeline))
         if let workflow { o.append("steps", workflowSteps(workflow)) }
         return .object(o)
@@ -226,7 +226,7 @@ extension BrokerState {
     /// its attempts count from zero again. The reason it cannot, or nil when it went. The queue
     /// limits do not refuse it: the task and its params were held all along (in the result
     /// budget), and an operator's retry must not fail because clients filled the queue.
-    mutating func retry(_ id: String, now: Double) -> String? {
+    mutating func retry(_ id: String, now: MonotonicInstant) -> String? {
         guard var t = tasks[id] else { return "unknown task" }
         guard t.status == .failed else { return "not failed or cancelled (\(AdminTaskQuery.State(t).rawValue))" }
         guard !t.keepsParams else { return "a workflow is not retried as a whole: retry its failed task, or submit it again" }
@@ -268,7 +268,7 @@ extension BrokerState {
     }
 
     /// Cancels a pending task of any client. The reason it cannot, or nil when it did.
-    mutating func adminCancel(_ id: String, now: Double) -> String? {
+    mutating func adminCancel(_ id: String, now: MonotonicInstant) -> String? {
         guard let t = tasks[id] else { return "unknown task" }
         guard !t.status.isComplete else { return "already \(AdminTaskQuery.State(t).rawValue)" }
         cancel(t, now: now, by: "an admin")

@@ -3,12 +3,12 @@ import ZeroTaskProtocol
 /// When a submission asks to start: at a wall-clock time (`not_before`) or after a delay.
 enum SubmissionStart: Sendable, Equatable {
     /// `not_before`: seconds since 1970.
-    case at(Double)
+    case at(WallInstant)
     /// `delay`: seconds from the submission.
     case after(Double)
 
     /// The wall-clock time it names, for a submission at `wallNow`.
-    func notBefore(wallNow: Double) -> Double {
+    func notBefore(wallNow: WallInstant) -> WallInstant {
         switch self {
         case .at(let t): t
         case .after(let d): wallNow + d
@@ -41,7 +41,7 @@ extension Submission {
     /// -32602 naming `max_delay` when the submission asks to start further ahead than the
     /// broker allows.
     /// - Parameter method: the request (or entry) to name in the error.
-    func checkStart(_ config: BrokerConfig, wallNow: Double, method: String) throws(RPCError) {
+    func checkStart(_ config: BrokerConfig, wallNow: WallInstant, method: String) throws(RPCError) {
         guard let start else { return }
         let ahead = start.notBefore(wallNow: wallNow) - wallNow
         guard ahead > config.maxDelay else { return }
@@ -53,7 +53,7 @@ extension Submission {
 /// Delayed tasks: held back until their time, then queued like any other.
 extension BrokerState {
     /// Holds a queued task back until `at` (monotonic), outside its method's queue.
-    mutating func holdBack(_ taskID: String, until at: Double) {
+    mutating func holdBack(_ taskID: String, until at: MonotonicInstant) {
         tasks[taskID]!.waitingUntil = at
         delayed.heap.push(at: at, taskID)
         delayed.counted(tasks[taskID]!.method, by: 1)
@@ -72,7 +72,7 @@ extension BrokerState {
 
     /// Queues every held-back task whose time has come (at `now`, monotonic), earliest first;
     /// only the due entries of the heap are looked at.
-    mutating func releaseDelayed(now: Double) {
+    mutating func releaseDelayed(now: MonotonicInstant) {
         while let first = delayed.heap.first, first.at <= now {
             delayed.heap.popFirst()
             guard let t = tasks[first.key], t.status == .queued, t.waitingUntil == first.at else { continue }
@@ -83,13 +83,13 @@ extension BrokerState {
     }
 
     /// When the next held-back task is due (monotonic), for the loop's poll timeout.
-    var nextDelayedDue: Double? { delayed.heap.first?.at }
+    var nextDelayedDue: MonotonicInstant? { delayed.heap.first?.at }
 
     /// Tasks held back until their time.
     public var delayedTaskCount: Int { delayed.count }
 
     /// Queues a task just submitted, or holds it back when its `not_before` is ahead.
-    mutating func enqueueOrHold(_ task: TaskRecord, now: Double, wallNow: Double) {
+    mutating func enqueueOrHold(_ task: TaskRecord, now: MonotonicInstant, wallNow: WallInstant) {
         // On a shared queue an unclaimed task waits in the database, which knows its not_before.
         if shared != nil, task.claim == nil, !task.keepsParams { return leaveToSharedQueue(task.id) }
         if let notBefore = task.notBefore, notBefore > wallNow {

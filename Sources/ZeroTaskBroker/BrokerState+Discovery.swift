@@ -62,7 +62,7 @@ extension BrokerState {
         return .object(o)
     }
 
-    func nodesSummary(now: Double) -> JSONValue {
+    func nodesSummary(now: MonotonicInstant) -> JSONValue {
         .array(nodes.all.sorted { $0.id < $1.id }.map { n in
             var o = JSONObject()
             o.append("node_id", .string(n.id))
@@ -73,7 +73,7 @@ extension BrokerState {
             o.append("workers", .int(Int64(n.servesAny ? max(n.workers, 1) : n.workers)))
             o.append("assigned", .int(Int64(n.assigned.count)))
             o.append("last_seen", .double(((now - n.lastSeen) * 1000).rounded() / 1000))
-            o.append("connected_at", .double(n.connectedAt))
+            o.append("connected_at", .double(n.connectedAt.seconds))
             if !n.status.isEmpty { o.append("status", .object(n.status)) }
             // Remembered from the store after a restart, holding its tasks until it connects again.
             if n.awaitingReconnect { o.append("awaiting_reconnect", true) }

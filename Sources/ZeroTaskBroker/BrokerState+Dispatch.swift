@@ -8,7 +8,7 @@ extension BrokerState {
     ///   - canDefer: whether a long poll may be parked (not inside a batch).
     ///   - caller: who the CURVE key says sent it; nil without keys (every caller may call
     ///     every method then, and identities are bound to connections alone).
-    public mutating func handle(_ request: Request, route: ReplyRoute, now: Double, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
+    public mutating func handle(_ request: Request, route: ReplyRoute, now: MonotonicInstant, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
         counters.requests += 1
         guard let method = BrokerMethod(wireName: request.method) else {
             return .error(.methodNotFound(request.method))
@@ -24,7 +24,7 @@ extension BrokerState {
 
     /// Applies a decoded command as `caller` sent it on `route`'s connection. The caller's role
     /// is not checked here: `handle` checks it against the method before decoding.
-    mutating func apply(_ command: BrokerCommand, route: ReplyRoute, caller: PeerIdentity? = nil, now: Double,
+    mutating func apply(_ command: BrokerCommand, route: ReplyRoute, caller: PeerIdentity? = nil, now: MonotonicInstant,
         canDefer: Bool = true) -> BrokerAnswer
     {
         let tenancy = Tenancy(caller: caller)
@@ -55,7 +55,7 @@ extension BrokerState {
     ///     prefix added to ids it names, taken off ids it is told).
     /// - Throws: `RPCError` for a param past the broker's caps, `BrokerError` for a rule's refusal.
     private mutating func rules(_ command: BrokerCommand, route: ReplyRoute, connection: Connection,
-        tenancy: Tenancy, now: Double, canDefer: Bool) throws -> BrokerAnswer
+        tenancy: Tenancy, now: MonotonicInstant, canDefer: Bool) throws -> BrokerAnswer
     {
         let peer = route.peer
         /// The caller's client id, connected on this connection.
@@ -272,7 +272,7 @@ extension BrokerState {
 
     /// Applies several outcomes of `nodeID`'s tasks; one `true` or error object per outcome.
     @discardableResult
-    mutating func reportBatch(_ list: [BrokerCommand.TaskOutcome], nodeID: String, now: Double) -> [JSONValue] {
+    mutating func reportBatch(_ list: [BrokerCommand.TaskOutcome], nodeID: String, now: MonotonicInstant) -> [JSONValue] {
         list.map { entry in
             do throws(BrokerError) {
                 try report(entry.taskID, nodeID: nodeID, outcome: entry.outcome, now: now)

@@ -59,7 +59,7 @@ extension BrokerState {
     /// - Clients exist again, connected or not as they were, on no connection yet: one that
     ///   carries on with its id is served, and `client_connect` from a new connection is not
     ///   refused as taken.
-    public mutating func restore(_ contents: StoreContents, now: Double) {
+    public mutating func restore(_ contents: StoreContents, now: MonotonicInstant) {
         let wallNow = wallClock()
         for c in contents.clients { clients.restore(c, now: now) }
         var completed: [TaskRecord] = []

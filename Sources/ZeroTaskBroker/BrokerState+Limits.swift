@@ -24,7 +24,7 @@ struct MethodLimits: Sendable {
     var due: Set<String> = []
     /// When a rate-limited method has its next token; `wakeAt` drops stale heap entries.
     var wakeups = DeadlineHeap<String>()
-    var wakeAt: [String: Double] = [:]
+    var wakeAt: [String: MonotonicInstant] = [:]
 
     init(configured: [String: MethodPolicy]) {
         self.configured = configured
@@ -42,11 +42,11 @@ extension BrokerState {
     /// Whether a task of `method` may be handed out now (not paused, within its limits); counts
     /// it as running when it may. A refusal for the rate schedules a wake-up for the next token;
     /// one for concurrency waits for a task of the method to stop (`stoppedRunning`).
-    @inline(__always) mutating func mayStart(_ method: String, now: Double) -> Bool {
+    @inline(__always) mutating func mayStart(_ method: String, now: MonotonicInstant) -> Bool {
         limits.isEmpty || admit(method, now: now)
     }
 
-    private mutating func admit(_ method: String, now: Double) -> Bool {
+    private mutating func admit(_ method: String, now: MonotonicInstant) -> Bool {
         if limits.paused.contains(method) { return false }
         guard limits.gates[method] != nil else { return true }
         switch limits.gates[method]!.admit(now: now) {
@@ -66,7 +66,7 @@ extension BrokerState {
 
     /// Whether `mayStart` would say yes now (nothing taken); schedules the wake-up when only the
     /// rate says no.
-    mutating func isOpen(_ method: String, now: Double) -> Bool {
+    mutating func isOpen(_ method: String, now: MonotonicInstant) -> Bool {
         if limits.paused.contains(method) { return false }
         guard limits.gates[method] != nil else { return true }
         guard let next = limits.gates[method]!.nextStart(now: now) else { return false }
@@ -75,7 +75,7 @@ extension BrokerState {
         return false
     }
 
-    private mutating func wake(_ method: String, at time: Double) {
+    private mutating func wake(_ method: String, at time: MonotonicInstant) {
         if let w = limits.wakeAt[method], w <= time { return }
         limits.wakeAt[method] = time
         limits.wakeups.push(at: time, method)
@@ -103,10 +103,10 @@ extension BrokerState {
     }
 
     /// The earliest rate wake-up, for the owner's poll timeout.
-    var nextLimitWake: Double? { limits.wakeups.first?.at }
+    var nextLimitWake: MonotonicInstant? { limits.wakeups.first?.at }
 
     /// Marks the methods whose next token is due as reopened.
-    mutating func wakeLimits(now: Double) {
+    mutating func wakeLimits(now: MonotonicInstant) {
         while let f = limits.wakeups.first, f.at <= now {
             limits.wakeups.popFirst()
             guard limits.wakeAt[f.key] == f.at else { continue }
@@ -118,7 +118,7 @@ extension BrokerState {
     /// Hands queued tasks of the reopened methods to the nodes parked waiting for work, while
     /// the method's gate lets them go. A parked node that can take none of them (tags, no free
     /// slot) stays parked.
-    mutating func dispatchReopened(now: Double) {
+    mutating func dispatchReopened(now: MonotonicInstant) {
         guard !limits.due.isEmpty else { return }
         let methods = limits.due.sorted()
         limits.due.removeAll(keepingCapacity: true)
@@ -158,7 +158,7 @@ extension BrokerState {
 
     /// A node connected or advertised: the limits its methods declare are looked at again (only
     /// for methods that declare one or had one).
-    mutating func refreshLimits(node id: String, now: Double) {
+    mutating func refreshLimits(node id: String, now: MonotonicInstant) {
         guard let node = nodes[id] else { return }
         for (m, desc) in node.methods {
             guard Self.declaresLimit(desc) || limits.advertised[m] != nil else { continue }
@@ -213,7 +213,7 @@ extension BrokerState {
 
     /// Puts the gate of `method` in line with its policy; a new gate counts the method's tasks
     /// running now.
-    private mutating func rebuildGate(_ method: String, now: Double) {
+    private mutating func rebuildGate(_ method: String, now: MonotonicInstant) {
         let policy = limitPolicy(method)
         guard policy.concurrency != nil || policy.rate != nil else {
             if limits.gates.removeValue(forKey: method) != nil { limits.due.insert(method) }

@@ -7,7 +7,7 @@ extension BrokerState {
     /// Applies `action` to `method`'s queue: `{"method", "paused", "queued", "delayed"?, "purged"?}`
     /// (`queued` counts the delayed tasks too, as `stats` does).
     /// - Throws: -32602 for a name that cannot be a method.
-    mutating func queueControl(_ method: String, _ action: BrokerCommand.QueueAction, now: Double) throws(BrokerError) -> JSONValue {
+    mutating func queueControl(_ method: String, _ action: BrokerCommand.QueueAction, now: MonotonicInstant) throws(BrokerError) -> JSONValue {
         guard Identifier.isValidMethodName(method), !Identifier.isReservedMethodName(method) else {
             throw .invalidParams("admin_queue: \"\(method)\" is not a valid method name")
         }
@@ -47,7 +47,7 @@ extension BrokerState {
     /// that both look live for one task (cancelled and retried by an admin, or claimed and
     /// queued again, while the queue kept other tasks), and cancelling one task may cancel
     /// others (a workflow's task cancels its workflow, which cancels the rest of its tasks).
-    mutating func purge(_ method: String, now: Double) -> Int {
+    mutating func purge(_ method: String, now: MonotonicInstant) -> Int {
         var ids = queues[method]?.heap.filter(isLive).map(\.taskID) ?? []
         if delayed.count > 0 {
             for e in delayed.heap.heap {

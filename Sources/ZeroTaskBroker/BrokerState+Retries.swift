@@ -22,7 +22,7 @@ extension BrokerState {
     /// node's slot and holds the task back for the back-off (true). Otherwise false, and the
     /// caller fails the task; a task that was retried before keeps this last attempt in its
     /// history too.
-    mutating func retryAfterFailure(_ taskID: String, nodeID: String, error: RPCError, now: Double) -> Bool {
+    mutating func retryAfterFailure(_ taskID: String, nodeID: String, error: RPCError, now: MonotonicInstant) -> Bool {
         guard var task = tasks[taskID], let policy = retryPolicy(for: task, nodeID: nodeID) else { return false }
         // Failed runs counted by the policy: the ones retried so far and this one. (`attempts`
         // also counts runs lost with a node or a crashed worker.)

@@ -37,7 +37,7 @@ extension BrokerState {
     /// The schedules, by name.
     public var scheduleList: [Schedule] { schedules.schedules.values.sorted { $0.name < $1.name } }
 
-    mutating func scheduleRule(_ command: ScheduleCommand, now: Double) throws -> JSONValue {
+    mutating func scheduleRule(_ command: ScheduleCommand, now: MonotonicInstant) throws -> JSONValue {
         let name = "admin_schedule_" + {
             switch command {
             case .add: "add"
@@ -60,7 +60,7 @@ extension BrokerState {
             try s.submission(for: ScheduleTick(schedule: s.name, time: 0)).check(config, method: name)
             let old = schedules.schedules[s.name]
             // A replaced schedule carries on from its latest tick; a new one ticks from now on.
-            s.last = old?.last ?? Int64(wallClock().rounded(.down))
+            s.last = old?.last ?? Int64(wallClock().seconds.rounded(.down))
             s.lastTaskID = old?.lastTaskID
             schedules.put(s)
             scheduleChanged(s.name)
@@ -98,8 +98,8 @@ extension BrokerState {
     /// kept carries on from its latest tick, so the ticks missed while the broker was down follow
     /// its policy; a new one ticks from now on. Config schedules no longer in the file are
     /// dropped, and a config schedule takes the place of an RPC one of the same name.
-    public mutating func declareSchedules(_ list: [Schedule], now: Double) {
-        let wall = Int64(wallClock().rounded(.down))
+    public mutating func declareSchedules(_ list: [Schedule], now: MonotonicInstant) {
+        let wall = Int64(wallClock().seconds.rounded(.down))
         let names = Set(list.map(\.name))
         for s in schedules.schedules.values where s.origin == .config && !names.contains(s.name) {
             schedules.remove(s.name)
@@ -117,16 +117,16 @@ extension BrokerState {
     }
 
     /// Puts back the schedules a store kept (from `restore`).
-    mutating func restoreSchedules(_ stored: [Schedule], now: Double) {
+    mutating func restoreSchedules(_ stored: [Schedule], now: MonotonicInstant) {
         for s in stored { schedules.put(s) }
         armScheduleWake(now: now)
     }
 
     /// Submits the ticks that are due (from `tick`): nothing to do but one comparison until
     /// `scheduleDeadline`.
-    mutating func fireDueSchedules(now: Double) {
+    mutating func fireDueSchedules(now: MonotonicInstant) {
         guard let deadline = scheduleDeadline, now >= deadline else { return }
-        let (ticks, moved) = schedules.dueChanges(now: Int64(wallClock().rounded(.down)))
+        let (ticks, moved) = schedules.dueChanges(now: Int64(wallClock().seconds.rounded(.down)))
         for name in moved { scheduleChanged(name) }
         for tick in ticks { submit(tick, now: now) }
         armScheduleWake(now: now)
@@ -134,7 +134,7 @@ extension BrokerState {
 
     /// Submits a tick's task unless a task of that id exists (the tick ran already: on this
     /// broker, before a restart, or on another broker sharing the store).
-    private mutating func submit(_ tick: ScheduleTick, now: Double) {
+    private mutating func submit(_ tick: ScheduleTick, now: MonotonicInstant) {
         guard let s = schedules.schedules[tick.schedule] else { return }
         let id = tick.taskID
         defer { scheduleChanged(s.name) }
@@ -153,8 +153,8 @@ extension BrokerState {
     }
 
     /// Sets `scheduleDeadline` (monotonic) from the book's next wall-clock tick.
-    mutating func armScheduleWake(now: Double) {
-        scheduleDeadline = schedules.nextWake().map { now + Swift.max(0, Double($0) - wallClock()) }
+    mutating func armScheduleWake(now: MonotonicInstant) {
+        scheduleDeadline = schedules.nextWake().map { now + Swift.max(0, WallInstant(seconds: Double($0)) - wallClock()) }
     }
 
     /// The ids `schedule:…` belong to the broker's schedules: a peer connecting as one could

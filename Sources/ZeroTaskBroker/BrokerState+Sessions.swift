@@ -15,7 +15,7 @@ extension BrokerState {
 
     /// Connects a client id (the caller's, inside its tenancy) on `connection`, or refuses it
     /// while another live connection holds it (see `ClientRecord.isHeld`).
-    mutating func connectClient(_ requested: String?, tenancy: Tenancy, connection: Connection, now: Double)
+    mutating func connectClient(_ requested: String?, tenancy: Tenancy, connection: Connection, now: MonotonicInstant)
         throws(BrokerError) -> String
     {
         let id = tenancy.inside(try chooseID(requested, kind: "c", invalid: BrokerError.client))
@@ -24,7 +24,7 @@ extension BrokerState {
         return id
     }
 
-    mutating func disconnectClient(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+    mutating func disconnectClient(_ id: String, connection: Connection, now: MonotonicInstant) throws(BrokerError) {
         try clients.disconnect(id, connection: connection, now: now)
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
@@ -36,7 +36,7 @@ extension BrokerState {
     /// connection (or, with keys, by another key) and not dropped for silence: a node id is
     /// never taken from a live node.
     /// - Parameter methods: the methods it serves, names or description objects; nil: any (a seed node).
-    mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, connection: Connection, now: Double)
+    mutating func connectNode(_ requested: String?, methods: [JSONValue]?, workers: Int?, connection: Connection, now: MonotonicInstant)
         throws(BrokerError) -> String
     {
         let id = try chooseID(requested, kind: "n", invalid: BrokerError.node)
@@ -94,14 +94,14 @@ extension BrokerState {
 
     /// Checks that a node id is registered by `connection` and records its activity (see
     /// `NodeRegistry.touch`).
-    mutating func touchNode(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+    mutating func touchNode(_ id: String, connection: Connection, now: MonotonicInstant) throws(BrokerError) {
         try nodes.touch(id, connection: connection, now: now, connectedAt: wallClock())
     }
 
     /// Forgets a node; its unfinished tasks go back to the queue (or fail once out of retries).
     /// - Parameter silent: dropped for silence, not by its own word: kept aside so that its
     ///   next request from the same connection registers it again.
-    mutating func dropNode(_ id: String, now: Double, reason: String, silent: Bool = false) {
+    mutating func dropNode(_ id: String, now: MonotonicInstant, reason: String, silent: Bool = false) {
         setUnavailable([:], node: id)
         guard let node = nodes.remove(id, keepingSilent: silent) else { return }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
@@ -122,7 +122,7 @@ extension BrokerState {
     /// Queues a task again (true), or fails it once out of retries (false); nil when it was
     /// already complete or gone.
     @discardableResult
-    mutating func requeueOrFail(_ taskID: String, now: Double, cause: String) -> Bool? {
+    mutating func requeueOrFail(_ taskID: String, now: MonotonicInstant, cause: String) -> Bool? {
         guard var task = tasks[taskID], !task.status.isComplete else { return nil }
         if let n = task.nodeID, !task.lostBy.contains(n) { task.lostBy.append(n) }
         let lostOn = task.nodeID
@@ -150,7 +150,7 @@ extension BrokerState {
 
     /// Expires silent nodes, idle clients, old results and long polls past their deadline;
     /// queues the delayed tasks whose time has come.
-    public mutating func tick(now: Double) {
+    public mutating func tick(now: MonotonicInstant) {
         for node in nodes.all where now - node.lastSeen > config.nodeTimeout {
             dropNode(node.id, now: now, reason: "silent for \(Int(now - node.lastSeen)) s", silent: !node.awaitingReconnect)
         }
@@ -176,7 +176,7 @@ extension BrokerState {
 
     /// Deletes completed tasks whose results are past their `result_ttl`: only the due entries
     /// of the expiry heap are looked at, however many results are kept.
-    mutating func expireResults(now: Double) {
+    mutating func expireResults(now: MonotonicInstant) {
         // (An entry matches its task only if it was pushed for this completion: same formula.)
         for entry in resultExpiry.popDue(now: now) {
             // The entry may be stale: the task gone already, or its id reused by a newer task.
@@ -187,9 +187,9 @@ extension BrokerState {
 
     /// When a completed task's result may be deleted (monotonic): its completion plus its own
     /// `result_ttl`, else the broker's. Nil while the task is not complete.
-    func resultExpiresAt(_ t: TaskRecord) -> Double? { Self.resultExpiresAt(t, defaultTTL: config.resultTTL) }
+    func resultExpiresAt(_ t: TaskRecord) -> MonotonicInstant? { Self.resultExpiresAt(t, defaultTTL: config.resultTTL) }
 
-    static func resultExpiresAt(_ t: TaskRecord, defaultTTL: Double) -> Double? {
+    static func resultExpiresAt(_ t: TaskRecord, defaultTTL: Double) -> MonotonicInstant? {
         t.completedAt.map { $0 + (t.resultTTL ?? defaultTTL) }
     }
 }

@@ -60,7 +60,7 @@ struct SharedQueue: Sendable {
     /// Whether that read-back also shows the open ones' state (running where): on the poll
     /// timer only; a notification that results were written asks for outcomes alone.
     var syncOpenDue = false
-    var lastPoll = -Double.infinity
+    var lastPoll = MonotonicInstant.distantPast
     /// How often the database is looked at without a notification (works behind PgBouncer).
     var pollInterval = 1.0
     /// Claims at once, in a round trip of its own (the owner's connection).
@@ -139,7 +139,7 @@ extension BrokerState {
     /// otherwise left to the database's queue for whichever broker has room first. A task id the
     /// client chose may be a resend of a task another broker holds, so it is never claimed here
     /// on insert: the database's copy wins.
-    mutating func submittedShared(_ task: TaskRecord, clientChose: Bool, now: Double, wallNow: Double) {
+    mutating func submittedShared(_ task: TaskRecord, clientChose: Bool, now: MonotonicInstant, wallNow: WallInstant) {
         let due = task.notBefore.map { $0 <= wallNow } ?? true
         if !clientChose, due, !isHeldBack(task.method), roomHere(for: task), servedHere(task) {
             tasks[task.id]!.claim = 1
@@ -192,7 +192,7 @@ extension BrokerState {
     }
 
     /// The poll timer: claim and read back at least every `pollInterval` (monotonic `now`).
-    mutating func tickShared(now: Double) {
+    mutating func tickShared(now: MonotonicInstant) {
         guard shared != nil, now - shared!.lastPoll >= shared!.pollInterval else { return }
         shared!.lastPoll = now
         shared!.mayClaimAny()
@@ -214,7 +214,7 @@ extension BrokerState {
 
     /// What a commit on the shared queue brought back: claims to run here, reports the fence
     /// refused, and the watched tasks as the database has them.
-    mutating func applyShared(_ feedback: StoreFeedback, now: Double) {
+    mutating func applyShared(_ feedback: StoreFeedback, now: MonotonicInstant) {
         guard shared != nil else { return }
         for id in feedback.refused { dropClaim(id, reason: "the shared queue refused this broker's claim (another broker holds the task now)") }
         if let ask = feedback.asked { shared!.claimed(feedback.claimed.count, of: ask, served: methodsServedHere) }
@@ -226,7 +226,7 @@ extension BrokerState {
 
     /// A pull that does not wait, finding too little here: claims for it now, in its own
     /// round trip (`claimNow`), so that a node asking any broker gets what the queue holds.
-    mutating func claimForPull(_ nodeID: String, max: Int, now: Double) -> [JSONValue] {
+    mutating func claimForPull(_ nodeID: String, max: Int, now: MonotonicInstant) -> [JSONValue] {
         guard let claimNow = shared?.claimNow, let ask = claimAsk(for: nodeID, max: max) else { return [] }
         let claimed = claimNow.run(ask)
         shared!.claimed(claimed.count, of: ask, served: methodsServedHere)
@@ -244,7 +244,7 @@ extension BrokerState {
     }
 
     /// A task this broker just claimed from the database: queued here, for its nodes.
-    mutating func adoptClaim(_ s: StoredTask, now: Double) {
+    mutating func adoptClaim(_ s: StoredTask, now: MonotonicInstant) {
         guard let claim = s.claim else { return }
         if var t = tasks[s.id] {
             // Submitted here, queued in the database, and claimed back by this broker.
@@ -275,7 +275,7 @@ extension BrokerState {
 
     /// A task this broker does not hold, as the database has it: complete, its result is
     /// recorded here (waiting clients hear it), not written back; open, its state is shown.
-    mutating func learn(_ s: StoredTask, now: Double) {
+    mutating func learn(_ s: StoredTask, now: MonotonicInstant) {
         guard let t = tasks[s.id], t.claim == nil, !t.status.isComplete else { return }
         guard s.status.isComplete else {
             tasks[s.id]!.status = s.status
@@ -299,7 +299,7 @@ extension BrokerState {
 
     /// Tasks read from the database for a request that names them and that this broker does
     /// not know (submitted to another broker): kept here as remote records.
-    public mutating func adoptRemote(_ rows: [StoredTask], now: Double) {
+    public mutating func adoptRemote(_ rows: [StoredTask], now: MonotonicInstant) {
         guard shared != nil else { return }
         for s in rows {
             if tasks[s.id] != nil {

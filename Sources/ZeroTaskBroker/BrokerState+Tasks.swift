@@ -47,7 +47,7 @@ extension BrokerState {
     /// tasks with the same method and params is a resend, not a new task: its id comes back and
     /// nothing changes (clients resend with the same id after failing over to another broker).
     /// The same id with a different method or params, or another client's, is -32020.
-    mutating func submit(_ submission: Submission, clientID: String, now: Double) throws(BrokerError) -> String {
+    mutating func submit(_ submission: Submission, clientID: String, now: MonotonicInstant) throws(BrokerError) -> String {
         let s = submission.spec
         guard Identifier.isValidMethodName(s.method), !Identifier.isReservedMethodName(s.method) else {
             throw .invalidParams("client_new_task: \"\(s.method)\" is not a valid method name")
@@ -106,7 +106,7 @@ extension BrokerState {
     /// Puts a task in its method's queue; hands it straight to a node waiting for that method
     /// (one with the task's tags) unless the method is held back (paused or limited: then the
     /// queue reopens at the end of the turn, through the gate).
-    mutating func enqueue(_ task: TaskRecord, now: Double) {
+    mutating func enqueue(_ task: TaskRecord, now: MonotonicInstant) {
         if shared != nil, enqueueShared(task) { return }
         let tags = task.tags
         if !isHeldBack(task.method), let waiter = nodeWaiters.takeFirst(for: task.method, where: { w in
@@ -167,7 +167,7 @@ extension BrokerState {
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
     /// A seed node (one that advertised nothing) may claim any method; others only theirs.
-    mutating func claim(_ taskID: String, nodeID: String, now: Double) throws(BrokerError) -> JSONValue? {
+    mutating func claim(_ taskID: String, nodeID: String, now: MonotonicInstant) throws(BrokerError) -> JSONValue? {
         guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
         guard task.status == .queued, task.waitingUntil == nil, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
             node.freeSlots > 0, task.tags.allSatisfy(node.tags.contains), mayStart(task.method, now: now)
@@ -191,7 +191,7 @@ extension BrokerState {
     /// for a node serving thousands of methods.) Each method's queue competes with the lanes
     /// whose tags the node has; a method that is paused or at its limit (`mayStart`, O(1)) drops
     /// out of the pull.
-    mutating func pullQueued(for nodeID: String, max: Int, now: Double) -> [JSONValue] {
+    mutating func pullQueued(for nodeID: String, max: Int, now: MonotonicInstant) -> [JSONValue] {
         guard let node = nodes[nodeID] else { return [] }
         let limit = Swift.min(max, node.freeSlots)
         guard limit > 0 else { return [] }
@@ -237,7 +237,7 @@ extension BrokerState {
 
     /// A node reports a result or an error. A late report from a node that lost the task is
     /// accepted when nobody else finished it first; the first outcome always stands.
-    mutating func report(_ taskID: String, nodeID: String, outcome: Result<JSONValue, RPCError>, now: Double)
+    mutating func report(_ taskID: String, nodeID: String, outcome: Result<JSONValue, RPCError>, now: MonotonicInstant)
         throws(BrokerError)
     {
         guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
@@ -278,7 +278,7 @@ extension BrokerState {
     }
 
     /// Finishes or fails a task, frees its node slot, tells subscribers and waiting clients.
-    mutating func complete(_ taskID: String, now: Double, outcome: Result<JSONValue, RPCError>) {
+    mutating func complete(_ taskID: String, now: MonotonicInstant, outcome: Result<JSONValue, RPCError>) {
         guard var task = tasks[taskID] else { return }
         leftNode(task)
         switch outcome {
@@ -359,7 +359,7 @@ extension BrokerState {
 
     /// One event for the evictions since the last report, at most every `interval` seconds: at
     /// the cap every completion evicts one result, and a log line each would flood the log.
-    mutating func reportEvictions(now: Double, interval: Double = 10) {
+    mutating func reportEvictions(now: MonotonicInstant, interval: Double = 10) {
         let n = results.evicted - results.reportedEvictions
         guard n > 0, now - results.lastReport >= interval else { return }
         results.reportedEvictions = results.evicted
@@ -389,7 +389,7 @@ extension BrokerState {
     }
 
     /// Cancels a task: a queued one leaves its queue, a running one fails at once and its node is told.
-    mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: Double) throws(BrokerError) -> Bool {
+    mutating func cancel(_ taskID: String, clientID: String, _ tenancy: Tenancy, now: MonotonicInstant) throws(BrokerError) -> Bool {
         let task = try task(taskID, of: clientID, tenancy)
         guard !task.status.isComplete else { return false }
         cancel(task, now: now, by: "its client")
@@ -397,7 +397,7 @@ extension BrokerState {
     }
 
     /// Cancels a task that is not complete; `by` says who, in the task's error.
-    mutating func cancel(_ task: TaskRecord, now: Double, by who: String) {
+    mutating func cancel(_ task: TaskRecord, now: MonotonicInstant, by who: String) {
         if task.status == .queued { dequeued(task) }
         if let n = task.nodeID, interest.cancelTask { publish(.cancelTask(nodeID: n, taskID: task.id)) }
         complete(task.id, now: now, outcome: .failure(RPCError(.taskCancelled, "task cancelled by \(who)")))
@@ -446,7 +446,7 @@ extension BrokerState {
         return done[...]
     }
 
-    mutating func expireWaiters(now: Double) {
+    mutating func expireWaiters(now: MonotonicInstant) {
         for w in nodeWaiters.takeExpired(now: now) {
             outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
         }
@@ -457,10 +457,10 @@ extension BrokerState {
 
     /// The earliest time something is due (a long-poll deadline, a schedule's tick), for the
     /// owner's poll timeout.
-    public var nextDeadline: Double? {
+    public var nextDeadline: MonotonicInstant? {
         // Read on every loop turn: compared in place, no array built for it. A rate-limited
         // method's next token is a deadline too: its queue must not stall.
-        func earlier(_ a: Double?, _ b: Double?) -> Double? {
+        func earlier(_ a: MonotonicInstant?, _ b: MonotonicInstant?) -> MonotonicInstant? {
             guard let a else { return b }
             guard let b else { return a }
             return Swift.min(a, b)

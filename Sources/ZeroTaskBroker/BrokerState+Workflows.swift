@@ -11,7 +11,7 @@ extension BrokerState {
     /// Starts a workflow for `clientID`; its id. All or nothing: when one of its first tasks is
     /// refused (queue full, a method a node declared unavailable), nothing is left behind.
     /// - Throws: -32602 for a task past the broker's caps (`max_delay` too), `BrokerError` as `submit` does.
-    mutating func startWorkflow(_ workflow: Workflow, taskID given: String?, clientID: String, now: Double) throws -> String {
+    mutating func startWorkflow(_ workflow: Workflow, taskID given: String?, clientID: String, now: MonotonicInstant) throws -> String {
         let name = BrokerMethod.clientNewWorkflow.rawValue
         guard workflow.taskCount <= config.maxBatchEntries else {
             throw RPCError.invalidParams("\(name): a workflow of \(workflow.taskCount) tasks exceeds max_batch_entries (\(config.maxBatchEntries))")
@@ -79,7 +79,7 @@ extension BrokerState {
     /// their first param when given, and records them as the workflow's. The record is read and
     /// written once for them all (once per task, a group's start took time quadratic in its
     /// size); when one is refused, the ones started before it are recorded all the same.
-    private mutating func startTasks(_ indices: Range<Int>, of parentID: String, input: JSONValue?, now: Double) throws {
+    private mutating func startTasks(_ indices: Range<Int>, of parentID: String, input: JSONValue?, now: MonotonicInstant) throws {
         guard let parent = tasks[parentID], var workflow = parent.workflow else { throw BrokerError.unknownTask(parentID) }
         let given = String(parentID.dropFirst(parent.clientID.count + 1))
         if workflow.kind == .group && workflow.results.count < workflow.tasks.count {
@@ -103,7 +103,7 @@ extension BrokerState {
 
     /// After `task` completed: moves its workflow on, or, when `task` is a workflow itself,
     /// cancels what it still has pending.
-    mutating func workflowTaskCompleted(_ task: TaskRecord, now: Double) {
+    mutating func workflowTaskCompleted(_ task: TaskRecord, now: MonotonicInstant) {
         if let parentID = workflowOf.removeValue(forKey: task.id) {
             advance(parentID, after: task, now: now)
         }
@@ -116,7 +116,7 @@ extension BrokerState {
     }
 
     /// A task of workflow `parentID` completed: the next step, the callback, or the end.
-    private mutating func advance(_ parentID: String, after child: TaskRecord, now: Double) {
+    private mutating func advance(_ parentID: String, after child: TaskRecord, now: MonotonicInstant) {
         guard let parent = tasks[parentID], !parent.status.isComplete, var workflow = parent.workflow,
             let index = workflow.position(of: child.id, in: parentID)
         else { return }

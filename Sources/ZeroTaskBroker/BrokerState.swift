@@ -47,12 +47,12 @@ public enum BrokerAnswer: Sendable, Equatable {
 }
 
 /// The broker's rules as a state machine: clients, nodes, queues, assignment, liveness.
-/// It does no I/O and reads no clock: callers pass `now` (monotonic seconds) and the outputs
+/// It does no I/O and reads no clock: callers pass `now` (a `MonotonicInstant`) and the outputs
 /// it queues (notifications, late replies) are sent by its owner.
 public struct BrokerState: Sendable {
     public let config: BrokerConfig
     /// Wall-clock time for the timestamps users see; injected so tests are repeatable.
-    let wallClock: @Sendable () -> Double
+    let wallClock: @Sendable () -> WallInstant
 
     var clients: ClientRegistry
     var nodes = NodeRegistry()
@@ -71,7 +71,7 @@ public struct BrokerState: Sendable {
     /// Long polls waiting for work or results.
     var nodeWaiters = NodeWaiterSet()
     var resultWaiters = ResultWaiterSet()
-    var lastSweep: Double = -.infinity
+    var lastSweep = MonotonicInstant.distantPast
     /// Completed tasks by the time their results expire (each task's `result_ttl` or the broker's).
     var resultExpiry = ResultExpiry()
     var counters = Counters()
@@ -97,7 +97,7 @@ public struct BrokerState: Sendable {
     var changedClients: Set<String> = []
     /// Periodic schedules (`BrokerState+Schedules`), and when the next tick is due (monotonic).
     var schedules = ScheduleBook()
-    var scheduleDeadline: Double?
+    var scheduleDeadline: MonotonicInstant?
     var changedSchedules: Set<String> = []
     /// Set on a shared PostgreSQL queue (`BrokerState+Shared`); nil for a broker of its own.
     var shared: SharedQueue?
@@ -110,7 +110,7 @@ public struct BrokerState: Sendable {
         var byMethod: [String: Int] = [:]
     }
 
-    public init(config: BrokerConfig = BrokerConfig(), wallClock: @escaping @Sendable () -> Double, idPrefix: String) {
+    public init(config: BrokerConfig = BrokerConfig(), wallClock: @escaping @Sendable () -> WallInstant, idPrefix: String) {
         self.config = config
         self.wallClock = wallClock
         self.idPrefix = idPrefix

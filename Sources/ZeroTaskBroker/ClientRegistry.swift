@@ -18,7 +18,7 @@ struct ClientRegistry: Sendable {
 
     /// Connects `id` on `connection`, or refuses it while another live connection holds it
     /// (see `ClientRecord.isHeld`). Returns whether what the store keeps of it changed.
-    mutating func connect(_ id: String, connection: Connection, now: Double) throws(BrokerError) -> Bool {
+    mutating func connect(_ id: String, connection: Connection, now: MonotonicInstant) throws(BrokerError) -> Bool {
         guard var record = records[id] else {
             records[id] = ClientRecord(id: id, connection: connection, lastSeen: now)
             return true
@@ -37,7 +37,7 @@ struct ClientRegistry: Sendable {
     /// Checks that `id` is connected and not held by another live connection, and records its
     /// activity (a connection may carry on with an id nobody else holds, such as one
     /// remembered from the store).
-    mutating func touch(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+    mutating func touch(_ id: String, connection: Connection, now: MonotonicInstant) throws(BrokerError) {
         guard Identifier.isValidID(id) else { throw BrokerError.client(id: id, why: "not a valid id") }
         guard let client = records[id], client.connected else {
             throw BrokerError.client(id: id, why: records[id] == nil ? "unknown (call client_connect first)" : "disconnected")
@@ -50,7 +50,7 @@ struct ClientRegistry: Sendable {
     }
 
     /// Disconnects `id`, with the checks of `touch`.
-    mutating func disconnect(_ id: String, connection: Connection, now: Double) throws(BrokerError) {
+    mutating func disconnect(_ id: String, connection: Connection, now: MonotonicInstant) throws(BrokerError) {
         try touch(id, connection: connection, now: now)
         records[id]?.connected = false
     }
@@ -61,7 +61,7 @@ struct ClientRegistry: Sendable {
     }
 
     /// A client the store kept, connected or not as it was, on no connection yet.
-    mutating func restore(_ stored: StoredClient, now: Double) {
+    mutating func restore(_ stored: StoredClient, now: MonotonicInstant) {
         var record = ClientRecord(id: stored.id, connection: .none, lastSeen: now)
         record.connected = stored.connected
         records[stored.id] = record
@@ -73,7 +73,7 @@ struct ClientRegistry: Sendable {
     }
 
     /// Forgets the clients with no pending task silent for longer than `ttl`; returns their ids.
-    mutating func removeIdle(now: Double, ttl: Double) -> [String] {
+    mutating func removeIdle(now: MonotonicInstant, ttl: Double) -> [String] {
         let idle = records.values.filter { $0.pending <= 0 && now - $0.lastSeen > ttl }.map(\.id)
         for id in idle { records[id] = nil }
         return idle
@@ -84,14 +84,14 @@ struct ClientRecord: Sendable {
     let id: String
     /// The connection that holds the id (`Connection.none`: nobody since the broker restarted).
     var connection: Connection
-    var lastSeen: Double
+    var lastSeen: MonotonicInstant
     var connected = true
     /// Its tasks not yet complete: a client with any is never forgotten for inactivity.
     var pending = 0
 
     /// Whether a connection other than `other` holds the id now: connected, with a connection,
     /// heard from within `timeout` (`client_timeout`). Such an id is not for `other` to use.
-    func isHeld(byOtherThan other: Connection, now: Double, timeout: Double) -> Bool {
+    func isHeld(byOtherThan other: Connection, now: MonotonicInstant, timeout: Double) -> Bool {
         connected && connection != other && connection != .none && now - lastSeen < timeout
     }
 }

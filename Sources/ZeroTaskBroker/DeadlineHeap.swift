@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// Keys by the time they are due: a binary min-heap, so entries with different deadlines come
 /// out in order at O(log n) each, and a sweep looks only at what is due.
 ///
@@ -7,7 +9,7 @@
 struct DeadlineHeap<Key: Sendable>: Sendable {
     struct Entry: HeapOrdered {
         /// Monotonic time at which the entry is due.
-        var at: Double
+        var at: MonotonicInstant
         var key: Key
 
         func precedes(_ other: Entry) -> Bool { at < other.at }
@@ -23,7 +25,7 @@ struct DeadlineHeap<Key: Sendable>: Sendable {
     /// The entry due first, without removing it.
     var first: Entry? { entries.first }
 
-    mutating func push(at: Double, _ key: Key) { entries.push(Entry(at: at, key: key)) }
+    mutating func push(at: MonotonicInstant, _ key: Key) { entries.push(Entry(at: at, key: key)) }
 
     /// Removes and returns the entry due first.
     @discardableResult
@@ -34,7 +36,7 @@ struct DeadlineHeap<Key: Sendable>: Sendable {
     }
 
     /// Removes and returns every entry due at `now` (strictly before it), earliest first.
-    mutating func popDue(now: Double) -> [Entry] {
+    mutating func popDue(now: MonotonicInstant) -> [Entry] {
         var due: [Entry] = []
         while let f = entries.first, f.at < now {
             due.append(f)

@@ -11,9 +11,9 @@ public struct FailedAttempt: Sendable, Equatable {
     /// What the plugin (or the node) reported.
     public var error: RPCError
     /// Wall-clock time of the report, seconds since 1970.
-    public var at: Double
+    public var at: WallInstant
 
-    public init(attempt: Int, nodeID: String?, error: RPCError, at: Double) {
+    public init(attempt: Int, nodeID: String?, error: RPCError, at: WallInstant) {
         self.attempt = attempt
         self.nodeID = nodeID
         self.error = error
@@ -27,7 +27,7 @@ public struct FailedAttempt: Sendable, Equatable {
         o.append("attempt", .int(Int64(attempt)))
         o.append("node_id", nodeID.map { .string($0) } ?? .null)
         o.append("error", error.json)
-        o.append("at", .double(at))
+        o.append("at", .double(at.seconds))
         return .object(o)
     }
 
@@ -36,7 +36,7 @@ public struct FailedAttempt: Sendable, Equatable {
         guard let n = json["attempt"]?.int64Value, let e = json["error"].flatMap({ RPCError(json: $0) }),
             let at = json["at"]?.doubleValue
         else { return nil }
-        self.init(attempt: Int(n), nodeID: json["node_id"]?.stringValue, error: e, at: at)
+        self.init(attempt: Int(n), nodeID: json["node_id"]?.stringValue, error: e, at: WallInstant(seconds: at))
     }
 }
 

@@ -18,10 +18,10 @@ struct MethodGate: Sendable, Equatable {
         /// The concurrency limit is reached: ask again when a task finishes.
         case full
         /// The rate is used up: ask again at this time.
-        case wait(until: Double)
+        case wait(until: MonotonicInstant)
     }
 
-    init(_ policy: MethodPolicy, now: Double) {
+    init(_ policy: MethodPolicy, now: MonotonicInstant) {
         concurrency = policy.concurrency
         bucket = policy.rate.map { TokenBucket($0, now: now) }
     }
@@ -34,14 +34,14 @@ struct MethodGate: Sendable, Equatable {
 
     /// When `admit` would start a task (nothing taken): `now` or the next token's time; nil
     /// while the concurrency limit is reached.
-    mutating func nextStart(now: Double) -> Double? {
+    mutating func nextStart(now: MonotonicInstant) -> MonotonicInstant? {
         if let concurrency, running >= concurrency { return nil }
         return bucket == nil ? now : bucket!.nextToken(now: now)
     }
 
     /// Takes a place for one task, or says when to ask again. The concurrency limit is checked
     /// first, so a full method does not spend rate tokens it cannot use.
-    mutating func admit(now: Double) -> Admission {
+    mutating func admit(now: MonotonicInstant) -> Admission {
         if let concurrency, running >= concurrency { return .full }
         if bucket != nil, !bucket!.take(now: now) { return .wait(until: bucket!.nextToken(now: now)) }
         running += 1

@@ -57,8 +57,8 @@ struct NodeRegistry: Sendable {
 
     /// Registers `id` on `connection` as a node joining (or, remembered from the store, taking
     /// back the tasks it was running) and returns its record.
-    mutating func admit(_ id: String, on connection: Connection, methods: [String: JSONValue]?, workers: Int?, now: Double,
-        connectedAt: Double, confirmWithin: Double) -> NodeRecord
+    mutating func admit(_ id: String, on connection: Connection, methods: [String: JSONValue]?, workers: Int?, now: MonotonicInstant,
+        connectedAt: WallInstant, confirmWithin: Double) -> NodeRecord
     {
         var record = records[id] ?? NodeRecord(id: id, connection: connection, lastSeen: now, connectedAt: connectedAt)
         record.connection = connection
@@ -82,14 +82,14 @@ struct NodeRegistry: Sendable {
     }
 
     /// Forgets the silent nodes last heard from longer than `ttl` ago.
-    mutating func forgetSilent(olderThan ttl: Double, now: Double) {
+    mutating func forgetSilent(olderThan ttl: Double, now: MonotonicInstant) {
         if !silentByPeer.isEmpty { silentByPeer = silentByPeer.filter { now - $0.value.lastSeen <= ttl } }
     }
 
     /// Checks that `id` is registered by `connection` and records its activity: every node
     /// method speaks for the node only from the connection (and key) that registered it. A node
     /// dropped for silence that speaks again from that connection is registered again first.
-    mutating func touch(_ id: String, connection: Connection, now: Double, connectedAt: @autoclosure () -> Double) throws(BrokerError) {
+    mutating func touch(_ id: String, connection: Connection, now: MonotonicInstant, connectedAt: @autoclosure () -> WallInstant) throws(BrokerError) {
         if records[id] == nil { readmitSilent(id, connection: connection, now: now, connectedAt: connectedAt()) }
         guard let node = records[id] else {
             throw BrokerError.node(id: id, why: Identifier.isValidID(id) ? "unknown (call node_connect first)" : "not a valid id")
@@ -106,7 +106,7 @@ struct NodeRegistry: Sendable {
     /// took the id meanwhile. Its tasks were queued again when it was dropped; it starts empty,
     /// with the methods and workers it had declared. A late result it still delivers is
     /// accepted (see `BrokerState.report`): the first result stands.
-    private mutating func readmitSilent(_ id: String, connection: Connection, now: Double, connectedAt: Double) {
+    private mutating func readmitSilent(_ id: String, connection: Connection, now: MonotonicInstant, connectedAt: WallInstant) {
         let peer = connection.peer
         guard var record = silentByPeer[peer], record.id == id, record.connection == connection, records[id] == nil,
             byPeer[peer] == nil
@@ -149,7 +149,7 @@ struct NodeRegistry: Sendable {
 
     /// The store says `nodeID` runs `taskID`: the node is remembered, awaiting reconnection,
     /// until it confirms the task (see `BrokerState.restore`).
-    mutating func restoreAssignment(_ taskID: String, to nodeID: String, now: Double, connectedAt: Double) {
+    mutating func restoreAssignment(_ taskID: String, to nodeID: String, now: MonotonicInstant, connectedAt: WallInstant) {
         if records[nodeID] == nil {
             var node = NodeRecord(id: nodeID, connection: .none, lastSeen: now, connectedAt: connectedAt)
             node.awaitingReconnect = true
@@ -174,7 +174,7 @@ struct NodeRecord: Sendable {
     /// The connection that registered the node: the only one that may speak for it.
     var connection: Connection
     var peer: [UInt8] { connection.peer }
-    var lastSeen: Double
+    var lastSeen: MonotonicInstant
     /// Method name → description as the node advertised it (an object with at least "name").
     var methods: [String: JSONValue] = [:]
     /// Registered without a `methods` list (the seed form): it may claim any task it asks for.
@@ -187,7 +187,7 @@ struct NodeRecord: Sendable {
     var workers = 0
     var assigned: Set<String> = []
     var status = JSONObject()
-    var connectedAt: Double
+    var connectedAt: WallInstant
     /// Remembered from the store after a restart because tasks are assigned to it: it holds
     /// them for `node_timeout` until the node connects again, and answers nothing else meanwhile.
     var awaitingReconnect = false
@@ -195,7 +195,7 @@ struct NodeRecord: Sendable {
     /// reporting them or listing them in `node_check_tasks`): the reply assigning them may
     /// have died with the old broker. Those left at `confirmBy` are queued again.
     var unconfirmed: Set<String> = []
-    var confirmBy = Double.infinity
+    var confirmBy = MonotonicInstant.distantFuture
     /// Assigned tasks the node's last complete `node_check_tasks` list did not name: missing
     /// from the next one too, they are queued again (the assignment never reached the node).
     var missing: Set<String> = []
@@ -213,7 +213,7 @@ struct NodeRecord: Sendable {
     /// The same connection registering again (or a restarted node with the same id and routing
     /// id): it must confirm the tasks it holds within `confirmWithin` (`node_timeout`), by
     /// reporting them or naming them in `node_check_tasks`; the others are queued again.
-    mutating func registerAgain(methods: [String: JSONValue]?, workers: Int?, now: Double, confirmWithin: Double) {
+    mutating func registerAgain(methods: [String: JSONValue]?, workers: Int?, now: MonotonicInstant, confirmWithin: Double) {
         lastSeen = now
         unconfirmed = assigned
         if !assigned.isEmpty { confirmBy = now + confirmWithin }

@@ -1,9 +1,11 @@
+import ZeroTaskProtocol
+
 /// A node's long poll for work (`node_task_pull` with `wait`).
 struct NodeWaiter: Sendable {
     var route: ReplyRoute
     var nodeID: String
     var max: Int
-    var deadline: Double
+    var deadline: MonotonicInstant
 }
 
 /// The nodes' parked pulls (one per node), found by the methods they serve: a submission looks
@@ -99,7 +101,7 @@ struct NodeWaiterSet: Sendable {
     }
 
     /// Removes and returns the pulls whose deadline has come.
-    mutating func takeExpired(now: Double) -> [NodeWaiter] {
+    mutating func takeExpired(now: MonotonicInstant) -> [NodeWaiter] {
         var expired: [NodeWaiter] = []
         while let f = deadlines.first, f.at <= now {
             deadlines.popFirst()
@@ -111,5 +113,5 @@ struct NodeWaiterSet: Sendable {
     }
 
     /// The earliest deadline of a parked pull.
-    var nextDeadline: Double? { deadlines.first?.at }
+    var nextDeadline: MonotonicInstant? { deadlines.first?.at }
 }

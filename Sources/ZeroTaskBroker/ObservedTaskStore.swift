@@ -17,14 +17,14 @@ final class ObservedTaskStore: TaskStore {
     func close() { base.close() }
 
     func write(_ changes: StoreChanges) throws(StoreError) {
-        let start = monotonicSeconds()
+        let start = MonotonicInstant.now()
         do {
             try base.write(changes)
         } catch {
             monitor.storeWrote(failure: "\(error)")
             throw error
         }
-        monitor.observer?.storeCommitted(seconds: monotonicSeconds() - start)
+        monitor.observer?.storeCommitted(seconds: MonotonicInstant.now() - start)
         monitor.storeWrote(failure: nil)
     }
 }

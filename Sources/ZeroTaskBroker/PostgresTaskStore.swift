@@ -91,7 +91,8 @@ public final class PostgresTaskStore: TaskStore {
             id: id, clientID: row[1] ?? "", method: row[2] ?? "", params: try json(3) ?? .array([]), priority: int(4),
             sequence: UInt64(bitPattern: int(5)), timeout: double(6), maxRetries: Int(int(7)), resultTTL: double(8),
             attempts: Int(int(9)), status: status, nodeID: row[11], result: try json(12), error: error,
-            created: double(14) ?? 0, started: double(15), finished: double(16), notBefore: double(17), retry: retry,
+            created: WallInstant(seconds: double(14) ?? 0), started: double(15).map(WallInstant.init(seconds:)),
+            finished: double(16).map(WallInstant.init(seconds:)), notBefore: double(17).map(WallInstant.init(seconds:)), retry: retry,
             history: history ?? [])
         if let tags = try json(20) {
             guard let list = tags.arrayValue?.compactMap(\.stringValue), list.count == tags.arrayValue?.count else {
@@ -192,16 +193,16 @@ public final class PostgresTaskStore: TaskStore {
         var o: JSONObject = [
             "id": .string(t.id), "client_id": .string(t.clientID), "method": .string(t.method), "params": .string(t.params.jsonString),
             "priority": .int(t.priority), "sequence": .int(Int64(bitPattern: t.sequence)), "max_retries": .int(Int64(t.maxRetries)),
-            "attempts": .int(Int64(t.attempts)), "status": .int(t.status.rawValue), "created": .double(t.created),
+            "attempts": .int(Int64(t.attempts)), "status": .int(t.status.rawValue), "created": .double(t.created.seconds),
         ]
         if let v = t.timeout { o["timeout"] = .double(v) }
         if let v = t.resultTTL { o["result_ttl"] = .double(v) }
         if let v = t.nodeID { o["node_id"] = .string(v) }
         if let v = t.result { o["result"] = .string(v.jsonString) }
         if let v = t.error { o["error"] = .string(v.json.jsonString) }
-        if let v = t.started { o["started"] = .double(v) }
-        if let v = t.finished { o["finished"] = .double(v) }
-        if let v = t.notBefore { o["start_at"] = .double(v) }
+        if let v = t.started { o["started"] = .double(v.seconds) }
+        if let v = t.finished { o["finished"] = .double(v.seconds) }
+        if let v = t.notBefore { o["start_at"] = .double(v.seconds) }
         if let v = t.retry { o["retry"] = .string(v.json.jsonString) }
         if !t.history.isEmpty { o["history"] = .string(JSONValue.array(t.history.map(\.json)).jsonString) }
         if !t.spec.tags.isEmpty { o["tags"] = .string(JSONValue.array(t.spec.tags.map { .string($0) }).jsonString) }

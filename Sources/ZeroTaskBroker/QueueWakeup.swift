@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// When a broker on a shared PostgreSQL queue should look for work: at once when another
 /// broker's commit notifies (`LISTEN` on a connection of its own, whose socket the broker's
 /// `zmq_poll` loop polls as a plain fd), and in any case at least every `pollInterval`.
@@ -11,7 +13,7 @@ public final class QueueWakeup {
 
     public let pollInterval: Double
     private let connection: PostgresConnection?
-    private var lastLook = -Double.infinity
+    private var lastLook = MonotonicInstant.distantPast
 
     /// - Parameter listening: false behind a transaction-mode pooler (poll only).
     public init(url: String, password: String? = nil, listening: Bool = true,
@@ -51,7 +53,7 @@ public final class QueueWakeup {
 
     /// - Parameter ownPID: the server process of this broker's own commits: what they notify is
     ///   not news to it.
-    public func look(now: Double, ownPID: Int32 = 0) throws(StoreError) -> Look {
+    public func look(now: MonotonicInstant, ownPID: Int32 = 0) throws(StoreError) -> Look {
         var look = Look()
         if let c = connection {
             if !c.isHealthy {
@@ -80,7 +82,7 @@ public final class QueueWakeup {
     }
 
     /// Milliseconds until the poll timer is due, for the loop's poll timeout.
-    public func timeoutMilliseconds(now: Double) -> Int {
+    public func timeoutMilliseconds(now: MonotonicInstant) -> Int {
         max(0, Int(((lastLook + pollInterval) - now) * 1000))
     }
 

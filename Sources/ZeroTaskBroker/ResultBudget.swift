@@ -11,7 +11,7 @@ struct ResultBudget: Sendable {
     struct Entry: Sendable {
         var taskID: String
         /// The completion it stands for (monotonic), to tell it from a later task with the same id.
-        var completedAt: Double
+        var completedAt: MonotonicInstant
     }
 
     /// Bytes counted for a kept task besides its result (see `BrokerState.resultBytes`).
@@ -30,9 +30,9 @@ struct ResultBudget: Sendable {
     private(set) var evicted = 0
     /// `evicted` when the operator was last told, and when (monotonic).
     var reportedEvictions = 0
-    var lastReport = -Double.infinity
+    var lastReport = MonotonicInstant.distantPast
 
-    mutating func added(_ taskID: String, completedAt: Double, bytes b: Int, failed f: Bool) {
+    mutating func added(_ taskID: String, completedAt: MonotonicInstant, bytes b: Int, failed f: Bool) {
         order.append(Entry(taskID: taskID, completedAt: completedAt))
         count += 1
         bytes += b

@@ -6,7 +6,7 @@ struct ResultWaiter: Sendable {
     var clientID: String
     /// Distinct ids, in the order the client gave them (the caller removes repeats).
     var taskIDs: [String]
-    var deadline: Double
+    var deadline: MonotonicInstant
     /// `client_call`: answered with the one task's entry, not a list.
     var single = false
     /// How the waiting client names tasks, and whether it waits on others' (an admin).
@@ -78,7 +78,7 @@ struct ResultWaiterSet: Sendable {
     }
 
     /// Removes and returns the waiters whose deadline has come, earliest first.
-    mutating func takeExpired(now: Double) -> [ResultWaiter] {
+    mutating func takeExpired(now: MonotonicInstant) -> [ResultWaiter] {
         var expired: [ResultWaiter] = []
         while let f = deadlines.first, f.at <= now {
             deadlines.popFirst()
@@ -88,7 +88,7 @@ struct ResultWaiterSet: Sendable {
     }
 
     /// The earliest deadline of a waiting poll.
-    var nextDeadline: Double? { deadlines.first?.at }
+    var nextDeadline: MonotonicInstant? { deadlines.first?.at }
 
     private mutating func remove(_ serial: Int) -> ResultWaiter? {
         guard let w = waiters.removeValue(forKey: serial) else { return nil }

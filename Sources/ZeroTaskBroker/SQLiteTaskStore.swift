@@ -200,8 +200,9 @@ public final class SQLiteTaskStore: TaskStore {
                 id: id, clientID: tasks.text(1) ?? "", method: tasks.text(2) ?? "", params: try json(3) ?? .array([]),
                 priority: tasks.int64(4), sequence: UInt64(bitPattern: tasks.int64(5)), timeout: tasks.double(6),
                 maxRetries: Int(tasks.int64(7)), resultTTL: tasks.double(16), attempts: Int(tasks.int64(8)), status: status,
-                nodeID: tasks.text(10), result: try json(11), error: error, created: tasks.double(13) ?? 0,
-                started: tasks.double(14), finished: tasks.double(15), notBefore: tasks.double(17), retry: retry,
+                nodeID: tasks.text(10), result: try json(11), error: error, created: WallInstant(seconds: tasks.double(13) ?? 0),
+                started: tasks.double(14).map(WallInstant.init(seconds:)), finished: tasks.double(15).map(WallInstant.init(seconds:)),
+                notBefore: tasks.double(17).map(WallInstant.init(seconds:)), retry: retry,
                 history: history ?? []))
             contents.tasks[contents.tasks.count - 1].spec.tags = tagList
             if let e = try json(21) {
@@ -245,11 +246,11 @@ public final class SQLiteTaskStore: TaskStore {
                 s.bind(11, t.nodeID)
                 s.bind(12, t.result?.jsonBytes)
                 s.bind(13, t.error?.json.jsonBytes)
-                s.bind(14, t.created)
-                s.bind(15, t.started)
-                s.bind(16, t.finished)
+                s.bind(14, t.created.seconds)
+                s.bind(15, t.started?.seconds)
+                s.bind(16, t.finished?.seconds)
                 s.bind(17, t.resultTTL)
-                s.bind(18, t.notBefore)
+                s.bind(18, t.notBefore?.seconds)
                 s.bind(19, t.retry?.json.jsonBytes)
                 s.bind(20, t.history.column)
                 s.bind(21, t.spec.tags.isEmpty ? nil : JSONValue.array(t.spec.tags.map { .string($0) }).jsonBytes)

@@ -35,7 +35,7 @@ final class SharedQueueLink {
     private let lease: BrokerLease
     private let wakeup: QueueWakeup
     private let logger: Logger
-    private var lastRenew = -Double.infinity, lastRescue = -Double.infinity
+    private var lastRenew = MonotonicInstant.distantPast, lastRescue = MonotonicInstant.distantPast
     private var failures = 0
 
     /// The store's commits, whose own notifications this broker skips.
@@ -57,7 +57,7 @@ final class SharedQueueLink {
     var fileDescriptor: Int32? { wakeup.fileDescriptor }
 
     /// One turn: notifications, the lease when due, rescues at most every second.
-    func turn(_ state: inout BrokerState, now: Double) {
+    func turn(_ state: inout BrokerState, now: MonotonicInstant) {
         do throws(StoreError) {
             let look = try wakeup.look(now: now, ownPID: store?.committerPID ?? 0)
             if look.notifications > 0 {

@@ -117,10 +117,10 @@ final class StoreWriter: @unchecked Sendable {
         var failures = 0
         while true {
             do throws(StoreError) {
-                let started = monotonicSeconds()
+                let started = MonotonicInstant.now()
                 let back = try store.exchange(changes)
                 if logger.logLevel <= .debug {
-                    logger.debug("store commit: \(changes.tasks.count) tasks, \(changes.deletedTasks.count) deleted, \(changes.clients.count) clients, watch \(changes.shared.watch.count), claim \(changes.shared.claim?.limit ?? 0), \(back.claimed.count) claimed in \(Int((monotonicSeconds() - started) * 1e6)) µs")
+                    logger.debug("store commit: \(changes.tasks.count) tasks, \(changes.deletedTasks.count) deleted, \(changes.clients.count) clients, watch \(changes.shared.watch.count), claim \(changes.shared.claim?.limit ?? 0), \(back.claimed.count) claimed in \(Int((MonotonicInstant.now() - started) * 1e6)) µs")
                 }
                 if !back.isEmpty { feedback.withLock { $0.append(back) } }
                 if failures > 0 { logger.notice("store \(store.description) written again after \(failures) failures") }

@@ -29,7 +29,7 @@ public struct TaskEvent: Sendable, Equatable {
 
     public var kind: Kind
     /// Wall-clock time, seconds since 1970.
-    public var at: Double
+    public var at: WallInstant
     /// The attempt it belongs to (the task's `attempts` then, from 1).
     public var attempt: Int
     public var nodeID: String?
@@ -37,7 +37,7 @@ public struct TaskEvent: Sendable, Equatable {
     public var detail: String?
     public var progress: JSONObject?
 
-    public init(_ kind: Kind, at: Double, attempt: Int, nodeID: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
+    public init(_ kind: Kind, at: WallInstant, attempt: Int, nodeID: String? = nil, detail: String? = nil, progress: JSONObject? = nil) {
         self.kind = kind
         self.at = at
         self.attempt = attempt
@@ -56,7 +56,7 @@ public struct TaskEvent: Sendable, Equatable {
     /// an entry of `admin_task`'s timeline.
     public var json: JSONValue {
         var o = JSONObject()
-        o.append("at", .double(at))
+        o.append("at", .double(at.seconds))
         o.append("event", .string(kind.rawValue))
         o.append("attempt", .int(Int64(attempt)))
         if let nodeID { o.append("node_id", .string(nodeID)) }
@@ -69,7 +69,7 @@ public struct TaskEvent: Sendable, Equatable {
         guard let name = json["event"]?.stringValue, let kind = Kind(rawValue: name), let at = json["at"]?.doubleValue,
             let attempt = json["attempt"]?.int64Value
         else { return nil }
-        self.init(kind, at: at, attempt: Int(attempt), nodeID: json["node_id"]?.stringValue, detail: json["detail"]?.stringValue,
+        self.init(kind, at: WallInstant(seconds: at), attempt: Int(attempt), nodeID: json["node_id"]?.stringValue, detail: json["detail"]?.stringValue,
             progress: json["progress"]?.objectValue)
     }
 }
@@ -93,7 +93,7 @@ extension [TaskEvent] {
 
     /// Whether a progress report now (wall `at`) for `attempt` is a new sample: a second or more
     /// after the attempt's latest sample, or after its start (`since`) when it has none.
-    func wantsProgress(at: Double, attempt: Int, since start: Double?) -> Bool {
+    func wantsProgress(at: WallInstant, attempt: Int, since start: WallInstant?) -> Bool {
         let last = last(where: { $0.kind == .progress && $0.attempt == attempt })?.at ?? start
         guard let last else { return true }
         return at - last >= TaskEvent.progressInterval

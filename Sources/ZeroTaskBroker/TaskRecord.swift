@@ -35,11 +35,11 @@ struct TaskRecord: Sendable {
         /// What `result` or `error` takes, for `max_result_bytes`.
         var resultBytes = 0
         /// Wall-clock times (seconds since 1970), for inspection.
-        let created: Double
-        var started: Double?
-        var finished: Double?
+        let created: WallInstant
+        var started: WallInstant?
+        var finished: WallInstant?
         /// Monotonic time of completion, for result expiry.
-        var completedAt: Double?
+        var completedAt: MonotonicInstant?
         /// The runs that failed with an application error and were retried (and the last one,
         /// once retries were exhausted), oldest first.
         var history: [FailedAttempt] = []
@@ -48,7 +48,7 @@ struct TaskRecord: Sendable {
         var events: [TaskEvent] = []
         /// Monotonic time at which a delayed task leaves the broker's delayed heap for its
         /// method's queue; nil while it is not held back (in a queue, or not queued at all).
-        var waitingUntil: Double?
+        var waitingUntil: MonotonicInstant?
         /// A workflow record's workflow, kept decoded: when set, it is the record's params (they
         /// are encoded from it when read), so a child's completion neither decodes nor encodes
         /// the whole workflow; the store's write encodes it once per commit. Behind a reference,
@@ -81,8 +81,8 @@ struct TaskRecord: Sendable {
     init(
         id: String, clientID: String, spec: TaskSpec, status: TaskStatus = .queued, sequence: UInt64, maxRetries: Int,
         attempts: Int = 0, nodeID: String? = nil, progress: JSONObject? = nil, result: JSONValue? = nil,
-        error: RPCError? = nil, created: Double, started: Double? = nil, finished: Double? = nil,
-        completedAt: Double? = nil, history: [FailedAttempt] = []
+        error: RPCError? = nil, created: WallInstant, started: WallInstant? = nil, finished: WallInstant? = nil,
+        completedAt: MonotonicInstant? = nil, history: [FailedAttempt] = []
     ) {
         box = Box(Fields(
             id: id, clientID: clientID, spec: spec, paramsBytes: spec.params.approximateByteCount, status: status,
@@ -140,7 +140,7 @@ struct TaskRecord: Sendable {
     var maxRetries: Int { box.fields.maxRetries }
     var resultTTL: Double? { box.fields.spec.resultTTL }
     var tags: [String] { box.fields.spec.tags }
-    var created: Double { box.fields.created }
+    var created: WallInstant { box.fields.created }
     var status: TaskStatus {
         get { box.fields.status }
         set { writable.status = newValue }
@@ -169,19 +169,19 @@ struct TaskRecord: Sendable {
         get { box.fields.error }
         set { writable.error = newValue }
     }
-    var started: Double? {
+    var started: WallInstant? {
         get { box.fields.started }
         set { writable.started = newValue }
     }
-    var finished: Double? {
+    var finished: WallInstant? {
         get { box.fields.finished }
         set { writable.finished = newValue }
     }
-    var completedAt: Double? {
+    var completedAt: MonotonicInstant? {
         get { box.fields.completedAt }
         set { writable.completedAt = newValue }
     }
-    var notBefore: Double? {
+    var notBefore: WallInstant? {
         get { box.fields.spec.notBefore }
         set { writable.spec.notBefore = newValue }
     }
@@ -193,7 +193,7 @@ struct TaskRecord: Sendable {
         get { box.fields.events }
         set { writable.events = newValue }
     }
-    var waitingUntil: Double? {
+    var waitingUntil: MonotonicInstant? {
         get { box.fields.waitingUntil }
         set { writable.waitingUntil = newValue }
     }
@@ -241,12 +241,12 @@ struct TaskRecord: Sendable {
         o.append("attempts", .int(Int64(attempts)))
         o.append("node_id", nodeID.map { .string($0) } ?? .null)
         if let progress { o.append("progress", .object(progress)) }
-        o.append("created", .double(created))
-        if let started { o.append("started", .double(started)) }
-        if let finished { o.append("finished", .double(finished)) }
+        o.append("created", .double(created.seconds))
+        if let started { o.append("started", .double(started.seconds)) }
+        if let finished { o.append("finished", .double(finished.seconds)) }
         if let timeout { o.append("timeout", .double(timeout)) }
         if let resultTTL { o.append("result_ttl", .double(resultTTL)) }
-        if let notBefore = spec.notBefore { o.append("not_before", .double(notBefore)) }
+        if let notBefore = spec.notBefore { o.append("not_before", .double(notBefore.seconds)) }
         // Held back until not_before (a delay, or a retry's back-off): queued, but in no queue yet.
         if waitingUntil != nil { o.append("delayed", true) }
         if let retry = spec.retry { o.append("retry", retry.json) }

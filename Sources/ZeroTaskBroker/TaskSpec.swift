@@ -21,7 +21,7 @@ public struct TaskSpec: Sendable, Equatable {
     /// Wall-clock time (seconds since 1970) before which the task does not start; nil: at once.
     /// A `delay` on submission becomes this; a retry after an application error sets it to the
     /// end of the back-off.
-    public var notBefore: Double?
+    public var notBefore: WallInstant?
     /// The task's own retry policy for application errors; nil: the method's (its manifest's).
     public var retry: RetryPolicy?
     /// Tags a node must all have to be given the task (`node --tags`), sorted, without repeats;
@@ -29,7 +29,7 @@ public struct TaskSpec: Sendable, Equatable {
     public var tags: [String]
 
     public init(method: String, params: JSONValue, priority: Int64 = 0, timeout: Double? = nil, resultTTL: Double? = nil,
-        notBefore: Double? = nil, retry: RetryPolicy? = nil, tags: [String] = [])
+        notBefore: WallInstant? = nil, retry: RetryPolicy? = nil, tags: [String] = [])
     {
         self.method = method
         self.params = params

@@ -100,9 +100,9 @@ public struct StoredTask: Sendable, Equatable {
     public var result: JSONValue?
     public var error: RPCError?
     /// Wall-clock times, seconds since 1970.
-    public var created: Double
-    public var started: Double?
-    public var finished: Double?
+    public var created: WallInstant
+    public var started: WallInstant?
+    public var finished: WallInstant?
     /// The failed runs that were retried (and the last one once retries ran out), oldest first.
     public var history: [FailedAttempt]
     /// What the fields do not keep (`TaskEvent`), for its recorded timeline.
@@ -114,7 +114,7 @@ public struct StoredTask: Sendable, Equatable {
     public init(
         id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,
         status: TaskStatus = .queued, nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil,
-        created: Double, started: Double? = nil, finished: Double? = nil, history: [FailedAttempt] = [], events: [TaskEvent] = []
+        created: WallInstant, started: WallInstant? = nil, finished: WallInstant? = nil, history: [FailedAttempt] = [], events: [TaskEvent] = []
     ) {
         self.id = id
         self.clientID = clientID
@@ -137,8 +137,8 @@ public struct StoredTask: Sendable, Equatable {
     public init(
         id: String, clientID: String, method: String, params: JSONValue, priority: Int64 = 0, sequence: UInt64,
         timeout: Double? = nil, maxRetries: Int = 3, resultTTL: Double? = nil, attempts: Int = 0, status: TaskStatus = .queued,
-        nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: Double,
-        started: Double? = nil, finished: Double? = nil, notBefore: Double? = nil, retry: RetryPolicy? = nil,
+        nodeID: String? = nil, result: JSONValue? = nil, error: RPCError? = nil, created: WallInstant,
+        started: WallInstant? = nil, finished: WallInstant? = nil, notBefore: WallInstant? = nil, retry: RetryPolicy? = nil,
         history: [FailedAttempt] = [], events: [TaskEvent] = []
     ) {
         self.init(
@@ -155,7 +155,7 @@ public struct StoredTask: Sendable, Equatable {
     public var priority: Int64 { get { spec.priority } set { spec.priority = newValue } }
     public var timeout: Double? { get { spec.timeout } set { spec.timeout = newValue } }
     public var resultTTL: Double? { get { spec.resultTTL } set { spec.resultTTL = newValue } }
-    public var notBefore: Double? { get { spec.notBefore } set { spec.notBefore = newValue } }
+    public var notBefore: WallInstant? { get { spec.notBefore } set { spec.notBefore = newValue } }
     public var retry: RetryPolicy? { get { spec.retry } set { spec.retry = newValue } }
 }
 

@@ -212,7 +212,7 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
             idle.add(monitor, .readable)
             sending.add(monitor, .readable)
         }
-        var nextSweep = 0.0
+        var nextSweep = MonotonicInstant(seconds: 0)
         while !stopping {
             // Deadlines are checked every 50 ms: precise enough, and O(1) per message.
             let timeout = !commands.isEmpty ? 0 : pending.isEmpty ? 1000 : 50
@@ -237,7 +237,7 @@ final class ClientIOLoop: TaskExecutor, @unchecked Sendable {
             } catch {
                 // A socket error other than would-block is not expected; keep the loop alive.
             }
-            let now = monotonicSeconds()
+            let now = MonotonicInstant.now()
             if now >= nextSweep {
                 nextSweep = now + 0.05
                 for r in pending.expire(now: now) { r.completion(.noAnswer) }

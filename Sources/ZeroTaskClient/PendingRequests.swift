@@ -17,7 +17,7 @@ struct OutgoingRequest: Sendable {
     let id: Int64
     let body: [UInt8]
     /// Monotonic seconds.
-    let deadline: Double
+    let deadline: MonotonicInstant
     /// May travel in a JSON-RPC batch with others; long polls may not (a broker answers a
     /// batch at once, so a poll inside one would not wait).
     var batchable = true
@@ -88,7 +88,7 @@ struct PendingRequests {
     }
 
     /// Removes and returns every request whose deadline has passed.
-    mutating func expire(now: Double) -> [OutgoingRequest] {
+    mutating func expire(now: MonotonicInstant) -> [OutgoingRequest] {
         var out: [OutgoingRequest] = []
         for (id, r) in inFlight where r.deadline <= now {
             inFlight[id] = nil

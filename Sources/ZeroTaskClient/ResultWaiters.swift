@@ -12,7 +12,7 @@ final class ResultWaiters: Sendable {
 
     private struct Waiter: Sendable {
         let token: UInt64
-        let deadline: Double?
+        let deadline: MonotonicInstant?
         /// The timeout the caller asked for, for the error it gets.
         let seconds: Double?
         let continuation: CheckedContinuation<Outcome, Error>
@@ -45,7 +45,7 @@ final class ResultWaiters: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let deadline = timeout.map { monotonicSeconds() + $0 }
+                let deadline = timeout.map { MonotonicInstant.now() + $0 }
                 let (startPoll, refused) = state.withLock { s -> (Bool, Bool) in
                     if s.closed { return (false, true) }
                     s.waiters[taskID, default: []].append(
@@ -100,7 +100,7 @@ final class ResultWaiters: Sendable {
 
     /// Times out overdue waiters; returns whether any waiter with a deadline is left.
     private func sweep() -> Bool {
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
         var overdue: [(String, Waiter)] = []
         let more = state.withLock { s -> Bool in
             var left = false
@@ -148,7 +148,7 @@ final class ResultWaiters: Sendable {
     /// Polls until no uncovered id is left for this round's gatherer.
     private func pollRounds(_ client: ZeroTaskClient) async {
         while true {
-            let now = monotonicSeconds()
+            let now = MonotonicInstant.now()
             let (ids, more, wait) = state.withLock { s -> ([String], Bool, Double) in
                 let (ids, more) = s.coverage.beginPoll(limit: Self.idsPerPoll)
                 var wait = 0.0

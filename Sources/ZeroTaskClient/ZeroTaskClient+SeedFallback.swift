@@ -8,15 +8,15 @@ extension ZeroTaskClient {
     /// polling until one is or `wait` seconds pass. The polls start fast and back off, so a
     /// short task is seen soon and a long one costs a few requests a second.
     func seedWaitResults(_ ids: [String], wait: Double) async throws -> JSONValue {
-        let deadline = monotonicSeconds() + wait
+        let deadline = MonotonicInstant.now() + wait
         var pause = 0.005
         while true {
             var done: [JSONValue] = []
             for id in ids {
                 if let entry = try await seedEntry(id) { done.append(entry) }
             }
-            if !done.isEmpty || monotonicSeconds() >= deadline { return .array(done) }
-            try await Task.sleep(for: .seconds(min(pause, max(0, deadline - monotonicSeconds()))))
+            if !done.isEmpty || MonotonicInstant.now() >= deadline { return .array(done) }
+            try await Task.sleep(for: .seconds(min(pause, max(0, deadline - MonotonicInstant.now()))))
             pause = min(pause * 2, 0.25)
         }
     }

@@ -21,7 +21,7 @@ extension ZeroTaskClient {
         let options = resendable(options)
         // Submit and wait in one request (`client_call`): the broker answers when the task
         // completes. A long task outlives that first wait and is then waited for as usual.
-        let start = monotonicSeconds()
+        let start = MonotonicInstant.now()
         let firstWait = min(timeout?.seconds ?? Self.callWait, Self.callWait)
         var o = JSONObject()
         o.append("client_id", .string(clientID))
@@ -46,7 +46,7 @@ extension ZeroTaskClient {
         }
         let id = task.id
         do {
-            let left = timeout.map { Duration.seconds(max(0, $0.seconds - (monotonicSeconds() - start))) }
+            let left = timeout.map { Duration.seconds(max(0, $0.seconds - (MonotonicInstant.now() - start))) }
             if let left, left <= .zero { throw ZeroTaskClientError.timedOut(taskID: id, seconds: timeout!.seconds) }
             return try await task.wait(timeout: left)
         } catch let error as ZeroTaskClientError {

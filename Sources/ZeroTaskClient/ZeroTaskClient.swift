@@ -81,7 +81,7 @@ public final class ZeroTaskClient: Sendable {
         var names: Set<String> = []
         /// A seed node (serving any method) was connected, or dropped for silence only.
         var anyServed = false
-        var fetchedAt = -Double.infinity
+        var fetchedAt = MonotonicInstant.distantPast
     }
 
     /// Connects to a broker (`client_connect`).
@@ -283,7 +283,7 @@ public final class ZeroTaskClient: Sendable {
     /// Whether `method` was seen served within the last 2 s (by a node advertising it, or by a
     /// seed node, which serves any).
     func servedRecently(_ method: String) -> Bool {
-        methodCache.withLock { c in monotonicSeconds() - c.fetchedAt < 2 && (c.anyServed || c.names.contains(method)) }
+        methodCache.withLock { c in MonotonicInstant.now() - c.fetchedAt < 2 && (c.anyServed || c.names.contains(method)) }
     }
 
     func rememberServed(_ methods: [MethodInfo]) {
@@ -292,7 +292,7 @@ public final class ZeroTaskClient: Sendable {
         methodCache.withLock { c in
             c.names = names
             c.anyServed = any
-            c.fetchedAt = monotonicSeconds()
+            c.fetchedAt = MonotonicInstant.now()
         }
     }
 
@@ -305,7 +305,7 @@ public final class ZeroTaskClient: Sendable {
     {
         let id = connection.nextID()
         let body = Request(method: method.wireName, params: params, id: .int(id)).json.jsonBytes
-        let deadline = monotonicSeconds() + timeout
+        let deadline = MonotonicInstant.now() + timeout
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 var request = OutgoingRequest(id: id, body: body, deadline: deadline) { continuation.resume(returning: $0) }

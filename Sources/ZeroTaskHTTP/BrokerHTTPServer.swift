@@ -41,7 +41,7 @@ public final class BrokerHTTPServer: Sendable {
                 body: Data(metrics.render(monitor.snapshot)))
         }
         server.route("GET /health") { [monitor] _ in
-            switch monitor.health(now: monotonicSeconds()) {
+            switch monitor.health(now: MonotonicInstant.now()) {
             case .healthy:
                 HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain"], body: Data("ok\n".utf8))
             case .unhealthy(let why):

@@ -43,14 +43,14 @@ public final class RecentActivity: Sendable {
     }
 
     private let book = Mutex(Book())
-    private let clock: @Sendable () -> Double
+    private let clock: @Sendable () -> MonotonicInstant
 
-    public init(clock: @escaping @Sendable () -> Double = monotonicSeconds) { self.clock = clock }
+    public init(clock: @escaping @Sendable () -> MonotonicInstant = MonotonicInstant.now) { self.clock = clock }
 
     /// One method's share of a loop turn (`BrokerMetrics.record`): one lock for all of it.
     func record(method: String, succeeded: Int, failed: Int, runs: [Double], queueWaits: [Double]) {
         guard succeeded + failed > 0 || !runs.isEmpty || !queueWaits.isEmpty else { return }
-        let now = clock()
+        let now = clock().seconds
         book.withLock {
             if succeeded + failed > 0 {
                 $0.count(at: now, succeeded: succeeded, failed: failed)
@@ -65,7 +65,7 @@ public final class RecentActivity: Sendable {
     /// done_by_method: {method: count}}`,
     /// oldest second first, the current one last.
     public func json() -> ZeroTaskProtocol.JSONValue {
-        let now = Int(clock())
+        let now = Int(clock().seconds)
         let (ok, bad, run, wait, done) = book.withLock { b -> ([JSONValue], [JSONValue], [Double], [Double], [String: Int]) in
             var ok: [JSONValue] = [], bad: [JSONValue] = []
             ok.reserveCapacity(Self.window)

@@ -23,7 +23,7 @@ extension NodeLoop {
     static let settleTime = 0.3
 
     /// Starts a new generation when the folder changed and settled (never while one is probed).
-    func checkPlugins(now: Double) {
+    func checkPlugins(now: MonotonicInstant) {
         guard machine.isRunning, pendingGeneration == nil else { return }
         let first = snapshot.taken == 0
         // Until the first copy is taken, look on every turn: the node serves nothing before it.
@@ -60,7 +60,7 @@ extension NodeLoop {
     }
 
     /// Collects the verdicts of finished probes; activates the generation once all are in.
-    func pollProbes(now: Double) {
+    func pollProbes(now: MonotonicInstant) {
         guard var g = pendingGeneration else { return }
         let running = g.probes.count
         g.probes.removeAll { probe in
@@ -89,7 +89,7 @@ extension NodeLoop {
     }
 
     /// Workers start on `g` from now on, without its quarantined plugins.
-    private func activate(_ g: PendingGeneration, now: Double) {
+    private func activate(_ g: PendingGeneration, now: MonotonicInstant) {
         pendingGeneration = nil
         var unavailable: [JSONValue] = []
         for name in g.outcomes.keys.sorted() {

@@ -41,7 +41,7 @@ final class NodeLoop: @unchecked Sendable {
     /// What loading each plugin file version alone gave (keyed by file versions): each version is
     /// probed once, not once per worker or generation.
     var probeVerdicts: [String: ProbeOutcome] = [:]
-    var lastReloadCheck = 0.0
+    var lastReloadCheck = MonotonicInstant(seconds: 0)
     /// What `pollOnce` waits on; nil when the set of workers changed.
     var pollCache: PollSet?
     /// What the kernel offers the sandbox, and the workers' cgroup folder (`NodeLoop+Sandbox`).
@@ -130,7 +130,7 @@ final class NodeLoop: @unchecked Sendable {
         }
     }
 
-    static func now() -> Double { monotonicSeconds() }
+    static func now() -> MonotonicInstant { MonotonicInstant.now() }
 
     func run() {
         let stale = PluginSnapshot.removeStale()
@@ -493,7 +493,7 @@ final class NodeLoop: @unchecked Sendable {
     }
 
     /// Says how much of a worker's output the budget kept out of the log, when it is time to.
-    func reportSuppressedOutput(_ h: WorkerHandle, now: Double, force: Bool = false) {
+    func reportSuppressedOutput(_ h: WorkerHandle, now: MonotonicInstant, force: Bool = false) {
         guard let n = h.output.takeSuppressed(now: now, force: force) else { return }
         logger.warning("worker \(h.id): suppressed \(n) bytes of plugin output (over \(OutputBudget.burst / 1024) KiB at once or \(Int(OutputBudget.rate) / 1024) KiB/s)",
                        metadata: ["worker": "\(h.id)"])

@@ -12,7 +12,7 @@ extension NodeStateMachine {
     var currentBroker: String { config.brokers[brokerIndex] }
 
     /// Moves to the next broker when the list holds another; the session starts again there.
-    func failOver(now: Double) {
+    func failOver(now: MonotonicInstant) {
         guard config.brokers.count > 1, !brokerIsBuiltIn else { return }
         let from = currentBroker
         brokerIndex = (brokerIndex + 1) % config.brokers.count
@@ -35,7 +35,7 @@ extension NodeStateMachine {
     /// The connection to the broker in use dropped (its process ended, or the network cut it):
     /// with another broker in the list the node fails over now, not at the next request's
     /// deadline. With one broker nothing changes: libzmq connects again by itself.
-    func brokerDisconnected(now: Double) -> [NodeAction] {
+    func brokerDisconnected(now: MonotonicInstant) -> [NodeAction] {
         if config.brokers.count > 1, !phase.isStopping {
             logger.warning("lost the connection to the broker at \(currentBroker)")
             failOver(now: now)

@@ -4,7 +4,7 @@ import ZeroTaskProtocol
 /// Scheduling: which worker runs what, how much to ask the broker for, what to hand back.
 extension NodeStateMachine {
     /// Keeps the pool full, hands waiting tasks to workers, asks for work when there is room.
-    func schedule(now: Double) {
+    func schedule(now: MonotonicInstant) {
         ensureWorkers(now: now)
         if case .running = phase, !waiting.isEmpty {
             var kept: [Assignment] = []
@@ -84,7 +84,7 @@ extension NodeStateMachine {
 
     /// Room for more tasks: idle workers, plus queue places behind fast tasks while tasks are short.
     /// (Computed on every loop turn: plain loops, no intermediate arrays.)
-    func freeSlots(now: Double) -> Int {
+    func freeSlots(now: MonotonicInstant) -> Int {
         let depth = pipelineSlots
         let pipelining = depth > 1
         var slots = 0
@@ -100,7 +100,7 @@ extension NodeStateMachine {
 
     /// A worker whose running task has taken longer than a fast one should: nothing more is
     /// queued behind it (what was is handed back by `releaseStaleWaiting`).
-    func headIsSlow(_ w: Worker, now: Double) -> Bool {
+    func headIsSlow(_ w: Worker, now: MonotonicInstant) -> Bool {
         guard let started = w.queue.first?.startedAt else { return false }
         return now - started >= Self.releaseAfter
     }
@@ -114,7 +114,7 @@ extension NodeStateMachine {
     /// The worker to run `a`, among the ready ones of its method's sandbox profile: an idle one,
     /// else (for a fast method) the shortest queue of fast tasks. The one place that picks a
     /// worker for a task.
-    func worker(for a: Assignment, now: Double) -> Worker? {
+    func worker(for a: Assignment, now: MonotonicInstant) -> Worker? {
         // How many tasks may queue behind a running one, by this method's own speed (1 for a
         // method not known to be fast: idle workers only).
         let depth = methodDurations[a.method].map { slots(forDuration: $0) } ?? 1
@@ -137,7 +137,7 @@ extension NodeStateMachine {
     /// Hands back tasks that wait too long here, so that another node can run them now: tasks
     /// prefetched while tasks were short and then stuck behind slow ones (in `waiting`, or queued
     /// on a worker behind a task that has run too long), and, once stopping, all that did not start.
-    func releaseStaleWaiting(now: Double) {
+    func releaseStaleWaiting(now: MonotonicInstant) {
         guard registered else { return }
         var release: [String] = []
         if phase.isStopping {
@@ -169,7 +169,7 @@ extension NodeStateMachine {
     }
 
     /// Puts `a` in `w`'s queue, and its message among those `schedule` writes to `w` at once.
-    func dispatch(_ a: Assignment, to w: Worker, now: Double) {
+    func dispatch(_ a: Assignment, to w: Worker, now: MonotonicInstant) {
         let timeout = config.deadline(client: a.timeout, manifest: methodTimeouts[a.method])
         w.queue.append(Worker.QueuedTask(assignment: a, timeoutSeconds: timeout, startedAt: w.queue.isEmpty ? now : nil))
         w.unsent.append(.task(id: a.id, method: a.method, params: a.params))

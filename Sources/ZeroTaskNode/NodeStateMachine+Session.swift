@@ -4,7 +4,7 @@ import ZeroTaskProtocol
 /// The broker session: requests matched to replies by id, registering and registering again,
 /// results carried back, a broker that falls silent.
 extension NodeStateMachine {
-    func send(_ method: BrokerMethod, _ params: Params, _ kind: RequestKind, now: Double, timeout: Double? = nil) {
+    func send(_ method: BrokerMethod, _ params: Params, _ kind: RequestKind, now: MonotonicInstant, timeout: Double? = nil) {
         let id = nextRequestID
         nextRequestID += 1
         pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout), sentAt: now)
@@ -17,7 +17,7 @@ extension NodeStateMachine {
     }
 
     /// One response from the broker, matched to its request by id.
-    func handleResponse(_ response: Response, now: Double) {
+    func handleResponse(_ response: Response, now: MonotonicInstant) {
         guard case .int(let id) = response.id else { return }
         if let p = pending.removeValue(forKey: id) {
             handle(response.outcome, for: p.kind, now: now)
@@ -28,7 +28,7 @@ extension NodeStateMachine {
     }
 
     /// The tasks a pull's answer assigns to this node join the waiting line.
-    func accept(_ list: JSONValue, now: Double) {
+    func accept(_ list: JSONValue, now: MonotonicInstant) {
         for item in list.arrayValue ?? [] {
             if var a = Assignment(item) {
                 a.receivedAt = now
@@ -39,7 +39,7 @@ extension NodeStateMachine {
         }
     }
 
-    private func handle(_ outcome: Result<JSONValue, RPCError>, for kind: RequestKind, now: Double) {
+    private func handle(_ outcome: Result<JSONValue, RPCError>, for kind: RequestKind, now: MonotonicInstant) {
         if brokerSilentSince != nil {
             logger.info("broker answering again")
             brokerSilentSince = nil
@@ -123,9 +123,9 @@ extension NodeStateMachine {
     /// Warns once when a request (a long poll for work aside, which may wait by design) has had
     /// no answer for two heartbeat intervals: the operator hears of a broker that is gone well
     /// before the request timeout gives up on it.
-    func warnIfBrokerSilent(now: Double) {
+    func warnIfBrokerSilent(now: MonotonicInstant) {
         guard !brokerIsBuiltIn, brokerSilentSince == nil, !pending.isEmpty else { return }
-        var oldest = Double.infinity
+        var oldest = MonotonicInstant.distantFuture
         for p in pending.values {
             if case .pull = p.kind { continue }
             oldest = min(oldest, p.sentAt)
@@ -136,7 +136,7 @@ extension NodeStateMachine {
     }
 
     /// A request got no answer in time: the broker is gone or restarted.
-    func requestLost(_ id: Int64, _ kind: RequestKind, now: Double) {
+    func requestLost(_ id: Int64, _ kind: RequestKind, now: MonotonicInstant) {
         if case .pull = kind { abandonPull(id) }
         if brokerSilentSince == nil {
             brokerSilentSince = now

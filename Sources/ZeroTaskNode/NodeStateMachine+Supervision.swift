@@ -5,7 +5,7 @@ import ZeroTaskProtocol
 /// Supervising workers: start, replace, time out, recycle, reload.
 extension NodeStateMachine {
     /// Asks for workers until the current generation has `config.workers` that are not exiting.
-    func ensureWorkers(now: Double) {
+    func ensureWorkers(now: MonotonicInstant) {
         guard case .running = phase, now >= nextSpawnAt, generation > 0 else { return }
         var current = workers.count { $0.generation == generation && !$0.isExiting }
         while current < config.workers {
@@ -14,7 +14,7 @@ extension NodeStateMachine {
         }
     }
 
-    func workerReady(_ w: Worker, methods served: [JSONValue], problems: [String], now: Double) {
+    func workerReady(_ w: Worker, methods served: [JSONValue], problems: [String], now: MonotonicInstant) {
         startupFailures = 0
         stats.workerStartSeconds.add(now - w.startedAt)
         if w.generation < generation || phase.isStopping {
@@ -36,7 +36,7 @@ extension NodeStateMachine {
         }
     }
 
-    func workerDone(_ w: Worker, _ id: String, _ outcome: Result<JSONValue, RPCError>, residentBytes: Int?, now: Double) {
+    func workerDone(_ w: Worker, _ id: String, _ outcome: Result<JSONValue, RPCError>, residentBytes: Int?, now: MonotonicInstant) {
         guard let t = w.task, id == t.assignment.id else { return }
         if case .failure(let e) = outcome, e == .taskCancelled(id), residentBytes == nil, !t.cancelled, !t.resent {
             // Skipped, yet never cancelled: the worker still held the cancel of an earlier copy
@@ -118,7 +118,7 @@ extension NodeStateMachine {
     }
 
     /// The worker's process ended: it exited, crashed or went over a sandbox limit.
-    func workerEnded(_ w: Worker, _ how: ProcessExit, oomKills: Int, now: Double) {
+    func workerEnded(_ w: Worker, _ how: ProcessExit, oomKills: Int, now: MonotonicInstant) {
         requeueBehindHead(w)
         if let t = w.task {
             var data: JSONObject = ["worker": .int(Int64(w.id))]
@@ -150,7 +150,7 @@ extension NodeStateMachine {
 
     /// Cancels a task this node holds: a waiting one is dropped; a queued one is skipped by its
     /// worker; a running one sees `ctx->cancelled`, and its worker is killed after the grace.
-    func cancelTask(_ taskID: String, now: Double, abandon: Bool = false) {
+    func cancelTask(_ taskID: String, now: MonotonicInstant, abandon: Bool = false) {
         waiting.removeAll { $0.id == taskID }
         guard let w = workers.first(where: { $0.queue.contains { $0.assignment.id == taskID } }),
             let i = w.queue.firstIndex(where: { $0.assignment.id == taskID }), !w.queue[i].cancelled

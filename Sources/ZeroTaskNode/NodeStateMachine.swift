@@ -7,7 +7,7 @@ import ZeroTaskProtocol
 /// supervision (spawning, deadlines, cancels, crashes, recycling, drain).
 ///
 /// The loop feeds it events — a broker reply, a notification, a worker's message or exit, a
-/// tick of the clock — each with the time `now` (monotonic seconds), and executes the
+/// tick of the clock — each with the time `now` (a `MonotonicInstant`), and executes the
 /// `NodeAction`s each event returns. Tests drive it with a clock they move and no processes.
 final class NodeStateMachine {
     let config: NodeConfig
@@ -18,14 +18,14 @@ final class NodeStateMachine {
     /// Whether a broker answers in the node's own process (no silence to warn about).
     let brokerIsBuiltIn: Bool
 
-    enum Phase { case running, draining(until: Double), disconnecting(until: Double), done }
+    enum Phase { case running, draining(until: MonotonicInstant), disconnecting(until: MonotonicInstant), done }
     private(set) var phase = Phase.running
 
     // Workers.
     var workers: [Worker] = []
     var nextWorkerID = 1
     var startupFailures = 0
-    var nextSpawnAt = 0.0
+    var nextSpawnAt = MonotonicInstant(seconds: 0)
     /// The plugin generation new workers load (0: none yet).
     private(set) var generation = 0
 
@@ -43,26 +43,26 @@ final class NodeStateMachine {
 
     // Broker session.
     enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
-    struct Pending { var kind: RequestKind; var deadline: Double; var sentAt: Double }
+    struct Pending { var kind: RequestKind; var deadline: MonotonicInstant; var sentAt: MonotonicInstant }
     var pending: [Int64: Pending] = [:]
     var nextRequestID: Int64 = 1
     var registered = false
     var registering = false
-    var nextRegisterAt = 0.0
+    var nextRegisterAt = MonotonicInstant(seconds: 0)
     var pullInFlight = false
     /// Pulls given up on (timed out, or parked at a broker we registered with again).
     var abandonedPulls = Set<Int64>()
     /// Tasks received and not yet given to a worker.
     var waiting: [Assignment] = []
     var doneBuffer: [JSONValue] = []
-    var lastHeartbeat = 0.0
-    var brokerSilentSince: Double?
+    var lastHeartbeat = MonotonicInstant(seconds: 0)
+    var brokerSilentSince: MonotonicInstant?
     /// Which of `config.brokers` the node talks to (`NodeStateMachine+Failover`).
     var brokerIndex = 0
     /// Tasks the node held when it failed over: they finish, and their outcomes go to the new
     /// broker, but they are not its to confirm (`node_check_tasks` would have them cancelled).
     var orphans: Set<String> = []
-    var lastStatus = 0.0
+    var lastStatus = MonotonicInstant(seconds: 0)
     var stats = NodeStats()
     /// How long each method's tasks take (a moving average, seconds), to decide what to queue
     /// behind a running task.
@@ -92,32 +92,32 @@ final class NodeStateMachine {
     // MARK: Events
 
     /// The clock moved: deadlines, timers, the broker session, scheduling.
-    func tick(now: Double) -> [NodeAction] {
+    func tick(now: MonotonicInstant) -> [NodeAction] {
         timers(now: now)
         schedule(now: now)
         return takeActions()
     }
 
     /// A reply from the broker (from one message or a batch of them).
-    func brokerReplied(_ response: Response, now: Double) -> [NodeAction] {
+    func brokerReplied(_ response: Response, now: MonotonicInstant) -> [NodeAction] {
         handleResponse(response, now: now)
         return takeActions()
     }
 
     /// The broker asks this node to cancel a task it holds (`task_cancel` notification).
-    func cancelRequested(_ taskID: String, now: Double) -> [NodeAction] {
+    func cancelRequested(_ taskID: String, now: MonotonicInstant) -> [NodeAction] {
         cancelTask(taskID, now: now)
         return takeActions()
     }
 
     /// The broker asks every node for its status (`broker_node_status` notification).
-    func statusRequested(now: Double) -> [NodeAction] {
+    func statusRequested(now: MonotonicInstant) -> [NodeAction] {
         if registered { send(.nodeStatus, .named(statusFields()), .status, now: now) }
         return takeActions()
     }
 
     /// A message from worker `id`.
-    func workerSent(_ message: WorkerMessage, worker id: Int, now: Double) -> [NodeAction] {
+    func workerSent(_ message: WorkerMessage, worker id: Int, now: MonotonicInstant) -> [NodeAction] {
         guard let w = worker(id) else { return [] }
         switch message {
         case .ready(_, let served, let problems): workerReady(w, methods: served, problems: problems, now: now)
@@ -138,7 +138,7 @@ final class NodeStateMachine {
     }
 
     /// The loop started (or could not start) the worker a `spawn` action asked for.
-    func workerSpawned(_ id: Int, ok: Bool, now: Double) -> [NodeAction] {
+    func workerSpawned(_ id: Int, ok: Bool, now: MonotonicInstant) -> [NodeAction] {
         if ok {
             stats.workerStarts += 1
         } else {
@@ -150,7 +150,7 @@ final class NodeStateMachine {
 
     /// Worker `id`'s process ended (its channel closed), how it did; `oomKills` is how many times
     /// the kernel's OOM killer ended a process in its memory cgroup (0 without one).
-    func workerExited(_ id: Int, _ how: ProcessExit, oomKills: Int, now: Double) -> [NodeAction] {
+    func workerExited(_ id: Int, _ how: ProcessExit, oomKills: Int, now: MonotonicInstant) -> [NodeAction] {
         guard let w = worker(id) else { return [] }
         workerEnded(w, how, oomKills: oomKills, now: now)
         return takeActions()
@@ -170,7 +170,7 @@ final class NodeStateMachine {
     /// Workers start on plugin generation `number` from now on; `unavailable` lists the methods
     /// of its quarantined plugins, `limits` the sandbox limits each of its methods declares.
     /// Workers of older generations finish what they hold and exit.
-    func generationActivated(_ number: Int, unavailable: [JSONValue], limits: [String: SandboxLimits], now: Double) -> [NodeAction] {
+    func generationActivated(_ number: Int, unavailable: [JSONValue], limits: [String: SandboxLimits], now: MonotonicInstant) -> [NodeAction] {
         generationUnavailable = unavailable
         takeProfiles(limits)
         let replacing = generation > 0
@@ -184,7 +184,7 @@ final class NodeStateMachine {
     }
 
     /// Graceful stop: no new tasks, tasks not started go back, running ones get the drain grace.
-    func drain(now: Double) -> [NodeAction] {
+    func drain(now: MonotonicInstant) -> [NodeAction] {
         if case .running = phase {
             logger.info("stopping: no new tasks, waiting up to \(Int(config.drainGrace)) s for \(busyCount) running")
             // Tasks not started yet go back to the broker at once (releaseStaleWaiting).
@@ -194,7 +194,7 @@ final class NodeStateMachine {
     }
 
     /// Stop now: running tasks are killed and go back to the broker with the disconnect.
-    func hardStop(now: Double) -> [NodeAction] {
+    func hardStop(now: MonotonicInstant) -> [NodeAction] {
         switch phase {
         case .running, .draining:
             logger.info("stopping now: \(busyCount) running tasks go back to the broker")
@@ -221,10 +221,10 @@ final class NodeStateMachine {
     func worker(_ id: Int) -> Worker? { workers.first { $0.id == id } }
 
     /// The earliest deadline or cancel-kill time of a running task, for the loop's poll timeout.
-    var nextTaskTimer: Double {
-        var next = Double.infinity
+    var nextTaskTimer: MonotonicInstant {
+        var next = MonotonicInstant.distantFuture
         for w in workers {
-            if let t = w.task { next = min(next, t.deadline, t.killAt ?? .infinity) }
+            if let t = w.task { next = min(next, t.deadline, t.killAt ?? .distantFuture) }
         }
         return next
     }
@@ -234,7 +234,7 @@ final class NodeStateMachine {
 
     // MARK: Timers
 
-    private func timers(now: Double) {
+    private func timers(now: MonotonicInstant) {
         for w in workers {
             guard let t = w.task else { continue }
             if now >= t.deadline {
@@ -288,7 +288,7 @@ final class NodeStateMachine {
         }
     }
 
-    private func beginDisconnect(now: Double) {
+    private func beginDisconnect(now: MonotonicInstant) {
         for w in workers where w.task != nil {
             // Past the grace: the task goes back to the queue with the disconnect.
             logger.warning("task \(w.task!.assignment.id) still running at the end of the drain grace: handing it back")
@@ -360,7 +360,7 @@ final class NodeStateMachine {
     }
 
     /// Adds a worker record for a `spawn` action (the loop reports whether the process started).
-    func addWorker(profile: SandboxProfile, now: Double) {
+    func addWorker(profile: SandboxProfile, now: MonotonicInstant) {
         let spec = WorkerSpec(id: nextWorkerID, generation: generation, profile: profile)
         nextWorkerID += 1
         workers.append(Worker(spec: spec, startedAt: now))

@@ -1,3 +1,5 @@
+import ZeroTaskProtocol
+
 /// How much of what one worker prints reaches the node's log: a burst, then a steady rate. The
 /// rest is counted and reported as one "suppressed N bytes" line, so a plugin printing in a loop
 /// cannot flood the log (or the disk under it) while its lines still say that it did.
@@ -10,13 +12,13 @@ struct OutputBudget {
     static let reportEvery = 1.0
 
     private var allowance = Double(burst)
-    private var refilledAt: Double?
+    private var refilledAt: MonotonicInstant?
     /// Bytes dropped since the last report.
     private(set) var suppressed = 0
-    private var reportedAt = 0.0
+    private var reportedAt = MonotonicInstant(seconds: 0)
 
     /// Whether a line of `bytes` may be logged now; if not, it is counted as suppressed.
-    mutating func admit(_ bytes: Int, now: Double) -> Bool {
+    mutating func admit(_ bytes: Int, now: MonotonicInstant) -> Bool {
         if let t = refilledAt { allowance = min(Double(Self.burst), allowance + (now - t) * Self.rate) }
         refilledAt = now
         guard allowance >= Double(bytes) else {
@@ -29,7 +31,7 @@ struct OutputBudget {
 
     /// The suppressed byte count to report now, if any: once a second while output is dropped,
     /// or at once when `force` (output is admitted again, the worker ended). Resets the count.
-    mutating func takeSuppressed(now: Double, force: Bool = false) -> Int? {
+    mutating func takeSuppressed(now: MonotonicInstant, force: Bool = false) -> Int? {
         guard suppressed > 0, force || now - reportedAt >= Self.reportEvery else { return nil }
         defer { suppressed = 0; reportedAt = now }
         return suppressed

@@ -25,12 +25,12 @@ final class PluginProbe {
 
     let library: String
     let process: WorkerProcess
-    let deadline: Double
+    let deadline: MonotonicInstant
     /// What the probe reported, once it has.
     private var verdict: ProbeOutcome?
     private var channelOpen = true
 
-    private init(library: String, process: WorkerProcess, deadline: Double) {
+    private init(library: String, process: WorkerProcess, deadline: MonotonicInstant) {
         self.library = library
         self.process = process
         self.deadline = deadline
@@ -39,7 +39,7 @@ final class PluginProbe {
     /// Starts probing `library` with the worker executable (`arguments` come before the probe's
     /// own; `sandbox`, the probe's `--sandbox`, after).
     static func start(library: String, executable: String, arguments: [String], pluginConfig: [String: JSONValue],
-                      sandbox: [String] = [], now: Double) throws(WorkerProcess.SpawnError) -> PluginProbe {
+                      sandbox: [String] = [], now: MonotonicInstant) throws(WorkerProcess.SpawnError) -> PluginProbe {
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         let config = JSONValue.object(JSONObject(pluginConfig.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
@@ -55,7 +55,7 @@ final class PluginProbe {
 
     /// The outcome once the probe has ended (nil while it still runs); a probe past its deadline
     /// is killed and fails as hung.
-    func poll(now: Double) -> ProbeOutcome? {
+    func poll(now: MonotonicInstant) -> ProbeOutcome? {
         drainOutput()
         while channelOpen {
             do {
@@ -115,7 +115,7 @@ final class PluginProbe {
         for library in libraries {
             do {
                 running.append(try start(library: library, executable: executable, arguments: arguments,
-                                         pluginConfig: pluginConfig, now: monotonicSeconds()))
+                                         pluginConfig: pluginConfig, now: MonotonicInstant.now()))
             } catch {
                 outcomes[library] = .failed(PluginProblem(file: library, cause: "cannot start a process to load it: \(error)"))
             }
@@ -123,7 +123,7 @@ final class PluginProbe {
         while !running.isEmpty {
             var fds = running.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             _ = Glibc.poll(&fds, nfds_t(fds.count), 50)
-            let now = monotonicSeconds()
+            let now = MonotonicInstant.now()
             running.removeAll { probe in
                 guard let outcome = probe.poll(now: now) else { return false }
                 outcomes[probe.library] = outcome

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ZeroTaskProtocol
 
 /// Watches the plugins folder and makes private copies of it for workers to load.
 ///
@@ -45,14 +46,12 @@ struct PluginSnapshot {
     func settledChange(settle: Double) -> Bool {
         let now = Self.scan(source)
         guard now != lastSeen else { return false }
-        var wall = timespec()
-        clock_gettime(CLOCK_REALTIME, &wall)
-        let cutoff = Double(wall.tv_sec) + Double(wall.tv_nsec) / 1e9 - settle
+        let cutoff = WallInstant.now() - settle
         for name in now.keys {
             var st = stat()
             guard stat(source + "/" + name, &st) == 0 else { return false }
-            let changed = max(Double(st.st_ctim.tv_sec) + Double(st.st_ctim.tv_nsec) / 1e9,
-                              Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+            let changed = WallInstant(seconds: max(Double(st.st_ctim.tv_sec) + Double(st.st_ctim.tv_nsec) / 1e9,
+                                                   Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9))
             if changed > cutoff { return false }
         }
         return true

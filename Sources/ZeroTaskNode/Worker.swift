@@ -3,8 +3,8 @@ import ZeroTaskProtocol
 /// A task handed to this node by the broker.
 struct Assignment: Sendable {
     var id: String
-    /// When the node received it (monotonic seconds), to hand back what waits too long.
-    var receivedAt = 0.0
+    /// When the node received it, to hand back what waits too long.
+    var receivedAt = MonotonicInstant(seconds: 0)
     var method: String
     var params: JSONValue
     /// The client's timeout, when it gave one.
@@ -52,13 +52,13 @@ final class Worker {
         var assignment: Assignment
         var timeoutSeconds: Double
         /// When the worker started it (it reached the head of the queue).
-        var startedAt: Double?
-        var deadline: Double { (startedAt ?? .infinity) + timeoutSeconds }
+        var startedAt: MonotonicInstant?
+        var deadline: MonotonicInstant { (startedAt ?? .distantFuture) + timeoutSeconds }
         /// The broker heard it is RUNNING (only said for tasks that last).
         var announced = false
         /// Cancelled: the worker skips it, or is killed at `killAt` if it runs on.
         var cancelled = false
-        var killAt: Double?
+        var killAt: MonotonicInstant?
         /// The broker says this node no longer holds it (it runs elsewhere): stop it and report
         /// nothing, since whatever this node says about it is not the task's outcome.
         var abandoned = false
@@ -77,9 +77,9 @@ final class Worker {
     var unsent: [WorkerMessage] = []
     var tasksRun = 0
     var residentBytes = 0
-    let startedAt: Double
+    let startedAt: MonotonicInstant
 
-    init(spec: WorkerSpec, startedAt: Double) {
+    init(spec: WorkerSpec, startedAt: MonotonicInstant) {
         self.spec = spec
         self.startedAt = startedAt
     }

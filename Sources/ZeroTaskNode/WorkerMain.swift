@@ -60,7 +60,7 @@ public enum WorkerMain {
         watching.wait()
         writer.send(.ready(pid: getpid(), methods: plugins.methods.map(\.json), problems: problems.map(\.description)))
 
-        var lastRSSAt = 0.0
+        var lastRSSAt: MonotonicInstant = 0
         // Frames received and not yet handled: the node may queue several tasks behind the
         // running one, and one read takes all that arrived.
         var inbox: [WorkerMessage] = []
@@ -111,7 +111,7 @@ public enum WorkerMain {
             }
             // Reading /proc costs more than a fast task: report the size at most 10 times a second.
             var rss: Int?
-            let now = monotonicSeconds()
+            let now = MonotonicInstant.now()
             if now - lastRSSAt >= 0.1 {
                 lastRSSAt = now
                 rss = residentBytes()
@@ -163,7 +163,7 @@ final class WorkerTaskHost: PluginTaskHost {
     private struct State {
         var task: String?
         var cancelled = false
-        var lastProgress = 0.0
+        var lastProgress: MonotonicInstant = 0
         /// Cancelled before they started — queued here, or not even read yet (a cancel on the
         /// urgent channel can overtake its task on the control channel): never started.
         var skipped: Set<String> = []
@@ -212,7 +212,7 @@ final class WorkerTaskHost: PluginTaskHost {
 
     func progress(_ fraction: Double, _ message: String?) {
         // At most ~20 reports a second reach the node; the last word before the end always does.
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
         let id: String? = state.withLock { s in
             guard let t = s.task, now - s.lastProgress >= 0.05 || fraction >= 1 else { return nil }
             s.lastProgress = now

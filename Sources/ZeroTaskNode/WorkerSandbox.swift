@@ -81,7 +81,7 @@ struct WorkerSandbox {
     }
 
     /// When the CPU limit was last moved on (monotonic seconds).
-    private var cpuCheckedAt = -Double.infinity
+    private var cpuCheckedAt = MonotonicInstant.distantPast
 
     /// How often, at most, the CPU limit is moved on: system calls cost about a microsecond each
     /// on these VMs, several per task would cost fast tasks a fifth of their speed.
@@ -96,7 +96,7 @@ struct WorkerSandbox {
     /// before SIGXCPU ends the worker.
     mutating func taskStarts() {
         guard profile.cpuSeconds > 0 else { return }
-        let now = monotonicSeconds()
+        let now = MonotonicInstant.now()
         guard now - cpuCheckedAt >= Self.cpuCheckInterval else { return }
         cpuCheckedAt = now
         var used = timespec()

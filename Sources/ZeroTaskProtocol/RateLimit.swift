@@ -42,22 +42,22 @@ public struct RateLimit: Sendable, Equatable, Hashable, CustomStringConvertible 
 public struct TokenBucket: Sendable, Equatable {
     public let limit: RateLimit
     private var tokens: Double
-    private var updated: Double
+    private var updated: MonotonicInstant
 
-    public init(_ limit: RateLimit, now: Double) {
+    public init(_ limit: RateLimit, now: MonotonicInstant) {
         self.limit = limit
         tokens = Double(limit.burst)
         updated = now
     }
 
-    private mutating func refill(_ now: Double) {
+    private mutating func refill(_ now: MonotonicInstant) {
         guard now > updated else { return }
         tokens = Swift.min(Double(limit.burst), tokens + (now - updated) * limit.perSecond)
         updated = now
     }
 
     /// Takes a token if one is there (a task may start now).
-    public mutating func take(now: Double) -> Bool {
+    public mutating func take(now: MonotonicInstant) -> Bool {
         refill(now)
         // A hair under 1 counts as 1: refills are sums of floating-point products.
         guard tokens >= 1 - 1e-9 else { return false }
@@ -66,7 +66,7 @@ public struct TokenBucket: Sendable, Equatable {
     }
 
     /// When the next token will be there (`now` when one is).
-    public mutating func nextToken(now: Double) -> Double {
+    public mutating func nextToken(now: MonotonicInstant) -> MonotonicInstant {
         refill(now)
         return tokens >= 1 - 1e-9 ? now : now + (1 - tokens) / limit.perSecond
     }

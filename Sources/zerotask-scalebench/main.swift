@@ -108,7 +108,7 @@ final class Peer {
 
     /// The next reply; fails after 60 s without one.
     func receive() throws -> JSONValue {
-        let deadline = monotonicSeconds() + 60
+        let deadline = MonotonicInstant.now() + 60
         while true {
             if let frames = try socket.receiveFrames(dontWait: true), let body = frames.last {
                 guard let r = Response(json: try JSONValue.parse(body)) else { fail("unreadable reply") }
@@ -117,7 +117,7 @@ final class Peer {
                 case .failure(let e): fail("broker error \(e.code): \(e.message)")
                 }
             }
-            guard monotonicSeconds() < deadline else { fail("no reply within 60 s") }
+            guard MonotonicInstant.now() < deadline else { fail("no reply within 60 s") }
             _ = try poller.poll(timeoutMilliseconds: 1000)
         }
     }
@@ -129,7 +129,7 @@ final class Peer {
 
     /// Sends `count` requests with `inflight` in flight; hands each reply to `onReply`. Seconds.
     func pipeline(_ count: Int, inflight: Int, request: (Int) -> (String, JSONValue), onReply: (JSONValue) -> Void) throws -> Double {
-        let t0 = monotonicSeconds()
+        let t0 = MonotonicInstant.now()
         var sent = 0, answered = 0
         while answered < count {
             while sent - answered < inflight && sent < count {
@@ -140,7 +140,7 @@ final class Peer {
             onReply(try receive())
             answered += 1
         }
-        return monotonicSeconds() - t0
+        return MonotonicInstant.now() - t0
     }
 }
 
@@ -178,11 +178,11 @@ let context = ZMQContext()
 func connect(_ endpoint: String) throws -> (Peer, String) {
     let client = try Peer(context, endpoint: endpoint)
     // The broker needs a moment to bind: retry client_connect for up to 10 s.
-    let deadline = monotonicSeconds() + 10
+    let deadline = MonotonicInstant.now() + 10
     try client.send("client_connect", [])
     while true {
         if try client.poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) { break }
-        guard monotonicSeconds() < deadline else { fail("no broker at \(endpoint)") }
+        guard MonotonicInstant.now() < deadline else { fail("no broker at \(endpoint)") }
     }
     guard case .string(let id) = try client.receive() else { fail("client_connect: not a string") }
     return (client, id)
@@ -293,12 +293,12 @@ if phases.contains("rates") {
             _ = try client.call("client_cancel_task", ["client_id": .string(clientID), "task_id": .string(ids[head])])
             head += 1
             queued -= 1
-            var t0 = monotonicSeconds()
+            var t0 = MonotonicInstant.now()
             claimed(try node.call("node_task_pull", ["node_id": .string(nodeID), "max": 1]))
-            afterCancel.append(monotonicSeconds() - t0)
-            t0 = monotonicSeconds()
+            afterCancel.append(MonotonicInstant.now() - t0)
+            t0 = MonotonicInstant.now()
             claimed(try node.call("node_task_pull", ["node_id": .string(nodeID), "max": 1]))
-            alone.append(monotonicSeconds() - t0)
+            alone.append(MonotonicInstant.now() - t0)
         }
         // Back to the level for the next one.
         _ = try fill(client, clientID, level - queued, ids: &ids)

@@ -34,9 +34,9 @@ final class CountingStore: TaskStore {
     var isDurable: Bool { inner.isDurable }
     func load() throws(StoreError) -> StoreContents { try inner.load() }
     func write(_ c: StoreChanges) throws(StoreError) {
-        let t0 = monotonicSeconds()
+        let t0 = MonotonicInstant.now()
         try inner.write(c)
-        seconds += monotonicSeconds() - t0
+        seconds += MonotonicInstant.now() - t0
         writes += 1
         changes += c.count
     }
@@ -144,7 +144,7 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
         request("client_new_task", ["client_id": "bench", "method": "bench.noop", "params": [.int(Int64(i)), "payload"]], id: Int64(i + 1))
     }
     var sent = 0, answered = 0
-    let t0 = monotonicSeconds()
+    let t0 = MonotonicInstant.now()
     while answered < tasks {
         while sent - answered < inflight && sent < tasks {
             try socket.send(submit(sent))
@@ -158,7 +158,7 @@ func runPeer(endpoint: String, tasks: Int, inflight: Int) throws {
             answered += 1
         }
     }
-    let seconds = monotonicSeconds() - t0
+    let seconds = MonotonicInstant.now() - t0
     print("RESULT \(tasks) \(seconds)")
 }
 

@@ -135,9 +135,9 @@ func runPeer(kind: Kind, endpoint: String, count: Int, inflight: Int) throws {
     }
 
     try loop(warmUp, firstID: 1_000_000)
-    let start = monotonicSeconds()
+    let start = MonotonicInstant.now()
     try loop(count, firstID: 0)
-    let seconds = monotonicSeconds() - start
+    let seconds = MonotonicInstant.now() - start
     print("RESULT \(count) \(seconds)")
     socket.close()
 }

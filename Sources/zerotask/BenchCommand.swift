@@ -73,16 +73,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func runTasks(_ client: ZeroTaskClient) async throws -> (Tally, Double) {
         let shared = Shared()
-        let started = monotonicSeconds()
+        let started = MonotonicInstant.now()
         let checkSums = method == "math.add"
         let timeout = Duration.milliseconds(Int64(waitTimeout * 1000))
         let progressTask = Task {
             var progress = ProgressReporter(total: tasks, label: "bench \(method)")
             while !Task.isCancelled {
-                progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonicSeconds() - started)
+                progress.update(done: shared.tally.withLock { $0.done }, elapsed: MonotonicInstant.now() - started)
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            progress.update(done: shared.tally.withLock { $0.done }, elapsed: monotonicSeconds() - started)
+            progress.update(done: shared.tally.withLock { $0.done }, elapsed: MonotonicInstant.now() - started)
             progress.finish()
         }
         // The calls run on the client's I/O thread, as a single-threaded event loop would: no
@@ -94,7 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
                         while shared.tally.withLock({ $0.fatal == nil }) {
                             let i = shared.next.add(1, ordering: .relaxed).oldValue
                             guard i < tasks else { return }
-                            let t0 = monotonicSeconds()
+                            let t0 = MonotonicInstant.now()
                             let outcome: Result<JSONValue, ZeroTaskClientError>
                             do {
                                 let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
@@ -109,7 +109,7 @@ struct BenchCommand: AsyncParsableCommand {
                             } catch {
                                 return
                             }
-                            let latency = monotonicSeconds() - t0
+                            let latency = MonotonicInstant.now() - t0
                             shared.tally.withLock { t in
                                 t.done += 1
                                 switch outcome {
@@ -136,7 +136,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
         }
-        let seconds = monotonicSeconds() - started
+        let seconds = MonotonicInstant.now() - started
         progressTask.cancel()
         await progressTask.value
         return (shared.tally.withLock { $0 }, seconds)

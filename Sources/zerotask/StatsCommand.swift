@@ -27,13 +27,13 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         let report = try await connection.withClient(stableID: false) { client in
             let first = try await client.stats()
-            let start = monotonicSeconds()
+            let start = MonotonicInstant.now()
             if interval > 0 { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) }
             // Methods and nodes are read after the wait, with the second counters: one moment.
             let methods = try await client.methods()
             let nodes = try await client.nodes()
             let second = interval > 0 ? try await client.stats() : first
-            return BrokerStatsReport(first: first, second: second, seconds: monotonicSeconds() - start,
+            return BrokerStatsReport(first: first, second: second, seconds: MonotonicInstant.now() - start,
                 methods: methods, nodes: nodes, rated: interval > 0)
         }
         say(output.json ? report.json.jsonString : report.text)

@@ -9,7 +9,7 @@ import ZeroTaskProtocol
 /// real SQLite file for the restart.
 @Suite struct BrokerStateDelayRetryTests {
     typealias Harness = BrokerStateTests.Harness
-    static let wall = 1_800_000_000.0
+    static let wall: WallInstant = 1_800_000_000
 
     /// Nodes never time out here: the clock jumps by more than `node_timeout` between pulls.
     static func harness(_ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
@@ -57,7 +57,7 @@ import ZeroTaskProtocol
         #expect(Self.pull(&h) == ["alice-now"])
         let info = Self.info(&h, "alice-d")
         #expect(info["state"] == "queued")
-        #expect(info["not_before"]?.doubleValue == Self.wall + 10)
+        #expect(info["not_before"]?.doubleValue == (Self.wall + 10).seconds)
         #expect(info["delayed"] == true)
         #expect(h.state.statsSummary()["queued"] == 1)
         #expect(h.state.statsSummary()["delayed"] == 1)
@@ -180,7 +180,7 @@ import ZeroTaskProtocol
         var info = Self.info(&h, "alice-t")
         #expect(info["state"] == "queued")
         #expect(info["delayed"] == true)
-        #expect(info["not_before"]?.doubleValue == Self.wall + 5)
+        #expect(info["not_before"]?.doubleValue == (Self.wall + 5).seconds)
         #expect(info["history"]?.arrayValue?.count == 1)
         let first = info["history"]?.arrayValue?.first
         #expect(first?["attempt"] == 1)
@@ -352,7 +352,7 @@ import ZeroTaskProtocol
         #expect(again.tasks["alice-own"]?.spec.retry?.codes == [5])
         _ = again.apply(.nodeConnect(nodeID: "n2", methods: ["work"], workers: 0, capacity: nil, unavailable: [:]),
             route: Harness.route("N2", id: 1), now: 1000)
-        func pulled(_ s: inout BrokerState, _ now: Double) -> [String] {
+        func pulled(_ s: inout BrokerState, _ now: MonotonicInstant) -> [String] {
             s.tick(now: now)
             guard case .result(let v) = s.apply(.pull(nodeID: "n2", max: 10, wait: nil, done: []), route: Harness.route("N2", id: 2), now: now)
             else { return [] }

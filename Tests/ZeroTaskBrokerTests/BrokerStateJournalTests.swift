@@ -32,7 +32,7 @@ import ZeroTaskProtocol
     }
 
     /// A broker started on what `kept` holds, `after` seconds of monotonic time later.
-    static func restarted(_ kept: Kept, at now: Double = 1000, _ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
+    static func restarted(_ kept: Kept, at now: MonotonicInstant = 1000, _ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
         var h = journaling(configure)
         h.now = now
         h.state.restore(kept.contents, now: now)

@@ -145,9 +145,9 @@ import ZeroTaskProtocol
     @Test func theExpiryHeapYieldsOnlyDueEntriesInOrder() {
         var heap = ResultExpiry()
         var rng = SplitMix64(seed: 7)
-        var times: [Double] = []
+        var times: [MonotonicInstant] = []
         for i in 0..<10_000 {
-            let at = Double(rng.next() % 100_000) / 10
+            let at = MonotonicInstant(seconds: Double(rng.next() % 100_000) / 10)
             times.append(at)
             heap.push(at: at, "t\(i)")
         }

@@ -15,7 +15,7 @@ import ZeroTaskProtocol
     struct Broker {
         let wall: Clock
         var state: BrokerState
-        var now = 1000.0
+        var now: MonotonicInstant = 1000
 
         final class Clock: Sendable {
             let value: Mutex<Double>
@@ -27,7 +27,7 @@ import ZeroTaskProtocol
         init(wall start: Int64 = BrokerStateScheduleTests.t0, journaling: Bool = false) {
             let clock = Clock(Double(start))
             wall = clock
-            state = BrokerState(wallClock: { clock.seconds }, idPrefix: "x.")
+            state = BrokerState(wallClock: { WallInstant(seconds: clock.seconds) }, idPrefix: "x.")
             state.journaling = journaling
         }
 
@@ -167,7 +167,7 @@ import ZeroTaskProtocol
         var config = BrokerConfig()
         config.maxQueued = 0
         let clock = Broker.Clock(Double(Self.t0))
-        var state = BrokerState(config: config, wallClock: { clock.seconds }, idPrefix: "x.")
+        var state = BrokerState(config: config, wallClock: { WallInstant(seconds: clock.seconds) }, idPrefix: "x.")
         _ = state.apply(.schedule(.add(Self.every("s", 10), replace: false)), route: ReplyRoute(envelope: [], id: 1), now: 0)
         clock.advance(10)
         state.tick(now: 10)
@@ -186,7 +186,7 @@ import ZeroTaskProtocol
         let id = "schedule:s-20261203T040010Z"
         b.state.restore(StoreContents(
             tasks: [StoredTask(id: id, clientID: "schedule:s", method: "math.add", params: [1, 2], sequence: 7, status: .finished,
-                result: 3, created: Double(Self.t0 + 10), finished: Double(Self.t0 + 11))],
+                result: 3, created: WallInstant(seconds: Double(Self.t0 + 10)), finished: WallInstant(seconds: Double(Self.t0 + 11)))],
             schedules: [s]), now: b.now)
         b.advance(10)
         #expect(b.scheduledTaskIDs == [id])

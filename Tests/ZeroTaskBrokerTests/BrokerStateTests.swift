@@ -10,7 +10,7 @@ import ZeroTaskProtocol
     /// A broker state machine with a made-up clock and helpers to call it as a peer would.
     struct Harness {
         var state: BrokerState
-        var now = 0.0
+        var now: MonotonicInstant = 0
         private var nextID: Int64 = 1
 
         init(_ configure: (inout BrokerConfig) -> Void = { _ in }) {
@@ -365,7 +365,7 @@ import ZeroTaskProtocol
         #expect(h.state.nextDeadline == 10)
         var expiredAt: [Int64: Double] = [:]
         for t in stride(from: 9.5, through: 17, by: 0.5) {
-            h.state.tick(now: t)
+            h.state.tick(now: .init(seconds: t))
             for (_, r) in h.replies() { if case .int(let i) = r.id { expiredAt[i] = t } }
         }
         let odd = (0..<300).filter { $0 % 2 == 1 && $0 != 5 }.map { Int64($0) }

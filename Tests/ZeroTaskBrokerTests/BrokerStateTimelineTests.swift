@@ -10,7 +10,7 @@ import ZeroTaskProtocol
 @Suite struct BrokerStateTimelineTests {
     typealias Harness = BrokerStateTests.Harness
 
-    final class Wall: @unchecked Sendable { var now = 1_800_000_000.0 }
+    final class Wall: @unchecked Sendable { var now: WallInstant = 1_800_000_000 }
 
     static func harness(_ wall: Wall, _ configure: (inout BrokerConfig) -> Void = { _ in }) -> Harness {
         var h = Harness(configure)

@@ -20,8 +20,8 @@ import ZeroTaskTestSupport
         }
 
         mutating func run(seconds: Double, until condition: () -> Bool) -> Bool {
-            let deadline = monotonicSeconds() + seconds
-            while monotonicSeconds() < deadline {
+            let deadline = MonotonicInstant.now() + seconds
+            while MonotonicInstant.now() < deadline {
                 guard let ready = try? poller.poll(timeoutMilliseconds: 10) else { return false }
                 broker.step(ready[...])
                 if condition() { return true }

@@ -146,8 +146,8 @@ import ZeroTaskTestSupport
     /// Waits (polling the fd, bounded) until `wakeup` has seen `count` notifications in all.
     static func notifications(_ wakeup: QueueWakeup, until count: Int) throws -> [QueueWakeup.Look] {
         var looks: [QueueWakeup.Look] = []
-        let deadline = monotonicSeconds() + 30
-        while looks.reduce(0, { $0 + $1.notifications }) < count && monotonicSeconds() < deadline {
+        let deadline = MonotonicInstant.now() + 30
+        while looks.reduce(0, { $0 + $1.notifications }) < count && MonotonicInstant.now() < deadline {
             var p = pollfd(fd: wakeup.fileDescriptor!, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, 200)
             let look = try wakeup.look(now: 0)

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import ZeroTaskTestSupport
+import ZeroTaskProtocol
 @testable import ZeroTaskClient
 
 /// The I/O thread's bookkeeping of requests: send order, replies by id, cancels, deadlines.
@@ -11,7 +12,7 @@ import ZeroTaskTestSupport
         var all: [String] { entries.withLock { $0 } }
     }
 
-    func request(_ id: Int64, deadline: Double, _ log: Log) -> OutgoingRequest {
+    func request(_ id: Int64, deadline: MonotonicInstant, _ log: Log) -> OutgoingRequest {
         OutgoingRequest(id: id, body: [], deadline: deadline) { outcome in
             switch outcome {
             case .response: log.add("\(id) answered")

@@ -9,7 +9,7 @@ import ZeroTaskProtocol
 /// the broker and the workers, feeding events and reading the actions.
 final class NodeMachineHarness {
     /// Monotonic seconds, as the test sets them.
-    var now = 1000.0
+    var now: MonotonicInstant = 1000
     let machine: NodeStateMachine
 
     init(workers: Int = 1, configure: (inout NodeConfig) -> Void = { _ in }) {
