@@ -8,7 +8,7 @@ import ZeroTaskTestSupport
 
 /// A broker driven by its owner's poll loop (`EmbeddedBroker`, as inside a node), with a local
 /// peer served by call and a remote client on a real DEALER socket.
-@Suite(.timeLimit(.minutes(1))) struct EmbeddedBrokerTests {
+@Suite(.timeLimit(.minutes(10))) struct EmbeddedBrokerTests {
     /// Polls and steps the broker on this thread until `condition` holds or `seconds` pass.
     struct Pump {
         let broker: EmbeddedBroker

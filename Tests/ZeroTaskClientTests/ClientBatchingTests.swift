@@ -8,7 +8,7 @@ import ZeroTaskTestSupport
 
 /// Which requests the client lets share a JSON-RPC batch, seen on the wire: a ROUTER on loopback
 /// records every message the real client sends and answers it as a broker would.
-@Suite(.timeLimit(.minutes(1))) struct ClientBatchingTests {
+@Suite(.timeLimit(.minutes(10))) struct ClientBatchingTests {
     /// Answers `client_connect` with the id asked for, `client_wait_results` with every task
     /// finished, anything else with `{}`; remembers each message as the requests it carried.
     final class RecordingBroker: @unchecked Sendable {

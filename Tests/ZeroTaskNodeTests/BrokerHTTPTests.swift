@@ -6,7 +6,7 @@ import ZeroTaskTestSupport
 
 /// The broker's HTTP side (`--http`) on a real built-in node: `/metrics` and `/health` fetched
 /// over real connections while real tasks run, fail and are cancelled.
-@Suite(.timeLimit(.minutes(3))) struct BrokerHTTPTests {
+@Suite(.timeLimit(.minutes(10))) struct BrokerHTTPTests {
     typealias Node = BuiltInBrokerTests.BuiltInNode
 
     /// A loopback `http://` address on a port nothing listens on.

@@ -12,7 +12,7 @@ import ZeroTaskTestSupport
 /// calls it directly, with no socket between them. Everything that crosses that link — tasks,
 /// results, the cancel notification, the store's commits, the drain — is checked here through
 /// a real node process and a client on TCP.
-@Suite(.timeLimit(.minutes(3))) struct BuiltInBrokerTests {
+@Suite(.timeLimit(.minutes(10))) struct BuiltInBrokerTests {
     final class BuiltInNode {
         let plugins: String
         let data: String

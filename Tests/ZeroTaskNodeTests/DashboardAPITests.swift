@@ -6,7 +6,7 @@ import ZeroTaskTestSupport
 /// The dashboard's page and JSON API on a real built-in node over real HTTP: the overview the
 /// page polls, task lists from the SQLite store (across a restart), a task's page, and a task
 /// cancelled and retried through the API that then succeeds.
-@Suite(.timeLimit(.minutes(3))) struct DashboardAPITests {
+@Suite(.timeLimit(.minutes(10))) struct DashboardAPITests {
     typealias Node = BuiltInBrokerTests.BuiltInNode
 
     static func json(_ r: HTTPProbe.Reply, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue {

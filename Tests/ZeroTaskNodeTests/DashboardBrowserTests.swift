@@ -13,7 +13,7 @@ import ZeroTaskTestSupport
 /// killed) is retried by clicking its button and then succeeds; the node's tags and a task's
 /// required tags are drawn, and a chain's page lists its steps with their states. `ZEROTASK_UPDATE_SCREENSHOT=1`
 /// writes the screenshot to docs/dashboard.png (the README shows it).
-@Suite(.timeLimit(.minutes(3))) struct DashboardBrowserTests {
+@Suite(.timeLimit(.minutes(10))) struct DashboardBrowserTests {
     static let chromium = "/usr/bin/chromium"
     static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Browser/drive_dashboard.py").path
 

@@ -5,7 +5,7 @@ import ZeroTaskTestSupport
 /// With keys on, the dashboard and its actions answer 401 without the admin token that
 /// `zerotask keys token` prints: HMAC-SHA-256 of a fixed label under the broker's secret key,
 /// checked here against Python's own `hmac` (an independent implementation).
-@Suite(.timeLimit(.minutes(3))) struct DashboardCredentialTests {
+@Suite(.timeLimit(.minutes(10))) struct DashboardCredentialTests {
     /// The token as Python computes it from the key file (Z85 decoded by hand: no stdlib codec).
     static func pythonToken(_ keyFile: String) throws -> String {
         let script = #"""

@@ -12,7 +12,7 @@ import ZeroTaskTestSupport
     /// channel busy at once) arrive whole, each with its own task. The queue is deep only if the
     /// node measured nt.echo as fast, which a machine loaded by the rest of the suite can deny:
     /// the scenario is tried up to three times until that precondition holds.
-    @Test(.timeLimit(.minutes(8))) func largeTasksAndResultsThroughADeepQueueArriveWhole() throws {
+    @Test(.timeLimit(.minutes(10))) func largeTasksAndResultsThroughADeepQueueArriveWhole() throws {
         for attempt in 1...3 where try deepQueueScenario(lastTry: attempt == 3) { return }
     }
 
@@ -46,7 +46,7 @@ import ZeroTaskTestSupport
     /// worker and runs the rest.
     /// (Tried up to three times until tasks were queued for the stopped worker, which needs
     /// nt.echo measured as fast; a loaded machine can deny that.)
-    @Test(.timeLimit(.minutes(8))) func aWorkerThatStopsReadingDoesNotFreezeItsNode() throws {
+    @Test(.timeLimit(.minutes(10))) func aWorkerThatStopsReadingDoesNotFreezeItsNode() throws {
         for attempt in 1...3 where try stoppedWorkerScenario(lastTry: attempt == 3) { return }
     }
 

@@ -24,7 +24,7 @@ import ZeroTaskTestSupport
     }
 
     /// 1 GiB under memory_mib 256: the task fails with the memory limit, the next one runs.
-    @Test(.timeLimit(.minutes(2))) func memoryOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
+    @Test(.timeLimit(.minutes(10))) func memoryOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
         let h = try node("sb-memory")
         #expect(try h.outcome(try h.submit("sb.alloc", [16])) == .success(16))
         let outcome = try h.outcome(try h.submit("sb.alloc", [1024]))
@@ -35,7 +35,7 @@ import ZeroTaskTestSupport
     }
 
     /// A spin under cpu_seconds 1 (and a 120 s deadline): the CPU limit ends it, and says so.
-    @Test(.timeLimit(.minutes(2))) func cpuOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
+    @Test(.timeLimit(.minutes(10))) func cpuOverTheLimitEndsTheTaskWithTheLimitNamed() throws {
         let h = try node("sb-cpu")
         let outcome = try h.outcome(try h.submit("sb.spin", [60]), seconds: 90)
         #expect(limit(outcome) == "cpu_seconds", "\(outcome)")
@@ -43,7 +43,7 @@ import ZeroTaskTestSupport
     }
 
     /// A setsid daemon's grandchild is gone once its task has answered.
-    @Test(.timeLimit(.minutes(2))) func aDaemonAPluginStartsIsGoneWhenItsTaskEnds() throws {
+    @Test(.timeLimit(.minutes(10))) func aDaemonAPluginStartsIsGoneWhenItsTaskEnds() throws {
         let h = try node("sb-daemon")
         guard case .int(let pid) = try h.outcome(try h.submit("sb.daemon")).get(), pid > 0 else {
             Issue.record("sb.daemon gave no pid")
@@ -57,7 +57,7 @@ import ZeroTaskTestSupport
     /// (swept through the worker's cgroup: it is no child of the worker's group any more).
     /// Without a memory cgroup (forced off) the same daemon is found beneath the worker in /proc
     /// and killed before the worker is.
-    @Test(.timeLimit(.minutes(2)), arguments: [nil, "cgroup"])
+    @Test(.timeLimit(.minutes(10)), arguments: [nil, "cgroup"])
     func aDaemonOfATimedOutTaskIsGoneWithItsWorker(off: String?) throws {
         let h = try node("sb-daemon-timeout-\(off ?? "all")", off: off)
         let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
@@ -79,7 +79,7 @@ import ZeroTaskTestSupport
     /// cgroups, and without cgroups (forced off) because it came back to the node, the child
     /// subreaper of its workers, which killed it. The daemon holds the worker's channels open, so
     /// the node learns of the crash from the worker's pidfd, not from an end of file.
-    @Test(.timeLimit(.minutes(2)), arguments: [nil, "cgroup"])
+    @Test(.timeLimit(.minutes(10)), arguments: [nil, "cgroup"])
     func aDaemonOfACrashedWorkerIsGone(off: String?) throws {
         let h = try node("sb-daemon-crash-\(off ?? "all")", off: off)
         let file = FixturePlugins.temporaryDirectory("zt-daemon") + "/pid"
@@ -101,7 +101,7 @@ import ZeroTaskTestSupport
 
     /// processes: 2 is a count the kernel keeps (the worker's pids cgroup): of three forks the
     /// third fails with EAGAIN inside the plugin, and the two children are gone after the task.
-    @Test(.timeLimit(.minutes(2))) func processesNIsACountTheThirdForkFails() throws {
+    @Test(.timeLimit(.minutes(10))) func processesNIsACountTheThirdForkFails() throws {
         let h = try node("sb-forkn")
         let file = FixturePlugins.temporaryDirectory("zt-forkn") + "/pids"
         defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
@@ -124,7 +124,7 @@ import ZeroTaskTestSupport
     }
 
     /// processes: 0 makes fork fail with EPERM.
-    @Test(.timeLimit(.minutes(2))) func forkIsRefusedUnderProcessesZero() throws {
+    @Test(.timeLimit(.minutes(10))) func forkIsRefusedUnderProcessesZero() throws {
         let h = try node("sb-fork")
         let outcome = try h.outcome(try h.submit("sb.fork"))
         guard case .failure(let e) = outcome else { Issue.record("fork was allowed: \(outcome)"); return }
@@ -133,7 +133,7 @@ import ZeroTaskTestSupport
 
     /// network: false: the plugin's socket() fails and the listener sees no connection; with
     /// network: true the same code connects (the listener works).
-    @Test(.timeLimit(.minutes(2))) func networkFalseRefusesSocketsAndNothingConnects() throws {
+    @Test(.timeLimit(.minutes(10))) func networkFalseRefusesSocketsAndNothingConnects() throws {
         let h = try node("sb-network")
         let listener = try LoopbackListener()
         let refused = try h.outcome(try h.submit("sb.connect", [.int(Int64(listener.port))]))
@@ -146,7 +146,7 @@ import ZeroTaskTestSupport
 
     /// With seccomp forced off, Landlock's network rules (ABI 4) still refuse the connection under
     /// network: false — from connect(), socket() itself is allowed — and leave network: true alone.
-    @Test(.timeLimit(.minutes(2))) func landlockRefusesTCPWithoutSeccomp() throws {
+    @Test(.timeLimit(.minutes(10))) func landlockRefusesTCPWithoutSeccomp() throws {
         let h = try node("sb-network-landlock", off: "seccomp")
         let listener = try LoopbackListener()
         let refused = try h.outcome(try h.submit("sb.connect", [.int(Int64(listener.port))]))
@@ -157,7 +157,7 @@ import ZeroTaskTestSupport
     }
 
     /// A real node with node.require_sandbox on and seccomp forced off does not start, and says why.
-    @Test(.timeLimit(.minutes(2))) func requireSandboxStopsARealNodeNamingTheMechanism() throws {
+    @Test(.timeLimit(.minutes(10))) func requireSandboxStopsARealNodeNamingTheMechanism() throws {
         let h = try NodeHarness(plugins: ["sandboxed"])
         let node = try ChildProcess(Binaries.zerotask, [
             "node", "--broker", h.broker.request, "--broker-publish", h.broker.publish, "--plugins", h.plugins, "--node-id", "sb-required",
@@ -168,7 +168,7 @@ import ZeroTaskTestSupport
 
     /// node.sandbox_read not covering a declared read path: the plugin is quarantined at load,
     /// the log naming its manifest, the method and the path; the node's other plugins are served.
-    @Test(.timeLimit(.minutes(2))) func aDeclaredPathOutsideTheNodesAllowListIsRefusedAtLoad() throws {
+    @Test(.timeLimit(.minutes(10))) func aDeclaredPathOutsideTheNodesAllowListIsRefusedAtLoad() throws {
         let h = try NodeHarness(plugins: ["nodetest", "sandboxed"])
         let node = try h.startNode(id: "sb-paths", workers: 1, environment: ["ZEROTASK_NODE_SANDBOX_READ": "/usr/share:/tmp"])
         #expect(try h.outcome(try h.submit("nt.add", [2, 3])) == .success(5))
@@ -181,7 +181,7 @@ import ZeroTaskTestSupport
 
     /// A constructor that writes a file outside its paths cannot, in the probe that loads the
     /// plugin first nor in the worker: the file never appears, and the plugin is served.
-    @Test(.timeLimit(.minutes(2))) func aConstructorCannotWriteOutsideItsPathsInTheProbe() throws {
+    @Test(.timeLimit(.minutes(10))) func aConstructorCannotWriteOutsideItsPathsInTheProbe() throws {
         let h = try NodeHarness(plugins: ["ctorwrite"])
         let dir = FixturePlugins.temporaryDirectory("zt-ctor")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -195,7 +195,7 @@ import ZeroTaskTestSupport
     /// The probe runs a library's constructors under the profile of a plugin that declares
     /// nothing, not under what its methods declare: a constructor writing to a folder its method
     /// may write (/tmp) can in the method's worker, not in the probe — the file has one line.
-    @Test(.timeLimit(.minutes(2))) func theProbeRunsConstructorsUnderTheUndeclaredProfile() throws {
+    @Test(.timeLimit(.minutes(10))) func theProbeRunsConstructorsUnderTheUndeclaredProfile() throws {
         let h = try NodeHarness(plugins: ["ctordeclared"])
         let dir = FixturePlugins.temporaryDirectory("zt-ctor")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -209,7 +209,7 @@ import ZeroTaskTestSupport
 
     /// `plugins list` shows under each method the processes limit in force: the method's own
     /// count (sb.forkn: 2), the plugin's (0) for the others.
-    @Test(.timeLimit(.minutes(2))) func pluginsListShowsTheProcessesLimitInForce() throws {
+    @Test(.timeLimit(.minutes(10))) func pluginsListShowsTheProcessesLimitInForce() throws {
         let dir = FixturePlugins.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FixturePlugins.compile("sandboxed", from: NodeHarness.fixtures, into: dir)
@@ -225,7 +225,7 @@ import ZeroTaskTestSupport
     }
 
     /// A file outside the declared paths cannot be opened; a declared one can.
-    @Test(.timeLimit(.minutes(2))) func aFileOutsideTheDeclaredPathsCannotBeRead() throws {
+    @Test(.timeLimit(.minutes(10))) func aFileOutsideTheDeclaredPathsCannotBeRead() throws {
         let h = try node("sb-files")
         let secret = FixturePlugins.temporaryDirectory("zt-secret") + "/secret"
         try "secret".write(toFile: secret, atomically: true, encoding: .utf8)
