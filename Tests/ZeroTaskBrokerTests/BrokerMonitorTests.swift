@@ -40,7 +40,7 @@ import ZeroTaskProtocol
         h.setUp(methods: ["work", "other"], workers: 2)
         for name in ["a", "b", "c"] { h.submit(name) }
         h.submit("d", method: "other")
-        #expect(BrokerStateTests.Harness.ids(h.result("node_task_pull", ["n1", 2], peer: "N")) == ["alice-a", "alice-b"])
+        #expect(BrokerStateTests.Harness.ids(h.value(.pull(nodeID: "n1", max: 2, wait: nil, done: []), peer: "N")) == ["alice-a", "alice-b"])
         h.now = 3
         let s = h.state.snapshot(now: 4)
         #expect(s.takenAt == 4)
@@ -66,11 +66,12 @@ import ZeroTaskProtocol
         h.setUp(workers: 1)
         h.submit("a", maxRetries: 1)
         h.submit("b")
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_failed", ["alice-a", ["code": -32061, "message": "worker crashed"]], peer: "N")
-        _ = h.result("node_task_pull", ["n1", 1], peer: "N")
-        h.result("node_task_finished", ["alice-a", 1], peer: "N")
-        #expect(h.result("client_cancel_task", ["alice", "alice-b"], peer: "C") == true)
+        _ = h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        let crashed = RPCError(code: -32061, message: "worker crashed")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .failure(crashed))), peer: "N")
+        _ = h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")
+        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N")
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-b"), peer: "C") == true)
         #expect(log.lines == [
             "submitted work", "submitted work", "started work 0.0", "retried work", "started work -",
             "succeeded work 0.0", "cancelled work -",

@@ -12,13 +12,15 @@ import ZeroTaskProtocol
 
     @Test func aQuarantinedPluginIsReportedOnceWithFileAndCause() {
         var h = BrokerStateTests.Harness()
-        h.result("node_connect", ["node_id": "n1", "methods": ["text.upper"], "unavailable": [Self.math]], peer: "n")
+        let unavailable: [String: JSONValue] = ["math.add": Self.math]
+        h.value(.nodeConnect(nodeID: "n1", methods: ["text.upper"], workers: nil, capacity: nil, unavailable: unavailable), peer: "n")
         let events = h.state.takeEvents().filter { if case .pluginsQuarantined = $0 { true } else { false } }
         #expect(events == [.pluginsQuarantined(nodeID: "n1", reasons: ["Plugins/math.so: crashed while loading (signal SIGBUS)"])])
         #expect(events.first?.isTrouble == true)
         #expect(events.first?.description == "node n1 quarantined a plugin: Plugins/math.so: crashed while loading (signal SIGBUS)")
         // Advertising the same again is no news.
-        h.result("node_advertise", ["node_id": "n1", "methods": ["text.upper"], "unavailable": [Self.math]], peer: "n")
+        let methods: [String: JSONValue] = ["text.upper": ["name": "text.upper"]]
+        h.value(.advertise(nodeID: "n1", methods: methods, workers: nil, capacity: nil, unavailable: unavailable), peer: "n")
         #expect(!h.state.takeEvents().contains { if case .pluginsQuarantined = $0 { true } else { false } })
     }
 }

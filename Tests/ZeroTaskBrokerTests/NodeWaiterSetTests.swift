@@ -9,7 +9,13 @@ import ZeroTaskProtocol
     typealias Harness = BrokerStateTests.Harness
 
     static func park(_ h: inout Harness, _ node: String, peer: String, wait: Double = 30) -> BrokerAnswer {
-        h.call("node_task_pull", ["node_id": .string(node), "max": 5, "wait": .double(wait)], peer: peer)
+        h.run(.pull(nodeID: node, max: 5, wait: wait, done: []), peer: peer)
+    }
+
+    /// `node_advertise` of n1 serving `methods` (named only), as the decoder hands it over.
+    static func advertise(_ methods: [String]) -> BrokerCommand {
+        let described = Dictionary(uniqueKeysWithValues: methods.map { ($0, ["name": .string($0)] as JSONValue) })
+        return .advertise(nodeID: "n1", methods: described, workers: nil, capacity: nil, unavailable: [:])
     }
 
     static func assigned(_ replies: [(ReplyRoute, Response)]) -> [String: [String]] {
@@ -23,8 +29,8 @@ import ZeroTaskProtocol
     @Test func aSubmissionGoesToTheOldestParkedNodeServingItsMethod() {
         var h = Harness()
         h.setUp(methods: ["work"])
-        h.result("node_connect", ["node_id": "n2", "methods": ["other"]], peer: "N2")
-        h.result("node_connect", ["node_id": "n3", "methods": ["work", "other"]], peer: "N3")
+        h.value(.nodeConnect(nodeID: "n2", methods: ["other"], workers: nil, capacity: nil, unavailable: [:]), peer: "N2")
+        h.value(.nodeConnect(nodeID: "n3", methods: ["work", "other"], workers: nil, capacity: nil, unavailable: [:]), peer: "N3")
         for (n, p) in [("n2", "N2"), ("n1", "N"), ("n3", "N3")] { #expect(Self.park(&h, n, peer: p) == .deferred) }
         h.submit("o", method: "other")
         h.submit("w", method: "work")
@@ -40,11 +46,11 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp(methods: ["work"])
         #expect(Self.park(&h, "n1", peer: "N") == .deferred)
-        h.result("node_advertise", ["n1", ["work", "fresh"]], peer: "N")
+        h.value(Self.advertise(["work", "fresh"]), peer: "N")
         h.submit("f", method: "fresh")
         #expect(Self.assigned(h.replies()) == ["N": ["alice-f"]])
         #expect(Self.park(&h, "n1", peer: "N") == .deferred)
-        h.result("node_advertise", ["n1", ["fresh"]], peer: "N")
+        h.value(Self.advertise(["fresh"]), peer: "N")
         h.submit("w", method: "work")
         #expect(h.replies().isEmpty, "a method the node no longer serves must not reach it")
     }
@@ -52,7 +58,7 @@ import ZeroTaskProtocol
     @Test func aNewPullReplacesTheParkedOneAndDeadlinesExpireInOrder() {
         var h = Harness()
         h.setUp(methods: ["work"])
-        h.result("node_connect", ["node_id": "n2", "methods": ["work"]], peer: "N2")
+        h.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "N2")
         #expect(Self.park(&h, "n1", peer: "N", wait: 10) == .deferred)
         #expect(Self.park(&h, "n1", peer: "N", wait: 20) == .deferred)
         let replaced = h.replies()
@@ -60,8 +66,8 @@ import ZeroTaskProtocol
         #expect(Self.park(&h, "n2", peer: "N2", wait: 5) == .deferred)
         #expect(h.state.nextDeadline == 5)
         h.now = 6
-        h.result("node_heartbeat", ["n1"], peer: "N")
-        h.result("node_heartbeat", ["n2"], peer: "N2")
+        h.value(.heartbeat(nodeID: "n1"), peer: "N")
+        h.value(.heartbeat(nodeID: "n2"), peer: "N2")
         h.state.tick(now: h.now)
         #expect(Self.assigned(h.replies()) == ["N2": []])
         #expect(h.state.nextDeadline == 20 && h.state.nodeWaiters.count == 1)

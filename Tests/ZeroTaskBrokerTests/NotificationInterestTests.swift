@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import ZeroMQ
-import ZeroTaskBroker
 import ZeroTaskProtocol
 import ZeroTaskTestSupport
+
+@testable import ZeroTaskBroker
 
 /// Notifications are built and sent only when somebody subscribed to them.
 @Suite struct NotificationInterestTests {
@@ -33,11 +34,11 @@ import ZeroTaskTestSupport
         var state = BrokerState(wallClock: { 0 }, idPrefix: "t.")
         state.interest = .none
         let route = ReplyRoute(envelope: [[1]], id: 1)
-        _ = state.handle(Request(method: "zerotask.broker.client_connect", params: .positional(["c"]), id: 1), route: route, now: 0, canDefer: true)
-        _ = state.handle(Request(method: "zerotask.broker.client_new_task", params: .positional(["c", "m", []]), id: 2), route: route, now: 0, canDefer: true)
+        _ = state.apply(.clientConnect(clientID: "c"), route: route, now: 0)
+        _ = state.apply(.submit(clientID: "c", Submission(method: "m", params: [])), route: route, now: 0)
         #expect(state.takeOutputs().isEmpty)
         state.interest = .all
-        _ = state.handle(Request(method: "zerotask.broker.client_new_task", params: .positional(["c", "m", []]), id: 3), route: route, now: 0, canDefer: true)
+        _ = state.apply(.submit(clientID: "c", Submission(method: "m", params: [])), route: route, now: 0)
         #expect(state.takeOutputs().count == 2)  // broker_new_task and the prototype's task_ready
     }
 

@@ -9,7 +9,7 @@ import ZeroTaskProtocol
     typealias Harness = BrokerStateTests.Harness
 
     static func wait(_ h: inout Harness, _ ids: [String], client: String = "alice", peer: String = "C", wait: Double = 30) -> BrokerAnswer {
-        h.call("client_wait_results", [.string(client), .array(ids.map { .string($0) }), .double(wait)], peer: peer)
+        h.run(.waitResults(clientID: client, taskIDs: ids, wait: wait), peer: peer)
     }
 
     /// The issue's freeze, scaled down: many waits each naming one queued task many times, then
@@ -23,19 +23,19 @@ import ZeroTaskProtocol
         }
         #expect(h.state.resultWaiters.count == 50)
         #expect(h.state.resultWaiters.idCount == 50, "each parked wait must hold the id once")
-        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == true)
         let replies = h.replies()
         #expect(replies.count == 50)
         for (_, r) in replies { #expect((try? r.outcome.get())?.arrayValue?.count == 1) }
         #expect(h.state.resultWaiters.count == 0 && h.state.resultWaiters.idCount == 0)
-        #expect(h.result("stats", peer: "C")["parked_waits"] == 0)
+        #expect(h.value(.stats, peer: "C")["parked_waits"] == 0)
     }
 
     @Test func anImmediateAnswerListsEachCompletedTaskOnce() {
         var h = Harness()
         h.setUp()
         h.submit("a")
-        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C")
         guard case .result(let r) = Self.wait(&h, ["alice-a", "alice-a", "alice-a"]) else {
             Issue.record("no immediate answer")
             return
@@ -52,9 +52,9 @@ import ZeroTaskProtocol
         h.submit("b")
         #expect(Self.wait(&h, ["alice-a", "alice-b"]) == .deferred)
         #expect(Self.wait(&h, ["alice-b"]) == .deferred)
-        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C")
         #expect(h.replies().count == 1)
-        h.result("client_cancel_task", ["alice", "alice-b"], peer: "C")
+        h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-b"), peer: "C")
         let second = h.replies()
         #expect(second.count == 1)
         let entries = (try? second.first?.1.outcome.get())?.arrayValue ?? []
@@ -84,8 +84,8 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a")
         for (client, peer) in [("bob", "D"), ("carol", "E")] {
-            h.result("client_connect", [.string(client)], peer: peer)
-            h.result("client_new_task", [.string(client), "work", [], "a"], peer: peer)
+            h.value(.clientConnect(clientID: client), peer: peer)
+            h.value(.submit(clientID: client, Submission(method: "work", params: [], taskID: "a")), peer: peer)
         }
         #expect(Self.wait(&h, ["alice-a"]) == .deferred)
         #expect(Self.wait(&h, ["alice-a"]) == .deferred)
@@ -104,14 +104,14 @@ import ZeroTaskProtocol
         #expect(inAll.code == -32070 && inAll.message.contains("(max_parked_waits)"), "\(inAll.message)")
         // client_call is refused before it submits anything.
         let before = h.state.taskCount
-        let call = h.call("client_call", ["carol", "work", []], peer: "E")
+        let call = h.run(.call(clientID: "carol", Submission(method: "work", params: []), wait: nil), peer: "E")
         guard case .error(let e) = call else {
             Issue.record("client_call was parked past the cap: \(call)")
             return
         }
         #expect(e.code == -32070 && h.state.taskCount == before)
         // An answered wait makes room again.
-        h.result("client_cancel_task", ["alice", "alice-a"], peer: "C")
+        h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C")
         _ = h.replies()
         h.submit("b")
         #expect(Self.wait(&h, ["alice-b"]) == .deferred)
@@ -134,12 +134,12 @@ import ZeroTaskProtocol
     @Test func disconnectAnswersOnlyThatClientsWaits() {
         var h = Harness()
         h.setUp()
-        h.result("client_connect", ["bob"], peer: "D")
+        h.value(.clientConnect(clientID: "bob"), peer: "D")
         h.submit("a")
-        h.result("client_new_task", ["bob", "work", [], "b"], peer: "D")
+        h.value(.submit(clientID: "bob", Submission(method: "work", params: [], taskID: "b")), peer: "D")
         #expect(Self.wait(&h, ["alice-a"]) == .deferred)
-        #expect(h.call("client_wait_results", ["bob", ["bob-b"], 30], peer: "D") == .deferred)
-        h.result("client_disconnect", ["alice"], peer: "C")
+        #expect(Self.wait(&h, ["bob-b"], client: "bob", peer: "D") == .deferred)
+        h.value(.clientDisconnect(clientID: "alice"), peer: "C")
         let replies = h.replies()
         #expect(replies.count == 1 && replies.first?.0.peer == Array("C".utf8))
         #expect(h.state.resultWaiters.count == 1)
@@ -154,13 +154,13 @@ extension ResultWaiterSetTests {
         h.setUp()
         for n in ["a", "b", "c"] { h.submit(n) }
         let kib = JSONValue.string(String(repeating: "r", count: 1024))
-        for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) {
-            h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": kib], peer: "N")
+        for id in Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) {
+            h.value(.report(nodeID: "n1", .init(taskID: id, outcome: .success(kib))), peer: "N")
         }
-        let first = h.result("client_wait_results", ["alice", ["alice-a", "alice-b", "alice-c"]], peer: "C").arrayValue ?? []
+        let first = h.value(.waitResults(clientID: "alice", taskIDs: ["alice-a", "alice-b", "alice-c"], wait: nil), peer: "C").arrayValue ?? []
         #expect(first.compactMap { $0["task_id"]?.stringValue } == ["alice-a", "alice-b"])
         #expect(JSONValue.array(first).jsonBytes.count <= 2500)
-        let rest = h.result("client_wait_results", ["alice", ["alice-c"]], peer: "C").arrayValue ?? []
+        let rest = h.value(.waitResults(clientID: "alice", taskIDs: ["alice-c"], wait: nil), peer: "C").arrayValue ?? []
         #expect(rest.count == 1 && rest.first?["result"] == kib)
     }
 }

@@ -26,14 +26,13 @@ import ZeroTaskProtocol
             let store = try SQLiteTaskStore(path: path, synchronous: .normal)
             defer { store.close() }
             for n in ["a", "b"] {
-                h.result("client_new_task", ["client_id": "alice", "method": "work", "params": [ResultBudgetTests.kib],
-                    "task_id": .string(n)], peer: "C")
+                h.value(.submit(clientID: "alice", ResultBudgetTests.task(n, params: [ResultBudgetTests.kib])), peer: "C")
             }
             try store.write(h.state.takeChanges())
             #expect(try store.load().tasks.first { $0.id == "alice-a" }?.params == [ResultBudgetTests.kib])
-            for id in Harness.ids(h.result("node_task_pull", ["n1", 10], peer: "N")) {
+            for id in Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) {
                 h.now += 1
-                h.result("node_task_finished", ["node_id": "n1", "task_id": .string(id), "result": 7], peer: "N")
+                h.value(.report(nodeID: "n1", .init(taskID: id, outcome: .success(7))), peer: "N")
                 try store.write(h.state.takeChanges())
             }
         }

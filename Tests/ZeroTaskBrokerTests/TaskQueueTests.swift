@@ -54,11 +54,11 @@ import Testing
         var h = BrokerStateTests.Harness()
         h.setUp()
         for name in ["a", "b", "c"] { h.submit(name) }
-        #expect(h.result("client_cancel_task", ["alice", "alice-a"], peer: "C") == true)
+        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == true)
         #expect(h.state.queues["work"]?.heap.count == 3)
         #expect(h.state.queues["work"]?.liveCount == 2)
         #expect(h.state.queues["work"]?.top?.taskID == "alice-a")  // stale, still on top
-        #expect(BrokerStateTests.Harness.ids(h.result("node_task_pull", ["n1", 1], peer: "N")) == ["alice-b"])
+        #expect(BrokerStateTests.Harness.ids(h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")) == ["alice-b"])
         // The pull popped the stale entry with the one it took.
         #expect(h.state.queues["work"]?.heap.count == 1)
         #expect(h.state.queues["work"]?.liveCount == 1)
