@@ -415,9 +415,11 @@ final class BrokerLoop: @unchecked Sendable {
         return .null
     }
 
+    /// The JSON-RPC response to an answer (the edge: the rules' typed reply becomes its JSON
+    /// here, `BrokerReply.json`); nil for a parked request.
     static func response(_ answer: BrokerAnswer, id: JSONValue) -> Response? {
         switch answer {
-        case .result(let r): Response(id: id, result: r)
+        case .reply(let r): Response(id: id, result: r.json)
         case .error(let e): Response(id: id, error: e)
         case .deferred: nil
         }
@@ -428,7 +430,8 @@ final class BrokerLoop: @unchecked Sendable {
         if !state.events.isEmpty { logger.log(eventLog.lines(for: state.takeEvents(), now: MonotonicInstant.now())) }
         for output in state.takeOutputs() {
             switch output {
-            case .reply(let route, let response):
+            case .reply(let route, let reply):
+                let response = Response(id: route.id, result: reply.json)
                 if route.envelope.isEmpty { held.append(.localReply(response)) } else { send(route.envelope, response.json) }
             case .publish(let notification): held.append(.publish(notification.bytes))
             }

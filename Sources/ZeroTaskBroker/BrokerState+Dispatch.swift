@@ -48,7 +48,8 @@ extension BrokerState {
         }
     }
 
-    /// Applies one decoded command: the broker's rules, with JSON only in the answer.
+    /// Applies one decoded command: the broker's rules, answered with a typed `BrokerReply` (the
+    /// JSON the caller reads is written at the edge, `BrokerReply.json`).
     /// - Parameters:
     ///   - connection: who asks; client and node ids are bound to it.
     ///   - tenancy: how the caller's client and task ids read inside the broker (its tenant's
@@ -74,40 +75,40 @@ extension BrokerState {
         // MARK: clients
         case .clientConnect(let requested):
             let id = try connectClient(requested, tenancy: tenancy, connection: connection, now: now)
-            return .result(.string(tenancy.outside(id)))
+            return .reply(.id(tenancy.outside(id)))
         case .clientDisconnect(let given):
             try disconnectClient(tenancy.inside(given), connection: connection, now: now)
-            return .result(true)
+            return .reply(.accepted)
         case .submit(let given, let submission):
             let client = try client(given)
             try submission.check(config, method: BrokerMethod.clientNewTask.rawValue)
             try submission.checkStart(config, wallNow: wallClock(), method: BrokerMethod.clientNewTask.rawValue)
-            return .result(.string(tenancy.outside(try submit(submission, clientID: client, now: now))))
+            return .reply(.id(tenancy.outside(try submit(submission, clientID: client, now: now))))
         case .submitMany(let given, let entries):
             let client = try client(given)
-            var ids: [JSONValue] = []
+            var ids: [Result<String, RPCError>] = []
             ids.reserveCapacity(entries.count)
             for (i, entry) in entries.enumerated() {
                 do {
                     let submission = try entry.get()
                     try submission.check(config, method: "\(BrokerMethod.clientNewTasks.rawValue): tasks[\(i)]")
                     try submission.checkStart(config, wallNow: wallClock(), method: "\(BrokerMethod.clientNewTasks.rawValue): tasks[\(i)]")
-                    ids.append(.string(tenancy.outside(try submit(submission, clientID: client, now: now))))
+                    ids.append(.success(tenancy.outside(try submit(submission, clientID: client, now: now))))
                 } catch {
-                    ids.append(tenancy.outside(Self.rpcError(error)).json)
+                    ids.append(.failure(tenancy.outside(Self.rpcError(error))))
                 }
             }
-            return .result(.array(ids))
+            return .reply(.submitted(ids))
         case .clientTask(let query, let given, let givenTask):
             let client = try client(given)
             let taskID = tenancy.inside(givenTask)
             switch query {
-            case .status: return .result(.int(try task(taskID, of: client, tenancy).status.rawValue))
-            case .info: return .result(try task(taskID, of: client, tenancy).info(tenancy))
-            case .cancel: return .result(.bool(try cancel(taskID, clientID: client, tenancy, now: now)))
+            case .status: return .reply(.status(try task(taskID, of: client, tenancy).status))
+            case .info: return .reply(.document(try task(taskID, of: client, tenancy).info(tenancy)))
+            case .cancel: return .reply(.flag(try cancel(taskID, clientID: client, tenancy, now: now)))
             case .result:
                 switch Self.resultOutcome(try task(taskID, of: client, tenancy), tenancy) {
-                case .success(let r): return .result(r)
+                case .success(let r): return .reply(.value(r))
                 case .failure(let e): return .error(e)
                 }
             }
@@ -123,7 +124,7 @@ extension BrokerState {
             let id = try submit(submission, clientID: client, now: now)
             let waiter = ResultWaiter(route: route, clientID: client, taskIDs: [id], deadline: now + wait, single: true, tenancy: tenancy)
             if let t = tasks[id], t.status.isComplete || wait == 0 || !canDefer {
-                return .result(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
+                return .reply(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
             }
             resultWaiters.add(waiter)
             return .deferred
@@ -145,14 +146,14 @@ extension BrokerState {
             }
             let wait = Swift.min(askedWait ?? 0, config.maxWait)
             if !done.isEmpty || wait == 0 || !canDefer || ids.isEmpty {
-                return .result(.array(fittingReply(done).map { Self.resultEntry($0, tenancy) }))
+                return .reply(.entries(fittingReply(done).map { Self.resultEntry($0, tenancy) }))
             }
             try checkRoomToPark(ids: ids.count, peer: peer, name: name)
             resultWaiters.add(ResultWaiter(route: route, clientID: client, taskIDs: ids, deadline: now + wait, tenancy: tenancy))
             return .deferred
         case .newWorkflow(let given, let workflow, let taskID):
             let client = try client(given)
-            return .result(.string(tenancy.outside(try startWorkflow(workflow, taskID: taskID, clientID: client, now: now))))
+            return .reply(.id(tenancy.outside(try startWorkflow(workflow, taskID: taskID, clientID: client, now: now))))
 
         // MARK: nodes
         case .nodeConnect(let requested, let methods, let workers, let capacity, let unavailable, let tags):
@@ -161,13 +162,13 @@ extension BrokerState {
             nodes.update(id) { $0.tags = Set(tags ?? []) }
             setUnavailable(unavailable, node: id)
             refreshLimits(node: id, now: now)
-            return .result(.string(id))
+            return .reply(.id(id))
         case .heartbeat(let given):
             _ = try node(given)
-            return .result(true)
+            return .reply(.accepted)
         case .nodeDisconnect(let given):
             dropNode(try node(given), now: now, reason: "disconnected")
-            return .result(true)
+            return .reply(.accepted)
         case .advertise(let given, let methods, let workers, let capacity, let unavailable, let tags):
             let id = try node(given)
             nodes.update(id) { $0.advertise(methods) }
@@ -178,20 +179,20 @@ extension BrokerState {
             if let workers { nodes.update(id) { $0.workers = workers } }
             if let capacity { nodes.update(id) { $0.capacity = capacity } }
             if shared != nil { shared!.mayClaimAny() }
-            return .result(true)
+            return .reply(.accepted)
         case .release(let given, let ids):
-            return .result(.int(Int64(release(ids, nodeID: try node(given), now: now))))
+            return .reply(.count(release(ids, nodeID: try node(given), now: now)))
         case .claim(let given, let taskID):
-            return .result(try claim(taskID, nodeID: try node(given), now: now) ?? .object([:]))
+            return .reply(.claimed(try claim(taskID, nodeID: try node(given), now: now)))
         case .taskStatus(let given, let taskID, let status, let fields):
             try updateStatus(taskID, nodeID: try node(given), status: status, fields: fields)
-            return .result(true)
+            return .reply(.accepted)
         case .report(let given, let outcome):
             try report(outcome.taskID, nodeID: try node(given), outcome: outcome.outcome, now: now)
-            return .result(true)
+            return .reply(.accepted)
         case .nodeStatus(let given, let fields):
             nodes.update(try node(given)) { $0.setStatus(fields) }
-            return .result(true)
+            return .reply(.accepted)
         case .pull(let given, let max, let askedWait, let done):
             let node = try node(given)
             reportBatch(done, nodeID: node, now: now)
@@ -200,52 +201,52 @@ extension BrokerState {
             // On a shared queue, a pull that will not wait claims what the queue holds for it.
             if got.count < max, shared != nil, wait <= 0 || !canDefer { got += claimForPull(node, max: max - got.count, now: now) }
             guard let record = nodes[node], got.isEmpty, wait > 0, canDefer, max > 0, record.freeSlots > 0 else {
-                return .result(.array(got))
+                return .reply(.assignments(got))
             }
             // One parked pull per node: an older one is answered empty so the node never waits on it.
             let waiter = NodeWaiter(route: route, nodeID: node, max: max, deadline: now + wait)
             if let w = nodeWaiters.park(waiter, methods: record.methods.keys) {
-                outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+                outputs.append(.reply(w.route, .assignments([])))
             }
             // On a shared queue the turn's commit claims for it, for the methods the database may hold.
             return .deferred
         case .reportMany(let given, let outcomes):
-            return .result(.array(reportBatch(outcomes, nodeID: try node(given), now: now)))
+            return .reply(.reported(reportBatch(outcomes, nodeID: try node(given), now: now)))
         case .checkTasks(let given, let listed, let complete):
             let node = try node(given)
             if complete { reclaimUnlisted(Set(listed), nodeID: node, now: now) }
             var confirmed: Set<String> = []
-            let gone = listed.compactMap { id -> JSONValue? in
+            let gone = listed.filter { id in
                 let stillMine = tasks[id]?.nodeID == node && tasks[id]?.status.isComplete == false
                 if stillMine { confirmed.insert(id) }
-                return stillMine ? nil : .string(id)
+                return !stillMine
             }
             nodes.update(node) { $0.unconfirmed.subtract(confirmed) }
-            return .result(.array(gone))
+            return .reply(.gone(gone))
 
         // MARK: discovery
         case .methods:
-            return .result(methodsSummary())
+            return .reply(.document(methodsSummary()))
         case .nodes(let refresh):
             // `refresh`: ask every node for its status now (broker_node_status); the answers
             // arrive as node_status and show in the next `nodes`.
             if refresh, interest.nodeStatus { publish(.nodeStatusRequest) }
-            return .result(nodesSummary(now: now))
+            return .reply(.document(nodesSummary(now: now)))
         case .stats:
-            return .result(statsSummary())
+            return .reply(.document(statsSummary()))
 
         // MARK: operations
         case .adminTask(let id):
             guard let t = tasks[id] else { throw BrokerError.unknownTask(id) }
-            return .result(adminDetail(t))
+            return .reply(.document(adminDetail(t)))
         case .adminTasks(let query):
-            return .result(adminPage(query))
+            return .reply(.document(adminPage(query)))
         case .adminAct(let action, let targets):
-            return .result(admin(action, targets, now: now))
+            return .reply(.document(admin(action, targets, now: now)))
         case .adminQueue(let method, let action):
-            return .result(try queueControl(method, action, now: now))
+            return .reply(.document(try queueControl(method, action, now: now)))
         case .schedule(let c):
-            return .result(try scheduleRule(c, now: now))
+            return .reply(.document(try scheduleRule(c, now: now)))
         }
     }
 
@@ -270,15 +271,15 @@ extension BrokerState {
         return try nodes.nodeID(forPeer: peer)
     }
 
-    /// Applies several outcomes of `nodeID`'s tasks; one `true` or error object per outcome.
+    /// Applies several outcomes of `nodeID`'s tasks; per outcome, nil when accepted or why not.
     @discardableResult
-    mutating func reportBatch(_ list: [BrokerCommand.TaskOutcome], nodeID: String, now: MonotonicInstant) -> [JSONValue] {
+    mutating func reportBatch(_ list: [BrokerCommand.TaskOutcome], nodeID: String, now: MonotonicInstant) -> [RPCError?] {
         list.map { entry in
             do throws(BrokerError) {
                 try report(entry.taskID, nodeID: nodeID, outcome: entry.outcome, now: now)
-                return true
+                return nil
             } catch {
-                return error.rpcError.json
+                return error.rpcError
             }
         }
     }

@@ -131,7 +131,7 @@ extension BrokerState {
                 if got.isEmpty {
                     passed.append(w)
                 } else {
-                    outputs.append(.reply(w.route, Response(id: w.route.id, result: .array(got))))
+                    outputs.append(.reply(w.route, .assignments(got)))
                 }
             }
             for w in passed {

@@ -28,7 +28,7 @@ extension BrokerState {
         try clients.disconnect(id, connection: connection, now: now)
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
-            outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: waiter.answer([], tasks: tasks))))
+            outputs.append(.reply(waiter.route, waiter.answer([], tasks: tasks)))
         }
     }
 
@@ -106,7 +106,7 @@ extension BrokerState {
         guard let node = nodes.remove(id, keepingSilent: silent) else { return }
         // A parked pull is answered (empty), never left hanging: a REQ peer would wait forever.
         if let w = nodeWaiters.remove(nodeID: id) {
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+            outputs.append(.reply(w.route, .assignments([])))
         }
         var requeued = 0, failed = 0
         for taskID in node.assigned.sorted() {

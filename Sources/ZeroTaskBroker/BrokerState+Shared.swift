@@ -226,7 +226,7 @@ extension BrokerState {
 
     /// A pull that does not wait, finding too little here: claims for it now, in its own
     /// round trip (`claimNow`), so that a node asking any broker gets what the queue holds.
-    mutating func claimForPull(_ nodeID: String, max: Int, now: MonotonicInstant) -> [JSONValue] {
+    mutating func claimForPull(_ nodeID: String, max: Int, now: MonotonicInstant) -> [TaskAssignment] {
         guard let claimNow = shared?.claimNow, let ask = claimAsk(for: nodeID, max: max) else { return [] }
         let claimed = claimNow.run(ask)
         shared!.claimed(claimed.count, of: ask, served: methodsServedHere)

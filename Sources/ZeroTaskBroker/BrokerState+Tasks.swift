@@ -115,7 +115,7 @@ extension BrokerState {
             assign(task.id, to: waiter.nodeID)
             var batch = [tasks[task.id]!.assignment]
             batch += pullQueued(for: waiter.nodeID, max: waiter.max - 1, now: now)
-            outputs.append(.reply(waiter.route, Response(id: waiter.route.id, result: .array(batch))))
+            outputs.append(.reply(waiter.route, .assignments(batch)))
             return
         }
         queueHere(task)
@@ -167,7 +167,7 @@ extension BrokerState {
 
     /// The seed flow: a node claims one task it heard about. `nil` when it is no longer available.
     /// A seed node (one that advertised nothing) may claim any method; others only theirs.
-    mutating func claim(_ taskID: String, nodeID: String, now: MonotonicInstant) throws(BrokerError) -> JSONValue? {
+    mutating func claim(_ taskID: String, nodeID: String, now: MonotonicInstant) throws(BrokerError) -> TaskAssignment? {
         guard let task = tasks[taskID] else { throw .unknownTask(taskID) }
         guard task.status == .queued, task.waitingUntil == nil, let node = nodes[nodeID], node.servesAny || node.methods[task.method] != nil,
             node.freeSlots > 0, task.tags.allSatisfy(node.tags.contains), mayStart(task.method, now: now)
@@ -191,7 +191,7 @@ extension BrokerState {
     /// for a node serving thousands of methods.) Each method's queue competes with the lanes
     /// whose tags the node has; a method that is paused or at its limit (`mayStart`, O(1)) drops
     /// out of the pull.
-    mutating func pullQueued(for nodeID: String, max: Int, now: MonotonicInstant) -> [JSONValue] {
+    mutating func pullQueued(for nodeID: String, max: Int, now: MonotonicInstant) -> [TaskAssignment] {
         guard let node = nodes[nodeID] else { return [] }
         let limit = Swift.min(max, node.freeSlots)
         guard limit > 0 else { return [] }
@@ -206,7 +206,7 @@ extension BrokerState {
                 if let top = liveTop(m, lane: lane) { fronts.push(QueueFront(entry: top, method: m, lane: lane)) }
             }
         }
-        var out: [JSONValue] = []
+        var out: [TaskAssignment] = []
         while out.count < limit, let best = fronts.first {
             let m = best.method
             if checkLimits && !mayStart(m, now: now) {
@@ -414,15 +414,8 @@ extension BrokerState {
     }
 
     /// One entry of a `client_wait_results` answer, as the client names the task.
-    static func resultEntry(_ task: TaskRecord, _ tenancy: Tenancy) -> JSONValue {
-        var o = JSONObject()
-        o.append("task_id", .string(tenancy.outside(task.id)))
-        o.append("status", .int(task.status.rawValue))
-        switch resultOutcome(task, tenancy) {
-        case .success(let r): o.append("result", r)
-        case .failure(let e): o.append("error", e.json)
-        }
-        return .object(o)
+    static func resultEntry(_ task: TaskRecord, _ tenancy: Tenancy) -> TaskResultEntry {
+        TaskResultEntry(taskID: tenancy.outside(task.id), status: task.status, outcome: resultOutcome(task, tenancy))
     }
 
     mutating func answerResultWaiters(for task: TaskRecord) {
@@ -430,7 +423,7 @@ extension BrokerState {
             let done = w.taskIDs.compactMap { tasks[$0] }.filter {
                 $0.status.isComplete && w.tenancy.mayRead(taskOf: $0.clientID, as: w.clientID)
             }
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer(Array(fittingReply(done)), tasks: tasks))))
+            outputs.append(.reply(w.route, w.answer(Array(fittingReply(done)), tasks: tasks)))
         }
     }
 
@@ -448,10 +441,10 @@ extension BrokerState {
 
     mutating func expireWaiters(now: MonotonicInstant) {
         for w in nodeWaiters.takeExpired(now: now) {
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: .array([]))))
+            outputs.append(.reply(w.route, .assignments([])))
         }
         for w in resultWaiters.takeExpired(now: now) {
-            outputs.append(.reply(w.route, Response(id: w.route.id, result: w.answer([], tasks: tasks))))
+            outputs.append(.reply(w.route, w.answer([], tasks: tasks)))
         }
     }
 

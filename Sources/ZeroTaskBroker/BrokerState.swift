@@ -17,8 +17,10 @@ public struct ReplyRoute: Sendable {
 
 /// Something the broker's I/O owner must do after an event.
 public enum BrokerOutput: Sendable {
-    /// Send a reply that was held back (a long poll that was answered later).
-    case reply(ReplyRoute, Response)
+    /// Send a reply that was held back (a long poll that was answered later): a value, written
+    /// as JSON by the I/O owner (`BrokerReply.json`). Parked requests are only ever answered with
+    /// a result: their refusals come at once, as the request's own answer.
+    case reply(ReplyRoute, BrokerReply)
     /// Publish a notification on the PUB socket (its bytes are written by the I/O owner).
     case publish(BrokerNotification)
 }
@@ -38,9 +40,11 @@ public enum BrokerNotification: Sendable, Equatable {
     case cancelTask(nodeID: String, taskID: String)
 }
 
-/// The answer to one request.
+/// The answer to one request, as values: the I/O owner writes the JSON-RPC response.
 public enum BrokerAnswer: Sendable, Equatable {
-    case result(JSONValue)
+    case reply(BrokerReply)
+    /// A refusal, mapped to its JSON-RPC code in one place (`BrokerError.rpcError`), or a
+    /// param decoder's -32602.
     case error(RPCError)
     /// A long poll was parked; its reply will come out of `outputs` later.
     case deferred

@@ -13,11 +13,10 @@ struct ResultWaiter: Sendable {
     var tenancy = Tenancy.none
 
     /// The answer once tasks are done (or the wait is over).
-    func answer(_ done: [TaskRecord], tasks: [String: TaskRecord]) -> JSONValue {
-        guard single else { return .array(done.map { BrokerState.resultEntry($0, tenancy) }) }
-        if let t = done.first { return BrokerState.resultEntry(t, tenancy) }
-        let status = tasks[taskIDs[0]].map { JSONValue.int($0.status.rawValue) } ?? .null
-        return ["task_id": .string(tenancy.outside(taskIDs[0])), "status": status]
+    func answer(_ done: [TaskRecord], tasks: [String: TaskRecord]) -> BrokerReply {
+        guard single else { return .entries(done.map { BrokerState.resultEntry($0, tenancy) }) }
+        if let t = done.first { return .entry(BrokerState.resultEntry(t, tenancy)) }
+        return .entry(TaskResultEntry(taskID: tenancy.outside(taskIDs[0]), status: tasks[taskIDs[0]]?.status, outcome: nil))
     }
 }
 

@@ -220,15 +220,8 @@ struct TaskRecord: Sendable {
     /// Whether it keeps its params once finished: a workflow's hold what it ran (`Workflow`).
     var keepsParams: Bool { method == Workflow.method }
 
-    /// The assignment a node receives: `{"method", "params", "id"}` plus `timeout` when set.
-    var assignment: JSONValue {
-        var o = JSONObject()
-        o.append("method", .string(method))
-        o.append("params", params)
-        o.append("id", .string(id))
-        if let timeout { o.append("timeout", .double(timeout)) }
-        return .object(o)
-    }
+    /// The assignment a node receives (its JSON is written when it is sent: `TaskAssignment.json`).
+    var assignment: TaskAssignment { TaskAssignment(id: id, method: method, params: params, timeout: timeout) }
 
     /// What `client_task_info` shows, as the client names the task.
     func info(_ tenancy: Tenancy) -> JSONValue {

@@ -131,7 +131,7 @@ import ZeroTaskProtocol
             return
         }
         #expect(e.code == ErrorCode.notAllowed.rawValue)
-        guard case .result(let page) = h.call("admin_tasks", [:], peer: "A", caller: PeerIdentity(role: .admin, name: "ops")) else {
+        guard case .reply(.document(let page)) = h.call("admin_tasks", [:], peer: "A", caller: PeerIdentity(role: .admin, name: "ops")) else {
             Issue.record("an admin was refused")
             return
         }

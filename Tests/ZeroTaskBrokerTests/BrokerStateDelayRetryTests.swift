@@ -354,9 +354,9 @@ import ZeroTaskProtocol
             route: Harness.route("N2", id: 1), now: 1000)
         func pulled(_ s: inout BrokerState, _ now: MonotonicInstant) -> [String] {
             s.tick(now: now)
-            guard case .result(let v) = s.apply(.pull(nodeID: "n2", max: 10, wait: nil, done: []), route: Harness.route("N2", id: 2), now: now)
+            guard case .reply(.assignments(let got)) = s.apply(.pull(nodeID: "n2", max: 10, wait: nil, done: []), route: Harness.route("N2", id: 2), now: now)
             else { return [] }
-            return Harness.ids(v)
+            return got.map(\.id)
         }
         // Due 60 s after the failure (at wall + 60: 20 s on), and the delayed one at wall + 100 (60 s on).
         #expect(pulled(&again, 1019.9).isEmpty)
@@ -390,6 +390,6 @@ import ZeroTaskProtocol
         h.state.tick(now: h.now)
         #expect(BrokerStateDelayRetryTests.pull(&h) == ["alice-wf.2"])
         h.value(.report(nodeID: "n1", .init(taskID: "alice-wf.2", outcome: .success(6))), peer: "N")
-        #expect(h.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .result(6))
+        #expect(h.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .reply(.value(6)))
     }
 }

@@ -105,13 +105,13 @@ import ZeroTaskProtocol
     @Test func withKeysTheKeyMustMatchToo() {
         var h = Harness()
         let n1 = PeerIdentity(role: .node, name: "n1"), n2 = PeerIdentity(role: .node, name: "n2")
-        #expect(h.run(Self.connect("n1"), peer: "N", caller: n1) == .result("n1"))
+        #expect(h.run(Self.connect("n1"), peer: "N", caller: n1) == .reply(.id("n1")))
         // Another key on the same routing id (ROUTER handover lets a peer pick any id).
         #expect(Self.code(h.run(.heartbeat(nodeID: "n1"), peer: "N", caller: n2)) == -32030)
         #expect(Self.code(h.run(Self.connect("n1", ["other"]), peer: "N", caller: n2)) == -32030)
         #expect(Self.code(h.run(.nodeDisconnect(nodeID: nil), peer: "N", caller: n2)) == -32030)
         #expect(h.state.nodes["n1"]?.connection.key == n1 && h.state.nodes["n1"]?.methods.keys.sorted() == ["work"])
-        #expect(h.run(.heartbeat(nodeID: "n1"), peer: "N", caller: n1) == .result(true))
+        #expect(h.run(.heartbeat(nodeID: "n1"), peer: "N", caller: n1) == .reply(.accepted))
     }
 
     @Test func legitimateReconnectsStillWork() {
@@ -164,11 +164,11 @@ import ZeroTaskProtocol
     @Test func twoTenantsUseTheSameClientIDAndNeverSeeEachOthersTasks() {
         var h = Harness()
         // Both tenants connect as "c1"; each is told "c1", and each submits task "t".
-        #expect(h.run(.clientConnect(clientID: "c1"), peer: "A", caller: tenantA) == .result("c1"))
-        #expect(h.run(.clientConnect(clientID: "c1"), peer: "B", caller: tenantB) == .result("c1"))
-        #expect(h.run(Self.submit("c1", [1], "t"), peer: "A", caller: tenantA) == .result("c1-t"))
+        #expect(h.run(.clientConnect(clientID: "c1"), peer: "A", caller: tenantA) == .reply(.id("c1")))
+        #expect(h.run(.clientConnect(clientID: "c1"), peer: "B", caller: tenantB) == .reply(.id("c1")))
+        #expect(h.run(Self.submit("c1", [1], "t"), peer: "A", caller: tenantA) == .reply(.id("c1-t")))
         #expect(h.run(.submitMany(clientID: "c1", [.success(Submission(method: "work", params: [2], taskID: "u"))]), peer: "A", caller: tenantA)
-            == .result(["c1-u"]))
+            == .reply(.submitted([.success("c1-u")])))
         // B names A's task by the id A was told: it does not exist for B (-32020, never -32040).
         for command: BrokerCommand in [.clientTask(.status, clientID: "c1", taskID: "c1-t"), .clientTask(.result, clientID: "c1", taskID: "c1-t"),
             .clientTask(.info, clientID: "c1", taskID: "c1-t"), .clientTask(.cancel, clientID: "c1", taskID: "c1-t"),
@@ -184,8 +184,8 @@ import ZeroTaskProtocol
         #expect(Self.code(h.run(.clientTask(.status, clientID: "c1", taskID: "acme:c1-t"), peer: "B", caller: tenantB)) == -32020)
         #expect(h.state.tasks["acme:c1-t"]?.status == .queued)
         // B's own "t" is its own task.
-        #expect(h.run(Self.submit("c1", [3], "t"), peer: "B", caller: tenantB) == .result("c1-t"))
-        #expect(h.run(.clientTask(.cancel, clientID: "c1", taskID: "c1-t"), peer: "B", caller: tenantB) == .result(true))
+        #expect(h.run(Self.submit("c1", [3], "t"), peer: "B", caller: tenantB) == .reply(.id("c1-t")))
+        #expect(h.run(.clientTask(.cancel, clientID: "c1", taskID: "c1-t"), peer: "B", caller: tenantB) == .reply(.flag(true)))
         #expect(h.state.tasks["acme:c1-t"]?.status == .queued && h.state.tasks["globex:c1-t"]?.status == .failed)
         #expect(h.run(.clientTask(.info, clientID: "c1", taskID: "c1-t"), peer: "A", caller: tenantA).resultValue?["task_id"] == "c1-t")
         #expect(h.replies().isEmpty)
@@ -225,9 +225,9 @@ import ZeroTaskProtocol
         _ = h.run(Self.submit("c1", [], "t"), peer: "A", caller: tenantA)
         _ = h.run(.clientConnect(clientID: "ops"), peer: "O", caller: admin)
         #expect(h.run(.clientTask(.status, clientID: "ops", taskID: "acme:c1-t"), peer: "O", caller: admin)
-            == .result(.int(TaskStatus.queued.rawValue)))
+            == .reply(.status(.queued)))
         #expect(h.run(.waitResults(clientID: "ops", taskIDs: ["acme:c1-t"], wait: 30), peer: "O", caller: admin) == .deferred)
-        #expect(h.run(.clientTask(.cancel, clientID: "ops", taskID: "acme:c1-t"), peer: "O", caller: admin) == .result(true))
+        #expect(h.run(.clientTask(.cancel, clientID: "ops", taskID: "acme:c1-t"), peer: "O", caller: admin) == .reply(.flag(true)))
         let answered = h.replies().first?.1
         #expect((try? answered?.outcome.get())?.arrayValue?.first?["task_id"] == "acme:c1-t")
     }
@@ -240,13 +240,13 @@ import ZeroTaskProtocol
         kept.apply(h.state.takeChanges())
         #expect(kept.tasks.keys.sorted() == ["acme:c1-t"] && kept.clients.keys.sorted() == ["acme:c1"])
         var r = BrokerStateJournalTests.restarted(kept)
-        #expect(r.run(.clientTask(.status, clientID: "c1", taskID: "c1-t"), peer: "A2", caller: tenantA) == .result(.int(TaskStatus.queued.rawValue)))
+        #expect(r.run(.clientTask(.status, clientID: "c1", taskID: "c1-t"), peer: "A2", caller: tenantA) == .reply(.status(.queued)))
         #expect(Self.code(r.run(.clientConnect(clientID: "c1"), peer: "B", caller: tenantB)) == nil)
         #expect(Self.code(r.run(.clientTask(.status, clientID: "c1", taskID: "c1-t"), peer: "B", caller: tenantB)) == -32020)
     }
 }
 
 extension BrokerAnswer {
-    /// The result of an answered request (nil for an error or a parked one).
-    var resultValue: JSONValue? { if case .result(let v) = self { v } else { nil } }
+    /// The JSON result of an answered request, as a peer reads it (nil for an error or a parked one).
+    var resultValue: JSONValue? { if case .reply(let r) = self { r.json } else { nil } }
 }

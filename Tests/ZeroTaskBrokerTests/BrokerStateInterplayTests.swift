@@ -156,7 +156,7 @@ import ZeroTaskProtocol
         h.value(.advertise(nodeID: "n1", methods: [:], workers: nil, capacity: nil, unavailable: ["work": why], tags: nil), peer: "N")
         #expect(h.state.unavailableError("work") != nil)
         let again = Submission(method: "work", params: [], taskID: "a")
-        #expect(h.run(.submit(clientID: "alice", again), peer: "C") == .result("alice-a"))
+        #expect(h.run(.submit(clientID: "alice", again), peer: "C") == .reply(.id("alice-a")))
         #expect(h.state.counters.submitted == 1)
         // A new task of the method is refused as before.
         #expect(h.refusal(.submit(clientID: "alice", Submission(method: "work", params: [], taskID: "b")), peer: "C")?.code
@@ -249,7 +249,7 @@ import ZeroTaskProtocol
         r.state.tick(now: r.now)
         #expect(Harness.ids(r.value(.pull(nodeID: "n2", max: 10, wait: nil, done: []), peer: "N2")) == ["alice-wf.2"])
         r.value(.report(nodeID: "n2", .init(taskID: "alice-wf.2", outcome: .success(2))), peer: "N2")
-        #expect(r.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .result([1, 2]))
+        #expect(r.run(.clientTask(.result, clientID: "alice", taskID: "alice-wf"), peer: "C") == .reply(.value([1, 2])))
         Self.expectNothingPending(r)
     }
 
@@ -291,7 +291,7 @@ import ZeroTaskProtocol
         #expect(b.scheduledTaskIDs.count == 2)
         #expect(b.state.queuedTaskCount == 2)
         let purged = b.state.apply(.adminQueue(method: "math.add", .purge), route: Harness.route("A", id: 2), now: b.now)
-        #expect(purged == .result(["method": "math.add", "paused": true, "queued": 0, "purged": 2]))
+        #expect(purged == .reply(.document(["method": "math.add", "paused": true, "queued": 0, "purged": 2])))
         #expect(b.state.pendingBytes == 0 && b.state.queuedTaskCount == 0)
         b.advance(10)
         #expect(b.scheduledTaskIDs.count == 3)

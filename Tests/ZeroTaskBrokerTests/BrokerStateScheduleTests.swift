@@ -43,7 +43,7 @@ import ZeroTaskProtocol
         }
 
         mutating func add(_ s: Schedule, replace: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
-            guard case .result = apply(.add(s, replace: replace)) else {
+            guard case .reply = apply(.add(s, replace: replace)) else {
                 Issue.record("adding \(s.name) was refused: \(apply(.list))", sourceLocation: sourceLocation)
                 return
             }
@@ -122,7 +122,7 @@ import ZeroTaskProtocol
         b.add(Self.every("b", 10))
         b.advance(10)
         #expect(b.scheduledTaskIDs.count == 2)
-        guard case .result(let removed) = b.apply(.remove(name: "a")) else { Issue.record("not removed"); return }
+        guard case .reply(.document(let removed)) = b.apply(.remove(name: "a")) else { Issue.record("not removed"); return }
         #expect(removed["name"] == "a")
         b.advance(10)
         b.advance(10)

@@ -45,7 +45,7 @@ import ZeroTaskProtocol
             sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue
         {
             switch call(method, params, peer: peer) {
-            case .result(let v): return v
+            case .reply(let r): return r.json
             case let other:
                 Issue.record("\(method) \(params) answered \(other)", sourceLocation: sourceLocation)
                 return .null
@@ -73,15 +73,22 @@ import ZeroTaskProtocol
             return state.apply(command, route: Self.route(peer, id: rid), caller: caller, now: now, canDefer: canDefer)
         }
 
-        /// The result of a typed command (an issue is recorded for anything else).
+        /// The typed reply to a command, as the rules answer it (an issue is recorded for anything else).
         @discardableResult
-        mutating func value(_ command: BrokerCommand, peer: String, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue {
+        mutating func reply(_ command: BrokerCommand, peer: String, sourceLocation: SourceLocation = #_sourceLocation) -> BrokerReply? {
             switch run(command, peer: peer) {
-            case .result(let v): return v
+            case .reply(let r): return r
             case let other:
                 Issue.record("\(command) answered \(other)", sourceLocation: sourceLocation)
-                return .null
+                return nil
             }
+        }
+
+        /// The result of a typed command as the JSON a peer reads (`BrokerReply.json`; an issue is
+        /// recorded for anything else).
+        @discardableResult
+        mutating func value(_ command: BrokerCommand, peer: String, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue {
+            reply(command, peer: peer, sourceLocation: sourceLocation)?.json ?? .null
         }
 
         /// The error of a typed command (an issue is recorded for anything else).
@@ -101,9 +108,14 @@ import ZeroTaskProtocol
             }
         }
 
-        /// The late replies queued since the last call.
+        /// The late replies queued since the last call, as the rules typed them.
+        mutating func lateReplies() -> [(ReplyRoute, BrokerReply)] {
+            state.takeOutputs().compactMap { if case .reply(let r, let reply) = $0 { (r, reply) } else { nil } }
+        }
+
+        /// The late replies queued since the last call, as the responses their peers read.
         mutating func replies() -> [(ReplyRoute, Response)] {
-            state.takeOutputs().compactMap { if case .reply(let r, let response) = $0 { (r, response) } else { nil } }
+            lateReplies().map { ($0.0, Response(id: $0.0.id, result: $0.1.json)) }
         }
 
         /// Connects client "alice" on peer "C" and node "n1" serving `methods` on peer "N".
@@ -115,16 +127,27 @@ import ZeroTaskProtocol
 
         mutating func submit(_ taskID: String, method: String = "work", priority: Int64 = 0, maxRetries: Int64? = nil) {
             let submission = Submission(method: method, params: [], taskID: taskID, priority: priority, maxRetries: maxRetries.map { Int($0) })
-            value(.submit(clientID: "alice", submission), peer: "C")
+            let got = reply(.submit(clientID: "alice", submission), peer: "C")
+            #expect(got == nil || got == .id("alice-\(taskID)"))
         }
 
         mutating func status(_ taskID: String) -> JSONValue {
             value(.clientTask(.status, clientID: "alice", taskID: taskID), peer: "C")
         }
 
-        /// Task ids of a `node_task_pull` answer.
+        /// Task ids of a `node_task_pull` answer, as a peer reads it.
         static func ids(_ pulled: JSONValue) -> [String] {
             (pulled.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+        }
+
+        /// Task ids of a `node_task_pull` reply (none for any other reply).
+        static func ids(_ pulled: BrokerReply?) -> [String] {
+            if case .assignments(let list)? = pulled { list.map(\.id) } else { [] }
+        }
+
+        /// Task ids the node `nodeID` on `peer` pulls now (up to `max`, without waiting).
+        mutating func pull(_ nodeID: String = "n1", max: Int, peer: String = "N", sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
+            Self.ids(reply(.pull(nodeID: nodeID, max: max, wait: nil, done: []), peer: peer, sourceLocation: sourceLocation))
         }
     }
 
@@ -136,8 +159,7 @@ import ZeroTaskProtocol
         for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1), ("f", 10), ("g", 0)] {
             h.submit(name, priority: Int64(priority))
         }
-        let pulled = h.value(.pull(nodeID: "n1", max: 100, wait: nil, done: []), peer: "N")
-        #expect(Harness.ids(pulled) == ["f", "b", "d", "a", "c", "g", "e"].map { "alice-\($0)" })
+        #expect(h.pull(max: 100) == ["f", "b", "d", "a", "c", "g", "e"].map { "alice-\($0)" })
     }
 
     @Test func oneAtATimeGivesTheSameOrderAcrossMethods() {
@@ -148,7 +170,7 @@ import ZeroTaskProtocol
         h.submit("o2", method: "other", priority: 3)
         h.submit("w2", method: "work", priority: 1)
         var order: [String] = []
-        for _ in 0..<5 { order += Harness.ids(h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")) }
+        for _ in 0..<5 { order += h.pull(max: 1) }
         #expect(order == ["alice-o2", "alice-w1", "alice-o1", "alice-w2"])
     }
 
@@ -156,11 +178,10 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp()
         for name in ["a", "b", "c"] { h.submit(name) }
-        let claimed = h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "N")
-        #expect(claimed == ["method": "work", "params": [], "id": "alice-b"])
-        // Claimed already: the seed answer for "no longer available" is {}.
-        #expect(h.value(.claim(nodeID: nil, taskID: "alice-b"), peer: "N") == .object([:]))
-        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-a", "alice-c"])
+        #expect(h.reply(.claim(nodeID: nil, taskID: "alice-b"), peer: "N") == .claimed(TaskAssignment(id: "alice-b", method: "work", params: [])))
+        // Claimed already: no longer available (the seed answer `{}`).
+        #expect(h.reply(.claim(nodeID: nil, taskID: "alice-b"), peer: "N") == .claimed(nil))
+        #expect(h.pull(max: 10) == ["alice-a", "alice-c"])
         #expect(h.state.queuedTaskCount == 0)
     }
 
@@ -168,10 +189,48 @@ import ZeroTaskProtocol
         var h = Harness()
         h.setUp(workers: 2)
         for name in ["a", "b", "c"] { h.submit(name) }
-        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-a", "alice-b"])
-        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == [])
-        h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N")
-        #expect(Harness.ids(h.value(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N")) == ["alice-c"])
+        #expect(h.pull(max: 10) == ["alice-a", "alice-b"])
+        #expect(h.reply(.pull(nodeID: "n1", max: 10, wait: nil, done: []), peer: "N") == .assignments([]))
+        #expect(h.reply(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N") == .accepted)
+        #expect(h.pull(max: 10) == ["alice-c"])
+    }
+
+    // MARK: batches and hand-back
+
+    @Test func batchesAnswerEachEntryOnItsOwnInOrder() {
+        var h = Harness { $0.maxTaskRetries = 3 }
+        h.setUp()
+        let undecodable = RPCError.invalidParams("client_new_tasks: tasks[2]: param \"method\" is missing")
+        let submitted = h.reply(.submitMany(clientID: "alice", [
+            .success(Submission(method: "work", params: [], taskID: "a")),
+            .success(Submission(method: "work", params: [], taskID: "b", maxRetries: 9)),
+            .failure(undecodable),
+            .success(Submission(method: "work", params: [], taskID: "c")),
+        ]), peer: "C")
+        let capped = RPCError.invalidParams("client_new_tasks: tasks[1]: param \"max_retries\" (9) exceeds the broker's max_task_retries (3)")
+        #expect(submitted == .submitted([.success("alice-a"), .failure(capped), .failure(undecodable), .success("alice-c")]))
+        #expect(h.pull(max: 5) == ["alice-a", "alice-c"])
+        let reported = h.reply(.reportMany(nodeID: "n1", [
+            .init(taskID: "alice-a", outcome: .success(1)), .init(taskID: "alice-b", outcome: .success(2)),
+            .init(taskID: "alice-c", outcome: .failure(RPCError(.internalError, "no"))),
+        ]), peer: "N")
+        // alice-b was refused above, so there is no such task to report on.
+        #expect(reported == .reported([nil, BrokerError.unknownTask("alice-b").rpcError, nil]))
+        #expect(h.status("alice-a") == .int(TaskStatus.finished.rawValue))
+        #expect(h.status("alice-c") == .int(TaskStatus.failed.rawValue))
+    }
+
+    @Test func releasedTasksGoBackToTheQueueUncountedAndTheReplyCountsThem() {
+        var h = Harness()
+        h.setUp()
+        for name in ["a", "b", "c"] { h.submit(name) }
+        #expect(h.pull(max: 2) == ["alice-a", "alice-b"])
+        // Only tasks this node holds count: alice-c is queued, and no task is named alice-x.
+        #expect(h.reply(.release(nodeID: "n1", taskIDs: ["alice-b", "alice-c", "alice-x", "alice-a"]), peer: "N") == .count(2))
+        #expect(h.status("alice-a") == .int(TaskStatus.queued.rawValue))
+        // They never started: the attempt is not counted, and they come back in their old order.
+        #expect(h.value(.clientTask(.info, clientID: "alice", taskID: "alice-a"), peer: "C")["attempts"] == 0)
+        #expect(h.pull(max: 3) == ["alice-a", "alice-b", "alice-c"])
     }
 
     // MARK: liveness
@@ -201,7 +260,7 @@ import ZeroTaskProtocol
         // n1 speaking again (from its own connection) is registered again, empty-handed.
         h.value(.heartbeat(nodeID: "n1"), peer: "N")
         h.value(.nodeConnect(nodeID: "n2", methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: "N2")
-        #expect(Harness.ids(h.value(.pull(nodeID: "n2", max: 5, wait: nil, done: []), peer: "N2")) == ["alice-a", "alice-b"])
+        #expect(h.pull("n2", max: 5, peer: "N2") == ["alice-a", "alice-b"])
         let info = h.value(.clientTask(.info, clientID: "alice", taskID: "alice-a"), peer: "C")
         #expect(info["attempts"] == 2)
         #expect(info["node_id"] == "n2")
@@ -213,7 +272,7 @@ import ZeroTaskProtocol
         h.submit("a", maxRetries: 1)
         for (attempt, node) in ["n1", "n2"].enumerated() {
             if attempt > 0 { h.value(.nodeConnect(nodeID: node, methods: ["work"], workers: nil, capacity: nil, unavailable: [:]), peer: node) }
-            #expect(Harness.ids(h.value(.pull(nodeID: node, max: 1, wait: nil, done: []), peer: attempt == 0 ? "N" : node)) == ["alice-a"])
+            #expect(h.pull(node, max: 1, peer: attempt == 0 ? "N" : node) == ["alice-a"])
             h.now += 11
             h.state.tick(now: h.now)
         }
@@ -240,7 +299,7 @@ import ZeroTaskProtocol
         h.now = 29
         #expect(h.refusal(.clientConnect(clientID: "alice"), peer: "C2")?.code == ErrorCode.invalidClientID.rawValue)
         h.now = 59.5
-        #expect(h.value(.clientConnect(clientID: "alice"), peer: "C2") == "alice")
+        #expect(h.reply(.clientConnect(clientID: "alice"), peer: "C2") == .id("alice"))
     }
 
     // MARK: result expiry
@@ -254,7 +313,7 @@ import ZeroTaskProtocol
         h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(5))), peer: "N")
         h.now = 150
         h.state.tick(now: h.now)
-        #expect(h.value(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C") == 5)
+        #expect(h.reply(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C") == .value(5))
         // Expiry sweeps run at most once a second, so the result goes at the next sweep.
         h.now = 151
         h.state.tick(now: h.now)
@@ -285,10 +344,11 @@ import ZeroTaskProtocol
         h.state.tick(now: 104.999)
         #expect(h.replies().isEmpty)
         h.state.tick(now: 105)
-        let replies = h.replies()
+        let replies = h.lateReplies()
         #expect(replies.count == 1)
         #expect(replies.first?.0.envelope == [Array("N".utf8), []])
-        #expect(replies.first?.1 == Response(id: "pull-1", result: []))
+        #expect(replies.first?.0.id == "pull-1")
+        #expect(replies.first?.1 == .assignments([]))
         #expect(h.state.nextDeadline == nil)
     }
 
@@ -299,16 +359,16 @@ import ZeroTaskProtocol
         h.submit("a")
         let outputs = h.state.takeOutputs()
         #expect(outputs.count == 1)
-        guard case .reply(let route, let response)? = outputs.first else { Issue.record("no reply: \(outputs)"); return }
+        guard case .reply(let route, let reply)? = outputs.first else { Issue.record("no reply: \(outputs)"); return }
         #expect(route.id == 9)
-        #expect(response == Response(id: 9, result: [["method": "work", "params": [], "id": "alice-a"]]))
+        #expect(reply == .assignments([TaskAssignment(id: "alice-a", method: "work", params: [])]))
         #expect(h.status("alice-a") == .int(3000))
     }
 
     @Test func longPollsAreClampedToMaxWaitAndNeverParkedInABatch() {
         var h = Harness { $0.maxWait = 60 }
         h.setUp()
-        #expect(h.run(.pull(nodeID: "n1", max: 1, wait: 1000, done: []), peer: "N", canDefer: false) == .result([]))
+        #expect(h.run(.pull(nodeID: "n1", max: 1, wait: 1000, done: []), peer: "N", canDefer: false) == .reply(.assignments([])))
         #expect(h.run(.pull(nodeID: "n1", max: 1, wait: 1000, done: []), peer: "N") == .deferred)
         #expect(h.state.nextDeadline == 60)
     }
@@ -322,13 +382,16 @@ import ZeroTaskProtocol
         #expect(h.run(.waitResults(clientID: "alice", taskIDs: ["alice-b"], wait: 3), peer: "C", id: "w2") == .deferred)
         _ = h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "N")
         h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(5))), peer: "N")
-        let done = h.replies()
+        let done = h.lateReplies()
         #expect(done.count == 1)
-        #expect(done.first?.1 == Response(id: "w1", result: [["task_id": "alice-a", "status": 7000, "result": 5]]))
+        #expect(done.first?.0.id == "w1")
+        #expect(done.first?.1 == .entries([TaskResultEntry(taskID: "alice-a", status: .finished, outcome: .success(5))]))
         h.state.tick(now: 2.9)
-        #expect(h.replies().isEmpty)
+        #expect(h.lateReplies().isEmpty)
         h.state.tick(now: 3)
-        #expect(h.replies().map(\.1) == [Response(id: "w2", result: [])])
+        let expired = h.lateReplies()
+        #expect(expired.map(\.0.id) == ["w2"])
+        #expect(expired.map(\.1) == [.entries([])])
     }
 
 
@@ -344,29 +407,34 @@ import ZeroTaskProtocol
             #expect(answer == .deferred)
         }
         #expect(h.run(.waitResults(clientID: "alice", taskIDs: ["alice-t5", "alice-t6"], wait: 30), peer: "C", id: "pair") == .deferred)
-        let pulled = Harness.ids(h.value(.pull(nodeID: "n1", max: 300, wait: nil, done: []), peer: "N"))
-        #expect(pulled.count == 300)
+        #expect(h.pull(max: 300).count == 300)
         // Finish the even ones: each answers its own call; t6 also answers the pair, t5 not again.
         for i in stride(from: 0, to: 300, by: 2) { h.value(.report(nodeID: nil, .init(taskID: "alice-t\(i)", outcome: .success(.int(Int64(i))))), peer: "N") }
-        let answered = h.replies().map(\.1)
+        let answered = h.lateReplies()
         #expect(answered.count == 151)
         var expected: Set<String> = ["\"pair\""]
         for i in stride(from: 0, to: 300, by: 2) { expected.insert("\(i)") }
-        #expect(Set(answered.map(\.id.jsonString)) == expected)
+        #expect(Set(answered.map(\.0.id.jsonString)) == expected)
+        func finished(_ i: Int64) -> TaskResultEntry { TaskResultEntry(taskID: "alice-t\(i)", status: .finished, outcome: .success(.int(i))) }
         // The pair is answered once, by t6, with t6's entry only (t5 is not done yet).
-        #expect(answered.first { $0.id == "pair" }?.outcome == .success([["task_id": "alice-t6", "status": 7000, "result": 6]]))
-        for r in answered where r.id != "pair" {
-            guard case .int(let i) = r.id else { continue }
-            #expect(r.outcome == .success(["task_id": .string("alice-t\(i)"), "status": 7000, "result": .int(i)]))
+        #expect(answered.first { $0.0.id == "pair" }?.1 == .entries([finished(6)]))
+        for (route, reply) in answered where route.id != "pair" {
+            guard case .int(let i) = route.id else { continue }
+            #expect(reply == .entry(finished(i)))
         }
         h.value(.report(nodeID: nil, .init(taskID: "alice-t5", outcome: .success(5))), peer: "N")
-        #expect(h.replies().map(\.1.id) == [5])
+        #expect(h.lateReplies().map(\.0.id) == [5])
         // The odd ones expire by deadline: 10 + i % 7 seconds.
         #expect(h.state.nextDeadline == 10)
         var expiredAt: [Int64: Double] = [:]
         for t in stride(from: 9.5, through: 17, by: 0.5) {
             h.state.tick(now: .init(seconds: t))
-            for (_, r) in h.replies() { if case .int(let i) = r.id { expiredAt[i] = t } }
+            for (route, reply) in h.lateReplies() {
+                guard case .int(let i) = route.id else { continue }
+                expiredAt[i] = t
+                // A call whose wait ends first says where its task stands, without an outcome.
+                #expect(reply == .entry(TaskResultEntry(taskID: "alice-t\(i)", status: .assigned, outcome: nil)))
+            }
         }
         let odd = (0..<300).filter { $0 % 2 == 1 && $0 != 5 }.map { Int64($0) }
         #expect(expiredAt.keys.sorted() == odd)
@@ -406,15 +474,15 @@ import ZeroTaskProtocol
         h.submit("a")
         _ = h.value(.claim(nodeID: nil, taskID: "alice-a"), peer: "N")
         _ = h.published()
-        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == true)
+        #expect(h.reply(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == .flag(true))
         #expect(h.published() == [
             #"{"method":"zerotask.node.task_cancel","params":{"node_id":"n1","task_id":"alice-a"},"jsonrpc":"2.0"}"#,
             #"{"method":"zerotask.client.task_result_ready","params":{"task_id":"alice-a"},"jsonrpc":"2.0"}"#,
         ])
         #expect(h.refusal(.clientTask(.result, clientID: "alice", taskID: "alice-a"), peer: "C")?.code == -32062)
         // The node's late report of a cancelled task is accepted quietly.
-        #expect(h.value(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N") == true)
-        #expect(h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == false)
+        #expect(h.reply(.report(nodeID: nil, .init(taskID: "alice-a", outcome: .success(1))), peer: "N") == .accepted)
+        #expect(h.reply(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C") == .flag(false))
     }
 
     @Test func requestsOutsideTheBrokerNamespaceAreNotFound() {

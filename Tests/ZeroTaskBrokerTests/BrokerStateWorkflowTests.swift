@@ -56,7 +56,7 @@ import ZeroTaskProtocol
         #expect(pulled.first?.1 == [30])
         #expect(Self.outcome(&h) == .error(RPCError(.taskNotComplete, "task \"alice-wf\" is not complete (running)")))
         Self.finish(&h, "alice-wf.3", 31)
-        #expect(Self.outcome(&h) == .result(31))
+        #expect(Self.outcome(&h) == .reply(.value(31)))
         let info = h.value(.clientTask(.info, clientID: "alice", taskID: "alice-wf"), peer: "C")
         #expect(info["method"] == "zerotask.workflow")
         #expect(info["workflow"]?["kind"] == "chain")
@@ -96,7 +96,7 @@ import ZeroTaskProtocol
         Self.finish(&h, "alice-wf.1", .null)
         #expect(h.status("alice-wf") == .int(TaskStatus.running.rawValue))
         Self.finish(&h, "alice-wf.2", 20)
-        #expect(Self.outcome(&h) == .result([.null, 20, 30]))
+        #expect(Self.outcome(&h) == .reply(.value([.null, 20, 30])))
     }
 
     @Test func aGroupsCallbackGetsAllResultsFirstAndGivesTheWorkflowsResult() {
@@ -108,7 +108,7 @@ import ZeroTaskProtocol
         #expect(callback.map(\.0) == ["alice-wf.callback"])
         #expect(callback.first?.1 == [[1, 2], "extra"])
         Self.finish(&h, "alice-wf.callback", 3)
-        #expect(Self.outcome(&h) == .result(3))
+        #expect(Self.outcome(&h) == .reply(.value(3)))
     }
 
     @Test func aFailedGroupTaskFailsTheGroupCancelsTheOthersAndSkipsTheCallback() {
@@ -182,7 +182,7 @@ import ZeroTaskProtocol
             #expect(pulled.first?.1 == [10])
             Self.finish(&r, "alice-wf.2", 11)
             Self.finish(&r, Self.pull(&r)[0].0, 12)
-            #expect(Self.outcome(&r) == .result(12))
+            #expect(Self.outcome(&r) == .reply(.value(12)))
             try store.write(r.state.takeChanges())
         }
         let store = try SQLiteTaskStore(path: path, synchronous: .normal)
@@ -190,7 +190,7 @@ import ZeroTaskProtocol
         var r2 = try restarted(store)
         let info = r2.value(.clientTask(.info, clientID: "alice", taskID: "alice-wf"), peer: "C")
         #expect(info["workflow"]?["task_ids"] == ["alice-wf.1", "alice-wf.2", "alice-wf.3"])
-        #expect(Self.outcome(&r2) == .result(12))
+        #expect(Self.outcome(&r2) == .reply(.value(12)))
     }
 
     @Test func aWorkflowSentAgainWithItsIdIsTheSameOneAndADifferentOneIsRefused() {

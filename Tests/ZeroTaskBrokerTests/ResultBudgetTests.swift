@@ -34,8 +34,8 @@ import ZeroTaskProtocol
     @Test func queuedParamsAreBoundedInBytes() {
         var h = Harness { $0.maxQueuedBytes = 3000 }
         h.setUp()
-        #expect(Self.submit(&h, "a", params: [Self.kib]) == .result("alice-a"))
-        #expect(Self.submit(&h, "b", params: [Self.kib]) == .result("alice-b"))
+        #expect(Self.submit(&h, "a", params: [Self.kib]) == .reply(.id("alice-a")))
+        #expect(Self.submit(&h, "b", params: [Self.kib]) == .reply(.id("alice-b")))
         guard case .error(let e) = Self.submit(&h, "c", params: [Self.kib]) else {
             Issue.record("a third KiB of params was queued past max_queued_bytes")
             return
@@ -51,7 +51,7 @@ import ZeroTaskProtocol
         // A completion gives its bytes back.
         _ = Self.pull(&h, 1)
         Self.finish(&h, "alice-a")
-        #expect(Self.submit(&h, "c", params: [Self.kib]) == .result("alice-c"))
+        #expect(Self.submit(&h, "c", params: [Self.kib]) == .reply(.id("alice-c")))
     }
 
     /// A finished task drops its params; a cancelled (or failed) one keeps them for
@@ -124,7 +124,7 @@ import ZeroTaskProtocol
             #expect(e.code == -32602 && e.message.contains(cap) && e.message.contains(key), "\(e.message)")
         }
         #expect(h.state.taskCount == 0)
-        #expect(h.run(.submit(clientID: "alice", Self.task("t", timeout: 30, maxRetries: 5, resultTTL: 60)), peer: "C") == .result("alice-t"))
+        #expect(h.run(.submit(clientID: "alice", Self.task("t", timeout: 30, maxRetries: 5, resultTTL: 60)), peer: "C") == .reply(.id("alice-t")))
         // The batch form is capped the same way, entry by entry.
         let batch = h.value(.submitMany(clientID: "alice", [.success(Submission(method: "work", params: [], maxRetries: 9))]), peer: "C")
         #expect(batch.arrayValue?.first?["code"] == -32602)

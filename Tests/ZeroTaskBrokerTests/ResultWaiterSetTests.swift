@@ -36,7 +36,7 @@ import ZeroTaskProtocol
         h.setUp()
         h.submit("a")
         h.value(.clientTask(.cancel, clientID: "alice", taskID: "alice-a"), peer: "C")
-        guard case .result(let r) = Self.wait(&h, ["alice-a", "alice-a", "alice-a"]) else {
+        guard let r = Self.wait(&h, ["alice-a", "alice-a", "alice-a"]).resultValue else {
             Issue.record("no immediate answer")
             return
         }
