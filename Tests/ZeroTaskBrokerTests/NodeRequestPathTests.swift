@@ -85,4 +85,59 @@ import ZeroTaskProtocol
             }
         }
     }
+
+    /// A node's whole session, once through `handle` as JSON-RPC and once through the built-in
+    /// broker's `handle(_: NodeRequest, …)`: the same answers, the same tasks run, and the local
+    /// requests counted as the wire's are (`requests_total`, `requests_by_method`).
+    @Test func aSessionGetsTheSameAnswersAndCountsByEitherPath() throws {
+        var wire = BrokerStateTests.Harness()
+        var local = BrokerStateTests.Harness()
+        var nextID: Int64 = 1
+        /// Sends `request` by both paths; both answers must be the same.
+        func send(_ request: NodeRequest, notify: Bool = false) -> BrokerAnswer {
+            let id: JSONValue? = notify ? nil : .int(nextID)
+            nextID += 1
+            let route = BrokerStateTests.Harness.route("N", id: id ?? .null)
+            let byWire = wire.state.handle(Request(method: request.method.wireName, params: request.params, id: id),
+                route: route, now: wire.now, canDefer: !notify)
+            let direct = local.state.handle(request, route: route, now: local.now, canDefer: !notify)
+            #expect(byWire == direct, "\(request)")
+            return direct
+        }
+        /// The ids of the tasks a pull's answer assigns.
+        func assigned(_ answer: BrokerAnswer) -> [String] {
+            guard case .result(let list) = answer else { return [] }
+            return (list.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+        }
+        wire.result("client_connect", ["alice"], peer: "C")
+        local.result("client_connect", ["alice"], peer: "C")
+        var submitted: [String] = []
+        for params: JSONValue in [["alice", "m.a", [1, 2]], ["alice", "m.a", [3, 4]]] {
+            let id = wire.result("client_new_task", params, peer: "C")
+            #expect(local.result("client_new_task", params, peer: "C") == id)
+            submitted += id.stringValue.map { [$0] } ?? []
+        }
+        #expect(submitted.count == 2)
+
+        #expect(send(.connect(NodeAdvertisement(nodeID: "n1", methods: ["m.a"], workers: 1, capacity: 2))) == .result("n1"))
+        let first = assigned(send(.pull(nodeID: "n1", max: 2, wait: 0, done: [])))
+        #expect(first.count == 2)
+        let (a, b) = (try #require(first.first), try #require(first.last))
+        #expect(send(.taskStatus(nodeID: "n1", taskID: a, status: .running, progress: 0.5, message: "half"), notify: true) != .deferred)
+        #expect(send(.heartbeat(nodeID: "n1")) == .result(true))
+        #expect(send(.checkTasks(nodeID: "n1", taskIDs: [a, b], complete: true)) == .result([]))
+        _ = send(.nodeStatus(nodeID: "n1", processID: 9, status: ["busy": 1]), notify: true)
+        _ = send(.release(nodeID: "n1", taskIDs: [b]))
+        #expect(assigned(send(.pull(nodeID: "n1", max: 1, wait: 0, done: [.init(taskID: a, outcome: .success(3))]))) == [b])
+        _ = send(.tasksDone(nodeID: "n1", [.init(taskID: b, outcome: .failure(RPCError(code: 1, message: "bad input")))]))
+        _ = send(.disconnect(nodeID: "n1"))
+
+        #expect(local.state.counters.requests == wire.state.counters.requests)
+        #expect(local.state.counters.byMethod == wire.state.counters.byMethod)
+        #expect(local.state.counters.byMethod["node_task_pull"] == 2)
+        #expect(local.state.counters.byMethod["task_status"] == 1)
+        // The session did what it says on the direct path: one task finished, the other failed.
+        let statuses = submitted.map { local.result("client_task_status", ["alice", .string($0)], peer: "C") }
+        #expect(statuses == [.int(TaskStatus.finished.rawValue), .int(TaskStatus.failed.rawValue)])
+    }
 }
