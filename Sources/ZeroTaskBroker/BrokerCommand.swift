@@ -73,11 +73,9 @@ enum BrokerCommand: Sendable, Equatable {
     /// What a client asks of one of its tasks.
     enum ClientTaskQuery: Sendable, Equatable { case status, result, info, cancel }
 
-    /// A node's outcome of one task.
-    struct TaskOutcome: Sendable, Equatable {
-        var taskID: String
-        var outcome: Result<JSONValue, RPCError>
-    }
+    /// A node's outcome of one task: the node's own type, so a built-in broker's node hands
+    /// its outcomes over as they are (`BrokerCommand(_: NodeRequest)`).
+    typealias TaskOutcome = NodeRequest.Outcome
 
     /// What describes a task to submit, in positional order (after `client_id`).
     static let submissionParams = ["method", "params", "task_id", "timeout", "priority", "max_retries", "result_ttl"]

@@ -84,13 +84,14 @@ final class BrokerLoop: @unchecked Sendable {
         updateInterest()
     }
 
-    /// Handles a request from the local peer now, as it is (no JSON in between); its reply goes
-    /// out with the iteration's others (after their commit), into `localReplies`.
-    func handleLocal(_ request: Request) {
-        lookUpShared(request)
-        let route = ReplyRoute(envelope: [], id: request.id ?? .null)
-        let answer = state.handle(request, route: route, now: MonotonicInstant.now(), canDefer: !request.isNotification)
-        if !request.isNotification, let response = Self.response(answer, id: route.id) {
+    /// Handles a request from the local peer now, typed as it came (no JSON params in between);
+    /// `id` nil: a notification. Its reply goes out with the iteration's others (after their
+    /// commit), into `localReplies`.
+    func handleLocal(_ request: NodeRequest, id: Int64?) {
+        lookUpShared(try? BrokerCommand(request))
+        let route = ReplyRoute(envelope: [], id: id.map { .int($0) } ?? .null)
+        let answer = state.handle(request, route: route, now: MonotonicInstant.now(), canDefer: id != nil)
+        if id != nil, let response = Self.response(answer, id: route.id) {
             held.append(.localReply(response))
         }
         flushOutputs()
@@ -275,9 +276,13 @@ final class BrokerLoop: @unchecked Sendable {
     /// Reads from the shared queue the tasks a request names that this broker does not hold,
     /// so that any broker answers for any task.
     private func lookUpShared(_ request: Request) {
-        guard let shared, let method = BrokerMethod(wireName: request.method),
-            let ids = try? BrokerCommand(method, request.params).namedTaskIDs, !ids.isEmpty
-        else { return }
+        guard shared != nil, let method = BrokerMethod(wireName: request.method) else { return }
+        lookUpShared(try? BrokerCommand(method, request.params))
+    }
+
+    /// The same for a command (made only on a shared queue).
+    private func lookUpShared(_ command: @autoclosure () -> BrokerCommand?) {
+        guard let shared, let ids = command()?.namedTaskIDs, !ids.isEmpty else { return }
         let wanted = state.idsToLookUp(ids)
         guard !wanted.isEmpty else { return }
         state.adoptRemote(shared.lookUp(wanted), now: MonotonicInstant.now())

@@ -198,8 +198,9 @@ public final class EmbeddedBroker: @unchecked Sendable {
     /// out of `takeLocalMessages`.
     public func subscribeLocal(_ prefixes: [String]) { loop.subscribeLocal(prefixes.map { Array($0.utf8) }) }
 
-    /// Handles one request from the local peer; its reply comes after a later `step`.
-    public func handleLocal(_ request: Request) { loop.handleLocal(request) }
+    /// Handles one request from the local peer, typed (`id` nil: a notification); its reply
+    /// comes after a later `step`.
+    public func handleLocal(_ request: NodeRequest, id: Int64?) { loop.handleLocal(request, id: id) }
 
     /// What the broker sent the local peer since the last call, in order: replies as they are,
     /// notifications as published.

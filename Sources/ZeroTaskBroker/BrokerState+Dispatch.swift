@@ -1,7 +1,8 @@
 import ZeroTaskProtocol
 
-/// Routes a JSON-RPC request to the broker's rules: the caller's role is checked, the params
-/// are decoded once into a `BrokerCommand`, and the command is applied.
+/// Routes a request to the broker's rules: a JSON-RPC request's caller's role is checked and
+/// its params are decoded once into a `BrokerCommand` (a built-in broker's node's typed
+/// `NodeRequest` is mapped to one), and the command is applied.
 extension BrokerState {
     /// Handles one request.
     /// - Parameters:
@@ -9,17 +10,37 @@ extension BrokerState {
     ///   - caller: who the CURVE key says sent it; nil without keys (every caller may call
     ///     every method then, and identities are bound to connections alone).
     public mutating func handle(_ request: Request, route: ReplyRoute, now: MonotonicInstant, canDefer: Bool, caller: PeerIdentity? = nil) -> BrokerAnswer {
+        admit(BrokerMethod(wireName: request.method), named: request.method, caller: caller, route: route, now: now, canDefer: canDefer) {
+            (method) throws(RPCError) in try BrokerCommand(method, request.params)
+        }
+    }
+
+    /// Handles one request of the node in this process (a built-in broker's): typed already, so
+    /// its command is mapped from its fields, not decoded from JSON, and no role is checked (it
+    /// is no remote peer).
+    mutating func handle(_ request: NodeRequest, route: ReplyRoute, now: MonotonicInstant, canDefer: Bool) -> BrokerAnswer {
+        admit(request.method, named: request.method.wireName, caller: nil, route: route, now: now, canDefer: canDefer) {
+            (_) throws(RPCError) in try BrokerCommand(request)
+        }
+    }
+
+    /// What every request goes through, from a peer or from this process's node: counted
+    /// (`requests_total`; `requests_by_method` once its method is known and its caller may call
+    /// it), made a command, applied.
+    private mutating func admit(_ method: BrokerMethod?, named wireName: @autoclosure () -> String, caller: PeerIdentity?,
+        route: ReplyRoute, now: MonotonicInstant, canDefer: Bool, command: (BrokerMethod) throws(RPCError) -> BrokerCommand) -> BrokerAnswer
+    {
         counters.requests += 1
-        guard let method = BrokerMethod(wireName: request.method) else {
-            return .error(.methodNotFound(request.method))
+        guard let method else {
+            return .error(.methodNotFound(wireName()))
         }
         if let caller, !caller.role.mayCall(method) {
-            return .error(RPCError(.notAllowed, "\(caller) may not call \(request.method): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
+            return .error(RPCError(.notAllowed, "\(caller) may not call \(wireName()): the \(caller.role.rawValue) role calls \(caller.role.allowedMethods)"))
         }
         counters.byMethod[method.rawValue, default: 0] += 1
-        let command: BrokerCommand
-        do { command = try BrokerCommand(method, request.params) } catch { return .error(error) }
-        return apply(command, route: route, caller: caller, now: now, canDefer: canDefer)
+        let decoded: BrokerCommand
+        do { decoded = try command(method) } catch { return .error(error) }
+        return apply(decoded, route: route, caller: caller, now: now, canDefer: canDefer)
     }
 
     /// Applies a decoded command as `caller` sent it on `route`'s connection. The caller's role

@@ -23,9 +23,10 @@ public protocol BuiltInBroker: AnyObject, Sendable {
     /// Makes the node a local peer that receives the notifications starting with these prefixes.
     func subscribeLocal(_ prefixes: [String])
 
-    /// Handles one request from the node; its reply comes out of `takeLocalMessages` after a
-    /// later `step`.
-    func handleLocal(_ request: Request)
+    /// Handles one request from the node, typed as the node's state machine made it (no JSON
+    /// params); `id` nil: a notification. Its reply (a `Response` with that id) comes out of
+    /// `takeLocalMessages` after a later `step`.
+    func handleLocal(_ request: NodeRequest, id: Int64?)
 
     /// What the broker sent the node since the last call, in order: replies, and notifications
     /// as published.

@@ -4,8 +4,9 @@ import ZeroTaskProtocol
 /// happened as events (a spawn that failed, a channel that broke, a worker that exited).
 enum NodeAction {
     /// A request to the broker (an id: a reply comes back as `brokerReplied`), or a
-    /// notification (no id).
-    case send(Request)
+    /// notification (no id). Typed: the loop encodes it for a remote broker, and hands it as it
+    /// is to a built-in one.
+    case send(NodeRequest, id: Int64?)
     /// Start a worker process for `spec`; report the outcome with `workerSpawned`.
     case spawn(WorkerSpec)
     /// Write these messages to a worker's control channel, in order, in one write. If the

@@ -172,8 +172,8 @@ final class NodeLoop: @unchecked Sendable {
         var spawnFailed = false
         for action in actions {
             switch action {
-            case .send(let request):
-                transmit(request)
+            case .send(let request, let id):
+                transmit(request, id: id)
             case .spawn(let spec):
                 let ok = !spawnFailed && spawn(spec)
                 spawnFailed = !ok
@@ -199,16 +199,17 @@ final class NodeLoop: @unchecked Sendable {
         }
     }
 
-    /// To the built-in broker as it is; to a remote one as JSON.
-    private func transmit(_ request: Request) {
+    /// To the built-in broker as it is; to a remote one as JSON-RPC.
+    private func transmit(_ request: NodeRequest, id: Int64?) {
         if let broker {
-            broker.handleLocal(request)
+            broker.handleLocal(request, id: id)
             return
         }
         do {
-            try dealer?.send(request.json.jsonBytes, dontWait: true)
+            let message = Request(method: request.method.wireName, params: request.params, id: id.map { .int($0) })
+            try dealer?.send(message.json.jsonBytes, dontWait: true)
         } catch {
-            logger.warning("cannot send \(request.method) to the broker: \(error)")
+            logger.warning("cannot send \(request.method.rawValue) to the broker: \(error)")
         }
     }
 

@@ -54,10 +54,10 @@ extension NodeStateMachine {
 
     /// The broker answered a `node_tasks_done`: one `true` or error per outcome. A refused
     /// outcome is logged (after a failover: a task the new broker does not know), not resent.
-    func reported(_ done: [JSONValue], answers: JSONValue) {
+    func reported(_ done: [NodeRequest.Outcome], answers: JSONValue) {
         let list = answers.arrayValue ?? []
         for (i, entry) in done.enumerated() {
-            let id = entry["id"]?.stringValue ?? "?"
+            let id = entry.taskID
             if i < list.count, let e = RPCError(json: list[i]) {
                 logger.warning("broker at \(currentBroker) refused the outcome of task \(id): \(e.message)")
             }

@@ -21,40 +21,35 @@ extension NodeStateMachine {
         }
         if !registered && !registering && now >= nextRegisterAt && methodsGeneration > 0, case .running = phase {
             registering = true
-            send(.nodeConnect, .named(advertisement), .connect, now: now)
+            send(.connect(advertisement), .connect, now: now)
         }
         if registered && advertisedGeneration < methodsGeneration {
             advertisedGeneration = methodsGeneration
-            send(.nodeAdvertise, .named(advertisement), .advertise, now: now)
+            send(.advertise(advertisement), .advertise, now: now)
         }
         guard registered else { return }
         var free = 0
         if case .running = phase { free = freeSlots(now: now) - waiting.count }
         var pulled = false
         if free > 0 && !pullInFlight {
-            var params: JSONObject = ["node_id": .string(nodeID), "max": .int(Int64(free)), "wait": .double(config.pullWait)]
             // Outcomes of tasks from a broker the node left go alone (node_tasks_done), so
             // that the new broker's refusal of each is heard and logged.
             let done = orphans.isEmpty ? takeDone() : []
-            if !done.isEmpty { params["done"] = .array(done) }
             pullInFlight = true
             pulled = true
-            send(.nodeTaskPull, .named(params), .pull(done: done), now: now, timeout: config.pullWait + config.requestTimeout)
+            send(.pull(nodeID: nodeID, max: free, wait: config.pullWait, done: done), .pull(done: done), now: now,
+                timeout: config.pullWait + config.requestTimeout)
         }
         if !doneBuffer.isEmpty && (!pulled || !orphans.isEmpty) {
             let done = takeDone()
-            send(.nodeTasksDone, .positional([.string(nodeID), .array(done)]), .done(done), now: now)
+            send(.tasksDone(nodeID: nodeID, done), .done(done), now: now)
         }
     }
 
     /// What `node_connect` and `node_advertise` say about this node.
-    var advertisement: JSONObject {
-        var o: JSONObject = ["node_id": .string(nodeID), "methods": .array(methods), "workers": .int(Int64(config.workers)),
-                             "capacity": .int(Int64(capacity))]
-        // Only when there are some: a broker that predates quarantine would refuse an unknown param.
-        if !unavailable.isEmpty { o["unavailable"] = .array(unavailable) }
-        if !config.tags.isEmpty { o["tags"] = .array(config.tags.map { .string($0) }) }
-        return o
+    var advertisement: NodeAdvertisement {
+        NodeAdvertisement(nodeID: nodeID, methods: methods, workers: config.workers, capacity: capacity,
+            unavailable: unavailable, tags: config.tags)
     }
 
     /// A RUNNING status is sent for tasks still running after this long.
@@ -165,7 +160,7 @@ extension NodeStateMachine {
         }
         guard !release.isEmpty else { return }
         logger.debug("handing \(release.count) tasks back to the broker")
-        send(.nodeTaskRelease, .positional([.string(nodeID), .array(release.map { .string($0) })]), .release, now: now)
+        send(.release(nodeID: nodeID, taskIDs: release), .release, now: now)
     }
 
     /// Puts `a` in `w`'s queue, and its message among those `schedule` writes to `w` at once.

@@ -4,16 +4,16 @@ import ZeroTaskProtocol
 /// The broker session: requests matched to replies by id, registering and registering again,
 /// results carried back, a broker that falls silent.
 extension NodeStateMachine {
-    func send(_ method: BrokerMethod, _ params: Params, _ kind: RequestKind, now: MonotonicInstant, timeout: Double? = nil) {
+    func send(_ request: NodeRequest, _ kind: RequestKind, now: MonotonicInstant, timeout: Double? = nil) {
         let id = nextRequestID
         nextRequestID += 1
         pending[id] = Pending(kind: kind, deadline: now + (timeout ?? config.requestTimeout), sentAt: now)
-        emit(.send(Request(method: method.wireName, params: params, id: .int(id))))
+        emit(.send(request, id: id))
     }
 
     /// A one-way message: no id, so the broker sends no reply (the node is a DEALER).
-    func notify(_ method: BrokerMethod, _ params: Params) {
-        emit(.send(Request(method: method.wireName, params: params, id: nil)))
+    func notify(_ request: NodeRequest) {
+        emit(.send(request, id: nil))
     }
 
     /// One response from the broker, matched to its request by id.

@@ -42,7 +42,7 @@ final class NodeStateMachine {
     var sandbox: SandboxProfiles
 
     // Broker session.
-    enum RequestKind { case connect, heartbeat, pull(done: [JSONValue]), done([JSONValue]), checkTasks, advertise, disconnect, status, release }
+    enum RequestKind { case connect, heartbeat, pull(done: [NodeRequest.Outcome]), done([NodeRequest.Outcome]), checkTasks, advertise, disconnect, status, release }
     struct Pending { var kind: RequestKind; var deadline: MonotonicInstant; var sentAt: MonotonicInstant }
     var pending: [Int64: Pending] = [:]
     var nextRequestID: Int64 = 1
@@ -54,7 +54,8 @@ final class NodeStateMachine {
     var abandonedPulls = Set<Int64>()
     /// Tasks received and not yet given to a worker.
     var waiting: [Assignment] = []
-    var doneBuffer: [JSONValue] = []
+    /// Outcomes not yet sent to the broker, oldest first.
+    var doneBuffer: [NodeRequest.Outcome] = []
     var lastHeartbeat = MonotonicInstant(seconds: 0)
     var brokerSilentSince: MonotonicInstant?
     /// Which of `config.brokers` the node talks to (`NodeStateMachine+Failover`).
@@ -112,7 +113,7 @@ final class NodeStateMachine {
 
     /// The broker asks every node for its status (`broker_node_status` notification).
     func statusRequested(now: MonotonicInstant) -> [NodeAction] {
-        if registered { send(.nodeStatus, .named(statusFields()), .status, now: now) }
+        if registered { send(nodeStatus, .status, now: now) }
         return takeActions()
     }
 
@@ -124,10 +125,7 @@ final class NodeStateMachine {
         case .done(let taskID, let outcome, let residentBytes): workerDone(w, taskID, outcome, residentBytes: residentBytes, now: now)
         case .progress(let taskID, let fraction, let text):
             guard let t = w.task, taskID == t.assignment.id else { break }
-            var fields: JSONObject = ["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
-                "status": .int(TaskStatus.running.rawValue), "progress": .double(fraction)]
-            if let text { fields["message"] = .string(text) }
-            notify(.taskStatus, .named(fields))
+            notify(.taskStatus(nodeID: nodeID, taskID: t.assignment.id, status: .running, progress: fraction, message: text))
         case .log:
             // Plugin output: the loop logs it under the worker's output budget.
             break
@@ -248,8 +246,7 @@ final class NodeStateMachine {
             // Only tasks that last are worth a RUNNING message; short ones just finish.
             if let t = w.task, !t.announced, let started = t.startedAt, now - started >= Self.announceAfter {
                 w.queue[0].announced = true
-                notify(.taskStatus, .named(["node_id": .string(nodeID), "task_id": .string(t.assignment.id),
-                    "status": .int(TaskStatus.running.rawValue)]))
+                notify(.taskStatus(nodeID: nodeID, taskID: t.assignment.id, status: .running))
             }
         }
         releaseStaleWaiting(now: now)
@@ -261,16 +258,15 @@ final class NodeStateMachine {
         warnIfBrokerSilent(now: now)
         if registered, now - lastHeartbeat >= config.heartbeatInterval {
             lastHeartbeat = now
-            send(.nodeHeartbeat, .positional([.string(nodeID)]), .heartbeat, now: now)
+            send(.heartbeat(nodeID: nodeID), .heartbeat, now: now)
             // Every task this node holds — waiting, queued on or run by a worker, or done and not
             // yet acknowledged: the broker confirms them, answers the ones to drop, and takes
             // back what it assigned but this node never got (a lost reply).
-            send(.nodeCheckTasks, .named(["node_id": .string(nodeID), "task_ids": .array(confirmableTaskIDs().map { .string($0) }),
-                "complete": true]), .checkTasks, now: now)
+            send(.checkTasks(nodeID: nodeID, taskIDs: confirmableTaskIDs(), complete: true), .checkTasks, now: now)
         }
         if registered, now - lastStatus >= 5 {
             lastStatus = now
-            notify(.nodeStatus, .named(statusFields()))
+            notify(nodeStatus)
         }
         switch phase {
         case .draining(let until):
@@ -296,31 +292,27 @@ final class NodeStateMachine {
         }
         while !doneBuffer.isEmpty {
             let done = takeDone()
-            send(.nodeTasksDone, .positional([.string(nodeID), .array(done)]), .done(done), now: now)
+            send(.tasksDone(nodeID: nodeID, done), .done(done), now: now)
         }
         if registered {
-            send(.nodeDisconnect, .positional([.string(nodeID)]), .disconnect, now: now)
+            send(.disconnect(nodeID: nodeID), .disconnect, now: now)
         }
         phase = .disconnecting(until: now + 3)
     }
 
-    /// `node_status` fields: worker counts and the node's own timings.
-    func statusFields() -> JSONObject {
-        var o = stats.json(workers: config.workers, busy: busyCount)
-        o["node_id"] = .string(nodeID)
-        o["pid"] = .int(Int64(processID))
-        return o
+    /// `node_status`: worker counts and the node's own timings.
+    var nodeStatus: NodeRequest {
+        .nodeStatus(nodeID: nodeID, processID: processID, status: stats.json(workers: config.workers, busy: busyCount))
     }
 
     /// The ids of every task this node holds in any form.
     func heldTaskIDs() -> [String] {
         var ids = waiting.map(\.id)
         for w in workers { ids += w.queue.map(\.assignment.id) }
-        func doneIDs(_ list: [JSONValue]) -> [String] { list.compactMap { $0["id"]?.stringValue } }
-        ids += doneIDs(doneBuffer)
+        ids += doneBuffer.map(\.taskID)
         for p in pending.values {
             switch p.kind {
-            case .pull(let done), .done(let done): ids += doneIDs(done)
+            case .pull(let done), .done(let done): ids += done.map(\.taskID)
             default: break
             }
         }
@@ -329,7 +321,7 @@ final class NodeStateMachine {
 
     /// The oldest outcomes that fit in one message to the broker (at least one): a batch over the
     /// broker's `max_message_bytes` would be refused whole, and resent whole, forever.
-    func takeDone() -> [JSONValue] {
+    func takeDone() -> [NodeRequest.Outcome] {
         var bytes = 0
         var n = 0
         while n < doneBuffer.count {
@@ -351,12 +343,7 @@ final class NodeStateMachine {
             if e.code == ErrorCode.taskTimedOut.rawValue { stats.timeouts += 1 }
             if e.code == ErrorCode.workerCrashed.rawValue { stats.crashes += 1 }
         }
-        var o: JSONObject = ["id": .string(taskID)]
-        switch outcome {
-        case .success(let r): o["result"] = r
-        case .failure(let e): o["error"] = e.json
-        }
-        doneBuffer.append(.object(o))
+        doneBuffer.append(NodeRequest.Outcome(taskID: taskID, outcome: outcome))
     }
 
     /// Adds a worker record for a `spawn` action (the loop reports whether the process started).
@@ -376,6 +363,20 @@ final class NodeStateMachine {
 extension NodeStateMachine.Phase {
     var isStopping: Bool {
         if case .running = self { false } else { true }
+    }
+}
+
+extension NodeRequest.Outcome {
+    /// About how many bytes its JSON (`{"id", "result"}` or `{"id", "error"}`) takes, as
+    /// `JSONValue.approximateSize` counts, without writing it.
+    var approximateSize: Int {
+        let id = 2 + 4 + taskID.utf8.count + 2
+        switch outcome {
+        case .success(let r): return 2 + id + 6 + 4 + r.approximateSize
+        case .failure(let e):
+            let error = 2 + (4 + 4 + 24) + (7 + 4 + e.message.utf8.count + 2) + (e.data.map { 4 + 4 + $0.approximateSize } ?? 0)
+            return 2 + id + 5 + 4 + error
+        }
     }
 }
 

@@ -46,7 +46,7 @@ import ZeroTaskTestSupport
         var local: [Response] = []
         func takeLocal() { local += broker.takeLocalMessages().replies }
 
-        broker.handleLocal(Self.request("node_connect", ["node_id": "here", "methods": ["work"], "workers": 1], id: 1))
+        broker.handleLocal(.connect(NodeAdvertisement(nodeID: "here", methods: ["work"], workers: 1, capacity: 1)), id: 1)
         #expect(pump.run(seconds: 10) { takeLocal(); return local.contains { $0.id == 1 } })
 
         let client = try ZMQSocket(context, .dealer)
@@ -71,7 +71,7 @@ import ZeroTaskTestSupport
         try client.send(Self.request("client_new_task", ["alice", "work", [1, 2]], id: 11).json.jsonBytes)
         #expect(pump.run(seconds: 10) { store.entered.wait(timeout: .now()) == .success })
         // ...and neither does the local node that pulls the task.
-        broker.handleLocal(Self.request("node_task_pull", ["node_id": "here", "max": 1], id: 2))
+        broker.handleLocal(.pull(nodeID: "here", max: 1, wait: 0, done: []), id: 2)
         _ = pump.run(seconds: 0.3) { receive(); takeLocal(); return false }
         #expect(heard == [10])
         #expect(!local.contains { $0.id == 2 })

@@ -28,12 +28,12 @@ final class NodeMachineHarness {
         return tick()
     }
 
-    func reply(_ request: Request, _ result: JSONValue) -> [NodeAction] {
-        machine.brokerReplied(Response(id: request.id!, result: result), now: now)
+    func reply(_ sent: Sent, _ result: JSONValue) -> [NodeAction] {
+        machine.brokerReplied(Response(id: .int(sent.id!), result: result), now: now)
     }
 
-    func reply(_ request: Request, error: RPCError) -> [NodeAction] {
-        machine.brokerReplied(Response(id: request.id!, error: error), now: now)
+    func reply(_ sent: Sent, error: RPCError) -> [NodeAction] {
+        machine.brokerReplied(Response(id: .int(sent.id!), error: error), now: now)
     }
 
     /// Plugin generation 1 becomes current (its methods declaring `limits`); every worker it asks
@@ -52,10 +52,10 @@ final class NodeMachineHarness {
     }
 
     /// Starts the workers, registers with the broker and returns the first pull.
-    func register(methods: [String] = ["nt.add", "nt.slow"], limits: [String: SandboxLimits] = [:]) throws -> Request {
+    func register(methods: [String] = ["nt.add", "nt.slow"], limits: [String: SandboxLimits] = [:]) throws -> Sent {
         startWorkers(methods: methods, limits: limits)
-        let connect = try #require(sends(tick(), "node_connect").first)
-        return try #require(sends(reply(connect, true) + tick(), "node_task_pull").first)
+        let connect = try #require(sends(tick(), .nodeConnect).first)
+        return try #require(sends(reply(connect, true) + tick(), .nodeTaskPull).first)
     }
 
     /// The spec of worker `id` of generation 1 with the primary sandbox profile.
@@ -74,9 +74,42 @@ func assignment(_ id: String, _ method: String = "nt.add", timeout: Double? = ni
     return .object(o)
 }
 
-/// The requests to the broker for `method` (without its `zerotask.broker.` prefix).
-func sends(_ actions: [NodeAction], _ method: String) -> [Request] {
-    actions.compactMap { if case .send(let r) = $0, r.method == "zerotask.broker." + method { r } else { nil } }
+/// A request the machine sent the broker, typed, with its id (nil: a notification).
+struct Sent {
+    let request: NodeRequest
+    let id: Int64?
+
+    /// What `node_connect` or `node_advertise` said.
+    var advertisement: NodeAdvertisement? {
+        switch request {
+        case .connect(let a), .advertise(let a): a
+        default: nil
+        }
+    }
+
+    /// How many tasks a `node_task_pull` asks for.
+    var max: Int? { if case .pull(_, let max, _, _) = request { max } else { nil } }
+
+    /// The outcomes a `node_task_pull` (`done`) or `node_tasks_done` carries.
+    var results: [NodeRequest.Outcome] {
+        switch request {
+        case .pull(_, _, _, let done), .tasksDone(_, let done): done
+        default: []
+        }
+    }
+
+    /// The tasks a `node_task_release` hands back or a `node_check_tasks` lists.
+    var taskIDs: [String] {
+        switch request {
+        case .release(_, let ids), .checkTasks(_, let ids, _): ids
+        default: []
+        }
+    }
+}
+
+/// The requests to the broker for `method`.
+func sends(_ actions: [NodeAction], _ method: BrokerMethod) -> [Sent] {
+    actions.compactMap { if case .send(let r, let id) = $0, r.method == method { Sent(request: r, id: id) } else { nil } }
 }
 
 func spawns(_ actions: [NodeAction]) -> [WorkerSpec] {
@@ -105,14 +138,10 @@ func cancels(_ actions: [NodeAction]) -> [String] {
     actions.compactMap { if case .cancel(_, let task) = $0 { task } else { nil } }
 }
 
-extension Request {
-    /// A named parameter, or the positional one at `index`.
-    subscript(_ key: String) -> JSONValue? { params.json[key] }
-    subscript(_ index: Int) -> JSONValue? {
-        guard let list = params.json.arrayValue, list.indices.contains(index) else { return nil }
-        return list[index]
-    }
+extension NodeRequest.Outcome {
+    /// The task's result, nil for a failure.
+    var result: JSONValue? { try? outcome.get() }
 
-    /// The outcomes a `node_task_pull` (named `done`) or `node_tasks_done` (second) carries.
-    var results: [JSONValue] { (self["done"] ?? self[1])?.arrayValue ?? [] }
+    /// The task's error, nil for a result.
+    var error: RPCError? { if case .failure(let e) = outcome { e } else { nil } }
 }

@@ -16,21 +16,21 @@ import ZeroTaskProtocol
         let h = NodeMachineHarness()
         #expect(spawns(h.machine.generationActivated(1, unavailable: [], limits: [:], now: h.now)) == [h.spec(1)])
         _ = h.machine.workerSpawned(1, ok: true, now: h.now)
-        #expect(sends(h.tick(), "node_connect").isEmpty, "nothing served yet: no registration")
+        #expect(sends(h.tick(), .nodeConnect).isEmpty, "nothing served yet: no registration")
         _ = h.machine.workerSent(.ready(pid: 0, methods: [["name": "nt.add"]], problems: []), worker: 1, now: h.now)
-        let connect = sends(h.tick(), "node_connect")
+        let connect = sends(h.tick(), .nodeConnect)
         #expect(connect.count == 1)
-        #expect(connect.first?["methods"] == [["name": "nt.add"]])
-        #expect(sends(h.tick(), "node_connect").isEmpty, "one registration at a time")
-        let pull = sends(h.reply(try #require(connect.first), true) + h.tick(), "node_task_pull")
+        #expect(connect.first?.advertisement?.methods == [["name": "nt.add"]])
+        #expect(sends(h.tick(), .nodeConnect).isEmpty, "one registration at a time")
+        let pull = sends(h.reply(try #require(connect.first), true) + h.tick(), .nodeTaskPull)
         #expect(pull.count == 1)
 
         // The broker restarted and does not know the node: it registers again.
-        let heartbeat = try #require(sends(h.advance(h.machine.config.heartbeatInterval), "node_heartbeat").first)
-        let again = sends(h.reply(heartbeat, error: RPCError(.invalidNodeID, "unknown node n1")) + h.tick(), "node_connect")
+        let heartbeat = try #require(sends(h.advance(h.machine.config.heartbeatInterval), .nodeHeartbeat).first)
+        let again = sends(h.reply(heartbeat, error: RPCError(.invalidNodeID, "unknown node n1")) + h.tick(), .nodeConnect)
         #expect(again.count == 1)
         // The pull parked at the old broker is given up (a new one goes out) ...
-        #expect(sends(h.reply(try #require(again.first), true) + h.tick(), "node_task_pull").count == 1)
+        #expect(sends(h.reply(try #require(again.first), true) + h.tick(), .nodeTaskPull).count == 1)
         // ... but if it is answered after all, its tasks are this node's: they run.
         #expect(taskWrites(h.reply(try #require(pull.first), [assignment("t1")]) + h.tick()).map(\.tasks) == [["t1"]])
     }
@@ -40,13 +40,13 @@ import ZeroTaskProtocol
         let first = try h.register()
         _ = h.reply(first, [assignment("t1")]) + h.tick()
         h.now += 0.5
-        let carrying = try #require(sends(h.done("t1", worker: 1, result: 3) + h.tick(), "node_task_pull").first)
-        #expect(carrying.results.map { $0["id"] } == ["t1"])
+        let carrying = try #require(sends(h.done("t1", worker: 1, result: 3) + h.tick(), .nodeTaskPull).first)
+        #expect(carrying.results.map(\.taskID) == ["t1"])
         // No answer within the long poll's wait plus the request timeout: a new pull, the same result.
-        #expect(sends(h.advance(14), "node_task_pull").isEmpty)
-        let retry = sends(h.advance(1.5), "node_task_pull")
+        #expect(sends(h.advance(14), .nodeTaskPull).isEmpty)
+        let retry = sends(h.advance(1.5), .nodeTaskPull)
         #expect(retry.count == 1)
-        #expect(retry.first?.results.map { $0["result"] } == [3])
+        #expect(retry.first?.results.map(\.result) == [3])
         // The lost pull's late answer still runs its tasks.
         #expect(taskWrites(h.reply(carrying, [assignment("t2")]) + h.tick()).map(\.tasks) == [["t2"]])
     }
@@ -54,9 +54,9 @@ import ZeroTaskProtocol
     @Test func aBrokerThatStopsAnsweringHeartbeatsIsRegisteredWithAgain() throws {
         let h = NodeMachineHarness { $0.heartbeatInterval = 2 }
         _ = try h.register()
-        #expect(sends(h.advance(2), "node_heartbeat").count == 1)
+        #expect(sends(h.advance(2), .nodeHeartbeat).count == 1)
         // Unanswered for the request timeout: probe by registering (a restarted broker answers that).
-        #expect(sends(h.advance(h.machine.config.requestTimeout), "node_connect").count == 1)
+        #expect(sends(h.advance(h.machine.config.requestTimeout), .nodeConnect).count == 1)
     }
 
     // MARK: Scheduling
@@ -64,21 +64,21 @@ import ZeroTaskProtocol
     @Test func pullsAskForFreeSlotsAndFastTasksQueueBehindARunningOne() throws {
         let h = NodeMachineHarness(workers: 1)
         let first = try h.register()
-        #expect(first["max"] == 1)
+        #expect(first.max == 1)
         // Speed unknown: one task per worker, and nothing more asked for while it runs.
         var actions = h.reply(first, [assignment("t1")]) + h.tick()
         #expect(taskWrites(actions).map(\.tasks) == [["t1"]])
-        #expect(sends(actions, "node_task_pull").isEmpty)
+        #expect(sends(actions, .nodeTaskPull).isEmpty)
 
         // t1 took half a millisecond: nt.add is fast; an idle worker is one slot.
         h.now += 0.0005
-        let second = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
-        #expect(second["max"] == 1)
+        let second = try #require(sends(h.done("t1", worker: 1) + h.tick(), .nodeTaskPull).first)
+        #expect(second.max == 1)
         // With a fast task running, the worker may hold 5 ms of expected work: 10 tasks, 9 more.
         actions = h.reply(second, [assignment("t2")]) + h.tick()
         #expect(taskWrites(actions).map(\.tasks) == [["t2"]])
-        let prefetch = sends(actions, "node_task_pull")
-        #expect(prefetch.first?["max"] == 9)
+        let prefetch = sends(actions, .nodeTaskPull)
+        #expect(prefetch.first?.max == 9)
 
         // Fast tasks go behind t2 on its worker, in one write; a method not known to be fast
         // waits for an idle worker.
@@ -92,21 +92,21 @@ import ZeroTaskProtocol
         let h = NodeMachineHarness(workers: 1)
         _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
         h.now += 0.0005
-        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
-        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), "node_task_pull").first)
+        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), .nodeTaskPull).first)
+        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), .nodeTaskPull).first)
         var actions = h.reply(prefetch, [assignment("t3"), assignment("t4"), assignment("s1", "nt.slow")]) + h.tick()
         #expect(taskWrites(actions).first?.tasks == ["t3", "t4"])
 
         // Not yet slow: nothing goes back.
         actions = h.advance(0.05)
-        #expect(sends(actions, "node_task_release").isEmpty)
+        #expect(sends(actions, .nodeTaskRelease).isEmpty)
         #expect(cancels(actions).isEmpty)
         // t2 has run too long for a fast task: the tasks queued behind it and the one waiting go back.
         actions = h.advance(0.06)
         #expect(Set(cancels(actions)) == ["t3", "t4"])
-        let release = sends(actions, "node_task_release")
+        let release = sends(actions, .nodeTaskRelease)
         #expect(release.count == 1)
-        #expect(Set((release.first?[1]?.arrayValue ?? []).compactMap(\.stringValue)) == ["t3", "t4", "s1"])
+        #expect(Set(release.first?.taskIDs ?? []) == ["t3", "t4", "s1"])
 
         // The worker skips what was handed back; only t2's outcome is reported.
         actions = h.done("t2", worker: 1) + h.tick()
@@ -114,8 +114,8 @@ import ZeroTaskProtocol
             actions += h.machine.workerSent(.done(id: id, outcome: .failure(.taskCancelled(id)), residentBytes: nil), worker: 1, now: h.now)
         }
         actions += h.advance(0.001)
-        let reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
-        #expect(reported.map { $0["id"] } == ["t2"])
+        let reported = (sends(actions, .nodeTaskPull) + sends(actions, .nodeTasksDone)).flatMap(\.results)
+        #expect(reported.map(\.taskID) == ["t2"])
     }
 
     /// A task handed back while queued behind a slow one may already have run when its cancel
@@ -127,8 +127,8 @@ import ZeroTaskProtocol
         let h = NodeMachineHarness(workers: 1)
         _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
         h.now += 0.0005
-        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), "node_task_pull").first)
-        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), "node_task_pull").first)
+        let pull = try #require(sends(h.done("t1", worker: 1) + h.tick(), .nodeTaskPull).first)
+        let prefetch = try #require(sends(h.reply(pull, [assignment("t2")]) + h.tick(), .nodeTaskPull).first)
         var actions = h.reply(prefetch, [assignment("t3"), assignment("t5")]) + h.tick()
         #expect(taskWrites(actions).first?.tasks == ["t3", "t5"])
         actions = h.done("t2", worker: 1) + h.tick()
@@ -138,14 +138,14 @@ import ZeroTaskProtocol
             + h.tick()
         // Not reported as cancelled: sent to the worker again, behind t5.
         #expect(taskWrites(actions).first?.tasks == ["t3"])
-        var reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
-        #expect(!reported.contains { $0["id"] == "t3" })
+        var reported = (sends(actions, .nodeTaskPull) + sends(actions, .nodeTasksDone)).flatMap(\.results)
+        #expect(!reported.contains { $0.taskID == "t3" })
         // The worker runs t5 (already queued), then t3 again: both real outcomes reach the
         // broker, none is lost to a mismatch between the two queues (which left tasks to time out).
         actions = h.done("t5", worker: 1, result: 5) + h.done("t3", worker: 1, result: 3) + h.tick() + h.advance(0.001)
-        reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
-        #expect(reported.map { $0["id"] } == ["t5", "t3"])
-        #expect(reported.map { $0["result"] } == [5, 3])
+        reported = (sends(actions, .nodeTaskPull) + sends(actions, .nodeTasksDone)).flatMap(\.results)
+        #expect(reported.map(\.taskID) == ["t5", "t3"])
+        #expect(reported.map(\.result) == [5, 3])
     }
 
     // MARK: Supervision
@@ -157,9 +157,9 @@ import ZeroTaskProtocol
         let actions = h.advance(0.6)
         #expect(kills(actions) == [1])
         #expect(spawns(actions) == [h.spec(2)])
-        let reported = sends(actions, "node_tasks_done").flatMap(\.results)
-        #expect(reported.map { $0["id"] } == ["t1"])
-        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskTimedOut.rawValue))
+        let reported = sends(actions, .nodeTasksDone).flatMap(\.results)
+        #expect(reported.map(\.taskID) == ["t1"])
+        #expect(reported.first?.error?.code == ErrorCode.taskTimedOut.rawValue)
     }
 
     @Test func aCancelledTaskThatRunsOnPastTheGraceLosesItsWorker() throws {
@@ -169,8 +169,8 @@ import ZeroTaskProtocol
         #expect(kills(h.advance(h.machine.config.cancelGrace - 0.1)).isEmpty)
         let actions = h.advance(0.2)
         #expect(kills(actions) == [1])
-        let reported = sends(actions, "node_tasks_done").flatMap(\.results)
-        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskCancelled.rawValue))
+        let reported = sends(actions, .nodeTasksDone).flatMap(\.results)
+        #expect(reported.first?.error?.code == ErrorCode.taskCancelled.rawValue)
     }
 
     @Test func aCancelledTaskThatStopsKeepsItsWorkerAndStaysCancelled() throws {
@@ -182,8 +182,8 @@ import ZeroTaskProtocol
         var actions = h.done("t1", worker: 1, result: 3) + h.tick()
         actions += h.advance(h.machine.config.cancelGrace)
         #expect(kills(actions).isEmpty)
-        let reported = (sends(actions, "node_task_pull") + sends(actions, "node_tasks_done")).flatMap(\.results)
-        #expect(reported.first?["error"]?["code"] == .int(ErrorCode.taskCancelled.rawValue))
+        let reported = (sends(actions, .nodeTaskPull) + sends(actions, .nodeTasksDone)).flatMap(\.results)
+        #expect(reported.first?.error?.code == ErrorCode.taskCancelled.rawValue)
     }
 
     @Test func aWorkerThatCrashesFailsItsTaskWithTheSignalAndIsReplaced() throws {
@@ -191,9 +191,9 @@ import ZeroTaskProtocol
         _ = h.reply(try h.register(), [assignment("t1")]) + h.tick()
         let actions = h.machine.workerExited(1, .signaled(SIGSEGV), oomKills: 0, now: h.now) + h.tick()
         #expect(spawns(actions) == [h.spec(2)])
-        let error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
-        #expect(error?["code"] == .int(ErrorCode.workerCrashed.rawValue))
-        #expect(error?["data"]?["signal"] == "SIGSEGV")
+        let error = sends(actions, .nodeTasksDone).flatMap(\.results).first?.error
+        #expect(error?.code == ErrorCode.workerCrashed.rawValue)
+        #expect(error?.data?["signal"] == "SIGSEGV")
     }
 
     @Test func aWorkerThatDiesWhileLoadingIsRestartedAfterAGrowingDelay() throws {
@@ -250,18 +250,18 @@ import ZeroTaskProtocol
         let profile = h.machine.sandbox.primary
         // The kernel's OOM killer ended the worker in its memory cgroup (a SIGKILL).
         var actions = h.machine.workerExited(1, .signaled(SIGKILL), oomKills: 1, now: h.now) + h.tick()
-        var error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
-        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
-        #expect(error?["data"] == ["limit": "memory_mib", "memory_mib": .int(Int64(profile.memoryMiB))])
+        var error = sends(actions, .nodeTasksDone).flatMap(\.results).first?.error
+        #expect(error?.code == ErrorCode.resourceLimit.rawValue)
+        #expect(error?.data == ["limit": "memory_mib", "memory_mib": .int(Int64(profile.memoryMiB))])
 
         // RLIMIT_CPU's SIGXCPU.
         h.ready(try #require(spawns(actions).first?.id))
-        let pull = try #require(sends(h.tick(), "node_task_pull").first)
+        let pull = try #require(sends(h.tick(), .nodeTaskPull).first)
         _ = h.reply(pull, [assignment("t2")]) + h.tick()
         actions = h.machine.workerExited(2, .signaled(SIGXCPU), oomKills: 0, now: h.now) + h.tick()
-        error = sends(actions, "node_tasks_done").flatMap(\.results).first?["error"]
-        #expect(error?["code"] == .int(ErrorCode.resourceLimit.rawValue))
-        #expect(error?["data"] == ["limit": "cpu_seconds", "cpu_seconds": .int(Int64(profile.cpuSeconds))])
+        error = sends(actions, .nodeTasksDone).flatMap(\.results).first?.error
+        #expect(error?.code == ErrorCode.resourceLimit.rawValue)
+        #expect(error?.data == ["limit": "cpu_seconds", "cpu_seconds": .int(Int64(profile.cpuSeconds))])
     }
 
     // MARK: Stopping
@@ -269,18 +269,18 @@ import ZeroTaskProtocol
     @Test func aDrainHandsBackWhatHasNotStartedAndDisconnectsOnceTheRunningTaskEnds() throws {
         let h = NodeMachineHarness(workers: 2)
         let first = try h.register()
-        let pull = try #require(sends(h.reply(first, [assignment("t1")]) + h.tick(), "node_task_pull").first)
+        let pull = try #require(sends(h.reply(first, [assignment("t1")]) + h.tick(), .nodeTaskPull).first)
         _ = h.machine.drain(now: h.now)
         // A task that arrives now goes straight back.
         var actions = h.reply(pull, [assignment("t2")]) + h.tick()
         #expect(taskWrites(actions).isEmpty)
-        #expect(sends(actions, "node_task_release").first?[1] == ["t2"])
-        #expect(sends(actions, "node_disconnect").isEmpty, "t1 still runs")
+        #expect(sends(actions, .nodeTaskRelease).first?.taskIDs == ["t2"])
+        #expect(sends(actions, .nodeDisconnect).isEmpty, "t1 still runs")
 
         actions = h.done("t1", worker: 1) + h.tick()
-        let done = sends(actions, "node_tasks_done")
-        let disconnect = sends(actions, "node_disconnect")
-        #expect(done.flatMap(\.results).map { $0["id"] } == ["t1"])
+        let done = sends(actions, .nodeTasksDone)
+        let disconnect = sends(actions, .nodeDisconnect)
+        #expect(done.flatMap(\.results).map(\.taskID) == ["t1"])
         #expect(disconnect.count == 1)
         #expect(!h.machine.isDone, "waits for the results to be taken")
         _ = h.reply(try #require(done.first), true) + h.reply(try #require(disconnect.first), true) + h.tick()
@@ -293,10 +293,31 @@ import ZeroTaskProtocol
         _ = h.machine.hardStop(now: h.now)
         let actions = h.tick()
         #expect(kills(actions) == [1])
-        #expect(sends(actions, "node_tasks_done").isEmpty, "nothing is said of t1: the broker queues it again")
-        let disconnect = sends(actions, "node_disconnect")
+        #expect(sends(actions, .nodeTasksDone).isEmpty, "nothing is said of t1: the broker queues it again")
+        let disconnect = sends(actions, .nodeDisconnect)
         #expect(disconnect.count == 1)
         _ = h.reply(try #require(disconnect.first), true) + h.tick()
         #expect(h.machine.isDone)
+    }
+
+    /// Outcomes are batched by the size of their JSON (`takeDone`, under `max_message_bytes`),
+    /// counted without writing it: the same count as the JSON they become.
+    @Test func anOutcomesSizeIsItsJSONsSize() {
+        let outcomes = [
+            NodeRequest.Outcome(taskID: "t1", outcome: .success(["sum": 3, "text": "ünïcode"])),
+            NodeRequest.Outcome(taskID: "task-2", outcome: .failure(RPCError(code: -32060, message: "timed out"))),
+            NodeRequest.Outcome(taskID: "t3", outcome: .failure(RPCError(code: -32061, message: "crashed", data: ["signal": "SIGSEGV"]))),
+        ]
+        for o in outcomes { #expect(o.approximateSize == o.json.approximateSize, "\(o)") }
+    }
+
+    @Test func resultsGoInBatchesThatFitTheMessageLimit() throws {
+        let h = NodeMachineHarness { $0.maxBatchBytes = 100 }
+        let big = JSONValue.string(String(repeating: "x", count: 60))
+        h.machine.report("t1", .success(big))
+        h.machine.report("t2", .success(1))
+        h.machine.report("t3", .success(2))
+        #expect(h.machine.takeDone().map(\.taskID) == ["t1"])
+        #expect(h.machine.takeDone().map(\.taskID) == ["t2", "t3"])
     }
 }
