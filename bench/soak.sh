@@ -12,7 +12,9 @@
 # by PID. Environment: SOAK_PORT (request port, publish is +1; default 7755), SOAK_SCRATCH
 # (the build's scratch path; default .build), SOAK_INFLIGHT (default 32), SOAK_BUILTIN=1 (one
 # `zerotask node --broker builtin` with the SQLite store instead of a broker and a node: the
-# broker then runs on the node's thread, and both memory figures are that one process).
+# broker then runs on the node's thread, and both memory figures are that one process),
+# SOAK_POSTGRES=1 (the store a throwaway PostgreSQL cluster, bench/pg-cluster.sh; each sample
+# adds the queue tables' dead tuples and size on disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-300}
@@ -36,17 +38,26 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  if declare -F pg_cleanup >/dev/null; then pg_cleanup; fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
+store="sqlite:$dir/soak.sqlite"
+if [ "${SOAK_POSTGRES:-0}" = 1 ]; then
+  source bench/pg-cluster.sh
+  trap cleanup EXIT
+  start_pg zt-soak
+  psql -c "CREATE DATABASE zt"
+  store="postgres://zerotask@127.0.0.1:$pgport/zt"
+fi
 
 if [ "${SOAK_BUILTIN:-0}" = 1 ]; then
-  "$z" node --broker builtin --store "sqlite:$dir/soak.sqlite" --request "$req" --publish "$pub" --workers 2 \
+  "$z" node --broker builtin --store "$store" --request "$req" --publish "$pub" --workers 2 \
     --plugins Plugins --log-level warning 2>"$dir/node.log" &
   node=$!
   broker=$node
 else
-  "$z" broker --store "sqlite:$dir/soak.sqlite" --request "$req" --publish "$pub" 2>"$dir/broker.log" &
+  "$z" broker --store "$store" --request "$req" --publish "$pub" 2>"$dir/broker.log" &
   broker=$!
   "$z" node --broker "$req" --broker-publish "$pub" --workers 2 --plugins Plugins --log-level warning 2>"$dir/node.log" &
   node=$!
@@ -60,6 +71,12 @@ sample() {
   for w in $(pgrep -P "$node" | sort -n); do line+=" $w:$(mib "$(kib "$w")")"; done
   line+=" MiB  store $(du -sk "$dir" | awk '{ printf "%.1f", $1 / 1024 }') MiB"
   echo "soak memory: $line"
+  if [ "${SOAK_POSTGRES:-0}" = 1 ]; then
+    psql -d zt -t -A -F ' ' -c "SELECT relname, n_live_tup, n_dead_tup, pg_size_pretty(pg_total_relation_size(relid)),
+      coalesce(to_char(last_autovacuum, 'HH24:MI:SS'), 'never') FROM pg_stat_user_tables
+      WHERE relname IN ('zerotask_tasks', 'zerotask_results') ORDER BY relname" |
+      sed "s/^/soak postgres: $1  (table live dead size last_autovacuum): /"
+  fi
 }
 
 echo "soak: $duration s, samples every $interval s, broker pid $broker, node pid $node, files in $dir"

@@ -106,8 +106,8 @@ import ZeroTaskProtocol
         }
         /// The ids of the tasks a pull's answer assigns.
         func assigned(_ answer: BrokerAnswer) -> [String] {
-            guard case .result(let list) = answer else { return [] }
-            return (list.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+            guard case .reply(.assignments(let list)) = answer else { return [] }
+            return list.map(\.id)
         }
         wire.result("client_connect", ["alice"], peer: "C")
         local.result("client_connect", ["alice"], peer: "C")
@@ -119,13 +119,13 @@ import ZeroTaskProtocol
         }
         #expect(submitted.count == 2)
 
-        #expect(send(.connect(NodeAdvertisement(nodeID: "n1", methods: ["m.a"], workers: 1, capacity: 2))) == .result("n1"))
+        #expect(send(.connect(NodeAdvertisement(nodeID: "n1", methods: ["m.a"], workers: 1, capacity: 2))) == .reply(.id("n1")))
         let first = assigned(send(.pull(nodeID: "n1", max: 2, wait: 0, done: [])))
         #expect(first.count == 2)
         let (a, b) = (try #require(first.first), try #require(first.last))
         #expect(send(.taskStatus(nodeID: "n1", taskID: a, status: .running, progress: 0.5, message: "half"), notify: true) != .deferred)
-        #expect(send(.heartbeat(nodeID: "n1")) == .result(true))
-        #expect(send(.checkTasks(nodeID: "n1", taskIDs: [a, b], complete: true)) == .result([]))
+        #expect(send(.heartbeat(nodeID: "n1")) == .reply(.accepted))
+        #expect(send(.checkTasks(nodeID: "n1", taskIDs: [a, b], complete: true)) == .reply(.gone([])))
         _ = send(.nodeStatus(nodeID: "n1", processID: 9, status: ["busy": 1]), notify: true)
         _ = send(.release(nodeID: "n1", taskIDs: [b]))
         #expect(assigned(send(.pull(nodeID: "n1", max: 1, wait: 0, done: [.init(taskID: a, outcome: .success(3))]))) == [b])
