@@ -258,6 +258,7 @@ extension BrokerState {
         t.resultBytes = 0
         tasks[id] = t
         taskChanged(id)
+        dropStaleResultEntries()
         pendingBytes += t.paramsBytes
         clients.countPending(t.clientID, by: 1)
         counters.requeued += 1

@@ -355,6 +355,7 @@ extension BrokerState {
             leftNode(t)
         }
         tasks[id] = t
+        dropStaleResultEntries()
         events.append(.taskRequeued(taskID: id, method: t.method, cause: reason))
         leaveToSharedQueue(id)
         untrack(id)

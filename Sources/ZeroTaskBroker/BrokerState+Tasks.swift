@@ -335,6 +335,23 @@ extension BrokerState {
         guard let t = tasks.removeValue(forKey: taskID) else { return }
         results.removed(bytes: t.resultBytes, failed: t.status == .failed)
         taskChanged(taskID)
+        dropStaleResultEntries()
+    }
+
+    /// Whether an entry of the result budget's FIFO stands for a result kept now: its task is
+    /// complete since that very completion (not gone, nor reused, nor sent back to its queue).
+    static func isKept(_ e: ResultBudget.Entry, in tasks: [String: TaskRecord]) -> Bool {
+        guard let t = tasks[e.taskID] else { return false }
+        return t.status.isComplete && t.completedAt == e.completedAt
+    }
+
+    /// Drops the FIFO entries of results that left other than by eviction (expired, deleted
+    /// with their workflow, retried, claimed back) once they are most of it: otherwise each
+    /// task completed would leave one behind for good (about 130 bytes a task).
+    mutating func dropStaleResultEntries() {
+        guard results.isMostlyStale else { return }
+        let tasks = tasks
+        results.retain { Self.isKept($0, in: tasks) }
     }
 
     /// Deletes the oldest results while more are kept than `max_results` or `max_result_bytes`
@@ -342,7 +359,7 @@ extension BrokerState {
     mutating func evictResultsOverBudget() {
         guard results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes) else { return }
         while results.isOver(maxCount: config.maxResults, maxBytes: config.maxResultBytes), let e = results.popOldest() {
-            guard let t = tasks[e.taskID], t.status.isComplete, t.completedAt == e.completedAt else { continue }
+            guard Self.isKept(e, in: tasks) else { continue }
             forgetResult(e.taskID)
             results.countEviction()
         }

@@ -6,7 +6,9 @@ import ZeroTaskProtocol
 ///
 /// Completions are kept in order in a FIFO; an entry whose task has since gone (expired, or its
 /// id reused by a newer task) is skipped when it reaches the front, so every operation is O(1)
-/// amortized whatever the order of expiries.
+/// amortized whatever the order of expiries. Results that leave by expiry (or any way but
+/// eviction) leave their entry behind: the owner drops those with `retain` once they are most
+/// of the FIFO (`isMostlyStale`), or the FIFO would grow by one entry per task for good.
 struct ResultBudget: Sendable {
     struct Entry: Sendable {
         var taskID: String
@@ -59,6 +61,20 @@ struct ResultBudget: Sendable {
     }
 
     mutating func countEviction() { evicted += 1 }
+
+    /// Entries in the FIFO, stale ones included.
+    var queuedEntries: Int { order.count - head }
+
+    /// Whether the FIFO holds more stale entries (of results gone since) than live ones, and
+    /// enough to be worth a pass: time to `retain` the live ones. Each kept result has one.
+    var isMostlyStale: Bool { queuedEntries > 1024 && queuedEntries > 2 * count }
+
+    /// Keeps only the entries `isLive` accepts, in completion order, in O(n) (to drop the
+    /// entries of expired results in bulk).
+    mutating func retain(_ isLive: (Entry) -> Bool) {
+        order = order[head...].filter(isLive)
+        head = 0
+    }
 
     func isOver(maxCount: Int, maxBytes: Int) -> Bool { count > maxCount || bytes > maxBytes }
 }

@@ -141,6 +141,66 @@ import ZeroTaskProtocol
         #expect(r.state.takeChanges().deletedTasks == ["alice-a"])
     }
 
+    /// Results that expire leave nothing behind: the result budget's completion FIFO
+    /// (`ResultBudget.order`, the eviction order) kept one entry per task ever completed when
+    /// results left by `result_ttl` rather than by eviction — about 130 bytes a task for good,
+    /// seen as a broker growing by 4 MB per 30,000 `zerotask bench` calls with nothing kept.
+    @Test func expiredResultsLeaveNoEntriesInTheResultBudgetsFIFO() {
+        var h = Harness { $0.resultTTL = 5 }
+        h.setUp(workers: 2)
+        var worst = 0  // the most entries beyond a pass's worth and two per kept result
+        for i in 0..<5000 {
+            // As `zerotask bench` does: client_call, the node pulls it and reports it.
+            _ = h.run(.call(clientID: "alice", Submission(method: "work", params: [1, 2]), wait: nil), peer: "C")
+            for id in Harness.ids(h.value(.pull(nodeID: "n1", max: 1, wait: nil, done: []), peer: "N")) {
+                h.value(.report(nodeID: "n1", .init(taskID: id, outcome: .success(3))), peer: "N")
+            }
+            _ = h.state.takeOutputs()
+            if i % 50 == 0 {
+                h.now += 0.5
+                h.value(.heartbeat(nodeID: "n1"), peer: "N")
+                h.state.tick(now: h.now)
+            }
+            // Bounded all along: stale entries never outnumber the kept results by more than a pass's worth.
+            worst = max(worst, h.state.results.queuedEntries - 1025 - 2 * h.state.results.count)
+        }
+        #expect(worst <= 0)
+        h.now += 6
+        h.state.tick(now: h.now)
+        #expect(h.state.tasks.isEmpty)
+        #expect(h.state.results.count == 0)
+        #expect(h.state.results.queuedEntries <= 1025, "\(h.state.results.queuedEntries) entries left for 5000 expired results")
+        #expect(h.state.resultExpiry.count == 0)
+    }
+
+    /// Dropping the expired results' entries keeps the others in completion order: the oldest
+    /// kept result is still the first evicted.
+    @Test func evictionFollowsCompletionOrderAfterExpiredEntriesAreDropped() {
+        var h = Harness { $0.maxResults = 3 }
+        h.setUp()
+        for name in ["keep1", "keep2"] {
+            Self.submit(&h, name, ttl: 500_000)
+            h.now += 1
+            Self.finishAll(&h)
+        }
+        // 3000 results expire one by one behind them: their entries go, in one pass or more.
+        for i in 0..<3000 {
+            Self.submit(&h, "short\(i)", ttl: 5)
+            h.now += 1
+            Self.finishAll(&h)
+            h.now += 6
+            h.state.tick(now: h.now)
+        }
+        #expect(Self.kept(h) == ["alice-keep1", "alice-keep2"])
+        #expect(h.state.results.queuedEntries < 1100)
+        for name in ["new1", "new2"] {
+            Self.submit(&h, name, ttl: 500_000)
+            h.now += 1
+            Self.finishAll(&h)
+        }
+        #expect(Self.kept(h) == ["alice-keep2", "alice-new1", "alice-new2"])
+    }
+
     /// A sweep takes only what is due off the expiry heap, earliest first, however much is kept.
     @Test func theExpiryHeapYieldsOnlyDueEntriesInOrder() {
         var heap = ResultExpiry()
