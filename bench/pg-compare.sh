@@ -58,7 +58,13 @@ two_brokers() {  # two brokers on one database, a node on each, a bench client o
     timeout 600 "$bin" bench --broker "tcp://127.0.0.1:$pb" --tasks "$n" --inflight "$k" --json >"$dir/two-b.json" 2>/dev/null || true
     wait $ba || true
     end=$(date +%s.%N)
-    echo "{\"system\":\"zerotask\",\"store\":\"postgres, two brokers\",\"inflight\":$k,\"total_jobs_per_s\":$(python3 -c "print(round(2*$n/($end-$start)))"),\"a\":$(cat "$dir/two-a.json" || echo null),\"b\":$(cat "$dir/two-b.json" || echo null)}"
+    for side in a b; do
+      [[ -s $dir/two-$side.json ]] && continue
+      echo null >"$dir/two-$side.json"
+      echo "two brokers: the bench on $side gave nothing; its broker's log ends:" >&2
+      tail -5 "$dir"/broker-two-*.log >&2 || true
+    done
+    echo "{\"system\":\"zerotask\",\"store\":\"postgres, two brokers\",\"inflight\":$k,\"total_jobs_per_s\":$(python3 -c "print(round(2*$n/($end-$start)))"),\"a\":$(cat "$dir/two-a.json"),\"b\":$(cat "$dir/two-b.json")}"
   done
   stop_pids
 }
@@ -72,10 +78,11 @@ psql -c "CREATE DATABASE ztasync" -c "ALTER DATABASE ztasync SET synchronous_com
 zerotask_run "postgres, synchronous_commit off" --store "postgres://zerotask@127.0.0.1:$pgport/ztasync"
 psql -d zt -t -A -c "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables ORDER BY relname" |
   sed 's/^/dead tuples after the run (table|live|dead): /'
-# Autovacuum looks every minute: wait for its pass over the queue table (2 minutes at most),
-# then the tables again, with their size on disk (indexes included).
+# Autovacuum looks every minute: wait for its first pass over the queue table after the runs
+# (2 minutes at most), then the tables again, with their size on disk (indexes included).
+ran=$(psql -d zt -t -A -c "SELECT now()")
 for _ in $(seq 120); do
-  [[ -n $(psql -d zt -t -A -c "SELECT last_autovacuum FROM pg_stat_user_tables WHERE relname = 'zerotask_tasks'") ]] && break
+  [[ $(psql -d zt -t -A -c "SELECT coalesce(last_autovacuum > '$ran', false) FROM pg_stat_user_tables WHERE relname = 'zerotask_tasks'") == t ]] && break
   sleep 1
 done
 psql -d zt -t -A -c "SELECT relname, n_live_tup, n_dead_tup, pg_size_pretty(pg_total_relation_size(relid)), last_autovacuum IS NOT NULL
