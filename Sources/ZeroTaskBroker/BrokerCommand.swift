@@ -386,7 +386,7 @@ extension Submission {
 extension BrokerCommand {
     /// The tasks the command reads or changes by id, as the broker keeps them (a submission's
     /// chosen id prefixed with its client): on a shared queue, those this broker does not hold
-    /// are read from the database first (`BrokerLoop.lookUpShared`).
+    /// are read from the database first (`BrokerState.lookUpNamed`).
     var namedTaskIDs: [String] {
         switch self {
         case .clientTask(_, _, let id), .adminTask(let id): [id]

@@ -70,7 +70,7 @@ final class BrokerLoop: @unchecked Sendable {
         self.store = store
         self.logger = logger
         writer = store.isDurable ? StoreWriter(store: store, logger: logger) : nil
-        if let shared { self.state.shareQueue(claimNow: shared.claimer) }
+        if let shared { self.state.shareQueue(reader: shared.reader) }
         updateInterest()
     }
 
@@ -88,7 +88,6 @@ final class BrokerLoop: @unchecked Sendable {
     /// `id` nil: a notification. Its reply goes out with the iteration's others (after their
     /// commit), into `localReplies`.
     func handleLocal(_ request: NodeRequest, id: Int64?) {
-        lookUpShared(try? BrokerCommand(request))
         let route = ReplyRoute(envelope: [], id: id.map { .int($0) } ?? .null)
         let answer = state.handle(request, route: route, now: MonotonicInstant.now(), canDefer: id != nil)
         if id != nil, let response = Self.response(answer, id: route.id) {
@@ -273,21 +272,6 @@ final class BrokerLoop: @unchecked Sendable {
         held.removeAll(keepingCapacity: true)
     }
 
-    /// Reads from the shared queue the tasks a request names that this broker does not hold,
-    /// so that any broker answers for any task.
-    private func lookUpShared(_ request: Request) {
-        guard shared != nil, let method = BrokerMethod(wireName: request.method) else { return }
-        lookUpShared(try? BrokerCommand(method, request.params))
-    }
-
-    /// The same for a command (made only on a shared queue).
-    private func lookUpShared(_ command: @autoclosure () -> BrokerCommand?) {
-        guard let shared, let ids = command()?.namedTaskIDs, !ids.isEmpty else { return }
-        let wanted = state.idsToLookUp(ids)
-        guard !wanted.isEmpty else { return }
-        state.adoptRemote(shared.lookUp(wanted), now: MonotonicInstant.now())
-    }
-
     private func send(_ outputs: [Held]) {
         for item in outputs {
             switch item {
@@ -330,7 +314,6 @@ final class BrokerLoop: @unchecked Sendable {
     private func handleInbox(_ inbox: BrokerInbox) {
         let admin = secured ? PeerIdentity(role: .admin, name: "http") : nil
         for letter in inbox.take() {
-            lookUpShared(letter.request)
             let route = ReplyRoute(envelope: [], id: letter.request.id ?? .null)
             let answer = state.handle(letter.request, route: route, now: MonotonicInstant.now(), canDefer: false, caller: admin)
             let response = Self.response(answer, id: route.id) ?? Response(id: route.id, error: RPCError(.internalError, "parked"))
@@ -360,7 +343,6 @@ final class BrokerLoop: @unchecked Sendable {
             case .invalid(let response):
                 send(envelope, response.json)
             case .request(let request):
-                lookUpShared(request)
                 let route = ReplyRoute(envelope: envelope, id: request.id ?? .null)
                 let answer = state.handle(request, route: route, now: now, canDefer: !request.isNotification, caller: caller)
                 if request.isNotification {
@@ -387,8 +369,7 @@ final class BrokerLoop: @unchecked Sendable {
                         if !request.isNotification { reply.append(Response(id: id, error: BatchReply.notHandled)) }
                         continue
                     }
-                    lookUpShared(request)
-                    let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
+                        let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
                     if !request.isNotification, let r = Self.response(answer, id: id) { reply.append(r) }
                 }
             }

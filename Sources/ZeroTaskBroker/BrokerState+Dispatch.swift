@@ -49,6 +49,7 @@ extension BrokerState {
         canDefer: Bool = true) -> BrokerAnswer
     {
         let tenancy = Tenancy(caller: caller)
+        if shared != nil { lookUpNamed(by: command, now: now) }
         // Queues a command reopened (a slot freed, a method resumed) go to parked pulls now.
         defer { if !limits.due.isEmpty { dispatchReopened(now: now) } }
         do {

@@ -63,21 +63,23 @@ struct SharedQueue: Sendable {
     var lastPoll = MonotonicInstant.distantPast
     /// How often the database is looked at without a notification (works behind PgBouncer).
     var pollInterval = 1.0
-    /// Claims at once, in a round trip of its own (the owner's connection).
-    var claimNow: Claimer?
+    /// Claims at once, and reads tasks by id, in round trips of their own (the owner's connection).
+    var reader: QueueReader?
 }
 
-/// A claim made now, outside a commit (`BrokerState.claimForPull`): the broker thread's own
-/// connection to the queue, behind a function so that the rules do no I/O of their own.
-struct Claimer: Sendable {
+/// The shared queue read now, outside a commit: a claim (`BrokerState.claimForPull`), and the
+/// tasks a command names that this broker does not hold (`BrokerState.apply`). The broker
+/// thread's own connection to the queue, behind functions so that the rules do no I/O of their own.
+struct QueueReader: Sendable {
     let run: @Sendable (SharedQueueRequest.Claim) -> [StoredTask]
+    var lookUp: @Sendable ([String]) -> [StoredTask] = { _ in [] }
 }
 
 extension BrokerState {
     /// Puts this broker on a shared queue: from now on a task goes to its nodes only once
     /// claimed. Call before any request (the store's contents hold no tasks then).
-    mutating func shareQueue(pollInterval: Double = 1.0, claimNow: Claimer? = nil) {
-        shared = SharedQueue(pollInterval: pollInterval, claimNow: claimNow)
+    mutating func shareQueue(pollInterval: Double = 1.0, reader: QueueReader? = nil) {
+        shared = SharedQueue(pollInterval: pollInterval, reader: reader)
     }
 
     public var sharesQueue: Bool { shared != nil }
@@ -225,10 +227,10 @@ extension BrokerState {
     }
 
     /// A pull that does not wait, finding too little here: claims for it now, in its own
-    /// round trip (`claimNow`), so that a node asking any broker gets what the queue holds.
+    /// round trip (`reader`), so that a node asking any broker gets what the queue holds.
     mutating func claimForPull(_ nodeID: String, max: Int, now: MonotonicInstant) -> [TaskAssignment] {
-        guard let claimNow = shared?.claimNow, let ask = claimAsk(for: nodeID, max: max) else { return [] }
-        let claimed = claimNow.run(ask)
+        guard let reader = shared?.reader, let ask = claimAsk(for: nodeID, max: max) else { return [] }
+        let claimed = reader.run(ask)
         shared!.claimed(claimed.count, of: ask, served: methodsServedHere)
         guard !claimed.isEmpty else { return [] }
         for s in claimed { adoptClaim(s, now: now) }
@@ -295,6 +297,17 @@ extension BrokerState {
         tasks[s.id]!.history = s.history
         tasks[s.id]!.events = s.events
         untrack(s.id)
+    }
+
+    /// Reads from the shared queue the tasks a command names that this broker does not hold (or
+    /// holds as another broker's, open), so that any broker answers for any task.
+    mutating func lookUpNamed(by command: BrokerCommand, now: MonotonicInstant) {
+        guard let lookUp = shared?.reader?.lookUp else { return }
+        let ids = command.namedTaskIDs
+        guard !ids.isEmpty else { return }
+        let wanted = idsToLookUp(ids)
+        guard !wanted.isEmpty else { return }
+        adoptRemote(lookUp(wanted), now: now)
     }
 
     /// Tasks read from the database for a request that names them and that this broker does

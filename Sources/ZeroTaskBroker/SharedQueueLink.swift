@@ -100,10 +100,11 @@ final class SharedQueueLink {
         }
     }
 
-    /// The claim function the rules call (`Claimer`): this link, on the broker thread only.
-    var claimer: Claimer {
+    /// The claim and look-up functions the rules call (`QueueReader`): this link, on the broker
+    /// thread only.
+    var reader: QueueReader {
         let box = UncheckedBox(self)
-        return Claimer { ask in box.value.claim(ask) }
+        return QueueReader(run: { ask in box.value.claim(ask) }, lookUp: { ids in box.value.lookUp(ids) })
     }
 
     /// The tasks with these ids as the database has them (queued, claimed or finished).

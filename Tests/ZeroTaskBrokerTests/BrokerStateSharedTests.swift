@@ -1,5 +1,6 @@
 import Testing
 import ZeroTaskProtocol
+import Synchronization
 
 @testable import ZeroTaskBroker
 
@@ -107,5 +108,26 @@ import ZeroTaskProtocol
         _ = h.run(.report(nodeID: "n1", .init(taskID: id, outcome: .success(2))), peer: "N")
         let finished = h.state.takeChanges().tasks
         #expect(finished.map(\.id) == [id] && finished.first?.status == .finished && finished.first?.result == 2)
+    }
+}
+
+extension BrokerStateSharedTests {
+    /// A task another broker took (unknown here) is read from the queue once, by the command
+    /// that names it — whichever path the command came by — and answered from what was read.
+    @Test func aCommandNamingATaskHeldElsewhereReadsItFromTheQueueFirst() {
+        var h = Harness()
+        let asked = Mutex<[[String]]>([])
+        let row = StoredTask(
+            id: "alice-t9", clientID: "alice", spec: TaskSpec(method: "work", params: [1]), sequence: 1, maxRetries: 0,
+            attempts: 1, status: .finished, nodeID: "n2", result: 42, error: nil, created: 1, started: 2, finished: 3)
+        h.state.shareQueue(pollInterval: 1, reader: QueueReader(run: { _ in [] }, lookUp: { ids in
+            asked.withLock { $0.append(ids) }
+            return ids == ["alice-t9"] ? [row] : []
+        }))
+        h.setUp(methods: ["work"], workers: 2)
+        #expect(h.run(.clientTask(.result, clientID: "alice", taskID: "alice-t9"), peer: "C") == .reply(.value(42)))
+        // Known here now, and finished: not read again.
+        #expect(h.run(.clientTask(.status, clientID: "alice", taskID: "alice-t9"), peer: "C") == .reply(.status(.finished)))
+        #expect(asked.withLock { $0 } == [["alice-t9"]])
     }
 }
