@@ -106,16 +106,23 @@ let package = Package(
         ),
         // A real broker process with 1,000,000 queued tasks: memory, submit and claim rates (not a test).
         .executableTarget(name: "zerotask-scalebench", dependencies: ["ZeroTaskProtocol", "ZeroMQ"]),
+        // The load loop of `zerotask bench`, optimized like the client it drives.
+        .target(name: "ZeroTaskBench", dependencies: ["ZeroTaskClient", "ZeroTaskProtocol"]),
         // The one executable: wires the layers up.
         .executableTarget(
             name: "zerotask",
             dependencies: [
                 "ZeroTaskProtocol", "ZeroTaskSystem", "ZeroMQ", "ZeroTaskBroker", "ZeroTaskPlugins", "ZeroTaskNode", "ZeroTaskClient",
-                "ZeroTaskHTTP", "ZeroTaskLifecycle", "CYAML",
+                "ZeroTaskHTTP", "ZeroTaskLifecycle", "ZeroTaskBench", "CYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Argument parsing, settings and wiring only: every task's path runs in the libraries.
+            // Optimized, this module took 37 s of CPU on a 2-core host (mostly argument-parser's
+            // generics specialized) and compiled last, alone; unoptimized, 15 s (BENCHMARKS.md,
+            // "Build time"). The bench's loop is in ZeroTaskBench, which is optimized.
+            swiftSettings: [.unsafeFlags(["-Onone"], .when(configuration: .release))]
         ),
 
         // Timing loops for plugin calls (not a test): `swift run -c release zerotask-microbench`.

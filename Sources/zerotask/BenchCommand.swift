@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import ZeroTaskBench
 import ZeroTaskClient
 import ZeroTaskProtocol
 
@@ -39,110 +40,21 @@ struct BenchCommand: AsyncParsableCommand {
         guard inflight > 0 else { throw ValidationError("--inflight must be at least 1") }
     }
 
-    /// What the workers found, shared under a lock.
-    struct Tally: Sendable {
-        var done = 0
-        var ok = 0
-        var wrong = 0
-        var failed = 0
-        var timedOut = 0
-        var latencies: [Double] = []
-        var examples: [String] = []
-        /// An error that stops the whole run (the broker is gone).
-        var fatal: ZeroTaskClientError?
-
-        mutating func example(_ s: String) { if examples.count < 5 { examples.append(s) } }
-        var errors: Int { wrong + failed + timedOut }
-    }
-
-    /// State the workers share.
-    final class Shared: Sendable {
-        let tally = Mutex(Tally())
-        let next = Atomic<Int>(0)
-    }
-
     func run() async throws {
+        let load = LoadRun(method: method, tasks: tasks, inflight: inflight, submitThenWait: submitThenWait,
+            waitTimeout: .milliseconds(Int64(waitTimeout * 1000)))
+        let progress = Mutex(ProgressReporter(total: tasks, label: "bench \(method)"))
         let (tally, seconds) = try await connection.withClient(stableID: false) { client in
             try await client.requireServed(method)
-            return try await runTasks(client)
+            return await load.run(client) { done, elapsed in progress.withLock { $0.update(done: done, elapsed: elapsed) } }
         }
+        progress.withLock { $0.finish() }
         if let fatal = tally.fatal { throw CLIFailure(fatal, connection: connection).exit() }
         report(tally, seconds: seconds)
         if tally.errors > 0 { throw ExitCode(ExitStatus.taskFailed.rawValue) }
     }
 
-    private func runTasks(_ client: ZeroTaskClient) async throws -> (Tally, Double) {
-        let shared = Shared()
-        let started = MonotonicInstant.now()
-        let checkSums = method == "math.add"
-        let timeout = Duration.milliseconds(Int64(waitTimeout * 1000))
-        let progressTask = Task {
-            var progress = ProgressReporter(total: tasks, label: "bench \(method)")
-            while !Task.isCancelled {
-                progress.update(done: shared.tally.withLock { $0.done }, elapsed: MonotonicInstant.now() - started)
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            progress.update(done: shared.tally.withLock { $0.done }, elapsed: MonotonicInstant.now() - started)
-            progress.finish()
-        }
-        // The calls run on the client's I/O thread, as a single-threaded event loop would: no
-        // thread switch between a reply and the next call.
-        await withTaskExecutorPreference(client.executor) {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<min(inflight, tasks) {
-                    group.addTask { [method, tasks, useSubmit = submitThenWait] in
-                        while shared.tally.withLock({ $0.fatal == nil }) {
-                            let i = shared.next.add(1, ordering: .relaxed).oldValue
-                            guard i < tasks else { return }
-                            let t0 = MonotonicInstant.now()
-                            let outcome: Result<JSONValue, ZeroTaskClientError>
-                            do {
-                                let params = Params.positional([.int(Int64(i)), .int(Int64(i) + 1)])
-                                if useSubmit {
-                                    let task = try await client.submit(method, params)
-                                    outcome = .success(try await task.wait(timeout: timeout))
-                                } else {
-                                    outcome = .success(try await client.call(method, params, timeout: timeout))
-                                }
-                            } catch let e as ZeroTaskClientError {
-                                outcome = .failure(e)
-                            } catch {
-                                return
-                            }
-                            let latency = MonotonicInstant.now() - t0
-                            shared.tally.withLock { t in
-                                t.done += 1
-                                switch outcome {
-                                case .success(let v):
-                                    if checkSums && v != .int(2 * Int64(i) + 1) {
-                                        t.wrong += 1
-                                        t.example("wrong result for \(method)(\(i), \(i + 1)): got \(v.jsonString), expected \(2 * i + 1)")
-                                    } else {
-                                        t.ok += 1
-                                    }
-                                    t.latencies.append(latency)
-                                case .failure(.taskFailed(let id, let e)):
-                                    t.failed += 1
-                                    t.example("task \(id) failed: \(e.message) (code \(e.code))")
-                                case .failure(.timedOut(let id, let s)):
-                                    t.timedOut += 1
-                                    t.example("task \(id) took longer than \(SecondsText.format(s))")
-                                case .failure(let e):
-                                    if t.fatal == nil { t.fatal = e }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let seconds = MonotonicInstant.now() - started
-        progressTask.cancel()
-        await progressTask.value
-        return (shared.tally.withLock { $0 }, seconds)
-    }
-
-    private func report(_ t: Tally, seconds: Double) {
+    private func report(_ t: LoadRun.Tally, seconds: Double) {
         let rate = seconds > 0 ? Double(t.done) / seconds : 0
         let lat = LatencySummary(t.latencies.map { $0 * 1000 })
         if output.json {

@@ -1,14 +1,14 @@
 import ZeroTaskProtocol
 
 /// Percentiles of a set of latencies (nearest rank).
-struct LatencySummary: Equatable {
-    var p50: Double
-    var p90: Double
-    var p99: Double
-    var max: Double
+public struct LatencySummary: Equatable, Sendable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
 
     /// nil for no samples.
-    init?(_ samples: [Double]) {
+    public init?(_ samples: [Double]) {
         guard !samples.isEmpty else { return nil }
         let sorted = samples.sorted()
         func rank(_ p: Double) -> Double { Percentile.nearestRank(p, inSorted: sorted) }
