@@ -9,7 +9,11 @@ import ZeroTaskProtocol
 /// first turns sequential scans off for itself (`set_config(..., true)`, which ends with the
 /// transaction and so also works behind PgBouncer in transaction mode): a queue table grown fast
 /// from empty has statistics that say "tiny", and the planner would otherwise scan it whole for
-/// every claim and completion (the plan cliff pgqueuer and procrastinate fall off). It turns JIT
+/// every claim and completion (the plan cliff pgqueuer and procrastinate fall off). Plain and
+/// index-only scans are off too, so that a table is read only through an index condition (a
+/// bitmap scan): told "one row", the planner read the whole primary key of a 20,000-task backlog
+/// for a batch of ids, or hashed it, rather than look each id up. Claims, which read the queue in
+/// its index's order, turn plain index scans back on for themselves (`ordered`). It turns JIT
 /// compilation off too: the disabled scans' made-up cost passes `jit_above_cost`, and compiling
 /// each statement took 160–420 ms here, where running it takes well under one.
 ///
@@ -105,7 +109,18 @@ public final class PostgresQueue {
     public func close() { connection.close() }
 
     /// What every transaction of the queue runs first (see the type's comment).
-    static let planSettings = PostgresConnection.Statement("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)")
+    static let planSettings = PostgresConnection.Statement("""
+        SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),
+            set_config('enable_indexonlyscan', 'off', true), set_config('jit', 'off', true)
+        """)
+    private static let indexOrderOn = PostgresConnection.Statement("SELECT set_config('enable_indexscan', 'on', true)")
+    private static let indexOrderOff = PostgresConnection.Statement("SELECT set_config('enable_indexscan', 'off', true)")
+
+    /// A statement that reads the queue in an index's order (a claim's `ORDER BY … LIMIT`), with
+    /// plain index scans on for it alone; its rows are the second of the three results.
+    static func ordered(_ statement: PostgresConnection.Statement) -> [PostgresConnection.Statement] {
+        [indexOrderOn, statement, indexOrderOff]
+    }
 
     /// Runs `statements` as one transaction under `planSettings`; returns their rows.
     func transaction(_ statements: [PostgresConnection.Statement]) throws(StoreError) -> [[[String?]]] {
@@ -156,27 +171,54 @@ public final class PostgresQueue {
 
     // MARK: Claim
 
-    static let claimSQL = """
-        WITH picked AS (
-            SELECT id FROM zerotask_tasks
-            WHERE status = \(TaskStatusCode.queued) AND method = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
-                AND (not_before IS NULL OR not_before <= now())
-            ORDER BY priority DESC, sequence
-            LIMIT $3
-            FOR UPDATE SKIP LOCKED
-        )
+    /// A claim's first step: up to `$2` queued tasks of the methods `$1` names, best first,
+    /// skipping rows another transaction holds and locking the rest (`FOR UPDATE SKIP LOCKED`).
+    /// Each method's queue is read on its own, in the claim index's order, so that the first
+    /// rows are the best whatever the backlog (with `method = ANY(…)` the planner sorted every
+    /// queued task of the methods for each claim). The picked ids are kept in a
+    /// transaction-local setting for the second step, which looks each up by id.
+    static let pickSQL = """
+        SELECT set_config('zerotask.picked', coalesce(json_agg(p.id), '[]'::json)::text, true) FROM (
+            SELECT c.id FROM json_array_elements_text($1::json) AS m(method)
+            CROSS JOIN LATERAL (
+                SELECT id, priority, sequence FROM zerotask_tasks
+                WHERE status = \(TaskStatusCode.queued) AND method = m.method
+                    AND (not_before IS NULL OR not_before <= now())
+                ORDER BY priority DESC, sequence
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ) c
+            ORDER BY c.priority DESC, c.sequence
+            LIMIT $2
+        ) p
+        """
+
+    /// A claim's second step: the picked tasks become this broker's (`$1`), and the claim adds
+    /// one to `attempts`, the fence of every later write.
+    static func claimSQL(returning columns: String) -> String {
+        """
         UPDATE zerotask_tasks t
         SET status = \(TaskStatusCode.assigned), owner = $1, attempts = t.attempts + 1, claimed_at = now()
-        FROM picked WHERE t.id = picked.id
-        RETURNING t.id, t.client_id, t.method, t.params, t.priority, t.sequence, t.timeout, t.max_retries, t.attempts
+        FROM json_array_elements_text(coalesce(current_setting('zerotask.picked', true), '[]')::json) AS p(id)
+        WHERE t.id = p.id
+        RETURNING \(columns)
         """
+    }
+
+    static let claimSQL = claimSQL(returning: "t.id, t.client_id, t.method, t.params, t.priority, t.sequence, t.timeout, t.max_retries, t.attempts")
+
+    /// A claim's statements for one transaction, the pick with plain index scans on for it alone
+    /// (`planSettings`); the claimed rows are the last statement's.
+    static func claim(methods: Set<String>, limit: Int, brokerID: String, update: String) -> [PostgresConnection.Statement] {
+        let names = JSONValue.array(methods.sorted().map { .string($0) }).jsonString
+        return ordered(.init(pickSQL, [names, String(limit)])) + [.init(update, [brokerID])]
+    }
 
     /// Claims up to `limit` queued tasks of `methods`, highest priority first, then oldest.
     /// Rows another transaction holds are skipped, not waited for.
     public func claim(methods: Set<String>, limit: Int) throws(StoreError) -> [Claim] {
         guard !methods.isEmpty, limit > 0 else { return [] }
-        let names = JSONValue.array(methods.sorted().map { .string($0) }).jsonString
-        let rows = try transaction([.init(Self.claimSQL, [brokerID, names, String(limit)])])[0]
+        let rows = try transaction(Self.claim(methods: methods, limit: limit, brokerID: brokerID, update: Self.claimSQL)).last ?? []
         var claims: [Claim] = []
         claims.reserveCapacity(rows.count)
         for r in rows {
@@ -269,7 +311,9 @@ public final class PostgresQueue {
     }
 
     /// The plan PostgreSQL chooses for `sql` under the queue's settings (tests and diagnostics).
-    func plan(_ sql: String, _ params: [String?]) throws(StoreError) -> String {
-        try transaction([.init("EXPLAIN " + sql, params)])[0].compactMap { $0.first ?? nil }.joined(separator: "\n")
+    func plan(_ sql: String, _ params: [String?], ordered: Bool = false) throws(StoreError) -> String {
+        let explain = PostgresConnection.Statement("EXPLAIN " + sql, params)
+        let rows = ordered ? try transaction(Self.ordered(explain))[1] : try transaction([explain])[0]
+        return rows.compactMap { $0.first ?? nil }.joined(separator: "\n")
     }
 }

@@ -18,8 +18,10 @@ import ZeroTaskProtocol
 /// - a finished task moves to `zerotask_results` in the statement that accepts it, once
 ///   (`ON CONFLICT DO NOTHING`: never two results).
 ///
-/// Every transaction first turns sequential scans off for itself (`PostgresQueue.planSettings`):
-/// claims and completions stay on their indexes however fast the queue table grew from empty.
+/// Every transaction first turns sequential and whole-index scans off for itself
+/// (`PostgresQueue.planSettings`; the claim turns index order back on for itself): claims and
+/// completions stay on their indexes, each row looked up by id, however fast the queue table
+/// grew from empty.
 public final class PostgresSharedStore: TaskStore {
     public var description: String { connection.name }
     public var isDurable: Bool { true }
@@ -87,9 +89,9 @@ public final class PostgresSharedStore: TaskStore {
             let rows = JSONValue.array(r.releases.map { .object(["id": .string($0.id), "attempt": .int(Int64($0.attempt))]) })
             statements.append(.init(Self.releaseSQL, [rows.jsonString, brokerID]))
         }
-        let claimAt = statements.count
         let limit = r.claim?.limit ?? 0
-        if let ask = r.claim { statements.append(Self.claimStatement(ask, brokerID: brokerID)) }
+        if let ask = r.claim { statements += Self.claimStatements(ask, brokerID: brokerID) }
+        let claimAt = statements.count - 1
         let watchAt = statements.count
         if !r.watch.isEmpty {
             let ids = JSONValue.array(r.watch.map { .string($0) }).jsonString
@@ -228,26 +230,11 @@ public final class PostgresSharedStore: TaskStore {
     /// broker holds once per reported task: a 40-task completion took 4.8 ms instead of ~0.3.
     static func unindexed(_ column: String) -> String { "coalesce(\(column), '')" }
 
-    /// Up to `$3` queued tasks of the methods `$2` names, best first, skipping rows another
-    /// transaction holds: the claim adds one to `attempts`, the fence of every later write.
-    static let claimSQL = """
-        WITH picked AS (
-            SELECT id FROM zerotask_tasks
-            WHERE status = \(TaskStatusCode.queued) AND method = ANY(ARRAY(SELECT json_array_elements_text($2::json)))
-                AND (not_before IS NULL OR not_before <= now())
-            ORDER BY priority DESC, sequence
-            LIMIT $3
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE zerotask_tasks t
-        SET status = \(TaskStatusCode.assigned), owner = $1, attempts = t.attempts + 1, claimed_at = now()
-        FROM picked WHERE t.id = picked.id
-        RETURNING \(columns.map { "t.\($0.name)" }.joined(separator: ", "))
-        """
+    /// The claim's second step, returning whole rows (`PostgresQueue.pickSQL` picks them).
+    static let claimSQL = PostgresQueue.claimSQL(returning: columns.map { "t.\($0.name)" }.joined(separator: ", "))
 
-    static func claimStatement(_ ask: SharedQueueRequest.Claim, brokerID: String) -> PostgresConnection.Statement {
-        let names = JSONValue.array(ask.methods.sorted().map { .string($0) }).jsonString
-        return .init(claimSQL, [brokerID, names, String(ask.limit)])
+    static func claimStatements(_ ask: SharedQueueRequest.Claim, brokerID: String) -> [PostgresConnection.Statement] {
+        PostgresQueue.claim(methods: Set(ask.methods), limit: ask.limit, brokerID: brokerID, update: claimSQL)
     }
 
     /// The claim's rows as tasks, in the queue's order (best priority first, then oldest:

@@ -92,7 +92,7 @@ final class SharedQueueLink {
     /// Claims now, on this thread's connection (a pull that does not wait: `claimForPull`).
     func claim(_ ask: SharedQueueRequest.Claim) -> [StoredTask] {
         do throws(StoreError) {
-            let rows = try queue.transaction([PostgresSharedStore.claimStatement(ask, brokerID: options.brokerID)])[0]
+            let rows = try queue.transaction(PostgresSharedStore.claimStatements(ask, brokerID: options.brokerID)).last ?? []
             return try PostgresSharedStore.claimed(rows, store: queue.description)
         } catch {
             logger.error("shared queue: cannot claim: \(error)")
