@@ -103,6 +103,7 @@ import ZeroTaskTestSupport
         #expect(try h.outcome(try h.submit("extra.triple", [1])) == .success(3))
         // The new build is ready before the running task starts, so the task spans the overwrite.
         let build = FixturePlugins.temporaryDirectory("zt-build")
+        defer { try? FileManager.default.removeItem(atPath: build) }
         try FixturePlugins.compile("extra2", from: NodeHarness.fixtures, into: build)
         let new = try Data(contentsOf: URL(fileURLWithPath: build + "/extra2.so"))
         // The running task sleeps inside the very library that is overwritten: it returns into
