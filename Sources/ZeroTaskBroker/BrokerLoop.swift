@@ -369,7 +369,7 @@ final class BrokerLoop: @unchecked Sendable {
                         if !request.isNotification { reply.append(Response(id: id, error: BatchReply.notHandled)) }
                         continue
                     }
-                        let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
+                    let answer = state.handle(request, route: ReplyRoute(envelope: envelope, id: id), now: now, canDefer: false, caller: caller)
                     if !request.isNotification, let r = Self.response(answer, id: id) { reply.append(r) }
                 }
             }

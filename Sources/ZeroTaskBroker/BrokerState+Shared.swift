@@ -71,7 +71,7 @@ struct SharedQueue: Sendable {
 /// tasks a command names that this broker does not hold (`BrokerState.apply`). The broker
 /// thread's own connection to the queue, behind functions so that the rules do no I/O of their own.
 struct QueueReader: Sendable {
-    let run: @Sendable (SharedQueueRequest.Claim) -> [StoredTask]
+    let claim: @Sendable (SharedQueueRequest.Claim) -> [StoredTask]
     var lookUp: @Sendable ([String]) -> [StoredTask] = { _ in [] }
 }
 
@@ -230,7 +230,7 @@ extension BrokerState {
     /// round trip (`reader`), so that a node asking any broker gets what the queue holds.
     mutating func claimForPull(_ nodeID: String, max: Int, now: MonotonicInstant) -> [TaskAssignment] {
         guard let reader = shared?.reader, let ask = claimAsk(for: nodeID, max: max) else { return [] }
-        let claimed = reader.run(ask)
+        let claimed = reader.claim(ask)
         shared!.claimed(claimed.count, of: ask, served: methodsServedHere)
         guard !claimed.isEmpty else { return [] }
         for s in claimed { adoptClaim(s, now: now) }

@@ -89,9 +89,11 @@ public final class PostgresSharedStore: TaskStore {
             let rows = JSONValue.array(r.releases.map { .object(["id": .string($0.id), "attempt": .int(Int64($0.attempt))]) })
             statements.append(.init(Self.releaseSQL, [rows.jsonString, brokerID]))
         }
-        let limit = r.claim?.limit ?? 0
-        if let ask = r.claim { statements += Self.claimStatements(ask, brokerID: brokerID) }
-        let claimAt = statements.count - 1
+        var claimAt: Int?
+        if let ask = r.claim {
+            statements += Self.claimStatements(ask, brokerID: brokerID)
+            claimAt = statements.count - 1
+        }
         let watchAt = statements.count
         if !r.watch.isEmpty {
             let ids = JSONValue.array(r.watch.map { .string($0) }).jsonString
@@ -118,9 +120,9 @@ public final class PostgresSharedStore: TaskStore {
             let accepted = ids(doneAt)
             back.refused += done.map(\.id).filter { !accepted.contains($0) }
         }
-        if limit > 0 {
+        if let claimAt, let ask = r.claim, ask.limit > 0 {
             back.claimed = try Self.claimed(out[claimAt], store: description)
-            back.asked = r.claim
+            back.asked = ask
         }
         if !r.watch.isEmpty {
             for row in out[watchAt..<(watchAt + (r.watchOpen ? 2 : 1))].joined() {

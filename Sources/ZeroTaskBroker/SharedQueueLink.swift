@@ -104,7 +104,7 @@ final class SharedQueueLink {
     /// thread only.
     var reader: QueueReader {
         let box = UncheckedBox(self)
-        return QueueReader(run: { ask in box.value.claim(ask) }, lookUp: { ids in box.value.lookUp(ids) })
+        return QueueReader(claim: { ask in box.value.claim(ask) }, lookUp: { ids in box.value.lookUp(ids) })
     }
 
     /// The tasks with these ids as the database has them (queued, claimed or finished).

@@ -120,7 +120,7 @@ extension BrokerStateSharedTests {
         let row = StoredTask(
             id: "alice-t9", clientID: "alice", spec: TaskSpec(method: "work", params: [1]), sequence: 1, maxRetries: 0,
             attempts: 1, status: .finished, nodeID: "n2", result: 42, error: nil, created: 1, started: 2, finished: 3)
-        h.state.shareQueue(pollInterval: 1, reader: QueueReader(run: { _ in [] }, lookUp: { ids in
+        h.state.shareQueue(pollInterval: 1, reader: QueueReader(claim: { _ in [] }, lookUp: { ids in
             asked.withLock { $0.append(ids) }
             return ids == ["alice-t9"] ? [row] : []
         }))
