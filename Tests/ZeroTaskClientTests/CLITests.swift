@@ -127,7 +127,8 @@ import ZeroTaskSystem
         let kept = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(taskID.hasPrefix(kept + "-"), "\(taskID) vs \(kept)")
         #expect(kept.hasPrefix("cli-alice-") && kept.count == "cli-alice-".count + 16, "\(kept)")
-        #expect(!kept.contains(HostName.current() ?? "localhost"))
+        // Not the host's name (a substring check failed by chance: a random token held "vm").
+        #expect(kept != "cli-alice-" + (HostName.current() ?? "localhost"), "\(kept)")
         let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         // The next command finds the task under the same id.
@@ -139,6 +140,10 @@ import ZeroTaskSystem
         let other = try await cli.run(["status", "--broker", broker.request, taskID],
             environment: ["HOME": elsewhere, "XDG_CONFIG_HOME": "", "ZEROTASK_CLIENT_ID": "", "USER": "alice"])
         #expect(other.status == 64 && other.stderr.contains("task ids are per client"), "\(other)")
+        // Same user, same host, another id: nothing in it comes from the names.
+        let otherKept = try String(contentsOfFile: elsewhere + "/.config/zerotask/client-id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(otherKept.hasPrefix("cli-alice-") && otherKept != kept, "\(otherKept) vs \(kept)")
     }
 
     @Test func concurrentCommandsWithTheSameClientIDTakeTurns() async throws {
