@@ -23,6 +23,14 @@ public struct BrokerConfig: Sendable {
     public var maxQueuedPerMethod: Int = 1_000_000
     /// The longest a long-polling request may be held.
     public var maxWait: Double = 60
+    /// How long a `client_call`'s task may run before the durable store is given it. Nobody
+    /// can name such a task before its reply (its id is the broker's, told only with the
+    /// outcome), so one that completes sooner is written once, with its outcome: one commit on
+    /// the call's path instead of two. Its plugin may then act before any record of the task
+    /// exists: a broker that dies first leaves the caller without a reply, to call again, like
+    /// Gearman's foreground jobs. 0 writes every task before it starts. A call with its own
+    /// `task_id` (the client's failover resends) is always written first.
+    public var callStoreDelay: Double = 1
 
     // What one request may ask for (-32602 beyond): a client must not make the broker keep or
     // honour more than the operator allows.

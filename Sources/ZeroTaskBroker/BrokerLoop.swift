@@ -199,6 +199,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// committed, and closes the sockets and the store.
     func finish() {
         if let monitor { handleInbox(monitor.inbox) }
+        state.storeAllCalls()
         flushOutputs()
         batch?.flush()
         commitAndSend()

@@ -149,6 +149,7 @@ extension BrokerState {
                 return .reply(waiter.answer(t.status.isComplete ? [t] : [], tasks: tasks))
             }
             resultWaiters.add(waiter)
+            deferStoring(call: id, clientChose: submission.taskID != nil, now: now)
             return .deferred
         case .waitResults(let given, let listed, let askedWait):
             let name = BrokerMethod.clientWaitResults.rawValue

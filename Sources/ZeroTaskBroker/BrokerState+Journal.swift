@@ -31,6 +31,15 @@ extension BrokerState {
             // outcome: written once (by the claim, or as the claim made on insert), and then not
             // for every state in between, which only this broker needs (a broker that dies has
             // its claims rescued, and one that restarts hands its claims back).
+            if t.unstored {
+                // A deferred call: written only with its outcome (or once `storeNow` says).
+                guard t.status.isComplete else { continue }
+                tasks[id]!.unstored = false
+                var row = t.stored
+                row.neverStored = true
+                c.tasks.append(row)
+                continue
+            }
             if t.claim != nil, !t.status.isComplete {
                 if t.claimStored { continue }
                 tasks[id]!.claimStored = true
@@ -43,6 +52,43 @@ extension BrokerState {
         changedTasks.removeAll(keepingCapacity: true)
         changedClients.removeAll(keepingCapacity: true)
         return c
+    }
+
+    /// A `client_call` just parked for its task's outcome: the task is written with its outcome
+    /// only, if that comes within `call_store_delay` (`BrokerConfig.callStoreDelay` says why).
+    /// Only a task nobody else can name or claim: the broker generated its id, and on a shared
+    /// queue a node here holds it (claimed on insert), since one left to the database's queue
+    /// is written for other brokers to claim.
+    mutating func deferStoring(call id: String, clientChose: Bool, now: MonotonicInstant) {
+        guard journaling, config.callStoreDelay > 0, !clientChose, let t = tasks[id], !t.status.isComplete,
+            shared == nil || t.claim != nil
+        else { return }
+        tasks[id]!.unstored = true
+        unstoredCalls.append(id, due: now + config.callStoreDelay)
+    }
+
+    /// Gives the store a deferred call's task now (its caller is about to hear its id, it is
+    /// left to the shared queue, or the broker stops); no-op for any other task.
+    mutating func storeNow(_ id: String) {
+        guard tasks[id]?.unstored == true else { return }
+        tasks[id]!.unstored = false
+        taskChanged(id)
+    }
+
+    /// A `client_call` answered before its task's outcome tells its id: stored with that reply.
+    mutating func storeNamed(by waiter: ResultWaiter) {
+        if waiter.single { storeNow(waiter.taskIDs[0]) }
+    }
+
+    /// Stores the deferred calls whose delay is over, still running (or waiting).
+    mutating func storeLateCalls(now: MonotonicInstant) {
+        while let id = unstoredCalls.popDue(now: now) { storeNow(id) }
+    }
+
+    /// Every deferred call's task, for a broker that stops: it is written as it stands, so a
+    /// restart finds it.
+    public mutating func storeAllCalls() {
+        while let id = unstoredCalls.popDue(now: nil) { storeNow(id) }
     }
 
     /// Starts from what a store kept (call once, before any request).
@@ -130,5 +176,31 @@ extension TaskRecord {
             history: history, events: events)
         s.claim = claim
         return s
+    }
+}
+
+/// Deferred `client_call` tasks in the order their delay ends (one delay for all: submission
+/// order). An entry whose task was stored or completed meanwhile is skipped when it comes up.
+struct UnstoredCalls: Sendable {
+    private var entries: [(id: String, due: MonotonicInstant)] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == entries.count }
+
+    mutating func append(_ id: String, due: MonotonicInstant) { entries.append((id, due)) }
+
+    /// The oldest entry if its delay is over at `now` (nil: whatever its delay).
+    mutating func popDue(now: MonotonicInstant?) -> String? {
+        guard head < entries.count, now.map({ entries[head].due <= $0 }) ?? true else { return nil }
+        let id = entries[head].id
+        head += 1
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: entries.count <= 4096)
+            head = 0
+        } else if head >= 4096, head * 2 >= entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+        return id
     }
 }

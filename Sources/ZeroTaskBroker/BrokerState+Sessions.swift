@@ -28,6 +28,7 @@ extension BrokerState {
         try clients.disconnect(id, connection: connection, now: now)
         clientChanged(id)
         for waiter in resultWaiters.take(clientID: id) {
+            storeNamed(by: waiter)
             outputs.append(.reply(waiter.route, waiter.answer([], tasks: tasks)))
         }
     }
@@ -163,6 +164,7 @@ extension BrokerState {
         if limits.wakeups.count > 0 { wakeLimits(now: now) }
         dispatchReopened(now: now)
         expireWaiters(now: now)
+        storeLateCalls(now: now)
         fireDueSchedules(now: now)
         tickShared(now: now)
         guard now - lastSweep >= 1 else { return }

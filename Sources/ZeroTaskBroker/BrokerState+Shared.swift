@@ -154,6 +154,7 @@ extension BrokerState {
     /// The task waits in the database, not here: a remote record, watched for its outcome.
     mutating func leaveToSharedQueue(_ id: String) {
         guard tasks[id] != nil else { return }
+        storeNow(id)  // other brokers may claim it now
         tasks[id]!.claim = nil
         tasks[id]!.status = .queued
         tasks[id]!.nodeID = nil

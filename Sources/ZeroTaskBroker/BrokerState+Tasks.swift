@@ -461,6 +461,7 @@ extension BrokerState {
             outputs.append(.reply(w.route, .assignments([])))
         }
         for w in resultWaiters.takeExpired(now: now) {
+            storeNamed(by: w)
             outputs.append(.reply(w.route, w.answer([], tasks: tasks)))
         }
     }

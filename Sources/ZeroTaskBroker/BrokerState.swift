@@ -99,6 +99,8 @@ public struct BrokerState: Sendable {
     /// `clients` was deleted.
     var changedTasks: Set<String> = []
     var changedClients: Set<String> = []
+    /// `client_call` tasks not given to the store yet, by when they must be (`BrokerState+Journal`).
+    var unstoredCalls = UnstoredCalls()
     /// Periodic schedules (`BrokerState+Schedules`), and when the next tick is due (monotonic).
     var schedules = ScheduleBook()
     var scheduleDeadline: MonotonicInstant?

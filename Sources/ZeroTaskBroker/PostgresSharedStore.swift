@@ -64,16 +64,19 @@ public final class PostgresSharedStore: TaskStore {
         committer.store(connection.backendPID, ordering: .relaxed)
         var statements = [PostgresQueue.planSettings]
         statements += Self.clientStatements(changes)
-        var queued: [StoredTask] = [], held: [StoredTask] = [], done: [StoredTask] = []
+        var queued: [StoredTask] = [], held: [StoredTask] = [], done: [StoredTask] = [], fresh: [StoredTask] = []
         // In submission order: the queue's sequence is drawn row by row.
         for t in changes.tasks.sorted(by: { $0.sequence < $1.sequence }) {
-            if t.status.isComplete { done.append(t) } else if t.claim != nil { held.append(t) } else { queued.append(t) }
+            if t.neverStored && t.status.isComplete { fresh.append(t) }
+            else if t.status.isComplete { done.append(t) } else if t.claim != nil { held.append(t) } else { queued.append(t) }
         }
         if !queued.isEmpty { statements.append(.init(Self.enqueueSQL, [Self.rows(queued)])) }
         let heldAt = statements.count
         if !held.isEmpty { statements.append(.init(Self.holdSQL, [Self.rows(held), brokerID])) }
         let doneAt = statements.count
         if !done.isEmpty { statements.append(.init(Self.completeSQL, [Self.rows(done), brokerID])) }
+        let freshAt = statements.count
+        if !fresh.isEmpty { statements.append(.init(Self.resultSQL, [Self.rows(fresh)])) }
         if !changes.deletedTasks.isEmpty {
             statements.append(.init("DELETE FROM zerotask_results WHERE id IN (SELECT json_array_elements_text($1::json))",
                 [JSONValue.array(changes.deletedTasks.map { .string($0) }).jsonString]))
@@ -101,7 +104,8 @@ public final class PostgresSharedStore: TaskStore {
             if r.watchOpen { statements.append(.init(Self.watchSQL(from: "zerotask_tasks"), [ids])) }
         }
         // One NOTIFY per commit, whatever it holds: other brokers claim the methods it names
-        // (none named: any), and read back what they watch when it says results were written.
+        // (none named: any), and read back what they watch when it says results were written
+        // (not for results of tasks none of them knew: `fresh`).
         if !queued.isEmpty || !r.releases.isEmpty || !done.isEmpty {
             let names = Set(queued.map(\.method)).sorted().joined(separator: ",")
             let methods = !r.releases.isEmpty || names.utf8.count > 7000 ? QueueWakeup.anyMethod : names
@@ -119,6 +123,10 @@ public final class PostgresSharedStore: TaskStore {
         if !done.isEmpty {
             let accepted = ids(doneAt)
             back.refused += done.map(\.id).filter { !accepted.contains($0) }
+        }
+        if !fresh.isEmpty {
+            let accepted = ids(freshAt)
+            back.refused += fresh.map(\.id).filter { !accepted.contains($0) }
         }
         if let claimAt, let ask = r.claim, ask.limit > 0 {
             back.claimed = try Self.claimed(out[claimAt], store: description)
@@ -214,6 +222,15 @@ public final class PostgresSharedStore: TaskStore {
         )
         INSERT INTO zerotask_results (\(names))
         SELECT \(values(prefix: "x.")) FROM x WHERE x.id IN (SELECT id FROM gone UNION ALL SELECT id FROM fresh)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+        """
+
+    /// Results of tasks written for the first time (`StoredTask.neverStored`): no queue row to
+    /// take them from, and once only.
+    static let resultSQL = """
+        INSERT INTO zerotask_results (\(names))
+        SELECT \(values(prefix: "x.")) FROM json_to_recordset($1::json) AS x(\(record))
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """

@@ -62,6 +62,10 @@ struct TaskRecord: Sendable {
         /// claim's own UPDATE, or the first write of a claim made on insert): its later open
         /// states (assigned here, running on a node) are not written again; its outcome is.
         var claimStored = false
+        /// A `client_call`'s task the store has not been given yet: nobody can name it before
+        /// its reply, so its first write is its outcome, unless it is still open when
+        /// `call_store_delay` has passed (`BrokerState.unstoredCalls`).
+        var unstored = false
     }
 
     /// An immutable value behind one reference.
@@ -208,6 +212,10 @@ struct TaskRecord: Sendable {
     var claimStored: Bool {
         get { box.fields.claimStored }
         set { writable.claimStored = newValue }
+    }
+    var unstored: Bool {
+        get { box.fields.unstored }
+        set { writable.unstored = newValue }
     }
 
     /// Whether `spec` submitted by `clientID` is this task sent again: same client, method and

@@ -110,6 +110,10 @@ public struct StoredTask: Sendable, Equatable {
     /// On a shared PostgreSQL queue: the attempt this broker's claim holds (its fence), nil
     /// when it holds none. Other stores ignore it.
     public var claim: Int?
+    /// Written for the first time with its outcome, and known to nobody but this broker until
+    /// now (a `client_call` stored once: `BrokerConfig.callStoreDelay`): there is no earlier
+    /// row to replace, and no other broker to tell. Other stores ignore it.
+    public var neverStored = false
 
     public init(
         id: String, clientID: String, spec: TaskSpec, sequence: UInt64, maxRetries: Int = 3, attempts: Int = 0,

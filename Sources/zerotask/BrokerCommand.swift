@@ -179,6 +179,7 @@ struct BrokerOptions: ParsableArguments {
         c.maxParkedWaitsPerConnection = try s.int("broker.max_parked_waits_per_connection", nil, default: c.maxParkedWaitsPerConnection)
         c.maxParkedWaits = try s.int("broker.max_parked_waits", nil, default: c.maxParkedWaits)
         c.maxParkedWaitIDs = try s.int("broker.max_parked_wait_ids", nil, default: c.maxParkedWaitIDs)
+        c.callStoreDelay = max(0, try s.double("broker.call_store_delay", nil, default: c.callStoreDelay))
         c.methodPolicies = try s.methodPolicies()
         c.schedules = s.schedules
         return c

@@ -39,7 +39,7 @@ struct Settings {
         "broker.client_ttl", "broker.max_queued_bytes", "broker.max_results", "broker.max_result_bytes",
         "broker.max_task_retries", "broker.max_result_ttl", "broker.max_task_timeout", "broker.max_delay", "broker.max_wait_ids",
         "broker.max_batch_entries", "broker.max_parked_waits_per_connection", "broker.max_parked_waits",
-        "broker.max_parked_wait_ids", "broker.http", "broker.methods", "broker.schedules",
+        "broker.max_parked_wait_ids", "broker.call_store_delay", "broker.http", "broker.methods", "broker.schedules",
         "node.broker", "node.broker_publish", "node.plugins", "node.workers", "node.node_id", "node.default_timeout",
         "node.max_timeout", "node.max_tasks_per_worker", "node.max_worker_memory_mib", "node.drain_grace",
         "node.heartbeat_interval", "node.log_level", "node.log_format", "node.plugin_config", "node.require_pins", "node.tags",

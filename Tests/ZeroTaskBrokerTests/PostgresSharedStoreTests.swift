@@ -60,6 +60,36 @@ import ZeroTaskTestSupport
         #expect(try pg.sql("SELECT count(*) FROM zerotask_results", database: db) == "1")
     }
 
+    /// A `client_call` whose first write is its outcome (`StoredTask.neverStored`): straight to
+    /// the results, once, with no NOTIFY (no other broker knew of it to read it back).
+    @Test func aCallStoredOnlyWithItsOutcomeGoesStraightToTheResultsOnceAndTellsNobody() throws {
+        let pg = try PostgresServer.shared.get()
+        let url = try pg.createDatabase()
+        let db = String(url.split(separator: "/").last!)
+        let a = try Self.store(url, "a")
+        defer { a.close() }
+        let wakeup = try QueueWakeup(url: url)
+        defer { wakeup.close() }
+        var call = Self.task("call1", sequence: 1, claim: 1, status: .finished, result: 5)
+        call.neverStored = true
+        #expect(try a.exchange(Self.changes([call])).refused.isEmpty)
+        var again = call
+        again.result = 6
+        #expect(try a.exchange(Self.changes([again])).refused == ["call1"], "a second outcome never replaces the first")
+        #expect(try pg.sql("SELECT count(*) FROM zerotask_tasks", database: db) == "0")
+        #expect(try pg.sql("SELECT result FROM zerotask_results WHERE id = 'call1'", database: db) == "5")
+        // The next commit that queues a task notifies; the calls' commits before it did not.
+        _ = try a.exchange(Self.changes([Self.task("q0", sequence: 2)]))
+        let looks = try PostgresQueueTests.notifications(wakeup, until: 1)
+        #expect(looks.reduce(0) { $0 + $1.notifications } == 1)
+        #expect(looks.allSatisfy { !$0.results })
+        // An outcome of a task the queue held does tell: another broker may watch it.
+        var cancelled = Self.task("q0", sequence: 2, status: .failed)
+        cancelled.error = RPCError(.taskCancelled, "cancelled")
+        #expect(try a.exchange(Self.changes([cancelled])).refused.isEmpty)
+        #expect(try PostgresQueueTests.notifications(wakeup, until: 1).contains { $0.results })
+    }
+
     @Test func aTaskCancelledWhileQueuedIsRefusedOnceAnotherBrokerClaimedIt() throws {
         let pg = try PostgresServer.shared.get()
         let url = try pg.createDatabase()
