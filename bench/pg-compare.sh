@@ -62,7 +62,7 @@ two_brokers() {  # two brokers on one database, a node on each, a bench client o
       [[ -s $dir/two-$side.json ]] && continue
       echo null >"$dir/two-$side.json"
       echo "two brokers: the bench on $side gave nothing; its broker's log ends:" >&2
-      tail -5 "$dir"/broker-two-*.log >&2 || true
+      tail -n 5 "$dir"/broker-two-*.log >&2 || true
     done
     echo "{\"system\":\"zerotask\",\"store\":\"postgres, two brokers\",\"inflight\":$k,\"total_jobs_per_s\":$(python3 -c "print(round(2*$n/($end-$start)))"),\"a\":$(cat "$dir/two-a.json"),\"b\":$(cat "$dir/two-b.json")}"
   done

@@ -242,7 +242,8 @@ final class BrokerLoop: @unchecked Sendable {
             return
         }
         // The local peer waits like any other: a task must not start (its plugin may act on the
-        // world) before its submission is on disk.
+        // world) before its submission is on disk — but for a call left out of the changes until
+        // its outcome (`BrokerState.deferStoring`), whose caller alone could name it.
         if changes.isEmpty && held.isEmpty { return }
         // Even with no changes of its own, a reply may speak of changes still being written.
         awaitingCommit.append((writer.submit(changes), held))

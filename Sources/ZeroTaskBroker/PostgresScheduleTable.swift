@@ -3,8 +3,9 @@ import ZeroTaskProtocol
 /// The PostgreSQL store's `zerotask_schedules`: the same rows as SQLite's `schedules`
 /// (SQLiteScheduleTable), written in the same pipeline as the tasks of a commit.
 ///
-/// Created when missing, outside the versioned steps of `PostgresSchema`: nothing else reads
-/// the table, so a database of any version takes it, and an older zerotask ignores it.
+/// Created when missing by `PostgresSchema.migrate` (under its lock), outside the versioned
+/// steps: nothing else reads the table, so a database of any version takes it, and an older
+/// zerotask ignores it.
 enum PostgresScheduleTable {
     static let create = """
         CREATE TABLE IF NOT EXISTS zerotask_schedules (

@@ -79,7 +79,8 @@ enum PostgresSchema {
         }
     }
 
-    /// Brings the database to `version`, one step per version in one transaction.
+    /// Brings the database to `version`, one step per version in one transaction, and creates
+    /// the schedules' table when missing (`PostgresScheduleTable`).
     static func migrate(_ connection: PostgresConnection) throws(StoreError) {
         try connection.execute("BEGIN")
         do throws(StoreError) {
@@ -95,6 +96,9 @@ enum PostgresSchema {
                 for v in (current + 1)...version { try connection.execute(step(to: v)) }
                 try connection.execute("DELETE FROM zerotask_schema; INSERT INTO zerotask_schema (version) VALUES (\(version))")
             }
+            // Under the same lock: brokers starting together on a new database raced on the
+            // catalog ("duplicate key … pg_type_typname_nsp_index"), and one of them stopped.
+            try connection.execute(PostgresScheduleTable.create)
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")

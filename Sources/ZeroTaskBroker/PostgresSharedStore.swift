@@ -41,7 +41,6 @@ public final class PostgresSharedStore: TaskStore {
         connection = try PostgresConnection(url: options.url, password: options.password)
         connection.prepares = options.listening
         try PostgresSchema.migrate(connection)
-        try connection.execute(PostgresScheduleTable.create)
     }
 
     /// Clients, paused methods and schedules; no tasks: they are the queue's, claimed as room

@@ -29,7 +29,6 @@ public final class PostgresTaskStore: TaskStore {
         connection = try PostgresConnection(url: url, password: password)
         try migrate()
         try own()
-        try connection.execute(PostgresScheduleTable.create)
     }
 
     /// Takes the owner lock, or fails at once when another broker holds it.

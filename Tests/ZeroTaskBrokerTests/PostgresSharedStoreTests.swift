@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import Testing
 @testable import ZeroTaskBroker
 import ZeroTaskProtocol
@@ -88,6 +89,26 @@ import ZeroTaskTestSupport
         cancelled.error = RPCError(.taskCancelled, "cancelled")
         #expect(try a.exchange(Self.changes([cancelled])).refused.isEmpty)
         #expect(try PostgresQueueTests.notifications(wakeup, until: 1).contains { $0.results })
+    }
+
+    /// Brokers started together on a new database: each creates or finds the schema (once they
+    /// raced on the schedules' table, and one stopped with a duplicate key in the catalog).
+    @Test func brokersStartingTogetherOnANewDatabaseAllGetTheirStore() throws {
+        let pg = try PostgresServer.shared.get()
+        for _ in 0..<3 {
+            let url = try pg.createDatabase()
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { i in
+                do {
+                    let s = try Self.store(url, "b\(i)")
+                    _ = try s.load()
+                    s.close()
+                } catch {
+                    failures.withLock { $0.append("broker b\(i): \(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty)
+        }
     }
 
     @Test func aTaskCancelledWhileQueuedIsRefusedOnceAnotherBrokerClaimedIt() throws {
